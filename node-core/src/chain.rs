@@ -1,0 +1,233 @@
+//! On-chain data as a node sees it: transactions, outputs and their scripts, the blocks a node is
+//! told about, and the weight and fee arithmetic of the transactions it builds. Scripts are
+//! modelled by who may spend them, not as Bitcoin script. This module does not hold a chain: the
+//! simulator's mocked chain orders, confirms and validates what nodes broadcast.
+
+use crate::ids::{NodeId, Scid, SimTime, Txid, sha256};
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+
+/// A transaction output, by transaction and index.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct OutPoint {
+    /// The transaction that created the output.
+    pub txid: Txid,
+    /// Its index among that transaction's outputs.
+    pub vout: u32,
+}
+
+/// Who may spend an output, modelled instead of a script.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Script {
+    /// A P2WPKH output of `owner`'s on-chain wallet.
+    Wallet {
+        /// The node whose wallet holds it.
+        owner: NodeId,
+    },
+    /// A channel's 2-of-2 funding output (P2WSH), `node_1 < node_2`.
+    Funding {
+        /// The smaller node id.
+        node_1: NodeId,
+        /// The larger node id.
+        node_2: NodeId,
+    },
+}
+
+impl Script {
+    /// The 2-of-2 funding script of a channel between `a` and `b`, in either order.
+    pub fn funding(a: NodeId, b: NodeId) -> Script {
+        Script::Funding { node_1: a.min(b), node_2: a.max(b) }
+    }
+
+    /// The nodes that watch this output: one for a wallet output, two for a funding output.
+    pub fn parties(&self) -> [Option<NodeId>; 2] {
+        match *self {
+            Script::Wallet { owner } => [Some(owner), None],
+            Script::Funding { node_1, node_2 } => [Some(node_1), Some(node_2)],
+        }
+    }
+
+    /// Whether `node` watches this output.
+    pub fn concerns(&self, node: NodeId) -> bool {
+        self.parties().contains(&Some(node))
+    }
+}
+
+/// A transaction output.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TxOut {
+    /// Its value in satoshis.
+    pub amount_sat: u64,
+    /// Who may spend it.
+    pub script: Script,
+}
+
+/// What a transaction is for; it decides nothing, but traces and summaries name it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum TxKind {
+    /// Creates coins out of nothing: the simulator's initial wallet funds.
+    Coinbase,
+    /// Outputs created at the start of a run for channels that already exist then.
+    Genesis,
+    /// Funds a channel opened during the run.
+    Funding,
+    /// A cooperative close: spends a funding output to both peers' wallets.
+    MutualClose,
+}
+
+impl TxKind {
+    /// A stable integer for traces.
+    pub fn code(self) -> u8 {
+        match self {
+            TxKind::Coinbase => 0,
+            TxKind::Genesis => 1,
+            TxKind::Funding => 2,
+            TxKind::MutualClose => 3,
+        }
+    }
+}
+
+/// A transaction. Its id is the SHA-256 of its canonical encoding, so the same inputs and outputs
+/// always give the same id.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tx {
+    /// Its id.
+    pub txid: Txid,
+    /// What it is for.
+    pub kind: TxKind,
+    /// The outputs it spends, in order.
+    pub inputs: Vec<OutPoint>,
+    /// The outputs it creates, in order.
+    pub outputs: Vec<TxOut>,
+    /// Distinguishes otherwise identical coinbase transactions.
+    pub nonce: u64,
+}
+
+impl Tx {
+    /// Builds a transaction and computes its id.
+    pub fn new(kind: TxKind, inputs: Vec<OutPoint>, outputs: Vec<TxOut>, nonce: u64) -> Tx {
+        let mut bytes = Vec::with_capacity(16 + inputs.len() * 36 + outputs.len() * 20);
+        bytes.push(kind.code());
+        bytes.extend_from_slice(&nonce.to_be_bytes());
+        bytes.extend_from_slice(&(inputs.len() as u32).to_be_bytes());
+        for input in &inputs {
+            bytes.extend_from_slice(&input.txid.0);
+            bytes.extend_from_slice(&input.vout.to_be_bytes());
+        }
+        bytes.extend_from_slice(&(outputs.len() as u32).to_be_bytes());
+        for output in &outputs {
+            bytes.extend_from_slice(&output.amount_sat.to_be_bytes());
+            match output.script {
+                Script::Wallet { owner } => {
+                    bytes.push(0);
+                    bytes.extend_from_slice(&owner.0.to_be_bytes());
+                }
+                Script::Funding { node_1, node_2 } => {
+                    bytes.push(1);
+                    bytes.extend_from_slice(&node_1.0.to_be_bytes());
+                    bytes.extend_from_slice(&node_2.0.to_be_bytes());
+                }
+            }
+        }
+        Tx { txid: Txid(sha256(&bytes)), kind, inputs, outputs, nonce }
+    }
+
+    /// The sum of the outputs, in satoshis.
+    pub fn output_total_sat(&self) -> u64 {
+        self.outputs.iter().map(|o| o.amount_sat).sum()
+    }
+
+    /// The outpoint of output `vout`.
+    pub fn outpoint(&self, vout: u32) -> OutPoint {
+        OutPoint { txid: self.txid, vout }
+    }
+
+    /// Whether any output or spent output concerns `node`. Spent outputs are recognised by the
+    /// caller, who knows them; this checks the outputs only.
+    pub fn pays_to(&self, node: NodeId) -> bool {
+        self.outputs.iter().any(|o| o.script.concerns(node))
+    }
+}
+
+/// A confirmed transaction and its position in its block.
+#[derive(Clone, Debug)]
+pub struct ConfirmedTx {
+    /// Its index in the block, which becomes the middle part of a short_channel_id.
+    pub tx_index: u32,
+    /// The transaction.
+    pub tx: Arc<Tx>,
+}
+
+/// A block as one node is told about it: the transactions that concern that node (they pay to it
+/// or spend outputs it watches), and the announced channels whose funding outputs this block
+/// spends (every node watches those, as BOLT 7 asks).
+#[derive(Clone, Debug)]
+pub struct Block {
+    /// The block's height.
+    pub height: u32,
+    /// When it was mined.
+    pub time: SimTime,
+    /// The transactions in it that concern the node, in block order.
+    pub txs: Vec<ConfirmedTx>,
+    /// Announced channels whose funding output this block spends.
+    pub closed_channels: Arc<[Scid]>,
+}
+
+/// Weight and fee arithmetic for the transactions nodes build (BOLT 3 and the segwit weights of
+/// P2WPKH and P2WSH spends).
+pub mod weight {
+    /// Version, locktime, input and output counts, segwit marker and flag.
+    pub const TX_OVERHEAD: u64 = 4 * 10 + 2;
+    /// A P2WPKH input: 41 bytes outside the witness, a 108-byte witness.
+    pub const P2WPKH_INPUT: u64 = 4 * 41 + 108;
+    /// A P2WPKH output (31 bytes).
+    pub const P2WPKH_OUTPUT: u64 = 4 * 31;
+    /// A P2WSH output (43 bytes), as a funding output.
+    pub const P2WSH_OUTPUT: u64 = 4 * 43;
+    /// The 2-of-2 funding input of a closing transaction, with its 222-weight witness.
+    pub const FUNDING_INPUT: u64 = 4 * 41 + 222;
+
+    /// The fee in satoshis for `weight` at `feerate_per_kw` (satoshis per 1000 weight units),
+    /// rounded down as BOLT 3 does.
+    pub fn fee_sat(feerate_per_kw: u32, weight: u64) -> u64 {
+        u64::from(feerate_per_kw) * weight / 1000
+    }
+
+    /// The weight of a funding transaction with `inputs` wallet inputs and a change output.
+    pub fn funding_tx(inputs: usize) -> u64 {
+        TX_OVERHEAD + P2WPKH_INPUT * inputs as u64 + P2WSH_OUTPUT + P2WPKH_OUTPUT
+    }
+
+    /// The weight of a cooperative closing transaction with `outputs` wallet outputs.
+    pub fn closing_tx(outputs: usize) -> u64 {
+        TX_OVERHEAD + FUNDING_INPUT + P2WPKH_OUTPUT * outputs as u64
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn txid_depends_on_content_only() {
+        let out = TxOut { amount_sat: 5, script: Script::Wallet { owner: NodeId(1) } };
+        let a = Tx::new(TxKind::Coinbase, vec![], vec![out], 7);
+        let b = Tx::new(TxKind::Coinbase, vec![], vec![out], 7);
+        let c = Tx::new(TxKind::Coinbase, vec![], vec![out], 8);
+        assert_eq!(a.txid, b.txid);
+        assert_ne!(a.txid, c.txid);
+    }
+
+    #[test]
+    fn funding_script_orders_its_parties() {
+        assert_eq!(Script::funding(NodeId(3), NodeId(1)), Script::funding(NodeId(1), NodeId(3)));
+        assert!(Script::funding(NodeId(3), NodeId(1)).concerns(NodeId(1)));
+        assert!(!Script::funding(NodeId(3), NodeId(1)).concerns(NodeId(2)));
+    }
+
+    #[test]
+    fn fees_round_down() {
+        assert_eq!(weight::fee_sat(253, 724), 183);
+        assert_eq!(weight::fee_sat(1000, 999), 999);
+    }
+}

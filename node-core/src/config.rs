@@ -1,0 +1,249 @@
+//! A node's settings: what it declares when it opens or accepts a channel, the forwarding policy
+//! it announces, and how it invoices and pays. Defaults come in presets named after the
+//! implementation and version they are read from; a scenario starts from a preset and overrides
+//! single fields. This module holds values only; the channel and node modules apply them.
+
+use crate::policy::ChannelPolicy;
+use serde::{Deserialize, Serialize};
+
+/// The implementation a preset is taken from.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Implementation {
+    /// lnd 0.18/0.19 (`chainreg/chainregistry.go`, `server.go`, `lnwallet/parameters.go`).
+    #[default]
+    Lnd,
+    /// Core Lightning 24.11 (`lightningd/options.c`, `plugins/pay.c`).
+    Cln,
+    /// LDK 0.1 (`lightning/src/util/config.rs`).
+    Ldk,
+    /// Eclair 0.13 (`eclair-core/src/main/resources/reference.conf`).
+    Eclair,
+}
+
+/// What a node declares for the channels it opens or accepts (BOLT 2 `open_channel` and
+/// `accept_channel`). Limits constrain the peer: the reserve is what the peer must keep, the
+/// HTLC limits are on the HTLCs the peer offers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChannelConfig {
+    /// Outputs below this are left out of this node's commitment transactions, sat.
+    pub dust_limit_sat: u64,
+    /// Reserve the peer must keep, millionths of the funding (10_000 = 1%); never below either
+    /// side's dust limit.
+    pub reserve_ppm: u32,
+    /// Smallest HTLC this node accepts, msat.
+    pub htlc_minimum_msat: u64,
+    /// Cap on the HTLCs in flight toward this node, percent of the funding.
+    pub max_htlc_value_in_flight_percent: u8,
+    /// Most HTLCs in flight toward this node (spec ceiling 483).
+    pub max_accepted_htlcs: u16,
+    /// Blocks the peer must wait to spend its own output after a unilateral close.
+    pub to_self_delay_blocks: u16,
+    /// Confirmations this node waits for before a channel it accepted is usable.
+    pub minimum_depth: u32,
+    /// Opens channels with `option_anchors_zero_fee_htlc_tx`.
+    pub anchors: bool,
+    /// Largest channel without `option_support_large_channel`, sat (2^24 - 1).
+    pub max_funding_sat: u64,
+    /// Smallest channel this node accepts, sat.
+    pub min_funding_sat: u64,
+}
+
+/// A node's settings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeConfig {
+    /// The preset these values started from.
+    pub implementation: Implementation,
+    /// Channel parameters it declares.
+    pub channel: ChannelConfig,
+    /// Its forwarding policy; `htlc_maximum_msat` is capped by each channel's capacity.
+    pub policy: ChannelPolicy,
+    /// Commitment and funding fee rate it uses, sat per 1000 weight.
+    pub feerate_per_kw: u32,
+    /// `min_final_cltv_expiry_delta` of its invoices, blocks.
+    pub min_final_cltv_expiry_delta: u16,
+    /// Expiry of its invoices, seconds.
+    pub invoice_expiry_s: u32,
+    /// Puts route hints for its unannounced channels in its invoices.
+    pub route_hints: bool,
+    /// How long a payment retries before it gives up, seconds.
+    pub payment_timeout_s: u32,
+    /// Fee limit of a payment: a fixed part, msat ...
+    pub max_fee_base_msat: u64,
+    /// ... plus millionths of the amount ...
+    pub max_fee_ppm: u32,
+    /// ... but never below this, msat ...
+    pub max_fee_floor_msat: u64,
+    /// ... and payments up to this amount may spend up to their whole amount on fees, msat.
+    pub max_fee_whole_below_msat: u64,
+    /// Largest sum of CLTV deltas of a route, blocks.
+    pub max_total_cltv_delta: u32,
+    /// Largest number of hops of a route.
+    pub max_route_hops: u8,
+    /// Blocks added to the final CLTV so a block found in flight does not fail the payment.
+    pub final_cltv_margin_blocks: u16,
+    /// How often gossip is flushed to peers, ms.
+    pub gossip_flush_interval_ms: u64,
+}
+
+impl NodeConfig {
+    /// The defaults of `implementation`.
+    pub fn preset(implementation: Implementation) -> NodeConfig {
+        let lnd = NodeConfig {
+            implementation,
+            channel: ChannelConfig {
+                dust_limit_sat: 354,
+                reserve_ppm: 10_000,
+                htlc_minimum_msat: 1,
+                max_htlc_value_in_flight_percent: 99,
+                max_accepted_htlcs: 483,
+                to_self_delay_blocks: 144,
+                minimum_depth: 3,
+                anchors: false,
+                max_funding_sat: (1 << 24) - 1,
+                min_funding_sat: 20_000,
+            },
+            policy: ChannelPolicy {
+                fee_base_msat: 1_000,
+                fee_proportional_millionths: 1,
+                cltv_expiry_delta: 80,
+                htlc_minimum_msat: 1_000,
+                htlc_maximum_msat: u64::MAX,
+            },
+            feerate_per_kw: 253,
+            min_final_cltv_expiry_delta: 80,
+            invoice_expiry_s: 86_400,
+            route_hints: true,
+            payment_timeout_s: 60,
+            max_fee_base_msat: 0,
+            max_fee_ppm: 50_000,
+            max_fee_floor_msat: 0,
+            max_fee_whole_below_msat: 1_000_000,
+            max_total_cltv_delta: 2016,
+            max_route_hops: 20,
+            final_cltv_margin_blocks: 3,
+            gossip_flush_interval_ms: 60_000,
+        };
+        match implementation {
+            Implementation::Lnd => lnd,
+            Implementation::Cln => NodeConfig {
+                channel: ChannelConfig {
+                    dust_limit_sat: 546,
+                    htlc_minimum_msat: 0,
+                    max_htlc_value_in_flight_percent: 100,
+                    max_accepted_htlcs: 30,
+                    ..lnd.channel
+                },
+                policy: ChannelPolicy {
+                    fee_base_msat: 1_000,
+                    fee_proportional_millionths: 10,
+                    cltv_expiry_delta: 34,
+                    htlc_minimum_msat: 0,
+                    htlc_maximum_msat: u64::MAX,
+                },
+                min_final_cltv_expiry_delta: 18,
+                invoice_expiry_s: 604_800,
+                max_fee_ppm: 5_000,
+                max_fee_floor_msat: 5_000,
+                max_fee_whole_below_msat: 0,
+                ..lnd
+            },
+            Implementation::Ldk => NodeConfig {
+                channel: ChannelConfig {
+                    max_htlc_value_in_flight_percent: 10,
+                    max_accepted_htlcs: 50,
+                    minimum_depth: 6,
+                    ..lnd.channel
+                },
+                policy: ChannelPolicy {
+                    fee_base_msat: 1_000,
+                    fee_proportional_millionths: 0,
+                    cltv_expiry_delta: 72,
+                    htlc_minimum_msat: 1,
+                    htlc_maximum_msat: u64::MAX,
+                },
+                min_final_cltv_expiry_delta: 42,
+                invoice_expiry_s: 3_600,
+                max_fee_base_msat: 50_000,
+                max_fee_ppm: 10_000,
+                max_fee_whole_below_msat: 0,
+                max_total_cltv_delta: 1008,
+                ..lnd
+            },
+            Implementation::Eclair => NodeConfig {
+                channel: ChannelConfig {
+                    dust_limit_sat: 546,
+                    max_htlc_value_in_flight_percent: 45,
+                    max_accepted_htlcs: 30,
+                    to_self_delay_blocks: 720,
+                    minimum_depth: 8,
+                    ..lnd.channel
+                },
+                policy: ChannelPolicy {
+                    fee_base_msat: 1_000,
+                    fee_proportional_millionths: 200,
+                    cltv_expiry_delta: 144,
+                    htlc_minimum_msat: 1,
+                    htlc_maximum_msat: u64::MAX,
+                },
+                min_final_cltv_expiry_delta: 30,
+                invoice_expiry_s: 3_600,
+                max_fee_ppm: 30_000,
+                max_fee_floor_msat: 21_000,
+                max_fee_whole_below_msat: 0,
+                ..lnd
+            },
+        }
+    }
+
+    /// The fee limit for paying `amount_msat`: lnd allows the whole amount up to 1000 sat and 5%
+    /// above, Core Lightning 0.5% with 5 sat exempt, LDK 1% + 50 sat, Eclair 3% or 21 sat.
+    pub fn max_fee_msat(&self, amount_msat: u64) -> u64 {
+        if amount_msat <= self.max_fee_whole_below_msat {
+            return amount_msat.max(self.max_fee_floor_msat);
+        }
+        let proportional = u128::from(amount_msat) * u128::from(self.max_fee_ppm) / 1_000_000;
+        let limit =
+            u64::try_from(proportional).unwrap_or(u64::MAX).saturating_add(self.max_fee_base_msat);
+        limit.max(self.max_fee_floor_msat)
+    }
+}
+
+impl Default for NodeConfig {
+    fn default() -> NodeConfig {
+        NodeConfig::preset(Implementation::default())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn presets_follow_the_design_table() {
+        assert_eq!(NodeConfig::preset(Implementation::Lnd).channel.max_accepted_htlcs, 483);
+        assert_eq!(NodeConfig::preset(Implementation::Cln).channel.max_accepted_htlcs, 30);
+        assert_eq!(NodeConfig::preset(Implementation::Ldk).channel.max_accepted_htlcs, 50);
+        assert_eq!(NodeConfig::preset(Implementation::Eclair).channel.max_accepted_htlcs, 30);
+        assert_eq!(NodeConfig::preset(Implementation::Cln).channel.dust_limit_sat, 546);
+        assert_eq!(NodeConfig::preset(Implementation::Cln).min_final_cltv_expiry_delta, 18);
+        assert_eq!(NodeConfig::preset(Implementation::Lnd).invoice_expiry_s, 86_400);
+    }
+
+    #[test]
+    fn fee_limits_follow_each_implementation() {
+        let cln = NodeConfig::preset(Implementation::Cln);
+        assert_eq!(cln.max_fee_msat(100_000), 5_000);
+        assert_eq!(cln.max_fee_msat(10_000_000), 50_000);
+        let lnd = NodeConfig::preset(Implementation::Lnd);
+        assert_eq!(lnd.max_fee_msat(100_000), 100_000);
+        assert_eq!(lnd.max_fee_msat(2_000_000), 100_000);
+        let ldk = NodeConfig::preset(Implementation::Ldk);
+        assert_eq!(ldk.max_fee_msat(1_000_000), 60_000);
+        let eclair = NodeConfig::preset(Implementation::Eclair);
+        assert_eq!(eclair.max_fee_msat(100_000), 21_000);
+        assert_eq!(eclair.max_fee_msat(10_000_000), 300_000);
+    }
+}

@@ -1,0 +1,212 @@
+//! What a node reports happened, for traces, results and the applications built on nodes. Events
+//! are past tense and carry integers and ids, never prose; they change no state.
+
+use crate::channel::ChannelError;
+use crate::ids::{ChannelId, NodeId, PaymentHash, Preimage, Scid, Txid};
+use crate::onion::FailureCode;
+use crate::payment::{AttemptFailure, FailureReason, PaymentId};
+use crate::router::Route;
+
+/// Why a channel closed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum CloseReason {
+    /// A cooperative close confirmed.
+    Mutual,
+    /// A protocol violation failed it (ours or the peer's `error`).
+    Failed,
+}
+
+impl CloseReason {
+    /// A stable integer for traces.
+    pub fn code(self) -> u8 {
+        match self {
+            CloseReason::Mutual => 0,
+            CloseReason::Failed => 1,
+        }
+    }
+}
+
+/// Something a node did or learnt.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Event {
+    /// `init` was exchanged with a peer.
+    PeerConnected {
+        /// The peer.
+        peer: NodeId,
+    },
+    /// We asked a peer to open a channel.
+    ChannelOpening {
+        /// The temporary id.
+        temporary_channel_id: ChannelId,
+        /// The peer.
+        peer: NodeId,
+        /// Its value, sat.
+        funding_sat: u64,
+    },
+    /// A channel open failed before funding.
+    ChannelOpenFailed {
+        /// The temporary id.
+        temporary_channel_id: ChannelId,
+        /// The peer.
+        peer: NodeId,
+    },
+    /// We broadcast a funding transaction.
+    FundingBroadcast {
+        /// The channel.
+        channel_id: ChannelId,
+        /// The peer.
+        peer: NodeId,
+        /// The funding transaction.
+        txid: Txid,
+        /// Its value, sat.
+        funding_sat: u64,
+    },
+    /// Both sides sent channel_ready: the channel carries HTLCs.
+    ChannelReady {
+        /// The channel.
+        channel_id: ChannelId,
+        /// Its short id.
+        scid: Scid,
+        /// The peer.
+        peer: NodeId,
+        /// Its value, sat.
+        funding_sat: u64,
+        /// Whether we opened it.
+        we_opened: bool,
+    },
+    /// Both sides signed the announcement; the channel is public.
+    ChannelAnnounced {
+        /// The channel.
+        scid: Scid,
+    },
+    /// A cooperative close started.
+    ChannelClosing {
+        /// The channel.
+        channel_id: ChannelId,
+        /// The peer.
+        peer: NodeId,
+    },
+    /// The channel is closed.
+    ChannelClosed {
+        /// The channel.
+        channel_id: ChannelId,
+        /// The peer.
+        peer: NodeId,
+        /// Why.
+        reason: CloseReason,
+    },
+    /// A peer broke the protocol on a channel (a bug in a simulation of honest nodes).
+    ProtocolViolation {
+        /// The channel.
+        channel_id: ChannelId,
+        /// The peer.
+        peer: NodeId,
+        /// What it did.
+        error: ChannelError,
+    },
+    /// We forwarded an HTLC.
+    HtlcForwarded {
+        /// Incoming channel.
+        in_scid: Scid,
+        /// Incoming HTLC id.
+        in_htlc_id: u64,
+        /// Outgoing channel.
+        out_scid: Scid,
+        /// Outgoing HTLC id.
+        out_htlc_id: u64,
+        /// Incoming amount, msat.
+        in_msat: u64,
+        /// Outgoing amount, msat.
+        out_msat: u64,
+    },
+    /// We refused to forward an incoming HTLC, or to accept it as the recipient.
+    HtlcRefused {
+        /// Incoming channel.
+        in_scid: Scid,
+        /// Incoming HTLC id.
+        in_htlc_id: u64,
+        /// The code we failed it with.
+        code: FailureCode,
+    },
+    /// A forwarded HTLC was settled: we earned its fee.
+    ForwardSettled {
+        /// Incoming channel.
+        in_scid: Scid,
+        /// Incoming HTLC id.
+        in_htlc_id: u64,
+        /// The fee earned, msat.
+        fee_msat: u64,
+    },
+    /// A forwarded HTLC failed downstream and the failure went upstream.
+    ForwardFailed {
+        /// Incoming channel.
+        in_scid: Scid,
+        /// Incoming HTLC id.
+        in_htlc_id: u64,
+    },
+    /// We issued an invoice.
+    InvoiceCreated {
+        /// Its hash.
+        payment_hash: PaymentHash,
+        /// Its amount, msat, if any.
+        amount_msat: Option<u64>,
+    },
+    /// An invoice (or a keysend) was paid to us.
+    InvoicePaid {
+        /// Its hash.
+        payment_hash: PaymentHash,
+        /// What the HTLCs carried, msat.
+        received_msat: u64,
+    },
+    /// We started a payment.
+    PaymentStarted {
+        /// Its id.
+        payment_id: PaymentId,
+        /// Its hash.
+        payment_hash: PaymentHash,
+        /// The payee.
+        destination: NodeId,
+        /// What the payee must receive, msat.
+        amount_msat: u64,
+    },
+    /// We sent an attempt over a route.
+    PaymentAttempted {
+        /// The payment.
+        payment_id: PaymentId,
+        /// Attempt number, from 1.
+        attempt: u32,
+        /// The route.
+        route: Route,
+    },
+    /// An attempt failed.
+    PaymentAttemptFailed {
+        /// The payment.
+        payment_id: PaymentId,
+        /// Attempt number.
+        attempt: u32,
+        /// What the payer decoded.
+        failure: AttemptFailure,
+    },
+    /// The payment succeeded.
+    PaymentSucceeded {
+        /// The payment.
+        payment_id: PaymentId,
+        /// The preimage.
+        preimage: Preimage,
+        /// Attempts it took.
+        attempts: u32,
+        /// The successful route.
+        route: Route,
+    },
+    /// The payment gave up.
+    PaymentFailed {
+        /// The payment.
+        payment_id: PaymentId,
+        /// Why.
+        reason: FailureReason,
+        /// Attempts made.
+        attempts: u32,
+        /// The last failed attempt, if any.
+        last_failure: Option<AttemptFailure>,
+    },
+}

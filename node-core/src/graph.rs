@@ -1,0 +1,364 @@
+//! A node's view of the public network. At mainnet scale nodes cannot each hold a copy of the
+//! graph, so every node shares one read-only [`BaseGraph`] (the channels that exist when the run
+//! starts) and keeps an overlay of what it has heard since: new channels, newer updates, channels
+//! whose funding was spent. Nothing here reads another node's balances or overlay. Routing reads a
+//! [`GraphView`]; gossip writes to it.
+
+use crate::gossip::{ChannelAnnouncement, ChannelUpdate};
+use crate::ids::{NodeId, Scid};
+use crate::policy::ChannelPolicy;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// Blocks after its funding is spent that a channel is forgotten (BOLT 7).
+pub const FORGET_AFTER_SPEND_BLOCKS: u32 = 72;
+
+/// One direction's policy as last heard.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DirectedPolicy {
+    /// The forwarding policy.
+    pub policy: ChannelPolicy,
+    /// The direction is disabled.
+    pub disabled: bool,
+    /// The channel_update's timestamp.
+    pub timestamp: u32,
+}
+
+/// A public channel and what is known of its two directions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ChannelInfo {
+    /// The channel.
+    pub scid: Scid,
+    /// The smaller node id.
+    pub node_1: NodeId,
+    /// The larger node id.
+    pub node_2: NodeId,
+    /// Funding value, satoshis.
+    pub capacity_sat: u64,
+    /// Direction 0 (from `node_1`) and direction 1 (from `node_2`); `None` until an update is heard.
+    pub directions: [Option<DirectedPolicy>; 2],
+}
+
+impl ChannelInfo {
+    /// The direction whose start is `from`, and the node at its end.
+    pub fn direction_from(&self, from: NodeId) -> Option<(usize, NodeId)> {
+        if from == self.node_1 {
+            Some((0, self.node_2))
+        } else if from == self.node_2 {
+            Some((1, self.node_1))
+        } else {
+            None
+        }
+    }
+
+    /// The usable policy for forwarding from `from`: known and not disabled.
+    pub fn policy_from(&self, from: NodeId) -> Option<&ChannelPolicy> {
+        let (direction, _) = self.direction_from(from)?;
+        self.directions[direction].as_ref().filter(|d| !d.disabled).map(|d| &d.policy)
+    }
+}
+
+/// The channels every node knows at the start of a run, shared read-only by all nodes. Channels
+/// are sorted by scid; each node's incident channels are stored contiguously (CSR layout).
+#[derive(Debug, Default)]
+pub struct BaseGraph {
+    node_count: u32,
+    channels: Vec<ChannelInfo>,
+    offsets: Vec<u32>,
+    incident: Vec<u32>,
+}
+
+impl BaseGraph {
+    /// A graph of `node_count` nodes (ids `0..node_count`) and `channels`.
+    pub fn new(node_count: u32, mut channels: Vec<ChannelInfo>) -> BaseGraph {
+        channels.sort_by_key(|c| c.scid);
+        let mut degree = vec![0u32; node_count as usize + 1];
+        for channel in &channels {
+            assert!(
+                channel.node_1 < channel.node_2 && channel.node_2.0 < node_count,
+                "invariant: channel endpoints are ordered and in range"
+            );
+            degree[channel.node_1.index()] += 1;
+            degree[channel.node_2.index()] += 1;
+        }
+        let mut offsets = Vec::with_capacity(node_count as usize + 1);
+        let mut total = 0u32;
+        for d in &degree[..node_count as usize] {
+            offsets.push(total);
+            total += d;
+        }
+        offsets.push(total);
+        let mut fill = offsets.clone();
+        let mut incident = vec![0u32; total as usize];
+        for (index, channel) in channels.iter().enumerate() {
+            for node in [channel.node_1, channel.node_2] {
+                incident[fill[node.index()] as usize] = index as u32;
+                fill[node.index()] += 1;
+            }
+        }
+        BaseGraph { node_count, channels, offsets, incident }
+    }
+
+    /// How many nodes the network has.
+    pub fn node_count(&self) -> u32 {
+        self.node_count
+    }
+
+    /// All channels, sorted by scid.
+    pub fn channels(&self) -> &[ChannelInfo] {
+        &self.channels
+    }
+
+    /// The channel with `scid`, if it is in the base graph.
+    pub fn channel(&self, scid: Scid) -> Option<&ChannelInfo> {
+        self.channels.binary_search_by_key(&scid, |c| c.scid).ok().map(|i| &self.channels[i])
+    }
+
+    /// The channels of `node`, in scid order.
+    pub fn channels_of(&self, node: NodeId) -> impl Iterator<Item = &ChannelInfo> + '_ {
+        let range = match (self.offsets.get(node.index()), self.offsets.get(node.index() + 1)) {
+            (Some(&start), Some(&end)) => start as usize..end as usize,
+            _ => 0..0,
+        };
+        self.incident[range].iter().map(|&i| &self.channels[i as usize])
+    }
+}
+
+/// A channel a node heard of or about after the start.
+#[derive(Clone, Copy, Debug)]
+struct OverlayChannel {
+    info: ChannelInfo,
+    /// The height at which its funding output was spent.
+    spent_at_height: Option<u32>,
+    /// Forgotten: no longer routed through.
+    forgotten: bool,
+}
+
+/// One node's view: the shared base graph plus its own overlay.
+#[derive(Clone, Debug)]
+pub struct GraphView {
+    base: Arc<BaseGraph>,
+    overlay: BTreeMap<Scid, OverlayChannel>,
+    /// Channels of the overlay that the base graph does not have, by node.
+    added_by_node: BTreeMap<NodeId, Vec<Scid>>,
+}
+
+impl GraphView {
+    /// A view that knows the base graph and nothing else yet.
+    pub fn new(base: Arc<BaseGraph>) -> GraphView {
+        GraphView { base, overlay: BTreeMap::new(), added_by_node: BTreeMap::new() }
+    }
+
+    /// The shared base graph.
+    pub fn base(&self) -> &BaseGraph {
+        &self.base
+    }
+
+    /// The channel with `scid` as this node knows it, unless forgotten.
+    pub fn channel(&self, scid: Scid) -> Option<&ChannelInfo> {
+        match self.overlay.get(&scid) {
+            Some(entry) if entry.forgotten => None,
+            Some(entry) => Some(&entry.info),
+            None => self.base.channel(scid),
+        }
+    }
+
+    /// Calls `f` with each channel of `node` this view knows, base channels first in scid order.
+    pub fn for_each_channel_of(&self, node: NodeId, mut f: impl FnMut(&ChannelInfo)) {
+        if self.overlay.is_empty() {
+            self.base.channels_of(node).for_each(f);
+            return;
+        }
+        for info in self.base.channels_of(node) {
+            match self.overlay.get(&info.scid) {
+                Some(entry) if entry.forgotten => {}
+                Some(entry) => f(&entry.info),
+                None => f(info),
+            }
+        }
+        for scid in self.added_by_node.get(&node).into_iter().flatten() {
+            let entry = &self.overlay[scid];
+            if !entry.forgotten {
+                f(&entry.info);
+            }
+        }
+    }
+
+    /// Applies a channel_announcement. Returns true when the channel is new to this view.
+    pub fn apply_announcement(&mut self, msg: &ChannelAnnouncement) -> bool {
+        if self.overlay.contains_key(&msg.short_channel_id)
+            || self.base.channel(msg.short_channel_id).is_some()
+        {
+            return false;
+        }
+        let info = ChannelInfo {
+            scid: msg.short_channel_id,
+            node_1: msg.node_1,
+            node_2: msg.node_2,
+            capacity_sat: msg.capacity_sat,
+            directions: [None, None],
+        };
+        self.overlay
+            .insert(info.scid, OverlayChannel { info, spent_at_height: None, forgotten: false });
+        for node in [msg.node_1, msg.node_2] {
+            self.added_by_node.entry(node).or_default().push(info.scid);
+        }
+        true
+    }
+
+    /// Applies a channel_update. Returns true when it is newer than what this view had; updates
+    /// of unknown or forgotten channels are ignored.
+    pub fn apply_update(&mut self, msg: &ChannelUpdate) -> bool {
+        let Some(current) = self.channel(msg.short_channel_id).copied() else {
+            return false;
+        };
+        let direction = usize::from(msg.direction & 1);
+        if current.directions[direction].is_some_and(|d| d.timestamp >= msg.timestamp) {
+            return false;
+        }
+        let entry = self.overlay.entry(msg.short_channel_id).or_insert(OverlayChannel {
+            info: current,
+            spent_at_height: None,
+            forgotten: false,
+        });
+        entry.info.directions[direction] = Some(DirectedPolicy {
+            policy: msg.policy,
+            disabled: msg.disabled,
+            timestamp: msg.timestamp,
+        });
+        true
+    }
+
+    /// Records that the funding of `scid` was spent at `height`.
+    pub fn mark_spent(&mut self, scid: Scid, height: u32) {
+        if let Some(current) = self.channel(scid).copied() {
+            let entry = self.overlay.entry(scid).or_insert(OverlayChannel {
+                info: current,
+                spent_at_height: None,
+                forgotten: false,
+            });
+            entry.spent_at_height.get_or_insert(height);
+        }
+    }
+
+    /// Forgets channels whose funding was spent [`FORGET_AFTER_SPEND_BLOCKS`] or more blocks
+    /// before `height`.
+    pub fn forget_spent(&mut self, height: u32) {
+        for entry in self.overlay.values_mut() {
+            if entry.spent_at_height.is_some_and(|h| height >= h + FORGET_AFTER_SPEND_BLOCKS) {
+                entry.forgotten = true;
+            }
+        }
+    }
+
+    /// Channel announcements and updates this node learnt after the start, in scid order: what it
+    /// gives a newly connected peer that asks for an initial sync.
+    pub fn overlay_gossip(&self) -> Vec<crate::gossip::GossipMessage> {
+        use crate::gossip::GossipMessage;
+        let mut out = Vec::new();
+        for entry in self.overlay.values().filter(|e| !e.forgotten && e.spent_at_height.is_none()) {
+            let info = &entry.info;
+            if self.base.channel(info.scid).is_none() {
+                out.push(GossipMessage::Announcement(ChannelAnnouncement {
+                    short_channel_id: info.scid,
+                    node_1: info.node_1,
+                    node_2: info.node_2,
+                    capacity_sat: info.capacity_sat,
+                }));
+            }
+            for (direction, known) in info.directions.iter().enumerate() {
+                if let Some(d) = known {
+                    out.push(GossipMessage::Update(ChannelUpdate {
+                        short_channel_id: info.scid,
+                        direction: direction as u8,
+                        timestamp: d.timestamp,
+                        disabled: d.disabled,
+                        policy: d.policy,
+                    }));
+                }
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy() -> ChannelPolicy {
+        ChannelPolicy {
+            fee_base_msat: 1000,
+            fee_proportional_millionths: 1,
+            cltv_expiry_delta: 40,
+            htlc_minimum_msat: 1,
+            htlc_maximum_msat: 1_000_000_000,
+        }
+    }
+
+    fn channel(scid: u64, a: u32, b: u32) -> ChannelInfo {
+        let d = Some(DirectedPolicy { policy: policy(), disabled: false, timestamp: 1 });
+        ChannelInfo {
+            scid: Scid(scid),
+            node_1: NodeId(a),
+            node_2: NodeId(b),
+            capacity_sat: 1_000_000,
+            directions: [d, d],
+        }
+    }
+
+    #[test]
+    fn base_graph_lists_each_nodes_channels() {
+        let graph = BaseGraph::new(4, vec![channel(3, 1, 2), channel(1, 0, 1), channel(2, 1, 3)]);
+        let of_1: Vec<u64> = graph.channels_of(NodeId(1)).map(|c| c.scid.0).collect();
+        assert_eq!(of_1, vec![1, 2, 3]);
+        assert_eq!(graph.channels_of(NodeId(0)).count(), 1);
+        assert!(graph.channel(Scid(2)).is_some());
+        assert!(graph.channel(Scid(9)).is_none());
+    }
+
+    #[test]
+    fn overlay_updates_shadow_the_base_for_one_view_only() {
+        let base = Arc::new(BaseGraph::new(3, vec![channel(1, 0, 1)]));
+        let mut mine = GraphView::new(base.clone());
+        let theirs = GraphView::new(base);
+        let mut newer = policy();
+        newer.fee_base_msat = 5;
+        let update = ChannelUpdate {
+            short_channel_id: Scid(1),
+            direction: 0,
+            timestamp: 2,
+            disabled: false,
+            policy: newer,
+        };
+        assert!(mine.apply_update(&update));
+        assert!(!mine.apply_update(&update), "same timestamp is not newer");
+        assert_eq!(mine.channel(Scid(1)).unwrap().policy_from(NodeId(0)).unwrap().fee_base_msat, 5);
+        assert_eq!(
+            theirs.channel(Scid(1)).unwrap().policy_from(NodeId(0)).unwrap().fee_base_msat,
+            1000
+        );
+    }
+
+    #[test]
+    fn announced_channels_join_the_view_and_spent_ones_are_forgotten_later() {
+        let base = Arc::new(BaseGraph::new(3, vec![]));
+        let mut view = GraphView::new(base);
+        let ann = ChannelAnnouncement {
+            short_channel_id: Scid(7),
+            node_1: NodeId(1),
+            node_2: NodeId(2),
+            capacity_sat: 5,
+        };
+        assert!(view.apply_announcement(&ann));
+        assert!(!view.apply_announcement(&ann));
+        let mut seen = 0;
+        view.for_each_channel_of(NodeId(2), |_| seen += 1);
+        assert_eq!(seen, 1);
+        view.mark_spent(Scid(7), 100);
+        view.forget_spent(171);
+        assert!(view.channel(Scid(7)).is_some());
+        view.forget_spent(172);
+        assert!(view.channel(Scid(7)).is_none());
+    }
+}

@@ -1,0 +1,1506 @@
+//! One Lightning node as a sans-IO state machine. A driver (the simulator, or a test harness)
+//! feeds it inputs — a peer connected or disconnected, a message, a block, a timer, a command —
+//! each with the current time, and drains the [`Action`]s it wants done: messages to send,
+//! transactions to broadcast, timers to set, events to report. The node owns its channels, its
+//! wallet, its invoices, its payments and its view of the network; it forwards HTLCs once they
+//! are irrevocably committed upstream, fulfils upstream as soon as it learns a preimage, and fails
+//! upstream only once the downstream removal is irrevocable. It has no clock, no I/O and no
+//! randomness of its own: its random stream is seeded by the driver.
+
+use crate::chain::{Block, Script, Tx};
+use crate::channel::{AddHtlcError, Channel, ChannelError, ChannelPhase};
+use crate::config::NodeConfig;
+use crate::event::{CloseReason, Event};
+use crate::gossip::{ChannelAnnouncement, ChannelUpdate, GossipMessage, GossipQueue};
+use crate::graph::{BaseGraph, GraphView};
+use crate::htlc::View;
+use crate::ids::{ChannelId, NodeId, PaymentHash, PaymentSecret, Preimage, Scid, SimTime};
+use crate::invoice::{Invoice, InvoiceRecord, InvoiceStatus, RouteHint, RouteHintHop};
+use crate::msg::{
+    AnnouncementSignatures, ErrorMessage, FundingSigned, Init, Message, RevokeAndAck, Shutdown,
+    UpdateAddHtlc,
+};
+use crate::onion::{ErrorPacket, Failure, FailureCode, HopPayload, Onion};
+use crate::payment::{FailureReason, OutboundPayment, PaymentId, PaymentStatus, Verdict};
+use crate::router::{FirstHop, Route, RouteRequest, cheapest_route};
+use crate::wallet::{Wallet, WalletError};
+use rand_chacha::ChaCha20Rng;
+use rand_chacha::rand_core::{Rng, SeedableRng};
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use thiserror::Error;
+
+/// Blocks an outgoing HTLC must have left before it expires for us to forward it (a forward that
+/// would expire sooner fails with `expiry_too_soon`).
+pub const MIN_OUTGOING_CLTV_MARGIN_BLOCKS: u32 = 3;
+/// Most route hints an invoice carries.
+pub const MAX_ROUTE_HINTS: usize = 8;
+
+/// Something the node wants its driver to do.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// Send `msg` to `to`.
+    Send {
+        /// The peer.
+        to: NodeId,
+        /// The message.
+        msg: Message,
+    },
+    /// Open a connection to `peer`.
+    Connect {
+        /// The peer.
+        peer: NodeId,
+    },
+    /// Broadcast a transaction.
+    Broadcast {
+        /// The transaction.
+        tx: Tx,
+    },
+    /// Call [`Node::timer_fired`] with `timer` at `at`.
+    SetTimer {
+        /// When.
+        at: SimTime,
+        /// Which timer.
+        timer: Timer,
+    },
+    /// Report an event.
+    Emit(Event),
+}
+
+/// The node's timers, named for what they do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Timer {
+    /// Relay queued gossip to the peers.
+    GossipFlush,
+}
+
+/// A `lightning-cli`-style command.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Command {
+    /// Connect to a peer.
+    Connect {
+        /// The peer.
+        peer: NodeId,
+    },
+    /// Open a channel to a connected peer, funded from the wallet.
+    FundChannel {
+        /// The peer.
+        peer: NodeId,
+        /// Channel value, sat.
+        amount_sat: u64,
+        /// Given to the peer at the start, msat.
+        push_msat: u64,
+        /// Announce the channel once it has 6 confirmations.
+        announce: bool,
+    },
+    /// Issue an invoice.
+    CreateInvoice {
+        /// Amount, msat; `None` lets the payer choose.
+        amount_msat: Option<u64>,
+        /// What is sold.
+        description: String,
+        /// Expiry, seconds; `None` uses the configured default.
+        expiry_s: Option<u32>,
+    },
+    /// List issued invoices and their status.
+    ListInvoices,
+    /// Pay an invoice.
+    Pay {
+        /// The invoice.
+        invoice: Invoice,
+        /// Amount, msat, for an invoice without one.
+        amount_msat: Option<u64>,
+    },
+    /// Pay a node without an invoice (the payer picks the preimage).
+    Keysend {
+        /// The payee.
+        destination: NodeId,
+        /// Amount, msat.
+        amount_msat: u64,
+    },
+    /// Start a cooperative close of every open channel with a peer.
+    CloseChannel {
+        /// The peer.
+        peer: NodeId,
+    },
+    /// List channels.
+    ListChannels,
+    /// List connected peers.
+    ListPeers,
+    /// List outbound payments.
+    ListPayments,
+}
+
+/// The answer to a command.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CommandOutput {
+    /// Done (or started, for connect and close).
+    Done,
+    /// The channel open started; its temporary id.
+    Opening(ChannelId),
+    /// The new invoice.
+    Invoice(Invoice),
+    /// Invoices, by payment hash.
+    Invoices(Vec<InvoiceSummary>),
+    /// The payment started.
+    Payment(PaymentId),
+    /// Channels, by channel id.
+    Channels(Vec<ChannelSummary>),
+    /// Connected peers, by id.
+    Peers(Vec<NodeId>),
+    /// Payments, by id.
+    Payments(Vec<PaymentSummary>),
+}
+
+/// Why a command was refused.
+#[derive(Clone, Debug, PartialEq, Eq, Error)]
+pub enum CommandError {
+    /// The peer is not connected.
+    #[error("peer {peer} is not connected")]
+    PeerNotConnected {
+        /// The peer.
+        peer: NodeId,
+    },
+    /// A node cannot do this with itself.
+    #[error("cannot do this with ourselves")]
+    SelfPeer,
+    /// The on-chain wallet cannot fund it.
+    #[error(transparent)]
+    Wallet(#[from] WalletError),
+    /// An amount is zero or out of range.
+    #[error("invalid amount: {reason}")]
+    InvalidAmount {
+        /// Why.
+        reason: &'static str,
+    },
+    /// The invoice expired.
+    #[error("invoice expired")]
+    InvoiceExpired,
+    /// This payment hash is already being paid or was paid.
+    #[error("payment already in flight or paid")]
+    DuplicatePayment,
+    /// No open channel with the peer.
+    #[error("no open channel with {peer}")]
+    NoChannel {
+        /// The peer.
+        peer: NodeId,
+    },
+}
+
+/// An invoice as `listinvoices` shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InvoiceSummary {
+    /// Its hash.
+    pub payment_hash: PaymentHash,
+    /// Its amount, msat.
+    pub amount_msat: Option<u64>,
+    /// Its description.
+    pub description: String,
+    /// Its status now.
+    pub status: InvoiceStatus,
+}
+
+/// A channel as `listchannels` shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChannelSummary {
+    /// Its id.
+    pub channel_id: ChannelId,
+    /// Its short id, once confirmed.
+    pub scid: Option<Scid>,
+    /// The peer.
+    pub peer: NodeId,
+    /// Its phase.
+    pub phase: ChannelPhase,
+    /// Whether we opened it.
+    pub we_opened: bool,
+    /// Its value, sat.
+    pub funding_sat: u64,
+    /// Our balance in our current commitment, msat, HTLCs excluded.
+    pub ours_msat: u64,
+    /// The peer's balance there, msat.
+    pub theirs_msat: u64,
+    /// HTLCs we offered in our commitment, msat.
+    pub offered_msat: u64,
+    /// HTLCs we received in our commitment, msat.
+    pub received_msat: u64,
+    /// What we could send in one more HTLC, msat.
+    pub available_msat: u64,
+    /// Whether it is announced.
+    pub public: bool,
+}
+
+/// A payment as `listpayments` shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PaymentSummary {
+    /// Its id.
+    pub payment_id: PaymentId,
+    /// Its hash.
+    pub payment_hash: PaymentHash,
+    /// The payee.
+    pub destination: NodeId,
+    /// What the payee receives, msat.
+    pub amount_msat: u64,
+    /// Where it stands.
+    pub status: PaymentStatus,
+    /// Attempts made.
+    pub attempts: u32,
+    /// The fee paid, msat, once paid.
+    pub fee_msat: Option<u64>,
+}
+
+/// Where an HTLC we offered came from.
+#[derive(Clone, Copy, Debug)]
+enum HtlcSource {
+    /// One of our payments.
+    Local(PaymentId),
+    /// An HTLC we received and forwarded.
+    Forwarded { channel: ChannelId, htlc_id: u64, in_msat: u64, out_msat: u64 },
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+struct Peer {
+    connected: bool,
+    ready: bool,
+}
+
+/// One Lightning node.
+pub struct Node {
+    id: NodeId,
+    config: NodeConfig,
+    rng: ChaCha20Rng,
+    now: SimTime,
+    height: u32,
+    peers: BTreeMap<NodeId, Peer>,
+    channels: BTreeMap<ChannelId, Channel>,
+    by_scid: BTreeMap<Scid, ChannelId>,
+    wallet: Wallet,
+    graph: GraphView,
+    gossip: GossipQueue,
+    invoices: BTreeMap<PaymentHash, InvoiceRecord>,
+    payments: BTreeMap<PaymentId, OutboundPayment>,
+    payment_by_hash: BTreeMap<PaymentHash, PaymentId>,
+    sources: BTreeMap<(ChannelId, u64), HtlcSource>,
+    dirty: BTreeSet<ChannelId>,
+    actions: Vec<Action>,
+}
+
+impl Node {
+    /// A node with no peers, channels or funds. `seed` seeds its random stream (preimages,
+    /// payment secrets, temporary channel ids); `graph` is the network every node knows at the
+    /// start.
+    pub fn new(id: NodeId, config: NodeConfig, seed: [u8; 32], graph: Arc<BaseGraph>) -> Node {
+        Node {
+            id,
+            config,
+            rng: ChaCha20Rng::from_seed(seed),
+            now: SimTime::ZERO,
+            height: 0,
+            peers: BTreeMap::new(),
+            channels: BTreeMap::new(),
+            by_scid: BTreeMap::new(),
+            wallet: Wallet::new(id),
+            graph: GraphView::new(graph),
+            gossip: GossipQueue::default(),
+            invoices: BTreeMap::new(),
+            payments: BTreeMap::new(),
+            payment_by_hash: BTreeMap::new(),
+            sources: BTreeMap::new(),
+            dirty: BTreeSet::new(),
+            actions: Vec::new(),
+        }
+    }
+
+    /// Its id.
+    pub fn id(&self) -> NodeId {
+        self.id
+    }
+
+    /// Its settings.
+    pub fn config(&self) -> &NodeConfig {
+        &self.config
+    }
+
+    /// The best block height it has seen.
+    pub fn height(&self) -> u32 {
+        self.height
+    }
+
+    /// Confirmed on-chain funds, sat.
+    pub fn wallet_balance_sat(&self) -> u64 {
+        self.wallet.balance_sat()
+    }
+
+    /// Its channels, by channel id.
+    pub fn channels(&self) -> impl Iterator<Item = &Channel> {
+        self.channels.values()
+    }
+
+    /// Its view of the network.
+    pub fn graph(&self) -> &GraphView {
+        &self.graph
+    }
+
+    /// Its outbound payments, by id.
+    pub fn payments(&self) -> impl Iterator<Item = &OutboundPayment> {
+        self.payments.values()
+    }
+
+    /// Its invoices, by payment hash.
+    pub fn invoices(&self) -> impl Iterator<Item = &InvoiceRecord> {
+        self.invoices.values()
+    }
+
+    /// Takes the actions queued so far.
+    pub fn take_actions(&mut self) -> Vec<Action> {
+        std::mem::take(&mut self.actions)
+    }
+
+    /// Moves the queued actions into `out` (keeps `out`'s allocation for the next call).
+    pub fn drain_actions(&mut self, out: &mut Vec<Action>) {
+        out.append(&mut self.actions);
+    }
+
+    fn emit(&mut self, event: Event) {
+        self.actions.push(Action::Emit(event));
+    }
+
+    fn send(&mut self, to: NodeId, msg: Message) {
+        self.actions.push(Action::Send { to, msg });
+    }
+
+    fn random_bytes(&mut self) -> [u8; 32] {
+        let mut bytes = [0u8; 32];
+        self.rng.fill_bytes(&mut bytes);
+        bytes
+    }
+
+    fn tick(&mut self, now: SimTime) {
+        debug_assert!(now >= self.now, "time never runs backwards");
+        self.now = now;
+    }
+
+    // ---- set-up ----
+
+    /// Adds a channel that exists at the start of the run (see [`Channel::new_genesis`]).
+    pub fn add_genesis_channel(&mut self, channel: Channel) {
+        let id = channel.id();
+        if let Some(scid) = channel.scid() {
+            self.by_scid.insert(scid, id);
+        }
+        self.channels.insert(id, channel);
+    }
+
+    // ---- inputs ----
+
+    /// A connection to `peer` is up: both sides send `init`.
+    pub fn peer_connected(&mut self, now: SimTime, peer: NodeId) {
+        self.tick(now);
+        self.peers.insert(peer, Peer { connected: true, ready: false });
+        self.send(peer, Message::Init(Init { initial_routing_sync: true }));
+    }
+
+    /// The connection to `peer` is gone.
+    pub fn peer_disconnected(&mut self, now: SimTime, peer: NodeId) {
+        self.tick(now);
+        if let Some(p) = self.peers.get_mut(&peer) {
+            *p = Peer::default();
+        }
+    }
+
+    /// Whether `peer` is connected and `init` was exchanged.
+    pub fn is_peer_ready(&self, peer: NodeId) -> bool {
+        self.peers.get(&peer).is_some_and(|p| p.connected && p.ready)
+    }
+
+    /// A timer fired.
+    pub fn timer_fired(&mut self, now: SimTime, timer: Timer) {
+        self.tick(now);
+        match timer {
+            Timer::GossipFlush => {
+                let peers: Vec<NodeId> =
+                    self.peers.iter().filter(|(_, p)| p.ready).map(|(id, _)| *id).collect();
+                for (peer, batch) in self.gossip.flush(&peers) {
+                    self.send(peer, Message::Gossip(batch));
+                }
+            }
+        }
+    }
+
+    /// A block was connected.
+    pub fn block_connected(&mut self, now: SimTime, block: &Block) {
+        self.tick(now);
+        self.height = self.height.max(block.height);
+        for confirmed in &block.txs {
+            let tx = &confirmed.tx;
+            self.wallet.apply_confirmed(tx);
+            let ids: Vec<ChannelId> = self
+                .channels
+                .values()
+                .filter(|c| c.phase() != ChannelPhase::Closed)
+                .filter(|c| {
+                    c.funding_outpoint()
+                        .is_some_and(|f| f.txid == tx.txid || tx.inputs.contains(&f))
+                })
+                .map(Channel::id)
+                .collect();
+            for id in ids {
+                let channel = self.channels.get_mut(&id).expect("listed above");
+                let funding = channel.funding_outpoint().expect("filtered on it");
+                if tx.inputs.contains(&funding) {
+                    channel.on_funding_spent();
+                    let peer = channel.peer();
+                    let reason = if channel.closing_tx().is_some_and(|c| c.txid == tx.txid) {
+                        CloseReason::Mutual
+                    } else {
+                        CloseReason::Failed
+                    };
+                    self.emit(Event::ChannelClosed { channel_id: id, peer, reason });
+                } else {
+                    channel.on_funding_confirmed(block.height, confirmed.tx_index);
+                    if let Some(scid) = channel.scid() {
+                        self.by_scid.insert(scid, id);
+                    }
+                }
+            }
+        }
+        for scid in block.closed_channels.iter() {
+            self.graph.mark_spent(*scid, block.height);
+        }
+        self.graph.forget_spent(block.height);
+        let ids: Vec<ChannelId> = self.channels.keys().copied().collect();
+        for id in ids {
+            let channel = self.channels.get_mut(&id).expect("listed above");
+            let peer = channel.peer();
+            if !self.peers.get(&peer).is_some_and(|p| p.ready) {
+                continue;
+            }
+            if let Some(ready) = channel.ready_to_send(self.height) {
+                let became_normal = channel.phase() == ChannelPhase::Normal;
+                self.send(peer, Message::ChannelReady(ready));
+                if became_normal {
+                    self.on_channel_normal(id);
+                }
+            }
+            let channel = self.channels.get_mut(&id).expect("listed above");
+            if channel.wants_announcement(self.height) {
+                let msg = AnnouncementSignatures {
+                    channel_id: id,
+                    short_channel_id: channel.scid().expect("announced channels are confirmed"),
+                };
+                self.send(peer, Message::AnnouncementSignatures(msg));
+            }
+        }
+        self.flush();
+    }
+
+    /// A message arrived from `from`.
+    pub fn handle_message(&mut self, now: SimTime, from: NodeId, msg: Message) {
+        self.tick(now);
+        if let Err((channel_id, error)) = self.dispatch(from, msg) {
+            self.fail_channel(channel_id, from, error);
+        }
+        self.flush();
+    }
+
+    fn dispatch(&mut self, from: NodeId, msg: Message) -> Result<(), (ChannelId, ChannelError)> {
+        match msg {
+            Message::Init(init) => {
+                self.peers.entry(from).or_default().ready = true;
+                self.emit(Event::PeerConnected { peer: from });
+                if init.initial_routing_sync {
+                    let gossip = self.graph.overlay_gossip();
+                    if !gossip.is_empty() {
+                        self.send(from, Message::Gossip(gossip.into()));
+                    }
+                }
+                Ok(())
+            }
+            Message::Error(err) => {
+                if let Some(channel) = self.channel_with(err.channel_id, from) {
+                    let was_open = channel.funding_outpoint().is_some();
+                    channel.fail();
+                    if was_open {
+                        self.emit(Event::ChannelClosed {
+                            channel_id: err.channel_id,
+                            peer: from,
+                            reason: CloseReason::Failed,
+                        });
+                    } else {
+                        self.channels.remove(&err.channel_id);
+                        self.emit(Event::ChannelOpenFailed {
+                            temporary_channel_id: err.channel_id,
+                            peer: from,
+                        });
+                    }
+                }
+                Ok(())
+            }
+            Message::OpenChannel(open) => {
+                if self.channels.contains_key(&open.temporary_channel_id) {
+                    self.send(
+                        from,
+                        Message::Error(ErrorMessage { channel_id: open.temporary_channel_id }),
+                    );
+                    return Ok(());
+                }
+                match Channel::new_inbound(self.id, from, &open, &self.config) {
+                    Ok((channel, accept)) => {
+                        self.channels.insert(channel.id(), channel);
+                        self.send(from, Message::AcceptChannel(accept));
+                    }
+                    Err(_) => {
+                        self.send(
+                            from,
+                            Message::Error(ErrorMessage { channel_id: open.temporary_channel_id }),
+                        );
+                    }
+                }
+                Ok(())
+            }
+            Message::AcceptChannel(accept) => {
+                let temp = accept.temporary_channel_id;
+                let channel = self.channel_with(temp, from).ok_or((
+                    temp,
+                    ChannelError::UnexpectedMessage {
+                        message: "accept_channel",
+                        phase: ChannelPhase::Closed,
+                    },
+                ))?;
+                channel.on_accept(&accept).map_err(|e| (temp, e))?;
+                let funding_sat = channel.funding_sat();
+                let dust = channel.local_params().dust_limit_sat;
+                match self.wallet.fund(
+                    funding_sat,
+                    Script::funding(self.id, from),
+                    self.config.feerate_per_kw,
+                    dust,
+                ) {
+                    Ok(tx) => {
+                        let mut channel = self.channels.remove(&temp).expect("found above");
+                        let created = channel.on_funding_built(tx, 0);
+                        self.channels.insert(channel.id(), channel);
+                        self.send(from, Message::FundingCreated(created));
+                    }
+                    Err(_) => {
+                        self.channels.remove(&temp);
+                        self.send(from, Message::Error(ErrorMessage { channel_id: temp }));
+                        self.emit(Event::ChannelOpenFailed {
+                            temporary_channel_id: temp,
+                            peer: from,
+                        });
+                    }
+                }
+                Ok(())
+            }
+            Message::FundingCreated(created) => {
+                let temp = created.temporary_channel_id;
+                let channel = self.channel_with(temp, from).ok_or((
+                    temp,
+                    ChannelError::UnexpectedMessage {
+                        message: "funding_created",
+                        phase: ChannelPhase::Closed,
+                    },
+                ))?;
+                channel.on_funding_created(&created).map_err(|e| (temp, e))?;
+                let channel = self.channels.remove(&temp).expect("found above");
+                let id = channel.id();
+                self.channels.insert(id, channel);
+                self.send(from, Message::FundingSigned(FundingSigned { channel_id: id }));
+                Ok(())
+            }
+            Message::FundingSigned(signed) => {
+                let id = signed.channel_id;
+                let channel = self.channel_with(id, from).ok_or((
+                    id,
+                    ChannelError::UnexpectedMessage {
+                        message: "funding_signed",
+                        phase: ChannelPhase::Closed,
+                    },
+                ))?;
+                let tx = channel.on_funding_signed().map_err(|e| (id, e))?;
+                let funding_sat = channel.funding_sat();
+                self.emit(Event::FundingBroadcast {
+                    channel_id: id,
+                    peer: from,
+                    txid: tx.txid,
+                    funding_sat,
+                });
+                self.actions.push(Action::Broadcast { tx });
+                Ok(())
+            }
+            Message::ChannelReady(ready) => {
+                let id = ready.channel_id;
+                let channel = self.channel_with(id, from).ok_or((
+                    id,
+                    ChannelError::UnexpectedMessage {
+                        message: "channel_ready",
+                        phase: ChannelPhase::Closed,
+                    },
+                ))?;
+                if channel.on_channel_ready().map_err(|e| (id, e))? {
+                    self.on_channel_normal(id);
+                }
+                Ok(())
+            }
+            Message::AnnouncementSignatures(sigs) => {
+                let id = sigs.channel_id;
+                let channel = self.channel_with(id, from).ok_or((
+                    id,
+                    ChannelError::UnexpectedMessage {
+                        message: "announcement_signatures",
+                        phase: ChannelPhase::Closed,
+                    },
+                ))?;
+                if channel.on_announcement_signatures() {
+                    self.announce(id);
+                }
+                Ok(())
+            }
+            Message::ChannelUpdate(update) => {
+                if let Some(&id) = self.by_scid.get(&update.short_channel_id) {
+                    let channel = self.channels.get_mut(&id).expect("indexed channels exist");
+                    if channel.peer() == from {
+                        channel.remote_policy = (!update.disabled).then_some(update.policy);
+                    }
+                }
+                Ok(())
+            }
+            Message::Gossip(batch) => {
+                for msg in batch.iter() {
+                    let new = match msg {
+                        GossipMessage::Announcement(a) => self.graph.apply_announcement(a),
+                        GossipMessage::Update(u) => self.graph.apply_update(u),
+                    };
+                    if new {
+                        self.queue_gossip(*msg, Some(from));
+                    }
+                }
+                Ok(())
+            }
+            Message::UpdateAddHtlc(add) => {
+                let id = add.channel_id;
+                let channel = self
+                    .channel_with(id, from)
+                    .ok_or((id, ChannelError::BadHtlcId { id: add.id }))?;
+                channel.on_add(&add).map_err(|e| (id, e))
+            }
+            Message::UpdateFulfillHtlc(fulfill) => {
+                let id = fulfill.channel_id;
+                let channel = self
+                    .channel_with(id, from)
+                    .ok_or((id, ChannelError::BadHtlcId { id: fulfill.id }))?;
+                channel.on_fulfill(&fulfill).map_err(|e| (id, e))?;
+                if let Some(source) = self.sources.remove(&(id, fulfill.id)) {
+                    self.settle_upstream(source, fulfill.payment_preimage);
+                }
+                Ok(())
+            }
+            Message::UpdateFailHtlc(fail) => {
+                let id = fail.channel_id;
+                let channel = self
+                    .channel_with(id, from)
+                    .ok_or((id, ChannelError::BadHtlcId { id: fail.id }))?;
+                channel.on_fail(&fail).map_err(|e| (id, e))
+            }
+            Message::CommitmentSigned(signed) => {
+                let id = signed.channel_id;
+                let channel = self.channel_with(id, from).ok_or((
+                    id,
+                    ChannelError::BadCommitment { number: signed.commitment_number },
+                ))?;
+                let revoke: RevokeAndAck =
+                    channel.on_commitment_signed(&signed).map_err(|e| (id, e))?;
+                self.send(from, Message::RevokeAndAck(revoke));
+                self.dirty.insert(id);
+                Ok(())
+            }
+            Message::RevokeAndAck(revoke) => {
+                let id = revoke.channel_id;
+                let channel =
+                    self.channel_with(id, from).ok_or((id, ChannelError::UnexpectedRevocation))?;
+                let outcome = channel.on_revoke_and_ack(&revoke).map_err(|e| (id, e))?;
+                self.dirty.insert(id);
+                for htlc_id in outcome.locked_in {
+                    self.process_incoming(id, htlc_id);
+                }
+                for (htlc_id, packet) in outcome.failed {
+                    if let Some(source) = self.sources.remove(&(id, htlc_id)) {
+                        self.fail_upstream(source, packet);
+                    }
+                }
+                Ok(())
+            }
+            Message::Shutdown(shutdown) => {
+                let id = shutdown.channel_id;
+                let channel = self.channel_with(id, from).ok_or((
+                    id,
+                    ChannelError::UnexpectedMessage {
+                        message: "shutdown",
+                        phase: ChannelPhase::Closed,
+                    },
+                ))?;
+                if channel.on_shutdown().map_err(|e| (id, e))? {
+                    self.send(from, Message::Shutdown(Shutdown { channel_id: id }));
+                    self.emit(Event::ChannelClosing { channel_id: id, peer: from });
+                }
+                self.dirty.insert(id);
+                Ok(())
+            }
+            Message::ClosingSigned(closing) => {
+                let id = closing.channel_id;
+                let channel = self.channel_with(id, from).ok_or((
+                    id,
+                    ChannelError::UnexpectedMessage {
+                        message: "closing_signed",
+                        phase: ChannelPhase::Closed,
+                    },
+                ))?;
+                let (tx, reply) = channel.on_closing_signed(&closing).map_err(|e| (id, e))?;
+                if let Some(reply) = reply {
+                    self.send(from, Message::ClosingSigned(reply));
+                }
+                self.actions.push(Action::Broadcast { tx });
+                Ok(())
+            }
+        }
+    }
+
+    /// The channel `id` if it exists and belongs to `peer`.
+    fn channel_with(&mut self, id: ChannelId, peer: NodeId) -> Option<&mut Channel> {
+        self.channels.get_mut(&id).filter(|c| c.peer() == peer)
+    }
+
+    fn fail_channel(&mut self, channel_id: ChannelId, peer: NodeId, error: ChannelError) {
+        self.emit(Event::ProtocolViolation { channel_id, peer, error });
+        self.send(peer, Message::Error(ErrorMessage { channel_id }));
+        if let Some(channel) = self.channels.get_mut(&channel_id) {
+            channel.fail();
+            self.emit(Event::ChannelClosed { channel_id, peer, reason: CloseReason::Failed });
+        }
+    }
+
+    /// Sends `commitment_signed` on every channel touched by this input that has something to
+    /// sign, and moves cooperative closes forward.
+    fn flush(&mut self) {
+        while let Some(id) = self.dirty.pop_first() {
+            let Some(channel) = self.channels.get_mut(&id) else { continue };
+            let peer = channel.peer();
+            if !self.peers.get(&peer).is_some_and(|p| p.ready) {
+                continue;
+            }
+            if let Some(signed) = channel.send_commitment() {
+                self.send(peer, Message::CommitmentSigned(signed));
+            }
+            let channel = self.channels.get_mut(&id).expect("still there");
+            if let Some(closing) = channel.closing_proposal() {
+                self.send(peer, Message::ClosingSigned(closing));
+            }
+        }
+    }
+
+    fn on_channel_normal(&mut self, id: ChannelId) {
+        let channel = &self.channels[&id];
+        let scid = channel.scid().expect("invariant: a normal channel is confirmed");
+        let (peer, funding_sat, we_opened) =
+            (channel.peer(), channel.funding_sat(), channel.we_opened());
+        self.by_scid.insert(scid, id);
+        self.emit(Event::ChannelReady { channel_id: id, scid, peer, funding_sat, we_opened });
+        // Tell the peer our policy even before the channel is announced (BOLT 7), so it can
+        // give route hints for it.
+        let update = self.make_update(id);
+        self.send(peer, Message::ChannelUpdate(update));
+    }
+
+    /// A fresh channel_update for our direction of channel `id`.
+    fn make_update(&mut self, id: ChannelId) -> ChannelUpdate {
+        let now_s = u32::try_from(self.now.as_secs()).unwrap_or(u32::MAX);
+        let channel =
+            self.channels.get_mut(&id).expect("invariant: updates are made for known channels");
+        channel.local_update_timestamp = now_s.max(channel.local_update_timestamp + 1);
+        ChannelUpdate {
+            short_channel_id: channel
+                .scid()
+                .expect("invariant: updates are for confirmed channels"),
+            direction: u8::from(self.id > channel.peer()),
+            timestamp: channel.local_update_timestamp,
+            disabled: channel.phase() != ChannelPhase::Normal,
+            policy: channel.local_policy,
+        }
+    }
+
+    /// Our current channel_update for `id`, without bumping its timestamp (for onion errors).
+    fn current_update(&self, id: ChannelId) -> Option<ChannelUpdate> {
+        let channel = self.channels.get(&id)?;
+        Some(ChannelUpdate {
+            short_channel_id: channel.scid()?,
+            direction: u8::from(self.id > channel.peer()),
+            timestamp: channel.local_update_timestamp,
+            disabled: channel.phase() != ChannelPhase::Normal,
+            policy: channel.local_policy,
+        })
+    }
+
+    fn announce(&mut self, id: ChannelId) {
+        let channel = &self.channels[&id];
+        let scid = channel.scid().expect("invariant: announced channels are confirmed");
+        let announcement = ChannelAnnouncement {
+            short_channel_id: scid,
+            node_1: self.id.min(channel.peer()),
+            node_2: self.id.max(channel.peer()),
+            capacity_sat: channel.funding_sat(),
+        };
+        self.emit(Event::ChannelAnnounced { scid });
+        let update = self.make_update(id);
+        for msg in [GossipMessage::Announcement(announcement), GossipMessage::Update(update)] {
+            let new = match &msg {
+                GossipMessage::Announcement(a) => self.graph.apply_announcement(a),
+                GossipMessage::Update(u) => self.graph.apply_update(u),
+            };
+            if new {
+                self.queue_gossip(msg, None);
+            }
+        }
+    }
+
+    fn queue_gossip(&mut self, msg: GossipMessage, source: Option<NodeId>) {
+        if self.gossip.push(msg, source) {
+            let at = self.now.plus_micros(self.config.gossip_flush_interval_ms * 1000);
+            self.actions.push(Action::SetTimer { at, timer: Timer::GossipFlush });
+        }
+    }
+
+    // ---- HTLCs ----
+
+    fn process_incoming(&mut self, channel_id: ChannelId, htlc_id: u64) {
+        let htlc = self.channels[&channel_id]
+            .received_htlc(htlc_id)
+            .expect("invariant: a locked-in HTLC exists")
+            .clone();
+        let result = match htlc.onion.payload().clone() {
+            HopPayload::Final {
+                amt_to_forward_msat,
+                outgoing_cltv_value,
+                payment_secret,
+                total_msat,
+                keysend_preimage,
+            } => self
+                .claim(
+                    &htlc,
+                    amt_to_forward_msat,
+                    outgoing_cltv_value,
+                    payment_secret,
+                    total_msat,
+                    keysend_preimage,
+                )
+                .map(|preimage| {
+                    let channel = self.channels.get_mut(&channel_id).expect("exists");
+                    let fulfill = channel
+                        .send_fulfill(htlc_id, preimage)
+                        .expect("invariant: a locked-in HTLC can be fulfilled");
+                    let peer = channel.peer();
+                    self.send(peer, Message::UpdateFulfillHtlc(fulfill));
+                }),
+            HopPayload::Forward { short_channel_id, amt_to_forward_msat, outgoing_cltv_value } => {
+                self.forward(
+                    channel_id,
+                    &htlc,
+                    short_channel_id,
+                    amt_to_forward_msat,
+                    outgoing_cltv_value,
+                )
+            }
+        };
+        if let Err(failure) = result {
+            let channel = self.channels.get_mut(&channel_id).expect("exists");
+            let in_scid = channel.scid().expect("invariant: HTLCs flow on confirmed channels");
+            let code = failure.code;
+            let fail = channel
+                .send_fail(htlc_id, ErrorPacket::new(failure))
+                .expect("invariant: a locked-in HTLC can be failed");
+            let peer = channel.peer();
+            self.send(peer, Message::UpdateFailHtlc(fail));
+            self.emit(Event::HtlcRefused { in_scid, in_htlc_id: htlc_id, code });
+        }
+        self.dirty.insert(channel_id);
+    }
+
+    /// Decides whether an HTLC that ends here pays an invoice (or is a keysend); returns the
+    /// preimage to fulfil it with.
+    fn claim(
+        &mut self,
+        htlc: &crate::htlc::Htlc,
+        amt_to_forward_msat: u64,
+        outgoing_cltv_value: u32,
+        payment_secret: Option<PaymentSecret>,
+        total_msat: u64,
+        keysend_preimage: Option<Preimage>,
+    ) -> Result<Preimage, Failure> {
+        let reject = || Err(Failure::new(FailureCode::INCORRECT_OR_UNKNOWN_PAYMENT_DETAILS));
+        if htlc.amount_msat < amt_to_forward_msat {
+            return Err(Failure::new(FailureCode::FINAL_INCORRECT_HTLC_AMOUNT));
+        }
+        if htlc.cltv_expiry < outgoing_cltv_value {
+            return Err(Failure::new(FailureCode::FINAL_INCORRECT_CLTV_EXPIRY));
+        }
+        // Multi-part payments come with the routing issue; until then a part must be the whole.
+        if total_msat > htlc.amount_msat {
+            return reject();
+        }
+        if let Some(preimage) = keysend_preimage {
+            if preimage.payment_hash() != htlc.payment_hash {
+                return reject();
+            }
+            self.emit(Event::InvoicePaid {
+                payment_hash: htlc.payment_hash,
+                received_msat: htlc.amount_msat,
+            });
+            return Ok(preimage);
+        }
+        let (now, height) = (self.now, self.height);
+        let Some(record) = self.invoices.get_mut(&htlc.payment_hash) else { return reject() };
+        let invoice = &record.invoice;
+        let amount_ok =
+            invoice.amount_msat.is_none_or(|a| htlc.amount_msat >= a && htlc.amount_msat <= 2 * a);
+        if record.status(now) != InvoiceStatus::Unpaid
+            || payment_secret != Some(invoice.payment_secret)
+            || !amount_ok
+            || htlc.cltv_expiry < height + u32::from(invoice.min_final_cltv_expiry_delta)
+        {
+            return reject();
+        }
+        record.mark_paid(now, htlc.amount_msat);
+        let preimage = record.preimage;
+        self.emit(Event::InvoicePaid {
+            payment_hash: htlc.payment_hash,
+            received_msat: htlc.amount_msat,
+        });
+        Ok(preimage)
+    }
+
+    fn forward(
+        &mut self,
+        in_channel: ChannelId,
+        htlc: &crate::htlc::Htlc,
+        out_scid: Scid,
+        out_msat: u64,
+        out_cltv: u32,
+    ) -> Result<(), Failure> {
+        let Some(&out_id) = self.by_scid.get(&out_scid) else {
+            return Err(Failure::new(FailureCode::UNKNOWN_NEXT_PEER));
+        };
+        let with_update = |code| Failure { code, channel_update: self.current_update(out_id) };
+        let out = &self.channels[&out_id];
+        if out.phase() == ChannelPhase::Closed {
+            return Err(Failure::new(FailureCode::UNKNOWN_NEXT_PEER));
+        }
+        if out.phase() != ChannelPhase::Normal {
+            return Err(with_update(FailureCode::CHANNEL_DISABLED));
+        }
+        if !self.is_peer_ready(out.peer()) {
+            return Err(with_update(FailureCode::TEMPORARY_CHANNEL_FAILURE));
+        }
+        let policy = out.local_policy;
+        if out_msat < policy.htlc_minimum_msat {
+            return Err(with_update(FailureCode::AMOUNT_BELOW_MINIMUM));
+        }
+        if out_msat > policy.htlc_maximum_msat {
+            return Err(with_update(FailureCode::TEMPORARY_CHANNEL_FAILURE));
+        }
+        if htlc.amount_msat < out_msat.saturating_add(policy.fee_msat(out_msat)) {
+            return Err(with_update(FailureCode::FEE_INSUFFICIENT));
+        }
+        if htlc.cltv_expiry < out_cltv.saturating_add(u32::from(policy.cltv_expiry_delta)) {
+            return Err(with_update(FailureCode::INCORRECT_CLTV_EXPIRY));
+        }
+        if out_cltv < self.height + MIN_OUTGOING_CLTV_MARGIN_BLOCKS {
+            return Err(with_update(FailureCode::EXPIRY_TOO_SOON));
+        }
+        if out_cltv > self.height + self.config.max_total_cltv_delta {
+            return Err(Failure::new(FailureCode::EXPIRY_TOO_FAR));
+        }
+        let update = self.current_update(out_id);
+        let out = self.channels.get_mut(&out_id).expect("exists");
+        let add: UpdateAddHtlc = out
+            .send_add(out_msat, htlc.payment_hash, out_cltv, htlc.onion.peel())
+            .map_err(|e| Failure {
+                code: match e {
+                    AddHtlcError::BelowMinimum => FailureCode::AMOUNT_BELOW_MINIMUM,
+                    _ => FailureCode::TEMPORARY_CHANNEL_FAILURE,
+                },
+                channel_update: update,
+            })?;
+        let peer = out.peer();
+        let in_scid =
+            self.channels[&in_channel].scid().expect("invariant: HTLCs flow on confirmed channels");
+        self.sources.insert(
+            (out_id, add.id),
+            HtlcSource::Forwarded {
+                channel: in_channel,
+                htlc_id: htlc.id,
+                in_msat: htlc.amount_msat,
+                out_msat,
+            },
+        );
+        self.emit(Event::HtlcForwarded {
+            in_scid,
+            in_htlc_id: htlc.id,
+            out_scid,
+            out_htlc_id: add.id,
+            in_msat: htlc.amount_msat,
+            out_msat,
+        });
+        self.send(peer, Message::UpdateAddHtlc(add));
+        self.dirty.insert(out_id);
+        Ok(())
+    }
+
+    /// We learnt the preimage of an HTLC we offered.
+    fn settle_upstream(&mut self, source: HtlcSource, preimage: Preimage) {
+        match source {
+            HtlcSource::Local(payment_id) => self.payment_succeeded(payment_id, preimage),
+            HtlcSource::Forwarded { channel, htlc_id, in_msat, out_msat } => {
+                let Some(upstream) = self.channels.get_mut(&channel) else { return };
+                let Ok(fulfill) = upstream.send_fulfill(htlc_id, preimage) else { return };
+                let (peer, in_scid) = (upstream.peer(), upstream.scid().expect("confirmed"));
+                self.send(peer, Message::UpdateFulfillHtlc(fulfill));
+                self.dirty.insert(channel);
+                self.emit(Event::ForwardSettled {
+                    in_scid,
+                    in_htlc_id: htlc_id,
+                    fee_msat: in_msat - out_msat,
+                });
+            }
+        }
+    }
+
+    /// The removal of an HTLC we offered is irrevocable and it failed.
+    fn fail_upstream(&mut self, source: HtlcSource, packet: ErrorPacket) {
+        match source {
+            HtlcSource::Local(payment_id) => self.attempt_failed(payment_id, packet),
+            HtlcSource::Forwarded { channel, htlc_id, .. } => {
+                let Some(upstream) = self.channels.get_mut(&channel) else { return };
+                let Ok(fail) = upstream.send_fail(htlc_id, packet.wrap()) else { return };
+                let (peer, in_scid) = (upstream.peer(), upstream.scid().expect("confirmed"));
+                self.send(peer, Message::UpdateFailHtlc(fail));
+                self.dirty.insert(channel);
+                self.emit(Event::ForwardFailed { in_scid, in_htlc_id: htlc_id });
+            }
+        }
+    }
+
+    // ---- payments ----
+
+    fn first_hops(&self) -> Vec<FirstHop> {
+        self.channels
+            .values()
+            .filter(|c| c.phase() == ChannelPhase::Normal && self.is_peer_ready(c.peer()))
+            .filter_map(|c| {
+                Some(FirstHop {
+                    scid: c.scid()?,
+                    peer: c.peer(),
+                    available_msat: c.available_to_send_msat(),
+                    htlc_minimum_msat: c.remote_params().htlc_minimum_msat,
+                })
+            })
+            .filter(|f| f.available_msat > 0)
+            .collect()
+    }
+
+    fn start_payment(&mut self, mut payment: OutboundPayment) -> PaymentId {
+        let id = PaymentId(self.payments.len() as u64);
+        payment.id = id;
+        self.emit(Event::PaymentStarted {
+            payment_id: id,
+            payment_hash: payment.payment_hash,
+            destination: payment.destination,
+            amount_msat: payment.amount_msat,
+        });
+        self.payment_by_hash.insert(payment.payment_hash, id);
+        self.payments.insert(id, payment);
+        self.try_send(id);
+        id
+    }
+
+    /// Finds a route and sends the next attempt of payment `id`, or gives up.
+    fn try_send(&mut self, id: PaymentId) {
+        loop {
+            let first_hops = self.first_hops();
+            let payment = &self.payments[&id];
+            if self.now >= payment.deadline {
+                return self.payment_failed(id, FailureReason::Timeout);
+            }
+            let req = RouteRequest {
+                source: self.id,
+                target: payment.destination,
+                amount_msat: payment.amount_msat,
+                current_height: self.height,
+                final_cltv_delta: u32::from(payment.min_final_cltv_expiry_delta)
+                    + u32::from(self.config.final_cltv_margin_blocks),
+                max_fee_msat: payment.max_fee_msat,
+                max_total_cltv_delta: self.config.max_total_cltv_delta,
+                max_hops: usize::from(self.config.max_route_hops),
+                first_hops: &first_hops,
+                hints: &payment.route_hints,
+                excluded_channels: &payment.excluded_channels,
+                excluded_nodes: &payment.excluded_nodes,
+                policy_overrides: &payment.policy_overrides,
+            };
+            let Some(route) = cheapest_route(&self.graph, &req) else {
+                return self.payment_failed(id, FailureReason::NoRoute);
+            };
+            let onion = Self::onion_for(&route, payment);
+            let hash = payment.payment_hash;
+            let first = route.hops[0];
+            let payment = self.payments.get_mut(&id).expect("exists");
+            payment.attempts += 1;
+            let attempt = payment.attempts;
+            self.emit(Event::PaymentAttempted { payment_id: id, attempt, route: route.clone() });
+            let channel_id = self.by_scid[&first.scid];
+            let channel =
+                self.channels.get_mut(&channel_id).expect("first hops are known channels");
+            match channel.send_add(first.amount_msat, hash, first.cltv_expiry, onion) {
+                Ok(add) => {
+                    let peer = channel.peer();
+                    self.sources.insert((channel_id, add.id), HtlcSource::Local(id));
+                    self.send(peer, Message::UpdateAddHtlc(add));
+                    self.dirty.insert(channel_id);
+                    let payment = self.payments.get_mut(&id).expect("exists");
+                    payment.in_flight = Some(route.clone());
+                    payment.last_route = Some(route);
+                    return;
+                }
+                Err(_) => {
+                    // Our own channel refused: exclude it and look again.
+                    let payment = self.payments.get_mut(&id).expect("exists");
+                    payment.excluded_channels.insert((first.scid, self.id));
+                    let failure = crate::payment::AttemptFailure {
+                        failing_hop: 0,
+                        code: FailureCode::TEMPORARY_CHANNEL_FAILURE,
+                        scid: Some(first.scid),
+                    };
+                    payment.last_failure = Some(failure);
+                    payment.last_route = Some(route);
+                    self.emit(Event::PaymentAttemptFailed { payment_id: id, attempt, failure });
+                }
+            }
+        }
+    }
+
+    fn onion_for(route: &Route, payment: &OutboundPayment) -> Onion {
+        let last = route.hops.len() - 1;
+        let payloads = (0..=last)
+            .map(|i| {
+                if i == last {
+                    HopPayload::Final {
+                        amt_to_forward_msat: route.hops[i].amount_msat,
+                        outgoing_cltv_value: route.hops[i].cltv_expiry,
+                        payment_secret: payment.payment_secret,
+                        total_msat: payment.amount_msat,
+                        keysend_preimage: payment.keysend_preimage,
+                    }
+                } else {
+                    let next = route.hops[i + 1];
+                    HopPayload::Forward {
+                        short_channel_id: next.scid,
+                        amt_to_forward_msat: next.amount_msat,
+                        outgoing_cltv_value: next.cltv_expiry,
+                    }
+                }
+            })
+            .collect();
+        Onion::new(payloads)
+    }
+
+    fn attempt_failed(&mut self, id: PaymentId, packet: ErrorPacket) {
+        let me = self.id;
+        let Some(payment) = self.payments.get_mut(&id) else { return };
+        let Some(route) = payment.in_flight.take() else { return };
+        let (failing_hop, failure) = packet.unwrap_at_sender();
+        let (record, verdict) = payment.learn(me, &route, failing_hop, &failure);
+        payment.last_failure = Some(record);
+        let attempt = payment.attempts;
+        self.emit(Event::PaymentAttemptFailed { payment_id: id, attempt, failure: record });
+        match verdict {
+            Verdict::Retry => self.try_send(id),
+            Verdict::GiveUp(reason) => self.payment_failed(id, reason),
+        }
+    }
+
+    fn payment_succeeded(&mut self, id: PaymentId, preimage: Preimage) {
+        let now = self.now;
+        let Some(payment) = self.payments.get_mut(&id) else { return };
+        if payment.status != PaymentStatus::InFlight {
+            return;
+        }
+        payment.status = PaymentStatus::Succeeded { preimage, at: now };
+        let route = payment
+            .in_flight
+            .take()
+            .expect("invariant: a settled payment had an attempt in flight");
+        let attempts = payment.attempts;
+        self.emit(Event::PaymentSucceeded { payment_id: id, preimage, attempts, route });
+    }
+
+    fn payment_failed(&mut self, id: PaymentId, reason: FailureReason) {
+        let now = self.now;
+        let payment = self.payments.get_mut(&id).expect("invariant: failing a known payment");
+        payment.status = PaymentStatus::Failed { reason, at: now };
+        let (attempts, last_failure) = (payment.attempts, payment.last_failure);
+        self.emit(Event::PaymentFailed { payment_id: id, reason, attempts, last_failure });
+    }
+
+    // ---- commands ----
+
+    /// Runs a command.
+    pub fn command(
+        &mut self,
+        now: SimTime,
+        command: Command,
+    ) -> Result<CommandOutput, CommandError> {
+        self.tick(now);
+        let result = self.run_command(command);
+        self.flush();
+        result
+    }
+
+    fn run_command(&mut self, command: Command) -> Result<CommandOutput, CommandError> {
+        match command {
+            Command::Connect { peer } => {
+                if peer == self.id {
+                    return Err(CommandError::SelfPeer);
+                }
+                if !self.peers.get(&peer).is_some_and(|p| p.connected) {
+                    self.actions.push(Action::Connect { peer });
+                }
+                Ok(CommandOutput::Done)
+            }
+            Command::FundChannel { peer, amount_sat, push_msat, announce } => {
+                if peer == self.id {
+                    return Err(CommandError::SelfPeer);
+                }
+                if !self.is_peer_ready(peer) {
+                    return Err(CommandError::PeerNotConnected { peer });
+                }
+                if amount_sat == 0 || amount_sat > self.config.channel.max_funding_sat {
+                    return Err(CommandError::InvalidAmount {
+                        reason: "funding must be 1 sat to 2^24-1 sat",
+                    });
+                }
+                if push_msat > amount_sat * 1000 {
+                    return Err(CommandError::InvalidAmount { reason: "push above the funding" });
+                }
+                let needed_sat = amount_sat
+                    + crate::chain::weight::fee_sat(
+                        self.config.feerate_per_kw,
+                        crate::chain::weight::funding_tx(1),
+                    );
+                let available_sat = self.wallet.balance_sat();
+                if available_sat < needed_sat {
+                    return Err(WalletError::InsufficientFunds { needed_sat, available_sat }.into());
+                }
+                let temporary_id = ChannelId(self.rng.next_u64());
+                let (channel, open) = Channel::new_outbound(
+                    temporary_id,
+                    self.id,
+                    peer,
+                    amount_sat,
+                    push_msat,
+                    announce,
+                    &self.config,
+                );
+                self.channels.insert(temporary_id, channel);
+                self.send(peer, Message::OpenChannel(open));
+                self.emit(Event::ChannelOpening {
+                    temporary_channel_id: temporary_id,
+                    peer,
+                    funding_sat: amount_sat,
+                });
+                Ok(CommandOutput::Opening(temporary_id))
+            }
+            Command::CreateInvoice { amount_msat, description, expiry_s } => {
+                if amount_msat == Some(0) {
+                    return Err(CommandError::InvalidAmount { reason: "invoice amount is zero" });
+                }
+                let preimage = Preimage(self.random_bytes());
+                let payment_secret = PaymentSecret(self.random_bytes());
+                let invoice = Invoice {
+                    payee: self.id,
+                    payment_hash: preimage.payment_hash(),
+                    payment_secret,
+                    amount_msat,
+                    description,
+                    created_at: self.now,
+                    expiry_s: expiry_s.unwrap_or(self.config.invoice_expiry_s),
+                    min_final_cltv_expiry_delta: self.config.min_final_cltv_expiry_delta,
+                    route_hints: self.route_hints(amount_msat.unwrap_or(1)),
+                };
+                self.emit(Event::InvoiceCreated {
+                    payment_hash: invoice.payment_hash,
+                    amount_msat,
+                });
+                self.invoices
+                    .insert(invoice.payment_hash, InvoiceRecord::new(invoice.clone(), preimage));
+                Ok(CommandOutput::Invoice(invoice))
+            }
+            Command::ListInvoices => Ok(CommandOutput::Invoices(
+                self.invoices
+                    .values()
+                    .map(|r| InvoiceSummary {
+                        payment_hash: r.invoice.payment_hash,
+                        amount_msat: r.invoice.amount_msat,
+                        description: r.invoice.description.clone(),
+                        status: r.status(self.now),
+                    })
+                    .collect(),
+            )),
+            Command::Pay { invoice, amount_msat } => {
+                if invoice.payee == self.id {
+                    return Err(CommandError::SelfPeer);
+                }
+                if invoice.is_expired(self.now) {
+                    return Err(CommandError::InvoiceExpired);
+                }
+                let amount_msat = match (invoice.amount_msat, amount_msat) {
+                    (Some(a), _) | (None, Some(a)) if a > 0 => a,
+                    _ => return Err(CommandError::InvalidAmount { reason: "no amount, or zero" }),
+                };
+                if self.payment_by_hash.get(&invoice.payment_hash).is_some_and(|p| {
+                    !matches!(self.payments[p].status, PaymentStatus::Failed { .. })
+                }) {
+                    return Err(CommandError::DuplicatePayment);
+                }
+                let payment = self.new_payment(invoice.payee, invoice.payment_hash, amount_msat);
+                let payment = OutboundPayment {
+                    payment_secret: Some(invoice.payment_secret),
+                    min_final_cltv_expiry_delta: invoice.min_final_cltv_expiry_delta,
+                    route_hints: invoice.route_hints,
+                    ..payment
+                };
+                Ok(CommandOutput::Payment(self.start_payment(payment)))
+            }
+            Command::Keysend { destination, amount_msat } => {
+                if destination == self.id {
+                    return Err(CommandError::SelfPeer);
+                }
+                if amount_msat == 0 {
+                    return Err(CommandError::InvalidAmount { reason: "zero" });
+                }
+                let preimage = Preimage(self.random_bytes());
+                let payment = self.new_payment(destination, preimage.payment_hash(), amount_msat);
+                let payment = OutboundPayment { keysend_preimage: Some(preimage), ..payment };
+                Ok(CommandOutput::Payment(self.start_payment(payment)))
+            }
+            Command::CloseChannel { peer } => {
+                if !self.is_peer_ready(peer) {
+                    return Err(CommandError::PeerNotConnected { peer });
+                }
+                let ids: Vec<ChannelId> = self
+                    .channels
+                    .values()
+                    .filter(|c| c.peer() == peer && c.phase() == ChannelPhase::Normal)
+                    .map(Channel::id)
+                    .collect();
+                if ids.is_empty() {
+                    return Err(CommandError::NoChannel { peer });
+                }
+                for id in ids {
+                    if self.channels.get_mut(&id).expect("listed").send_shutdown() {
+                        self.send(peer, Message::Shutdown(Shutdown { channel_id: id }));
+                        self.emit(Event::ChannelClosing { channel_id: id, peer });
+                        self.dirty.insert(id);
+                    }
+                }
+                Ok(CommandOutput::Done)
+            }
+            Command::ListChannels => {
+                Ok(CommandOutput::Channels(self.channels.values().map(Self::summarise).collect()))
+            }
+            Command::ListPeers => Ok(CommandOutput::Peers(
+                self.peers.iter().filter(|(_, p)| p.connected).map(|(id, _)| *id).collect(),
+            )),
+            Command::ListPayments => Ok(CommandOutput::Payments(
+                self.payments
+                    .values()
+                    .map(|p| PaymentSummary {
+                        payment_id: p.id,
+                        payment_hash: p.payment_hash,
+                        destination: p.destination,
+                        amount_msat: p.amount_msat,
+                        status: p.status.clone(),
+                        attempts: p.attempts,
+                        fee_msat: p.fee_msat(),
+                    })
+                    .collect(),
+            )),
+        }
+    }
+
+    fn new_payment(
+        &self,
+        destination: NodeId,
+        payment_hash: PaymentHash,
+        amount_msat: u64,
+    ) -> OutboundPayment {
+        OutboundPayment {
+            id: PaymentId(0),
+            payment_hash,
+            payment_secret: None,
+            keysend_preimage: None,
+            destination,
+            amount_msat,
+            min_final_cltv_expiry_delta: 18,
+            route_hints: Vec::new(),
+            max_fee_msat: self.config.max_fee_msat(amount_msat),
+            started_at: self.now,
+            deadline: self.now.plus_secs(u64::from(self.config.payment_timeout_s)),
+            attempts: 0,
+            in_flight: None,
+            last_route: None,
+            last_failure: None,
+            excluded_channels: BTreeSet::new(),
+            excluded_nodes: BTreeSet::new(),
+            policy_overrides: BTreeMap::new(),
+            status: PaymentStatus::InFlight,
+        }
+    }
+
+    /// Route hints for our unannounced channels whose peer could send us `amount_msat`.
+    fn route_hints(&self, amount_msat: u64) -> Vec<RouteHint> {
+        if !self.config.route_hints {
+            return Vec::new();
+        }
+        self.channels
+            .values()
+            .filter(|c| c.phase() == ChannelPhase::Normal && !c.is_announced())
+            .filter_map(|c| {
+                let policy = c.remote_policy?;
+                let inbound = c
+                    .balances(View::Next)
+                    .theirs_msat
+                    .saturating_sub(c.local_params().channel_reserve_sat * 1000);
+                (inbound >= amount_msat).then_some(RouteHint {
+                    hops: vec![RouteHintHop { src: c.peer(), short_channel_id: c.scid()?, policy }],
+                })
+            })
+            .take(MAX_ROUTE_HINTS)
+            .collect()
+    }
+
+    fn summarise(channel: &Channel) -> ChannelSummary {
+        let local = channel.balances(View::Local);
+        ChannelSummary {
+            channel_id: channel.id(),
+            scid: channel.scid(),
+            peer: channel.peer(),
+            phase: channel.phase(),
+            we_opened: channel.we_opened(),
+            funding_sat: channel.funding_sat(),
+            ours_msat: local.ours_msat,
+            theirs_msat: local.theirs_msat,
+            offered_msat: channel.htlc_total_msat(View::Local, true),
+            received_msat: channel.htlc_total_msat(View::Local, false),
+            available_msat: channel.available_to_send_msat(),
+            public: channel.is_announced(),
+        }
+    }
+}

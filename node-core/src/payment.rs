@@ -1,0 +1,298 @@
+//! Outbound payments: what the payer tracks for each payment and each attempt, and what it
+//! learns from a failed attempt. A failure names the hop that failed (from the onion error's
+//! wrapping) and a BOLT 4 code; the payment turns that into exclusions or policy hints for its
+//! next attempt, or gives up with a definite reason. Only the payer's own payment learns this:
+//! nothing here touches the node's view of the graph. Sending the HTLCs is the node's job.
+
+use crate::ids::{NodeId, PaymentHash, PaymentSecret, Preimage, Scid, SimTime};
+use crate::invoice::RouteHint;
+use crate::onion::{Failure, FailureCode};
+use crate::policy::ChannelPolicy;
+use crate::router::Route;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+/// A payment, numbered per payer from 0.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct PaymentId(pub u64);
+
+/// Why a payment gave up.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum FailureReason {
+    /// No route in the payer's view satisfies the amount, fee and CLTV limits (any more).
+    NoRoute,
+    /// The payment's time limit passed before an attempt succeeded.
+    Timeout,
+    /// The recipient refused the payment (unknown hash, wrong amount or CLTV, expired invoice).
+    RecipientRejected,
+}
+
+impl FailureReason {
+    /// A stable integer for traces and results.
+    pub fn code(self) -> u8 {
+        match self {
+            FailureReason::NoRoute => 1,
+            FailureReason::Timeout => 2,
+            FailureReason::RecipientRejected => 3,
+        }
+    }
+
+    /// A snake_case name for results.
+    pub fn name(self) -> &'static str {
+        match self {
+            FailureReason::NoRoute => "no_route",
+            FailureReason::Timeout => "timeout",
+            FailureReason::RecipientRejected => "recipient_rejected",
+        }
+    }
+}
+
+impl fmt::Display for FailureReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A failed attempt, as the payer decoded it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AttemptFailure {
+    /// Index of the failing node on the path: 0 the payer itself, 1 the first hop's node, ...
+    pub failing_hop: usize,
+    /// The BOLT 4 code.
+    pub code: FailureCode,
+    /// The channel the failing node could not use (its outgoing channel), if any.
+    pub scid: Option<Scid>,
+}
+
+/// What the payer does after a failed attempt.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Try another route.
+    Retry,
+    /// Give up.
+    GiveUp(FailureReason),
+}
+
+/// Where a payment stands.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PaymentStatus {
+    /// An attempt is in flight, or about to be made.
+    InFlight,
+    /// Paid.
+    Succeeded {
+        /// The preimage, proof of payment.
+        preimage: Preimage,
+        /// When the payer learnt the preimage.
+        at: SimTime,
+    },
+    /// Gave up.
+    Failed {
+        /// Why.
+        reason: FailureReason,
+        /// When.
+        at: SimTime,
+    },
+}
+
+/// One outbound payment.
+#[derive(Clone, Debug)]
+pub struct OutboundPayment {
+    /// Its id.
+    pub id: PaymentId,
+    /// What the HTLCs are locked to.
+    pub payment_hash: PaymentHash,
+    /// The invoice's secret (none for keysend).
+    pub payment_secret: Option<PaymentSecret>,
+    /// The preimage, for keysend.
+    pub keysend_preimage: Option<Preimage>,
+    /// The payee.
+    pub destination: NodeId,
+    /// What the payee must receive, msat.
+    pub amount_msat: u64,
+    /// The payee's `min_final_cltv_expiry_delta`.
+    pub min_final_cltv_expiry_delta: u16,
+    /// The invoice's route hints.
+    pub route_hints: Vec<RouteHint>,
+    /// Fee limit, msat.
+    pub max_fee_msat: u64,
+    /// When the payment started.
+    pub started_at: SimTime,
+    /// After this no new attempt is started.
+    pub deadline: SimTime,
+    /// Attempts made so far.
+    pub attempts: u32,
+    /// The route of the attempt in flight.
+    pub in_flight: Option<Route>,
+    /// The route of the last attempt (the successful one, once paid).
+    pub last_route: Option<Route>,
+    /// The last failed attempt.
+    pub last_failure: Option<AttemptFailure>,
+    /// Channel directions this payment no longer tries, as (channel, node at the start).
+    pub excluded_channels: BTreeSet<(Scid, NodeId)>,
+    /// Nodes this payment no longer routes through.
+    pub excluded_nodes: BTreeSet<NodeId>,
+    /// Policies learnt from `channel_update`s in errors, for this payment only.
+    pub policy_overrides: BTreeMap<(Scid, NodeId), ChannelPolicy>,
+    /// Where it stands.
+    pub status: PaymentStatus,
+}
+
+impl OutboundPayment {
+    /// The total fee of the successful attempt, msat.
+    pub fn fee_msat(&self) -> Option<u64> {
+        match self.status {
+            PaymentStatus::Succeeded { .. } => self.last_route.as_ref().map(Route::fee_msat),
+            _ => None,
+        }
+    }
+
+    /// Learns from the failure of the attempt over `route`, reported by the node at path index
+    /// `failing_hop` (see [`crate::onion::ErrorPacket::unwrap_at_sender`]).
+    pub fn learn(
+        &mut self,
+        payer: NodeId,
+        route: &Route,
+        failing_hop: usize,
+        failure: &Failure,
+    ) -> (AttemptFailure, Verdict) {
+        let hops = route.hops.len();
+        let node_at = |index: usize| if index == 0 { payer } else { route.hops[index - 1].node_id };
+        let code = failure.code;
+        if failing_hop >= hops {
+            // The recipient answered.
+            let record = AttemptFailure { failing_hop: hops, code, scid: None };
+            let verdict = if code == FailureCode::MPP_TIMEOUT {
+                Verdict::Retry
+            } else {
+                Verdict::GiveUp(FailureReason::RecipientRejected)
+            };
+            return (record, verdict);
+        }
+        let failing_node = node_at(failing_hop);
+        let channel = route.hops[failing_hop].scid;
+        let record = AttemptFailure { failing_hop, code, scid: Some(channel) };
+        let key = (channel, failing_node);
+        if code.is_node() {
+            self.excluded_nodes.insert(failing_node);
+            return (record, Verdict::Retry);
+        }
+        let policy_code = matches!(
+            code,
+            FailureCode::FEE_INSUFFICIENT
+                | FailureCode::INCORRECT_CLTV_EXPIRY
+                | FailureCode::AMOUNT_BELOW_MINIMUM
+                | FailureCode::EXPIRY_TOO_SOON
+        );
+        let hint = failure
+            .channel_update
+            .filter(|u| u.short_channel_id == channel && !u.disabled)
+            .map(|u| u.policy);
+        match hint {
+            // A newer policy for this channel: retry with it once, for this payment only.
+            Some(policy) if policy_code && self.policy_overrides.get(&key) != Some(&policy) => {
+                self.policy_overrides.insert(key, policy);
+            }
+            _ => {
+                self.excluded_channels.insert(key);
+            }
+        }
+        (record, Verdict::Retry)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gossip::ChannelUpdate;
+    use crate::router::RouteHop;
+
+    fn payment() -> OutboundPayment {
+        OutboundPayment {
+            id: PaymentId(0),
+            payment_hash: PaymentHash([0; 32]),
+            payment_secret: None,
+            keysend_preimage: None,
+            destination: NodeId(3),
+            amount_msat: 1000,
+            min_final_cltv_expiry_delta: 18,
+            route_hints: vec![],
+            max_fee_msat: 100,
+            started_at: SimTime::ZERO,
+            deadline: SimTime::from_secs(60),
+            attempts: 1,
+            in_flight: None,
+            last_route: None,
+            last_failure: None,
+            excluded_channels: BTreeSet::new(),
+            excluded_nodes: BTreeSet::new(),
+            policy_overrides: BTreeMap::new(),
+            status: PaymentStatus::InFlight,
+        }
+    }
+
+    fn route() -> Route {
+        let hop = |scid, node| RouteHop {
+            scid: Scid(scid),
+            node_id: NodeId(node),
+            amount_msat: 1000,
+            cltv_expiry: 100,
+            fee_msat: 0,
+        };
+        Route { hops: vec![hop(10, 1), hop(11, 2), hop(12, 3)] }
+    }
+
+    #[test]
+    fn a_channel_failure_excludes_the_failing_nodes_outgoing_channel() {
+        let mut p = payment();
+        let failure = Failure::new(FailureCode::TEMPORARY_CHANNEL_FAILURE);
+        let (record, verdict) = p.learn(NodeId(0), &route(), 2, &failure);
+        assert_eq!(verdict, Verdict::Retry);
+        assert_eq!(record.scid, Some(Scid(12)));
+        assert!(p.excluded_channels.contains(&(Scid(12), NodeId(2))));
+    }
+
+    #[test]
+    fn the_recipient_refusing_ends_the_payment() {
+        let mut p = payment();
+        let failure = Failure::new(FailureCode::INCORRECT_OR_UNKNOWN_PAYMENT_DETAILS);
+        let (record, verdict) = p.learn(NodeId(0), &route(), 3, &failure);
+        assert_eq!(verdict, Verdict::GiveUp(FailureReason::RecipientRejected));
+        assert_eq!(record.failing_hop, 3);
+    }
+
+    #[test]
+    fn a_fee_update_is_tried_once_then_the_channel_is_excluded() {
+        let mut p = payment();
+        let mut policy = ChannelPolicy {
+            fee_base_msat: 5,
+            fee_proportional_millionths: 0,
+            cltv_expiry_delta: 40,
+            htlc_minimum_msat: 1,
+            htlc_maximum_msat: 10_000,
+        };
+        let update = ChannelUpdate {
+            short_channel_id: Scid(11),
+            direction: 0,
+            timestamp: 9,
+            disabled: false,
+            policy,
+        };
+        let failure = Failure { code: FailureCode::FEE_INSUFFICIENT, channel_update: Some(update) };
+        p.learn(NodeId(0), &route(), 1, &failure);
+        assert_eq!(p.policy_overrides.get(&(Scid(11), NodeId(1))), Some(&policy));
+        assert!(p.excluded_channels.is_empty());
+        p.learn(NodeId(0), &route(), 1, &failure);
+        assert!(p.excluded_channels.contains(&(Scid(11), NodeId(1))));
+        policy.fee_base_msat = 6;
+        assert_ne!(p.policy_overrides.get(&(Scid(11), NodeId(1))), Some(&policy));
+    }
+
+    #[test]
+    fn a_node_failure_excludes_the_node() {
+        let mut p = payment();
+        let failure = Failure::new(FailureCode::TEMPORARY_NODE_FAILURE);
+        p.learn(NodeId(0), &route(), 1, &failure);
+        assert!(p.excluded_nodes.contains(&NodeId(1)));
+    }
+}
