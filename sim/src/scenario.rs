@@ -1,0 +1,1005 @@
+//! Scenario files: the RON schema, its defaults, and validation into a [`Scenario`] whose names
+//! are resolved to node ids and whose units are converted once (seconds and milliseconds to µs).
+//! Every field is documented with its unit and default in `scenarios/README.md`. A malformed or
+//! inconsistent file becomes one [`ScenarioError`] naming the file and, where it can be found,
+//! the line and column. Running a scenario is the world's job.
+
+use node_core::config::{Implementation, NodeConfig};
+use node_core::ids::sha256;
+use node_core::policy::ChannelPolicy;
+use node_core::{NodeId, SimTime};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::Path;
+use std::sync::Arc;
+
+/// A scenario file that cannot be used: one line, with the file and position where known.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ScenarioError {
+    /// The file, as given.
+    pub file: String,
+    /// 1-based line and column of the offending text, when it can be found.
+    pub position: Option<(usize, usize)>,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl fmt::Display for ScenarioError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.position {
+            Some((line, col)) => write!(f, "{}:{}:{}: {}", self.file, line, col, self.message),
+            None => write!(f, "{}: {}", self.file, self.message),
+        }
+    }
+}
+
+impl std::error::Error for ScenarioError {}
+
+// ---- the file format ----
+
+/// The top level of a scenario file.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename = "Scenario")]
+pub struct ScenarioFile {
+    /// Short name, used in traces and output paths.
+    pub name: String,
+    /// What the scenario shows.
+    #[serde(default)]
+    pub description: String,
+    /// Root seed of every random stream.
+    #[serde(default)]
+    pub seed: u64,
+    /// The mocked chain.
+    #[serde(default)]
+    pub chain: ChainSpec,
+    /// Latency of the peer links.
+    #[serde(default)]
+    pub links: LinksSpec,
+    /// Overrides applied to every node before its own.
+    #[serde(default)]
+    pub node_defaults: NodeOverrides,
+    /// The nodes.
+    pub nodes: Vec<NodeSpec>,
+    /// Channels that exist when the run starts.
+    #[serde(default)]
+    pub channels: Vec<ChannelSpec>,
+    /// Shops: applications that sell items for invoices.
+    #[serde(default)]
+    pub shops: Vec<ShopSpec>,
+    /// Steps run one after the other.
+    #[serde(default)]
+    pub script: Vec<StepSpec>,
+    /// When the run ends.
+    #[serde(default)]
+    pub stop: StopSpec,
+}
+
+/// The mocked chain.
+#[derive(Clone, Copy, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ChainSpec {
+    /// Height of the block the run starts on (it holds the initial wallet funds).
+    pub start_height: u32,
+    /// Time between blocks, seconds.
+    pub block_interval_s: u64,
+    /// Fee rate of funding, commitment and closing transactions, sat per 1000 weight.
+    pub feerate_per_kw: u32,
+}
+
+impl Default for ChainSpec {
+    fn default() -> ChainSpec {
+        ChainSpec { start_height: 800_000, block_interval_s: 600, feerate_per_kw: 253 }
+    }
+}
+
+/// How long a message takes over a link, one way.
+#[derive(Clone, Copy, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub enum LatencyModel {
+    /// Always the same.
+    Constant {
+        /// One-way latency, ms.
+        latency_ms: u64,
+    },
+    /// Uniform between two bounds.
+    Uniform {
+        /// Lower bound, ms.
+        min_ms: u64,
+        /// Upper bound, ms.
+        max_ms: u64,
+    },
+    /// Log-normal with a median and a shape.
+    LogNormal {
+        /// Median, ms.
+        median_ms: u64,
+        /// Shape (standard deviation of the log).
+        sigma: f64,
+    },
+}
+
+/// Latency of the peer links.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LinksSpec {
+    /// Every link's latency unless overridden.
+    pub latency: LatencyModel,
+    /// Latency of particular links.
+    pub overrides: Vec<LinkOverride>,
+}
+
+impl Default for LinksSpec {
+    fn default() -> LinksSpec {
+        LinksSpec { latency: LatencyModel::Constant { latency_ms: 50 }, overrides: Vec::new() }
+    }
+}
+
+/// The latency of the link between two nodes.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LinkOverride {
+    /// One end.
+    pub a: String,
+    /// The other end.
+    pub b: String,
+    /// Its latency.
+    pub latency: LatencyModel,
+}
+
+/// Node settings that override the preset; absent fields keep the preset's value.
+#[derive(Clone, Copy, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NodeOverrides {
+    /// Dust limit, sat.
+    pub dust_limit_sat: Option<u64>,
+    /// Reserve asked of peers, millionths of the funding.
+    pub reserve_ppm: Option<u32>,
+    /// Smallest HTLC accepted, msat.
+    pub htlc_minimum_msat: Option<u64>,
+    /// In-flight cap toward the node, percent of the funding.
+    pub max_htlc_value_in_flight_percent: Option<u8>,
+    /// Most HTLCs in flight toward the node.
+    pub max_accepted_htlcs: Option<u16>,
+    /// Delay asked of peers for their own outputs, blocks.
+    pub to_self_delay_blocks: Option<u16>,
+    /// Confirmations before an accepted channel is usable.
+    pub minimum_depth: Option<u32>,
+    /// Open channels with anchors.
+    pub anchors: Option<bool>,
+    /// Smallest channel accepted, sat.
+    pub min_funding_sat: Option<u64>,
+    /// Forwarding fee, fixed part, msat.
+    pub fee_base_msat: Option<u32>,
+    /// Forwarding fee, proportional part, millionths.
+    pub fee_proportional_millionths: Option<u32>,
+    /// CLTV delta asked for forwarding, blocks.
+    pub cltv_expiry_delta: Option<u16>,
+    /// `min_final_cltv_expiry_delta` of invoices, blocks.
+    pub min_final_cltv_expiry_delta: Option<u16>,
+    /// Expiry of invoices, seconds.
+    pub invoice_expiry_s: Option<u32>,
+    /// Route hints for unannounced channels in invoices.
+    pub route_hints: Option<bool>,
+    /// How long a payment retries, seconds.
+    pub payment_timeout_s: Option<u32>,
+    /// Fee limit, millionths of the amount.
+    pub max_fee_ppm: Option<u32>,
+    /// Gossip flush interval, ms.
+    pub gossip_flush_interval_ms: Option<u64>,
+}
+
+impl NodeOverrides {
+    fn apply(&self, config: &mut NodeConfig) {
+        macro_rules! set {
+            ($($field:ident => $($path:ident).+),* $(,)?) => {
+                $(if let Some(value) = self.$field { config.$($path).+ = value; })*
+            };
+        }
+        set!(
+            dust_limit_sat => channel.dust_limit_sat,
+            reserve_ppm => channel.reserve_ppm,
+            htlc_minimum_msat => channel.htlc_minimum_msat,
+            max_htlc_value_in_flight_percent => channel.max_htlc_value_in_flight_percent,
+            max_accepted_htlcs => channel.max_accepted_htlcs,
+            to_self_delay_blocks => channel.to_self_delay_blocks,
+            minimum_depth => channel.minimum_depth,
+            anchors => channel.anchors,
+            min_funding_sat => channel.min_funding_sat,
+            fee_base_msat => policy.fee_base_msat,
+            fee_proportional_millionths => policy.fee_proportional_millionths,
+            cltv_expiry_delta => policy.cltv_expiry_delta,
+            min_final_cltv_expiry_delta => min_final_cltv_expiry_delta,
+            invoice_expiry_s => invoice_expiry_s,
+            route_hints => route_hints,
+            payment_timeout_s => payment_timeout_s,
+            max_fee_ppm => max_fee_ppm,
+            gossip_flush_interval_ms => gossip_flush_interval_ms,
+        );
+    }
+}
+
+/// One node.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeSpec {
+    /// Unique name: letters, digits, `_` and `-`.
+    pub name: String,
+    /// The preset its settings start from.
+    #[serde(default)]
+    pub implementation: Implementation,
+    /// On-chain funds at the start, sat.
+    #[serde(default)]
+    pub wallet_sat: u64,
+    /// Overrides of the preset.
+    #[serde(default)]
+    pub config: NodeOverrides,
+}
+
+/// A forwarding policy for one direction of a channel.
+#[derive(Clone, Copy, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicySpec {
+    /// Fixed fee, msat.
+    pub fee_base_msat: u32,
+    /// Proportional fee, millionths.
+    pub fee_proportional_millionths: u32,
+    /// CLTV delta, blocks.
+    pub cltv_expiry_delta: u16,
+    /// Smallest HTLC forwarded, msat.
+    #[serde(default)]
+    pub htlc_minimum_msat: u64,
+    /// Largest HTLC forwarded, msat (default: the capacity).
+    #[serde(default)]
+    pub htlc_maximum_msat: Option<u64>,
+}
+
+/// A channel that exists when the run starts.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChannelSpec {
+    /// The opener (pays the commitment fee).
+    pub from: String,
+    /// The other end.
+    pub to: String,
+    /// Channel value, sat.
+    pub capacity_sat: u64,
+    /// The opener's starting balance, sat (default: all of it).
+    #[serde(default)]
+    pub from_balance_sat: Option<u64>,
+    /// Whether the channel is public (in every node's graph from the start).
+    #[serde(default = "yes")]
+    pub announce: bool,
+    /// The opener's forwarding policy (default: its node's).
+    #[serde(default)]
+    pub from_policy: Option<PolicySpec>,
+    /// The other end's forwarding policy (default: its node's).
+    #[serde(default)]
+    pub to_policy: Option<PolicySpec>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// A shop.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShopSpec {
+    /// The node the shop runs on.
+    pub node: String,
+    /// What it sells.
+    pub items: Vec<ItemSpec>,
+    /// How often it polls `listinvoices` for paid orders, ms.
+    #[serde(default = "default_poll_interval_ms")]
+    pub poll_interval_ms: u64,
+    /// Expiry of its invoices, seconds.
+    #[serde(default = "default_shop_invoice_expiry_s")]
+    pub invoice_expiry_s: u32,
+}
+
+fn default_poll_interval_ms() -> u64 {
+    1_000
+}
+
+fn default_shop_invoice_expiry_s() -> u32 {
+    600
+}
+
+/// An item for sale.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ItemSpec {
+    /// Its name.
+    pub name: String,
+    /// Its price, msat.
+    pub price_msat: u64,
+    /// What the buyer receives once paid.
+    pub content: String,
+}
+
+/// One step of the script.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub enum StepSpec {
+    /// Connect two nodes; done once both exchanged `init`.
+    Connect {
+        /// The node that connects.
+        from: String,
+        /// The node connected to.
+        to: String,
+    },
+    /// Open a channel; done once the funding transaction is broadcast.
+    FundChannel {
+        /// The opener.
+        from: String,
+        /// The peer.
+        to: String,
+        /// Channel value, sat.
+        amount_sat: u64,
+        /// Given to the peer at the start, msat.
+        #[serde(default)]
+        push_msat: u64,
+        /// Announce the channel after 6 confirmations.
+        #[serde(default)]
+        announce: bool,
+    },
+    /// Wait until a channel between the two is usable on both sides.
+    WaitChannelReady {
+        /// One end.
+        from: String,
+        /// The other end.
+        to: String,
+    },
+    /// A customer buys an item from a shop; done once delivered or failed.
+    Buy {
+        /// The buying node.
+        customer: String,
+        /// The shop's node.
+        shop: String,
+        /// The item's name.
+        item: String,
+    },
+    /// `to` issues an invoice and `from` pays it; done once the payment ends.
+    Pay {
+        /// The payer.
+        from: String,
+        /// The payee.
+        to: String,
+        /// Amount, msat.
+        amount_msat: u64,
+    },
+    /// A spontaneous payment; done once it ends.
+    Keysend {
+        /// The payer.
+        from: String,
+        /// The payee.
+        to: String,
+        /// Amount, msat.
+        amount_msat: u64,
+    },
+    /// Cooperatively close the channels between two nodes; done once the closing confirms.
+    Close {
+        /// The node that starts the close.
+        from: String,
+        /// The peer.
+        to: String,
+    },
+    /// Wait.
+    Sleep {
+        /// How long, ms.
+        duration_ms: u64,
+    },
+    /// Wait for blocks.
+    WaitBlocks {
+        /// How many.
+        blocks: u32,
+    },
+}
+
+/// When the run ends.
+#[derive(Clone, Copy, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StopSpec {
+    /// Simulated time after which the run ends in any case, seconds.
+    pub max_duration_s: u64,
+    /// End as soon as the script is done and nothing but blocks is scheduled.
+    pub when_idle: bool,
+}
+
+impl Default for StopSpec {
+    fn default() -> StopSpec {
+        StopSpec { max_duration_s: 86_400, when_idle: true }
+    }
+}
+
+// ---- the validated scenario ----
+
+/// A node, resolved.
+#[derive(Clone, Debug)]
+pub struct NodeDef {
+    /// Its name.
+    pub name: String,
+    /// Its settings.
+    pub config: NodeConfig,
+    /// On-chain funds at the start, sat.
+    pub wallet_sat: u64,
+}
+
+/// A channel that exists at the start, resolved.
+#[derive(Clone, Debug)]
+pub struct GenesisChannel {
+    /// The opener.
+    pub from: NodeId,
+    /// The other end.
+    pub to: NodeId,
+    /// Value, sat.
+    pub capacity_sat: u64,
+    /// The opener's starting balance, msat.
+    pub from_balance_msat: u64,
+    /// Public from the start.
+    pub announce: bool,
+    /// The opener's policy.
+    pub from_policy: ChannelPolicy,
+    /// The other end's policy.
+    pub to_policy: ChannelPolicy,
+}
+
+/// A shop, resolved.
+#[derive(Clone, Debug)]
+pub struct ShopDef {
+    /// Its node.
+    pub node: NodeId,
+    /// Its items.
+    pub items: Vec<Item>,
+    /// Poll interval, µs.
+    pub poll_interval_us: u64,
+    /// Invoice expiry, seconds.
+    pub invoice_expiry_s: u32,
+}
+
+/// An item, resolved.
+#[derive(Clone, Debug)]
+pub struct Item {
+    /// Its name.
+    pub name: String,
+    /// Its price, msat.
+    pub price_msat: u64,
+    /// What the buyer receives.
+    pub content: Arc<str>,
+}
+
+/// A script step, resolved.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Step {
+    /// See [`StepSpec::Connect`].
+    Connect {
+        /// Connecting node.
+        from: NodeId,
+        /// Connected node.
+        to: NodeId,
+    },
+    /// See [`StepSpec::FundChannel`].
+    FundChannel {
+        /// Opener.
+        from: NodeId,
+        /// Peer.
+        to: NodeId,
+        /// Value, sat.
+        amount_sat: u64,
+        /// Push, msat.
+        push_msat: u64,
+        /// Public.
+        announce: bool,
+    },
+    /// See [`StepSpec::WaitChannelReady`].
+    WaitChannelReady {
+        /// One end.
+        from: NodeId,
+        /// Other end.
+        to: NodeId,
+    },
+    /// See [`StepSpec::Buy`].
+    Buy {
+        /// Customer.
+        customer: NodeId,
+        /// Index of the shop.
+        shop: usize,
+        /// Index of the item in the shop.
+        item: usize,
+    },
+    /// See [`StepSpec::Pay`].
+    Pay {
+        /// Payer.
+        from: NodeId,
+        /// Payee.
+        to: NodeId,
+        /// Amount, msat.
+        amount_msat: u64,
+    },
+    /// See [`StepSpec::Keysend`].
+    Keysend {
+        /// Payer.
+        from: NodeId,
+        /// Payee.
+        to: NodeId,
+        /// Amount, msat.
+        amount_msat: u64,
+    },
+    /// See [`StepSpec::Close`].
+    Close {
+        /// Closer.
+        from: NodeId,
+        /// Peer.
+        to: NodeId,
+    },
+    /// See [`StepSpec::Sleep`].
+    Sleep {
+        /// Duration, µs.
+        duration_us: u64,
+    },
+    /// See [`StepSpec::WaitBlocks`].
+    WaitBlocks {
+        /// Blocks.
+        blocks: u32,
+    },
+}
+
+/// Link latencies, resolved.
+#[derive(Clone, Debug)]
+pub struct LinksDef {
+    /// The default model.
+    pub latency: LatencyModel,
+    /// Per-link models, keyed by (smaller id, larger id).
+    pub overrides: BTreeMap<(NodeId, NodeId), LatencyModel>,
+}
+
+/// A validated scenario.
+#[derive(Clone, Debug)]
+pub struct Scenario {
+    /// Its name.
+    pub name: String,
+    /// Its description.
+    pub description: String,
+    /// The root seed (the file's, or the command line's).
+    pub seed: u64,
+    /// The file it came from, as given.
+    pub path: String,
+    /// SHA-256 of the file's bytes.
+    pub file_sha256: [u8; 32],
+    /// The chain.
+    pub chain: ChainSpec,
+    /// The links.
+    pub links: LinksDef,
+    /// The nodes, in file order (their ids are their indexes).
+    pub nodes: Vec<NodeDef>,
+    /// Channels at the start.
+    pub channels: Vec<GenesisChannel>,
+    /// Shops.
+    pub shops: Vec<ShopDef>,
+    /// The script.
+    pub script: Vec<Step>,
+    /// End of the run.
+    pub max_duration: SimTime,
+    /// End when idle.
+    pub stop_when_idle: bool,
+}
+
+impl Scenario {
+    /// Reads and validates a scenario file.
+    pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
+        let file = path.display().to_string();
+        let bytes = std::fs::read(path).map_err(|e| ScenarioError {
+            file: file.clone(),
+            position: None,
+            message: format!("cannot read: {e}"),
+        })?;
+        let source = String::from_utf8(bytes).map_err(|e| ScenarioError {
+            file: file.clone(),
+            position: None,
+            message: format!("not UTF-8: {e}"),
+        })?;
+        Scenario::parse(&file, &source)
+    }
+
+    /// Parses and validates scenario text; `file` names it in errors.
+    pub fn parse(file: &str, source: &str) -> Result<Scenario, ScenarioError> {
+        let options = ron::Options::default()
+            .with_default_extension(ron::extensions::Extensions::IMPLICIT_SOME);
+        let raw: ScenarioFile = options.from_str(source).map_err(|e| ScenarioError {
+            file: file.to_string(),
+            position: Some((e.span.start.line, e.span.start.col)),
+            message: e.code.to_string(),
+        })?;
+        Validator { file, source }.validate(raw)
+    }
+
+    /// The node id of `name`.
+    pub fn node_id(&self, name: &str) -> Option<NodeId> {
+        self.nodes.iter().position(|n| n.name == name).map(|i| NodeId(i as u32))
+    }
+
+    /// The name of `id`.
+    pub fn node_name(&self, id: NodeId) -> &str {
+        &self.nodes[id.index()].name
+    }
+}
+
+/// Finds where in the source a bad value stands, to point at it.
+struct Validator<'a> {
+    file: &'a str,
+    source: &'a str,
+}
+
+impl Validator<'_> {
+    fn error(&self, position: Option<(usize, usize)>, message: String) -> ScenarioError {
+        ScenarioError { file: self.file.to_string(), position, message }
+    }
+
+    /// Line and column (1-based) of byte offset `at`.
+    fn position_of(&self, at: usize) -> (usize, usize) {
+        let before = &self.source[..at];
+        let line = before.matches('\n').count() + 1;
+        let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+        (line, col)
+    }
+
+    /// The `nth` (0-based) place where `field: value` is written, pointing at the value.
+    fn find_field(&self, field: &str, value: &str, nth: usize) -> Option<(usize, usize)> {
+        let bytes = self.source.as_bytes();
+        let is_ident = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
+        let mut found = 0;
+        let mut from = 0;
+        while let Some(offset) = self.source[from..].find(field) {
+            let start = from + offset;
+            from = start + field.len();
+            if start > 0 && is_ident(bytes[start - 1]) {
+                continue;
+            }
+            let rest = &self.source[from..];
+            let after_ws = rest.trim_start();
+            let Some(after_colon) = after_ws.strip_prefix(':') else { continue };
+            let value_text = after_colon.trim_start();
+            let value_at = self.source.len() - value_text.len();
+            let matches = value_text.starts_with(value)
+                && value_text[value.len()..]
+                    .bytes()
+                    .next()
+                    .is_none_or(|b| !is_ident(b) && b != b'.');
+            if matches {
+                if found == nth {
+                    return Some(self.position_of(value_at));
+                }
+                found += 1;
+            }
+        }
+        None
+    }
+
+    /// The first place where the string literal `text` is written.
+    fn find_string(&self, text: &str) -> Option<(usize, usize)> {
+        let quoted = format!("\"{text}\"");
+        self.source.find(&quoted).map(|at| self.position_of(at))
+    }
+
+    fn validate(&self, raw: ScenarioFile) -> Result<Scenario, ScenarioError> {
+        if raw.name.is_empty()
+            || !raw.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        {
+            return Err(self.error(
+                self.find_field("name", &format!("{:?}", raw.name), 0),
+                format!("scenario name {:?} must be letters, digits, '_' or '-'", raw.name),
+            ));
+        }
+        if raw.chain.block_interval_s == 0 {
+            return Err(self.error(
+                self.find_field("block_interval_s", "0", 0),
+                "block_interval_s must be positive".into(),
+            ));
+        }
+        if raw.chain.feerate_per_kw < 253 {
+            return Err(self.error(
+                self.find_field("feerate_per_kw", &raw.chain.feerate_per_kw.to_string(), 0),
+                "feerate_per_kw must be at least 253 (the relay floor)".into(),
+            ));
+        }
+        if raw.nodes.is_empty() {
+            return Err(self.error(
+                self.find_field("nodes", "[", 0),
+                "a scenario needs at least one node".into(),
+            ));
+        }
+        // Nodes.
+        let mut ids: BTreeMap<&str, NodeId> = BTreeMap::new();
+        let mut nodes = Vec::with_capacity(raw.nodes.len());
+        for spec in &raw.nodes {
+            let literal = format!("{:?}", spec.name);
+            if spec.name.is_empty()
+                || !spec.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+            {
+                return Err(self.error(
+                    self.find_field("name", &literal, 0),
+                    format!("node name {literal} must be letters, digits, '_' or '-'"),
+                ));
+            }
+            if ids.contains_key(spec.name.as_str()) {
+                return Err(self.error(
+                    self.find_field("name", &literal, 1),
+                    format!("duplicate node name {literal}"),
+                ));
+            }
+            ids.insert(&spec.name, NodeId(nodes.len() as u32));
+            let mut config = NodeConfig::preset(spec.implementation);
+            config.feerate_per_kw = raw.chain.feerate_per_kw;
+            raw.node_defaults.apply(&mut config);
+            spec.config.apply(&mut config);
+            if config.channel.max_accepted_htlcs == 0 || config.channel.max_accepted_htlcs > 483 {
+                return Err(self.error(
+                    self.find_field(
+                        "max_accepted_htlcs",
+                        &config.channel.max_accepted_htlcs.to_string(),
+                        0,
+                    ),
+                    "max_accepted_htlcs must be 1 to 483".into(),
+                ));
+            }
+            if config.channel.dust_limit_sat < 354 {
+                return Err(self.error(
+                    self.find_field(
+                        "dust_limit_sat",
+                        &config.channel.dust_limit_sat.to_string(),
+                        0,
+                    ),
+                    "dust_limit_sat must be at least 354 (BOLT 2 floor)".into(),
+                ));
+            }
+            nodes.push(NodeDef { name: spec.name.clone(), config, wallet_sat: spec.wallet_sat });
+        }
+        let resolve = |name: &str| -> Result<NodeId, ScenarioError> {
+            ids.get(name)
+                .copied()
+                .ok_or_else(|| self.error(self.find_string(name), format!("unknown node {name:?}")))
+        };
+        let pair = |from: &str, to: &str, what: &str| -> Result<(NodeId, NodeId), ScenarioError> {
+            let (a, b) = (resolve(from)?, resolve(to)?);
+            if a == b {
+                return Err(self.error(
+                    self.find_field("to", &format!("{to:?}"), 0),
+                    format!("{what} from {from:?} to itself"),
+                ));
+            }
+            Ok((a, b))
+        };
+        // Links.
+        let check_latency = |model: &LatencyModel| -> Result<(), ScenarioError> {
+            match *model {
+                LatencyModel::Uniform { min_ms, max_ms } if min_ms > max_ms => Err(self.error(
+                    self.find_field("min_ms", &min_ms.to_string(), 0),
+                    format!("latency min_ms {min_ms} is above max_ms {max_ms}"),
+                )),
+                LatencyModel::LogNormal { sigma, .. } if !(0.0..=10.0).contains(&sigma) => {
+                    Err(self.error(
+                        self.find_field("sigma", "", 0),
+                        format!("latency sigma {sigma} must be between 0 and 10"),
+                    ))
+                }
+                _ => Ok(()),
+            }
+        };
+        check_latency(&raw.links.latency)?;
+        let mut overrides = BTreeMap::new();
+        for o in &raw.links.overrides {
+            let (a, b) = pair(&o.a, &o.b, "link")?;
+            check_latency(&o.latency)?;
+            overrides.insert((a.min(b), a.max(b)), o.latency);
+        }
+        // Genesis channels.
+        let mut channels = Vec::with_capacity(raw.channels.len());
+        for spec in &raw.channels {
+            let (from, to) = pair(&spec.from, &spec.to, "channel")?;
+            let (fc, tc) = (&nodes[from.index()].config, &nodes[to.index()].config);
+            let dust_sat = fc.channel.dust_limit_sat.max(tc.channel.dust_limit_sat);
+            if spec.capacity_sat < dust_sat {
+                return Err(self.error(
+                    self.find_field("capacity_sat", &spec.capacity_sat.to_string(), 0),
+                    format!(
+                        "channel capacity {} sat is below the dust limit {dust_sat} sat",
+                        spec.capacity_sat
+                    ),
+                ));
+            }
+            let from_balance_sat = spec.from_balance_sat.unwrap_or(spec.capacity_sat);
+            if from_balance_sat > spec.capacity_sat {
+                return Err(self.error(
+                    self.find_field("from_balance_sat", &from_balance_sat.to_string(), 0),
+                    format!(
+                        "from_balance_sat {from_balance_sat} is above the capacity {}",
+                        spec.capacity_sat
+                    ),
+                ));
+            }
+            let policy = |spec: Option<PolicySpec>, config: &NodeConfig| match spec {
+                Some(p) => ChannelPolicy {
+                    fee_base_msat: p.fee_base_msat,
+                    fee_proportional_millionths: p.fee_proportional_millionths,
+                    cltv_expiry_delta: p.cltv_expiry_delta,
+                    htlc_minimum_msat: p.htlc_minimum_msat,
+                    htlc_maximum_msat: p.htlc_maximum_msat.unwrap_or(u64::MAX),
+                },
+                None => config.policy,
+            };
+            let capacity_msat = spec.capacity_sat * 1000;
+            let cap = |mut p: ChannelPolicy| {
+                p.htlc_maximum_msat = p.htlc_maximum_msat.min(capacity_msat);
+                p
+            };
+            channels.push(GenesisChannel {
+                from,
+                to,
+                capacity_sat: spec.capacity_sat,
+                from_balance_msat: from_balance_sat * 1000,
+                announce: spec.announce,
+                from_policy: cap(policy(spec.from_policy, fc)),
+                to_policy: cap(policy(spec.to_policy, tc)),
+            });
+        }
+        // Shops.
+        let mut shops: Vec<ShopDef> = Vec::with_capacity(raw.shops.len());
+        for spec in &raw.shops {
+            let node = resolve(&spec.node)?;
+            if shops.iter().any(|s| s.node == node) {
+                return Err(self.error(
+                    self.find_field("node", &format!("{:?}", spec.node), 1),
+                    format!("two shops on node {:?}", spec.node),
+                ));
+            }
+            let mut items = Vec::with_capacity(spec.items.len());
+            for item in &spec.items {
+                if item.price_msat == 0 {
+                    return Err(self.error(
+                        self.find_field("price_msat", "0", 0),
+                        format!("item {:?} has a zero price", item.name),
+                    ));
+                }
+                if items.iter().any(|i: &Item| i.name == item.name) {
+                    return Err(self.error(
+                        self.find_field("name", &format!("{:?}", item.name), 1),
+                        format!("duplicate item {:?}", item.name),
+                    ));
+                }
+                items.push(Item {
+                    name: item.name.clone(),
+                    price_msat: item.price_msat,
+                    content: item.content.as_str().into(),
+                });
+            }
+            if spec.poll_interval_ms == 0 {
+                return Err(self.error(
+                    self.find_field("poll_interval_ms", "0", 0),
+                    "poll_interval_ms must be positive".into(),
+                ));
+            }
+            shops.push(ShopDef {
+                node,
+                items,
+                poll_interval_us: spec.poll_interval_ms * 1000,
+                invoice_expiry_s: spec.invoice_expiry_s,
+            });
+        }
+        // Script.
+        let mut script = Vec::with_capacity(raw.script.len());
+        let positive = |field: &str, value: u64| -> Result<(), ScenarioError> {
+            if value == 0 {
+                return Err(
+                    self.error(self.find_field(field, "0", 0), format!("{field} must be positive"))
+                );
+            }
+            Ok(())
+        };
+        for step in &raw.script {
+            script.push(match step {
+                StepSpec::Connect { from, to } => {
+                    let (from, to) = pair(from, to, "connection")?;
+                    Step::Connect { from, to }
+                }
+                StepSpec::FundChannel { from, to, amount_sat, push_msat, announce } => {
+                    let (a, b) = pair(from, to, "channel")?;
+                    positive("amount_sat", *amount_sat)?;
+                    let dust_sat = nodes[a.index()]
+                        .config
+                        .channel
+                        .dust_limit_sat
+                        .max(nodes[b.index()].config.channel.dust_limit_sat);
+                    if *amount_sat < dust_sat {
+                        return Err(self.error(
+                            self.find_field("amount_sat", &amount_sat.to_string(), 0),
+                            format!(
+                                "funding {amount_sat} sat is below the dust limit {dust_sat} sat"
+                            ),
+                        ));
+                    }
+                    if *push_msat > amount_sat * 1000 {
+                        return Err(self.error(
+                            self.find_field("push_msat", &push_msat.to_string(), 0),
+                            "push_msat is above the funding".into(),
+                        ));
+                    }
+                    Step::FundChannel {
+                        from: a,
+                        to: b,
+                        amount_sat: *amount_sat,
+                        push_msat: *push_msat,
+                        announce: *announce,
+                    }
+                }
+                StepSpec::WaitChannelReady { from, to } => {
+                    let (from, to) = pair(from, to, "channel")?;
+                    Step::WaitChannelReady { from, to }
+                }
+                StepSpec::Buy { customer, shop, item } => {
+                    let customer_id = resolve(customer)?;
+                    let shop_node = resolve(shop)?;
+                    let Some(shop_index) = shops.iter().position(|s| s.node == shop_node) else {
+                        return Err(self.error(
+                            self.find_field("shop", &format!("{shop:?}"), 0),
+                            format!("node {shop:?} runs no shop"),
+                        ));
+                    };
+                    if customer_id == shop_node {
+                        return Err(self.error(
+                            self.find_field("customer", &format!("{customer:?}"), 0),
+                            format!("{customer:?} buys from itself"),
+                        ));
+                    }
+                    let Some(item_index) =
+                        shops[shop_index].items.iter().position(|i| &i.name == item)
+                    else {
+                        return Err(self.error(
+                            self.find_string(item),
+                            format!("shop {shop:?} sells no {item:?}"),
+                        ));
+                    };
+                    Step::Buy { customer: customer_id, shop: shop_index, item: item_index }
+                }
+                StepSpec::Pay { from, to, amount_msat } => {
+                    let (from, to) = pair(from, to, "payment")?;
+                    positive("amount_msat", *amount_msat)?;
+                    Step::Pay { from, to, amount_msat: *amount_msat }
+                }
+                StepSpec::Keysend { from, to, amount_msat } => {
+                    let (from, to) = pair(from, to, "payment")?;
+                    positive("amount_msat", *amount_msat)?;
+                    Step::Keysend { from, to, amount_msat: *amount_msat }
+                }
+                StepSpec::Close { from, to } => {
+                    let (from, to) = pair(from, to, "close")?;
+                    Step::Close { from, to }
+                }
+                StepSpec::Sleep { duration_ms } => {
+                    Step::Sleep { duration_us: duration_ms.saturating_mul(1000) }
+                }
+                StepSpec::WaitBlocks { blocks } => Step::WaitBlocks { blocks: *blocks },
+            });
+        }
+        if raw.stop.max_duration_s == 0 {
+            return Err(self.error(
+                self.find_field("max_duration_s", "0", 0),
+                "max_duration_s must be positive".into(),
+            ));
+        }
+        Ok(Scenario {
+            name: raw.name,
+            description: raw.description,
+            seed: raw.seed,
+            path: self.file.to_string(),
+            file_sha256: sha256(self.source.as_bytes()),
+            chain: raw.chain,
+            links: LinksDef { latency: raw.links.latency, overrides },
+            nodes,
+            channels,
+            shops,
+            script,
+            max_duration: SimTime::from_secs(raw.stop.max_duration_s),
+            stop_when_idle: raw.stop.when_idle,
+        })
+    }
+}

@@ -1,0 +1,460 @@
+//! The summary of a run: a JSON document (integers only, fixed key order) and the human text the
+//! binary prints. Both are built from the world's final state and the results; this module reads
+//! them and never changes them.
+
+use crate::results::PaymentStats;
+use crate::scenario::{Scenario, Step};
+use crate::shop::OrderStatus;
+use crate::trace::{TraceFooter, hex};
+use crate::world::{EndReason, World};
+use node_core::htlc::View;
+use node_core::{NodeId, Scid, SimTime};
+use serde::Serialize;
+use std::fmt::Write as _;
+
+/// A channel opened during the run, as the world saw it.
+#[derive(Clone, Debug)]
+pub struct ChannelRecord {
+    /// Its opener.
+    pub opener: NodeId,
+    /// The peer.
+    pub peer: NodeId,
+    /// Value, sat.
+    pub funding_sat: u64,
+    /// The funding transaction.
+    pub txid: Option<node_core::ids::Txid>,
+    /// Its short id once confirmed.
+    pub scid: Option<Scid>,
+    /// When both sides were ready.
+    pub ready_at: Option<SimTime>,
+    /// When it closed.
+    pub closed_at: Option<SimTime>,
+}
+
+/// A script step and when it ran.
+#[derive(Clone, Debug)]
+pub struct StepRecord {
+    /// Its index.
+    pub index: usize,
+    /// The step.
+    pub step: Step,
+    /// When it started.
+    pub started_at: SimTime,
+    /// When it ended.
+    pub ended_at: Option<SimTime>,
+    /// Whether it succeeded.
+    pub ok: bool,
+}
+
+/// Where the money is at the end, and whether it all adds up.
+#[derive(Clone, Debug, Serialize)]
+pub struct FundsSummary {
+    /// Coins created at genesis, sat.
+    pub created_sat: u64,
+    /// In wallets, sat.
+    pub wallets_sat: u64,
+    /// In channel funding outputs, sat.
+    pub channels_sat: u64,
+    /// Channel balances (each node's own, in its commitment), msat.
+    pub channel_balances_msat: u64,
+    /// In HTLCs, msat.
+    pub htlcs_msat: u64,
+    /// Spent by transactions still in the mempool, sat.
+    pub in_transit_sat: u64,
+    /// Paid to miners, sat.
+    pub miner_fees_sat: u64,
+    /// Whether every check passed.
+    pub conserved: bool,
+    /// What did not add up.
+    pub violations: Vec<String>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+struct ChainJson {
+    start_height: u32,
+    end_height: u32,
+    blocks_mined: u32,
+    miner_fees_sat: u64,
+    rejected_txs: u64,
+}
+
+#[derive(Clone, Debug, Serialize)]
+struct NodeJson {
+    name: String,
+    implementation: String,
+    wallet_sat: u64,
+    channels: u64,
+    channel_balance_msat: u64,
+    forwards: u64,
+    fees_earned_msat: u64,
+}
+
+#[derive(Clone, Debug, Serialize)]
+struct ChannelJson {
+    opener: String,
+    peer: String,
+    funding_sat: u64,
+    funding_txid: String,
+    funding_height: Option<u32>,
+    scid: Option<String>,
+    ready_us: Option<u64>,
+    closed_us: Option<u64>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+struct OrderJson {
+    id: u64,
+    customer: String,
+    shop: String,
+    item: String,
+    price_msat: u64,
+    status: &'static str,
+    requested_us: u64,
+    payment: Option<u64>,
+    payment_hash: Option<String>,
+    route: Vec<String>,
+    fee_msat: Option<u64>,
+    attempts: u32,
+    paid_seen_us: Option<u64>,
+    delivered_us: Option<u64>,
+    content: Option<String>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+struct StepJson {
+    index: usize,
+    step: String,
+    started_us: u64,
+    ended_us: Option<u64>,
+    ok: bool,
+}
+
+#[derive(Clone, Debug, Serialize)]
+struct TraceJson {
+    level: &'static str,
+    events: u64,
+    digest: String,
+}
+
+/// The run summary, as written to `summary.json`.
+#[derive(Clone, Debug, Serialize)]
+pub struct RunSummary {
+    format: u32,
+    scenario: String,
+    description: String,
+    seed: u64,
+    scenario_sha256: String,
+    end_us: u64,
+    ended_by: &'static str,
+    chain: ChainJson,
+    /// Payment counts and totals.
+    pub payments: PaymentStats,
+    orders: Vec<OrderJson>,
+    channels: Vec<ChannelJson>,
+    nodes: Vec<NodeJson>,
+    steps: Vec<StepJson>,
+    /// Where the money is.
+    pub funds: FundsSummary,
+    trace: TraceJson,
+}
+
+/// A step as the summary names it.
+pub fn describe_step(scenario: &Scenario, step: &Step) -> String {
+    let n = |id: NodeId| scenario.node_name(id).to_string();
+    match *step {
+        Step::Connect { from, to } => format!("connect {} to {}", n(from), n(to)),
+        Step::FundChannel { from, to, amount_sat, .. } => {
+            format!("fund a {amount_sat} sat channel from {} to {}", n(from), n(to))
+        }
+        Step::WaitChannelReady { from, to } => {
+            format!("wait for the channel {} - {}", n(from), n(to))
+        }
+        Step::Buy { customer, shop, item } => {
+            let def = &scenario.shops[shop];
+            format!("{} buys {:?} from {}", n(customer), def.items[item].name, n(def.node))
+        }
+        Step::Pay { from, to, amount_msat } => {
+            format!("{} pays {} {amount_msat} msat", n(from), n(to))
+        }
+        Step::Keysend { from, to, amount_msat } => {
+            format!("{} keysends {} {amount_msat} msat", n(from), n(to))
+        }
+        Step::Close { from, to } => format!("{} closes its channels with {}", n(from), n(to)),
+        Step::Sleep { duration_us } => format!("sleep {} ms", duration_us / 1000),
+        Step::WaitBlocks { blocks } => format!("wait for {blocks} blocks"),
+    }
+}
+
+impl RunSummary {
+    /// Builds the summary of a finished run.
+    pub fn build(
+        world: &World<'_>,
+        scenario: &Scenario,
+        end: EndReason,
+        footer: &TraceFooter,
+        level: &'static str,
+    ) -> RunSummary {
+        let name = |id: NodeId| scenario.node_name(id).to_string();
+        let results = &world.results;
+        let chain = world.chain();
+        let orders = world
+            .shops
+            .orders()
+            .iter()
+            .map(|o| {
+                let def = &scenario.shops[o.shop];
+                let item = &def.items[o.item];
+                let payment = o.payment.and_then(|p| results.global_id(o.customer, p));
+                let record = payment.map(|p| &results.payments()[p as usize]);
+                OrderJson {
+                    id: o.id,
+                    customer: name(o.customer),
+                    shop: name(def.node),
+                    item: item.name.clone(),
+                    price_msat: item.price_msat,
+                    status: match o.status {
+                        OrderStatus::Requested => "requested",
+                        OrderStatus::Paying => "paying",
+                        OrderStatus::Paid => "paid",
+                        OrderStatus::Delivered => "delivered",
+                        OrderStatus::Failed => "failed",
+                    },
+                    requested_us: o.requested_at.as_micros(),
+                    payment,
+                    payment_hash: o.invoice.as_ref().map(|i| i.payment_hash.to_string()),
+                    route: record
+                        .map(|r| r.route.iter().map(|&n| name(n)).collect())
+                        .unwrap_or_default(),
+                    fee_msat: record.and_then(|r| r.fee_msat),
+                    attempts: record.map_or(0, |r| r.attempts),
+                    paid_seen_us: o.paid_seen_at.map(SimTime::as_micros),
+                    delivered_us: o.delivered_at.map(SimTime::as_micros),
+                    content: o.content.as_deref().map(str::to_string),
+                }
+            })
+            .collect();
+        let channels = world
+            .channel_log
+            .values()
+            .map(|c| ChannelJson {
+                opener: name(c.opener),
+                peer: name(c.peer),
+                funding_sat: c.funding_sat,
+                funding_txid: c.txid.map(|t| t.to_string()).unwrap_or_default(),
+                funding_height: c.txid.and_then(|t| chain.confirmation(&t)).map(|c| c.height),
+                scid: c.scid.map(|s| s.to_string()),
+                ready_us: c.ready_at.map(SimTime::as_micros),
+                closed_us: c.closed_at.map(SimTime::as_micros),
+            })
+            .collect();
+        let nodes = world
+            .nodes()
+            .iter()
+            .map(|node| {
+                let open = node
+                    .channels()
+                    .filter(|c| c.phase() != node_core::channel::ChannelPhase::Closed);
+                let (count, balance) =
+                    open.fold((0, 0), |(n, b), c| (n + 1, b + c.balances(View::Local).ours_msat));
+                NodeJson {
+                    name: name(node.id()),
+                    implementation: format!("{:?}", node.config().implementation).to_lowercase(),
+                    wallet_sat: node.wallet_balance_sat(),
+                    channels: count,
+                    channel_balance_msat: balance,
+                    forwards: world.forwards[node.id().index()],
+                    fees_earned_msat: world.fees_earned_msat[node.id().index()],
+                }
+            })
+            .collect();
+        let steps = world
+            .steps
+            .iter()
+            .map(|s| StepJson {
+                index: s.index,
+                step: describe_step(scenario, &s.step),
+                started_us: s.started_at.as_micros(),
+                ended_us: s.ended_at.map(SimTime::as_micros),
+                ok: s.ok,
+            })
+            .collect();
+        RunSummary {
+            format: 1,
+            scenario: scenario.name.clone(),
+            description: scenario.description.clone(),
+            seed: scenario.seed,
+            scenario_sha256: hex(&scenario.file_sha256),
+            end_us: world.now().as_micros(),
+            ended_by: match end {
+                EndReason::Idle => "idle",
+                EndReason::MaxDuration => "max_duration",
+            },
+            chain: ChainJson {
+                start_height: scenario.chain.start_height,
+                end_height: chain.height(),
+                blocks_mined: world.blocks_mined,
+                miner_fees_sat: chain.miner_fees_sat(),
+                rejected_txs: world.tx_rejections,
+            },
+            payments: results.stats(),
+            orders,
+            channels,
+            nodes,
+            steps,
+            funds: world.check_funds(),
+            trace: TraceJson { level, events: footer.events, digest: footer.digest.clone() },
+        }
+    }
+
+    /// The summary as pretty JSON with a trailing newline.
+    pub fn to_json(&self) -> String {
+        let mut text =
+            serde_json::to_string_pretty(self).expect("invariant: the summary serialises");
+        text.push('\n');
+        text
+    }
+
+    /// The summary for people.
+    pub fn to_text(&self) -> String {
+        let t = |us: u64| format!("{}.{:03} s", us / 1_000_000, us % 1_000_000 / 1000);
+        let mut s = String::new();
+        let _ = writeln!(
+            s,
+            "boltsim: {} (seed {}, scenario sha256 {})",
+            self.scenario,
+            self.seed,
+            &self.scenario_sha256[..16]
+        );
+        if !self.description.is_empty() {
+            let _ = writeln!(s, "{}", self.description.trim());
+        }
+        let _ = writeln!(
+            s,
+            "\nchain: blocks {} to {} ({} mined), miner fees {} sat",
+            self.chain.start_height,
+            self.chain.end_height,
+            self.chain.blocks_mined,
+            self.chain.miner_fees_sat
+        );
+        for c in &self.channels {
+            let _ = write!(
+                s,
+                "channel {} -> {}, {} sat: funding {}",
+                c.opener,
+                c.peer,
+                c.funding_sat,
+                &c.funding_txid[..c.funding_txid.len().min(16)]
+            );
+            match c.funding_height {
+                Some(h) => {
+                    let _ = write!(s, " mined in block {h}");
+                }
+                None => s.push_str(" unconfirmed"),
+            }
+            if let (Some(scid), Some(ready)) = (&c.scid, c.ready_us) {
+                let _ = write!(s, ", ready at {} as {scid}", t(ready));
+            }
+            if let Some(closed) = c.closed_us {
+                let _ = write!(s, ", closed at {}", t(closed));
+            }
+            s.push('\n');
+        }
+        for o in &self.orders {
+            let _ = writeln!(
+                s,
+                "\norder {}: {} buys {:?} from {} for {} msat: {}",
+                o.id, o.customer, o.item, o.shop, o.price_msat, o.status
+            );
+            if let Some(hash) = &o.payment_hash {
+                let _ =
+                    writeln!(s, "  invoice {}, requested at {}", &hash[..16], t(o.requested_us));
+            }
+            if !o.route.is_empty() {
+                let _ = writeln!(
+                    s,
+                    "  route {} ({} hop{}), fee {} msat, {} attempt{}",
+                    o.route.join(" > "),
+                    o.route.len() - 1,
+                    if o.route.len() == 2 { "" } else { "s" },
+                    o.fee_msat.unwrap_or(0),
+                    o.attempts,
+                    if o.attempts == 1 { "" } else { "s" }
+                );
+            }
+            if let Some(paid) = o.paid_seen_us {
+                let _ = writeln!(s, "  shop saw it paid at {}", t(paid));
+            }
+            if let (Some(delivered), Some(content)) = (o.delivered_us, &o.content) {
+                let _ = writeln!(
+                    s,
+                    "  delivered at {} ({} after the request):",
+                    t(delivered),
+                    t(delivered - o.requested_us)
+                );
+                for line in content.lines() {
+                    let _ = writeln!(s, "    {line}");
+                }
+            }
+        }
+        let p = &self.payments;
+        let _ = writeln!(
+            s,
+            "\npayments: {} started, {} succeeded, {} failed ({} no route, {} timeout, {} refused), {} pending",
+            p.total,
+            p.succeeded,
+            p.failed,
+            p.failed_no_route,
+            p.failed_timeout,
+            p.failed_recipient,
+            p.pending
+        );
+        if p.succeeded > 0 {
+            let _ = writeln!(
+                s,
+                "  delivered {} msat for {} msat in fees; latency median {}, p90 {}, max {}",
+                p.delivered_msat,
+                p.fees_msat,
+                t(p.latency_p50_us),
+                t(p.latency_p90_us),
+                t(p.latency_max_us)
+            );
+        }
+        let failed_steps: Vec<&StepJson> = self.steps.iter().filter(|st| !st.ok).collect();
+        if !failed_steps.is_empty() {
+            s.push_str("\nscript steps that did not succeed:\n");
+            for st in failed_steps {
+                let state =
+                    if st.ended_us.is_some() { "failed" } else { "still waiting at the end" };
+                let _ = writeln!(s, "  step {}: {} ({state})", st.index, st.step);
+            }
+        }
+        let f = &self.funds;
+        let _ = writeln!(
+            s,
+            "\nfunds: {} sat created = {} in wallets + {} in channels + {} in transit + {} miner fees: {}",
+            f.created_sat,
+            f.wallets_sat,
+            f.channels_sat,
+            f.in_transit_sat,
+            f.miner_fees_sat,
+            if f.conserved { "conserved" } else { "NOT CONSERVED" }
+        );
+        for v in &f.violations {
+            let _ = writeln!(s, "  {v}");
+        }
+        let _ = writeln!(
+            s,
+            "run ended at {} ({}); trace {} events, digest {}",
+            t(self.end_us),
+            self.ended_by,
+            self.trace.events,
+            &self.trace.digest[..16]
+        );
+        s
+    }
+
+    /// Whether every order was delivered.
+    pub fn all_orders_delivered(&self) -> bool {
+        self.orders.iter().all(|o| o.status == "delivered")
+    }
+}

@@ -1,0 +1,829 @@
+//! The world a run happens in: the nodes, the mocked chain, the links, the shops and the script,
+//! driven by one event queue. It builds the start state from a scenario (wallet funds and
+//! existing channels in a genesis block), then pops events in (time, sequence) order, hands each
+//! to the node or component it concerns, and turns what nodes ask for (send, connect, broadcast,
+//! set a timer, report) into new events, trace lines and result records. It owns no protocol
+//! logic; node-core does.
+
+use crate::chain::{MinedBlock, MockChain, TxRejection};
+use crate::engine::EventQueue;
+use crate::link::Links;
+use crate::results::Results;
+use crate::rng::sub_seed;
+use crate::scenario::{Scenario, Step};
+use crate::shop::{AppMessage, AppSend, OrderStatus, Shops};
+use crate::summary::{ChannelRecord, FundsSummary, StepRecord};
+use crate::trace::{Kind, TraceWriter};
+use node_core::chain::{Block, ConfirmedTx, OutPoint, Script, Tx, TxKind, TxOut};
+use node_core::channel::{Channel, ChannelPhase};
+use node_core::event::Event;
+use node_core::graph::{BaseGraph, ChannelInfo, DirectedPolicy};
+use node_core::htlc::View;
+use node_core::msg::Message;
+use node_core::node::{Action, Command, CommandOutput, Timer};
+use node_core::payment::{PaymentId, PaymentStatus};
+use node_core::{ChannelId, Node, NodeId, Scid, SimTime};
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+/// Outputs per genesis funding transaction (a short_channel_id has 16 bits for the output).
+const GENESIS_OUTPUTS_PER_TX: usize = 1000;
+
+/// Something scheduled.
+#[derive(Debug)]
+enum SimEvent {
+    Deliver { from: NodeId, to: NodeId, msg: Message },
+    LinkUp { a: NodeId, b: NodeId },
+    Timer { node: NodeId, timer: Timer },
+    Block,
+    App { from: NodeId, to: NodeId, msg: AppMessage },
+    ShopPoll { shop: usize },
+    ScriptWake { step: usize },
+}
+
+/// What the current script step waits for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Wait {
+    Connected { from: NodeId, to: NodeId },
+    FundingBroadcast { from: NodeId, to: NodeId, seen: u32, failed: u32 },
+    ChannelReady { from: NodeId, to: NodeId },
+    Order { order: u64 },
+    Payment { node: NodeId, payment: PaymentId },
+    Closed { from: NodeId, to: NodeId },
+    Wake,
+    Height { height: u32 },
+}
+
+/// Why a run ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EndReason {
+    /// The script was done and only blocks were scheduled.
+    Idle,
+    /// The scenario's time limit.
+    MaxDuration,
+}
+
+/// A run in progress.
+pub struct World<'a> {
+    scenario: &'a Scenario,
+    now: SimTime,
+    queue: EventQueue<SimEvent>,
+    /// Scheduled events other than blocks.
+    busy: usize,
+    nodes: Vec<Node>,
+    chain: MockChain,
+    links: Links,
+    http: Links,
+    connecting: BTreeSet<(NodeId, NodeId)>,
+    pub(crate) trace: TraceWriter,
+    pub(crate) results: Results,
+    pub(crate) shops: Shops,
+    step: usize,
+    wait: Option<Wait>,
+    poke: bool,
+    pub(crate) steps: Vec<StepRecord>,
+    funding_seen: BTreeMap<(NodeId, NodeId), u32>,
+    funding_failed: BTreeMap<(NodeId, NodeId), u32>,
+    pub(crate) channel_log: BTreeMap<ChannelId, ChannelRecord>,
+    pub(crate) fees_earned_msat: Vec<u64>,
+    pub(crate) forwards: Vec<u64>,
+    pub(crate) tx_rejections: u64,
+    pub(crate) blocks_mined: u32,
+    block_interval_us: u64,
+    actions: Vec<Action>,
+}
+
+impl<'a> World<'a> {
+    /// The start state of `scenario`: nodes, wallets and existing channels in the genesis block,
+    /// links of existing channels up, the first block and the script scheduled.
+    pub fn new(scenario: &'a Scenario, trace: TraceWriter) -> World<'a> {
+        let seed = scenario.seed;
+        let names: Vec<String> = scenario.nodes.iter().map(|n| n.name.clone()).collect();
+        let start_height = scenario.chain.start_height;
+        // Genesis transactions: wallet funds, then existing channels' funding outputs.
+        let coinbase_outputs: Vec<TxOut> = scenario
+            .nodes
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| n.wallet_sat > 0)
+            .map(|(i, n)| TxOut {
+                amount_sat: n.wallet_sat,
+                script: Script::Wallet { owner: NodeId(i as u32) },
+            })
+            .collect();
+        let mut genesis = vec![Tx::new(TxKind::Coinbase, vec![], coinbase_outputs, 0)];
+        for (chunk_index, chunk) in scenario.channels.chunks(GENESIS_OUTPUTS_PER_TX).enumerate() {
+            let outputs = chunk
+                .iter()
+                .map(|c| TxOut {
+                    amount_sat: c.capacity_sat,
+                    script: Script::funding(c.from, c.to),
+                })
+                .collect();
+            genesis.push(Tx::new(TxKind::Genesis, vec![], outputs, chunk_index as u64 + 1));
+        }
+        // Every node knows the public channels of the start.
+        let mut infos = Vec::new();
+        let mut placed = Vec::with_capacity(scenario.channels.len());
+        for (i, c) in scenario.channels.iter().enumerate() {
+            let tx_index = 1 + i / GENESIS_OUTPUTS_PER_TX;
+            let vout = (i % GENESIS_OUTPUTS_PER_TX) as u32;
+            let funding = genesis[tx_index].outpoint(vout);
+            let scid = Scid::new(start_height, tx_index as u32, vout as u16);
+            placed.push((funding, scid));
+            if c.announce {
+                let (node_1, node_2) = (c.from.min(c.to), c.from.max(c.to));
+                let policy_of = |n: NodeId| if n == c.from { c.from_policy } else { c.to_policy };
+                let direction = |n: NodeId| {
+                    Some(DirectedPolicy { policy: policy_of(n), disabled: false, timestamp: 0 })
+                };
+                infos.push(ChannelInfo {
+                    scid,
+                    node_1,
+                    node_2,
+                    capacity_sat: c.capacity_sat,
+                    directions: [direction(node_1), direction(node_2)],
+                });
+            }
+        }
+        let graph = Arc::new(BaseGraph::new(scenario.nodes.len() as u32, infos));
+        let mut nodes: Vec<Node> = scenario
+            .nodes
+            .iter()
+            .enumerate()
+            .map(|(i, def)| {
+                Node::new(
+                    NodeId(i as u32),
+                    def.config,
+                    sub_seed(seed, &format!("node/{}", def.name)),
+                    graph.clone(),
+                )
+            })
+            .collect();
+        let mut chain = MockChain::new(start_height);
+        for (c, &(funding, scid)) in scenario.channels.iter().zip(&placed) {
+            let (fc, tc) =
+                (&scenario.nodes[c.from.index()].config, &scenario.nodes[c.to.index()].config);
+            let to_msat = c.capacity_sat * 1000 - c.from_balance_msat;
+            let mut a = Channel::new_genesis(
+                c.from,
+                c.to,
+                true,
+                funding,
+                scid,
+                c.capacity_sat,
+                c.from_balance_msat,
+                c.announce,
+                fc,
+                tc,
+            );
+            a.local_policy = c.from_policy;
+            a.remote_policy = Some(c.to_policy);
+            let mut b = Channel::new_genesis(
+                c.to,
+                c.from,
+                false,
+                funding,
+                scid,
+                c.capacity_sat,
+                to_msat,
+                c.announce,
+                tc,
+                fc,
+            );
+            b.local_policy = c.to_policy;
+            b.remote_policy = Some(c.from_policy);
+            nodes[c.from.index()].add_genesis_channel(a);
+            nodes[c.to.index()].add_genesis_channel(b);
+            if c.announce {
+                chain.watch_announced(funding, scid);
+            }
+        }
+        let mut world = World {
+            scenario,
+            now: SimTime::ZERO,
+            queue: EventQueue::default(),
+            busy: 0,
+            chain,
+            links: Links::new("link", seed, names.clone(), scenario.links.clone()),
+            http: Links::new("http", seed, names, scenario.links.clone()),
+            connecting: BTreeSet::new(),
+            trace,
+            results: Results::default(),
+            shops: Shops::new(scenario.shops.clone()),
+            step: 0,
+            wait: None,
+            poke: false,
+            steps: Vec::new(),
+            funding_seen: BTreeMap::new(),
+            funding_failed: BTreeMap::new(),
+            channel_log: BTreeMap::new(),
+            fees_earned_msat: vec![0; nodes.len()],
+            forwards: vec![0; nodes.len()],
+            tx_rejections: 0,
+            blocks_mined: 0,
+            block_interval_us: scenario.chain.block_interval_s * 1_000_000,
+            actions: Vec::new(),
+            nodes,
+        };
+        let block = world.chain.genesis(genesis);
+        world.connect_block(block);
+        // Peers of existing channels are connected from the start.
+        let mut pairs: Vec<(NodeId, NodeId)> =
+            scenario.channels.iter().map(|c| (c.from.min(c.to), c.from.max(c.to))).collect();
+        pairs.sort();
+        pairs.dedup();
+        for (a, b) in pairs {
+            world.connecting.insert((a, b));
+            world.schedule(SimTime::ZERO, SimEvent::LinkUp { a, b });
+        }
+        world.queue.push(SimTime(world.block_interval_us), SimEvent::Block);
+        world.advance_script();
+        world
+    }
+
+    fn schedule(&mut self, at: SimTime, event: SimEvent) {
+        if !matches!(event, SimEvent::Block) {
+            self.busy += 1;
+        }
+        self.queue.push(at, event);
+    }
+
+    /// The nodes, by id.
+    pub fn nodes(&self) -> &[Node] {
+        &self.nodes
+    }
+
+    /// The chain.
+    pub fn chain(&self) -> &MockChain {
+        &self.chain
+    }
+
+    /// The current time.
+    pub fn now(&self) -> SimTime {
+        self.now
+    }
+
+    /// Whether every script step has run.
+    pub fn script_done(&self) -> bool {
+        self.wait.is_none() && self.step >= self.scenario.script.len()
+    }
+
+    /// Runs until the scenario's stop condition.
+    pub fn run(&mut self) -> EndReason {
+        while let Some(at) = self.queue.peek_time() {
+            if at > self.scenario.max_duration {
+                self.now = self.scenario.max_duration;
+                return EndReason::MaxDuration;
+            }
+            let (at, event) = self.queue.pop().expect("peeked");
+            self.now = at;
+            if !matches!(event, SimEvent::Block) {
+                self.busy -= 1;
+            }
+            self.handle(event);
+            if self.poke {
+                self.poke = false;
+                self.advance_script();
+            }
+            if self.scenario.stop_when_idle && self.busy == 0 && self.script_done() {
+                return EndReason::Idle;
+            }
+        }
+        EndReason::Idle
+    }
+
+    fn handle(&mut self, event: SimEvent) {
+        match event {
+            SimEvent::Deliver { from, to, msg } => {
+                if !self.links.is_up(from, to) {
+                    return;
+                }
+                self.trace.message(self.now, u64::from(from.0), u64::from(to.0), &msg);
+                self.nodes[to.index()].handle_message(self.now, from, msg);
+                self.collect(to);
+            }
+            SimEvent::LinkUp { a, b } => {
+                self.connecting.remove(&(a.min(b), a.max(b)));
+                self.links.set_up(a, b, true);
+                self.trace.record(self.now, Kind::LinkUp, &[u64::from(a.0), u64::from(b.0)], &[]);
+                self.nodes[a.index()].peer_connected(self.now, b);
+                self.collect(a);
+                self.nodes[b.index()].peer_connected(self.now, a);
+                self.collect(b);
+            }
+            SimEvent::Timer { node, timer } => {
+                let code = match timer {
+                    Timer::GossipFlush => 1,
+                };
+                self.trace.record(self.now, Kind::Timer, &[u64::from(node.0), code], &[]);
+                self.nodes[node.index()].timer_fired(self.now, timer);
+                self.collect(node);
+            }
+            SimEvent::Block => {
+                let block = self.chain.mine();
+                self.blocks_mined += 1;
+                self.connect_block(block);
+                let next = self.now.plus_micros(self.block_interval_us);
+                self.queue.push(next, SimEvent::Block);
+                self.poke = true;
+            }
+            SimEvent::App { from, to, msg } => self.on_app(from, to, msg),
+            SimEvent::ShopPoll { shop } => {
+                let node = self.shops.defs()[shop].node;
+                let (deliveries, expired, again) =
+                    self.shops.poll(self.now, shop, &mut self.nodes[node.index()]);
+                self.collect(node);
+                for order in expired {
+                    let o = self.shops.order(order);
+                    let fields = [u64::from(o.customer.0), u64::from(node.0), order];
+                    self.trace.record(self.now, Kind::OrderFailed, &fields, &[]);
+                    self.poke = true;
+                }
+                for send in deliveries {
+                    self.send_app(send);
+                }
+                if again {
+                    let at = self.now.plus_micros(self.shops.defs()[shop].poll_interval_us);
+                    self.schedule(at, SimEvent::ShopPoll { shop });
+                }
+            }
+            SimEvent::ScriptWake { step } => {
+                if self.step == step && self.wait == Some(Wait::Wake) {
+                    self.poke = true;
+                    self.finish_step(true);
+                }
+            }
+        }
+    }
+
+    /// Tells every node about a mined block (each sees the transactions that concern it).
+    fn connect_block(&mut self, block: MinedBlock) {
+        self.trace.record(
+            self.now,
+            Kind::Block,
+            &[u64::from(block.height), block.txs.len() as u64],
+            &[],
+        );
+        let mut per_node: BTreeMap<NodeId, Vec<ConfirmedTx>> = BTreeMap::new();
+        for mined in &block.txs {
+            let fields = [
+                u64::from(block.height),
+                u64::from(mined.tx_index),
+                u64::from(mined.tx.kind.code()),
+                mined.tx.txid.short(),
+                mined.fee_sat,
+            ];
+            self.trace.record(self.now, Kind::TxConfirmed, &fields, &[]);
+            for node in &mined.concerned {
+                per_node
+                    .entry(*node)
+                    .or_default()
+                    .push(ConfirmedTx { tx_index: mined.tx_index, tx: mined.tx.clone() });
+            }
+        }
+        for i in 0..self.nodes.len() {
+            let id = NodeId(i as u32);
+            let txs = per_node.remove(&id).unwrap_or_default();
+            let notice = Block {
+                height: block.height,
+                time: self.now,
+                txs,
+                closed_channels: block.closed_channels.clone(),
+            };
+            self.nodes[i].block_connected(self.now, &notice);
+            self.collect(id);
+        }
+    }
+
+    /// Carries out what node `node` asked for.
+    fn collect(&mut self, node: NodeId) {
+        let mut actions = std::mem::take(&mut self.actions);
+        self.nodes[node.index()].drain_actions(&mut actions);
+        for action in actions.drain(..) {
+            match action {
+                Action::Send { to, msg } => {
+                    if self.links.is_up(node, to) {
+                        let at = self.links.arrival(node, to, self.now);
+                        self.schedule(at, SimEvent::Deliver { from: node, to, msg });
+                    }
+                }
+                Action::Connect { peer } => {
+                    let key = (node.min(peer), node.max(peer));
+                    if !self.links.is_up(node, peer) && self.connecting.insert(key) {
+                        // The transport handshake (BOLT 8) takes three one-way trips.
+                        let at = self.now.plus_micros(3 * self.links.sample_us(node, peer));
+                        self.schedule(at, SimEvent::LinkUp { a: node, b: peer });
+                    }
+                }
+                Action::Broadcast { tx } => {
+                    let fields = [u64::from(node.0), u64::from(tx.kind.code()), tx.txid.short()];
+                    match self.chain.broadcast(tx) {
+                        Ok(true) => self.trace.record(self.now, Kind::TxBroadcast, &fields, &[]),
+                        Ok(false) => {}
+                        Err(rejection) => {
+                            self.tx_rejections += 1;
+                            let reason = match rejection {
+                                TxRejection::MissingInput(_) => 1,
+                                TxRejection::DoubleSpend(_) => 2,
+                                TxRejection::Overspend { .. } => 3,
+                            };
+                            let mut with_reason = fields.to_vec();
+                            with_reason.push(reason);
+                            self.trace.record(self.now, Kind::TxRejected, &with_reason, &[]);
+                        }
+                    }
+                }
+                Action::SetTimer { at, timer } => {
+                    self.schedule(at.max(self.now), SimEvent::Timer { node, timer })
+                }
+                Action::Emit(event) => self.on_node_event(node, event),
+            }
+        }
+        self.actions = actions;
+    }
+
+    fn on_node_event(&mut self, node: NodeId, event: Event) {
+        self.results.on_event(self.now, node, &event);
+        let (kind, fields, tail) = {
+            let results = &self.results;
+            crate::trace::event_line(u64::from(node.0), &event, |p| {
+                results.global_id(node, PaymentId(p)).unwrap_or(u64::MAX)
+            })
+        };
+        self.trace.record(self.now, kind, &fields, &tail);
+        match event {
+            Event::FundingBroadcast { channel_id, peer, txid, funding_sat } => {
+                *self.funding_seen.entry((node, peer)).or_default() += 1;
+                self.channel_log.insert(
+                    channel_id,
+                    ChannelRecord {
+                        opener: node,
+                        peer,
+                        funding_sat,
+                        txid: Some(txid),
+                        scid: None,
+                        ready_at: None,
+                        closed_at: None,
+                    },
+                );
+                self.poke = true;
+            }
+            Event::ChannelOpenFailed { peer, .. } => {
+                *self.funding_failed.entry((node, peer)).or_default() += 1;
+                self.poke = true;
+            }
+            Event::ChannelReady { channel_id, scid, .. } => {
+                if let Some(record) = self.channel_log.get_mut(&channel_id) {
+                    record.scid = Some(scid);
+                    record.ready_at = Some(self.now);
+                }
+                self.poke = true;
+            }
+            Event::ChannelAnnounced { scid } => {
+                let funding = self.nodes[node.index()]
+                    .channels()
+                    .find(|c| c.scid() == Some(scid))
+                    .and_then(Channel::funding_outpoint);
+                if let Some(funding) = funding {
+                    self.chain.watch_announced(funding, scid);
+                }
+            }
+            Event::ChannelClosed { channel_id, .. } => {
+                if let Some(record) = self.channel_log.get_mut(&channel_id) {
+                    record.closed_at.get_or_insert(self.now);
+                }
+                self.poke = true;
+            }
+            Event::ForwardSettled { fee_msat, .. } => {
+                self.fees_earned_msat[node.index()] += fee_msat;
+                self.forwards[node.index()] += 1;
+            }
+            Event::PaymentSucceeded { payment_id, .. }
+            | Event::PaymentFailed { payment_id, .. } => {
+                let succeeded = matches!(event, Event::PaymentSucceeded { .. });
+                if let Some(order) = self.shops.order_of_payment(node, payment_id) {
+                    self.shops.on_payment_done(order, succeeded);
+                    if !succeeded {
+                        let o = self.shops.order(order);
+                        let shop = self.shops.defs()[o.shop].node;
+                        self.trace.record(
+                            self.now,
+                            Kind::OrderFailed,
+                            &[u64::from(node.0), u64::from(shop.0), order],
+                            &[],
+                        );
+                    }
+                }
+                self.poke = true;
+            }
+            Event::PeerConnected { .. } => self.poke = true,
+            _ => {}
+        }
+    }
+
+    fn send_app(&mut self, (from, to, msg): AppSend) {
+        let at = self.http.arrival(from, to, self.now);
+        self.schedule(at, SimEvent::App { from, to, msg });
+    }
+
+    fn on_app(&mut self, from: NodeId, to: NodeId, msg: AppMessage) {
+        match msg {
+            AppMessage::BuyRequest { order, .. } => {
+                let (reply, start_polling) =
+                    self.shops.on_buy_request(self.now, &mut self.nodes[to.index()], order);
+                self.collect(to);
+                if let AppMessage::InvoiceReply { invoice, .. } = &reply.2 {
+                    let fields =
+                        [u64::from(to.0), u64::from(from.0), order, invoice.payment_hash.short()];
+                    self.trace.record(self.now, Kind::OrderInvoiced, &fields, &[]);
+                }
+                let shop = self.shops.order(order).shop;
+                self.send_app(reply);
+                if start_polling {
+                    let at = self.now.plus_micros(self.shops.defs()[shop].poll_interval_us);
+                    self.schedule(at, SimEvent::ShopPoll { shop });
+                }
+            }
+            AppMessage::InvoiceReply { order, invoice } => {
+                let paid =
+                    self.shops.on_invoice(self.now, &mut self.nodes[to.index()], order, invoice);
+                self.collect(to);
+                if paid.is_none() {
+                    self.trace.record(
+                        self.now,
+                        Kind::OrderFailed,
+                        &[u64::from(to.0), u64::from(from.0), order],
+                        &[],
+                    );
+                    self.poke = true;
+                }
+            }
+            AppMessage::Delivery { order, content } => {
+                let bytes = content.len() as u64;
+                self.shops.on_delivery(self.now, order, content);
+                self.trace.record(
+                    self.now,
+                    Kind::OrderDelivered,
+                    &[u64::from(to.0), u64::from(from.0), order, bytes],
+                    &[],
+                );
+                self.poke = true;
+            }
+            AppMessage::Refused { order } => {
+                self.shops.on_refused(order);
+                self.trace.record(
+                    self.now,
+                    Kind::OrderFailed,
+                    &[u64::from(to.0), u64::from(from.0), order],
+                    &[],
+                );
+                self.poke = true;
+            }
+        }
+    }
+
+    // ---- the script ----
+
+    /// Finishes waits that are met and starts the following steps, until one must wait.
+    fn advance_script(&mut self) {
+        loop {
+            if let Some(wait) = self.wait {
+                match self.wait_outcome(wait) {
+                    None => return,
+                    Some(ok) => self.finish_step(ok),
+                }
+            }
+            if self.step >= self.scenario.script.len() {
+                return;
+            }
+            let step = self.scenario.script[self.step].clone();
+            self.steps.push(StepRecord {
+                index: self.step,
+                step: step.clone(),
+                started_at: self.now,
+                ended_at: None,
+                ok: false,
+            });
+            match self.start_step(&step) {
+                Ok(wait) => self.wait = Some(wait),
+                Err(()) => {
+                    self.wait = None;
+                    self.finish_step(false);
+                }
+            }
+        }
+    }
+
+    fn finish_step(&mut self, ok: bool) {
+        let kind = if ok { Kind::StepDone } else { Kind::StepFailed };
+        self.trace.record(self.now, kind, &[self.step as u64], &[]);
+        if let Some(record) = self.steps.last_mut() {
+            record.ended_at = Some(self.now);
+            record.ok = ok;
+        }
+        self.wait = None;
+        self.step += 1;
+    }
+
+    fn command(&mut self, node: NodeId, command: Command) -> Result<CommandOutput, ()> {
+        let out = self.nodes[node.index()].command(self.now, command);
+        self.collect(node);
+        out.map_err(|_| ())
+    }
+
+    fn start_step(&mut self, step: &Step) -> Result<Wait, ()> {
+        match *step {
+            Step::Connect { from, to } => {
+                self.command(from, Command::Connect { peer: to })?;
+                Ok(Wait::Connected { from, to })
+            }
+            Step::FundChannel { from, to, amount_sat, push_msat, announce } => {
+                let seen = self.funding_seen.get(&(from, to)).copied().unwrap_or(0);
+                let failed = self.funding_failed.get(&(from, to)).copied().unwrap_or(0);
+                self.command(
+                    from,
+                    Command::FundChannel { peer: to, amount_sat, push_msat, announce },
+                )?;
+                Ok(Wait::FundingBroadcast { from, to, seen, failed })
+            }
+            Step::WaitChannelReady { from, to } => Ok(Wait::ChannelReady { from, to }),
+            Step::Buy { customer, shop, item } => {
+                let (order, send) = self.shops.request(self.now, customer, shop, item);
+                let shop_node = self.shops.defs()[shop].node;
+                let fields = [u64::from(customer.0), u64::from(shop_node.0), order, item as u64];
+                self.trace.record(self.now, Kind::OrderRequested, &fields, &[]);
+                self.send_app(send);
+                Ok(Wait::Order { order })
+            }
+            Step::Pay { from, to, amount_msat } => {
+                let command = Command::CreateInvoice {
+                    amount_msat: Some(amount_msat),
+                    description: String::new(),
+                    expiry_s: None,
+                };
+                let Ok(CommandOutput::Invoice(invoice)) = self.command(to, command) else {
+                    return Err(());
+                };
+                match self.command(from, Command::Pay { invoice, amount_msat: None })? {
+                    CommandOutput::Payment(payment) => Ok(Wait::Payment { node: from, payment }),
+                    _ => Err(()),
+                }
+            }
+            Step::Keysend { from, to, amount_msat } => {
+                match self.command(from, Command::Keysend { destination: to, amount_msat })? {
+                    CommandOutput::Payment(payment) => Ok(Wait::Payment { node: from, payment }),
+                    _ => Err(()),
+                }
+            }
+            Step::Close { from, to } => {
+                self.command(from, Command::CloseChannel { peer: to })?;
+                Ok(Wait::Closed { from, to })
+            }
+            Step::Sleep { duration_us } => {
+                let step = self.step;
+                self.schedule(self.now.plus_micros(duration_us), SimEvent::ScriptWake { step });
+                Ok(Wait::Wake)
+            }
+            Step::WaitBlocks { blocks } => {
+                Ok(Wait::Height { height: self.chain.height() + blocks })
+            }
+        }
+    }
+
+    /// `Some(ok)` once the wait is over.
+    fn wait_outcome(&self, wait: Wait) -> Option<bool> {
+        let channels_between =
+            |a: NodeId, b: NodeId| self.nodes[a.index()].channels().filter(move |c| c.peer() == b);
+        match wait {
+            Wait::Connected { from, to } => (self.nodes[from.index()].is_peer_ready(to)
+                && self.nodes[to.index()].is_peer_ready(from))
+            .then_some(true),
+            Wait::FundingBroadcast { from, to, seen, failed } => {
+                if self.funding_seen.get(&(from, to)).copied().unwrap_or(0) > seen {
+                    Some(true)
+                } else if self.funding_failed.get(&(from, to)).copied().unwrap_or(0) > failed {
+                    Some(false)
+                } else {
+                    None
+                }
+            }
+            Wait::ChannelReady { from, to } => {
+                let ready =
+                    |a, b| channels_between(a, b).any(|c| c.phase() == ChannelPhase::Normal);
+                (ready(from, to) && ready(to, from)).then_some(true)
+            }
+            Wait::Order { order } => match self.shops.order(order).status {
+                OrderStatus::Delivered => Some(true),
+                OrderStatus::Failed => Some(false),
+                _ => None,
+            },
+            Wait::Payment { node, payment } => {
+                let p = self.nodes[node.index()].payments().find(|p| p.id == payment)?;
+                match p.status {
+                    PaymentStatus::InFlight => None,
+                    PaymentStatus::Succeeded { .. } => Some(true),
+                    PaymentStatus::Failed { .. } => Some(false),
+                }
+            }
+            Wait::Closed { from, to } => {
+                let open = channels_between(from, to)
+                    .any(|c| c.phase() != ChannelPhase::Closed && c.funding_outpoint().is_some());
+                (!open).then_some(true)
+            }
+            Wait::Wake => None,
+            Wait::Height { height } => (self.chain.height() >= height).then_some(true),
+        }
+    }
+
+    // ---- checks ----
+
+    /// Checks that no money appeared or vanished: the chain's outputs and fees add up to what
+    /// genesis created; each node's wallet matches its outputs on chain; each channel's funding
+    /// output is split, in every view of both peers, into balances and HTLCs that add up to it.
+    pub fn check_funds(&self) -> FundsSummary {
+        let mut violations = Vec::new();
+        let mut wallets_chain_sat = vec![0u64; self.nodes.len()];
+        let (mut channels_sat, mut in_transit_sat) = (0u64, 0u64);
+        let mut fundings: Vec<(OutPoint, u64)> = Vec::new();
+        for (outpoint, out) in self.chain.utxos() {
+            if self.chain.spent_in_mempool(outpoint) {
+                in_transit_sat += out.amount_sat;
+                continue;
+            }
+            match out.script {
+                Script::Wallet { owner } => wallets_chain_sat[owner.index()] += out.amount_sat,
+                Script::Funding { .. } => {
+                    channels_sat += out.amount_sat;
+                    fundings.push((*outpoint, out.amount_sat));
+                }
+            }
+        }
+        let wallets_sat: u64 = wallets_chain_sat.iter().sum();
+        let created = self.chain.created_sat();
+        let miner_fees_sat = self.chain.miner_fees_sat();
+        if wallets_sat + channels_sat + in_transit_sat + miner_fees_sat != created {
+            violations.push(format!(
+                "chain: wallets {wallets_sat} + channels {channels_sat} + in transit {in_transit_sat} + fees {miner_fees_sat} != created {created} sat"
+            ));
+        }
+        for (node, &on_chain) in self.nodes.iter().zip(&wallets_chain_sat) {
+            if node.wallet_balance_sat() != on_chain {
+                violations.push(format!(
+                    "{}: wallet says {} sat, chain holds {on_chain} sat",
+                    self.scenario.node_name(node.id()),
+                    node.wallet_balance_sat()
+                ));
+            }
+        }
+        let mut balances_msat = vec![0u64; self.nodes.len()];
+        let mut htlcs_msat = 0u64;
+        let funding_value: BTreeMap<OutPoint, u64> = fundings.into_iter().collect();
+        for node in &self.nodes {
+            for c in node.channels() {
+                let Some(funding) = c.funding_outpoint() else { continue };
+                let Some(&value_sat) = funding_value.get(&funding) else { continue };
+                if c.funding_sat() != value_sat {
+                    violations.push(format!(
+                        "channel {}: funding {} sat, output {value_sat} sat",
+                        c.id(),
+                        c.funding_sat()
+                    ));
+                }
+                for view in View::ALL {
+                    let b = c.balances(view);
+                    let sum = b.ours_msat
+                        + b.theirs_msat
+                        + c.htlc_total_msat(view, true)
+                        + c.htlc_total_msat(view, false);
+                    if sum != value_sat * 1000 {
+                        violations.push(format!(
+                            "channel {} at {}: {view:?} view sums to {sum} msat",
+                            c.id(),
+                            node.id()
+                        ));
+                    }
+                }
+                balances_msat[node.id().index()] += c.balances(View::Local).ours_msat;
+                htlcs_msat += c.htlc_total_msat(View::Local, true);
+            }
+        }
+        let channel_balances_msat: u64 = balances_msat.iter().sum();
+        if channel_balances_msat + htlcs_msat > channels_sat * 1000 {
+            violations.push(format!(
+                "channels hold {channel_balances_msat} msat + {htlcs_msat} msat in HTLCs, more than their outputs {channels_sat} sat"
+            ));
+        }
+        FundsSummary {
+            created_sat: created,
+            wallets_sat,
+            channels_sat,
+            channel_balances_msat,
+            htlcs_msat,
+            in_transit_sat,
+            miner_fees_sat,
+            conserved: violations.is_empty(),
+            violations,
+        }
+    }
+}
