@@ -76,6 +76,13 @@ pub fn run(scenario: &Scenario, options: RunOptions) -> io::Result<RunOutput> {
     Ok(RunOutput { results, summary, footer, trace })
 }
 
+/// Runs `scenario` with its trace kept in memory; returns the output and the trace bytes.
+pub fn run_captured(scenario: &Scenario, level: TraceLevel) -> io::Result<(RunOutput, Vec<u8>)> {
+    let buffer = output::SharedBuffer::default();
+    let out = run(scenario, RunOptions { trace: Box::new(buffer.clone()), level })?;
+    Ok((out, buffer.bytes()))
+}
+
 /// The files a run writes into its output directory.
 pub const OUTPUT_FILES: [&str; 3] = ["trace.txt", "payments.csv", "summary.json"];
 

@@ -39,6 +39,32 @@ impl Write for AtomicFile {
     }
 }
 
+/// An in-memory writer whose bytes stay readable after the writer is handed away (for traces
+/// kept in memory by tests and by `verify`).
+#[derive(Clone, Default)]
+pub struct SharedBuffer(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl SharedBuffer {
+    /// A copy of the bytes written so far.
+    pub fn bytes(&self) -> Vec<u8> {
+        self.0.lock().expect("invariant: no writer panics while holding the buffer").clone()
+    }
+}
+
+impl Write for SharedBuffer {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0
+            .lock()
+            .expect("invariant: no writer panics while holding the buffer")
+            .extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
 /// The temporary name `path` is written under: beside it, with this process's id.
 pub fn temp_path(path: &Path) -> PathBuf {
     let mut name = path.file_name().unwrap_or_default().to_os_string();

@@ -79,6 +79,8 @@ pub struct Order {
     pub payment: Option<PaymentId>,
     /// When the shop saw the invoice paid.
     pub paid_seen_at: Option<SimTime>,
+    /// The shop node's block height then.
+    pub paid_seen_height: Option<u32>,
     /// When the customer received the item.
     pub delivered_at: Option<SimTime>,
     /// What the customer received.
@@ -151,6 +153,7 @@ impl Shops {
             invoice: None,
             payment: None,
             paid_seen_at: None,
+            paid_seen_height: None,
             delivered_at: None,
             content: None,
         });
@@ -244,6 +247,7 @@ impl Shops {
                     self.awaiting[shop].remove(&summary.payment_hash);
                     let o = &mut self.orders[order as usize];
                     o.paid_seen_at = Some(now);
+                    o.paid_seen_height = Some(node.height());
                     let content = self.defs[shop].items[o.item].content.clone();
                     deliveries.push((
                         self.defs[shop].node,

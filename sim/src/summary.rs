@@ -116,6 +116,7 @@ struct OrderJson {
     fee_msat: Option<u64>,
     attempts: u32,
     paid_seen_us: Option<u64>,
+    paid_seen_height: Option<u32>,
     delivered_us: Option<u64>,
     content: Option<String>,
 }
@@ -228,6 +229,7 @@ impl RunSummary {
                     fee_msat: record.and_then(|r| r.fee_msat),
                     attempts: record.map_or(0, |r| r.attempts),
                     paid_seen_us: o.paid_seen_at.map(SimTime::as_micros),
+                    paid_seen_height: o.paid_seen_height,
                     delivered_us: o.delivered_at.map(SimTime::as_micros),
                     content: o.content.as_deref().map(str::to_string),
                 }
@@ -235,8 +237,8 @@ impl RunSummary {
             .collect();
         let channels = world
             .channel_log
-            .values()
-            .map(|c| ChannelJson {
+            .iter()
+            .map(|(_, c)| ChannelJson {
                 opener: name(c.opener),
                 peer: name(c.peer),
                 funding_sat: c.funding_sat,
@@ -381,8 +383,8 @@ impl RunSummary {
                     if o.attempts == 1 { "" } else { "s" }
                 );
             }
-            if let Some(paid) = o.paid_seen_us {
-                let _ = writeln!(s, "  shop saw it paid at {}", t(paid));
+            if let (Some(paid), Some(height)) = (o.paid_seen_us, o.paid_seen_height) {
+                let _ = writeln!(s, "  shop saw it paid at {} (block {height})", t(paid));
             }
             if let (Some(delivered), Some(content)) = (o.delivered_us, &o.content) {
                 let _ = writeln!(
@@ -391,10 +393,26 @@ impl RunSummary {
                     t(delivered),
                     t(delivered - o.requested_us)
                 );
-                for line in content.lines() {
+                for line in content.trim_matches('\n').lines() {
                     let _ = writeln!(s, "    {line}");
                 }
             }
+        }
+        s.push('\n');
+        for n in &self.nodes {
+            let _ = writeln!(
+                s,
+                "node {} ({}): {} sat on chain, {} msat in {} channel{}, forwarded {} payment{} for {} msat in fees",
+                n.name,
+                n.implementation,
+                n.wallet_sat,
+                n.channel_balance_msat,
+                n.channels,
+                if n.channels == 1 { "" } else { "s" },
+                n.forwards,
+                if n.forwards == 1 { "" } else { "s" },
+                n.fees_earned_msat
+            );
         }
         let p = &self.payments;
         let _ = writeln!(

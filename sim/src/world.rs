@@ -84,13 +84,15 @@ pub struct World<'a> {
     pub(crate) steps: Vec<StepRecord>,
     funding_seen: BTreeMap<(NodeId, NodeId), u32>,
     funding_failed: BTreeMap<(NodeId, NodeId), u32>,
-    pub(crate) channel_log: BTreeMap<ChannelId, ChannelRecord>,
+    pub(crate) channel_log: Vec<(ChannelId, ChannelRecord)>,
     pub(crate) fees_earned_msat: Vec<u64>,
     pub(crate) forwards: Vec<u64>,
     pub(crate) tx_rejections: u64,
     pub(crate) blocks_mined: u32,
     block_interval_us: u64,
     actions: Vec<Action>,
+    /// While the start state is built, messages are delivered at once, in FIFO order.
+    instant: Option<std::collections::VecDeque<(NodeId, NodeId, Message)>>,
 }
 
 impl<'a> World<'a> {
@@ -217,26 +219,31 @@ impl<'a> World<'a> {
             steps: Vec::new(),
             funding_seen: BTreeMap::new(),
             funding_failed: BTreeMap::new(),
-            channel_log: BTreeMap::new(),
+            channel_log: Vec::new(),
             fees_earned_msat: vec![0; nodes.len()],
             forwards: vec![0; nodes.len()],
             tx_rejections: 0,
             blocks_mined: 0,
             block_interval_us: scenario.chain.block_interval_s * 1_000_000,
             actions: Vec::new(),
+            instant: Some(std::collections::VecDeque::new()),
             nodes,
         };
         let block = world.chain.genesis(genesis);
         world.connect_block(block);
-        // Peers of existing channels are connected from the start.
+        // Peers of existing channels were connected before the run: their links are up and their
+        // `init` messages are exchanged at time 0, before anything else happens.
         let mut pairs: Vec<(NodeId, NodeId)> =
             scenario.channels.iter().map(|c| (c.from.min(c.to), c.from.max(c.to))).collect();
         pairs.sort();
         pairs.dedup();
         for (a, b) in pairs {
-            world.connecting.insert((a, b));
-            world.schedule(SimTime::ZERO, SimEvent::LinkUp { a, b });
+            world.handle(SimEvent::LinkUp { a, b });
         }
+        while let Some((from, to, msg)) = world.instant.as_mut().and_then(|q| q.pop_front()) {
+            world.handle(SimEvent::Deliver { from, to, msg });
+        }
+        world.instant = None;
         world.queue.push(SimTime(world.block_interval_us), SimEvent::Block);
         world.advance_script();
         world
@@ -403,7 +410,9 @@ impl<'a> World<'a> {
         for action in actions.drain(..) {
             match action {
                 Action::Send { to, msg } => {
-                    if self.links.is_up(node, to) {
+                    if let Some(instant) = self.instant.as_mut() {
+                        instant.push_back((node, to, msg));
+                    } else if self.links.is_up(node, to) {
                         let at = self.links.arrival(node, to, self.now);
                         self.schedule(at, SimEvent::Deliver { from: node, to, msg });
                     }
@@ -455,7 +464,7 @@ impl<'a> World<'a> {
         match event {
             Event::FundingBroadcast { channel_id, peer, txid, funding_sat } => {
                 *self.funding_seen.entry((node, peer)).or_default() += 1;
-                self.channel_log.insert(
+                self.channel_log.push((
                     channel_id,
                     ChannelRecord {
                         opener: node,
@@ -466,7 +475,7 @@ impl<'a> World<'a> {
                         ready_at: None,
                         closed_at: None,
                     },
-                );
+                ));
                 self.poke = true;
             }
             Event::ChannelOpenFailed { peer, .. } => {
@@ -474,7 +483,9 @@ impl<'a> World<'a> {
                 self.poke = true;
             }
             Event::ChannelReady { channel_id, scid, .. } => {
-                if let Some(record) = self.channel_log.get_mut(&channel_id) {
+                if let Some((_, record)) =
+                    self.channel_log.iter_mut().find(|(id, _)| *id == channel_id)
+                {
                     record.scid = Some(scid);
                     record.ready_at = Some(self.now);
                 }
@@ -490,7 +501,9 @@ impl<'a> World<'a> {
                 }
             }
             Event::ChannelClosed { channel_id, .. } => {
-                if let Some(record) = self.channel_log.get_mut(&channel_id) {
+                if let Some((_, record)) =
+                    self.channel_log.iter_mut().find(|(id, _)| *id == channel_id)
+                {
                     record.closed_at.get_or_insert(self.now);
                 }
                 self.poke = true;

@@ -1,0 +1,154 @@
+//! Bad scenario files get one line naming the file and, where it applies, the line and column,
+//! and `boltsim run` exits with code 2. Never a panic.
+
+use sim::scenario::Scenario;
+use std::process::Command;
+
+/// A valid scenario with `script` and extra `nodes` spliced in.
+fn scenario(nodes: &str, channels: &str, script: &str) -> String {
+    format!(
+        r#"Scenario(
+    name: "bad",
+    nodes: [
+        (name: "alice", wallet_sat: 1_000_000),
+        (name: "bob"),{nodes}
+    ],
+    channels: [{channels}],
+    shops: [(node: "bob", items: [(name: "cat", price_msat: 1000, content: "meow")])],
+    script: [
+        {script}
+    ],
+)
+"#
+    )
+}
+
+/// Parses `text` and returns the error's position and message.
+fn error_of(text: &str) -> ((usize, usize), String) {
+    let err = Scenario::parse("bad.ron", text).expect_err("the scenario is invalid");
+    let line = err.to_string();
+    assert!(line.starts_with("bad.ron:"), "{line}");
+    assert!(!line.contains('\n'), "one line: {line}");
+    (err.position.unwrap_or((0, 0)), err.message)
+}
+
+#[test]
+fn the_template_itself_is_valid() {
+    Scenario::parse("ok.ron", &scenario("", "", r#"Connect(from: "alice", to: "bob"),"#)).unwrap();
+}
+
+#[test]
+fn malformed_ron_points_at_the_error() {
+    let text = scenario("", "", r#"Connect(from: "alice", to: "bob""#);
+    let ((line, _), message) = error_of(&text);
+    assert_eq!(line, 11, "{message}");
+}
+
+#[test]
+fn an_unknown_field_is_named_where_it_stands() {
+    let text = scenario("", "", r#"Connect(from: "alice", to: "bob", speed: 3),"#);
+    let ((line, col), message) = error_of(&text);
+    assert_eq!((line, col), (10, 43), "{message}");
+    assert!(message.contains("speed"), "{message}");
+}
+
+#[test]
+fn an_unknown_node_name_points_at_the_name() {
+    let text = scenario("", "", r#"Pay(from: "alice", to: "carol", amount_msat: 5),"#);
+    let ((line, col), message) = error_of(&text);
+    assert_eq!((line, col), (10, 32), "{message}");
+    assert_eq!(message, r#"unknown node "carol""#);
+}
+
+#[test]
+fn a_zero_amount_is_refused() {
+    let text = scenario("", "", r#"Pay(from: "alice", to: "bob", amount_msat: 0),"#);
+    let ((line, col), message) = error_of(&text);
+    assert_eq!((line, col), (10, 52));
+    assert_eq!(message, "amount_msat must be positive");
+}
+
+#[test]
+fn a_channel_to_itself_is_refused() {
+    let text = scenario("", r#"(from: "alice", to: "alice", capacity_sat: 100_000)"#, "");
+    let ((line, col), message) = error_of(&text);
+    assert_eq!((line, col), (7, 36), "points at the second \"alice\"");
+    assert!(message.contains("to itself"), "{message}");
+}
+
+#[test]
+fn duplicate_node_names_point_at_the_second() {
+    let text = scenario(
+        r#"
+        (name: "alice"),"#,
+        "",
+        "",
+    );
+    let ((line, col), message) = error_of(&text);
+    assert_eq!((line, col), (6, 16));
+    assert_eq!(message, r#"duplicate node name "alice""#);
+}
+
+#[test]
+fn funding_below_the_dust_limit_is_refused() {
+    let text = scenario("", "", r#"FundChannel(from: "alice", to: "bob", amount_sat: 300),"#);
+    let ((line, col), message) = error_of(&text);
+    assert_eq!((line, col), (10, 59));
+    assert!(message.contains("below the dust limit 354 sat"), "{message}");
+    let text = scenario("", r#"(from: "alice", to: "bob", capacity_sat: 100)"#, "");
+    assert!(error_of(&text).1.contains("below the dust limit"));
+}
+
+#[test]
+fn buying_what_is_not_sold_is_refused() {
+    let text = scenario("", "", r#"Buy(customer: "alice", shop: "bob", item: "dog"),"#);
+    let ((line, col), message) = error_of(&text);
+    assert_eq!((line, col), (10, 51));
+    assert_eq!(message, r#"shop "bob" sells no "dog""#);
+    let text = scenario("", "", r#"Buy(customer: "bob", shop: "alice", item: "cat"),"#);
+    assert_eq!(error_of(&text).1, r#"node "alice" runs no shop"#);
+}
+
+#[test]
+fn out_of_range_numbers_are_refused_with_their_position() {
+    let text = scenario("", "", r#"Pay(from: "alice", to: "bob", amount_msat: -5),"#);
+    let ((line, _), _) = error_of(&text);
+    assert_eq!(line, 10);
+    let text = scenario("", "", r#"Sleep(duration_ms: 99999999999999999999),"#);
+    assert_eq!(error_of(&text).0.0, 10);
+}
+
+fn boltsim(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_boltsim")).args(args).output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+#[test]
+fn the_binary_prints_one_line_and_exits_with_2() {
+    let dir = std::env::temp_dir().join(format!("boltsim-bad-input-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("bad.ron");
+    std::fs::write(&path, scenario("", "", r#"Pay(from: "alice", to: "carol", amount_msat: 5),"#))
+        .unwrap();
+    let file = path.to_str().unwrap();
+    let (code, stdout, stderr) =
+        boltsim(&["run", file, "--out", dir.join("out").to_str().unwrap()]);
+    assert_eq!(code, 2);
+    assert_eq!(stdout, "");
+    assert_eq!(stderr, format!("error: {file}:10:32: unknown node \"carol\"\n"));
+    assert!(!dir.join("out").exists(), "nothing is written for a bad scenario");
+    let missing = dir.join("missing.ron");
+    let (code, _, stderr) = boltsim(&["run", missing.to_str().unwrap()]);
+    assert_eq!(code, 2);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("missing.ron: cannot read"), "{stderr}");
+    std::fs::write(&path, "not ron at all").unwrap();
+    let (code, _, stderr) = boltsim(&["run", file]);
+    assert_eq!(code, 2);
+    assert!(stderr.starts_with(&format!("error: {file}:1:")), "{stderr}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
