@@ -1,1 +1,102 @@
+//! reports: analysis of plain result records, for the charts researchers publish. It defines its
+//! own record type ([`PaymentRow`]) and depends on no crate of the workspace: the simulator turns
+//! its results into rows, and this crate never runs a simulation. It starts with the statistics
+//! the routing-success charts need: success rates with their Wilson score interval, and fees in
+//! ppm; the charts themselves come with the sweeps.
 
+#![deny(missing_docs)]
+
+/// One payment, as the reports see it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PaymentRow {
+    /// What the payee was to receive, msat.
+    pub amount_msat: u64,
+    /// Whether it succeeded.
+    pub succeeded: bool,
+    /// The fee paid, msat (0 unless it succeeded).
+    pub fee_msat: u64,
+    /// Start to end, µs.
+    pub latency_us: u64,
+    /// Attempts made.
+    pub attempts: u32,
+}
+
+/// Successes out of trials.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Proportion {
+    /// Successes.
+    pub successes: u64,
+    /// Trials.
+    pub trials: u64,
+}
+
+impl Proportion {
+    /// The share of successes, or `None` without trials.
+    pub fn rate(&self) -> Option<f64> {
+        (self.trials > 0).then(|| self.successes as f64 / self.trials as f64)
+    }
+
+    /// The Wilson score interval at `z` standard scores (1.96 for 95%), or `None` without trials.
+    /// It stays inside [0, 1] and behaves at rates of 0 and 1, where the normal interval fails.
+    pub fn wilson(&self, z: f64) -> Option<(f64, f64)> {
+        let p = self.rate()?;
+        let n = self.trials as f64;
+        let z2 = z * z;
+        let denominator = 1.0 + z2 / n;
+        let centre = (p + z2 / (2.0 * n)) / denominator;
+        let margin = z * (p * (1.0 - p) / n + z2 / (4.0 * n * n)).sqrt() / denominator;
+        Some(((centre - margin).max(0.0), (centre + margin).min(1.0)))
+    }
+}
+
+/// The success rate of `rows`.
+pub fn success_rate<'a>(rows: impl IntoIterator<Item = &'a PaymentRow>) -> Proportion {
+    rows.into_iter().fold(Proportion::default(), |acc, row| Proportion {
+        successes: acc.successes + u64::from(row.succeeded),
+        trials: acc.trials + 1,
+    })
+}
+
+/// The fee of a succeeded payment in millionths of its amount, or `None`.
+pub fn fee_ppm(row: &PaymentRow) -> Option<f64> {
+    (row.succeeded && row.amount_msat > 0)
+        .then(|| row.fee_msat as f64 * 1e6 / row.amount_msat as f64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(succeeded: bool) -> PaymentRow {
+        PaymentRow {
+            amount_msat: 1_000_000,
+            succeeded,
+            fee_msat: 1_001,
+            latency_us: 1,
+            attempts: 1,
+        }
+    }
+
+    #[test]
+    fn wilson_interval_matches_the_textbook_value() {
+        // 8 of 10 at 95%: [0.4902, 0.9433] (Wilson 1927; Newcombe 1998, table I).
+        let (lo, hi) = Proportion { successes: 8, trials: 10 }.wilson(1.96).unwrap();
+        assert!((lo - 0.4902).abs() < 1e-4, "{lo}");
+        assert!((hi - 0.9433).abs() < 1e-4, "{hi}");
+        // All successes: the interval reaches 1 and stays below it from the left.
+        let (lo, hi) = Proportion { successes: 10, trials: 10 }.wilson(1.96).unwrap();
+        assert_eq!(hi, 1.0);
+        assert!((lo - 0.7225).abs() < 1e-4, "{lo}");
+        assert_eq!(Proportion::default().wilson(1.96), None);
+    }
+
+    #[test]
+    fn success_rate_and_fee_ppm_come_from_the_rows() {
+        let rows = [row(true), row(false), row(true), row(true)];
+        let rate = success_rate(&rows);
+        assert_eq!(rate, Proportion { successes: 3, trials: 4 });
+        assert_eq!(rate.rate(), Some(0.75));
+        assert_eq!(fee_ppm(&rows[0]), Some(1001.0));
+        assert_eq!(fee_ppm(&rows[1]), None);
+    }
+}
