@@ -7,7 +7,7 @@
 //! [`scenario`] (the RON format and its validation), [`engine`] (the event queue), [`chain`] (the
 //! mocked chain), [`link`] (latency and ordering), [`rng`] (seeded streams), [`shop`]
 //! (applications), [`world`] (the run itself), [`trace`], [`results`] and [`summary`] (outputs),
-//! and [`output`] (atomic files).
+//! [`verify`] (replay against a recorded trace) and [`output`] (atomic files).
 
 #![deny(missing_docs)]
 
@@ -21,6 +21,7 @@ pub mod scenario;
 pub mod shop;
 pub mod summary;
 pub mod trace;
+pub mod verify;
 pub mod world;
 
 use results::Results;
@@ -106,4 +107,34 @@ pub fn run_to_dir(
     output::write_atomic(&dir.join(OUTPUT_FILES[1]), &csv)?;
     output::write_atomic(&dir.join(OUTPUT_FILES[2]), out.summary.to_json().as_bytes())?;
     Ok(out)
+}
+
+/// Golden traces are recorded at the `full` level while they stay under this size, bytes, and at
+/// the `payments` level beyond.
+pub const GOLDEN_FULL_LIMIT_BYTES: u64 = 1 << 20;
+
+/// The golden trace path of a scenario file: beside it, `.ron` replaced by `.trace`.
+pub fn golden_path(scenario_path: &std::path::Path) -> std::path::PathBuf {
+    scenario_path.with_extension("trace")
+}
+
+/// Records the golden trace of `scenario` at `trace_path` (atomically): the `full` level if that
+/// stays under [`GOLDEN_FULL_LIMIT_BYTES`], else the `payments` level. Returns the level, the
+/// size in bytes and the footer.
+pub fn bless(
+    scenario: &Scenario,
+    trace_path: &std::path::Path,
+) -> io::Result<(TraceLevel, u64, TraceFooter)> {
+    let tmp = output::temp_path(trace_path);
+    for level in [TraceLevel::Full, TraceLevel::Payments] {
+        let file = io::BufWriter::new(std::fs::File::create(&tmp)?);
+        let mut out = run(scenario, RunOptions { trace: Box::new(file), level })?;
+        out.trace = Box::new(io::sink());
+        let bytes = std::fs::metadata(&tmp)?.len();
+        if bytes < GOLDEN_FULL_LIMIT_BYTES || level == TraceLevel::Payments {
+            output::commit(&tmp, trace_path)?;
+            return Ok((level, bytes, out.footer));
+        }
+    }
+    unreachable!("the payments level always commits")
 }

@@ -1,11 +1,12 @@
-//! The `boltsim` binary: parses arguments, loads the scenario, calls the library, writes the
-//! outputs and maps errors to exit codes: 0 success, 2 bad input (one line naming the file and
-//! position), 3 a broken invariant (with the command that reproduces it).
+//! The `boltsim` binary: parses arguments, loads scenarios, calls the library, writes outputs and
+//! maps errors to exit codes: 0 success, 1 a trace differs (`verify`), 2 bad input (one line
+//! naming the file and position), 3 a broken invariant (with the command that reproduces it).
 
 use clap::{Parser, Subcommand};
 use sim::scenario::Scenario;
 use sim::trace::TraceLevel;
-use std::path::PathBuf;
+use sim::verify::VerifyOutcome;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 #[derive(Parser)]
@@ -31,58 +32,128 @@ enum Cmd {
         /// Output directory [default: out/<scenario name>].
         #[arg(long)]
         out: Option<PathBuf>,
-        /// Trace level: full, payments or off.
+        /// Trace level.
         #[arg(long, default_value = "full", value_parser = ["full", "payments", "off"])]
         trace_level: String,
         /// Print only the output paths, not the summary.
         #[arg(long)]
         quiet: bool,
     },
+    /// Replay a scenario against a recorded trace; exit 1 at the first difference.
+    Verify {
+        /// The scenario file (RON).
+        scenario: PathBuf,
+        /// The recorded trace [default: the scenario's golden trace, SCENARIO with .trace].
+        trace: Option<PathBuf>,
+    },
+    /// Record the golden trace of each scenario beside it (SCENARIO with .trace).
+    Bless {
+        /// Scenario files.
+        #[arg(required = true)]
+        scenarios: Vec<PathBuf>,
+    },
+}
+
+fn load(path: &Path) -> Result<Scenario, ExitCode> {
+    Scenario::load(path).map_err(|e| {
+        eprintln!("error: {e}");
+        ExitCode::from(2)
+    })
 }
 
 fn main() -> ExitCode {
-    match Cli::parse().command {
+    let result = match Cli::parse().command {
         Cmd::Run { scenario, seed, out, trace_level, quiet } => {
-            let mut loaded = match Scenario::load(&scenario) {
-                Ok(s) => s,
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    return ExitCode::from(2);
-                }
+            run(&scenario, seed, out, &trace_level, quiet)
+        }
+        Cmd::Verify { scenario, trace } => verify(&scenario, trace),
+        Cmd::Bless { scenarios } => scenarios.iter().try_for_each(|s| bless(s)),
+    };
+    result.err().unwrap_or(ExitCode::SUCCESS)
+}
+
+fn run(
+    path: &Path,
+    seed: Option<u64>,
+    out: Option<PathBuf>,
+    level: &str,
+    quiet: bool,
+) -> Result<(), ExitCode> {
+    let mut scenario = load(path)?;
+    scenario.seed = seed.unwrap_or(scenario.seed);
+    let dir = out.unwrap_or_else(|| PathBuf::from("out").join(&scenario.name));
+    let level = TraceLevel::from_name(level).expect("clap checked the level");
+    let repro = format!("boltsim run {} --seed {}", path.display(), scenario.seed);
+    let output = match std::panic::catch_unwind(|| sim::run_to_dir(&scenario, &dir, level)) {
+        Ok(Ok(output)) => output,
+        Ok(Err(e)) => {
+            eprintln!("error: writing to {}: {e}", dir.display());
+            return Err(ExitCode::from(2));
+        }
+        Err(_) => {
+            eprintln!(
+                "error: internal invariant broken (seed {}); reproduce with: {repro}",
+                scenario.seed
+            );
+            return Err(ExitCode::from(3));
+        }
+    };
+    if !quiet {
+        print!("{}", output.summary.to_text());
+    }
+    println!("wrote {}/{{{}}}", dir.display(), sim::OUTPUT_FILES.join(","));
+    if !output.summary.funds.conserved {
+        eprintln!("error: funds not conserved (seed {}); reproduce with: {repro}", scenario.seed);
+        return Err(ExitCode::from(3));
+    }
+    Ok(())
+}
+
+fn verify(path: &Path, trace: Option<PathBuf>) -> Result<(), ExitCode> {
+    let scenario = load(path)?;
+    let trace = trace.unwrap_or_else(|| sim::golden_path(path));
+    match sim::verify::verify(&scenario, &trace) {
+        Err(e) => {
+            eprintln!("error: {e}");
+            Err(ExitCode::from(2))
+        }
+        Ok((VerifyOutcome::Identical { lines, scenario_file_changed }, header)) => {
+            let note = if scenario_file_changed {
+                " (the scenario's text changed, its behaviour did not)"
+            } else {
+                ""
             };
-            if let Some(seed) = seed {
-                loaded.seed = seed;
-            }
-            let dir = out.unwrap_or_else(|| PathBuf::from("out").join(&loaded.name));
-            let level = TraceLevel::from_name(&trace_level).expect("clap checked the level");
-            let repro = format!("boltsim run {} --seed {}", scenario.display(), loaded.seed);
-            let result = std::panic::catch_unwind(|| sim::run_to_dir(&loaded, &dir, level));
-            let output = match result {
-                Ok(Ok(output)) => output,
-                Ok(Err(e)) => {
-                    eprintln!("error: writing to {}: {e}", dir.display());
-                    return ExitCode::from(2);
-                }
-                Err(_) => {
-                    eprintln!(
-                        "error: internal invariant broken (seed {}); reproduce with: {repro}",
-                        loaded.seed
-                    );
-                    return ExitCode::from(3);
-                }
-            };
-            if !quiet {
-                print!("{}", output.summary.to_text());
-            }
-            println!("wrote {}/{{{}}}", dir.display(), sim::OUTPUT_FILES.join(","));
-            if !output.summary.funds.conserved {
-                eprintln!(
-                    "error: funds not conserved (seed {}); reproduce with: {repro}",
-                    loaded.seed
-                );
-                return ExitCode::from(3);
-            }
-            ExitCode::SUCCESS
+            println!(
+                "{}: identical, {lines} lines (seed {}, level {}){note}",
+                trace.display(),
+                header.seed,
+                header.level.name()
+            );
+            Ok(())
+        }
+        Ok((VerifyOutcome::Diverged(d), header)) => {
+            print!(
+                "{}",
+                d.report(&path.display().to_string(), &trace.display().to_string(), &header)
+            );
+            Err(ExitCode::from(1))
         }
     }
+}
+
+fn bless(path: &Path) -> Result<(), ExitCode> {
+    let scenario = load(path)?;
+    let trace = sim::golden_path(path);
+    let (level, bytes, footer) = sim::bless(&scenario, &trace).map_err(|e| {
+        eprintln!("error: writing {}: {e}", trace.display());
+        ExitCode::from(2)
+    })?;
+    println!(
+        "{}: {} events at level {}, {bytes} bytes, digest {}",
+        trace.display(),
+        footer.events,
+        level.name(),
+        footer.digest
+    );
+    Ok(())
 }

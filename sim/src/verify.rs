@@ -1,0 +1,334 @@
+//! Replaying a scenario against a recorded trace. The recorded file is read as a stream, line by
+//! line, while the replay writes its own trace into a comparer, so neither trace is ever held
+//! whole in memory. The first line that differs is reported with three lines of context, the
+//! seed, and the commands that reproduce it. A recorded trace of another format version or of
+//! another scenario is refused before anything runs. The replay uses the seed and level written in
+//! the recorded header.
+
+use crate::scenario::Scenario;
+use crate::trace::{FORMAT_VERSION, TraceLevel};
+use crate::{RunOptions, run};
+use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::fmt;
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Write};
+use std::path::Path;
+use std::rc::Rc;
+
+/// Lines of context shown around a difference.
+pub const CONTEXT_LINES: usize = 3;
+
+/// Why a recorded trace cannot be verified at all.
+#[derive(Debug)]
+pub enum VerifyError {
+    /// The file cannot be read.
+    Io {
+        /// The file.
+        path: String,
+        /// The error.
+        error: io::Error,
+    },
+    /// The file is not a boltsim trace of this format version.
+    Format {
+        /// The file.
+        path: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The trace records another scenario.
+    OtherScenario {
+        /// The file.
+        path: String,
+        /// The scenario it records.
+        recorded: String,
+        /// The scenario given.
+        given: String,
+    },
+}
+
+impl fmt::Display for VerifyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            VerifyError::Io { path, error } => write!(f, "{path}: cannot read: {error}"),
+            VerifyError::Format { path, reason } => write!(f, "{path}: {reason}"),
+            VerifyError::OtherScenario { path, recorded, given } => {
+                write!(f, "{path}: the trace records scenario {recorded:?}, not {given:?}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for VerifyError {}
+
+/// The first difference between a recorded trace and its replay.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Divergence {
+    /// 1-based line number in the trace file.
+    pub line: u64,
+    /// The recorded line (`None`: the recorded trace ended here).
+    pub expected: Option<String>,
+    /// The replayed line (`None`: the replay ended here).
+    pub actual: Option<String>,
+    /// The lines just before, identical in both, with their numbers.
+    pub before: Vec<(u64, String)>,
+    /// The recorded lines that follow.
+    pub expected_after: Vec<String>,
+    /// The replayed lines that follow.
+    pub actual_after: Vec<String>,
+}
+
+/// What verifying found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum VerifyOutcome {
+    /// The replay wrote the same trace.
+    Identical {
+        /// Lines compared.
+        lines: u64,
+        /// The recorded file's scenario digest differed from the scenario's (only its text
+        /// changed, not its behaviour).
+        scenario_file_changed: bool,
+    },
+    /// The replay differs.
+    Diverged(Divergence),
+}
+
+/// What the recorded header says.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RecordedHeader {
+    /// The scenario's name.
+    pub scenario: String,
+    /// Hex SHA-256 of the scenario file.
+    pub scenario_sha256: String,
+    /// The seed.
+    pub seed: u64,
+    /// The level.
+    pub level: TraceLevel,
+}
+
+/// Reads the header of the trace at `path`.
+pub fn read_header(path: &Path) -> Result<RecordedHeader, VerifyError> {
+    let shown = path.display().to_string();
+    let io_error = |error| VerifyError::Io { path: shown.clone(), error };
+    let format = |reason: String| VerifyError::Format { path: shown.clone(), reason };
+    let mut reader = BufReader::new(File::open(path).map_err(io_error)?);
+    let mut line = String::new();
+    reader.read_line(&mut line).map_err(io_error)?;
+    let first = line.trim_end();
+    let expected_first = format!("# boltsim trace v{FORMAT_VERSION}");
+    if first != expected_first {
+        return Err(match first.strip_prefix("# boltsim trace v") {
+            Some(version) => {
+                format(format!("trace format v{version}; this boltsim reads v{FORMAT_VERSION}"))
+            }
+            None => format("not a boltsim trace (no '# boltsim trace v1' first line)".into()),
+        });
+    }
+    let mut field = |name: &str| -> Result<String, VerifyError> {
+        line.clear();
+        reader.read_line(&mut line).map_err(io_error)?;
+        let value = line.trim_end().strip_prefix(&format!("# {name} ")).map(str::to_string);
+        value.ok_or_else(|| format(format!("header line '# {name} ...' missing")))
+    };
+    let scenario = field("scenario")?;
+    let scenario_sha256 = field("scenario_sha256")?;
+    let seed = field("seed")?.parse().map_err(|_| format("the seed is not an integer".into()))?;
+    let level = field("level")?;
+    let level = TraceLevel::from_name(&level)
+        .ok_or_else(|| format(format!("unknown trace level {level:?}")))?;
+    Ok(RecordedHeader { scenario, scenario_sha256, seed, level })
+}
+
+/// Compares written lines with the lines of a recorded trace, read as they are needed.
+struct Comparer {
+    recorded: Box<dyn BufRead>,
+    pending: Vec<u8>,
+    line: u64,
+    before: VecDeque<(u64, String)>,
+    divergence: Option<Divergence>,
+    scenario_file_changed: bool,
+    error: Option<io::Error>,
+}
+
+impl Comparer {
+    fn next_recorded(&mut self) -> Option<String> {
+        let mut line = String::new();
+        match self.recorded.read_line(&mut line) {
+            Ok(0) => None,
+            Ok(_) => {
+                if line.ends_with('\n') {
+                    line.pop();
+                }
+                Some(line)
+            }
+            Err(e) => {
+                self.error.get_or_insert(e);
+                None
+            }
+        }
+    }
+
+    fn compare(&mut self, actual: String) {
+        if let Some(d) = &mut self.divergence {
+            if d.actual_after.len() < CONTEXT_LINES {
+                d.actual_after.push(actual);
+            }
+            return;
+        }
+        self.line += 1;
+        let expected = self.next_recorded();
+        let same = match &expected {
+            Some(e) if e == &actual => true,
+            // A scenario file whose text changed but whose behaviour did not still verifies.
+            Some(e)
+                if e.starts_with("# scenario_sha256 ")
+                    && actual.starts_with("# scenario_sha256 ") =>
+            {
+                self.scenario_file_changed = true;
+                true
+            }
+            _ => false,
+        };
+        if same {
+            self.before.push_back((self.line, actual));
+            if self.before.len() > CONTEXT_LINES {
+                self.before.pop_front();
+            }
+        } else {
+            self.diverge(expected, Some(actual));
+        }
+    }
+
+    fn diverge(&mut self, expected: Option<String>, actual: Option<String>) {
+        let mut expected_after = Vec::new();
+        if expected.is_some() {
+            while expected_after.len() < CONTEXT_LINES {
+                match self.next_recorded() {
+                    Some(line) => expected_after.push(line),
+                    None => break,
+                }
+            }
+        }
+        self.divergence = Some(Divergence {
+            line: self.line,
+            expected,
+            actual,
+            before: self.before.drain(..).collect(),
+            expected_after,
+            actual_after: Vec::new(),
+        });
+    }
+
+    /// The replay ended: the recorded trace must end too.
+    fn finish(&mut self) {
+        if self.divergence.is_none()
+            && let Some(extra) = self.next_recorded()
+        {
+            self.line += 1;
+            self.diverge(Some(extra), None);
+        }
+    }
+}
+
+/// A `Write` end for the trace writer that feeds a shared comparer.
+struct CompareSink(Rc<RefCell<Comparer>>);
+
+impl Write for CompareSink {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let mut c = self.0.borrow_mut();
+        c.pending.extend_from_slice(buf);
+        while let Some(end) = c.pending.iter().position(|&b| b == b'\n') {
+            let line: Vec<u8> = c.pending.drain(..=end).collect();
+            let text = String::from_utf8_lossy(&line[..line.len() - 1]).into_owned();
+            c.compare(text);
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Replays `scenario` against the trace recorded at `trace_path`, with the recorded seed and
+/// level.
+pub fn verify(
+    scenario: &Scenario,
+    trace_path: &Path,
+) -> Result<(VerifyOutcome, RecordedHeader), VerifyError> {
+    let header = read_header(trace_path)?;
+    let shown = trace_path.display().to_string();
+    if header.scenario != scenario.name {
+        return Err(VerifyError::OtherScenario {
+            path: shown,
+            recorded: header.scenario,
+            given: scenario.name.clone(),
+        });
+    }
+    let file =
+        File::open(trace_path).map_err(|error| VerifyError::Io { path: shown.clone(), error })?;
+    let comparer = Rc::new(RefCell::new(Comparer {
+        recorded: Box::new(BufReader::new(file)),
+        pending: Vec::new(),
+        line: 0,
+        before: VecDeque::new(),
+        divergence: None,
+        scenario_file_changed: false,
+        error: None,
+    }));
+    let mut replay = scenario.clone();
+    replay.seed = header.seed;
+    let options =
+        RunOptions { trace: Box::new(CompareSink(comparer.clone())), level: header.level };
+    run(&replay, options).map_err(|error| VerifyError::Io { path: shown.clone(), error })?;
+    let mut c = comparer.borrow_mut();
+    c.finish();
+    if let Some(error) = c.error.take() {
+        return Err(VerifyError::Io { path: shown, error });
+    }
+    let outcome = match c.divergence.take() {
+        Some(d) => VerifyOutcome::Diverged(d),
+        None => VerifyOutcome::Identical {
+            lines: c.line,
+            scenario_file_changed: c.scenario_file_changed,
+        },
+    };
+    Ok((outcome, header))
+}
+
+impl Divergence {
+    /// The report printed by `boltsim verify`: the first differing line with context, the seed,
+    /// and the commands that reproduce it.
+    pub fn report(&self, scenario_path: &str, trace_path: &str, header: &RecordedHeader) -> String {
+        let mut s = format!(
+            "{trace_path}: the replay of {scenario_path} (seed {}, level {}) differs at line {}:\n",
+            header.seed,
+            header.level.name(),
+            self.line
+        );
+        for (n, line) in &self.before {
+            s.push_str(&format!("  {n:>7}  {line}\n"));
+        }
+        let end = "<end of trace>".to_string();
+        s.push_str(&format!("- {:>7}  {}\n", self.line, self.expected.as_ref().unwrap_or(&end)));
+        s.push_str(&format!("+ {:>7}  {}\n", self.line, self.actual.as_ref().unwrap_or(&end)));
+        if !self.expected_after.is_empty() {
+            s.push_str("  recorded goes on:\n");
+            for (i, line) in self.expected_after.iter().enumerate() {
+                s.push_str(&format!("- {:>7}  {line}\n", self.line + 1 + i as u64));
+            }
+        }
+        if !self.actual_after.is_empty() {
+            s.push_str("  replay goes on:\n");
+            for (i, line) in self.actual_after.iter().enumerate() {
+                s.push_str(&format!("+ {:>7}  {line}\n", self.line + 1 + i as u64));
+            }
+        }
+        s.push_str(&format!(
+            "reproduce: boltsim verify {scenario_path} {trace_path}\n   or see the whole replay: boltsim run {scenario_path} --seed {} --trace-level {} --out out/replay && diff {trace_path} out/replay/trace.txt\n",
+            header.seed,
+            header.level.name()
+        ));
+        s
+    }
+}

@@ -1,0 +1,173 @@
+//! Replaying against recorded traces: the golden trace of every bundled scenario verifies (in
+//! this build, debug or release); a one-msat behaviour change is caught at the first line that
+//! shows it; traces of other scenarios or format versions are refused.
+
+use sim::scenario::Scenario;
+use sim::trace::TraceLevel;
+use sim::verify::{VerifyError, VerifyOutcome, verify};
+use std::path::{Path, PathBuf};
+
+fn scenarios_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios")
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("boltsim-verify-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn every_bundled_scenario_verifies_against_its_golden_trace() {
+    let mut checked = 0;
+    for entry in std::fs::read_dir(scenarios_dir()).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "ron") {
+            continue;
+        }
+        let scenario = Scenario::load(&path).unwrap();
+        let golden = sim::golden_path(&path);
+        assert!(
+            golden.exists(),
+            "{} has no golden trace: run `boltsim bless {}`",
+            path.display(),
+            path.display()
+        );
+        let (outcome, _) = verify(&scenario, &golden).unwrap();
+        match outcome {
+            VerifyOutcome::Identical { scenario_file_changed, .. } => assert!(
+                !scenario_file_changed,
+                "{} changed since its trace was blessed: bless it again",
+                path.display()
+            ),
+            VerifyOutcome::Diverged(d) => panic!(
+                "{}",
+                d.report(
+                    &path.display().to_string(),
+                    &golden.display().to_string(),
+                    &sim::verify::read_header(&golden).unwrap()
+                )
+            ),
+        }
+        checked += 1;
+    }
+    assert!(checked >= 1);
+}
+
+#[test]
+fn a_fee_one_msat_higher_is_caught_at_the_first_line_that_shows_it() {
+    let source = std::fs::read_to_string(scenarios_dir().join("cat_store.ron")).unwrap();
+    let original = Scenario::parse("cat_store.ron", &source).unwrap();
+    let perturbed_source = source.replace(
+        r#"(name: "christian", implementation: cln, wallet_sat: 2_000_000),"#,
+        r#"(name: "christian", implementation: cln, wallet_sat: 2_000_000, config: (fee_base_msat: 1001)),"#,
+    );
+    assert_ne!(source, perturbed_source, "the perturbation applies");
+    let perturbed = Scenario::parse("cat_store.ron", &perturbed_source).unwrap();
+    // Record the original, then replay the perturbed scenario against it.
+    let dir = temp_dir("perturbed");
+    let recorded = dir.join("cat_store.trace");
+    sim::bless(&original, &recorded).unwrap();
+    let (outcome, header) = verify(&perturbed, &recorded).unwrap();
+    let VerifyOutcome::Diverged(d) = outcome else { panic!("the change must be caught") };
+    // Independently: the first line where the two full traces differ (the scenario digest in the
+    // header differs too, as the text changed; verify looks past it to behaviour).
+    let (_, a) = sim::run_captured(&original, TraceLevel::Full).unwrap();
+    let (_, b) = sim::run_captured(&perturbed, TraceLevel::Full).unwrap();
+    let (a, b) = (String::from_utf8(a).unwrap(), String::from_utf8(b).unwrap());
+    let first = a
+        .lines()
+        .zip(b.lines())
+        .position(|(x, y)| x != y && !x.starts_with("# scenario_sha256"))
+        .unwrap();
+    assert_eq!(d.line, first as u64 + 1);
+    assert_eq!(d.expected.as_deref(), a.lines().nth(first));
+    assert_eq!(d.actual.as_deref(), b.lines().nth(first));
+    // That line is christian's channel_update to the shop, carrying the new base fee (1001 << 32 | 10 ppm).
+    let actual = d.actual.clone().unwrap();
+    assert!(
+        actual.ends_with(&format!(
+            " 258 {} 600 0 {}",
+            1020715126971432960u64,
+            (1001u64 << 32) | 10
+        )),
+        "{actual}"
+    );
+    assert_eq!(d.before.len(), 3);
+    assert_eq!(d.before[2].0, d.line - 1);
+    assert_eq!(d.expected_after.len(), 3);
+    assert_eq!(d.actual_after.len(), 3);
+    let report = d.report("cat_store.ron", "cat_store.trace", &header);
+    assert!(report.contains("seed 2016"), "{report}");
+    assert!(report.contains("boltsim verify cat_store.ron cat_store.trace"), "{report}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn traces_of_other_scenarios_or_versions_are_refused() {
+    let scenario = Scenario::load(&scenarios_dir().join("cat_store.ron")).unwrap();
+    let golden = std::fs::read_to_string(scenarios_dir().join("cat_store.trace")).unwrap();
+    let dir = temp_dir("refused");
+    let other = dir.join("other.trace");
+    std::fs::write(&other, golden.replacen("# scenario cat_store", "# scenario line", 1)).unwrap();
+    assert!(matches!(verify(&scenario, &other), Err(VerifyError::OtherScenario { .. })));
+    std::fs::write(&other, golden.replacen("# boltsim trace v1", "# boltsim trace v2", 1)).unwrap();
+    let err = verify(&scenario, &other).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!("{}: trace format v2; this boltsim reads v1", other.display())
+    );
+    std::fs::write(&other, "hello\n").unwrap();
+    assert!(matches!(verify(&scenario, &other), Err(VerifyError::Format { .. })));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_recorded_trace_with_more_or_fewer_lines_diverges_where_one_ends() {
+    let scenario = Scenario::load(&scenarios_dir().join("cat_store.ron")).unwrap();
+    let golden = std::fs::read_to_string(scenarios_dir().join("cat_store.trace")).unwrap();
+    let lines = golden.lines().count() as u64;
+    let dir = temp_dir("ends");
+    let longer = dir.join("longer.trace");
+    std::fs::write(&longer, format!("{golden}1 1 1\n")).unwrap();
+    let (VerifyOutcome::Diverged(d), _) = verify(&scenario, &longer).unwrap() else {
+        panic!("extra line")
+    };
+    assert_eq!(
+        (d.line, d.expected.as_deref(), d.actual.as_deref()),
+        (lines + 1, Some("1 1 1"), None)
+    );
+    let shorter = dir.join("shorter.trace");
+    let cut: String = golden.lines().take(50).map(|l| format!("{l}\n")).collect();
+    std::fs::write(&shorter, cut).unwrap();
+    let (VerifyOutcome::Diverged(d), _) = verify(&scenario, &shorter).unwrap() else {
+        panic!("missing lines")
+    };
+    assert_eq!((d.line, d.expected.as_deref()), (51, None));
+    assert_eq!(d.actual.as_deref(), golden.lines().nth(50));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn the_binary_exits_1_on_a_difference_and_2_on_a_foreign_trace() {
+    let dir = temp_dir("cli");
+    let scenario = scenarios_dir().join("cat_store.ron");
+    let run = |trace: &Path| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_boltsim"))
+            .args(["verify", scenario.to_str().unwrap(), trace.to_str().unwrap()])
+            .output()
+            .unwrap()
+    };
+    let golden = std::fs::read_to_string(scenarios_dir().join("cat_store.trace")).unwrap();
+    let changed = dir.join("changed.trace");
+    std::fs::write(&changed, golden.replacen(" 1000000 1\n", " 1000001 1\n", 1)).unwrap();
+    let out = run(&changed);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("differs at line"));
+    std::fs::write(&changed, golden.replacen("# scenario cat_store", "# scenario other", 1))
+        .unwrap();
+    let out = run(&changed);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(String::from_utf8_lossy(&out.stderr).lines().count(), 1);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
