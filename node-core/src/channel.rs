@@ -173,6 +173,7 @@ pub struct RevocationOutcome {
 #[derive(Clone, Debug)]
 pub struct Channel {
     id: ChannelId,
+    temporary_id: ChannelId,
     me: NodeId,
     peer: NodeId,
     we_opened: bool,
@@ -209,6 +210,9 @@ pub struct Channel {
     pub local_update_timestamp: u32,
     announcement_sent: bool,
     announcement_received: bool,
+    /// A state change debited a side below zero: the peer signed or sent something its balance
+    /// does not cover. Checked after every message from the peer.
+    overdrawn: bool,
 }
 
 impl Channel {
@@ -223,6 +227,7 @@ impl Channel {
         let capacity_msat = funding_sat * 1000;
         Channel {
             id,
+            temporary_id: id,
             me,
             peer,
             we_opened,
@@ -262,6 +267,7 @@ impl Channel {
             local_update_timestamp: 0,
             announcement_sent: false,
             announcement_received: false,
+            overdrawn: false,
         }
     }
 
@@ -573,6 +579,11 @@ impl Channel {
         self.id
     }
 
+    /// The id the opener chose before the funding was known.
+    pub fn temporary_id(&self) -> ChannelId {
+        self.temporary_id
+    }
+
     /// The peer.
     pub fn peer(&self) -> NodeId {
         self.peer
@@ -687,10 +698,22 @@ impl Channel {
         View::ALL.iter().map(|&v| self.untrimmed(v)).max().unwrap_or(0)
     }
 
-    fn min_balance(&self, ours: bool) -> u64 {
-        self.views
+    /// A side's balance in the worst commitment it may have to pay for: in each view, its balance
+    /// less the HTLCs it added that have not reached that view yet, and the smallest of those.
+    fn worst_balance(&self, ours: bool) -> u64 {
+        let added = if ours { &self.offered } else { &self.received };
+        View::ALL
             .iter()
-            .map(|b| if ours { b.ours_msat } else { b.theirs_msat })
+            .map(|&view| {
+                let balance = self.views[view.index()];
+                let side = if ours { balance.ours_msat } else { balance.theirs_msat };
+                let pending: u64 = added
+                    .values()
+                    .filter(|h| h.state.in_view(View::Next, ours) && !h.state.in_view(view, ours))
+                    .map(|h| h.amount_msat)
+                    .sum();
+                side.saturating_sub(pending)
+            })
             .min()
             .expect("invariant: three views")
     }
@@ -707,15 +730,15 @@ impl Channel {
         }
         let n = self.untrimmed_max();
         let mut available =
-            self.min_balance(true).saturating_sub(self.remote.channel_reserve_sat * 1000);
+            self.worst_balance(true).saturating_sub(self.remote.channel_reserve_sat * 1000);
         if self.we_opened {
             available = available.saturating_sub(
-                self.format.opener_cost_msat(self.format.feerate_per_kw * 2, n + 2),
+                self.format.opener_cost_msat(self.format.feerate_per_kw.saturating_mul(2), n + 2),
             );
         } else {
             // The opener (the peer) must still afford the fee with our HTLC in it.
             let opener_room =
-                self.min_balance(false).saturating_sub(self.local.channel_reserve_sat * 1000);
+                self.worst_balance(false).saturating_sub(self.local.channel_reserve_sat * 1000);
             if opener_room < self.format.opener_cost_msat(self.format.feerate_per_kw, n + 1) {
                 return 0;
             }
@@ -764,9 +787,11 @@ impl Channel {
             onion: onion.clone(),
             state: HtlcState::Removed,
             removal: None,
+            refused: false,
         };
         self.offered.insert(id, htlc);
         self.set_state(true, id, HtlcState::AddPending);
+        assert!(!self.overdrawn, "invariant: check_add keeps our balance covered");
         Ok(UpdateAddHtlc { channel_id: self.id, id, amount_msat, payment_hash, cltv_expiry, onion })
     }
 
@@ -812,17 +837,24 @@ impl Channel {
                 onion: msg.onion.clone(),
                 state: HtlcState::Removed,
                 removal: None,
+                refused: false,
             },
         );
         self.set_state(false, msg.id, HtlcState::AddPending);
         let theirs = self.views[View::Next.index()].theirs_msat;
-        let fee_msat = if self.we_opened {
-            0
-        } else {
-            self.format.opener_cost_msat(self.format.feerate_per_kw, self.untrimmed(View::Next))
-        };
-        if theirs < self.local.channel_reserve_sat * 1000 + fee_msat {
-            return limit("sender reserve and commitment fee");
+        if theirs < self.local.channel_reserve_sat * 1000 {
+            return limit("sender reserve");
+        }
+        // An opener that can no longer pay the commitment fee because our own HTLCs crossed
+        // its add is not cheating: the HTLC is failed back once locked in, as LDK does.
+        if !self.we_opened
+            && theirs
+                < self.local.channel_reserve_sat * 1000
+                    + self
+                        .format
+                        .opener_cost_msat(self.format.feerate_per_kw, self.untrimmed(View::Next))
+        {
+            self.received.get_mut(&msg.id).expect("just added").refused = true;
         }
         Ok(())
     }
@@ -907,9 +939,13 @@ impl Channel {
                 (&mut balances.theirs_msat, &mut balances.ours_msat)
             };
             if !was && is {
-                *offerer = offerer
-                    .checked_sub(amount)
-                    .expect("invariant: an HTLC enters a view only if its offerer can afford it");
+                match offerer.checked_sub(amount) {
+                    Some(left) => *offerer = left,
+                    None => {
+                        *offerer = 0;
+                        self.overdrawn = true;
+                    }
+                }
             } else if was && !is {
                 if fulfilled {
                     *receiver += amount;
@@ -927,22 +963,20 @@ impl Channel {
         &mut self,
         step: fn(HtlcState, bool) -> HtlcState,
     ) -> Vec<(bool, u64, HtlcState, Option<Htlc>)> {
-        let mut changes = Vec::new();
+        let mut pending = Vec::new();
         for offered in [true, false] {
             let map = if offered { &self.offered } else { &self.received };
-            let ids: Vec<(u64, HtlcState)> = map
-                .values()
-                .filter_map(|h| {
-                    let next = step(h.state, offered);
-                    (next != h.state).then_some((h.id, next))
-                })
-                .collect();
-            for (id, next) in ids {
-                let removed = self.set_state(offered, id, next);
-                changes.push((offered, id, next, removed));
-            }
+            pending.extend(map.values().filter_map(|h| {
+                let next = step(h.state, offered);
+                (next != h.state).then_some((offered, h.id, next))
+            }));
         }
-        changes
+        // Removals credit a side before additions debit it, as in the commitment they build.
+        pending.sort_by_key(|&(offered, id, next)| (next < HtlcState::RemovePending, !offered, id));
+        pending
+            .into_iter()
+            .map(|(offered, id, next)| (offered, id, next, self.set_state(offered, id, next)))
+            .collect()
     }
 
     /// Whether there is something to sign and we may sign now (no revocation outstanding).
@@ -959,6 +993,7 @@ impl Channel {
             return None;
         }
         self.advance_all(HtlcState::after_sending_commitment);
+        assert!(!self.overdrawn, "invariant: we only sign commitments our balances cover");
         self.awaiting_revocation = true;
         self.remote_commitment_number += 1;
         let remote = self.views[View::Remote.index()];
@@ -991,6 +1026,7 @@ impl Channel {
         self.local_commitment_number += 1;
         let local = self.views[View::Local.index()];
         if changed.is_empty()
+            || self.overdrawn
             || msg.commitment_number != self.local_commitment_number
             || msg.holder_msat != local.ours_msat
             || msg.counterparty_msat != local.theirs_msat
@@ -1126,6 +1162,12 @@ impl Channel {
             outputs,
             0,
         )
+    }
+
+    /// The funding transaction the opener built but has not broadcast yet (it has not received
+    /// `funding_signed`), taken out of the channel.
+    pub fn unbroadcast_funding(self) -> Option<Tx> {
+        self.funding_tx
     }
 
     /// The agreed closing transaction, once there is one.
@@ -1365,6 +1407,43 @@ mod tests {
             a.check_add(600_000_000 - reserve - buffer + 1),
             Err(AddHtlcError::InsufficientBalance)
         );
+    }
+
+    #[test]
+    fn adds_waiting_for_a_signature_count_against_every_commitment() {
+        // A opened with 900k sat, B has 100k sat (reserve 10k sat each).
+        let (mut a, mut b) = pair(900_000_000);
+        let big = a.send_add(500_000_000, preimage(8).payment_hash(), 500, onion()).unwrap();
+        b.on_add(&big).unwrap();
+        sign(&mut a, &mut b);
+        sign(&mut b, &mut a);
+        // B adds 10k sat and signs: it now waits for A's revocation.
+        let small = b.send_add(10_000_000, preimage(9).payment_hash(), 500, onion()).unwrap();
+        let signed = b.send_commitment().unwrap();
+        // While waiting, B fulfils A's 500k sat HTLC: that credit is in B's "next" view only.
+        let fulfill = b.send_fulfill(0, preimage(8)).unwrap();
+        assert_eq!(b.balances(View::Next).ours_msat, 590_000_000);
+        // B's commitments still hold only 90k to 100k sat for it: 80k sat above the reserve.
+        assert_eq!(b.available_to_send_msat(), 80_000_000);
+        let first = b.send_add(80_000_000, preimage(10).payment_hash(), 500, onion()).unwrap();
+        assert_eq!(b.check_add(1_000_000), Err(AddHtlcError::InsufficientBalance));
+        // The dance completes without anyone overdrawn.
+        a.on_add(&small).unwrap();
+        let revoke = a.on_commitment_signed(&signed).unwrap();
+        a.on_fulfill(&fulfill).unwrap();
+        a.on_add(&first).unwrap();
+        b.on_revoke_and_ack(&revoke).unwrap();
+        for _ in 0..3 {
+            if b.can_sign() {
+                sign(&mut b, &mut a);
+            }
+            if a.can_sign() {
+                sign(&mut a, &mut b);
+            }
+        }
+        check_sums(&a);
+        check_sums(&b);
+        assert_eq!(b.balances(View::Local).ours_msat, 600_000_000 - 90_000_000);
     }
 
     #[test]

@@ -54,6 +54,8 @@ pub enum Event {
     FundingBroadcast {
         /// The channel.
         channel_id: ChannelId,
+        /// Its temporary id while it was opened.
+        temporary_channel_id: ChannelId,
         /// The peer.
         peer: NodeId,
         /// The funding transaction.

@@ -164,6 +164,9 @@ pub struct Htlc {
     pub state: HtlcState,
     /// How it is being removed, once a removal was sent or received.
     pub removal: Option<Removal>,
+    /// A received HTLC that its sender, the opener, could not pay the commitment fee for: it is
+    /// failed back with `temporary_channel_failure` once locked in.
+    pub refused: bool,
 }
 
 #[cfg(test)]

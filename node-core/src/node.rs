@@ -330,6 +330,11 @@ impl Node {
         self.wallet.balance_sat()
     }
 
+    /// On-chain funds spent by transactions it built that have not confirmed yet, sat.
+    pub fn wallet_reserved_sat(&self) -> u64 {
+        self.wallet.reserved_sat()
+    }
+
     /// Its channels, by channel id.
     pub fn channels(&self) -> impl Iterator<Item = &Channel> {
         self.channels.values()
@@ -516,23 +521,7 @@ impl Node {
                 Ok(())
             }
             Message::Error(err) => {
-                if let Some(channel) = self.channel_with(err.channel_id, from) {
-                    let was_open = channel.funding_outpoint().is_some();
-                    channel.fail();
-                    if was_open {
-                        self.emit(Event::ChannelClosed {
-                            channel_id: err.channel_id,
-                            peer: from,
-                            reason: CloseReason::Failed,
-                        });
-                    } else {
-                        self.channels.remove(&err.channel_id);
-                        self.emit(Event::ChannelOpenFailed {
-                            temporary_channel_id: err.channel_id,
-                            peer: from,
-                        });
-                    }
-                }
+                self.close_failed(err.channel_id, from);
                 Ok(())
             }
             Message::OpenChannel(open) => {
@@ -566,7 +555,11 @@ impl Node {
                         phase: ChannelPhase::Closed,
                     },
                 ))?;
-                channel.on_accept(&accept).map_err(|e| (temp, e))?;
+                if channel.on_accept(&accept).is_err() {
+                    self.send(from, Message::Error(ErrorMessage { channel_id: temp }));
+                    self.close_failed(temp, from);
+                    return Ok(());
+                }
                 let funding_sat = channel.funding_sat();
                 let dust = channel.local_params().dust_limit_sat;
                 match self.wallet.fund(
@@ -619,8 +612,10 @@ impl Node {
                 ))?;
                 let tx = channel.on_funding_signed().map_err(|e| (id, e))?;
                 let funding_sat = channel.funding_sat();
+                let temporary_channel_id = channel.temporary_id();
                 self.emit(Event::FundingBroadcast {
                     channel_id: id,
+                    temporary_channel_id,
                     peer: from,
                     txid: tx.txid,
                     funding_sat,
@@ -773,7 +768,22 @@ impl Node {
     fn fail_channel(&mut self, channel_id: ChannelId, peer: NodeId, error: ChannelError) {
         self.emit(Event::ProtocolViolation { channel_id, peer, error });
         self.send(peer, Message::Error(ErrorMessage { channel_id }));
-        if let Some(channel) = self.channels.get_mut(&channel_id) {
+        self.close_failed(channel_id, peer);
+    }
+
+    /// Ends a channel of `peer` after an error: before funding it is forgotten (and any funding
+    /// inputs return to the wallet); after, it is closed as failed.
+    fn close_failed(&mut self, channel_id: ChannelId, peer: NodeId) {
+        let Some(channel) = self.channels.get_mut(&channel_id).filter(|c| c.peer() == peer) else {
+            return;
+        };
+        if channel.phase() < ChannelPhase::AwaitingReady {
+            let channel = self.channels.remove(&channel_id).expect("found above");
+            if let Some(tx) = channel.unbroadcast_funding() {
+                self.wallet.release(tx);
+            }
+            self.emit(Event::ChannelOpenFailed { temporary_channel_id: channel_id, peer });
+        } else if channel.phase() != ChannelPhase::Closed {
             channel.fail();
             self.emit(Event::ChannelClosed { channel_id, peer, reason: CloseReason::Failed });
         }
@@ -876,7 +886,34 @@ impl Node {
             .received_htlc(htlc_id)
             .expect("invariant: a locked-in HTLC exists")
             .clone();
-        let result = match htlc.onion.payload().clone() {
+        let result = if htlc.refused {
+            let update = self.current_update(channel_id);
+            Err(Failure { code: FailureCode::TEMPORARY_CHANNEL_FAILURE, channel_update: update })
+        } else {
+            self.route_incoming(channel_id, &htlc)
+        };
+        if let Err(failure) = result {
+            let channel = self.channels.get_mut(&channel_id).expect("exists");
+            let in_scid = channel.scid().expect("invariant: HTLCs flow on confirmed channels");
+            let code = failure.code;
+            let fail = channel
+                .send_fail(htlc_id, ErrorPacket::new(failure))
+                .expect("invariant: a locked-in HTLC can be failed");
+            let peer = channel.peer();
+            self.send(peer, Message::UpdateFailHtlc(fail));
+            self.emit(Event::HtlcRefused { in_scid, in_htlc_id: htlc_id, code });
+        }
+        self.dirty.insert(channel_id);
+    }
+
+    /// Claims an HTLC that ends here, or forwards it; `Err` is the failure to send back.
+    fn route_incoming(
+        &mut self,
+        channel_id: ChannelId,
+        htlc: &crate::htlc::Htlc,
+    ) -> Result<(), Failure> {
+        let htlc_id = htlc.id;
+        match htlc.onion.payload().clone() {
             HopPayload::Final {
                 amt_to_forward_msat,
                 outgoing_cltv_value,
@@ -885,7 +922,7 @@ impl Node {
                 keysend_preimage,
             } => self
                 .claim(
-                    &htlc,
+                    htlc,
                     amt_to_forward_msat,
                     outgoing_cltv_value,
                     payment_secret,
@@ -903,25 +940,13 @@ impl Node {
             HopPayload::Forward { short_channel_id, amt_to_forward_msat, outgoing_cltv_value } => {
                 self.forward(
                     channel_id,
-                    &htlc,
+                    htlc,
                     short_channel_id,
                     amt_to_forward_msat,
                     outgoing_cltv_value,
                 )
             }
-        };
-        if let Err(failure) = result {
-            let channel = self.channels.get_mut(&channel_id).expect("exists");
-            let in_scid = channel.scid().expect("invariant: HTLCs flow on confirmed channels");
-            let code = failure.code;
-            let fail = channel
-                .send_fail(htlc_id, ErrorPacket::new(failure))
-                .expect("invariant: a locked-in HTLC can be failed");
-            let peer = channel.peer();
-            self.send(peer, Message::UpdateFailHtlc(fail));
-            self.emit(Event::HtlcRefused { in_scid, in_htlc_id: htlc_id, code });
         }
-        self.dirty.insert(channel_id);
     }
 
     /// Decides whether an HTLC that ends here pays an invoice (or is a keysend); returns the

@@ -25,13 +25,15 @@ pub enum WalletError {
 pub struct Wallet {
     owner: NodeId,
     utxos: BTreeMap<OutPoint, u64>,
+    /// Outputs spent by transactions built but not yet confirmed.
+    reserved: BTreeMap<OutPoint, u64>,
     funding_nonce: u64,
 }
 
 impl Wallet {
     /// An empty wallet of `owner`.
     pub fn new(owner: NodeId) -> Wallet {
-        Wallet { owner, utxos: BTreeMap::new(), funding_nonce: 0 }
+        Wallet { owner, utxos: BTreeMap::new(), reserved: BTreeMap::new(), funding_nonce: 0 }
     }
 
     /// Confirmed, unspent satoshis.
@@ -39,11 +41,17 @@ impl Wallet {
         self.utxos.values().sum()
     }
 
+    /// Outputs spent by transactions built but not confirmed yet, sat.
+    pub fn reserved_sat(&self) -> u64 {
+        self.reserved.values().sum()
+    }
+
     /// Records a confirmed transaction: adds the outputs paying to this wallet and removes the
     /// outputs it spends.
     pub fn apply_confirmed(&mut self, tx: &Tx) {
         for input in &tx.inputs {
             self.utxos.remove(input);
+            self.reserved.remove(input);
         }
         for (vout, output) in tx.outputs.iter().enumerate() {
             if output.script == (Script::Wallet { owner: self.owner }) {
@@ -93,10 +101,22 @@ impl Wallet {
             });
         }
         for outpoint in &chosen {
-            self.utxos.remove(outpoint);
+            let value_sat = self.utxos.remove(outpoint).expect("chosen from the utxos");
+            self.reserved.insert(*outpoint, value_sat);
         }
         self.funding_nonce += 1;
         Ok(Tx::new(TxKind::Funding, chosen, outputs, self.funding_nonce))
+    }
+}
+
+impl Wallet {
+    /// Gives back the inputs of a transaction that will never be broadcast.
+    pub fn release(&mut self, tx: Tx) {
+        for input in &tx.inputs {
+            if let Some(value_sat) = self.reserved.remove(input) {
+                self.utxos.insert(*input, value_sat);
+            }
+        }
     }
 }
 
@@ -125,8 +145,21 @@ mod tests {
         assert_eq!(tx.outputs[1].amount_sat, 2_000_000 - 1_000_000 - fee_sat);
         // The spent input is gone at once; the change comes back when the funding confirms.
         assert_eq!(wallet.balance_sat(), 60_000);
+        assert_eq!(wallet.reserved_sat(), 2_000_000);
         wallet.apply_confirmed(&tx);
         assert_eq!(wallet.balance_sat(), 60_000 + tx.outputs[1].amount_sat);
+        assert_eq!(wallet.reserved_sat(), 0);
+    }
+
+    #[test]
+    fn released_inputs_come_back() {
+        let me = NodeId(0);
+        let mut wallet = Wallet::new(me);
+        wallet.apply_confirmed(&coinbase(me, &[50_000]));
+        let tx = wallet.fund(20_000, Script::funding(me, NodeId(1)), 253, 354).unwrap();
+        assert_eq!(wallet.balance_sat(), 0);
+        wallet.release(tx);
+        assert_eq!((wallet.balance_sat(), wallet.reserved_sat()), (50_000, 0));
     }
 
     #[test]

@@ -14,6 +14,13 @@ use std::fmt;
 use std::path::Path;
 use std::sync::Arc;
 
+/// All bitcoin there will ever be, sat: no amount or total in a scenario may exceed it.
+pub const MAX_MONEY_SAT: u64 = 21_000_000 * 100_000_000;
+/// The largest one-way latency a model may give, ms (a day).
+pub const MAX_LATENCY_MS: u64 = 86_400_000;
+/// The largest simulated duration, seconds (ten years).
+pub const MAX_DURATION_S: u64 = 10 * 365 * 86_400;
+
 /// A scenario file that cannot be used: one line, with the file and position where known.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ScenarioError {
@@ -643,29 +650,34 @@ impl Validator<'_> {
         (line, col)
     }
 
-    /// The `nth` (0-based) place where `field: value` is written, pointing at the value.
+    /// The `nth` (0-based) place where `field: value` is written, pointing at the value. Numbers
+    /// match with or without `_` separators; an empty `value` matches any value.
     fn find_field(&self, field: &str, value: &str, nth: usize) -> Option<(usize, usize)> {
         let bytes = self.source.as_bytes();
         let is_ident = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
+        let normal = |text: &str| text.replace('_', "");
         let mut found = 0;
         let mut from = 0;
         while let Some(offset) = self.source[from..].find(field) {
             let start = from + offset;
             from = start + field.len();
-            if start > 0 && is_ident(bytes[start - 1]) {
+            if (start > 0 && is_ident(bytes[start - 1]))
+                || bytes.get(from).is_some_and(|&b| is_ident(b))
+            {
                 continue;
             }
-            let rest = &self.source[from..];
-            let after_ws = rest.trim_start();
-            let Some(after_colon) = after_ws.strip_prefix(':') else { continue };
+            let Some(after_colon) = self.source[from..].trim_start().strip_prefix(':') else {
+                continue;
+            };
             let value_text = after_colon.trim_start();
             let value_at = self.source.len() - value_text.len();
-            let matches = value_text.starts_with(value)
-                && value_text[value.len()..]
-                    .bytes()
-                    .next()
-                    .is_none_or(|b| !is_ident(b) && b != b'.');
-            if matches {
+            let token_len = match value_text.strip_prefix('"') {
+                Some(inner) => inner.find('"').map_or(value_text.len(), |end| end + 2),
+                None => value_text
+                    .find(|c: char| c.is_whitespace() || ",)]}".contains(c))
+                    .unwrap_or(value_text.len()),
+            };
+            if value.is_empty() || normal(&value_text[..token_len]) == normal(value) {
                 if found == nth {
                     return Some(self.position_of(value_at));
                 }
@@ -696,6 +708,33 @@ impl Validator<'_> {
                 "block_interval_s must be positive".into(),
             ));
         }
+        if raw.chain.block_interval_s > MAX_DURATION_S {
+            return Err(self.error(
+                self.find_field("block_interval_s", &raw.chain.block_interval_s.to_string(), 0),
+                format!("block_interval_s must be at most {MAX_DURATION_S}"),
+            ));
+        }
+        if raw.stop.max_duration_s > MAX_DURATION_S {
+            return Err(self.error(
+                self.find_field("max_duration_s", &raw.stop.max_duration_s.to_string(), 0),
+                format!("max_duration_s must be at most {MAX_DURATION_S} (ten years)"),
+            ));
+        }
+        let last_height = u64::from(raw.chain.start_height)
+            + raw.stop.max_duration_s / raw.chain.block_interval_s
+            + 1;
+        if last_height >= 1 << 24 {
+            return Err(self.error(
+                self.find_field("start_height", &raw.chain.start_height.to_string(), 0),
+                format!("the chain would pass height 2^24 (short channel ids hold 24 bits): start_height {} plus {} blocks", raw.chain.start_height, last_height - u64::from(raw.chain.start_height)),
+            ));
+        }
+        if raw.chain.feerate_per_kw > 1_000_000 {
+            return Err(self.error(
+                self.find_field("feerate_per_kw", &raw.chain.feerate_per_kw.to_string(), 0),
+                "feerate_per_kw must be at most 1000000".into(),
+            ));
+        }
         if raw.chain.feerate_per_kw < 253 {
             return Err(self.error(
                 self.find_field("feerate_per_kw", &raw.chain.feerate_per_kw.to_string(), 0),
@@ -708,6 +747,25 @@ impl Validator<'_> {
                 "a scenario needs at least one node".into(),
             ));
         }
+        let money = |field: &str, value: u64| -> Result<(), ScenarioError> {
+            if value > MAX_MONEY_SAT {
+                return Err(self.error(
+                    self.find_field(field, &value.to_string(), 0),
+                    format!("{field} {value} is more than all bitcoin ({MAX_MONEY_SAT} sat)"),
+                ));
+            }
+            Ok(())
+        };
+        let money_msat = |field: &str, value: u64| -> Result<(), ScenarioError> {
+            if value > MAX_MONEY_SAT * 1000 {
+                return Err(self.error(
+                    self.find_field(field, &value.to_string(), 0),
+                    format!("{field} {value} is more than all bitcoin"),
+                ));
+            }
+            Ok(())
+        };
+        let mut created_sat = 0u64;
         // Nodes.
         let mut ids: BTreeMap<&str, NodeId> = BTreeMap::new();
         let mut nodes = Vec::with_capacity(raw.nodes.len());
@@ -752,6 +810,8 @@ impl Validator<'_> {
                     "dust_limit_sat must be at least 354 (BOLT 2 floor)".into(),
                 ));
             }
+            money("wallet_sat", spec.wallet_sat)?;
+            created_sat = created_sat.saturating_add(spec.wallet_sat);
             nodes.push(NodeDef { name: spec.name.clone(), config, wallet_sat: spec.wallet_sat });
         }
         let resolve = |name: &str| -> Result<NodeId, ScenarioError> {
@@ -771,6 +831,17 @@ impl Validator<'_> {
         };
         // Links.
         let check_latency = |model: &LatencyModel| -> Result<(), ScenarioError> {
+            let largest = match *model {
+                LatencyModel::Constant { latency_ms } => latency_ms,
+                LatencyModel::Uniform { max_ms, .. } => max_ms,
+                LatencyModel::LogNormal { median_ms, .. } => median_ms,
+            };
+            if largest > MAX_LATENCY_MS {
+                return Err(self.error(
+                    self.find_field("latency", "", 0),
+                    format!("a latency of {largest} ms is more than a day"),
+                ));
+            }
             match *model {
                 LatencyModel::Uniform { min_ms, max_ms } if min_ms > max_ms => Err(self.error(
                     self.find_field("min_ms", &min_ms.to_string(), 0),
@@ -796,6 +867,8 @@ impl Validator<'_> {
         let mut channels = Vec::with_capacity(raw.channels.len());
         for spec in &raw.channels {
             let (from, to) = pair(&spec.from, &spec.to, "channel")?;
+            money("capacity_sat", spec.capacity_sat)?;
+            created_sat = created_sat.saturating_add(spec.capacity_sat);
             let (fc, tc) = (&nodes[from.index()].config, &nodes[to.index()].config);
             let dust_sat = fc.channel.dust_limit_sat.max(tc.channel.dust_limit_sat);
             if spec.capacity_sat < dust_sat {
@@ -842,6 +915,12 @@ impl Validator<'_> {
                 to_policy: cap(policy(spec.to_policy, tc)),
             });
         }
+        if created_sat > MAX_MONEY_SAT {
+            return Err(self.error(
+                None,
+                format!("wallets and channels hold {created_sat} sat, more than all bitcoin ({MAX_MONEY_SAT} sat)"),
+            ));
+        }
         // Shops.
         let mut shops: Vec<ShopDef> = Vec::with_capacity(raw.shops.len());
         for spec in &raw.shops {
@@ -854,6 +933,7 @@ impl Validator<'_> {
             }
             let mut items = Vec::with_capacity(spec.items.len());
             for item in &spec.items {
+                money_msat("price_msat", item.price_msat)?;
                 if item.price_msat == 0 {
                     return Err(self.error(
                         self.find_field("price_msat", "0", 0),
@@ -872,10 +952,10 @@ impl Validator<'_> {
                     content: item.content.as_str().into(),
                 });
             }
-            if spec.poll_interval_ms == 0 {
+            if spec.poll_interval_ms == 0 || spec.poll_interval_ms > MAX_LATENCY_MS {
                 return Err(self.error(
                     self.find_field("poll_interval_ms", "0", 0),
-                    "poll_interval_ms must be positive".into(),
+                    "poll_interval_ms must be between 1 and 86400000".into(),
                 ));
             }
             shops.push(ShopDef {
@@ -904,6 +984,7 @@ impl Validator<'_> {
                 StepSpec::FundChannel { from, to, amount_sat, push_msat, announce } => {
                     let (a, b) = pair(from, to, "channel")?;
                     positive("amount_sat", *amount_sat)?;
+                    money("amount_sat", *amount_sat)?;
                     let dust_sat = nodes[a.index()]
                         .config
                         .channel
@@ -963,11 +1044,13 @@ impl Validator<'_> {
                 StepSpec::Pay { from, to, amount_msat } => {
                     let (from, to) = pair(from, to, "payment")?;
                     positive("amount_msat", *amount_msat)?;
+                    money_msat("amount_msat", *amount_msat)?;
                     Step::Pay { from, to, amount_msat: *amount_msat }
                 }
                 StepSpec::Keysend { from, to, amount_msat } => {
                     let (from, to) = pair(from, to, "payment")?;
                     positive("amount_msat", *amount_msat)?;
+                    money_msat("amount_msat", *amount_msat)?;
                     Step::Keysend { from, to, amount_msat: *amount_msat }
                 }
                 StepSpec::Close { from, to } => {

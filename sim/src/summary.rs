@@ -59,7 +59,7 @@ pub struct FundsSummary {
     pub channel_balances_msat: u64,
     /// In HTLCs, msat.
     pub htlcs_msat: u64,
-    /// Spent by transactions still in the mempool, sat.
+    /// Outputs (counted above) that transactions waiting in the mempool spend, sat.
     pub in_transit_sat: u64,
     /// Paid to miners, sat.
     pub miner_fees_sat: u64,
@@ -449,11 +449,10 @@ impl RunSummary {
         let f = &self.funds;
         let _ = writeln!(
             s,
-            "\nfunds: {} sat created = {} in wallets + {} in channels + {} in transit + {} miner fees: {}",
+            "\nfunds: {} sat created = {} in wallets + {} in channels + {} miner fees: {}",
             f.created_sat,
             f.wallets_sat,
             f.channels_sat,
-            f.in_transit_sat,
             f.miner_fees_sat,
             if f.conserved { "conserved" } else { "NOT CONSERVED" }
         );

@@ -324,7 +324,7 @@ pub fn event_line(
         Event::ChannelOpenFailed { temporary_channel_id, peer } => {
             (Kind::ChannelOpenFailed, vec![node, u64::from(peer.0), temporary_channel_id.0], vec![])
         }
-        Event::FundingBroadcast { channel_id, peer, txid, funding_sat } => (
+        Event::FundingBroadcast { channel_id, peer, txid, funding_sat, .. } => (
             Kind::FundingBroadcast,
             vec![node, u64::from(peer.0), channel_id.0, txid.short(), *funding_sat],
             vec![],

@@ -45,11 +45,11 @@ enum SimEvent {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Wait {
     Connected { from: NodeId, to: NodeId },
-    FundingBroadcast { from: NodeId, to: NodeId, seen: u32, failed: u32 },
-    ChannelReady { from: NodeId, to: NodeId },
+    Funding { node: NodeId, temporary: ChannelId },
+    ChannelReady { from: NodeId, to: NodeId, channel: Option<ChannelId> },
     Order { order: u64 },
     Payment { node: NodeId, payment: PaymentId },
-    Closed { from: NodeId, to: NodeId },
+    Closed { node: NodeId, first: usize, count: usize },
     Wake,
     Height { height: u32 },
 }
@@ -82,8 +82,13 @@ pub struct World<'a> {
     wait: Option<Wait>,
     poke: bool,
     pub(crate) steps: Vec<StepRecord>,
-    funding_seen: BTreeMap<(NodeId, NodeId), u32>,
-    funding_failed: BTreeMap<(NodeId, NodeId), u32>,
+    /// Channels opened during the run, by (opener, temporary id): the permanent id once the
+    /// funding is broadcast, `None` if the open failed.
+    opened: BTreeMap<(NodeId, ChannelId), Option<ChannelId>>,
+    /// The channel last opened between two nodes (smaller id first).
+    last_opened: BTreeMap<(NodeId, NodeId), ChannelId>,
+    /// Channels a `Close` step waits for, (node, channel), in step order.
+    closing: Vec<(NodeId, ChannelId)>,
     pub(crate) channel_log: Vec<(ChannelId, ChannelRecord)>,
     pub(crate) fees_earned_msat: Vec<u64>,
     pub(crate) forwards: Vec<u64>,
@@ -217,8 +222,9 @@ impl<'a> World<'a> {
             wait: None,
             poke: false,
             steps: Vec::new(),
-            funding_seen: BTreeMap::new(),
-            funding_failed: BTreeMap::new(),
+            opened: BTreeMap::new(),
+            last_opened: BTreeMap::new(),
+            closing: Vec::new(),
             channel_log: Vec::new(),
             fees_earned_msat: vec![0; nodes.len()],
             forwards: vec![0; nodes.len()],
@@ -462,8 +468,15 @@ impl<'a> World<'a> {
         };
         self.trace.record(self.now, kind, &fields, &tail);
         match event {
-            Event::FundingBroadcast { channel_id, peer, txid, funding_sat } => {
-                *self.funding_seen.entry((node, peer)).or_default() += 1;
+            Event::FundingBroadcast {
+                channel_id,
+                temporary_channel_id,
+                peer,
+                txid,
+                funding_sat,
+            } => {
+                self.opened.insert((node, temporary_channel_id), Some(channel_id));
+                self.last_opened.insert((node.min(peer), node.max(peer)), channel_id);
                 self.channel_log.push((
                     channel_id,
                     ChannelRecord {
@@ -478,8 +491,8 @@ impl<'a> World<'a> {
                 ));
                 self.poke = true;
             }
-            Event::ChannelOpenFailed { peer, .. } => {
-                *self.funding_failed.entry((node, peer)).or_default() += 1;
+            Event::ChannelOpenFailed { temporary_channel_id, .. } => {
+                self.opened.entry((node, temporary_channel_id)).or_insert(None);
                 self.poke = true;
             }
             Event::ChannelReady { channel_id, scid, .. } => {
@@ -652,15 +665,18 @@ impl<'a> World<'a> {
                 Ok(Wait::Connected { from, to })
             }
             Step::FundChannel { from, to, amount_sat, push_msat, announce } => {
-                let seen = self.funding_seen.get(&(from, to)).copied().unwrap_or(0);
-                let failed = self.funding_failed.get(&(from, to)).copied().unwrap_or(0);
-                self.command(
-                    from,
-                    Command::FundChannel { peer: to, amount_sat, push_msat, announce },
-                )?;
-                Ok(Wait::FundingBroadcast { from, to, seen, failed })
+                let command = Command::FundChannel { peer: to, amount_sat, push_msat, announce };
+                match self.command(from, command)? {
+                    CommandOutput::Opening(temporary) => {
+                        Ok(Wait::Funding { node: from, temporary })
+                    }
+                    _ => Err(()),
+                }
             }
-            Step::WaitChannelReady { from, to } => Ok(Wait::ChannelReady { from, to }),
+            Step::WaitChannelReady { from, to } => {
+                let channel = self.last_opened.get(&(from.min(to), from.max(to))).copied();
+                Ok(Wait::ChannelReady { from, to, channel })
+            }
             Step::Buy { customer, shop, item } => {
                 let (order, send) = self.shops.request(self.now, customer, shop, item);
                 let shop_node = self.shops.defs()[shop].node;
@@ -690,8 +706,15 @@ impl<'a> World<'a> {
                 }
             }
             Step::Close { from, to } => {
+                let first = self.closing.len();
+                let open: Vec<ChannelId> = self.nodes[from.index()]
+                    .channels()
+                    .filter(|c| c.peer() == to && c.phase() == ChannelPhase::Normal)
+                    .map(Channel::id)
+                    .collect();
+                self.closing.extend(open.iter().map(|&id| (from, id)));
                 self.command(from, Command::CloseChannel { peer: to })?;
-                Ok(Wait::Closed { from, to })
+                Ok(Wait::Closed { node: from, first, count: open.len() })
             }
             Step::Sleep { duration_us } => {
                 let step = self.step;
@@ -712,18 +735,15 @@ impl<'a> World<'a> {
             Wait::Connected { from, to } => (self.nodes[from.index()].is_peer_ready(to)
                 && self.nodes[to.index()].is_peer_ready(from))
             .then_some(true),
-            Wait::FundingBroadcast { from, to, seen, failed } => {
-                if self.funding_seen.get(&(from, to)).copied().unwrap_or(0) > seen {
-                    Some(true)
-                } else if self.funding_failed.get(&(from, to)).copied().unwrap_or(0) > failed {
-                    Some(false)
-                } else {
-                    None
-                }
+            Wait::Funding { node, temporary } => {
+                self.opened.get(&(node, temporary)).map(|channel| channel.is_some())
             }
-            Wait::ChannelReady { from, to } => {
-                let ready =
-                    |a, b| channels_between(a, b).any(|c| c.phase() == ChannelPhase::Normal);
+            Wait::ChannelReady { from, to, channel } => {
+                let ready = |a: NodeId, b: NodeId| {
+                    channels_between(a, b)
+                        .filter(|c| channel.is_none_or(|id| c.id() == id))
+                        .any(|c| c.phase() == ChannelPhase::Normal)
+                };
                 (ready(from, to) && ready(to, from)).then_some(true)
             }
             Wait::Order { order } => match self.shops.order(order).status {
@@ -739,10 +759,13 @@ impl<'a> World<'a> {
                     PaymentStatus::Failed { .. } => Some(false),
                 }
             }
-            Wait::Closed { from, to } => {
-                let open = channels_between(from, to)
-                    .any(|c| c.phase() != ChannelPhase::Closed && c.funding_outpoint().is_some());
-                (!open).then_some(true)
+            Wait::Closed { node, first, count } => {
+                let closed = |&(_, id): &(NodeId, ChannelId)| {
+                    self.nodes[node.index()]
+                        .channels()
+                        .any(|c| c.id() == id && c.phase() == ChannelPhase::Closed)
+                };
+                self.closing[first..first + count].iter().all(closed).then_some(true)
             }
             Wait::Wake => None,
             Wait::Height { height } => (self.chain.height() >= height).then_some(true),
@@ -757,41 +780,41 @@ impl<'a> World<'a> {
     pub fn check_funds(&self) -> FundsSummary {
         let mut violations = Vec::new();
         let mut wallets_chain_sat = vec![0u64; self.nodes.len()];
-        let (mut channels_sat, mut in_transit_sat) = (0u64, 0u64);
-        let mut fundings: Vec<(OutPoint, u64)> = Vec::new();
+        let (mut wallets_sat, mut channels_sat, mut in_transit_sat) = (0u64, 0u64, 0u64);
+        let mut funding_value: BTreeMap<OutPoint, u64> = BTreeMap::new();
         for (outpoint, out) in self.chain.utxos() {
             if self.chain.spent_in_mempool(outpoint) {
                 in_transit_sat += out.amount_sat;
-                continue;
             }
             match out.script {
-                Script::Wallet { owner } => wallets_chain_sat[owner.index()] += out.amount_sat,
+                Script::Wallet { owner } => {
+                    wallets_chain_sat[owner.index()] += out.amount_sat;
+                    wallets_sat += out.amount_sat;
+                }
                 Script::Funding { .. } => {
                     channels_sat += out.amount_sat;
-                    fundings.push((*outpoint, out.amount_sat));
+                    funding_value.insert(*outpoint, out.amount_sat);
                 }
             }
         }
-        let wallets_sat: u64 = wallets_chain_sat.iter().sum();
         let created = self.chain.created_sat();
         let miner_fees_sat = self.chain.miner_fees_sat();
-        if wallets_sat + channels_sat + in_transit_sat + miner_fees_sat != created {
+        if wallets_sat + channels_sat + miner_fees_sat != created {
             violations.push(format!(
-                "chain: wallets {wallets_sat} + channels {channels_sat} + in transit {in_transit_sat} + fees {miner_fees_sat} != created {created} sat"
+                "chain: wallets {wallets_sat} + channels {channels_sat} + fees {miner_fees_sat} != created {created} sat"
             ));
         }
         for (node, &on_chain) in self.nodes.iter().zip(&wallets_chain_sat) {
-            if node.wallet_balance_sat() != on_chain {
+            let known = node.wallet_balance_sat() + node.wallet_reserved_sat();
+            if known != on_chain {
                 violations.push(format!(
-                    "{}: wallet says {} sat, chain holds {on_chain} sat",
+                    "{}: wallet knows {known} sat (with reserved inputs), chain holds {on_chain} sat",
                     self.scenario.node_name(node.id()),
-                    node.wallet_balance_sat()
                 ));
             }
         }
-        let mut balances_msat = vec![0u64; self.nodes.len()];
+        let mut channel_balances_msat = 0u64;
         let mut htlcs_msat = 0u64;
-        let funding_value: BTreeMap<OutPoint, u64> = fundings.into_iter().collect();
         for node in &self.nodes {
             for c in node.channels() {
                 let Some(funding) = c.funding_outpoint() else { continue };
@@ -811,21 +834,15 @@ impl<'a> World<'a> {
                         + c.htlc_total_msat(view, false);
                     if sum != value_sat * 1000 {
                         violations.push(format!(
-                            "channel {} at {}: {view:?} view sums to {sum} msat",
+                            "channel {} at {}: {view:?} view sums to {sum} msat, not {value_sat} sat",
                             c.id(),
                             node.id()
                         ));
                     }
                 }
-                balances_msat[node.id().index()] += c.balances(View::Local).ours_msat;
+                channel_balances_msat += c.balances(View::Local).ours_msat;
                 htlcs_msat += c.htlc_total_msat(View::Local, true);
             }
-        }
-        let channel_balances_msat: u64 = balances_msat.iter().sum();
-        if channel_balances_msat + htlcs_msat > channels_sat * 1000 {
-            violations.push(format!(
-                "channels hold {channel_balances_msat} msat + {htlcs_msat} msat in HTLCs, more than their outputs {channels_sat} sat"
-            ));
         }
         FundsSummary {
             created_sat: created,

@@ -152,3 +152,22 @@ fn the_binary_prints_one_line_and_exits_with_2() {
     assert!(stderr.starts_with(&format!("error: {file}:1:")), "{stderr}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn numbers_beyond_what_bitcoin_or_the_chain_allow_are_refused() {
+    let text =
+        scenario("", r#"(from: "alice", to: "bob", capacity_sat: 2_100_000_000_000_001)"#, "");
+    let ((line, _), message) = error_of(&text);
+    assert_eq!(line, 7);
+    assert!(message.contains("more than all bitcoin"), "{message}");
+    let text = scenario("", "", "")
+        .replace(r#"name: "bad","#, r#"name: "bad", chain: (start_height: 16_777_100),"#);
+    let ((line, _), message) = error_of(&text);
+    assert_eq!(line, 2);
+    assert!(message.contains("2^24"), "{message}");
+    let text = scenario("", "", "").replace(
+        r#"name: "bad","#,
+        r#"name: "bad", links: (latency: Constant(latency_ms: 100_000_000)),"#,
+    );
+    assert!(error_of(&text).1.contains("more than a day"));
+}
