@@ -3,7 +3,7 @@
 //! modelled by who may spend them, not as Bitcoin script. This module does not hold a chain: the
 //! simulator's mocked chain orders, confirms and validates what nodes broadcast.
 
-use crate::ids::{NodeId, Scid, SimTime, Txid, sha256};
+use crate::ids::{NodeId, PaymentHash, Preimage, Scid, SimTime, Txid, sha256};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
@@ -31,6 +31,34 @@ pub enum Script {
         /// The larger node id.
         node_2: NodeId,
     },
+    /// A commitment's `to_local` output or a second-stage HTLC output: `owner`'s once the output
+    /// has `csv_blocks` confirmations (the revocation path is not modelled: honest nodes never
+    /// broadcast a revoked commitment).
+    Delayed {
+        /// Whose it becomes.
+        owner: NodeId,
+        /// Relative delay, blocks.
+        csv_blocks: u16,
+    },
+    /// An HTLC output of a commitment: `receiver` can take it with the preimage of
+    /// `payment_hash` at any time; `offerer` once the chain is past `cltv_expiry`.
+    Htlc {
+        /// Who offered the HTLC.
+        offerer: NodeId,
+        /// Who received it.
+        receiver: NodeId,
+        /// The HTLC's id in the offerer's direction of the channel.
+        htlc_id: u64,
+        /// What it is locked to.
+        payment_hash: PaymentHash,
+        /// Its expiry, block height.
+        cltv_expiry: u32,
+    },
+    /// An anchor output (330 sat), its owner's at once.
+    Anchor {
+        /// Whose it is.
+        owner: NodeId,
+    },
 }
 
 impl Script {
@@ -39,11 +67,14 @@ impl Script {
         Script::Funding { node_1: a.min(b), node_2: a.max(b) }
     }
 
-    /// The nodes that watch this output: one for a wallet output, two for a funding output.
+    /// The nodes that watch this output: its owner, or both ends of a channel or an HTLC.
     pub fn parties(&self) -> [Option<NodeId>; 2] {
         match *self {
-            Script::Wallet { owner } => [Some(owner), None],
+            Script::Wallet { owner } | Script::Delayed { owner, .. } | Script::Anchor { owner } => {
+                [Some(owner), None]
+            }
             Script::Funding { node_1, node_2 } => [Some(node_1), Some(node_2)],
+            Script::Htlc { offerer, receiver, .. } => [Some(offerer), Some(receiver)],
         }
     }
 
@@ -62,6 +93,33 @@ pub struct TxOut {
     pub script: Script,
 }
 
+/// How an input proves it may spend its output.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Witness {
+    /// The owner's signature (or both peers' for a funding output).
+    Key,
+    /// The preimage of an HTLC's payment hash, by its receiver.
+    Preimage(Preimage),
+    /// An HTLC's offerer, after its expiry.
+    Timeout,
+}
+
+/// A transaction input.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct TxIn {
+    /// The output it spends.
+    pub prevout: OutPoint,
+    /// How.
+    pub witness: Witness,
+}
+
+impl TxIn {
+    /// A key spend of `prevout`.
+    pub fn key(prevout: OutPoint) -> TxIn {
+        TxIn { prevout, witness: Witness::Key }
+    }
+}
+
 /// What a transaction is for; it decides nothing, but traces and summaries name it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum TxKind {
@@ -73,6 +131,14 @@ pub enum TxKind {
     Funding,
     /// A cooperative close: spends a funding output to both peers' wallets.
     MutualClose,
+    /// A unilateral close: a commitment transaction.
+    Commitment,
+    /// Claims an HTLC output with its preimage.
+    HtlcSuccess,
+    /// Claims an HTLC output after its expiry.
+    HtlcTimeout,
+    /// Moves a delayed or anchor output to the wallet.
+    Sweep,
 }
 
 impl TxKind {
@@ -83,6 +149,10 @@ impl TxKind {
             TxKind::Genesis => 1,
             TxKind::Funding => 2,
             TxKind::MutualClose => 3,
+            TxKind::Commitment => 4,
+            TxKind::HtlcSuccess => 5,
+            TxKind::HtlcTimeout => 6,
+            TxKind::Sweep => 7,
         }
     }
 }
@@ -96,7 +166,7 @@ pub struct Tx {
     /// What it is for.
     pub kind: TxKind,
     /// The outputs it spends, in order.
-    pub inputs: Vec<OutPoint>,
+    pub inputs: Vec<TxIn>,
     /// The outputs it creates, in order.
     pub outputs: Vec<TxOut>,
     /// Distinguishes otherwise identical coinbase transactions.
@@ -105,14 +175,22 @@ pub struct Tx {
 
 impl Tx {
     /// Builds a transaction and computes its id.
-    pub fn new(kind: TxKind, inputs: Vec<OutPoint>, outputs: Vec<TxOut>, nonce: u64) -> Tx {
-        let mut bytes = Vec::with_capacity(16 + inputs.len() * 36 + outputs.len() * 20);
+    pub fn new(kind: TxKind, inputs: Vec<TxIn>, outputs: Vec<TxOut>, nonce: u64) -> Tx {
+        let mut bytes = Vec::with_capacity(16 + inputs.len() * 70 + outputs.len() * 60);
         bytes.push(kind.code());
         bytes.extend_from_slice(&nonce.to_be_bytes());
         bytes.extend_from_slice(&(inputs.len() as u32).to_be_bytes());
         for input in &inputs {
-            bytes.extend_from_slice(&input.txid.0);
-            bytes.extend_from_slice(&input.vout.to_be_bytes());
+            bytes.extend_from_slice(&input.prevout.txid.0);
+            bytes.extend_from_slice(&input.prevout.vout.to_be_bytes());
+            match input.witness {
+                Witness::Key => bytes.push(0),
+                Witness::Preimage(p) => {
+                    bytes.push(1);
+                    bytes.extend_from_slice(&p.0);
+                }
+                Witness::Timeout => bytes.push(2),
+            }
         }
         bytes.extend_from_slice(&(outputs.len() as u32).to_be_bytes());
         for output in &outputs {
@@ -126,6 +204,23 @@ impl Tx {
                     bytes.push(1);
                     bytes.extend_from_slice(&node_1.0.to_be_bytes());
                     bytes.extend_from_slice(&node_2.0.to_be_bytes());
+                }
+                Script::Delayed { owner, csv_blocks } => {
+                    bytes.push(2);
+                    bytes.extend_from_slice(&owner.0.to_be_bytes());
+                    bytes.extend_from_slice(&csv_blocks.to_be_bytes());
+                }
+                Script::Htlc { offerer, receiver, htlc_id, payment_hash, cltv_expiry } => {
+                    bytes.push(3);
+                    bytes.extend_from_slice(&offerer.0.to_be_bytes());
+                    bytes.extend_from_slice(&receiver.0.to_be_bytes());
+                    bytes.extend_from_slice(&htlc_id.to_be_bytes());
+                    bytes.extend_from_slice(&payment_hash.0);
+                    bytes.extend_from_slice(&cltv_expiry.to_be_bytes());
+                }
+                Script::Anchor { owner } => {
+                    bytes.push(4);
+                    bytes.extend_from_slice(&owner.0.to_be_bytes());
                 }
             }
         }
@@ -142,10 +237,14 @@ impl Tx {
         OutPoint { txid: self.txid, vout }
     }
 
-    /// Whether any output or spent output concerns `node`. Spent outputs are recognised by the
-    /// caller, who knows them; this checks the outputs only.
+    /// Whether any output concerns `node` (spent outputs are the caller's to recognise).
     pub fn pays_to(&self, node: NodeId) -> bool {
         self.outputs.iter().any(|o| o.script.concerns(node))
+    }
+
+    /// Whether it spends `outpoint`.
+    pub fn spends(&self, outpoint: &OutPoint) -> bool {
+        self.inputs.iter().any(|i| &i.prevout == outpoint)
     }
 }
 
@@ -202,6 +301,14 @@ pub mod weight {
     pub fn closing_tx(outputs: usize) -> u64 {
         TX_OVERHEAD + FUNDING_INPUT + P2WPKH_OUTPUT * outputs as u64
     }
+
+    /// Spending a commitment's HTLC output directly from the other side's commitment (preimage
+    /// or timeout path, to the wallet).
+    pub const HTLC_CLAIM: u64 = TX_OVERHEAD + 4 * 41 + 300 + P2WPKH_OUTPUT;
+    /// Spending a delayed output after its CSV (to_local or second-stage), to the wallet.
+    pub const DELAYED_SWEEP: u64 = TX_OVERHEAD + 4 * 41 + 154 + P2WPKH_OUTPUT;
+    /// Spending an anchor output, to the wallet.
+    pub const ANCHOR_SWEEP: u64 = TX_OVERHEAD + 4 * 41 + 80 + P2WPKH_OUTPUT;
 }
 
 #[cfg(test)]

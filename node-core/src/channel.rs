@@ -6,14 +6,15 @@
 //! sums to the channel's value. This module returns the messages to send and what changed; the
 //! node sends them, forwards HTLCs and touches the wallet.
 
-use crate::chain::{OutPoint, Script, Tx, TxKind, TxOut, weight};
+use crate::chain::{OutPoint, Script, Tx, TxIn, TxKind, TxOut, weight};
 use crate::commitment::CommitmentFormat;
 use crate::config::{ChannelConfig, NodeConfig};
 use crate::htlc::{Htlc, HtlcState, Removal, View};
 use crate::ids::{ChannelId, NodeId, PaymentHash, Preimage, Scid};
 use crate::msg::{
-    AcceptChannel, ChannelReady, ClosingSigned, CommitmentSigned, FundingCreated, OpenChannel,
-    RevokeAndAck, UpdateAddHtlc, UpdateFailHtlc, UpdateFulfillHtlc,
+    AcceptChannel, ChannelReady, ChannelReestablish, ClosingSigned, CommitmentSigned,
+    FundingCreated, Message, OpenChannel, RevokeAndAck, UpdateAddHtlc, UpdateFailHtlc,
+    UpdateFulfillHtlc,
 };
 use crate::onion::{ErrorPacket, Onion};
 use crate::policy::ChannelPolicy;
@@ -67,6 +68,16 @@ pub enum ChannelError {
     /// A revocation arrived without a commitment awaiting one.
     #[error("unexpected revoke_and_ack")]
     UnexpectedRevocation,
+    /// `channel_reestablish` names commitment numbers we cannot reconcile.
+    #[error(
+        "channel_reestablish out of sync: next commitment {next_commitment}, next revocation {next_revocation}"
+    )]
+    OutOfSync {
+        /// The peer's `next_commitment_number`.
+        next_commitment: u64,
+        /// The peer's `next_revocation_number`.
+        next_revocation: u64,
+    },
 }
 
 /// Why we cannot offer an HTLC now: these become `temporary_channel_failure` (or
@@ -107,7 +118,10 @@ pub enum ChannelPhase {
     ShuttingDown,
     /// The closing transaction is agreed and broadcast.
     Closing,
-    /// The funding output is spent, or the channel failed.
+    /// We broadcast our commitment (unilateral close); the funding is not spent yet.
+    ForceClosing,
+    /// The funding output is spent (on-chain resolution, if any, is the node's), or the channel
+    /// failed before it was funded.
     Closed,
 }
 
@@ -208,11 +222,27 @@ pub struct Channel {
     pub remote_policy: Option<ChannelPolicy>,
     /// Timestamp of the last channel_update we made for our direction.
     pub local_update_timestamp: u32,
+    /// We disabled our direction (a policy change): forwards over it fail with
+    /// `channel_disabled`.
+    pub disabled: bool,
     announcement_sent: bool,
     announcement_received: bool,
     /// A state change debited a side below zero: the peer signed or sent something its balance
     /// does not cover. Checked after every message from the peer.
     overdrawn: bool,
+    /// Updates sent since our last `commitment_signed`, for nothing (they are forgotten on
+    /// disconnection) but their order.
+    uncommitted: Vec<Message>,
+    /// The updates our last `commitment_signed` covered, and that message: retransmitted if the
+    /// peer did not receive it.
+    last_commitment: Vec<Message>,
+    /// Our last `revoke_and_ack`, retransmitted if the peer did not receive it.
+    last_revocation: Option<RevokeAndAck>,
+    /// Send order of our last commitment and last revocation, to retransmit them in that order.
+    commitment_seq: u64,
+    revocation_seq: u64,
+    /// The peer is connected and both sides re-established the channel: updates may flow.
+    live: bool,
 }
 
 impl Channel {
@@ -265,9 +295,16 @@ impl Channel {
             },
             remote_policy: None,
             local_update_timestamp: 0,
+            disabled: false,
             announcement_sent: false,
             announcement_received: false,
             overdrawn: false,
+            uncommitted: Vec::new(),
+            last_commitment: Vec::new(),
+            last_revocation: None,
+            commitment_seq: 0,
+            revocation_seq: 0,
+            live: true,
         }
     }
 
@@ -413,6 +450,9 @@ impl Channel {
         channel.ready_received = true;
         channel.announcement_sent = announce;
         channel.announcement_received = announce;
+        // As if one commitment had been exchanged: reconnecting does not resend channel_ready.
+        channel.local_commitment_number = 1;
+        channel.remote_commitment_number = 1;
         let capacity_msat = funding_sat * 1000;
         let ours_msat = ours_msat.min(capacity_msat);
         channel.views = [Balances { ours_msat, theirs_msat: capacity_msat - ours_msat }; 3];
@@ -724,6 +764,7 @@ impl Channel {
     /// without a free slot.
     pub fn available_to_send_msat(&self) -> u64 {
         if self.phase != ChannelPhase::Normal
+            || !self.live
             || self.offered.len() >= usize::from(self.remote.max_accepted_htlcs)
         {
             return 0;
@@ -749,7 +790,7 @@ impl Channel {
 
     /// Checks that we may offer an HTLC of `amount_msat` now.
     pub fn check_add(&self, amount_msat: u64) -> Result<(), AddHtlcError> {
-        if self.phase != ChannelPhase::Normal {
+        if self.phase != ChannelPhase::Normal || !self.live {
             return Err(AddHtlcError::NotUsable);
         }
         if amount_msat < self.remote.htlc_minimum_msat || amount_msat == 0 {
@@ -792,7 +833,16 @@ impl Channel {
         self.offered.insert(id, htlc);
         self.set_state(true, id, HtlcState::AddPending);
         assert!(!self.overdrawn, "invariant: check_add keeps our balance covered");
-        Ok(UpdateAddHtlc { channel_id: self.id, id, amount_msat, payment_hash, cltv_expiry, onion })
+        let msg = UpdateAddHtlc {
+            channel_id: self.id,
+            id,
+            amount_msat,
+            payment_hash,
+            cltv_expiry,
+            onion,
+        };
+        self.uncommitted.push(Message::UpdateAddHtlc(msg.clone()));
+        Ok(msg)
     }
 
     /// The peer offers an HTLC: checks it against our limits and its balance.
@@ -868,31 +918,57 @@ impl Channel {
         }
     }
 
-    /// Settles a received HTLC with its preimage: returns the `update_fulfill_htlc` to send.
+    /// Settles a received HTLC with its preimage: returns the `update_fulfill_htlc` to send, or
+    /// `None` while the peer is away (the removal is sent once the channel is re-established).
     pub fn send_fulfill(
         &mut self,
         id: u64,
         preimage: Preimage,
-    ) -> Result<UpdateFulfillHtlc, ChannelError> {
+    ) -> Result<Option<UpdateFulfillHtlc>, ChannelError> {
         let htlc = Channel::committed(&self.received, id)?;
         if preimage.payment_hash() != htlc.payment_hash {
             return Err(ChannelError::BadPreimage { id });
         }
-        self.received.get_mut(&id).expect("checked").removal = Some(Removal::Fulfill(preimage));
-        self.set_state(false, id, HtlcState::RemovePending);
-        Ok(UpdateFulfillHtlc { channel_id: self.id, id, payment_preimage: preimage })
+        Ok(self.remove_received(id, Removal::Fulfill(preimage)).map(|m| match m {
+            Message::UpdateFulfillHtlc(m) => m,
+            _ => unreachable!("a fulfil removal makes update_fulfill_htlc"),
+        }))
     }
 
-    /// Fails a received HTLC: returns the `update_fail_htlc` to send.
+    /// Fails a received HTLC: returns the `update_fail_htlc` to send, or `None` while the peer
+    /// is away.
     pub fn send_fail(
         &mut self,
         id: u64,
         reason: ErrorPacket,
-    ) -> Result<UpdateFailHtlc, ChannelError> {
+    ) -> Result<Option<UpdateFailHtlc>, ChannelError> {
         Channel::committed(&self.received, id)?;
-        self.received.get_mut(&id).expect("checked").removal = Some(Removal::Fail(reason.clone()));
+        Ok(self.remove_received(id, Removal::Fail(reason)).map(|m| match m {
+            Message::UpdateFailHtlc(m) => m,
+            _ => unreachable!("a fail removal makes update_fail_htlc"),
+        }))
+    }
+
+    /// Records the removal of a committed received HTLC and, if the channel is live, starts it.
+    fn remove_received(&mut self, id: u64, removal: Removal) -> Option<Message> {
+        let htlc = self.received.get_mut(&id).expect("invariant: checked committed");
+        htlc.removal = Some(removal);
+        if !self.live {
+            return None;
+        }
+        let msg = match htlc.removal.clone().expect("just set") {
+            Removal::Fulfill(payment_preimage) => Message::UpdateFulfillHtlc(UpdateFulfillHtlc {
+                channel_id: self.id,
+                id,
+                payment_preimage,
+            }),
+            Removal::Fail(reason) => {
+                Message::UpdateFailHtlc(UpdateFailHtlc { channel_id: self.id, id, reason })
+            }
+        };
         self.set_state(false, id, HtlcState::RemovePending);
-        Ok(UpdateFailHtlc { channel_id: self.id, id, reason })
+        self.uncommitted.push(msg.clone());
+        Some(msg)
     }
 
     /// The peer settles an HTLC we offered. Returns its amount.
@@ -981,7 +1057,8 @@ impl Channel {
 
     /// Whether there is something to sign and we may sign now (no revocation outstanding).
     pub fn can_sign(&self) -> bool {
-        !self.awaiting_revocation
+        self.live
+            && !self.awaiting_revocation
             && matches!(self.phase, ChannelPhase::Normal | ChannelPhase::ShuttingDown)
             && (self.offered.values().any(|h| h.state.awaits_our_signature(true))
                 || self.received.values().any(|h| h.state.awaits_our_signature(false)))
@@ -997,13 +1074,17 @@ impl Channel {
         self.awaiting_revocation = true;
         self.remote_commitment_number += 1;
         let remote = self.views[View::Remote.index()];
-        Some(CommitmentSigned {
+        let msg = CommitmentSigned {
             channel_id: self.id,
             commitment_number: self.remote_commitment_number,
             holder_msat: remote.theirs_msat,
             counterparty_msat: remote.ours_msat,
             htlc_count: self.htlcs_in(View::Remote) as u32,
-        })
+        };
+        self.last_commitment = std::mem::take(&mut self.uncommitted);
+        self.last_commitment.push(Message::CommitmentSigned(msg));
+        self.commitment_seq = self.commitment_seq.max(self.revocation_seq) + 1;
+        Some(msg)
     }
 
     fn htlcs_in(&self, view: View) -> usize {
@@ -1036,10 +1117,13 @@ impl Channel {
         }
         // Revoke the previous commitment at once.
         self.advance_all(HtlcState::after_sending_revocation);
-        Ok(RevokeAndAck {
+        let revoke = RevokeAndAck {
             channel_id: self.id,
             revoked_commitment_number: self.local_commitment_number - 1,
-        })
+        };
+        self.last_revocation = Some(revoke);
+        self.revocation_seq = self.commitment_seq.max(self.revocation_seq) + 1;
+        Ok(revoke)
     }
 
     /// The peer revoked its previous commitment.
@@ -1053,6 +1137,7 @@ impl Channel {
             return Err(ChannelError::UnexpectedRevocation);
         }
         self.awaiting_revocation = false;
+        self.last_commitment.clear();
         let mut outcome = RevocationOutcome::default();
         for (offered, id, state, removed) in self.advance_all(HtlcState::after_receiving_revocation)
         {
@@ -1067,6 +1152,240 @@ impl Channel {
             }
         }
         Ok(outcome)
+    }
+
+    // ---- disconnection and channel_reestablish (BOLT 2) ----
+
+    /// The peer disconnected. Both sides forget the updates not yet covered by a
+    /// `commitment_signed` of their sender: our unsigned adds are dropped (returned, so the node
+    /// can fail them back or retry), the peer's unsigned adds are dropped, and unsigned removals
+    /// go back to committed (ours are sent again once the channel is re-established).
+    pub fn disconnected(&mut self) -> Vec<Htlc> {
+        self.live = false;
+        self.uncommitted.clear();
+        let mut dropped = Vec::new();
+        for offered in [true, false] {
+            let map = if offered { &self.offered } else { &self.received };
+            let unsigned: Vec<(u64, HtlcState)> = map
+                .values()
+                .filter(|h| matches!(h.state, HtlcState::AddPending | HtlcState::RemovePending))
+                .map(|h| (h.id, h.state))
+                .collect();
+            for (id, state) in unsigned {
+                if state == HtlcState::AddPending {
+                    let htlc = self.set_state(offered, id, HtlcState::Removed).expect("removed");
+                    if offered {
+                        self.next_offered_id = self.next_offered_id.min(id);
+                        dropped.push(htlc);
+                    } else {
+                        self.next_received_id = self.next_received_id.min(id);
+                    }
+                } else {
+                    self.undo_removal(offered, id);
+                }
+            }
+        }
+        if self.phase == ChannelPhase::ShuttingDown && self.closing_tx.is_some() {
+            // The fee negotiation starts again after the reconnection.
+            self.closing_tx = None;
+        }
+        dropped
+    }
+
+    /// Puts an HTLC whose removal was not signed back into the "next" view, keeping our own
+    /// removal decision (to send again) and forgetting the peer's (it sends it again).
+    fn undo_removal(&mut self, offered: bool, id: u64) {
+        let map = if offered { &mut self.offered } else { &mut self.received };
+        let htlc = map.get_mut(&id).expect("invariant: undoing a known HTLC");
+        let fulfilled = matches!(htlc.removal, Some(Removal::Fulfill(_)));
+        let amount = htlc.amount_msat;
+        htlc.state = HtlcState::Committed;
+        if offered {
+            htlc.removal = None;
+        }
+        let next = &mut self.views[View::Next.index()];
+        // Undo the credit the removal made: to the receiver if fulfilled, else to the offerer.
+        let credited = match (offered, fulfilled) {
+            (true, true) | (false, false) => &mut next.theirs_msat,
+            (true, false) | (false, true) => &mut next.ours_msat,
+        };
+        *credited =
+            credited.checked_sub(amount).expect("invariant: the credit being undone was made");
+    }
+
+    /// Whether the channel needs `channel_reestablish` after a (re)connection: it is funded and
+    /// neither closing on chain nor closed.
+    pub fn needs_reestablish(&self) -> bool {
+        self.funding.is_some()
+            && matches!(
+                self.phase,
+                ChannelPhase::AwaitingReady
+                    | ChannelPhase::Normal
+                    | ChannelPhase::ShuttingDown
+                    | ChannelPhase::Closing
+            )
+    }
+
+    /// Our `channel_reestablish`.
+    pub fn reestablish(&self) -> ChannelReestablish {
+        ChannelReestablish {
+            channel_id: self.id,
+            next_commitment_number: self.local_commitment_number + 1,
+            next_revocation_number: if self.awaiting_revocation {
+                self.remote_commitment_number - 1
+            } else {
+                self.remote_commitment_number
+            },
+        }
+    }
+
+    /// The peer's `channel_reestablish`: returns what we must send again, in the order we first
+    /// sent it (`channel_ready`, the last commitment with its updates, the last revocation), then
+    /// our removals that were not signed before the disconnection. The channel is live again.
+    pub fn on_reestablish(
+        &mut self,
+        msg: &ChannelReestablish,
+    ) -> Result<Vec<Message>, ChannelError> {
+        let out_of_sync = ChannelError::OutOfSync {
+            next_commitment: msg.next_commitment_number,
+            next_revocation: msg.next_revocation_number,
+        };
+        let resend_revocation = if msg.next_revocation_number + 1 == self.local_commitment_number {
+            true
+        } else if msg.next_revocation_number == self.local_commitment_number {
+            false
+        } else {
+            return Err(out_of_sync);
+        };
+        let resend_commitment = if msg.next_commitment_number == self.remote_commitment_number
+            && self.awaiting_revocation
+            && !self.last_commitment.is_empty()
+        {
+            true
+        } else if msg.next_commitment_number == self.remote_commitment_number + 1 {
+            false
+        } else {
+            return Err(out_of_sync);
+        };
+        let mut out = Vec::new();
+        if msg.next_commitment_number == 1 && self.local_commitment_number == 0 && self.ready_sent {
+            out.push(Message::ChannelReady(ChannelReady { channel_id: self.id }));
+        }
+        let revocation = resend_revocation.then(|| {
+            Message::RevokeAndAck(self.last_revocation.expect("invariant: a revocation was sent"))
+        });
+        let commitment = if resend_commitment { self.last_commitment.clone() } else { Vec::new() };
+        if self.revocation_seq < self.commitment_seq {
+            out.extend(revocation);
+            out.extend(commitment);
+        } else {
+            out.extend(commitment);
+            out.extend(revocation);
+        }
+        self.live = true;
+        let decided: Vec<(u64, Removal)> = self
+            .received
+            .values()
+            .filter(|h| h.state == HtlcState::Committed)
+            .filter_map(|h| h.removal.clone().map(|r| (h.id, r)))
+            .collect();
+        for (id, removal) in decided {
+            out.extend(self.remove_received(id, removal));
+        }
+        Ok(out)
+    }
+
+    /// Whether a state change ever debited a side below zero (a peer's bad commitment).
+    pub fn is_overdrawn(&self) -> bool {
+        self.overdrawn
+    }
+
+    /// Whether updates can flow (connected and re-established).
+    pub fn is_live(&self) -> bool {
+        self.live
+    }
+
+    // ---- unilateral close (BOLT 3, BOLT 5) ----
+
+    /// The commitment transaction we hold now, as we would broadcast it: `to_local` delayed by
+    /// the peer's `to_self_delay`, `to_remote` straight to the peer's wallet, anchors if any, and
+    /// one output per untrimmed HTLC (trimmed HTLCs, the fee and msat remainders go to miners).
+    pub fn holder_commitment_tx(&self) -> Tx {
+        let funding = self.funding.expect("invariant: a commitment spends a known funding output");
+        let mut htlcs = Vec::new();
+        for (offered, map) in [(true, &self.offered), (false, &self.received)] {
+            for h in map.values().filter(|h| h.state.in_view(View::Local, offered)) {
+                if self.format.is_trimmed(h.amount_msat, self.local.dust_limit_sat, offered) {
+                    continue;
+                }
+                let (offerer, receiver) =
+                    if offered { (self.me, self.peer) } else { (self.peer, self.me) };
+                htlcs.push(TxOut {
+                    amount_sat: h.amount_msat / 1000,
+                    script: Script::Htlc {
+                        offerer,
+                        receiver,
+                        htlc_id: h.id,
+                        payment_hash: h.payment_hash,
+                        cltv_expiry: h.cltv_expiry,
+                    },
+                });
+            }
+        }
+        let cost_msat = self.format.opener_cost_msat(self.format.feerate_per_kw, htlcs.len());
+        let local = self.views[View::Local.index()];
+        let (mut ours_msat, mut theirs_msat) = (local.ours_msat, local.theirs_msat);
+        if self.we_opened {
+            ours_msat = ours_msat.saturating_sub(cost_msat);
+        } else {
+            theirs_msat = theirs_msat.saturating_sub(cost_msat);
+        }
+        let dust = self.local.dust_limit_sat;
+        let mut outputs = Vec::with_capacity(htlcs.len() + 4);
+        if ours_msat / 1000 >= dust {
+            outputs.push(TxOut {
+                amount_sat: ours_msat / 1000,
+                script: Script::Delayed {
+                    owner: self.me,
+                    csv_blocks: self.remote.to_self_delay_blocks,
+                },
+            });
+        }
+        if theirs_msat / 1000 >= dust {
+            outputs.push(TxOut {
+                amount_sat: theirs_msat / 1000,
+                script: Script::Wallet { owner: self.peer },
+            });
+        }
+        if self.format.anchors {
+            for owner in [self.me, self.peer] {
+                outputs.push(TxOut {
+                    amount_sat: crate::commitment::ANCHOR_OUTPUT_SAT,
+                    script: Script::Anchor { owner },
+                });
+            }
+        }
+        outputs.extend(htlcs);
+        Tx::new(TxKind::Commitment, vec![TxIn::key(funding)], outputs, self.local_commitment_number)
+    }
+
+    /// Starts a unilateral close: no more updates; returns our commitment to broadcast (`None`
+    /// before the funding exists, when the channel is simply forgotten).
+    pub fn force_close(&mut self) -> Option<Tx> {
+        if self.funding.is_none()
+            || matches!(self.phase, ChannelPhase::Closed)
+            || self.phase < ChannelPhase::AwaitingReady
+        {
+            return None;
+        }
+        self.phase = ChannelPhase::ForceClosing;
+        self.live = false;
+        Some(self.holder_commitment_tx())
+    }
+
+    /// How many blocks our own outputs on our commitment wait (the peer's `to_self_delay`).
+    pub fn our_to_self_delay_blocks(&self) -> u16 {
+        self.remote.to_self_delay_blocks
     }
 
     // ---- cooperative close ----
@@ -1158,7 +1477,9 @@ impl Channel {
             .collect();
         Tx::new(
             TxKind::MutualClose,
-            vec![self.funding.expect("invariant: a closing channel has a funding outpoint")],
+            vec![TxIn::key(
+                self.funding.expect("invariant: a closing channel has a funding outpoint"),
+            )],
             outputs,
             0,
         )
@@ -1325,7 +1646,7 @@ mod tests {
             assert_eq!(ch.balances(View::Local), ch.balances(View::Remote));
         }
         // B fulfils; the money reaches B's balance in each view as the removal lands there.
-        let fulfill = b.send_fulfill(0, p).unwrap();
+        let fulfill = b.send_fulfill(0, p).unwrap().expect("live channel");
         assert_eq!(a.on_fulfill(&fulfill).unwrap(), 100_000_000);
         assert_eq!(b.balances(View::Next).ours_msat, 500_000_000);
         sign(&mut b, &mut a);
@@ -1351,7 +1672,7 @@ mod tests {
         sign(&mut a, &mut b);
         assert_eq!(sign(&mut b, &mut a).locked_in, vec![0]);
         let packet = ErrorPacket::new(Failure::new(FailureCode::TEMPORARY_CHANNEL_FAILURE));
-        let fail = b.send_fail(0, packet.clone()).unwrap();
+        let fail = b.send_fail(0, packet.clone()).unwrap().expect("live channel");
         a.on_fail(&fail).unwrap();
         // B signs A's commitment without the HTLC; A revokes.
         let first = sign(&mut b, &mut a);
@@ -1421,7 +1742,7 @@ mod tests {
         let small = b.send_add(10_000_000, preimage(9).payment_hash(), 500, onion()).unwrap();
         let signed = b.send_commitment().unwrap();
         // While waiting, B fulfils A's 500k sat HTLC: that credit is in B's "next" view only.
-        let fulfill = b.send_fulfill(0, preimage(8)).unwrap();
+        let fulfill = b.send_fulfill(0, preimage(8)).unwrap().expect("live channel");
         assert_eq!(b.balances(View::Next).ours_msat, 590_000_000);
         // B's commitments still hold only 90k to 100k sat for it: 80k sat above the reserve.
         assert_eq!(b.available_to_send_msat(), 80_000_000);

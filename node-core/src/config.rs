@@ -86,6 +86,9 @@ pub struct NodeConfig {
     pub final_cltv_margin_blocks: u16,
     /// How often gossip is flushed to peers, ms.
     pub gossip_flush_interval_ms: u64,
+    /// How long a peer may be away before our public channels with it are announced disabled,
+    /// seconds (lnd's `chan-disable-timeout`).
+    pub disable_after_offline_s: u32,
 }
 
 impl NodeConfig {
@@ -125,6 +128,7 @@ impl NodeConfig {
             max_route_hops: 20,
             final_cltv_margin_blocks: 3,
             gossip_flush_interval_ms: 60_000,
+            disable_after_offline_s: 1_200,
         };
         match implementation {
             Implementation::Lnd => lnd,

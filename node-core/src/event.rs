@@ -12,7 +12,11 @@ use crate::router::Route;
 pub enum CloseReason {
     /// A cooperative close confirmed.
     Mutual,
-    /// A protocol violation failed it (ours or the peer's `error`).
+    /// Our commitment confirmed (we closed unilaterally).
+    LocalForce,
+    /// The peer's commitment confirmed (it closed unilaterally).
+    RemoteForce,
+    /// It failed before it was funded.
     Failed,
 }
 
@@ -22,6 +26,8 @@ impl CloseReason {
         match self {
             CloseReason::Mutual => 0,
             CloseReason::Failed => 1,
+            CloseReason::LocalForce => 2,
+            CloseReason::RemoteForce => 3,
         }
     }
 }
@@ -96,6 +102,33 @@ pub enum Event {
         peer: NodeId,
         /// Why.
         reason: CloseReason,
+    },
+    /// We broadcast our commitment: a unilateral close.
+    ChannelForceClosed {
+        /// The channel.
+        channel_id: ChannelId,
+        /// The peer.
+        peer: NodeId,
+        /// The commitment transaction.
+        txid: Txid,
+    },
+    /// A channel was re-established after a reconnection.
+    ChannelReestablished {
+        /// The channel.
+        channel_id: ChannelId,
+        /// The peer.
+        peer: NodeId,
+        /// Messages we sent again.
+        retransmitted: u32,
+    },
+    /// One of our on-chain claims confirmed.
+    OnChainClaimed {
+        /// The channel it comes from.
+        channel_id: ChannelId,
+        /// Whether it claimed an HTLC output (else a delayed output).
+        htlc: bool,
+        /// Value of the claimed output, sat.
+        amount_sat: u64,
     },
     /// A peer broke the protocol on a channel (a bug in a simulation of honest nodes).
     ProtocolViolation {
@@ -199,6 +232,8 @@ pub enum Event {
         attempts: u32,
         /// The successful route.
         route: Route,
+        /// The preimage came from the chain (the first hop's channel closed with it in flight).
+        on_chain: bool,
     },
     /// The payment gave up.
     PaymentFailed {

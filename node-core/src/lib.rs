@@ -27,6 +27,7 @@ pub mod ids;
 pub mod invoice;
 pub mod msg;
 pub mod node;
+pub mod onchain;
 pub mod onion;
 pub mod payment;
 pub mod policy;

@@ -39,6 +39,8 @@ pub enum Message {
     Shutdown(Shutdown),
     /// BOLT 2 `closing_signed`.
     ClosingSigned(ClosingSigned),
+    /// BOLT 2 `channel_reestablish`.
+    ChannelReestablish(ChannelReestablish),
     /// BOLT 7 `announcement_signatures`.
     AnnouncementSignatures(AnnouncementSignatures),
     /// BOLT 7 `channel_update` sent straight to the channel peer (for unannounced channels).
@@ -60,6 +62,7 @@ impl Message {
             Message::ChannelReady(_) => 36,
             Message::Shutdown(_) => 38,
             Message::ClosingSigned(_) => 39,
+            Message::ChannelReestablish(_) => 136,
             Message::UpdateAddHtlc(_) => 128,
             Message::UpdateFulfillHtlc(_) => 130,
             Message::UpdateFailHtlc(_) => 131,
@@ -239,6 +242,17 @@ pub struct ClosingSigned {
     pub channel_id: ChannelId,
     /// The proposed closing fee, sat.
     pub fee_sat: u64,
+}
+
+/// BOLT 2 `channel_reestablish`, sent for every funded channel after a (re)connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ChannelReestablish {
+    /// The channel.
+    pub channel_id: ChannelId,
+    /// The number of the next `commitment_signed` the sender expects to receive.
+    pub next_commitment_number: u64,
+    /// The number of the commitment the sender expects the receiver to revoke next.
+    pub next_revocation_number: u64,
 }
 
 /// BOLT 7 `announcement_signatures`.

@@ -20,6 +20,7 @@ use crate::msg::{
     AnnouncementSignatures, ErrorMessage, FundingSigned, Init, Message, RevokeAndAck, Shutdown,
     UpdateAddHtlc,
 };
+use crate::onchain::{FULFILL_DEADLINE_BLOCKS, GRACE_BLOCKS, OnChain, Outcome};
 use crate::onion::{ErrorPacket, Failure, FailureCode, HopPayload, Onion};
 use crate::payment::{FailureReason, OutboundPayment, PaymentId, PaymentStatus, Verdict};
 use crate::router::{FirstHop, Route, RouteRequest, cheapest_route};
@@ -72,7 +73,22 @@ pub enum Action {
 pub enum Timer {
     /// Relay queued gossip to the peers.
     GossipFlush,
+    /// Try to reconnect to a channel peer.
+    Reconnect {
+        /// The peer.
+        peer: NodeId,
+    },
+    /// A peer has been away long enough to disable our public channels with it.
+    PeerOffline {
+        /// The peer.
+        peer: NodeId,
+    },
 }
+
+/// First reconnection delay, seconds; doubled after each failure up to [`RECONNECT_MAX_S`].
+pub const RECONNECT_FIRST_S: u64 = 1;
+/// Longest reconnection delay, seconds.
+pub const RECONNECT_MAX_S: u64 = 300;
 
 /// A `lightning-cli`-style command.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -129,6 +145,25 @@ pub enum Command {
     ListPeers,
     /// List outbound payments.
     ListPayments,
+    /// Close every channel with a peer unilaterally: broadcast our commitment.
+    ForceClose {
+        /// The peer.
+        peer: NodeId,
+    },
+    /// Change our forwarding policy on the channels with `peer` (all channels if `None`), and
+    /// announce it with a channel_update. Absent fields keep their value.
+    SetPolicy {
+        /// The peer, or every peer.
+        peer: Option<NodeId>,
+        /// Fixed fee, msat.
+        fee_base_msat: Option<u32>,
+        /// Proportional fee, millionths.
+        fee_proportional_millionths: Option<u32>,
+        /// CLTV delta, blocks.
+        cltv_expiry_delta: Option<u16>,
+        /// Disable (or enable) forwarding over the channels.
+        disabled: Option<bool>,
+    },
 }
 
 /// The answer to a command.
@@ -261,6 +296,10 @@ enum HtlcSource {
 struct Peer {
     connected: bool,
     ready: bool,
+    /// Next reconnection delay, seconds (0: not trying).
+    backoff_s: u64,
+    /// We disabled our public channels with this peer while it was away.
+    disabled_while_away: bool,
 }
 
 /// One Lightning node.
@@ -274,6 +313,7 @@ pub struct Node {
     channels: BTreeMap<ChannelId, Channel>,
     by_scid: BTreeMap<Scid, ChannelId>,
     wallet: Wallet,
+    onchain: OnChain,
     graph: GraphView,
     gossip: GossipQueue,
     invoices: BTreeMap<PaymentHash, InvoiceRecord>,
@@ -299,6 +339,7 @@ impl Node {
             channels: BTreeMap::new(),
             by_scid: BTreeMap::new(),
             wallet: Wallet::new(id),
+            onchain: OnChain::new(id),
             graph: GraphView::new(graph),
             gossip: GossipQueue::default(),
             invoices: BTreeMap::new(),
@@ -343,6 +384,11 @@ impl Node {
     /// Its view of the network.
     pub fn graph(&self) -> &GraphView {
         &self.graph
+    }
+
+    /// Its on-chain claims in progress.
+    pub fn onchain(&self) -> &OnChain {
+        &self.onchain
     }
 
     /// Its outbound payments, by id.
@@ -400,16 +446,91 @@ impl Node {
     /// A connection to `peer` is up: both sides send `init`.
     pub fn peer_connected(&mut self, now: SimTime, peer: NodeId) {
         self.tick(now);
-        self.peers.insert(peer, Peer { connected: true, ready: false });
+        let entry = self.peers.entry(peer).or_default();
+        entry.connected = true;
+        entry.ready = false;
         self.send(peer, Message::Init(Init { initial_routing_sync: true }));
     }
 
-    /// The connection to `peer` is gone.
+    /// The connection to `peer` is gone: messages in flight are lost. Channels not yet funded
+    /// are forgotten; funded ones forget their unsigned updates (unsigned adds of ours are failed
+    /// back), and we try to reconnect.
     pub fn peer_disconnected(&mut self, now: SimTime, peer: NodeId) {
         self.tick(now);
-        if let Some(p) = self.peers.get_mut(&peer) {
-            *p = Peer::default();
+        self.disconnect(peer);
+        self.flush();
+    }
+
+    fn disconnect(&mut self, peer: NodeId) {
+        let Some(p) = self.peers.get_mut(&peer) else { return };
+        if !p.connected {
+            return;
         }
+        p.connected = false;
+        p.ready = false;
+        let ids: Vec<ChannelId> =
+            self.channels.values().filter(|c| c.peer() == peer).map(Channel::id).collect();
+        let mut keep_trying = false;
+        for id in ids {
+            let channel = self.channels.get_mut(&id).expect("listed");
+            if channel.phase() < ChannelPhase::AwaitingReady {
+                self.close_failed(id, peer);
+                continue;
+            }
+            if channel.phase() >= ChannelPhase::ForceClosing {
+                continue;
+            }
+            keep_trying = true;
+            let dropped = channel.disconnected();
+            for htlc in dropped {
+                if let Some(source) = self.sources.remove(&(id, htlc.id)) {
+                    self.fail_here(source, id, FailureCode::TEMPORARY_CHANNEL_FAILURE, false);
+                }
+            }
+        }
+        if keep_trying {
+            self.schedule_reconnect(peer);
+            let at = self.now.plus_secs(u64::from(self.config.disable_after_offline_s));
+            self.actions.push(Action::SetTimer { at, timer: Timer::PeerOffline { peer } });
+        }
+    }
+
+    fn schedule_reconnect(&mut self, peer: NodeId) {
+        let p = self.peers.entry(peer).or_default();
+        let delay_s = p.backoff_s.max(RECONNECT_FIRST_S);
+        p.backoff_s = (delay_s * 2).min(RECONNECT_MAX_S);
+        let at = self.now.plus_secs(delay_s);
+        self.actions.push(Action::SetTimer { at, timer: Timer::Reconnect { peer } });
+    }
+
+    /// A connection attempt to `peer` failed (it is down or unreachable): try again later.
+    pub fn connection_failed(&mut self, now: SimTime, peer: NodeId) {
+        self.tick(now);
+        if self.channels.values().any(|c| c.peer() == peer && c.needs_reestablish()) {
+            self.schedule_reconnect(peer);
+        }
+    }
+
+    /// The node restarts after a crash. It kept what it persists (channels, invoices, payments,
+    /// its wallet and on-chain claims) and lost what lives in memory (connections, queued
+    /// gossip); it reconnects to its channel peers. The driver then replays the blocks it missed.
+    pub fn restart(&mut self, now: SimTime) {
+        self.tick(now);
+        let peers: Vec<NodeId> = self.peers.keys().copied().collect();
+        for peer in peers {
+            self.disconnect(peer);
+        }
+        self.gossip = GossipQueue::default();
+        self.actions.retain(|a| !matches!(a, Action::SetTimer { .. }));
+        let mut channel_peers: Vec<NodeId> =
+            self.channels.values().filter(|c| c.needs_reestablish()).map(Channel::peer).collect();
+        channel_peers.sort();
+        channel_peers.dedup();
+        for peer in channel_peers {
+            self.peers.entry(peer).or_default().backoff_s = 0;
+            self.actions.push(Action::Connect { peer });
+        }
+        self.flush();
     }
 
     /// Whether `peer` is connected and `init` was exchanged.
@@ -428,6 +549,37 @@ impl Node {
                     self.send(peer, Message::Gossip(batch));
                 }
             }
+            Timer::Reconnect { peer } => {
+                let wanted =
+                    self.channels.values().any(|c| c.peer() == peer && c.needs_reestablish());
+                if wanted && !self.peers.get(&peer).is_some_and(|p| p.connected) {
+                    self.actions.push(Action::Connect { peer });
+                }
+            }
+            Timer::PeerOffline { peer } => {
+                if !self.is_peer_ready(peer) {
+                    self.set_away_disabled(peer, true);
+                }
+            }
+        }
+        self.flush();
+    }
+
+    /// Disables (or re-enables) in gossip our public channels with a peer that is away.
+    fn set_away_disabled(&mut self, peer: NodeId, away: bool) {
+        let p = self.peers.entry(peer).or_default();
+        if p.disabled_while_away == away {
+            return;
+        }
+        p.disabled_while_away = away;
+        let ids: Vec<ChannelId> = self
+            .channels
+            .values()
+            .filter(|c| c.peer() == peer && c.is_announced() && c.phase() == ChannelPhase::Normal)
+            .map(Channel::id)
+            .collect();
+        for id in ids {
+            self.publish_update(id);
         }
     }
 
@@ -435,6 +587,7 @@ impl Node {
     pub fn block_connected(&mut self, now: SimTime, block: &Block) {
         self.tick(now);
         self.height = self.height.max(block.height);
+        let mut outcomes = Vec::new();
         for confirmed in &block.txs {
             let tx = &confirmed.tx;
             self.wallet.apply_confirmed(tx);
@@ -443,38 +596,58 @@ impl Node {
                 .values()
                 .filter(|c| c.phase() != ChannelPhase::Closed)
                 .filter(|c| {
-                    c.funding_outpoint()
-                        .is_some_and(|f| f.txid == tx.txid || tx.inputs.contains(&f))
+                    c.funding_outpoint().is_some_and(|f| f.txid == tx.txid || tx.spends(&f))
                 })
                 .map(Channel::id)
                 .collect();
             for id in ids {
                 let channel = self.channels.get_mut(&id).expect("listed above");
                 let funding = channel.funding_outpoint().expect("filtered on it");
-                if tx.inputs.contains(&funding) {
-                    channel.on_funding_spent();
-                    let peer = channel.peer();
-                    let reason = if channel.closing_tx().is_some_and(|c| c.txid == tx.txid) {
-                        CloseReason::Mutual
-                    } else {
-                        CloseReason::Failed
-                    };
-                    self.emit(Event::ChannelClosed { channel_id: id, peer, reason });
-                } else {
+                if !tx.spends(&funding) {
                     channel.on_funding_confirmed(block.height, confirmed.tx_index);
                     if let Some(scid) = channel.scid() {
                         self.by_scid.insert(scid, id);
                     }
+                    continue;
+                }
+                let peer = channel.peer();
+                let reason = if channel.closing_tx().is_some_and(|c| c.txid == tx.txid) {
+                    CloseReason::Mutual
+                } else {
+                    let ours = channel.phase() == ChannelPhase::ForceClosing
+                        && channel.holder_commitment_tx().txid == tx.txid;
+                    self.onchain.commitment_confirmed(channel, tx, block.height, ours);
+                    if ours { CloseReason::LocalForce } else { CloseReason::RemoteForce }
+                };
+                let was_public = channel.is_announced();
+                channel.on_funding_spent();
+                self.emit(Event::ChannelClosed { channel_id: id, peer, reason });
+                if was_public {
+                    self.publish_update(id);
                 }
             }
+            self.onchain.tx_confirmed(tx, block.height, &mut outcomes);
         }
         for scid in block.closed_channels.iter() {
             self.graph.mark_spent(*scid, block.height);
         }
         self.graph.forget_spent(block.height);
+        for tx in self.onchain.on_height(block.height, self.config.feerate_per_kw, &mut outcomes) {
+            self.actions.push(Action::Broadcast { tx });
+        }
+        for outcome in outcomes {
+            self.apply_onchain(outcome);
+        }
+        self.check_deadlines();
         let ids: Vec<ChannelId> = self.channels.keys().copied().collect();
         for id in ids {
             let channel = self.channels.get_mut(&id).expect("listed above");
+            if channel.phase() == ChannelPhase::ForceClosing {
+                // Rebroadcast until it confirms (the funding may not even have confirmed yet).
+                let tx = channel.holder_commitment_tx();
+                self.actions.push(Action::Broadcast { tx });
+                continue;
+            }
             let peer = channel.peer();
             if !self.peers.get(&peer).is_some_and(|p| p.ready) {
                 continue;
@@ -498,6 +671,65 @@ impl Node {
         self.flush();
     }
 
+    /// Acts on what the chain settled: a preimage the peer revealed goes upstream at once; a
+    /// final failure fails the upstream HTLC or our payment's attempt.
+    fn apply_onchain(&mut self, outcome: Outcome) {
+        match outcome {
+            Outcome::OfferedFulfilled { channel_id, htlc_id, preimage } => {
+                if let Some(source) = self.sources.remove(&(channel_id, htlc_id)) {
+                    self.settle_upstream_from(source, preimage, true);
+                }
+            }
+            Outcome::OfferedFailed { channel_id, htlc_id } => {
+                if let Some(source) = self.sources.remove(&(channel_id, htlc_id)) {
+                    let code = FailureCode::PERMANENT_CHANNEL_FAILURE;
+                    self.fail_here(source, channel_id, code, true);
+                }
+            }
+            Outcome::Claimed { channel_id, htlc, amount_sat } => {
+                self.emit(Event::OnChainClaimed { channel_id, htlc, amount_sat });
+            }
+        }
+    }
+
+    /// BOLT 5 deadlines: an offered HTLC still there [`GRACE_BLOCKS`] after its expiry, or a
+    /// received HTLC whose preimage we know [`FULFILL_DEADLINE_BLOCKS`] before its expiry, sends
+    /// the channel on chain.
+    fn check_deadlines(&mut self) {
+        let height = self.height;
+        let due: Vec<ChannelId> = self
+            .channels
+            .values()
+            .filter(|c| {
+                c.phase() >= ChannelPhase::AwaitingReady && c.phase() < ChannelPhase::ForceClosing
+            })
+            .filter(|c| {
+                c.offered_htlcs().any(|h| height >= h.cltv_expiry + GRACE_BLOCKS)
+                    || c.received_htlcs().any(|h| {
+                        matches!(h.removal, Some(crate::htlc::Removal::Fulfill(_)))
+                            && height + FULFILL_DEADLINE_BLOCKS >= h.cltv_expiry
+                    })
+            })
+            .map(Channel::id)
+            .collect();
+        for id in due {
+            self.force_close(id);
+        }
+    }
+
+    /// Closes channel `id` unilaterally: broadcasts our commitment.
+    fn force_close(&mut self, id: ChannelId) {
+        let Some(channel) = self.channels.get_mut(&id) else { return };
+        let peer = channel.peer();
+        let was_public = channel.is_announced() && channel.phase() == ChannelPhase::Normal;
+        let Some(tx) = channel.force_close() else { return };
+        self.emit(Event::ChannelForceClosed { channel_id: id, peer, txid: tx.txid });
+        self.actions.push(Action::Broadcast { tx });
+        if was_public {
+            self.publish_update(id);
+        }
+    }
+
     /// A message arrived from `from`.
     pub fn handle_message(&mut self, now: SimTime, from: NodeId, msg: Message) {
         self.tick(now);
@@ -510,8 +742,20 @@ impl Node {
     fn dispatch(&mut self, from: NodeId, msg: Message) -> Result<(), (ChannelId, ChannelError)> {
         match msg {
             Message::Init(init) => {
-                self.peers.entry(from).or_default().ready = true;
+                let peer = self.peers.entry(from).or_default();
+                peer.ready = true;
+                peer.backoff_s = 0;
                 self.emit(Event::PeerConnected { peer: from });
+                let funded: Vec<ChannelId> = self
+                    .channels
+                    .values()
+                    .filter(|c| c.peer() == from && c.needs_reestablish())
+                    .map(Channel::id)
+                    .collect();
+                for id in funded {
+                    let msg = self.channels[&id].reestablish();
+                    self.send(from, Message::ChannelReestablish(msg));
+                }
                 if init.initial_routing_sync {
                     let gossip = self.graph.overlay_gossip();
                     if !gossip.is_empty() {
@@ -521,7 +765,35 @@ impl Node {
                 Ok(())
             }
             Message::Error(err) => {
+                // The peer failed the channel: before funding it is forgotten; after, we close
+                // it on chain.
                 self.close_failed(err.channel_id, from);
+                Ok(())
+            }
+            Message::ChannelReestablish(msg) => {
+                let id = msg.channel_id;
+                let channel = self.channel_with(id, from).ok_or((
+                    id,
+                    ChannelError::UnexpectedMessage {
+                        message: "channel_reestablish",
+                        phase: ChannelPhase::Closed,
+                    },
+                ))?;
+                if !channel.needs_reestablish() {
+                    return Ok(());
+                }
+                let resend = channel.on_reestablish(&msg).map_err(|e| (id, e))?;
+                let retransmitted = resend.len() as u32;
+                for m in resend {
+                    self.send(from, m);
+                }
+                self.emit(Event::ChannelReestablished {
+                    channel_id: id,
+                    peer: from,
+                    retransmitted,
+                });
+                self.dirty.insert(id);
+                self.set_away_disabled(from, false);
                 Ok(())
             }
             Message::OpenChannel(open) => {
@@ -783,9 +1055,8 @@ impl Node {
                 self.wallet.release(tx);
             }
             self.emit(Event::ChannelOpenFailed { temporary_channel_id: channel_id, peer });
-        } else if channel.phase() != ChannelPhase::Closed {
-            channel.fail();
-            self.emit(Event::ChannelClosed { channel_id, peer, reason: CloseReason::Failed });
+        } else if channel.phase() < ChannelPhase::ForceClosing {
+            self.force_close(channel_id);
         }
     }
 
@@ -824,6 +1095,11 @@ impl Node {
     /// A fresh channel_update for our direction of channel `id`.
     fn make_update(&mut self, id: ChannelId) -> ChannelUpdate {
         let now_s = u32::try_from(self.now.as_secs()).unwrap_or(u32::MAX);
+        let away = self
+            .channels
+            .get(&id)
+            .and_then(|c| self.peers.get(&c.peer()))
+            .is_some_and(|p| p.disabled_while_away);
         let channel =
             self.channels.get_mut(&id).expect("invariant: updates are made for known channels");
         channel.local_update_timestamp = now_s.max(channel.local_update_timestamp + 1);
@@ -833,8 +1109,26 @@ impl Node {
                 .expect("invariant: updates are for confirmed channels"),
             direction: u8::from(self.id > channel.peer()),
             timestamp: channel.local_update_timestamp,
-            disabled: channel.phase() != ChannelPhase::Normal,
+            disabled: channel.phase() != ChannelPhase::Normal || channel.disabled || away,
             policy: channel.local_policy,
+        }
+    }
+
+    /// Makes a fresh channel_update for channel `id` and publishes it: by gossip for a public
+    /// channel, straight to the peer for a private one.
+    fn publish_update(&mut self, id: ChannelId) {
+        let Some(channel) = self.channels.get(&id) else { return };
+        if channel.scid().is_none() {
+            return;
+        }
+        let (peer, public) = (channel.peer(), channel.is_announced());
+        let update = self.make_update(id);
+        if public {
+            if self.graph.apply_update(&update) {
+                self.queue_gossip(GossipMessage::Update(update), None);
+            }
+        } else if self.is_peer_ready(peer) {
+            self.send(peer, Message::ChannelUpdate(update));
         }
     }
 
@@ -845,7 +1139,7 @@ impl Node {
             short_channel_id: channel.scid()?,
             direction: u8::from(self.id > channel.peer()),
             timestamp: channel.local_update_timestamp,
-            disabled: channel.phase() != ChannelPhase::Normal,
+            disabled: channel.phase() != ChannelPhase::Normal || channel.disabled,
             policy: channel.local_policy,
         })
     }
@@ -900,7 +1194,9 @@ impl Node {
                 .send_fail(htlc_id, ErrorPacket::new(failure))
                 .expect("invariant: a locked-in HTLC can be failed");
             let peer = channel.peer();
-            self.send(peer, Message::UpdateFailHtlc(fail));
+            if let Some(fail) = fail {
+                self.send(peer, Message::UpdateFailHtlc(fail));
+            }
             self.emit(Event::HtlcRefused { in_scid, in_htlc_id: htlc_id, code });
         }
         self.dirty.insert(channel_id);
@@ -935,7 +1231,9 @@ impl Node {
                         .send_fulfill(htlc_id, preimage)
                         .expect("invariant: a locked-in HTLC can be fulfilled");
                     let peer = channel.peer();
-                    self.send(peer, Message::UpdateFulfillHtlc(fulfill));
+                    if let Some(fulfill) = fulfill {
+                        self.send(peer, Message::UpdateFulfillHtlc(fulfill));
+                    }
                 }),
             HopPayload::Forward { short_channel_id, amt_to_forward_msat, outgoing_cltv_value } => {
                 self.forward(
@@ -1018,10 +1316,10 @@ impl Node {
         if out.phase() == ChannelPhase::Closed {
             return Err(Failure::new(FailureCode::UNKNOWN_NEXT_PEER));
         }
-        if out.phase() != ChannelPhase::Normal {
+        if out.phase() != ChannelPhase::Normal || out.disabled {
             return Err(with_update(FailureCode::CHANNEL_DISABLED));
         }
-        if !self.is_peer_ready(out.peer()) {
+        if !self.is_peer_ready(out.peer()) || !out.is_live() {
             return Err(with_update(FailureCode::TEMPORARY_CHANNEL_FAILURE));
         }
         let policy = out.local_policy;
@@ -1079,15 +1377,24 @@ impl Node {
         Ok(())
     }
 
-    /// We learnt the preimage of an HTLC we offered.
+    /// We learnt the preimage of an HTLC we offered, off chain.
     fn settle_upstream(&mut self, source: HtlcSource, preimage: Preimage) {
+        self.settle_upstream_from(source, preimage, false);
+    }
+
+    /// We learnt the preimage of an HTLC we offered (`on_chain`: from the peer's claim).
+    fn settle_upstream_from(&mut self, source: HtlcSource, preimage: Preimage, on_chain: bool) {
         match source {
-            HtlcSource::Local(payment_id) => self.payment_succeeded(payment_id, preimage),
+            HtlcSource::Local(payment_id) => self.payment_succeeded(payment_id, preimage, on_chain),
             HtlcSource::Forwarded { channel, htlc_id, in_msat, out_msat } => {
                 let Some(upstream) = self.channels.get_mut(&channel) else { return };
                 let Ok(fulfill) = upstream.send_fulfill(htlc_id, preimage) else { return };
                 let (peer, in_scid) = (upstream.peer(), upstream.scid().expect("confirmed"));
-                self.send(peer, Message::UpdateFulfillHtlc(fulfill));
+                if let Some(fulfill) = fulfill {
+                    self.send(peer, Message::UpdateFulfillHtlc(fulfill));
+                }
+                // If the upstream channel is on chain, claim the HTLC there with the preimage.
+                self.onchain.learn_preimage(channel, htlc_id, preimage);
                 self.dirty.insert(channel);
                 self.emit(Event::ForwardSettled {
                     in_scid,
@@ -1103,14 +1410,41 @@ impl Node {
         match source {
             HtlcSource::Local(payment_id) => self.attempt_failed(payment_id, packet),
             HtlcSource::Forwarded { channel, htlc_id, .. } => {
-                let Some(upstream) = self.channels.get_mut(&channel) else { return };
-                let Ok(fail) = upstream.send_fail(htlc_id, packet.wrap()) else { return };
-                let (peer, in_scid) = (upstream.peer(), upstream.scid().expect("confirmed"));
-                self.send(peer, Message::UpdateFailHtlc(fail));
-                self.dirty.insert(channel);
-                self.emit(Event::ForwardFailed { in_scid, in_htlc_id: htlc_id });
+                self.fail_incoming(channel, htlc_id, packet.wrap())
             }
         }
+    }
+
+    /// An HTLC we offered on `channel_id` failed here, not downstream (we dropped it on a
+    /// disconnection, or it timed out on chain): we are the failing hop.
+    fn fail_here(
+        &mut self,
+        source: HtlcSource,
+        channel_id: ChannelId,
+        code: FailureCode,
+        on_chain: bool,
+    ) {
+        match source {
+            HtlcSource::Local(payment_id) => {
+                let scid = self.channels.get(&channel_id).and_then(Channel::scid);
+                self.attempt_failed_here(payment_id, scid, code, on_chain);
+            }
+            HtlcSource::Forwarded { channel, htlc_id, .. } => {
+                let failure = Failure { code, channel_update: self.current_update(channel_id) };
+                self.fail_incoming(channel, htlc_id, ErrorPacket::new(failure));
+            }
+        }
+    }
+
+    fn fail_incoming(&mut self, channel: ChannelId, htlc_id: u64, packet: ErrorPacket) {
+        let Some(upstream) = self.channels.get_mut(&channel) else { return };
+        let Ok(fail) = upstream.send_fail(htlc_id, packet) else { return };
+        let (peer, in_scid) = (upstream.peer(), upstream.scid().expect("confirmed"));
+        if let Some(fail) = fail {
+            self.send(peer, Message::UpdateFailHtlc(fail));
+        }
+        self.dirty.insert(channel);
+        self.emit(Event::ForwardFailed { in_scid, in_htlc_id: htlc_id });
     }
 
     // ---- payments ----
@@ -1202,6 +1536,7 @@ impl Node {
                         failing_hop: 0,
                         code: FailureCode::TEMPORARY_CHANNEL_FAILURE,
                         scid: Some(first.scid),
+                        on_chain: false,
                     };
                     payment.last_failure = Some(failure);
                     payment.last_route = Some(route);
@@ -1251,7 +1586,30 @@ impl Node {
         }
     }
 
-    fn payment_succeeded(&mut self, id: PaymentId, preimage: Preimage) {
+    /// The attempt in flight failed at our own channel (`scid`) with `code`; retry without it.
+    fn attempt_failed_here(
+        &mut self,
+        id: PaymentId,
+        scid: Option<Scid>,
+        code: FailureCode,
+        on_chain: bool,
+    ) {
+        let me = self.id;
+        let Some(payment) = self.payments.get_mut(&id) else { return };
+        if payment.in_flight.take().is_none() {
+            return;
+        }
+        if let Some(scid) = scid {
+            payment.excluded_channels.insert((scid, me));
+        }
+        let failure = crate::payment::AttemptFailure { failing_hop: 0, code, scid, on_chain };
+        payment.last_failure = Some(failure);
+        let attempt = payment.attempts;
+        self.emit(Event::PaymentAttemptFailed { payment_id: id, attempt, failure });
+        self.try_send(id);
+    }
+
+    fn payment_succeeded(&mut self, id: PaymentId, preimage: Preimage, on_chain: bool) {
         let now = self.now;
         let Some(payment) = self.payments.get_mut(&id) else { return };
         if payment.status != PaymentStatus::InFlight {
@@ -1263,7 +1621,7 @@ impl Node {
             .take()
             .expect("invariant: a settled payment had an attempt in flight");
         let attempts = payment.attempts;
-        self.emit(Event::PaymentSucceeded { payment_id: id, preimage, attempts, route });
+        self.emit(Event::PaymentSucceeded { payment_id: id, preimage, attempts, route, on_chain });
     }
 
     fn payment_failed(&mut self, id: PaymentId, reason: FailureReason) {
@@ -1433,6 +1791,55 @@ impl Node {
                         self.send(peer, Message::Shutdown(Shutdown { channel_id: id }));
                         self.emit(Event::ChannelClosing { channel_id: id, peer });
                         self.dirty.insert(id);
+                    }
+                }
+                Ok(CommandOutput::Done)
+            }
+            Command::ForceClose { peer } => {
+                let ids: Vec<ChannelId> = self
+                    .channels
+                    .values()
+                    .filter(|c| {
+                        c.peer() == peer
+                            && c.phase() >= ChannelPhase::AwaitingReady
+                            && c.phase() < ChannelPhase::ForceClosing
+                    })
+                    .map(Channel::id)
+                    .collect();
+                if ids.is_empty() {
+                    return Err(CommandError::NoChannel { peer });
+                }
+                for id in ids {
+                    self.force_close(id);
+                }
+                Ok(CommandOutput::Done)
+            }
+            Command::SetPolicy {
+                peer,
+                fee_base_msat,
+                fee_proportional_millionths,
+                cltv_expiry_delta,
+                disabled,
+            } => {
+                let ids: Vec<ChannelId> = self
+                    .channels
+                    .values()
+                    .filter(|c| {
+                        peer.is_none_or(|p| c.peer() == p) && c.phase() < ChannelPhase::ForceClosing
+                    })
+                    .map(Channel::id)
+                    .collect();
+                for id in ids {
+                    let channel = self.channels.get_mut(&id).expect("listed");
+                    let policy = &mut channel.local_policy;
+                    policy.fee_base_msat = fee_base_msat.unwrap_or(policy.fee_base_msat);
+                    policy.fee_proportional_millionths =
+                        fee_proportional_millionths.unwrap_or(policy.fee_proportional_millionths);
+                    policy.cltv_expiry_delta =
+                        cltv_expiry_delta.unwrap_or(policy.cltv_expiry_delta);
+                    channel.disabled = disabled.unwrap_or(channel.disabled);
+                    if channel.phase() == ChannelPhase::Normal {
+                        self.publish_update(id);
                     }
                 }
                 Ok(CommandOutput::Done)

@@ -63,6 +63,8 @@ pub struct AttemptFailure {
     pub code: FailureCode,
     /// The channel the failing node could not use (its outgoing channel), if any.
     pub scid: Option<Scid>,
+    /// The failure was settled on chain (the first hop's channel closed with it in flight).
+    pub on_chain: bool,
 }
 
 /// What the payer does after a failed attempt.
@@ -161,7 +163,7 @@ impl OutboundPayment {
         let code = failure.code;
         if failing_hop >= hops {
             // The recipient answered.
-            let record = AttemptFailure { failing_hop: hops, code, scid: None };
+            let record = AttemptFailure { failing_hop: hops, code, scid: None, on_chain: false };
             let verdict = if code == FailureCode::MPP_TIMEOUT {
                 Verdict::Retry
             } else {
@@ -171,7 +173,7 @@ impl OutboundPayment {
         }
         let failing_node = node_at(failing_hop);
         let channel = route.hops[failing_hop].scid;
-        let record = AttemptFailure { failing_hop, code, scid: Some(channel) };
+        let record = AttemptFailure { failing_hop, code, scid: Some(channel), on_chain: false };
         let key = (channel, failing_node);
         if code.is_node() {
             self.excluded_nodes.insert(failing_node);

@@ -2,7 +2,7 @@
 //! from them. It learns of outputs only from the blocks it is shown; it never signs or broadcasts
 //! (the node turns a built transaction into a broadcast action).
 
-use crate::chain::{OutPoint, Script, Tx, TxKind, TxOut, weight};
+use crate::chain::{OutPoint, Script, Tx, TxIn, TxKind, TxOut, weight};
 use crate::ids::NodeId;
 use std::collections::BTreeMap;
 use thiserror::Error;
@@ -50,8 +50,8 @@ impl Wallet {
     /// outputs it spends.
     pub fn apply_confirmed(&mut self, tx: &Tx) {
         for input in &tx.inputs {
-            self.utxos.remove(input);
-            self.reserved.remove(input);
+            self.utxos.remove(&input.prevout);
+            self.reserved.remove(&input.prevout);
         }
         for (vout, output) in tx.outputs.iter().enumerate() {
             if output.script == (Script::Wallet { owner: self.owner }) {
@@ -105,7 +105,12 @@ impl Wallet {
             self.reserved.insert(*outpoint, value_sat);
         }
         self.funding_nonce += 1;
-        Ok(Tx::new(TxKind::Funding, chosen, outputs, self.funding_nonce))
+        Ok(Tx::new(
+            TxKind::Funding,
+            chosen.into_iter().map(TxIn::key).collect(),
+            outputs,
+            self.funding_nonce,
+        ))
     }
 }
 
@@ -113,8 +118,8 @@ impl Wallet {
     /// Gives back the inputs of a transaction that will never be broadcast.
     pub fn release(&mut self, tx: Tx) {
         for input in &tx.inputs {
-            if let Some(value_sat) = self.reserved.remove(input) {
-                self.utxos.insert(*input, value_sat);
+            if let Some(value_sat) = self.reserved.remove(&input.prevout) {
+                self.utxos.insert(input.prevout, value_sat);
             }
         }
     }

@@ -1,10 +1,12 @@
 //! The mocked chain: a UTXO set, a mempool and blocks at a fixed interval from a start height.
-//! It validates what nodes broadcast (inputs exist and are unspent, outputs do not exceed inputs),
-//! confirms the mempool in arrival order, keeps the fees miners earned, and says which nodes each
-//! transaction concerns. It does not decide when blocks come (the world schedules them) and it
-//! does not reorganise.
+//! It validates what nodes broadcast — inputs exist and are unspent, the broadcaster may spend
+//! each one (its owner; an HTLC's receiver with the preimage, its offerer after the expiry; a
+//! delayed output once its CSV has passed), outputs do not exceed inputs — confirms the mempool
+//! in arrival order, keeps the fees miners earned, and says which nodes each transaction
+//! concerns. It does not decide when blocks come (the world schedules them) and it does not
+//! reorganise.
 
-use node_core::chain::{OutPoint, Tx, TxKind, TxOut};
+use node_core::chain::{OutPoint, Script, Tx, TxKind, TxOut, Witness};
 use node_core::ids::{NodeId, Scid, Txid};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -16,6 +18,10 @@ pub enum TxRejection {
     MissingInput(OutPoint),
     /// An input is already spent by a mempool transaction.
     DoubleSpend(OutPoint),
+    /// The broadcaster may not spend an input this way.
+    Unauthorized(OutPoint),
+    /// A relative or absolute timelock of an input has not passed.
+    Immature(OutPoint),
     /// The outputs exceed the inputs.
     Overspend {
         /// Sum of inputs, sat.
@@ -69,7 +75,8 @@ pub struct MockChain {
     mempool: Vec<Arc<Tx>>,
     mempool_txids: BTreeSet<Txid>,
     mempool_spent: BTreeSet<OutPoint>,
-    utxos: BTreeMap<OutPoint, TxOut>,
+    /// Unspent outputs and the height of the block that holds each.
+    utxos: BTreeMap<OutPoint, (TxOut, u32)>,
     created_sat: u64,
     miner_fees_sat: u64,
     confirmed: BTreeMap<Txid, Confirmation>,
@@ -107,27 +114,52 @@ impl MockChain {
         self.mine()
     }
 
-    /// Offers a transaction to the mempool. Returns `Ok(false)` for one already there or
-    /// confirmed.
-    pub fn broadcast(&mut self, tx: Tx) -> Result<bool, TxRejection> {
+    /// Offers a transaction broadcast by `by` to the mempool, to be mined in the next block.
+    /// Returns `Ok(false)` for one already there or confirmed.
+    pub fn broadcast(&mut self, tx: Tx, by: NodeId) -> Result<bool, TxRejection> {
         if self.mempool_txids.contains(&tx.txid) || self.confirmed.contains_key(&tx.txid) {
             return Ok(false);
         }
+        let next_height = self.height + 1;
         let mut in_sat = 0u64;
         for input in &tx.inputs {
-            if self.mempool_spent.contains(input) {
-                return Err(TxRejection::DoubleSpend(*input));
+            let outpoint = input.prevout;
+            if self.mempool_spent.contains(&outpoint) {
+                return Err(TxRejection::DoubleSpend(outpoint));
             }
-            match self.utxos.get(input) {
-                Some(out) => in_sat += out.amount_sat,
-                None => return Err(TxRejection::MissingInput(*input)),
+            let Some((out, confirmed_height)) = self.utxos.get(&outpoint) else {
+                return Err(TxRejection::MissingInput(outpoint));
+            };
+            let allowed = match (out.script, input.witness) {
+                (Script::Wallet { owner } | Script::Anchor { owner }, Witness::Key) => by == owner,
+                (Script::Funding { node_1, node_2 }, Witness::Key) => by == node_1 || by == node_2,
+                (Script::Delayed { owner, csv_blocks }, Witness::Key) => {
+                    if next_height < confirmed_height + u32::from(csv_blocks) {
+                        return Err(TxRejection::Immature(outpoint));
+                    }
+                    by == owner
+                }
+                (Script::Htlc { receiver, payment_hash, .. }, Witness::Preimage(preimage)) => {
+                    by == receiver && preimage.payment_hash() == payment_hash
+                }
+                (Script::Htlc { offerer, cltv_expiry, .. }, Witness::Timeout) => {
+                    if next_height <= cltv_expiry {
+                        return Err(TxRejection::Immature(outpoint));
+                    }
+                    by == offerer
+                }
+                _ => false,
+            };
+            if !allowed {
+                return Err(TxRejection::Unauthorized(outpoint));
             }
+            in_sat += out.amount_sat;
         }
         let out_sat = tx.output_total_sat();
         if out_sat > in_sat {
             return Err(TxRejection::Overspend { in_sat, out_sat });
         }
-        self.mempool_spent.extend(tx.inputs.iter().copied());
+        self.mempool_spent.extend(tx.inputs.iter().map(|i| i.prevout));
         self.mempool_txids.insert(tx.txid);
         self.mempool.push(Arc::new(tx));
         Ok(true)
@@ -147,16 +179,18 @@ impl MockChain {
             let mut concerned = Vec::new();
             let mut in_sat = 0;
             for input in &tx.inputs {
-                let spent =
-                    self.utxos.remove(input).expect("invariant: mempool inputs are unspent");
+                let (spent, _) = self
+                    .utxos
+                    .remove(&input.prevout)
+                    .expect("invariant: mempool inputs are unspent");
                 in_sat += spent.amount_sat;
                 concerned.extend(spent.script.parties().into_iter().flatten());
-                if let Some(scid) = self.announced.remove(input) {
+                if let Some(scid) = self.announced.remove(&input.prevout) {
                     closed.push(scid);
                 }
             }
             for (vout, output) in tx.outputs.iter().enumerate() {
-                self.utxos.insert(tx.outpoint(vout as u32), *output);
+                self.utxos.insert(tx.outpoint(vout as u32), (*output, self.height));
                 concerned.extend(output.script.parties().into_iter().flatten());
             }
             concerned.sort();
@@ -182,12 +216,12 @@ impl MockChain {
 
     /// The unspent output at `outpoint`.
     pub fn utxo(&self, outpoint: &OutPoint) -> Option<&TxOut> {
-        self.utxos.get(outpoint)
+        self.utxos.get(outpoint).map(|(out, _)| out)
     }
 
     /// Unspent outputs, by outpoint.
     pub fn utxos(&self) -> impl Iterator<Item = (&OutPoint, &TxOut)> {
-        self.utxos.iter()
+        self.utxos.iter().map(|(outpoint, (out, _))| (outpoint, out))
     }
 
     /// Whether a mempool transaction spends `outpoint`.
@@ -214,7 +248,7 @@ impl MockChain {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use node_core::chain::Script;
+    use node_core::chain::TxIn;
 
     fn wallet(owner: u32, amount_sat: u64) -> TxOut {
         TxOut { amount_sat, script: Script::Wallet { owner: NodeId(owner) } }
@@ -226,11 +260,24 @@ mod tests {
         let coinbase = Tx::new(TxKind::Coinbase, vec![], vec![wallet(0, 1_000)], 0);
         let block = chain.genesis(vec![coinbase.clone()]);
         assert_eq!(block.height, 100);
-        let spend = Tx::new(TxKind::Funding, vec![coinbase.outpoint(0)], vec![wallet(1, 900)], 1);
-        assert_eq!(chain.broadcast(spend.clone()), Ok(true));
-        assert_eq!(chain.broadcast(spend.clone()), Ok(false), "a rebroadcast is ignored");
-        let double = Tx::new(TxKind::Funding, vec![coinbase.outpoint(0)], vec![wallet(2, 900)], 2);
-        assert_eq!(chain.broadcast(double), Err(TxRejection::DoubleSpend(coinbase.outpoint(0))));
+        let input = TxIn::key(coinbase.outpoint(0));
+        let spend = Tx::new(TxKind::Funding, vec![input], vec![wallet(1, 900)], 1);
+        assert_eq!(
+            chain.broadcast(spend.clone(), NodeId(1)),
+            Err(TxRejection::Unauthorized(input.prevout)),
+            "only the owner spends a wallet output"
+        );
+        assert_eq!(chain.broadcast(spend.clone(), NodeId(0)), Ok(true));
+        assert_eq!(
+            chain.broadcast(spend.clone(), NodeId(0)),
+            Ok(false),
+            "a rebroadcast is ignored"
+        );
+        let double = Tx::new(TxKind::Funding, vec![input], vec![wallet(2, 900)], 2);
+        assert_eq!(
+            chain.broadcast(double, NodeId(0)),
+            Err(TxRejection::DoubleSpend(input.prevout))
+        );
         let block = chain.mine();
         assert_eq!(block.height, 101);
         assert_eq!(block.txs[0].fee_sat, 100);
@@ -247,9 +294,62 @@ mod tests {
         let coinbase = Tx::new(TxKind::Coinbase, vec![], vec![wallet(0, 10)], 0);
         chain.genesis(vec![coinbase.clone()]);
         let ghost = OutPoint { txid: Txid([1; 32]), vout: 0 };
-        let bad = Tx::new(TxKind::Funding, vec![ghost], vec![], 0);
-        assert_eq!(chain.broadcast(bad), Err(TxRejection::MissingInput(ghost)));
-        let over = Tx::new(TxKind::Funding, vec![coinbase.outpoint(0)], vec![wallet(1, 11)], 0);
-        assert_eq!(chain.broadcast(over), Err(TxRejection::Overspend { in_sat: 10, out_sat: 11 }));
+        let bad = Tx::new(TxKind::Funding, vec![TxIn::key(ghost)], vec![], 0);
+        assert_eq!(chain.broadcast(bad, NodeId(0)), Err(TxRejection::MissingInput(ghost)));
+        let over =
+            Tx::new(TxKind::Funding, vec![TxIn::key(coinbase.outpoint(0))], vec![wallet(1, 11)], 0);
+        assert_eq!(
+            chain.broadcast(over, NodeId(0)),
+            Err(TxRejection::Overspend { in_sat: 10, out_sat: 11 })
+        );
+    }
+
+    #[test]
+    fn htlc_and_delayed_outputs_follow_their_spending_rules() {
+        let mut chain = MockChain::new(100);
+        let preimage = node_core::Preimage([5; 32]);
+        let htlc = Script::Htlc {
+            offerer: NodeId(0),
+            receiver: NodeId(1),
+            htlc_id: 0,
+            payment_hash: preimage.payment_hash(),
+            cltv_expiry: 103,
+        };
+        let delayed = Script::Delayed { owner: NodeId(0), csv_blocks: 3 };
+        let outputs = vec![
+            TxOut { amount_sat: 1000, script: htlc },
+            TxOut { amount_sat: 1000, script: delayed },
+        ];
+        let base = Tx::new(TxKind::Coinbase, vec![], outputs, 0);
+        chain.genesis(vec![base.clone()]); // height 100
+        let claim = |witness, n| {
+            let input = TxIn { prevout: base.outpoint(n), witness };
+            Tx::new(TxKind::Sweep, vec![input], vec![wallet(0, 900)], 0)
+        };
+        let (htlc_out, delayed_out) = (base.outpoint(0), base.outpoint(1));
+        // The offerer times out only in a block past the expiry (104 and later).
+        assert_eq!(
+            chain.broadcast(claim(Witness::Timeout, 0), NodeId(0)),
+            Err(TxRejection::Immature(htlc_out))
+        );
+        // Only the receiver claims, and only with the right preimage.
+        let wrong = claim(Witness::Preimage(node_core::Preimage([6; 32])), 0);
+        assert_eq!(chain.broadcast(wrong, NodeId(1)), Err(TxRejection::Unauthorized(htlc_out)));
+        assert_eq!(
+            chain.broadcast(claim(Witness::Preimage(preimage), 0), NodeId(0)),
+            Err(TxRejection::Unauthorized(htlc_out))
+        );
+        // The delayed output is spendable in block 103 (3 blocks after 100).
+        assert_eq!(
+            chain.broadcast(claim(Witness::Key, 1), NodeId(0)),
+            Err(TxRejection::Immature(delayed_out))
+        );
+        chain.mine();
+        chain.mine(); // tip 102: the next block is 103
+        assert_eq!(chain.broadcast(claim(Witness::Key, 1), NodeId(0)), Ok(true));
+        assert_eq!(chain.broadcast(claim(Witness::Preimage(preimage), 0), NodeId(1)), Ok(true));
+        let block = chain.mine();
+        assert_eq!(block.txs.len(), 2);
+        assert_eq!(block.txs[1].concerned, vec![NodeId(0), NodeId(1)]);
     }
 }

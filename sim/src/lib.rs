@@ -13,6 +13,7 @@
 
 pub mod chain;
 pub mod engine;
+pub mod faults;
 pub mod link;
 pub mod output;
 pub mod results;
@@ -37,12 +38,14 @@ pub struct RunOptions {
     pub trace: Box<dyn Write>,
     /// How much it records.
     pub level: TraceLevel,
+    /// Check the invariants after every event (slow); a broken one panics with the seed.
+    pub check: bool,
 }
 
 impl RunOptions {
     /// A run whose trace is discarded.
     pub fn without_trace() -> RunOptions {
-        RunOptions { trace: Box::new(io::sink()), level: TraceLevel::Off }
+        RunOptions { trace: Box::new(io::sink()), level: TraceLevel::Off, check: false }
     }
 }
 
@@ -67,7 +70,7 @@ pub fn run(scenario: &Scenario, options: RunOptions) -> io::Result<RunOutput> {
         level: options.level,
         nodes: scenario.nodes.iter().map(|n| n.name.clone()).collect(),
     };
-    let mut world = World::new(scenario, TraceWriter::new(options.trace, &header));
+    let mut world = World::new(scenario, TraceWriter::new(options.trace, &header), options.check);
     let end = world.run();
     let writer =
         std::mem::replace(&mut world.trace, TraceWriter::new(Box::new(io::sink()), &header));
@@ -78,9 +81,13 @@ pub fn run(scenario: &Scenario, options: RunOptions) -> io::Result<RunOutput> {
 }
 
 /// Runs `scenario` with its trace kept in memory; returns the output and the trace bytes.
-pub fn run_captured(scenario: &Scenario, level: TraceLevel) -> io::Result<(RunOutput, Vec<u8>)> {
+pub fn run_captured(
+    scenario: &Scenario,
+    level: TraceLevel,
+    check: bool,
+) -> io::Result<(RunOutput, Vec<u8>)> {
     let buffer = output::SharedBuffer::default();
-    let out = run(scenario, RunOptions { trace: Box::new(buffer.clone()), level })?;
+    let out = run(scenario, RunOptions { trace: Box::new(buffer.clone()), level, check })?;
     Ok((out, buffer.bytes()))
 }
 
@@ -93,12 +100,13 @@ pub fn run_to_dir(
     scenario: &Scenario,
     dir: &std::path::Path,
     level: TraceLevel,
+    check: bool,
 ) -> io::Result<RunOutput> {
     std::fs::create_dir_all(dir)?;
     let trace_path = dir.join(OUTPUT_FILES[0]);
     let trace_tmp = output::temp_path(&trace_path);
     let trace = io::BufWriter::new(std::fs::File::create(&trace_tmp)?);
-    let mut out = run(scenario, RunOptions { trace: Box::new(trace), level })?;
+    let mut out = run(scenario, RunOptions { trace: Box::new(trace), level, check })?;
     out.trace = Box::new(io::sink()); // drops (and closes) the file, already flushed by the footer
     output::commit(&trace_tmp, &trace_path)?;
     let mut csv = Vec::new();
@@ -128,7 +136,7 @@ pub fn bless(
     let tmp = output::temp_path(trace_path);
     for level in [TraceLevel::Full, TraceLevel::Payments] {
         let file = io::BufWriter::new(std::fs::File::create(&tmp)?);
-        let mut out = run(scenario, RunOptions { trace: Box::new(file), level })?;
+        let mut out = run(scenario, RunOptions { trace: Box::new(file), level, check: false })?;
         out.trace = Box::new(io::sink());
         let bytes = std::fs::metadata(&tmp)?.len();
         if bytes < GOLDEN_FULL_LIMIT_BYTES || level == TraceLevel::Payments {

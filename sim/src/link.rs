@@ -1,8 +1,10 @@
-//! Virtual links between nodes: whether a connection is up, and when a message sent now arrives.
-//! Latency is drawn per message from the link's model and stream (labelled with both node names,
-//! so links do not share randomness), and a direction never reorders: a message never overtakes
-//! an earlier one, as on a TCP connection. The world decides what to do with a message; this
-//! module only times it.
+//! Virtual links between nodes: whether a connection is up, whether a partition cuts it, and when
+//! a message sent now arrives. Latency is drawn per message from the link's model and stream
+//! (labelled with both node names, so links do not share randomness), plus any latency spike in
+//! force, and a direction never reorders: a message never overtakes an earlier one, as on a TCP
+//! connection. Each connection has an epoch, so messages sent on a connection that has since
+//! gone down are recognised and lost. The world decides what to do with a message; this module
+//! only times it.
 
 use crate::rng::Stream;
 use crate::scenario::{LatencyModel, LinksDef};
@@ -11,6 +13,12 @@ use std::collections::BTreeMap;
 
 struct LinkState {
     up: bool,
+    /// Incremented each time the connection goes down.
+    epoch: u64,
+    /// Partitions currently cutting this link.
+    cuts: u32,
+    /// Latency added by spikes in force, µs.
+    extra_us: u64,
     /// The latest arrival scheduled in each direction: from the smaller id, from the larger id.
     last_arrival: [SimTime; 2],
     stream: Stream,
@@ -37,6 +45,9 @@ impl Links {
         let (label, seed, names) = (self.label, self.seed, &self.names);
         self.states.entry(key).or_insert_with(|| LinkState {
             up: false,
+            epoch: 0,
+            cuts: 0,
+            extra_us: 0,
             last_arrival: [SimTime::ZERO; 2],
             stream: Stream::new(
                 seed,
@@ -52,16 +63,19 @@ impl Links {
     /// One latency sample for the link between `a` and `b`, µs.
     pub fn sample_us(&mut self, a: NodeId, b: NodeId) -> u64 {
         let model = self.model(a, b);
-        let stream = &mut self.state(a, b).stream;
-        match model {
-            LatencyModel::Constant { latency_ms } => latency_ms * 1000,
-            LatencyModel::Uniform { min_ms, max_ms } => {
-                stream.range_inclusive(min_ms * 1000, max_ms * 1000)
+        let state = self.state(a, b);
+        let extra_us = state.extra_us;
+        let stream = &mut state.stream;
+        extra_us
+            + match model {
+                LatencyModel::Constant { latency_ms } => latency_ms * 1000,
+                LatencyModel::Uniform { min_ms, max_ms } => {
+                    stream.range_inclusive(min_ms * 1000, max_ms * 1000)
+                }
+                LatencyModel::LogNormal { median_ms, sigma } => {
+                    stream.log_normal(median_ms * 1000, sigma)
+                }
             }
-            LatencyModel::LogNormal { median_ms, sigma } => {
-                stream.log_normal(median_ms * 1000, sigma)
-            }
-        }
     }
 
     /// When a message from `from` to `to` sent at `now` arrives: now plus a latency sample, but
@@ -75,14 +89,42 @@ impl Links {
         at
     }
 
-    /// Marks the link up or down.
+    /// Marks the connection up, or down (messages in flight on it are then lost).
     pub fn set_up(&mut self, a: NodeId, b: NodeId, up: bool) {
-        self.state(a, b).up = up;
+        let state = self.state(a, b);
+        if state.up && !up {
+            state.epoch += 1;
+        }
+        state.up = up;
     }
 
-    /// Whether the link is up.
+    /// Whether the connection is up.
     pub fn is_up(&self, a: NodeId, b: NodeId) -> bool {
         self.states.get(&(a.min(b), a.max(b))).is_some_and(|s| s.up)
+    }
+
+    /// The connection's epoch: a message carries the epoch it was sent in and is lost if the
+    /// connection went down since.
+    pub fn epoch(&self, a: NodeId, b: NodeId) -> u64 {
+        self.states.get(&(a.min(b), a.max(b))).map_or(0, |s| s.epoch)
+    }
+
+    /// Starts (`+1`) or ends (`-1`) a partition of the link.
+    pub fn cut(&mut self, a: NodeId, b: NodeId, start: bool) {
+        let state = self.state(a, b);
+        state.cuts = if start { state.cuts + 1 } else { state.cuts.saturating_sub(1) };
+    }
+
+    /// Whether a partition cuts the link.
+    pub fn is_cut(&self, a: NodeId, b: NodeId) -> bool {
+        self.states.get(&(a.min(b), a.max(b))).is_some_and(|s| s.cuts > 0)
+    }
+
+    /// Adds (or removes) a latency spike on the link.
+    pub fn spike(&mut self, a: NodeId, b: NodeId, extra_us: u64, start: bool) {
+        let state = self.state(a, b);
+        state.extra_us =
+            if start { state.extra_us + extra_us } else { state.extra_us.saturating_sub(extra_us) };
     }
 }
 
@@ -114,6 +156,25 @@ mod tests {
         // Using link a-c first must not change what a-b draws.
         two.sample_us(NodeId(0), NodeId(2));
         assert_eq!(one.sample_us(NodeId(0), NodeId(1)), two.sample_us(NodeId(1), NodeId(0)));
+    }
+
+    #[test]
+    fn spikes_add_latency_and_downs_bump_the_epoch() {
+        let mut l = links(LatencyModel::Constant { latency_ms: 10 });
+        l.spike(NodeId(0), NodeId(1), 5_000, true);
+        assert_eq!(l.sample_us(NodeId(1), NodeId(0)), 15_000);
+        l.spike(NodeId(0), NodeId(1), 5_000, false);
+        assert_eq!(l.sample_us(NodeId(1), NodeId(0)), 10_000);
+        l.set_up(NodeId(0), NodeId(1), true);
+        let before = l.epoch(NodeId(0), NodeId(1));
+        l.set_up(NodeId(1), NodeId(0), false);
+        assert_eq!(l.epoch(NodeId(0), NodeId(1)), before + 1);
+        l.cut(NodeId(0), NodeId(1), true);
+        l.cut(NodeId(0), NodeId(1), true);
+        l.cut(NodeId(0), NodeId(1), false);
+        assert!(l.is_cut(NodeId(1), NodeId(0)), "two overlapping partitions, one healed");
+        l.cut(NodeId(0), NodeId(1), false);
+        assert!(!l.is_cut(NodeId(1), NodeId(0)));
     }
 
     #[test]

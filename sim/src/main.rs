@@ -38,6 +38,10 @@ enum Cmd {
         /// Print only the output paths, not the summary.
         #[arg(long)]
         quiet: bool,
+        /// Check the invariants after every event (slow): funds conserved, no HTLC both settled
+        /// and failed, no HTLC left past its expiry. A broken one stops the run with exit 3.
+        #[arg(long)]
+        check: bool,
     },
     /// Replay a scenario against a recorded trace; exit 1 at the first difference.
     Verify {
@@ -63,8 +67,8 @@ fn load(path: &Path) -> Result<Scenario, ExitCode> {
 
 fn main() -> ExitCode {
     let result = match Cli::parse().command {
-        Cmd::Run { scenario, seed, out, trace_level, quiet } => {
-            run(&scenario, seed, out, &trace_level, quiet)
+        Cmd::Run { scenario, seed, out, trace_level, quiet, check } => {
+            run(&scenario, seed, out, &trace_level, quiet, check)
         }
         Cmd::Verify { scenario, trace } => verify(&scenario, trace),
         Cmd::Bless { scenarios } => scenarios.iter().try_for_each(|s| bless(s)),
@@ -78,13 +82,14 @@ fn run(
     out: Option<PathBuf>,
     level: &str,
     quiet: bool,
+    check: bool,
 ) -> Result<(), ExitCode> {
     let mut scenario = load(path)?;
     scenario.seed = seed.unwrap_or(scenario.seed);
     let dir = out.unwrap_or_else(|| PathBuf::from("out").join(&scenario.name));
     let level = TraceLevel::from_name(level).expect("clap checked the level");
     let repro = format!("boltsim run {} --seed {}", path.display(), scenario.seed);
-    let output = match std::panic::catch_unwind(|| sim::run_to_dir(&scenario, &dir, level)) {
+    let output = match std::panic::catch_unwind(|| sim::run_to_dir(&scenario, &dir, level, check)) {
         Ok(Ok(output)) => output,
         Ok(Err(e)) => {
             eprintln!("error: writing to {}: {e}", dir.display());

@@ -58,6 +58,8 @@ pub struct PaymentRecord {
     pub route: Vec<NodeId>,
     /// The fee paid, msat, for succeeded payments.
     pub fee_msat: Option<u64>,
+    /// The last attempt was settled on chain (its first channel closed with it in flight).
+    pub on_chain: bool,
 }
 
 impl PaymentRecord {
@@ -149,6 +151,7 @@ impl Results {
                     attempts: 0,
                     route: Vec::new(),
                     fee_msat: None,
+                    on_chain: false,
                 });
             }
             Event::PaymentAttempted { payment_id, attempt, route } => {
@@ -159,8 +162,9 @@ impl Results {
             Event::PaymentAttemptFailed { payment_id, failure, .. } => {
                 record(self, node, payment_id).failure_code = Some(failure.code);
             }
-            Event::PaymentSucceeded { payment_id, attempts, route, .. } => {
+            Event::PaymentSucceeded { payment_id, attempts, route, on_chain, .. } => {
                 let r = record(self, node, payment_id);
+                r.on_chain = *on_chain;
                 r.end = Some(now);
                 r.outcome = Outcome::Succeeded;
                 r.attempts = *attempts;
@@ -174,6 +178,7 @@ impl Results {
                 r.outcome = Outcome::Failed(*reason);
                 r.attempts = *attempts;
                 r.failure_code = last_failure.map(|f| f.code);
+                r.on_chain = last_failure.is_some_and(|f| f.on_chain);
             }
             _ => {}
         }
@@ -220,13 +225,13 @@ impl Results {
     pub fn write_csv(&self, names: &[String], out: &mut dyn Write) -> io::Result<()> {
         writeln!(
             out,
-            "id,sender,receiver,amount_msat,start_us,end_us,outcome,failure_code,failure_reason,attempts,hops,fee_msat,route"
+            "id,sender,receiver,amount_msat,start_us,end_us,outcome,failure_code,failure_reason,attempts,hops,fee_msat,route,on_chain"
         )?;
         for p in &self.payments {
             let route: Vec<&str> = p.route.iter().map(|n| names[n.index()].as_str()).collect();
             writeln!(
                 out,
-                "{},{},{},{},{},{},{},{},{},{},{},{},{}",
+                "{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
                 p.id,
                 names[p.sender.index()],
                 names[p.receiver.index()],
@@ -243,6 +248,7 @@ impl Results {
                 p.hops(),
                 p.fee_msat.map(|f| f.to_string()).unwrap_or_default(),
                 route.join(">"),
+                u8::from(p.on_chain),
             )?;
         }
         Ok(())
@@ -291,6 +297,7 @@ mod tests {
             failing_hop: 1,
             code: FailureCode::TEMPORARY_CHANNEL_FAILURE,
             scid: None,
+            on_chain: false,
         };
         results.on_event(
             SimTime(20),
@@ -305,6 +312,7 @@ mod tests {
                 preimage: Preimage([0; 32]),
                 attempts: 2,
                 route: route(&[3, 2], 5),
+                on_chain: false,
             },
         );
         let start_b = Event::PaymentStarted {
@@ -329,8 +337,8 @@ mod tests {
         results.write_csv(&names, &mut csv).unwrap();
         let text = String::from_utf8(csv).unwrap();
         let lines: Vec<&str> = text.lines().collect();
-        assert_eq!(lines[1], "0,a,c,1000,10,30,succeeded,,,2,2,5,a>d>c");
-        assert_eq!(lines[2], "1,b,a,5,40,41,failed,,no_route,0,0,,");
+        assert_eq!(lines[1], "0,a,c,1000,10,30,succeeded,,,2,2,5,a>d>c,0");
+        assert_eq!(lines[2], "1,b,a,5,40,41,failed,,no_route,0,0,,,0");
         let stats = results.stats();
         assert_eq!(
             (stats.total, stats.succeeded, stats.failed, stats.failed_no_route),

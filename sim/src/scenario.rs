@@ -77,9 +77,137 @@ pub struct ScenarioFile {
     /// Steps run one after the other.
     #[serde(default)]
     pub script: Vec<StepSpec>,
+    /// Faults at given times.
+    #[serde(default)]
+    pub faults: Vec<ScheduledFaultSpec>,
+    /// Faults drawn from the seed at given rates.
+    #[serde(default)]
+    pub random_faults: Option<RandomFaultsSpec>,
     /// When the run ends.
     #[serde(default)]
     pub stop: StopSpec,
+}
+
+/// A fault at a given time.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduledFaultSpec {
+    /// When it starts, ms after the start of the run.
+    pub at_ms: u64,
+    /// What it is.
+    pub fault: FaultSpec,
+}
+
+/// A fault.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub enum FaultSpec {
+    /// The node crashes and restarts `duration_s` later: it loses its connections and what it
+    /// keeps in memory, and catches up with the chain on restart.
+    Crash {
+        /// The node.
+        node: String,
+        /// Time offline, seconds.
+        duration_s: u64,
+    },
+    /// The node closes its channels with the peer unilaterally.
+    ForceClose {
+        /// The closing node.
+        node: String,
+        /// The peer.
+        peer: String,
+    },
+    /// Every link between a node of `a` and a node of `b` is cut for `duration_s`: messages in
+    /// flight are lost and connections fail until it heals.
+    Partition {
+        /// One side.
+        a: Vec<String>,
+        /// The other side.
+        b: Vec<String>,
+        /// How long, seconds.
+        duration_s: u64,
+    },
+    /// Every link between a node of `a` and a node of `b` gets `extra_ms` more latency for
+    /// `duration_s`.
+    LatencySpike {
+        /// One side.
+        a: Vec<String>,
+        /// The other side.
+        b: Vec<String>,
+        /// Added one-way latency, ms.
+        extra_ms: u64,
+        /// How long, seconds.
+        duration_s: u64,
+    },
+    /// The node changes its forwarding policy on its channels with `peer` (all if absent).
+    SetPolicy {
+        /// The node.
+        node: String,
+        /// The peer, or every peer.
+        #[serde(default)]
+        peer: Option<String>,
+        /// New fixed fee, msat.
+        #[serde(default)]
+        fee_base_msat: Option<u32>,
+        /// New proportional fee, millionths.
+        #[serde(default)]
+        fee_proportional_millionths: Option<u32>,
+        /// New CLTV delta, blocks.
+        #[serde(default)]
+        cltv_expiry_delta: Option<u16>,
+        /// Disable (true) or enable (false) forwarding.
+        #[serde(default)]
+        disabled: Option<bool>,
+    },
+}
+
+/// Faults drawn from the seed: each kind arrives as a Poisson process per node or channel.
+#[derive(Clone, Copy, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RandomFaultsSpec {
+    /// Faults start arriving at this time, seconds.
+    pub start_s: u64,
+    /// ... and stop arriving at this one, seconds.
+    pub end_s: u64,
+    /// Crashes per node per day.
+    pub crashes_per_node_day: f64,
+    /// Shortest crash, seconds.
+    pub crash_min_s: u64,
+    /// Longest crash, seconds (durations are uniform in between).
+    pub crash_max_s: u64,
+    /// Unilateral closes per channel of the start per day (by a random end).
+    pub force_closes_per_channel_day: f64,
+    /// Partitions isolating one node from all others, per node per day.
+    pub partitions_per_node_day: f64,
+    /// Shortest partition, seconds.
+    pub partition_min_s: u64,
+    /// Longest partition, seconds.
+    pub partition_max_s: u64,
+    /// Latency spikes on all links of one node, per node per day.
+    pub spikes_per_node_day: f64,
+    /// Added latency of a spike, ms.
+    pub spike_extra_ms: u64,
+    /// Length of a spike, seconds.
+    pub spike_s: u64,
+}
+
+impl Default for RandomFaultsSpec {
+    fn default() -> RandomFaultsSpec {
+        RandomFaultsSpec {
+            start_s: 0,
+            end_s: 3_600,
+            crashes_per_node_day: 0.0,
+            crash_min_s: 10,
+            crash_max_s: 600,
+            force_closes_per_channel_day: 0.0,
+            partitions_per_node_day: 0.0,
+            partition_min_s: 10,
+            partition_max_s: 600,
+            spikes_per_node_day: 0.0,
+            spike_extra_ms: 500,
+            spike_s: 60,
+        }
+    }
 }
 
 /// The mocked chain.
@@ -551,6 +679,69 @@ pub enum Step {
     },
 }
 
+/// A fault, resolved.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Fault {
+    /// See [`FaultSpec::Crash`].
+    Crash {
+        /// The node.
+        node: NodeId,
+        /// Offline time, µs.
+        duration_us: u64,
+    },
+    /// See [`FaultSpec::ForceClose`].
+    ForceClose {
+        /// The closer.
+        node: NodeId,
+        /// The peer.
+        peer: NodeId,
+    },
+    /// See [`FaultSpec::Partition`]: the links cut, (smaller id, larger id), sorted.
+    Partition {
+        /// Links cut.
+        links: Vec<(NodeId, NodeId)>,
+        /// How long, µs.
+        duration_us: u64,
+    },
+    /// See [`FaultSpec::LatencySpike`].
+    LatencySpike {
+        /// Links slowed, (smaller id, larger id), sorted.
+        links: Vec<(NodeId, NodeId)>,
+        /// Added latency, µs.
+        extra_us: u64,
+        /// How long, µs.
+        duration_us: u64,
+    },
+    /// See [`FaultSpec::SetPolicy`].
+    SetPolicy {
+        /// The node.
+        node: NodeId,
+        /// The peer, or all.
+        peer: Option<NodeId>,
+        /// Fixed fee, msat.
+        fee_base_msat: Option<u32>,
+        /// Proportional fee, millionths.
+        fee_proportional_millionths: Option<u32>,
+        /// CLTV delta, blocks.
+        cltv_expiry_delta: Option<u16>,
+        /// Disable or enable.
+        disabled: Option<bool>,
+    },
+}
+
+impl Fault {
+    /// A stable integer for traces.
+    pub fn code(&self) -> u64 {
+        match self {
+            Fault::Crash { .. } => 1,
+            Fault::ForceClose { .. } => 2,
+            Fault::Partition { .. } => 3,
+            Fault::LatencySpike { .. } => 4,
+            Fault::SetPolicy { .. } => 5,
+        }
+    }
+}
+
 /// Link latencies, resolved.
 #[derive(Clone, Debug)]
 pub struct LinksDef {
@@ -585,6 +776,10 @@ pub struct Scenario {
     pub shops: Vec<ShopDef>,
     /// The script.
     pub script: Vec<Step>,
+    /// Faults at given times, in file order.
+    pub faults: Vec<(SimTime, Fault)>,
+    /// Faults drawn from the seed.
+    pub random_faults: Option<RandomFaultsSpec>,
     /// End of the run.
     pub max_duration: SimTime,
     /// End when idle.
@@ -1063,6 +1258,133 @@ impl Validator<'_> {
                 StepSpec::WaitBlocks { blocks } => Step::WaitBlocks { blocks: *blocks },
             });
         }
+        let mut faults = Vec::with_capacity(raw.faults.len());
+        let links_between =
+            |a: &[String], b: &[String]| -> Result<Vec<(NodeId, NodeId)>, ScenarioError> {
+                let mut links = Vec::new();
+                for x in a {
+                    for y in b {
+                        let (x, y) = pair(x, y, "link")?;
+                        links.push((x.min(y), x.max(y)));
+                    }
+                }
+                links.sort();
+                links.dedup();
+                if links.is_empty() {
+                    return Err(self.error(
+                        self.find_field("a", "[]", 0).or(self.find_field("b", "[]", 0)),
+                        "a link fault needs a node on each side".into(),
+                    ));
+                }
+                Ok(links)
+            };
+        let duration = |field: &str, value: u64| -> Result<u64, ScenarioError> {
+            if value == 0 || value > MAX_DURATION_S {
+                return Err(self.error(
+                    self.find_field(field, &value.to_string(), 0),
+                    format!("{field} must be 1 to {MAX_DURATION_S}"),
+                ));
+            }
+            Ok(value * 1_000_000)
+        };
+        for spec in &raw.faults {
+            if spec.at_ms > MAX_DURATION_S * 1000 {
+                return Err(self.error(
+                    self.find_field("at_ms", &spec.at_ms.to_string(), 0),
+                    "at_ms is beyond ten years".into(),
+                ));
+            }
+            let fault = match &spec.fault {
+                FaultSpec::Crash { node, duration_s } => Fault::Crash {
+                    node: resolve(node)?,
+                    duration_us: duration("duration_s", *duration_s)?,
+                },
+                FaultSpec::ForceClose { node, peer } => {
+                    let (node, peer) = pair(node, peer, "force close")?;
+                    Fault::ForceClose { node, peer }
+                }
+                FaultSpec::Partition { a, b, duration_s } => Fault::Partition {
+                    links: links_between(a, b)?,
+                    duration_us: duration("duration_s", *duration_s)?,
+                },
+                FaultSpec::LatencySpike { a, b, extra_ms, duration_s } => {
+                    if *extra_ms > MAX_LATENCY_MS {
+                        return Err(self.error(
+                            self.find_field("extra_ms", &extra_ms.to_string(), 0),
+                            "extra_ms is more than a day".into(),
+                        ));
+                    }
+                    Fault::LatencySpike {
+                        links: links_between(a, b)?,
+                        extra_us: extra_ms * 1000,
+                        duration_us: duration("duration_s", *duration_s)?,
+                    }
+                }
+                FaultSpec::SetPolicy {
+                    node,
+                    peer,
+                    fee_base_msat,
+                    fee_proportional_millionths,
+                    cltv_expiry_delta,
+                    disabled,
+                } => {
+                    let node_id = resolve(node)?;
+                    let peer = match peer {
+                        Some(p) => Some(pair(node, p, "policy change")?.1),
+                        None => None,
+                    };
+                    Fault::SetPolicy {
+                        node: node_id,
+                        peer,
+                        fee_base_msat: *fee_base_msat,
+                        fee_proportional_millionths: *fee_proportional_millionths,
+                        cltv_expiry_delta: *cltv_expiry_delta,
+                        disabled: *disabled,
+                    }
+                }
+            };
+            faults.push((SimTime::from_millis(spec.at_ms), fault));
+        }
+        if let Some(r) = &raw.random_faults {
+            let rates = [
+                ("crashes_per_node_day", r.crashes_per_node_day),
+                ("force_closes_per_channel_day", r.force_closes_per_channel_day),
+                ("partitions_per_node_day", r.partitions_per_node_day),
+                ("spikes_per_node_day", r.spikes_per_node_day),
+            ];
+            for (field, rate) in rates {
+                if !(0.0..=1_000_000.0).contains(&rate) {
+                    return Err(self.error(
+                        self.find_field(field, "", 0),
+                        format!("{field} must be 0 to 1000000 per day"),
+                    ));
+                }
+            }
+            if r.start_s > r.end_s || r.end_s > MAX_DURATION_S {
+                return Err(self.error(
+                    self.find_field("end_s", "", 0),
+                    "random faults need start_s <= end_s <= ten years".into(),
+                ));
+            }
+            let ranges = [
+                ("crash_min_s", r.crash_min_s, r.crash_max_s),
+                ("partition_min_s", r.partition_min_s, r.partition_max_s),
+            ];
+            for (field, lo, hi) in ranges {
+                if lo == 0 || lo > hi || hi > MAX_DURATION_S {
+                    return Err(self.error(
+                        self.find_field(field, "", 0),
+                        format!("{field} must be positive and not above its maximum"),
+                    ));
+                }
+            }
+            if r.spike_s == 0 || r.spike_s > MAX_DURATION_S || r.spike_extra_ms > MAX_LATENCY_MS {
+                return Err(self.error(
+                    self.find_field("spike_s", "", 0),
+                    "spike_s must be positive and spike_extra_ms at most a day".into(),
+                ));
+            }
+        }
         if raw.stop.max_duration_s == 0 {
             return Err(self.error(
                 self.find_field("max_duration_s", "0", 0),
@@ -1081,6 +1403,8 @@ impl Validator<'_> {
             channels,
             shops,
             script,
+            faults,
+            random_faults: raw.random_faults,
             max_duration: SimTime::from_secs(raw.stop.max_duration_s),
             stop_when_idle: raw.stop.when_idle,
         })

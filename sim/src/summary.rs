@@ -59,6 +59,8 @@ pub struct FundsSummary {
     pub channel_balances_msat: u64,
     /// In HTLCs, msat.
     pub htlcs_msat: u64,
+    /// In commitment outputs waiting to be claimed (delayed, HTLC and anchor outputs), sat.
+    pub onchain_sat: u64,
     /// Outputs (counted above) that transactions waiting in the mempool spend, sat.
     pub in_transit_sat: u64,
     /// Paid to miners, sat.
@@ -449,10 +451,11 @@ impl RunSummary {
         let f = &self.funds;
         let _ = writeln!(
             s,
-            "\nfunds: {} sat created = {} in wallets + {} in channels + {} miner fees: {}",
+            "\nfunds: {} sat created = {} in wallets + {} in channels + {} in on-chain claims + {} miner fees: {}",
             f.created_sat,
             f.wallets_sat,
             f.channels_sat,
+            f.onchain_sat,
             f.miner_fees_sat,
             if f.conserved { "conserved" } else { "NOT CONSERVED" }
         );

@@ -61,14 +61,29 @@ pub enum Kind {
     TxBroadcast = 2,
     /// `height tx_index tx_kind txid fee_sat`
     TxConfirmed = 3,
-    /// `node tx_kind txid reason` (reason 1 missing input, 2 double spend, 3 overspend)
+    /// `node tx_kind txid reason` (1 missing input, 2 double spend, 3 overspend,
+    /// 4 unauthorized, 5 timelock not passed)
     TxRejected = 4,
     /// `a b`
     LinkUp = 10,
+    /// `a b`
+    LinkDown = 11,
+    /// `from to`
+    ConnectFailed = 12,
+    /// `node`
+    NodeDown = 13,
+    /// `node`
+    NodeUp = 14,
     /// `from to type channel f1 f2 f3`
     Message = 20,
-    /// `node timer`
+    /// `from to type`
+    MessageLost = 21,
+    /// `node timer` (1 gossip flush)
     Timer = 30,
+    /// `node peer`
+    ReconnectTimer = 31,
+    /// `node peer`
+    PeerOfflineTimer = 32,
     /// `node peer`
     PeerConnected = 39,
     /// `node peer temporary_channel_id funding_sat`
@@ -87,6 +102,10 @@ pub enum Kind {
     ChannelOpenFailed = 46,
     /// `node peer channel_id`
     ProtocolViolation = 47,
+    /// `node peer channel_id txid`
+    ChannelForceClosed = 48,
+    /// `node peer channel_id retransmitted`
+    ChannelReestablished = 49,
     /// `node in_scid in_htlc out_scid out_htlc in_msat out_msat`
     HtlcForwarded = 50,
     /// `node in_scid in_htlc code`
@@ -95,6 +114,8 @@ pub enum Kind {
     ForwardSettled = 52,
     /// `node in_scid in_htlc`
     ForwardFailed = 53,
+    /// `node channel_id htlc amount_sat`
+    OnChainClaimed = 54,
     /// `node payment_hash amount_msat`
     InvoiceCreated = 60,
     /// `node payment_hash received_msat`
@@ -103,9 +124,9 @@ pub enum Kind {
     PaymentStarted = 70,
     /// `node payment attempt sent_msat fee_msat hops node...`
     PaymentAttempted = 71,
-    /// `node payment attempt failing_hop code scid`
+    /// `node payment attempt failing_hop code scid on_chain`
     PaymentAttemptFailed = 72,
-    /// `node payment attempts fee_msat hops node...`
+    /// `node payment attempts fee_msat on_chain hops node...`
     PaymentSucceeded = 73,
     /// `node payment attempts reason last_code`
     PaymentFailed = 74,
@@ -121,6 +142,10 @@ pub enum Kind {
     StepDone = 90,
     /// `step`
     StepFailed = 91,
+    /// `fault fault_kind` (1 crash, 2 force close, 3 partition, 4 latency spike, 5 policy)
+    FaultStarted = 100,
+    /// `fault fault_kind`
+    FaultEnded = 101,
 }
 
 impl Kind {
@@ -284,6 +309,9 @@ pub fn message_fields(msg: &Message) -> (u64, u64, u64, u64) {
         Message::ChannelReady(m) => (m.channel_id.0, 0, 0, 0),
         Message::Shutdown(m) => (m.channel_id.0, 0, 0, 0),
         Message::ClosingSigned(m) => (m.channel_id.0, m.fee_sat, 0, 0),
+        Message::ChannelReestablish(m) => {
+            (m.channel_id.0, m.next_commitment_number, m.next_revocation_number, 0)
+        }
         Message::UpdateAddHtlc(m) => {
             (m.channel_id.0, m.id, m.amount_msat, u64::from(m.cltv_expiry))
         }
@@ -343,6 +371,19 @@ pub fn event_line(
             vec![node, u64::from(peer.0), channel_id.0, u64::from(reason.code())],
             vec![],
         ),
+        Event::ChannelForceClosed { channel_id, peer, txid } => (
+            Kind::ChannelForceClosed,
+            vec![node, u64::from(peer.0), channel_id.0, txid.short()],
+            vec![],
+        ),
+        Event::ChannelReestablished { channel_id, peer, retransmitted } => (
+            Kind::ChannelReestablished,
+            vec![node, u64::from(peer.0), channel_id.0, u64::from(*retransmitted)],
+            vec![],
+        ),
+        Event::OnChainClaimed { channel_id, htlc, amount_sat } => {
+            (Kind::OnChainClaimed, vec![node, channel_id.0, u64::from(*htlc), *amount_sat], vec![])
+        }
         Event::ProtocolViolation { channel_id, peer, .. } => {
             (Kind::ProtocolViolation, vec![node, u64::from(peer.0), channel_id.0], vec![])
         }
@@ -400,16 +441,18 @@ pub fn event_line(
                 failure.failing_hop as u64,
                 u64::from(failure.code.0),
                 failure.scid.map_or(0, |s| s.0),
+                u64::from(failure.on_chain),
             ],
             vec![],
         ),
-        Event::PaymentSucceeded { payment_id, attempts, route, .. } => (
+        Event::PaymentSucceeded { payment_id, attempts, route, on_chain, .. } => (
             Kind::PaymentSucceeded,
             vec![
                 node,
                 payment(payment_id.0),
                 u64::from(*attempts),
                 route.fee_msat(),
+                u64::from(*on_chain),
                 route.hops.len() as u64,
             ],
             route_tail(route),

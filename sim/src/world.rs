@@ -7,10 +7,11 @@
 
 use crate::chain::{MinedBlock, MockChain, TxRejection};
 use crate::engine::EventQueue;
+use crate::faults::schedule_random_faults;
 use crate::link::Links;
 use crate::results::Results;
 use crate::rng::sub_seed;
-use crate::scenario::{Scenario, Step};
+use crate::scenario::{Fault, Scenario, Step};
 use crate::shop::{AppMessage, AppSend, OrderStatus, Shops};
 use crate::summary::{ChannelRecord, FundsSummary, StepRecord};
 use crate::trace::{Kind, TraceWriter};
@@ -21,6 +22,7 @@ use node_core::graph::{BaseGraph, ChannelInfo, DirectedPolicy};
 use node_core::htlc::View;
 use node_core::msg::Message;
 use node_core::node::{Action, Command, CommandOutput, Timer};
+use node_core::onchain::{GRACE_BLOCKS, MIN_CLAIM_SAT, WatchKind};
 use node_core::payment::{PaymentId, PaymentStatus};
 use node_core::{ChannelId, Node, NodeId, Scid, SimTime};
 use std::collections::{BTreeMap, BTreeSet};
@@ -32,13 +34,43 @@ const GENESIS_OUTPUTS_PER_TX: usize = 1000;
 /// Something scheduled.
 #[derive(Debug)]
 enum SimEvent {
-    Deliver { from: NodeId, to: NodeId, msg: Message },
-    LinkUp { a: NodeId, b: NodeId },
-    Timer { node: NodeId, timer: Timer },
+    /// A message arrives, if its connection (of that epoch) is still up.
+    Deliver {
+        from: NodeId,
+        to: NodeId,
+        msg: Message,
+        epoch: u64,
+    },
+    /// A connection attempt from `from` completes, or fails if a partition or a crash is in the
+    /// way.
+    Connect {
+        from: NodeId,
+        to: NodeId,
+    },
+    /// A node's timer, from the node's `life` (timers set before a crash never fire).
+    Timer {
+        node: NodeId,
+        timer: Timer,
+        life: u64,
+    },
     Block,
-    App { from: NodeId, to: NodeId, msg: AppMessage },
-    ShopPoll { shop: usize },
-    ScriptWake { step: usize },
+    App {
+        from: NodeId,
+        to: NodeId,
+        msg: AppMessage,
+    },
+    ShopPoll {
+        shop: usize,
+    },
+    ScriptWake {
+        step: usize,
+    },
+    FaultStart {
+        index: usize,
+    },
+    FaultEnd {
+        index: usize,
+    },
 }
 
 /// What the current script step waits for.
@@ -98,12 +130,26 @@ pub struct World<'a> {
     actions: Vec<Action>,
     /// While the start state is built, messages are delivered at once, in FIFO order.
     instant: Option<std::collections::VecDeque<(NodeId, NodeId, Message)>>,
+    /// Whether each node is running.
+    online: Vec<bool>,
+    /// Each node's life: incremented by a crash, so timers of an earlier life never fire.
+    lives: Vec<u64>,
+    /// The last block each node was told about.
+    synced_height: Vec<u32>,
+    /// Every block mined, from genesis on, for nodes that catch up after a crash.
+    history: Vec<MinedBlock>,
+    /// The faults of the run: the scenario's, then those drawn from the seed.
+    pub(crate) faults: Vec<(SimTime, Fault)>,
+    /// Check the invariants after every event.
+    check: bool,
+    /// How each node resolved each incoming HTLC it forwarded or refused: true if settled.
+    resolutions: BTreeMap<(NodeId, Scid, u64), bool>,
 }
 
 impl<'a> World<'a> {
     /// The start state of `scenario`: nodes, wallets and existing channels in the genesis block,
     /// links of existing channels up, the first block and the script scheduled.
-    pub fn new(scenario: &'a Scenario, trace: TraceWriter) -> World<'a> {
+    pub fn new(scenario: &'a Scenario, trace: TraceWriter, check: bool) -> World<'a> {
         let seed = scenario.seed;
         let names: Vec<String> = scenario.nodes.iter().map(|n| n.name.clone()).collect();
         let start_height = scenario.chain.start_height;
@@ -233,8 +279,23 @@ impl<'a> World<'a> {
             block_interval_us: scenario.chain.block_interval_s * 1_000_000,
             actions: Vec::new(),
             instant: Some(std::collections::VecDeque::new()),
+            online: vec![true; nodes.len()],
+            lives: vec![0; nodes.len()],
+            synced_height: vec![0; nodes.len()],
+            history: Vec::new(),
+            faults: scenario.faults.clone(),
+            check,
+            resolutions: BTreeMap::new(),
             nodes,
         };
+        if let Some(random) = &scenario.random_faults {
+            let more = schedule_random_faults(random, scenario);
+            world.faults.extend(more);
+        }
+        for index in 0..world.faults.len() {
+            let at = world.faults[index].0;
+            world.schedule(at, SimEvent::FaultStart { index });
+        }
         let block = world.chain.genesis(genesis);
         world.connect_block(block);
         // Peers of existing channels were connected before the run: their links are up and their
@@ -244,10 +305,11 @@ impl<'a> World<'a> {
         pairs.sort();
         pairs.dedup();
         for (a, b) in pairs {
-            world.handle(SimEvent::LinkUp { a, b });
+            world.link_up(a, b);
         }
         while let Some((from, to, msg)) = world.instant.as_mut().and_then(|q| q.pop_front()) {
-            world.handle(SimEvent::Deliver { from, to, msg });
+            let epoch = world.links.epoch(from, to);
+            world.handle(SimEvent::Deliver { from, to, msg, epoch });
         }
         world.instant = None;
         world.queue.push(SimTime(world.block_interval_us), SimEvent::Block);
@@ -299,6 +361,16 @@ impl<'a> World<'a> {
                 self.poke = false;
                 self.advance_script();
             }
+            if self.check {
+                let violations = self.check_invariants();
+                assert!(
+                    violations.is_empty(),
+                    "invariant broken at {} (seed {}): {}",
+                    self.now,
+                    self.scenario.seed,
+                    violations.join("; ")
+                );
+            }
             if self.scenario.stop_when_idle && self.busy == 0 && self.script_done() {
                 return EndReason::Idle;
             }
@@ -308,31 +380,65 @@ impl<'a> World<'a> {
 
     fn handle(&mut self, event: SimEvent) {
         match event {
-            SimEvent::Deliver { from, to, msg } => {
-                if !self.links.is_up(from, to) {
+            SimEvent::Deliver { from, to, msg, epoch } => {
+                if !self.links.is_up(from, to) || self.links.epoch(from, to) != epoch {
+                    let fields = [u64::from(from.0), u64::from(to.0), u64::from(msg.type_number())];
+                    self.trace.record(self.now, Kind::MessageLost, &fields, &[]);
                     return;
                 }
                 self.trace.message(self.now, u64::from(from.0), u64::from(to.0), &msg);
                 self.nodes[to.index()].handle_message(self.now, from, msg);
                 self.collect(to);
             }
-            SimEvent::LinkUp { a, b } => {
-                self.connecting.remove(&(a.min(b), a.max(b)));
-                self.links.set_up(a, b, true);
-                self.trace.record(self.now, Kind::LinkUp, &[u64::from(a.0), u64::from(b.0)], &[]);
-                self.nodes[a.index()].peer_connected(self.now, b);
-                self.collect(a);
-                self.nodes[b.index()].peer_connected(self.now, a);
-                self.collect(b);
+            SimEvent::Connect { from, to } => {
+                self.connecting.remove(&(from.min(to), from.max(to)));
+                if self.links.is_up(from, to) {
+                    return;
+                }
+                let reachable = self.online[from.index()]
+                    && self.online[to.index()]
+                    && !self.links.is_cut(from, to);
+                if reachable {
+                    self.link_up(from, to);
+                } else {
+                    self.trace.record(
+                        self.now,
+                        Kind::ConnectFailed,
+                        &[u64::from(from.0), u64::from(to.0)],
+                        &[],
+                    );
+                    if self.online[from.index()] {
+                        self.nodes[from.index()].connection_failed(self.now, to);
+                        self.collect(from);
+                    }
+                }
             }
-            SimEvent::Timer { node, timer } => {
-                let code = match timer {
-                    Timer::GossipFlush => 1,
-                };
-                self.trace.record(self.now, Kind::Timer, &[u64::from(node.0), code], &[]);
+            SimEvent::Timer { node, timer, life } => {
+                if !self.online[node.index()] || self.lives[node.index()] != life {
+                    return;
+                }
+                match timer {
+                    Timer::GossipFlush => {
+                        self.trace.record(self.now, Kind::Timer, &[u64::from(node.0), 1], &[])
+                    }
+                    Timer::Reconnect { peer } => self.trace.record(
+                        self.now,
+                        Kind::ReconnectTimer,
+                        &[u64::from(node.0), u64::from(peer.0)],
+                        &[],
+                    ),
+                    Timer::PeerOffline { peer } => self.trace.record(
+                        self.now,
+                        Kind::PeerOfflineTimer,
+                        &[u64::from(node.0), u64::from(peer.0)],
+                        &[],
+                    ),
+                }
                 self.nodes[node.index()].timer_fired(self.now, timer);
                 self.collect(node);
             }
+            SimEvent::FaultStart { index } => self.start_fault(index),
+            SimEvent::FaultEnd { index } => self.end_fault(index),
             SimEvent::Block => {
                 let block = self.chain.mine();
                 self.blocks_mined += 1;
@@ -344,6 +450,11 @@ impl<'a> World<'a> {
             SimEvent::App { from, to, msg } => self.on_app(from, to, msg),
             SimEvent::ShopPoll { shop } => {
                 let node = self.shops.defs()[shop].node;
+                if !self.online[node.index()] {
+                    let at = self.now.plus_micros(self.shops.defs()[shop].poll_interval_us);
+                    self.schedule(at, SimEvent::ShopPoll { shop });
+                    return;
+                }
                 let (deliveries, expired, again) =
                     self.shops.poll(self.now, shop, &mut self.nodes[node.index()]);
                 self.collect(node);
@@ -396,6 +507,9 @@ impl<'a> World<'a> {
             }
         }
         for i in 0..self.nodes.len() {
+            if !self.online[i] {
+                continue;
+            }
             let id = NodeId(i as u32);
             let txs = per_node.remove(&id).unwrap_or_default();
             let notice = Block {
@@ -405,8 +519,147 @@ impl<'a> World<'a> {
                 closed_channels: block.closed_channels.clone(),
             };
             self.nodes[i].block_connected(self.now, &notice);
+            self.synced_height[i] = block.height;
             self.collect(id);
         }
+        self.history.push(block);
+    }
+
+    /// Tells a node that was down about the blocks it missed, in order.
+    fn catch_up(&mut self, node: NodeId) {
+        let first = self.history.first().map_or(0, |b| b.height);
+        let from = (self.synced_height[node.index()] + 1).saturating_sub(first) as usize;
+        for index in from..self.history.len() {
+            let block = &self.history[index];
+            let txs = block
+                .txs
+                .iter()
+                .filter(|m| m.concerned.contains(&node))
+                .map(|m| ConfirmedTx { tx_index: m.tx_index, tx: m.tx.clone() })
+                .collect();
+            let notice = Block {
+                height: block.height,
+                time: self.now,
+                txs,
+                closed_channels: block.closed_channels.clone(),
+            };
+            self.synced_height[node.index()] = block.height;
+            self.nodes[node.index()].block_connected(self.now, &notice);
+            self.collect(node);
+        }
+    }
+
+    /// Brings a connection up: both nodes exchange `init` (and re-establish their channels).
+    fn link_up(&mut self, a: NodeId, b: NodeId) {
+        self.links.set_up(a, b, true);
+        self.trace.record(self.now, Kind::LinkUp, &[u64::from(a.0), u64::from(b.0)], &[]);
+        self.nodes[a.index()].peer_connected(self.now, b);
+        self.collect(a);
+        self.nodes[b.index()].peer_connected(self.now, a);
+        self.collect(b);
+    }
+
+    /// Takes a connection down: messages in flight are lost; running ends are told.
+    fn link_down(&mut self, a: NodeId, b: NodeId) {
+        if !self.links.is_up(a, b) {
+            return;
+        }
+        self.links.set_up(a, b, false);
+        self.trace.record(self.now, Kind::LinkDown, &[u64::from(a.0), u64::from(b.0)], &[]);
+        for (node, peer) in [(a, b), (b, a)] {
+            if self.online[node.index()] {
+                self.nodes[node.index()].peer_disconnected(self.now, peer);
+                self.collect(node);
+            }
+        }
+    }
+
+    fn start_fault(&mut self, index: usize) {
+        let (_, fault) = self.faults[index].clone();
+        self.trace.record(self.now, Kind::FaultStarted, &[index as u64, fault.code()], &[]);
+        match fault {
+            Fault::Crash { node, duration_us } => {
+                if self.online[node.index()] {
+                    self.online[node.index()] = false;
+                    self.lives[node.index()] += 1;
+                    self.trace.record(self.now, Kind::NodeDown, &[u64::from(node.0)], &[]);
+                    let peers: Vec<NodeId> = (0..self.nodes.len() as u32)
+                        .map(NodeId)
+                        .filter(|&p| p != node && self.links.is_up(node, p))
+                        .collect();
+                    for peer in peers {
+                        self.link_down(node, peer);
+                    }
+                }
+                self.schedule(self.now.plus_micros(duration_us), SimEvent::FaultEnd { index });
+            }
+            Fault::ForceClose { node, peer } => {
+                if self.online[node.index()] {
+                    let _ = self.command(node, Command::ForceClose { peer });
+                }
+            }
+            Fault::Partition { links, duration_us } => {
+                for &(a, b) in &links {
+                    self.links.cut(a, b, true);
+                    self.link_down(a, b);
+                }
+                self.schedule(self.now.plus_micros(duration_us), SimEvent::FaultEnd { index });
+            }
+            Fault::LatencySpike { links, extra_us, duration_us } => {
+                for &(a, b) in &links {
+                    self.links.spike(a, b, extra_us, true);
+                }
+                self.schedule(self.now.plus_micros(duration_us), SimEvent::FaultEnd { index });
+            }
+            Fault::SetPolicy {
+                node,
+                peer,
+                fee_base_msat,
+                fee_proportional_millionths,
+                cltv_expiry_delta,
+                disabled,
+            } => {
+                if self.online[node.index()] {
+                    let command = Command::SetPolicy {
+                        peer,
+                        fee_base_msat,
+                        fee_proportional_millionths,
+                        cltv_expiry_delta,
+                        disabled,
+                    };
+                    let _ = self.command(node, command);
+                }
+            }
+        }
+        self.poke = true;
+    }
+
+    fn end_fault(&mut self, index: usize) {
+        let (_, fault) = self.faults[index].clone();
+        self.trace.record(self.now, Kind::FaultEnded, &[index as u64, fault.code()], &[]);
+        match fault {
+            Fault::Crash { node, .. } => {
+                if !self.online[node.index()] {
+                    self.online[node.index()] = true;
+                    self.trace.record(self.now, Kind::NodeUp, &[u64::from(node.0)], &[]);
+                    self.nodes[node.index()].restart(self.now);
+                    self.catch_up(node);
+                    self.collect(node);
+                }
+            }
+            Fault::Partition { links, .. } => {
+                for &(a, b) in &links {
+                    self.links.cut(a, b, false);
+                }
+            }
+            Fault::LatencySpike { links, extra_us, .. } => {
+                for &(a, b) in &links {
+                    self.links.spike(a, b, extra_us, false);
+                }
+            }
+            Fault::ForceClose { .. } | Fault::SetPolicy { .. } => {}
+        }
+        self.poke = true;
     }
 
     /// Carries out what node `node` asked for.
@@ -420,7 +673,8 @@ impl<'a> World<'a> {
                         instant.push_back((node, to, msg));
                     } else if self.links.is_up(node, to) {
                         let at = self.links.arrival(node, to, self.now);
-                        self.schedule(at, SimEvent::Deliver { from: node, to, msg });
+                        let epoch = self.links.epoch(node, to);
+                        self.schedule(at, SimEvent::Deliver { from: node, to, msg, epoch });
                     }
                 }
                 Action::Connect { peer } => {
@@ -428,12 +682,12 @@ impl<'a> World<'a> {
                     if !self.links.is_up(node, peer) && self.connecting.insert(key) {
                         // The transport handshake (BOLT 8) takes three one-way trips.
                         let at = self.now.plus_micros(3 * self.links.sample_us(node, peer));
-                        self.schedule(at, SimEvent::LinkUp { a: node, b: peer });
+                        self.schedule(at, SimEvent::Connect { from: node, to: peer });
                     }
                 }
                 Action::Broadcast { tx } => {
                     let fields = [u64::from(node.0), u64::from(tx.kind.code()), tx.txid.short()];
-                    match self.chain.broadcast(tx) {
+                    match self.chain.broadcast(tx, node) {
                         Ok(true) => self.trace.record(self.now, Kind::TxBroadcast, &fields, &[]),
                         Ok(false) => {}
                         Err(rejection) => {
@@ -442,6 +696,8 @@ impl<'a> World<'a> {
                                 TxRejection::MissingInput(_) => 1,
                                 TxRejection::DoubleSpend(_) => 2,
                                 TxRejection::Overspend { .. } => 3,
+                                TxRejection::Unauthorized(_) => 4,
+                                TxRejection::Immature(_) => 5,
                             };
                             let mut with_reason = fields.to_vec();
                             with_reason.push(reason);
@@ -450,7 +706,8 @@ impl<'a> World<'a> {
                     }
                 }
                 Action::SetTimer { at, timer } => {
-                    self.schedule(at.max(self.now), SimEvent::Timer { node, timer })
+                    let life = self.lives[node.index()];
+                    self.schedule(at.max(self.now), SimEvent::Timer { node, timer, life })
                 }
                 Action::Emit(event) => self.on_node_event(node, event),
             }
@@ -521,9 +778,14 @@ impl<'a> World<'a> {
                 }
                 self.poke = true;
             }
-            Event::ForwardSettled { fee_msat, .. } => {
+            Event::ForwardSettled { fee_msat, in_scid, in_htlc_id } => {
                 self.fees_earned_msat[node.index()] += fee_msat;
                 self.forwards[node.index()] += 1;
+                self.resolve(node, in_scid, in_htlc_id, true);
+            }
+            Event::ForwardFailed { in_scid, in_htlc_id }
+            | Event::HtlcRefused { in_scid, in_htlc_id, .. } => {
+                self.resolve(node, in_scid, in_htlc_id, false);
             }
             Event::PaymentSucceeded { payment_id, .. }
             | Event::PaymentFailed { payment_id, .. } => {
@@ -554,6 +816,9 @@ impl<'a> World<'a> {
     }
 
     fn on_app(&mut self, from: NodeId, to: NodeId, msg: AppMessage) {
+        if !self.online[to.index()] {
+            return; // a node that is down answers no request
+        }
         match msg {
             AppMessage::BuyRequest { order, .. } => {
                 let (reply, start_polling) =
@@ -653,6 +918,9 @@ impl<'a> World<'a> {
     }
 
     fn command(&mut self, node: NodeId, command: Command) -> Result<CommandOutput, ()> {
+        if !self.online[node.index()] {
+            return Err(());
+        }
         let out = self.nodes[node.index()].command(self.now, command);
         self.collect(node);
         out.map_err(|_| ())
@@ -781,6 +1049,7 @@ impl<'a> World<'a> {
         let mut violations = Vec::new();
         let mut wallets_chain_sat = vec![0u64; self.nodes.len()];
         let (mut wallets_sat, mut channels_sat, mut in_transit_sat) = (0u64, 0u64, 0u64);
+        let mut onchain_sat = 0u64;
         let mut funding_value: BTreeMap<OutPoint, u64> = BTreeMap::new();
         for (outpoint, out) in self.chain.utxos() {
             if self.chain.spent_in_mempool(outpoint) {
@@ -795,16 +1064,24 @@ impl<'a> World<'a> {
                     channels_sat += out.amount_sat;
                     funding_value.insert(*outpoint, out.amount_sat);
                 }
+                Script::Delayed { .. } | Script::Htlc { .. } | Script::Anchor { .. } => {
+                    onchain_sat += out.amount_sat;
+                }
             }
         }
         let created = self.chain.created_sat();
         let miner_fees_sat = self.chain.miner_fees_sat();
-        if wallets_sat + channels_sat + miner_fees_sat != created {
+        if wallets_sat + channels_sat + onchain_sat + miner_fees_sat != created {
             violations.push(format!(
-                "chain: wallets {wallets_sat} + channels {channels_sat} + fees {miner_fees_sat} != created {created} sat"
+                "chain: wallets {wallets_sat} + channels {channels_sat} + claims {onchain_sat} + fees {miner_fees_sat} != created {created} sat"
             ));
         }
-        for (node, &on_chain) in self.nodes.iter().zip(&wallets_chain_sat) {
+        for ((node, &on_chain), &online) in
+            self.nodes.iter().zip(&wallets_chain_sat).zip(&self.online)
+        {
+            if !online {
+                continue; // a node that is down has not seen the latest blocks
+            }
             let known = node.wallet_balance_sat() + node.wallet_reserved_sat();
             if known != on_chain {
                 violations.push(format!(
@@ -850,10 +1127,77 @@ impl<'a> World<'a> {
             channels_sat,
             channel_balances_msat,
             htlcs_msat,
+            onchain_sat,
             in_transit_sat,
             miner_fees_sat,
             conserved: violations.is_empty(),
             violations,
         }
+    }
+}
+
+impl World<'_> {
+    fn resolve(&mut self, node: NodeId, scid: Scid, htlc_id: u64, settled: bool) {
+        if let Some(&before) = self.resolutions.get(&(node, scid, htlc_id)) {
+            if before != settled && self.check {
+                panic!(
+                    "invariant broken at {} (seed {}): {} both settled and failed HTLC {htlc_id} of {scid}",
+                    self.now,
+                    self.scenario.seed,
+                    self.scenario.node_name(node)
+                );
+            }
+            return;
+        }
+        if self.check {
+            self.resolutions.insert((node, scid, htlc_id), settled);
+        }
+    }
+
+    /// The invariants that must hold after every event: funds are conserved (see
+    /// [`World::check_funds`]); no channel is overdrawn; no HTLC of a running node stays in an
+    /// open channel more than [`GRACE_BLOCKS`] + 1 blocks past its expiry, nor unclaimed on
+    /// chain more than [`GRACE_BLOCKS`] + 4 blocks past it. (No HTLC settled and failed both is
+    /// checked as events arrive.) Returns what is broken.
+    pub fn check_invariants(&self) -> Vec<String> {
+        let mut violations = self.check_funds().violations;
+        let height = self.chain.height();
+        for (node, &online) in self.nodes.iter().zip(&self.online) {
+            let name = self.scenario.node_name(node.id());
+            for c in node.channels() {
+                if c.is_overdrawn() {
+                    violations.push(format!("{name}: channel {} is overdrawn", c.id()));
+                }
+                if !online || c.phase() >= ChannelPhase::ForceClosing {
+                    continue;
+                }
+                for h in c.offered_htlcs() {
+                    if height > h.cltv_expiry + GRACE_BLOCKS + 1 {
+                        violations.push(format!(
+                            "{name}: offered HTLC {} on channel {} expired at {} and is still open at {height}",
+                            h.id,
+                            c.id(),
+                            h.cltv_expiry
+                        ));
+                    }
+                }
+            }
+            if !online {
+                continue;
+            }
+            for (outpoint, w) in node.onchain().watched() {
+                if let WatchKind::Htlc { offered_by_us: true, cltv_expiry, .. } = w.kind
+                    && w.amount_sat >= MIN_CLAIM_SAT * 2
+                    && height > cltv_expiry + GRACE_BLOCKS + 4
+                    && height > w.confirmed_height + 2
+                {
+                    violations.push(format!(
+                        "{name}: HTLC output {}:{} expired at {cltv_expiry} and is unclaimed at {height}",
+                        outpoint.txid, outpoint.vout
+                    ));
+                }
+            }
+        }
+        violations
     }
 }

@@ -14,7 +14,7 @@ fn scenario() -> Scenario {
 #[test]
 fn both_cats_are_delivered_the_second_through_christian() {
     let scenario = scenario();
-    let (out, _) = sim::run_captured(&scenario, TraceLevel::Off).unwrap();
+    let (out, _) = sim::run_captured(&scenario, TraceLevel::Off, true).unwrap();
     let summary: serde_json::Value = serde_json::from_str(&out.summary.to_json()).unwrap();
     let orders = summary["orders"].as_array().unwrap();
     assert_eq!(orders.len(), 2);
@@ -55,7 +55,7 @@ fn both_cats_are_delivered_the_second_through_christian() {
 #[test]
 fn the_shop_sees_each_payment_only_after_its_node_settled_it() {
     let scenario = scenario();
-    let (out, _) = sim::run_captured(&scenario, TraceLevel::Off).unwrap();
+    let (out, _) = sim::run_captured(&scenario, TraceLevel::Off, true).unwrap();
     let summary: serde_json::Value = serde_json::from_str(&out.summary.to_json()).unwrap();
     for (order, payment) in summary["orders"].as_array().unwrap().iter().zip(out.results.payments())
     {

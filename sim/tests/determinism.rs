@@ -9,7 +9,7 @@ fn run(seed: u64) -> (Vec<u8>, Vec<u8>, String) {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/cat_store.ron");
     let mut scenario = Scenario::load(&path).unwrap();
     scenario.seed = seed;
-    let (out, trace) = sim::run_captured(&scenario, TraceLevel::Full).unwrap();
+    let (out, trace) = sim::run_captured(&scenario, TraceLevel::Full, true).unwrap();
     let names: Vec<String> = scenario.nodes.iter().map(|n| n.name.clone()).collect();
     let mut csv = Vec::new();
     out.results.write_csv(&names, &mut csv).unwrap();

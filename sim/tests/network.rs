@@ -28,7 +28,7 @@ const LINE: &str = r#"Scenario(
 #[test]
 fn payments_cross_the_base_graph_and_failures_name_their_hop() {
     let scenario = Scenario::parse("line.ron", LINE).unwrap();
-    let (out, trace) = sim::run_captured(&scenario, TraceLevel::Full).unwrap();
+    let (out, trace) = sim::run_captured(&scenario, TraceLevel::Full, true).unwrap();
     let p = out.results.payments();
     assert_eq!(p.len(), 3);
     let name = |n: node_core::NodeId| scenario.node_name(n).to_string();
@@ -58,7 +58,7 @@ fn payments_cross_the_base_graph_and_failures_name_their_hop() {
 #[test]
 fn latency_comes_from_the_links() {
     let scenario = Scenario::parse("line.ron", LINE).unwrap();
-    let (out, _) = sim::run_captured(&scenario, TraceLevel::Off).unwrap();
+    let (out, _) = sim::run_captured(&scenario, TraceLevel::Off, true).unwrap();
     let p = &out.results.payments()[0];
     // Three hops, each at least 1.5 round trips of at least 10 ms forward and the fulfil back.
     let latency_us = p.latency_us().unwrap();

@@ -72,8 +72,8 @@ fn a_fee_one_msat_higher_is_caught_at_the_first_line_that_shows_it() {
     let VerifyOutcome::Diverged(d) = outcome else { panic!("the change must be caught") };
     // Independently: the first line where the two full traces differ (the scenario digest in the
     // header differs too, as the text changed; verify looks past it to behaviour).
-    let (_, a) = sim::run_captured(&original, TraceLevel::Full).unwrap();
-    let (_, b) = sim::run_captured(&perturbed, TraceLevel::Full).unwrap();
+    let (_, a) = sim::run_captured(&original, TraceLevel::Full, false).unwrap();
+    let (_, b) = sim::run_captured(&perturbed, TraceLevel::Full, false).unwrap();
     let (a, b) = (String::from_utf8(a).unwrap(), String::from_utf8(b).unwrap());
     let first = a
         .lines()

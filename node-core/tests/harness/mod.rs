@@ -136,7 +136,7 @@ impl TestNet {
                 for input in &tx.inputs {
                     let spent = self
                         .utxos
-                        .remove(input)
+                        .remove(&input.prevout)
                         .expect("the harness chain only spends unspent outputs");
                     concerned.extend(spent.script.parties().into_iter().flatten());
                 }
