@@ -50,6 +50,28 @@ pub enum Message {
 }
 
 impl Message {
+    /// The channel a channel-scoped message is about (`None` for `init` and gossip).
+    pub fn channel_id(&self) -> Option<ChannelId> {
+        Some(match self {
+            Message::Init(_) | Message::Gossip(_) | Message::ChannelUpdate(_) => return None,
+            Message::Error(m) => m.channel_id,
+            Message::OpenChannel(m) => m.temporary_channel_id,
+            Message::AcceptChannel(m) => m.temporary_channel_id,
+            Message::FundingCreated(m) => m.temporary_channel_id,
+            Message::FundingSigned(m) => m.channel_id,
+            Message::ChannelReady(m) => m.channel_id,
+            Message::UpdateAddHtlc(m) => m.channel_id,
+            Message::UpdateFulfillHtlc(m) => m.channel_id,
+            Message::UpdateFailHtlc(m) => m.channel_id,
+            Message::CommitmentSigned(m) => m.channel_id,
+            Message::RevokeAndAck(m) => m.channel_id,
+            Message::Shutdown(m) => m.channel_id,
+            Message::ClosingSigned(m) => m.channel_id,
+            Message::ChannelReestablish(m) => m.channel_id,
+            Message::AnnouncementSignatures(m) => m.channel_id,
+        })
+    }
+
     /// The BOLT message type number (gossip batches use 256, `channel_announcement`).
     pub fn type_number(&self) -> u16 {
         match self {

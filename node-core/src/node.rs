@@ -616,7 +616,13 @@ impl Node {
                 } else {
                     let ours = channel.phase() == ChannelPhase::ForceClosing
                         && channel.holder_commitment_tx().txid == tx.txid;
-                    self.onchain.commitment_confirmed(channel, tx, block.height, ours);
+                    self.onchain.commitment_confirmed(
+                        channel,
+                        tx,
+                        block.height,
+                        ours,
+                        self.config.feerate_per_kw,
+                    );
                     if ours { CloseReason::LocalForce } else { CloseReason::RemoteForce }
                 };
                 let was_public = channel.is_announced();
@@ -626,7 +632,7 @@ impl Node {
                     self.publish_update(id);
                 }
             }
-            self.onchain.tx_confirmed(tx, block.height, &mut outcomes);
+            self.onchain.tx_confirmed(tx, block.height, self.config.feerate_per_kw, &mut outcomes);
         }
         for scid in block.closed_channels.iter() {
             self.graph.mark_spent(*scid, block.height);
@@ -724,6 +730,9 @@ impl Node {
         let was_public = channel.is_announced() && channel.phase() == ChannelPhase::Normal;
         let Some(tx) = channel.force_close() else { return };
         self.emit(Event::ChannelForceClosed { channel_id: id, peer, txid: tx.txid });
+        if self.is_peer_ready(peer) {
+            self.send(peer, Message::Error(ErrorMessage { channel_id: id }));
+        }
         self.actions.push(Action::Broadcast { tx });
         if was_public {
             self.publish_update(id);
@@ -740,6 +749,23 @@ impl Node {
     }
 
     fn dispatch(&mut self, from: NodeId, msg: Message) -> Result<(), (ChannelId, ChannelError)> {
+        if let Some(id) = msg.channel_id()
+            && !matches!(msg, Message::Error(_))
+            && self.channel_with(id, from).is_some_and(|c| c.phase() >= ChannelPhase::ForceClosing)
+        {
+            // A channel closing on chain takes no more updates; a preimage the peer still sends
+            // is worth learning, though.
+            if let Message::UpdateFulfillHtlc(fulfill) = &msg {
+                let preimage = fulfill.payment_preimage;
+                let known = self.channels[&id]
+                    .offered_htlc(fulfill.id)
+                    .is_some_and(|h| h.payment_hash == preimage.payment_hash());
+                if known && let Some(source) = self.sources.remove(&(id, fulfill.id)) {
+                    self.settle_upstream(source, preimage);
+                }
+            }
+            return Ok(());
+        }
         match msg {
             Message::Init(init) => {
                 let peer = self.peers.entry(from).or_default();

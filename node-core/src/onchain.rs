@@ -128,7 +128,14 @@ impl OnChain {
 
     /// A commitment transaction of `channel` confirmed at `height` (ours if `ours`). Watches the
     /// outputs we can claim and schedules the failure of our offered HTLCs it leaves out.
-    pub fn commitment_confirmed(&mut self, channel: &Channel, tx: &Tx, height: u32, ours: bool) {
+    pub fn commitment_confirmed(
+        &mut self,
+        channel: &Channel,
+        tx: &Tx,
+        height: u32,
+        ours: bool,
+        feerate_per_kw: u32,
+    ) {
         let me = self.me;
         let csv_blocks = channel.our_to_self_delay_blocks();
         let mut offered_on_chain = Vec::new();
@@ -154,6 +161,14 @@ impl OnChain {
                 }
                 _ => continue,
             };
+            if !worth_claiming(kind, out.amount_sat, feerate_per_kw) {
+                // Too small to pay for its own claim: left on chain. An HTLC we offered there
+                // is failed once the commitment is deep enough, as if it were trimmed.
+                if let WatchKind::Htlc { offered_by_us: true, htlc_id, .. } = kind {
+                    offered_on_chain.retain(|&id| id != htlc_id);
+                }
+                continue;
+            }
             let preimage = match kind {
                 WatchKind::Htlc { offered_by_us: false, htlc_id, .. } => {
                     channel.received_htlc(htlc_id).and_then(|h| match &h.removal {
@@ -195,7 +210,13 @@ impl OnChain {
 
     /// A transaction confirmed at `height`: resolves the watched outputs it spends (pushing what
     /// that settles onto `outcomes`) and watches the second-stage outputs of our own claims.
-    pub fn tx_confirmed(&mut self, tx: &Tx, height: u32, outcomes: &mut Vec<Outcome>) {
+    pub fn tx_confirmed(
+        &mut self,
+        tx: &Tx,
+        height: u32,
+        feerate_per_kw: u32,
+        outcomes: &mut Vec<Outcome>,
+    ) {
         for input in &tx.inputs {
             let Some(w) = self.watched.remove(&input.prevout) else { continue };
             let ours = w.claim.as_ref().is_some_and(|c| c.txid == tx.txid);
@@ -220,6 +241,11 @@ impl OnChain {
                 for (vout, out) in tx.outputs.iter().enumerate() {
                     if let Script::Delayed { owner, csv_blocks } = out.script
                         && owner == self.me
+                        && worth_claiming(
+                            WatchKind::Delayed { csv_blocks },
+                            out.amount_sat,
+                            feerate_per_kw,
+                        )
                     {
                         self.watched.insert(
                             tx.outpoint(vout as u32),
@@ -266,6 +292,25 @@ impl OnChain {
     }
 }
 
+/// The weight of our claim of an output of `kind`, and the transaction kind.
+fn claim_weight(kind: WatchKind) -> (TxKind, u64) {
+    match kind {
+        WatchKind::Delayed { .. } => (TxKind::Sweep, weight::DELAYED_SWEEP),
+        WatchKind::Htlc { offered_by_us, on_ours, .. } => match (offered_by_us, on_ours) {
+            (true, true) => (TxKind::HtlcTimeout, HTLC_TIMEOUT_WEIGHT),
+            (false, true) => (TxKind::HtlcSuccess, HTLC_SUCCESS_WEIGHT),
+            (true, false) => (TxKind::HtlcTimeout, weight::HTLC_CLAIM),
+            (false, false) => (TxKind::HtlcSuccess, weight::HTLC_CLAIM),
+        },
+    }
+}
+
+/// Whether an output of `kind` and value is worth claiming at `feerate_per_kw`.
+fn worth_claiming(kind: WatchKind, amount_sat: u64, feerate_per_kw: u32) -> bool {
+    let fee_sat = weight::fee_sat(feerate_per_kw, claim_weight(kind).1);
+    amount_sat.checked_sub(fee_sat).is_some_and(|left| left >= MIN_CLAIM_SAT)
+}
+
 /// Our claim of a watched output, if the chain allows it in the next block (`height + 1`) and it
 /// is worth its fee.
 fn build_claim(
@@ -276,12 +321,13 @@ fn build_claim(
     feerate_per_kw: u32,
 ) -> Option<Tx> {
     let next = height + 1;
-    let (kind, witness, weight, output) = match w.kind {
+    let (kind, weight) = claim_weight(w.kind);
+    let (witness, output) = match w.kind {
         WatchKind::Delayed { csv_blocks } => {
             if next < w.confirmed_height + u32::from(csv_blocks) {
                 return None;
             }
-            (TxKind::Sweep, Witness::Key, weight::DELAYED_SWEEP, Script::Wallet { owner: me })
+            (Witness::Key, Script::Wallet { owner: me })
         }
         WatchKind::Htlc { offered_by_us, cltv_expiry, on_ours, csv_blocks, .. } => {
             let witness = if offered_by_us {
@@ -292,18 +338,12 @@ fn build_claim(
             } else {
                 Witness::Preimage(w.preimage?)
             };
-            let (kind, weight) = match (offered_by_us, on_ours) {
-                (true, true) => (TxKind::HtlcTimeout, HTLC_TIMEOUT_WEIGHT),
-                (false, true) => (TxKind::HtlcSuccess, HTLC_SUCCESS_WEIGHT),
-                (true, false) => (TxKind::HtlcTimeout, weight::HTLC_CLAIM),
-                (false, false) => (TxKind::HtlcSuccess, weight::HTLC_CLAIM),
-            };
             let output = if on_ours {
                 Script::Delayed { owner: me, csv_blocks }
             } else {
                 Script::Wallet { owner: me }
             };
-            (kind, witness, weight, output)
+            (witness, output)
         }
     };
     let fee_sat = weight::fee_sat(feerate_per_kw, weight);

@@ -4,7 +4,7 @@
 //! kinds' schedules unchanged. This module only draws the schedule; the world carries faults out.
 
 use crate::rng::Stream;
-use crate::scenario::{Fault, RandomFaultsSpec, Scenario};
+use crate::scenario::{Fault, GenesisChannel, RandomFaultsSpec, Scenario};
 use node_core::{NodeId, SimTime};
 
 const DAY_US: f64 = 86_400_000_000.0;
@@ -27,17 +27,18 @@ fn arrivals(stream: &mut Stream, per_day: f64, start_us: u64, end_us: u64) -> Ve
     }
 }
 
-/// The faults `spec` draws for `scenario`, sorted by time (then by kind and subject).
+/// The faults `spec` draws for `scenario`, whose channels at the start are `channels`, sorted by
+/// time (then by kind and subject).
 pub fn schedule_random_faults(
     spec: &RandomFaultsSpec,
     scenario: &Scenario,
+    channels: &[GenesisChannel],
 ) -> Vec<(SimTime, Fault)> {
     let seed = scenario.seed;
     let (start_us, end_us) = (spec.start_s * 1_000_000, spec.end_s * 1_000_000);
     let mut faults: Vec<(SimTime, u64, u64, Fault)> = Vec::new();
     let peers_of = |node: NodeId| -> Vec<(NodeId, NodeId)> {
-        let mut links: Vec<(NodeId, NodeId)> = scenario
-            .channels
+        let mut links: Vec<(NodeId, NodeId)> = channels
             .iter()
             .filter(|c| c.from == node || c.to == node)
             .map(|c| (c.from.min(c.to), c.from.max(c.to)))
@@ -75,7 +76,7 @@ pub fn schedule_random_faults(
             faults.push((SimTime(at), 4, index as u64, fault));
         }
     }
-    for (index, channel) in scenario.channels.iter().enumerate() {
+    for (index, channel) in channels.iter().enumerate() {
         let mut stream = Stream::new(seed, &format!("faults/close/{index}"));
         for at in arrivals(&mut stream, spec.force_closes_per_channel_day, start_us, end_us) {
             let (node, peer) = if stream.below(2) == 0 {

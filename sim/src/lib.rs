@@ -14,6 +14,7 @@
 pub mod chain;
 pub mod engine;
 pub mod faults;
+pub mod generate;
 pub mod link;
 pub mod output;
 pub mod results;
@@ -23,6 +24,7 @@ pub mod shop;
 pub mod summary;
 pub mod trace;
 pub mod verify;
+pub mod workload;
 pub mod world;
 
 use results::Results;

@@ -4,6 +4,9 @@
 //! inconsistent file becomes one [`ScenarioError`] naming the file and, where it can be found,
 //! the line and column. Running a scenario is the world's job.
 
+use crate::generate::{GenerateSpec, generate};
+use crate::rng::Stream;
+use crate::workload::{AmountSpec, WorkloadSpec};
 use node_core::config::{Implementation, NodeConfig};
 use node_core::ids::sha256;
 use node_core::policy::ChannelPolicy;
@@ -66,11 +69,18 @@ pub struct ScenarioFile {
     /// Overrides applied to every node before its own.
     #[serde(default)]
     pub node_defaults: NodeOverrides,
-    /// The nodes.
+    /// The nodes (more may be generated).
+    #[serde(default)]
     pub nodes: Vec<NodeSpec>,
     /// Channels that exist when the run starts.
     #[serde(default)]
     pub channels: Vec<ChannelSpec>,
+    /// A generated network, added to `nodes` and `channels`.
+    #[serde(default)]
+    pub generate: Option<GenerateSpec>,
+    /// Payments arriving at random.
+    #[serde(default)]
+    pub workload: Option<WorkloadSpec>,
     /// Shops: applications that sell items for invoices.
     #[serde(default)]
     pub shops: Vec<ShopSpec>,
@@ -770,8 +780,12 @@ pub struct Scenario {
     pub links: LinksDef,
     /// The nodes, in file order (their ids are their indexes).
     pub nodes: Vec<NodeDef>,
-    /// Channels at the start.
+    /// Channels at the start listed in the file (see [`Scenario::genesis_channels`] for all).
     pub channels: Vec<GenesisChannel>,
+    /// The generated network, whose nodes are at the end of `nodes`.
+    pub generate: Option<GenerateSpec>,
+    /// Payments arriving at random.
+    pub workload: Option<WorkloadSpec>,
     /// Shops.
     pub shops: Vec<ShopDef>,
     /// The script.
@@ -823,6 +837,34 @@ impl Scenario {
     /// The name of `id`.
     pub fn node_name(&self, id: NodeId) -> &str {
         &self.nodes[id.index()].name
+    }
+
+    /// Every channel that exists at the start: those of the file, then the generated ones,
+    /// drawn from the stream `generate` of the seed.
+    pub fn genesis_channels(&self) -> Vec<GenesisChannel> {
+        let mut channels = self.channels.clone();
+        if let Some(spec) = &self.generate {
+            let first = (self.nodes.len() - spec.nodes as usize) as u32;
+            let mut stream = Stream::new(self.seed, "generate");
+            for (a, b, capacity_sat, opener_sat) in generate(spec, &mut stream) {
+                let (from, to) = (NodeId(first + a), NodeId(first + b));
+                let policy = |id: NodeId| {
+                    let mut p = self.nodes[id.index()].config.policy;
+                    p.htlc_maximum_msat = p.htlc_maximum_msat.min(capacity_sat * 1000);
+                    p
+                };
+                channels.push(GenesisChannel {
+                    from,
+                    to,
+                    capacity_sat,
+                    from_balance_msat: opener_sat * 1000,
+                    announce: spec.announce,
+                    from_policy: policy(from),
+                    to_policy: policy(to),
+                });
+            }
+        }
+        channels
     }
 }
 
@@ -936,7 +978,7 @@ impl Validator<'_> {
                 "feerate_per_kw must be at least 253 (the relay floor)".into(),
             ));
         }
-        if raw.nodes.is_empty() {
+        if raw.nodes.is_empty() && raw.generate.is_none() {
             return Err(self.error(
                 self.find_field("nodes", "[", 0),
                 "a scenario needs at least one node".into(),
@@ -962,7 +1004,7 @@ impl Validator<'_> {
         };
         let mut created_sat = 0u64;
         // Nodes.
-        let mut ids: BTreeMap<&str, NodeId> = BTreeMap::new();
+        let mut ids: BTreeMap<String, NodeId> = BTreeMap::new();
         let mut nodes = Vec::with_capacity(raw.nodes.len());
         for spec in &raw.nodes {
             let literal = format!("{:?}", spec.name);
@@ -980,7 +1022,7 @@ impl Validator<'_> {
                     format!("duplicate node name {literal}"),
                 ));
             }
-            ids.insert(&spec.name, NodeId(nodes.len() as u32));
+            ids.insert(spec.name.clone(), NodeId(nodes.len() as u32));
             let mut config = NodeConfig::preset(spec.implementation);
             config.feerate_per_kw = raw.chain.feerate_per_kw;
             raw.node_defaults.apply(&mut config);
@@ -1008,6 +1050,100 @@ impl Validator<'_> {
             money("wallet_sat", spec.wallet_sat)?;
             created_sat = created_sat.saturating_add(spec.wallet_sat);
             nodes.push(NodeDef { name: spec.name.clone(), config, wallet_sat: spec.wallet_sat });
+        }
+        if let Some(g) = &raw.generate {
+            let bad = |field: &str, message: String| {
+                Err(self.error(self.find_field(field, "", 0), message))
+            };
+            if g.nodes < 2 || g.nodes > 1_000_000 {
+                return bad("nodes", "a generated network has 2 to 1000000 nodes".into());
+            }
+            let crate::generate::TopologyKind::ScaleFree { links_per_node } = g.kind;
+            if links_per_node == 0 || links_per_node > 1000 {
+                return bad("links_per_node", "links_per_node must be 1 to 1000".into());
+            }
+            if g.capacity.min_sat < 1_000
+                || g.capacity.min_sat > g.capacity.max_sat
+                || g.capacity.max_sat > MAX_MONEY_SAT
+            {
+                return bad(
+                    "min_sat",
+                    "capacity needs 1000 <= min_sat <= max_sat <= all bitcoin".into(),
+                );
+            }
+            if g.name_prefix.is_empty()
+                || !g.name_prefix.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+            {
+                return bad(
+                    "name_prefix",
+                    "name_prefix must be letters, digits, '_' or '-'".into(),
+                );
+            }
+            for i in 0..g.nodes {
+                let name = format!("{}{i}", g.name_prefix);
+                if ids.contains_key(name.as_str()) {
+                    return Err(self.error(
+                        self.find_string(&name),
+                        format!("generated node {name:?} clashes with a listed node"),
+                    ));
+                }
+                let mut config = NodeConfig::preset(g.implementation);
+                config.feerate_per_kw = raw.chain.feerate_per_kw;
+                raw.node_defaults.apply(&mut config);
+                if g.capacity.min_sat < config.channel.dust_limit_sat {
+                    return bad(
+                        "min_sat",
+                        format!(
+                            "generated capacities start below the dust limit {} sat",
+                            config.channel.dust_limit_sat
+                        ),
+                    );
+                }
+                nodes.push(NodeDef { name, config, wallet_sat: 0 });
+            }
+            for (i, node) in nodes.iter().enumerate().skip(nodes.len() - g.nodes as usize) {
+                ids.insert(node.name.clone(), NodeId(i as u32));
+            }
+        }
+        if let Some(w) = &raw.workload {
+            let bad = |field: &str, message: String| {
+                Err(self.error(self.find_field(field, "", 0), message))
+            };
+            if !(0.0..=1_000_000.0).contains(&w.rate_per_s) {
+                return bad("rate_per_s", "rate_per_s must be 0 to 1000000".into());
+            }
+            if w.start_s > w.end_s || w.end_s > MAX_DURATION_S {
+                return bad("end_s", "the workload needs start_s <= end_s <= ten years".into());
+            }
+            let max_msat = MAX_MONEY_SAT * 1000;
+            match w.amount {
+                AmountSpec::Fixed { amount_msat } if amount_msat == 0 || amount_msat > max_msat => {
+                    return bad(
+                        "amount_msat",
+                        "amount_msat must be positive and at most all bitcoin".into(),
+                    );
+                }
+                AmountSpec::Uniform { min_msat, max_msat: hi }
+                    if min_msat == 0 || min_msat > hi || hi > max_msat =>
+                {
+                    return bad(
+                        "min_msat",
+                        "the amounts need 0 < min_msat <= max_msat <= all bitcoin".into(),
+                    );
+                }
+                AmountSpec::LogNormal { median_msat, sigma }
+                    if median_msat == 0
+                        || median_msat > max_msat
+                        || !(0.0..=10.0).contains(&sigma) =>
+                {
+                    return bad(
+                        "median_msat",
+                        "log-normal amounts need 0 < median_msat <= all bitcoin and sigma 0 to 10"
+                            .into(),
+                    );
+                }
+                _ => {}
+            }
         }
         let resolve = |name: &str| -> Result<NodeId, ScenarioError> {
             ids.get(name)
@@ -1403,6 +1539,8 @@ impl Validator<'_> {
             channels,
             shops,
             script,
+            generate: raw.generate,
+            workload: raw.workload,
             faults,
             random_faults: raw.random_faults,
             max_duration: SimTime::from_secs(raw.stop.max_duration_s),

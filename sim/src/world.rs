@@ -10,11 +10,12 @@ use crate::engine::EventQueue;
 use crate::faults::schedule_random_faults;
 use crate::link::Links;
 use crate::results::Results;
-use crate::rng::sub_seed;
+use crate::rng::{Stream, sub_seed};
 use crate::scenario::{Fault, Scenario, Step};
 use crate::shop::{AppMessage, AppSend, OrderStatus, Shops};
 use crate::summary::{ChannelRecord, FundsSummary, StepRecord};
 use crate::trace::{Kind, TraceWriter};
+use crate::workload::Workload;
 use node_core::chain::{Block, ConfirmedTx, OutPoint, Script, Tx, TxKind, TxOut};
 use node_core::channel::{Channel, ChannelPhase};
 use node_core::event::Event;
@@ -65,6 +66,8 @@ enum SimEvent {
     ScriptWake {
         step: usize,
     },
+    /// A payment of the workload arrives.
+    Payment,
     FaultStart {
         index: usize,
     },
@@ -144,6 +147,8 @@ pub struct World<'a> {
     check: bool,
     /// How each node resolved each incoming HTLC it forwarded or refused: true if settled.
     resolutions: BTreeMap<(NodeId, Scid, u64), bool>,
+    /// The payment workload, if any.
+    workload: Option<Workload>,
 }
 
 impl<'a> World<'a> {
@@ -153,6 +158,7 @@ impl<'a> World<'a> {
         let seed = scenario.seed;
         let names: Vec<String> = scenario.nodes.iter().map(|n| n.name.clone()).collect();
         let start_height = scenario.chain.start_height;
+        let channels = scenario.genesis_channels();
         // Genesis transactions: wallet funds, then existing channels' funding outputs.
         let coinbase_outputs: Vec<TxOut> = scenario
             .nodes
@@ -165,7 +171,7 @@ impl<'a> World<'a> {
             })
             .collect();
         let mut genesis = vec![Tx::new(TxKind::Coinbase, vec![], coinbase_outputs, 0)];
-        for (chunk_index, chunk) in scenario.channels.chunks(GENESIS_OUTPUTS_PER_TX).enumerate() {
+        for (chunk_index, chunk) in channels.chunks(GENESIS_OUTPUTS_PER_TX).enumerate() {
             let outputs = chunk
                 .iter()
                 .map(|c| TxOut {
@@ -177,8 +183,8 @@ impl<'a> World<'a> {
         }
         // Every node knows the public channels of the start.
         let mut infos = Vec::new();
-        let mut placed = Vec::with_capacity(scenario.channels.len());
-        for (i, c) in scenario.channels.iter().enumerate() {
+        let mut placed = Vec::with_capacity(channels.len());
+        for (i, c) in channels.iter().enumerate() {
             let tx_index = 1 + i / GENESIS_OUTPUTS_PER_TX;
             let vout = (i % GENESIS_OUTPUTS_PER_TX) as u32;
             let funding = genesis[tx_index].outpoint(vout);
@@ -214,7 +220,7 @@ impl<'a> World<'a> {
             })
             .collect();
         let mut chain = MockChain::new(start_height);
-        for (c, &(funding, scid)) in scenario.channels.iter().zip(&placed) {
+        for (c, &(funding, scid)) in channels.iter().zip(&placed) {
             let (fc, tc) =
                 (&scenario.nodes[c.from.index()].config, &scenario.nodes[c.to.index()].config);
             let to_msat = c.capacity_sat * 1000 - c.from_balance_msat;
@@ -286,10 +292,22 @@ impl<'a> World<'a> {
             faults: scenario.faults.clone(),
             check,
             resolutions: BTreeMap::new(),
+            workload: None,
             nodes,
         };
+        if let Some(spec) = scenario.workload {
+            let mut participants: Vec<NodeId> =
+                channels.iter().flat_map(|c| [c.from, c.to]).collect();
+            participants.sort();
+            participants.dedup();
+            let mut workload = Workload::new(spec, Stream::new(seed, "workload"), participants);
+            if let Some(at) = workload.next_arrival(SimTime::ZERO) {
+                world.schedule(at, SimEvent::Payment);
+            }
+            world.workload = Some(workload);
+        }
         if let Some(random) = &scenario.random_faults {
-            let more = schedule_random_faults(random, scenario);
+            let more = schedule_random_faults(random, scenario, &channels);
             world.faults.extend(more);
         }
         for index in 0..world.faults.len() {
@@ -301,7 +319,7 @@ impl<'a> World<'a> {
         // Peers of existing channels were connected before the run: their links are up and their
         // `init` messages are exchanged at time 0, before anything else happens.
         let mut pairs: Vec<(NodeId, NodeId)> =
-            scenario.channels.iter().map(|c| (c.from.min(c.to), c.from.max(c.to))).collect();
+            channels.iter().map(|c| (c.from.min(c.to), c.from.max(c.to))).collect();
         pairs.sort();
         pairs.dedup();
         for (a, b) in pairs {
@@ -339,6 +357,17 @@ impl<'a> World<'a> {
         self.now
     }
 
+    /// Whether no running node waits on the chain (claims to make, failures to finalise) and the
+    /// mempool is empty.
+    fn chain_settled(&self) -> bool {
+        self.chain.mempool_len() == 0
+            && self
+                .nodes
+                .iter()
+                .zip(&self.online)
+                .all(|(n, &online)| !online || n.onchain().is_idle())
+    }
+
     /// Whether every script step has run.
     pub fn script_done(&self) -> bool {
         self.wait.is_none() && self.step >= self.scenario.script.len()
@@ -371,7 +400,11 @@ impl<'a> World<'a> {
                     violations.join("; ")
                 );
             }
-            if self.scenario.stop_when_idle && self.busy == 0 && self.script_done() {
+            if self.scenario.stop_when_idle
+                && self.busy == 0
+                && self.script_done()
+                && self.chain_settled()
+            {
                 return EndReason::Idle;
             }
         }
@@ -438,6 +471,7 @@ impl<'a> World<'a> {
                 self.collect(node);
             }
             SimEvent::FaultStart { index } => self.start_fault(index),
+            SimEvent::Payment => self.workload_payment(),
             SimEvent::FaultEnd { index } => self.end_fault(index),
             SimEvent::Block => {
                 let block = self.chain.mine();
@@ -571,6 +605,24 @@ impl<'a> World<'a> {
                 self.nodes[node.index()].peer_disconnected(self.now, peer);
                 self.collect(node);
             }
+        }
+    }
+
+    /// A payment of the workload: the receiver issues an invoice and the sender pays it (if
+    /// either is down, the payment is not made).
+    fn workload_payment(&mut self) {
+        let workload = self.workload.as_mut().expect("invariant: payments come from a workload");
+        let (from, to, amount_msat) = workload.draw();
+        if let Some(at) = workload.next_arrival(self.now) {
+            self.schedule(at, SimEvent::Payment);
+        }
+        let command = Command::CreateInvoice {
+            amount_msat: Some(amount_msat),
+            description: String::new(),
+            expiry_s: None,
+        };
+        if let Ok(CommandOutput::Invoice(invoice)) = self.command(to, command) {
+            let _ = self.command(from, Command::Pay { invoice, amount_msat: None });
         }
     }
 
