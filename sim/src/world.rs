@@ -1208,8 +1208,8 @@ impl World<'_> {
 
     /// The invariants that must hold after every event: funds are conserved (see
     /// [`World::check_funds`]); no channel is overdrawn; no HTLC of a running node stays in an
-    /// open channel more than [`GRACE_BLOCKS`] + 1 blocks past its expiry, nor unclaimed on
-    /// chain more than [`GRACE_BLOCKS`] + 4 blocks past it. (No HTLC settled and failed both is
+    /// open channel more than [`GRACE_BLOCKS`] + 1 blocks past its expiry, nor sits on chain
+    /// with no claim broadcast more than [`GRACE_BLOCKS`] + 4 blocks past it. (No HTLC settled and failed both is
     /// checked as events arrive.) Returns what is broken.
     pub fn check_invariants(&self) -> Vec<String> {
         let mut violations = self.check_funds().violations;
@@ -1239,6 +1239,7 @@ impl World<'_> {
             }
             for (outpoint, w) in node.onchain().watched() {
                 if let WatchKind::Htlc { offered_by_us: true, cltv_expiry, .. } = w.kind
+                    && w.claim.is_none()
                     && w.amount_sat >= MIN_CLAIM_SAT * 2
                     && height > cltv_expiry + GRACE_BLOCKS + 4
                     && height > w.confirmed_height + 2
