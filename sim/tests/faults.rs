@@ -150,3 +150,35 @@ fn random_faults_on_fifty_nodes_keep_every_invariant() {
     assert!(out.results.payments().iter().all(|p| p.end.is_some()));
     let _ = NodeId(0);
 }
+
+#[test]
+fn others_stop_routing_through_a_closed_channel_once_the_gossip_reaches_them() {
+    let text = r#"Scenario(
+        name: "gossip_disable",
+        seed: 3,
+        nodes: [(name: "a"), (name: "b"), (name: "c"), (name: "d")],
+        channels: [
+            (from: "a", to: "b", capacity_sat: 2_000_000, from_balance_sat: 1_000_000),
+            (from: "b", to: "c", capacity_sat: 2_000_000, from_balance_sat: 1_000_000),
+            (from: "c", to: "d", capacity_sat: 2_000_000, from_balance_sat: 1_000_000),
+        ],
+        faults: [(at_ms: 10_000, fault: ForceClose(node: "b", peer: "c"))],
+        script: [
+            Sleep(duration_ms: 10_500),
+            Pay(from: "a", to: "d", amount_msat: 1_000_000),
+            Sleep(duration_ms: 200_000),
+            Pay(from: "a", to: "d", amount_msat: 1_000_000),
+        ],
+    )"#;
+    let scenario = Scenario::parse("gossip_disable.ron", text).unwrap();
+    let (out, _) = sim::run_captured(&scenario, TraceLevel::Off, true).unwrap();
+    let p = out.results.payments();
+    // Before the disabling channel_update reaches a (b flushes gossip 60 s after the close), a
+    // still routes through b-c and b refuses: the channel is closing.
+    assert_eq!(p[0].attempts, 1);
+    assert_eq!(p[0].failure_code, Some(FailureCode::CHANNEL_DISABLED));
+    // After it has heard, a finds no route at all and makes no attempt.
+    assert_eq!(p[1].outcome, Outcome::Failed(FailureReason::NoRoute));
+    assert_eq!(p[1].attempts, 0);
+    assert!(out.summary.funds.conserved);
+}
