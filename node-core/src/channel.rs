@@ -243,6 +243,8 @@ pub struct Channel {
     revocation_seq: u64,
     /// The peer is connected and both sides re-established the channel: updates may flow.
     live: bool,
+    /// Acceptor: the height at which we signed the funding.
+    funding_signed_height: Option<u32>,
 }
 
 impl Channel {
@@ -305,6 +307,7 @@ impl Channel {
             commitment_seq: 0,
             revocation_seq: 0,
             live: true,
+            funding_signed_height: None,
         }
     }
 
@@ -512,13 +515,27 @@ impl Channel {
         msg
     }
 
+    /// Whether we accepted this channel and its funding has not confirmed by `height`, 2016
+    /// blocks after we signed it: BOLT 2 lets the acceptor forget it then.
+    pub fn funding_abandoned(&self, height: u32) -> bool {
+        !self.we_opened
+            && self.phase == ChannelPhase::AwaitingReady
+            && self.confirmed_height.is_none()
+            && self.funding_signed_height.is_some_and(|h| height >= h + 2016)
+    }
+
     /// Acceptor: takes the funding outpoint and the permanent id; the caller sends
     /// `funding_signed`.
-    pub fn on_funding_created(&mut self, msg: &FundingCreated) -> Result<(), ChannelError> {
+    pub fn on_funding_created(
+        &mut self,
+        msg: &FundingCreated,
+        height: u32,
+    ) -> Result<(), ChannelError> {
         self.expect_phase(ChannelPhase::AcceptSent, "funding_created")?;
         self.funding = Some(OutPoint { txid: msg.funding_txid, vout: msg.funding_output_index });
         self.id = ChannelId::from_funding(&msg.funding_txid, msg.funding_output_index);
         self.phase = ChannelPhase::AwaitingReady;
+        self.funding_signed_height = Some(height);
         Ok(())
     }
 
@@ -559,6 +576,9 @@ impl Channel {
 
     /// The peer's `channel_ready`. Returns true if the channel just became normal.
     pub fn on_channel_ready(&mut self) -> Result<bool, ChannelError> {
+        if matches!(self.phase, ChannelPhase::ShuttingDown | ChannelPhase::Closing) {
+            return Ok(false); // retransmitted after a reconnection; already past it
+        }
         if self.phase != ChannelPhase::AwaitingReady && self.phase != ChannelPhase::Normal {
             return Err(ChannelError::UnexpectedMessage {
                 message: "channel_ready",
@@ -1209,8 +1229,11 @@ impl Channel {
             (true, true) | (false, false) => &mut next.theirs_msat,
             (true, false) | (false, true) => &mut next.ours_msat,
         };
-        *credited =
-            credited.checked_sub(amount).expect("invariant: the credit being undone was made");
+        match credited.checked_sub(amount) {
+            Some(left) => *credited = left,
+            // Only a peer that spent a credit it had not yet signed gets here.
+            None => self.overdrawn = true,
+        }
     }
 
     /// Whether the channel needs `channel_reestablish` after a (re)connection: it is funded and
@@ -1271,9 +1294,11 @@ impl Channel {
         if msg.next_commitment_number == 1 && self.local_commitment_number == 0 && self.ready_sent {
             out.push(Message::ChannelReady(ChannelReady { channel_id: self.id }));
         }
-        let revocation = resend_revocation.then(|| {
-            Message::RevokeAndAck(self.last_revocation.expect("invariant: a revocation was sent"))
-        });
+        let revocation = match (resend_revocation, self.last_revocation) {
+            (false, _) => None,
+            (true, Some(revoke)) => Some(Message::RevokeAndAck(revoke)),
+            (true, None) => return Err(out_of_sync),
+        };
         let commitment = if resend_commitment { self.last_commitment.clone() } else { Vec::new() };
         if self.revocation_seq < self.commitment_seq {
             out.extend(revocation);
@@ -1281,6 +1306,10 @@ impl Channel {
         } else {
             out.extend(commitment);
             out.extend(revocation);
+        }
+        if self.shutdown_sent {
+            // BOLT 2: a node that sent `shutdown` sends it again on reconnection.
+            out.push(Message::Shutdown(crate::msg::Shutdown { channel_id: self.id }));
         }
         self.live = true;
         let decided: Vec<(u64, Removal)> = self
@@ -1405,6 +1434,9 @@ impl Channel {
     /// The peer starts (or answers) a cooperative close. Returns true if we must answer with our
     /// own `shutdown`.
     pub fn on_shutdown(&mut self) -> Result<bool, ChannelError> {
+        if self.phase == ChannelPhase::Closing {
+            return Ok(false); // retransmitted after a reconnection; the close is agreed
+        }
         if !matches!(self.phase, ChannelPhase::Normal | ChannelPhase::ShuttingDown) {
             return Err(ChannelError::UnexpectedMessage { message: "shutdown", phase: self.phase });
         }
@@ -1435,6 +1467,14 @@ impl Channel {
         &mut self,
         msg: &ClosingSigned,
     ) -> Result<(Tx, Option<ClosingSigned>), ChannelError> {
+        if self.phase == ChannelPhase::Closing
+            && let Some(tx) = self.closing_tx.clone()
+        {
+            // Our agreement was lost on a disconnection: agree again to the same transaction.
+            let reply = (!self.we_opened)
+                .then_some(ClosingSigned { channel_id: self.id, fee_sat: msg.fee_sat });
+            return Ok((tx, reply));
+        }
         if self.phase != ChannelPhase::ShuttingDown || self.has_htlcs() {
             return Err(ChannelError::UnexpectedMessage {
                 message: "closing_signed",
@@ -1588,7 +1628,7 @@ mod tests {
         );
         let created = a.on_funding_built(tx.clone(), 0);
         assert_eq!(created.temporary_channel_id, ChannelId(7));
-        b.on_funding_created(&created).unwrap();
+        b.on_funding_created(&created, 200).unwrap();
         assert_eq!(a.id(), b.id(), "both derive the id from the funding outpoint");
         assert_eq!(a.on_funding_signed().unwrap().txid, tx.txid);
         // minimum_depth is the acceptor's: 3 for the lnd preset.

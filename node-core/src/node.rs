@@ -462,14 +462,24 @@ impl Node {
     }
 
     fn disconnect(&mut self, peer: NodeId) {
-        let Some(p) = self.peers.get_mut(&peer) else { return };
+        let dropped = self.mark_down(peer, true);
+        self.fail_dropped(dropped);
+    }
+
+    /// Marks `peer` disconnected: channels not yet funded are forgotten, funded ones forget
+    /// their unsigned updates; returns our dropped adds (to fail back once every peer that is
+    /// gone is marked so). Schedules the disabling of public channels, and (if `retry`) the
+    /// reconnection.
+    fn mark_down(&mut self, peer: NodeId, retry: bool) -> Vec<(ChannelId, u64)> {
+        let Some(p) = self.peers.get_mut(&peer) else { return Vec::new() };
         if !p.connected {
-            return;
+            return Vec::new();
         }
         p.connected = false;
         p.ready = false;
         let ids: Vec<ChannelId> =
             self.channels.values().filter(|c| c.peer() == peer).map(Channel::id).collect();
+        let mut dropped = Vec::new();
         let mut keep_trying = false;
         for id in ids {
             let channel = self.channels.get_mut(&id).expect("listed");
@@ -481,17 +491,24 @@ impl Node {
                 continue;
             }
             keep_trying = true;
-            let dropped = channel.disconnected();
-            for htlc in dropped {
-                if let Some(source) = self.sources.remove(&(id, htlc.id)) {
-                    self.fail_here(source, id, FailureCode::TEMPORARY_CHANNEL_FAILURE, false);
-                }
-            }
+            dropped.extend(channel.disconnected().into_iter().map(|htlc| (id, htlc.id)));
         }
         if keep_trying {
-            self.schedule_reconnect(peer);
+            if retry {
+                self.schedule_reconnect(peer);
+            }
             let at = self.now.plus_secs(u64::from(self.config.disable_after_offline_s));
             self.actions.push(Action::SetTimer { at, timer: Timer::PeerOffline { peer } });
+        }
+        dropped
+    }
+
+    /// Fails back the adds a disconnection dropped.
+    fn fail_dropped(&mut self, dropped: Vec<(ChannelId, u64)>) {
+        for (id, htlc_id) in dropped {
+            if let Some(source) = self.sources.remove(&(id, htlc_id)) {
+                self.fail_here(source, id, FailureCode::TEMPORARY_CHANNEL_FAILURE, false);
+            }
         }
     }
 
@@ -516,12 +533,14 @@ impl Node {
     /// gossip); it reconnects to its channel peers. The driver then replays the blocks it missed.
     pub fn restart(&mut self, now: SimTime) {
         self.tick(now);
+        // Every connection is gone before anything is retried over one of them.
         let peers: Vec<NodeId> = self.peers.keys().copied().collect();
+        let mut dropped = Vec::new();
         for peer in peers {
-            self.disconnect(peer);
+            dropped.extend(self.mark_down(peer, false));
         }
         self.gossip = GossipQueue::default();
-        self.actions.retain(|a| !matches!(a, Action::SetTimer { .. }));
+        self.fail_dropped(dropped);
         let mut channel_peers: Vec<NodeId> =
             self.channels.values().filter(|c| c.needs_reestablish()).map(Channel::peer).collect();
         channel_peers.sort();
@@ -611,7 +630,7 @@ impl Node {
                     continue;
                 }
                 let peer = channel.peer();
-                let reason = if channel.closing_tx().is_some_and(|c| c.txid == tx.txid) {
+                let reason = if tx.kind == crate::chain::TxKind::MutualClose {
                     CloseReason::Mutual
                 } else {
                     let ours = channel.phase() == ChannelPhase::ForceClosing
@@ -645,6 +664,16 @@ impl Node {
             self.apply_onchain(outcome);
         }
         self.check_deadlines();
+        let abandoned: Vec<(ChannelId, NodeId)> = self
+            .channels
+            .values()
+            .filter(|c| c.funding_abandoned(self.height))
+            .map(|c| (c.id(), c.peer()))
+            .collect();
+        for (id, peer) in abandoned {
+            self.channels.remove(&id);
+            self.emit(Event::ChannelOpenFailed { temporary_channel_id: id, peer });
+        }
         let ids: Vec<ChannelId> = self.channels.keys().copied().collect();
         for id in ids {
             let channel = self.channels.get_mut(&id).expect("listed above");
@@ -754,7 +783,10 @@ impl Node {
             && self.channel_with(id, from).is_some_and(|c| c.phase() >= ChannelPhase::ForceClosing)
         {
             // A channel closing on chain takes no more updates; a preimage the peer still sends
-            // is worth learning, though.
+            // is worth learning, though, and a peer that wants to re-establish is told.
+            if let Message::ChannelReestablish(_) = &msg {
+                self.send(from, Message::Error(ErrorMessage { channel_id: id }));
+            }
             if let Message::UpdateFulfillHtlc(fulfill) = &msg {
                 let preimage = fulfill.payment_preimage;
                 let known = self.channels[&id]
@@ -884,6 +916,7 @@ impl Node {
                 Ok(())
             }
             Message::FundingCreated(created) => {
+                let height = self.height;
                 let temp = created.temporary_channel_id;
                 let channel = self.channel_with(temp, from).ok_or((
                     temp,
@@ -892,7 +925,7 @@ impl Node {
                         phase: ChannelPhase::Closed,
                     },
                 ))?;
-                channel.on_funding_created(&created).map_err(|e| (temp, e))?;
+                channel.on_funding_created(&created, height).map_err(|e| (temp, e))?;
                 let channel = self.channels.remove(&temp).expect("found above");
                 let id = channel.id();
                 self.channels.insert(id, channel);

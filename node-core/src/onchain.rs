@@ -122,8 +122,15 @@ impl OnChain {
     }
 
     /// Whether anything is still unresolved.
+    /// Whether nothing is left for us to do: no failure waits for depth, and every output we
+    /// watch is one only the other side can resolve (an HTLC we received whose preimage we do
+    /// not know: the offerer times it out, or never does).
     pub fn is_idle(&self) -> bool {
-        self.watched.is_empty() && self.due.is_empty()
+        self.due.is_empty()
+            && self.watched.values().all(|w| {
+                matches!(w.kind, WatchKind::Htlc { offered_by_us: false, .. })
+                    && w.preimage.is_none()
+            })
     }
 
     /// A commitment transaction of `channel` confirmed at `height` (ours if `ours`). Watches the
@@ -163,7 +170,8 @@ impl OnChain {
             };
             if !worth_claiming(kind, out.amount_sat, feerate_per_kw) {
                 // Too small to pay for its own claim: left on chain. An HTLC we offered there
-                // is failed once the commitment is deep enough, as if it were trimmed.
+                // is failed once the commitment is deep enough, as if it were trimmed (the peer
+                // cannot pay for a claim of it either at the same feerate).
                 if let WatchKind::Htlc { offered_by_us: true, htlc_id, .. } = kind {
                     offered_on_chain.retain(|&id| id != htlc_id);
                 }
@@ -306,9 +314,17 @@ fn claim_weight(kind: WatchKind) -> (TxKind, u64) {
 }
 
 /// Whether an output of `kind` and value is worth claiming at `feerate_per_kw`.
+///
+/// A delayed output is ours alone: one that would leave less than [`MIN_CLAIM_SAT`] after the
+/// fee is left on chain. An HTLC output is contested, so it is claimed whenever its value covers
+/// the fee at all: the alternative is letting the other side take it.
 fn worth_claiming(kind: WatchKind, amount_sat: u64, feerate_per_kw: u32) -> bool {
     let fee_sat = weight::fee_sat(feerate_per_kw, claim_weight(kind).1);
-    amount_sat.checked_sub(fee_sat).is_some_and(|left| left >= MIN_CLAIM_SAT)
+    let least = match kind {
+        WatchKind::Delayed { .. } => MIN_CLAIM_SAT,
+        WatchKind::Htlc { .. } => 1,
+    };
+    amount_sat.checked_sub(fee_sat).is_some_and(|left| left >= least)
 }
 
 /// Our claim of a watched output, if the chain allows it in the next block (`height + 1`) and it
@@ -347,7 +363,10 @@ fn build_claim(
         }
     };
     let fee_sat = weight::fee_sat(feerate_per_kw, weight);
-    let amount_sat = w.amount_sat.checked_sub(fee_sat).filter(|&a| a >= MIN_CLAIM_SAT)?;
+    if !worth_claiming(w.kind, w.amount_sat, feerate_per_kw) {
+        return None;
+    }
+    let amount_sat = w.amount_sat - fee_sat;
     Some(Tx::new(
         kind,
         vec![TxIn { prevout: *outpoint, witness }],

@@ -22,6 +22,8 @@ pub enum TxRejection {
     Unauthorized(OutPoint),
     /// A relative or absolute timelock of an input has not passed.
     Immature(OutPoint),
+    /// The transaction spends the same output twice.
+    DuplicateInput(OutPoint),
     /// The outputs exceed the inputs.
     Overspend {
         /// Sum of inputs, sat.
@@ -122,8 +124,11 @@ impl MockChain {
         }
         let next_height = self.height + 1;
         let mut in_sat = 0u64;
-        for input in &tx.inputs {
+        for (i, input) in tx.inputs.iter().enumerate() {
             let outpoint = input.prevout;
+            if tx.inputs[..i].iter().any(|earlier| earlier.prevout == outpoint) {
+                return Err(TxRejection::DuplicateInput(outpoint));
+            }
             if self.mempool_spent.contains(&outpoint) {
                 return Err(TxRejection::DoubleSpend(outpoint));
             }
@@ -132,7 +137,12 @@ impl MockChain {
             };
             let allowed = match (out.script, input.witness) {
                 (Script::Wallet { owner } | Script::Anchor { owner }, Witness::Key) => by == owner,
-                (Script::Funding { node_1, node_2 }, Witness::Key) => by == node_1 || by == node_2,
+                // A funding output needs both signatures: only a cooperative close or a
+                // commitment (signed by the peer beforehand) spends it.
+                (Script::Funding { node_1, node_2 }, Witness::Key) => {
+                    (by == node_1 || by == node_2)
+                        && matches!(tx.kind, TxKind::MutualClose | TxKind::Commitment)
+                }
                 (Script::Delayed { owner, csv_blocks }, Witness::Key) => {
                     if next_height < confirmed_height + u32::from(csv_blocks) {
                         return Err(TxRejection::Immature(outpoint));
@@ -296,6 +306,12 @@ mod tests {
         let ghost = OutPoint { txid: Txid([1; 32]), vout: 0 };
         let bad = Tx::new(TxKind::Funding, vec![TxIn::key(ghost)], vec![], 0);
         assert_eq!(chain.broadcast(bad, NodeId(0)), Err(TxRejection::MissingInput(ghost)));
+        let input = TxIn::key(coinbase.outpoint(0));
+        let twice = Tx::new(TxKind::Funding, vec![input, input], vec![wallet(0, 15)], 0);
+        assert_eq!(
+            chain.broadcast(twice, NodeId(0)),
+            Err(TxRejection::DuplicateInput(input.prevout))
+        );
         let over =
             Tx::new(TxKind::Funding, vec![TxIn::key(coinbase.outpoint(0))], vec![wallet(1, 11)], 0);
         assert_eq!(

@@ -62,7 +62,7 @@ pub enum Kind {
     /// `height tx_index tx_kind txid fee_sat`
     TxConfirmed = 3,
     /// `node tx_kind txid reason` (1 missing input, 2 double spend, 3 overspend,
-    /// 4 unauthorized, 5 timelock not passed)
+    /// 4 unauthorized, 5 timelock not passed, 6 duplicate input)
     TxRejected = 4,
     /// `a b`
     LinkUp = 10,

@@ -750,6 +750,7 @@ impl<'a> World<'a> {
                                 TxRejection::Overspend { .. } => 3,
                                 TxRejection::Unauthorized(_) => 4,
                                 TxRejection::Immature(_) => 5,
+                                TxRejection::DuplicateInput(_) => 6,
                             };
                             let mut with_reason = fields.to_vec();
                             with_reason.push(reason);

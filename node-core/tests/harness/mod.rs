@@ -103,6 +103,44 @@ impl TestNet {
         }
     }
 
+    /// Delivers at most `n` queued messages, oldest first; returns how many it delivered.
+    pub fn deliver(&mut self, n: usize) -> usize {
+        for i in 0..self.nodes.len() {
+            self.collect(NodeId(i as u32));
+        }
+        let mut done = 0;
+        while done < n {
+            let Some((from, to, msg)) = self.queue.pop_front() else { break };
+            self.delivered += 1;
+            self.nodes[to.index()].handle_message(self.now, from, msg);
+            self.collect(to);
+            done += 1;
+        }
+        done
+    }
+
+    /// Drops the connection between `a` and `b`: messages in flight between them are lost and
+    /// both see the disconnection.
+    pub fn disconnect(&mut self, a: u32, b: u32) {
+        let (a, b) = (NodeId(a), NodeId(b));
+        self.queue.retain(|(from, to, _)| !((*from == a && *to == b) || (*from == b && *to == a)));
+        self.nodes[a.index()].peer_disconnected(self.now, b);
+        self.collect(a);
+        self.nodes[b.index()].peer_disconnected(self.now, a);
+        self.collect(b);
+        self.timers
+            .retain(|(_, _, t)| !matches!(t, Timer::Reconnect { .. } | Timer::PeerOffline { .. }));
+    }
+
+    /// Reconnects `a` and `b` and delivers everything.
+    pub fn reconnect(&mut self, a: u32, b: u32) {
+        self.nodes[a as usize].peer_connected(self.now, NodeId(b));
+        self.collect(NodeId(a));
+        self.nodes[b as usize].peer_connected(self.now, NodeId(a));
+        self.collect(NodeId(b));
+        self.deliver_all();
+    }
+
     /// Advances time by `secs`, firing due timers in (time, node) order, and delivers.
     pub fn advance(&mut self, secs: u64) {
         let end = self.now.plus_secs(secs);
