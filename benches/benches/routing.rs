@@ -25,8 +25,8 @@ fn route_requests(c: &mut Criterion) {
                 )
             })
             .collect();
-        let (excluded, excluded_nodes, overrides) =
-            (BTreeSet::new(), BTreeSet::new(), BTreeMap::new());
+        let (excluded, excluded_nodes, overrides, in_flight) =
+            (BTreeSet::new(), BTreeSet::new(), BTreeMap::new(), BTreeMap::new());
         let firsts: Vec<Vec<FirstHop>> = pairs
             .iter()
             .map(|(source, _)| {
@@ -59,6 +59,10 @@ fn route_requests(c: &mut Criterion) {
                     excluded_channels: &excluded,
                     excluded_nodes: &excluded_nodes,
                     policy_overrides: &overrides,
+                    in_flight: &in_flight,
+                    now: node_core::SimTime::ZERO,
+                    fuzz_seed: 0,
+                    max_parts: 1,
                 };
                 i += 1;
                 black_box(cheapest_route(&view, &req))

@@ -4,6 +4,7 @@
 //! single fields. This module holds values only; the channel and node modules apply them.
 
 use crate::policy::ChannelPolicy;
+use crate::router::RouterConfig;
 use serde::{Deserialize, Serialize};
 
 /// The implementation a preset is taken from.
@@ -89,6 +90,16 @@ pub struct NodeConfig {
     /// How long a peer may be away before our public channels with it are announced disabled,
     /// seconds (lnd's `chan-disable-timeout`).
     pub disable_after_offline_s: u32,
+    /// The router its payments use unless a payment names another.
+    pub router: RouterConfig,
+    /// Most parts of one multi-part payment in flight at once (lnd 16, LDK 10).
+    pub max_parts: u32,
+    /// Smallest part it splits off when a whole amount finds no route, msat (lnd's
+    /// `DefaultShardMinAmt`, 10,000 sat).
+    pub min_part_msat: u64,
+    /// How long it holds the parts of an incomplete multi-part payment before failing them all
+    /// with `mpp_timeout`, seconds (BOLT 4: at least 60; lnd 120, Core Lightning 70).
+    pub mpp_timeout_s: u32,
 }
 
 impl NodeConfig {
@@ -129,6 +140,10 @@ impl NodeConfig {
             final_cltv_margin_blocks: 3,
             gossip_flush_interval_ms: 60_000,
             disable_after_offline_s: 1_200,
+            router: RouterConfig::Cheapest,
+            max_parts: 16,
+            min_part_msat: 10_000_000,
+            mpp_timeout_s: 120,
         };
         match implementation {
             Implementation::Lnd => lnd,
@@ -152,6 +167,7 @@ impl NodeConfig {
                 max_fee_ppm: 5_000,
                 max_fee_floor_msat: 5_000,
                 max_fee_whole_below_msat: 0,
+                mpp_timeout_s: 70,
                 ..lnd
             },
             Implementation::Ldk => NodeConfig {
@@ -174,6 +190,7 @@ impl NodeConfig {
                 max_fee_ppm: 10_000,
                 max_fee_whole_below_msat: 0,
                 max_total_cltv_delta: 1008,
+                max_parts: 10,
                 ..lnd
             },
             Implementation::Eclair => NodeConfig {
@@ -197,6 +214,7 @@ impl NodeConfig {
                 max_fee_ppm: 30_000,
                 max_fee_floor_msat: 21_000,
                 max_fee_whole_below_msat: 0,
+                mpp_timeout_s: 60,
                 ..lnd
             },
         }

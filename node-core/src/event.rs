@@ -5,7 +5,7 @@ use crate::channel::ChannelError;
 use crate::ids::{ChannelId, NodeId, PaymentHash, Preimage, Scid, Txid};
 use crate::onion::FailureCode;
 use crate::payment::{AttemptFailure, FailureReason, PaymentId};
-use crate::router::Route;
+use crate::router::{Route, RouterConfig};
 
 /// Why a channel closed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -186,6 +186,27 @@ pub enum Event {
         /// Its amount, msat, if any.
         amount_msat: Option<u64>,
     },
+    /// A part of a multi-part payment to us arrived and is held until the total has.
+    PartHeld {
+        /// The payment's hash.
+        payment_hash: PaymentHash,
+        /// This part, msat.
+        amount_msat: u64,
+        /// What the parts held so far add up to, msat (this one included).
+        held_msat: u64,
+        /// What the payer says all parts add up to, msat.
+        total_msat: u64,
+    },
+    /// The parts of a multi-part payment to us did not all arrive in time: every held part was
+    /// failed with `mpp_timeout`.
+    PartsTimedOut {
+        /// The payment's hash.
+        payment_hash: PaymentHash,
+        /// Parts failed.
+        parts: u32,
+        /// What they added up to, msat.
+        held_msat: u64,
+    },
     /// An invoice (or a keysend) was paid to us.
     InvoicePaid {
         /// Its hash.
@@ -203,8 +224,10 @@ pub enum Event {
         destination: NodeId,
         /// What the payee must receive, msat.
         amount_msat: u64,
+        /// The router planning it.
+        router: RouterConfig,
     },
-    /// We sent an attempt over a route.
+    /// We sent an attempt (one part of the payment) over a route.
     PaymentAttempted {
         /// The payment.
         payment_id: PaymentId,
@@ -222,16 +245,29 @@ pub enum Event {
         /// What the payer decoded.
         failure: AttemptFailure,
     },
-    /// The payment succeeded.
+    /// The payee settled one part: we learnt the preimage from its HTLC.
+    PaymentPartSettled {
+        /// The payment.
+        payment_id: PaymentId,
+        /// The part's attempt number.
+        attempt: u32,
+        /// The preimage came from the chain (the part's first channel closed with it in flight).
+        on_chain: bool,
+    },
+    /// The payment succeeded: the first part settled, and with it every part in flight (the
+    /// payee releases the preimage only once all parts have arrived). Comes right after that
+    /// part's [`Event::PaymentPartSettled`].
     PaymentSucceeded {
         /// The payment.
         payment_id: PaymentId,
         /// The preimage.
         preimage: Preimage,
-        /// Attempts it took.
+        /// Attempts it took, parts included.
         attempts: u32,
-        /// The successful route.
-        route: Route,
+        /// The routes of the parts paying it, by attempt (one for a payment not split).
+        parts: Vec<Route>,
+        /// The fees of all its parts, msat.
+        fee_msat: u64,
         /// The preimage came from the chain (the first hop's channel closed with it in flight).
         on_chain: bool,
     },

@@ -23,7 +23,7 @@ use crate::msg::{
 use crate::onchain::{FULFILL_DEADLINE_BLOCKS, GRACE_BLOCKS, OnChain, Outcome};
 use crate::onion::{ErrorPacket, Failure, FailureCode, HopPayload, Onion};
 use crate::payment::{FailureReason, OutboundPayment, PaymentId, PaymentStatus, Verdict};
-use crate::router::{FirstHop, Route, RouteRequest, cheapest_route};
+use crate::router::{FirstHop, Learned, Route, RouteRequest, Router, RouterConfig};
 use crate::wallet::{Wallet, WalletError};
 use rand_chacha::ChaCha20Rng;
 use rand_chacha::rand_core::{Rng, SeedableRng};
@@ -83,6 +83,11 @@ pub enum Timer {
         /// The peer.
         peer: NodeId,
     },
+    /// The parts of a multi-part payment to us have been held long enough: fail them all.
+    MppTimeout {
+        /// The payment's hash.
+        payment_hash: PaymentHash,
+    },
 }
 
 /// First reconnection delay, seconds; doubled after each failure up to [`RECONNECT_MAX_S`].
@@ -126,13 +131,17 @@ pub enum Command {
         invoice: Invoice,
         /// Amount, msat, for an invoice without one.
         amount_msat: Option<u64>,
+        /// The router to plan it with; `None` uses the node's.
+        router: Option<RouterConfig>,
     },
-    /// Pay a node without an invoice (the payer picks the preimage).
+    /// Pay a node without an invoice (the payer picks the preimage). Never split.
     Keysend {
         /// The payee.
         destination: NodeId,
         /// Amount, msat.
         amount_msat: u64,
+        /// The router to plan it with; `None` uses the node's.
+        router: Option<RouterConfig>,
     },
     /// Start a cooperative close of every open channel with a peer.
     CloseChannel {
@@ -286,10 +295,38 @@ pub struct PaymentSummary {
 /// Where an HTLC we offered came from.
 #[derive(Clone, Copy, Debug)]
 enum HtlcSource {
-    /// One of our payments.
-    Local(PaymentId),
+    /// A part of one of our payments.
+    Local { payment: PaymentId, attempt: u32 },
     /// An HTLC we received and forwarded.
     Forwarded { channel: ChannelId, htlc_id: u64, in_msat: u64, out_msat: u64 },
+}
+
+/// The parts of a multi-part payment to us held until they add up to its total.
+#[derive(Clone, Debug)]
+struct HeldParts {
+    /// What the payer says the parts add up to, msat.
+    total_msat: u64,
+    /// What the held parts add up to, msat.
+    held_msat: u64,
+    /// The parts, as (channel, HTLC id).
+    parts: Vec<(ChannelId, u64)>,
+    /// When the first part arrived.
+    first_at: SimTime,
+}
+
+/// The router `config` of a node, built on first use.
+fn router_for(
+    routers: &mut Vec<(RouterConfig, Box<dyn Router>)>,
+    config: RouterConfig,
+) -> &mut dyn Router {
+    let index = match routers.iter().position(|(c, _)| *c == config) {
+        Some(index) => index,
+        None => {
+            routers.push((config, config.build()));
+            routers.len() - 1
+        }
+    };
+    routers[index].1.as_mut()
 }
 
 #[derive(Clone, Copy, Debug, Default)]
@@ -320,6 +357,14 @@ pub struct Node {
     payments: BTreeMap<PaymentId, OutboundPayment>,
     payment_by_hash: BTreeMap<PaymentHash, PaymentId>,
     sources: BTreeMap<(ChannelId, u64), HtlcSource>,
+    /// Parts of incomplete multi-part payments to us, by payment hash.
+    held: BTreeMap<PaymentHash, HeldParts>,
+    /// What our own payments' HTLCs in flight use of each channel direction beyond the first
+    /// hop, msat (routers account for it when they plan more parts).
+    in_flight_by_channel: BTreeMap<(Scid, NodeId), u64>,
+    /// The routers its payments have used, each with what it learnt (kept across restarts:
+    /// lnd persists mission control and LDK's users persist the scorer).
+    routers: Vec<(RouterConfig, Box<dyn Router>)>,
     dirty: BTreeSet<ChannelId>,
     actions: Vec<Action>,
 }
@@ -346,6 +391,9 @@ impl Node {
             payments: BTreeMap::new(),
             payment_by_hash: BTreeMap::new(),
             sources: BTreeMap::new(),
+            held: BTreeMap::new(),
+            in_flight_by_channel: BTreeMap::new(),
+            routers: Vec::new(),
             dirty: BTreeSet::new(),
             actions: Vec::new(),
         }
@@ -549,6 +597,12 @@ impl Node {
             self.peers.entry(peer).or_default().backoff_s = 0;
             self.actions.push(Action::Connect { peer });
         }
+        // Held parts survive (they are in the channels); their timers did not.
+        let timeout_s = u64::from(self.config.mpp_timeout_s);
+        for (&payment_hash, held) in &self.held {
+            let at = held.first_at.plus_secs(timeout_s).max(self.now);
+            self.actions.push(Action::SetTimer { at, timer: Timer::MppTimeout { payment_hash } });
+        }
         self.flush();
     }
 
@@ -580,6 +634,7 @@ impl Node {
                     self.set_away_disabled(peer, true);
                 }
             }
+            Timer::MppTimeout { payment_hash } => self.mpp_timed_out(payment_hash),
         }
         self.flush();
     }
@@ -1277,6 +1332,7 @@ impl Node {
                 keysend_preimage,
             } => self
                 .claim(
+                    channel_id,
                     htlc,
                     amt_to_forward_msat,
                     outgoing_cltv_value,
@@ -1284,7 +1340,8 @@ impl Node {
                     total_msat,
                     keysend_preimage,
                 )
-                .map(|preimage| {
+                .map(|claimed| {
+                    let Some(preimage) = claimed else { return }; // a part held for the rest
                     let channel = self.channels.get_mut(&channel_id).expect("exists");
                     let fulfill = channel
                         .send_fulfill(htlc_id, preimage)
@@ -1306,17 +1363,20 @@ impl Node {
         }
     }
 
-    /// Decides whether an HTLC that ends here pays an invoice (or is a keysend); returns the
-    /// preimage to fulfil it with.
+    /// Decides whether an HTLC that ends here pays an invoice (or is a keysend): `Some` is the
+    /// preimage to fulfil it with, `None` a part of a multi-part payment held until the parts add
+    /// up to their `total_msat` (BOLT 4); the part that completes them fulfils the others too.
+    #[allow(clippy::too_many_arguments)]
     fn claim(
         &mut self,
+        channel_id: ChannelId,
         htlc: &crate::htlc::Htlc,
         amt_to_forward_msat: u64,
         outgoing_cltv_value: u32,
         payment_secret: Option<PaymentSecret>,
         total_msat: u64,
         keysend_preimage: Option<Preimage>,
-    ) -> Result<Preimage, Failure> {
+    ) -> Result<Option<Preimage>, Failure> {
         let reject = || Err(Failure::new(FailureCode::INCORRECT_OR_UNKNOWN_PAYMENT_DETAILS));
         if htlc.amount_msat < amt_to_forward_msat {
             return Err(Failure::new(FailureCode::FINAL_INCORRECT_HTLC_AMOUNT));
@@ -1324,25 +1384,22 @@ impl Node {
         if htlc.cltv_expiry < outgoing_cltv_value {
             return Err(Failure::new(FailureCode::FINAL_INCORRECT_CLTV_EXPIRY));
         }
-        // Multi-part payments come with the routing issue; until then a part must be the whole.
-        if total_msat > htlc.amount_msat {
-            return reject();
-        }
         if let Some(preimage) = keysend_preimage {
-            if preimage.payment_hash() != htlc.payment_hash {
+            // A keysend is never split.
+            if preimage.payment_hash() != htlc.payment_hash || total_msat > htlc.amount_msat {
                 return reject();
             }
             self.emit(Event::InvoicePaid {
                 payment_hash: htlc.payment_hash,
                 received_msat: htlc.amount_msat,
             });
-            return Ok(preimage);
+            return Ok(Some(preimage));
         }
         let (now, height) = (self.now, self.height);
-        let Some(record) = self.invoices.get_mut(&htlc.payment_hash) else { return reject() };
+        let hash = htlc.payment_hash;
+        let Some(record) = self.invoices.get(&hash) else { return reject() };
         let invoice = &record.invoice;
-        let amount_ok =
-            invoice.amount_msat.is_none_or(|a| htlc.amount_msat >= a && htlc.amount_msat <= 2 * a);
+        let amount_ok = invoice.amount_msat.is_none_or(|a| total_msat >= a && total_msat <= 2 * a);
         if record.status(now) != InvoiceStatus::Unpaid
             || payment_secret != Some(invoice.payment_secret)
             || !amount_ok
@@ -1350,13 +1407,82 @@ impl Node {
         {
             return reject();
         }
-        record.mark_paid(now, htlc.amount_msat);
-        let preimage = record.preimage;
-        self.emit(Event::InvoicePaid {
-            payment_hash: htlc.payment_hash,
-            received_msat: htlc.amount_msat,
+        let held = self.held.entry(hash).or_insert(HeldParts {
+            total_msat,
+            held_msat: 0,
+            parts: Vec::new(),
+            first_at: now,
         });
-        Ok(preimage)
+        if held.total_msat != total_msat {
+            return reject();
+        }
+        held.parts.push((channel_id, htlc.id));
+        held.held_msat += htlc.amount_msat;
+        if held.held_msat < total_msat {
+            let (first, held_msat) = (held.parts.len() == 1, held.held_msat);
+            if first {
+                let at = now.plus_secs(u64::from(self.config.mpp_timeout_s));
+                self.actions
+                    .push(Action::SetTimer { at, timer: Timer::MppTimeout { payment_hash: hash } });
+            }
+            self.emit(Event::PartHeld {
+                payment_hash: hash,
+                amount_msat: htlc.amount_msat,
+                held_msat,
+                total_msat,
+            });
+            return Ok(None);
+        }
+        let held = self.held.remove(&hash).expect("just updated");
+        let record = self.invoices.get_mut(&hash).expect("checked above");
+        record.mark_paid(now, held.held_msat);
+        let preimage = record.preimage;
+        self.emit(Event::InvoicePaid { payment_hash: hash, received_msat: held.held_msat });
+        for &(channel, htlc_id) in &held.parts {
+            if (channel, htlc_id) != (channel_id, htlc.id) {
+                self.fulfill_held(channel, htlc_id, preimage);
+            }
+        }
+        Ok(Some(preimage))
+    }
+
+    /// Fulfils a held part once its payment is complete (or claims it on chain, if its channel
+    /// went there meanwhile).
+    fn fulfill_held(&mut self, channel_id: ChannelId, htlc_id: u64, preimage: Preimage) {
+        self.onchain.learn_preimage(channel_id, htlc_id, preimage);
+        let Some(channel) = self.channels.get_mut(&channel_id) else { return };
+        let Ok(fulfill) = channel.send_fulfill(htlc_id, preimage) else { return };
+        let peer = channel.peer();
+        if let Some(fulfill) = fulfill {
+            self.send(peer, Message::UpdateFulfillHtlc(fulfill));
+        }
+        self.dirty.insert(channel_id);
+    }
+
+    /// The parts of payment `payment_hash` did not all arrive in time: fail every held part with
+    /// `mpp_timeout`.
+    fn mpp_timed_out(&mut self, payment_hash: PaymentHash) {
+        let timeout_us = u64::from(self.config.mpp_timeout_s) * 1_000_000;
+        let Some(held) = self.held.get(&payment_hash) else { return };
+        if self.now.micros_since(held.first_at) < timeout_us {
+            return; // a later set of parts for the same hash, with its own timer
+        }
+        let held = self.held.remove(&payment_hash).expect("just found");
+        for &(channel_id, htlc_id) in &held.parts {
+            let Some(channel) = self.channels.get_mut(&channel_id) else { continue };
+            let packet = ErrorPacket::new(Failure::new(FailureCode::MPP_TIMEOUT));
+            let Ok(fail) = channel.send_fail(htlc_id, packet) else { continue };
+            let peer = channel.peer();
+            if let Some(fail) = fail {
+                self.send(peer, Message::UpdateFailHtlc(fail));
+            }
+            self.dirty.insert(channel_id);
+        }
+        self.emit(Event::PartsTimedOut {
+            payment_hash,
+            parts: held.parts.len() as u32,
+            held_msat: held.held_msat,
+        });
     }
 
     fn forward(
@@ -1444,7 +1570,9 @@ impl Node {
     /// We learnt the preimage of an HTLC we offered (`on_chain`: from the peer's claim).
     fn settle_upstream_from(&mut self, source: HtlcSource, preimage: Preimage, on_chain: bool) {
         match source {
-            HtlcSource::Local(payment_id) => self.payment_succeeded(payment_id, preimage, on_chain),
+            HtlcSource::Local { payment, attempt } => {
+                self.part_settled(payment, attempt, preimage, on_chain)
+            }
             HtlcSource::Forwarded { channel, htlc_id, in_msat, out_msat } => {
                 let Some(upstream) = self.channels.get_mut(&channel) else { return };
                 let Ok(fulfill) = upstream.send_fulfill(htlc_id, preimage) else { return };
@@ -1467,7 +1595,7 @@ impl Node {
     /// The removal of an HTLC we offered is irrevocable and it failed.
     fn fail_upstream(&mut self, source: HtlcSource, packet: ErrorPacket) {
         match source {
-            HtlcSource::Local(payment_id) => self.attempt_failed(payment_id, packet),
+            HtlcSource::Local { payment, attempt } => self.attempt_failed(payment, attempt, packet),
             HtlcSource::Forwarded { channel, htlc_id, .. } => {
                 self.fail_incoming(channel, htlc_id, packet.wrap())
             }
@@ -1484,9 +1612,9 @@ impl Node {
         on_chain: bool,
     ) {
         match source {
-            HtlcSource::Local(payment_id) => {
+            HtlcSource::Local { payment, attempt } => {
                 let scid = self.channels.get(&channel_id).and_then(Channel::scid);
-                self.attempt_failed_here(payment_id, scid, code, on_chain);
+                self.attempt_failed_here(payment, attempt, scid, code, on_chain);
             }
             HtlcSource::Forwarded { channel, htlc_id, .. } => {
                 let failure = Failure { code, channel_update: self.current_update(channel_id) };
@@ -1532,6 +1660,7 @@ impl Node {
             payment_hash: payment.payment_hash,
             destination: payment.destination,
             amount_msat: payment.amount_msat,
+            router: payment.router,
         });
         self.payment_by_hash.insert(payment.payment_hash, id);
         self.payments.insert(id, payment);
@@ -1539,68 +1668,128 @@ impl Node {
         id
     }
 
-    /// Finds a route and sends the next attempt of payment `id`, or gives up.
+    /// Sends parts of payment `id` until what is in flight covers its amount, or gives up: with
+    /// no route for the rest, or past the deadline, no new part is sent and the payment fails
+    /// once no part is in flight.
     fn try_send(&mut self, id: PaymentId) {
         loop {
-            let first_hops = self.first_hops();
-            let payment = &self.payments[&id];
-            if self.now >= payment.deadline {
-                return self.payment_failed(id, FailureReason::Timeout);
+            let now = self.now;
+            let payment = self.payments.get_mut(&id).expect("invariant: sending a known payment");
+            if payment.status != PaymentStatus::InFlight {
+                return;
             }
-            let req = RouteRequest {
-                source: self.id,
-                target: payment.destination,
-                amount_msat: payment.amount_msat,
-                current_height: self.height,
-                final_cltv_delta: u32::from(payment.min_final_cltv_expiry_delta)
-                    + u32::from(self.config.final_cltv_margin_blocks),
-                max_fee_msat: payment.max_fee_msat,
-                max_total_cltv_delta: self.config.max_total_cltv_delta,
-                max_hops: usize::from(self.config.max_route_hops),
-                first_hops: &first_hops,
-                hints: &payment.route_hints,
-                excluded_channels: &payment.excluded_channels,
-                excluded_nodes: &payment.excluded_nodes,
-                policy_overrides: &payment.policy_overrides,
-            };
-            let Some(route) = cheapest_route(&self.graph, &req) else {
-                return self.payment_failed(id, FailureReason::NoRoute);
-            };
-            let onion = Self::onion_for(&route, payment);
-            let hash = payment.payment_hash;
-            let first = route.hops[0];
-            let payment = self.payments.get_mut(&id).expect("exists");
-            payment.attempts += 1;
-            let attempt = payment.attempts;
-            self.emit(Event::PaymentAttempted { payment_id: id, attempt, route: route.clone() });
-            let channel_id = self.by_scid[&first.scid];
-            let channel =
-                self.channels.get_mut(&channel_id).expect("first hops are known channels");
-            match channel.send_add(first.amount_msat, hash, first.cltv_expiry, onion) {
-                Ok(add) => {
-                    let peer = channel.peer();
-                    self.sources.insert((channel_id, add.id), HtlcSource::Local(id));
-                    self.send(peer, Message::UpdateAddHtlc(add));
-                    self.dirty.insert(channel_id);
-                    let payment = self.payments.get_mut(&id).expect("exists");
-                    payment.in_flight = Some(route.clone());
-                    payment.last_route = Some(route);
-                    return;
+            if payment.give_up.is_none() && now >= payment.deadline {
+                payment.give_up = Some(FailureReason::Timeout);
+            }
+            if let Some(reason) = payment.give_up {
+                if payment.in_flight.is_empty() {
+                    self.payment_failed(id, reason);
                 }
-                Err(_) => {
-                    // Our own channel refused: exclude it and look again.
-                    let payment = self.payments.get_mut(&id).expect("exists");
-                    payment.excluded_channels.insert((first.scid, self.id));
-                    let failure = crate::payment::AttemptFailure {
-                        failing_hop: 0,
-                        code: FailureCode::TEMPORARY_CHANNEL_FAILURE,
-                        scid: Some(first.scid),
-                        on_chain: false,
-                    };
-                    payment.last_failure = Some(failure);
-                    payment.last_route = Some(route);
-                    self.emit(Event::PaymentAttemptFailed { payment_id: id, attempt, failure });
+                return;
+            }
+            if payment.in_flight_msat() >= payment.amount_msat {
+                return;
+            }
+            let routes = self.plan(id);
+            if routes.is_empty() {
+                self.payments.get_mut(&id).expect("exists").give_up = Some(FailureReason::NoRoute);
+                continue;
+            }
+            for route in routes {
+                if !self.send_part(id, route) {
+                    break; // our own channel refused it: plan the rest again without it
                 }
+            }
+        }
+    }
+
+    /// Routes for what payment `id` still has to send, from its router. A router that does not
+    /// split gets the whole rest first, then halves of it down to the payment's smallest part
+    /// (as lnd does), while the payment may have more parts.
+    fn plan(&mut self, id: PaymentId) -> Vec<Route> {
+        let first_hops = self.first_hops();
+        let payment = &self.payments[&id];
+        let parts_left = if payment.mpp {
+            (payment.max_parts as usize).saturating_sub(payment.in_flight.len())
+        } else {
+            usize::from(payment.in_flight.is_empty())
+        };
+        if parts_left == 0 {
+            return Vec::new();
+        }
+        let mut seed = [0u8; 8];
+        seed.copy_from_slice(&payment.payment_hash.0[..8]);
+        let mut req = RouteRequest {
+            source: self.id,
+            target: payment.destination,
+            amount_msat: payment.amount_msat - payment.in_flight_msat(),
+            current_height: self.height,
+            final_cltv_delta: u32::from(payment.min_final_cltv_expiry_delta)
+                + u32::from(self.config.final_cltv_margin_blocks),
+            max_fee_msat: payment.max_fee_msat.saturating_sub(payment.in_flight_fee_msat()),
+            max_total_cltv_delta: self.config.max_total_cltv_delta,
+            max_hops: usize::from(self.config.max_route_hops),
+            first_hops: &first_hops,
+            hints: &payment.route_hints,
+            excluded_channels: &payment.excluded_channels,
+            excluded_nodes: &payment.excluded_nodes,
+            policy_overrides: &payment.policy_overrides,
+            in_flight: &self.in_flight_by_channel,
+            now: self.now,
+            fuzz_seed: u64::from_be_bytes(seed) ^ u64::from(payment.attempts),
+            max_parts: parts_left,
+        };
+        let router = router_for(&mut self.routers, payment.router);
+        loop {
+            let routes = router.plan(&self.graph, &req);
+            if !routes.is_empty() {
+                return routes;
+            }
+            let half_msat = req.amount_msat / 2;
+            if router.splits() || parts_left < 2 || half_msat < payment.min_part_msat {
+                return routes;
+            }
+            req.amount_msat = half_msat;
+        }
+    }
+
+    /// Sends one part of payment `id` over `route`; `false` if our own channel refused it (the
+    /// channel is then excluded for this payment).
+    fn send_part(&mut self, id: PaymentId, route: Route) -> bool {
+        let payment = self.payments.get_mut(&id).expect("invariant: sending a known payment");
+        let onion = Self::onion_for(&route, payment);
+        let hash = payment.payment_hash;
+        let first = route.hops[0];
+        payment.attempts += 1;
+        payment.last_route = Some(route.clone());
+        let attempt = payment.attempts;
+        self.emit(Event::PaymentAttempted { payment_id: id, attempt, route: route.clone() });
+        let channel_id = self.by_scid[&first.scid];
+        let channel = self.channels.get_mut(&channel_id).expect("first hops are known channels");
+        match channel.send_add(first.amount_msat, hash, first.cltv_expiry, onion) {
+            Ok(add) => {
+                let peer = channel.peer();
+                self.sources
+                    .insert((channel_id, add.id), HtlcSource::Local { payment: id, attempt });
+                self.send(peer, Message::UpdateAddHtlc(add));
+                self.dirty.insert(channel_id);
+                self.track_in_flight(&route, true);
+                let payment = self.payments.get_mut(&id).expect("exists");
+                payment.in_flight.insert(attempt, route);
+                true
+            }
+            Err(_) => {
+                let payment = self.payments.get_mut(&id).expect("exists");
+                payment.excluded_channels.insert((first.scid, self.id));
+                let failure = crate::payment::AttemptFailure {
+                    failing_hop: 0,
+                    code: FailureCode::TEMPORARY_CHANNEL_FAILURE,
+                    scid: Some(first.scid),
+                    on_chain: false,
+                };
+                payment.last_failure = Some(failure);
+                self.emit(Event::PaymentAttemptFailed { payment_id: id, attempt, failure });
+                false
             }
         }
     }
@@ -1630,57 +1819,114 @@ impl Node {
         Onion::new(payloads)
     }
 
-    fn attempt_failed(&mut self, id: PaymentId, packet: ErrorPacket) {
+    /// Part `attempt` of payment `id` failed downstream; the error names the failing hop.
+    fn attempt_failed(&mut self, id: PaymentId, attempt: u32, packet: ErrorPacket) {
         let me = self.id;
         let Some(payment) = self.payments.get_mut(&id) else { return };
-        let Some(route) = payment.in_flight.take() else { return };
+        let Some(route) = payment.in_flight.remove(&attempt) else { return };
         let (failing_hop, failure) = packet.unwrap_at_sender();
         let (record, verdict) = payment.learn(me, &route, failing_hop, &failure);
-        payment.last_failure = Some(record);
-        let attempt = payment.attempts;
-        self.emit(Event::PaymentAttemptFailed { payment_id: id, attempt, failure: record });
-        match verdict {
-            Verdict::Retry => self.try_send(id),
-            Verdict::GiveUp(reason) => self.payment_failed(id, reason),
-        }
+        self.part_failed(id, attempt, &route, record, verdict);
     }
 
-    /// The attempt in flight failed at our own channel (`scid`) with `code`; retry without it.
+    /// Part `attempt` of payment `id` failed at our own channel (`scid`) with `code`; retry
+    /// without it.
     fn attempt_failed_here(
         &mut self,
         id: PaymentId,
+        attempt: u32,
         scid: Option<Scid>,
         code: FailureCode,
         on_chain: bool,
     ) {
         let me = self.id;
         let Some(payment) = self.payments.get_mut(&id) else { return };
-        if payment.in_flight.take().is_none() {
-            return;
-        }
+        let Some(route) = payment.in_flight.remove(&attempt) else { return };
         if let Some(scid) = scid {
             payment.excluded_channels.insert((scid, me));
         }
-        let failure = crate::payment::AttemptFailure { failing_hop: 0, code, scid, on_chain };
+        let record = crate::payment::AttemptFailure { failing_hop: 0, code, scid, on_chain };
+        self.part_failed(id, attempt, &route, record, Verdict::Retry);
+    }
+
+    /// Adds (or, once it ended, removes) a part's HTLCs beyond the first hop to what our
+    /// payments have in flight per channel direction.
+    fn track_in_flight(&mut self, route: &Route, add: bool) {
+        for (i, hop) in route.hops.iter().enumerate().skip(1) {
+            let key = (hop.scid, route.hops[i - 1].node_id);
+            let used = self.in_flight_by_channel.entry(key).or_insert(0);
+            if add {
+                *used += hop.amount_msat;
+            } else {
+                *used -= hop.amount_msat;
+                if *used == 0 {
+                    self.in_flight_by_channel.remove(&key);
+                }
+            }
+        }
+    }
+
+    /// Records a failed part, lets the payment's router learn from it, and goes on.
+    fn part_failed(
+        &mut self,
+        id: PaymentId,
+        attempt: u32,
+        route: &Route,
+        failure: crate::payment::AttemptFailure,
+        verdict: Verdict,
+    ) {
+        let (me, now) = (self.id, self.now);
+        self.track_in_flight(route, false);
+        let payment = self.payments.get_mut(&id).expect("invariant: a known payment");
         payment.last_failure = Some(failure);
-        let attempt = payment.attempts;
+        if let Verdict::GiveUp(reason) = verdict {
+            payment.give_up.get_or_insert(reason);
+        }
+        let config = payment.router;
         self.emit(Event::PaymentAttemptFailed { payment_id: id, attempt, failure });
+        let learned = Learned::Failed { failing_hop: failure.failing_hop, code: failure.code };
+        router_for(&mut self.routers, config).learn(&self.graph, now, me, route, learned);
         self.try_send(id);
     }
 
-    fn payment_succeeded(&mut self, id: PaymentId, preimage: Preimage, on_chain: bool) {
-        let now = self.now;
+    /// Part `attempt` of payment `id` settled: the first one to settle pays the payment.
+    fn part_settled(&mut self, id: PaymentId, attempt: u32, preimage: Preimage, on_chain: bool) {
+        let (me, now) = (self.id, self.now);
         let Some(payment) = self.payments.get_mut(&id) else { return };
+        let Some(route) = payment.in_flight.remove(&attempt) else { return };
+        payment.settled.insert(attempt, route.clone());
+        let config = payment.router;
+        self.track_in_flight(&route, false);
+        self.emit(Event::PaymentPartSettled { payment_id: id, attempt, on_chain });
+        router_for(&mut self.routers, config).learn(
+            &self.graph,
+            now,
+            me,
+            &route,
+            Learned::Succeeded,
+        );
+        let payment = self.payments.get_mut(&id).expect("exists");
         if payment.status != PaymentStatus::InFlight {
             return;
         }
         payment.status = PaymentStatus::Succeeded { preimage, at: now };
-        let route = payment
-            .in_flight
-            .take()
-            .expect("invariant: a settled payment had an attempt in flight");
+        let parts: BTreeMap<u32, Route> = payment
+            .settled
+            .iter()
+            .chain(&payment.in_flight)
+            .map(|(attempt, route)| (*attempt, route.clone()))
+            .collect();
+        let parts: Vec<Route> = parts.into_values().collect();
+        let fee_msat = parts.iter().map(Route::fee_msat).sum();
         let attempts = payment.attempts;
-        self.emit(Event::PaymentSucceeded { payment_id: id, preimage, attempts, route, on_chain });
+        self.emit(Event::PaymentSucceeded {
+            payment_id: id,
+            preimage,
+            attempts,
+            parts,
+            fee_msat,
+            on_chain,
+        });
     }
 
     fn payment_failed(&mut self, id: PaymentId, reason: FailureReason) {
@@ -1795,7 +2041,7 @@ impl Node {
                     })
                     .collect(),
             )),
-            Command::Pay { invoice, amount_msat } => {
+            Command::Pay { invoice, amount_msat, router } => {
                 if invoice.payee == self.id {
                     return Err(CommandError::SelfPeer);
                 }
@@ -1811,16 +2057,18 @@ impl Node {
                 }) {
                     return Err(CommandError::DuplicatePayment);
                 }
-                let payment = self.new_payment(invoice.payee, invoice.payment_hash, amount_msat);
+                let payment =
+                    self.new_payment(invoice.payee, invoice.payment_hash, amount_msat, router);
                 let payment = OutboundPayment {
                     payment_secret: Some(invoice.payment_secret),
                     min_final_cltv_expiry_delta: invoice.min_final_cltv_expiry_delta,
                     route_hints: invoice.route_hints,
+                    mpp: true,
                     ..payment
                 };
                 Ok(CommandOutput::Payment(self.start_payment(payment)))
             }
-            Command::Keysend { destination, amount_msat } => {
+            Command::Keysend { destination, amount_msat, router } => {
                 if destination == self.id {
                     return Err(CommandError::SelfPeer);
                 }
@@ -1828,7 +2076,8 @@ impl Node {
                     return Err(CommandError::InvalidAmount { reason: "zero" });
                 }
                 let preimage = Preimage(self.random_bytes());
-                let payment = self.new_payment(destination, preimage.payment_hash(), amount_msat);
+                let payment =
+                    self.new_payment(destination, preimage.payment_hash(), amount_msat, router);
                 let payment = OutboundPayment { keysend_preimage: Some(preimage), ..payment };
                 Ok(CommandOutput::Payment(self.start_payment(payment)))
             }
@@ -1931,6 +2180,7 @@ impl Node {
         destination: NodeId,
         payment_hash: PaymentHash,
         amount_msat: u64,
+        router: Option<RouterConfig>,
     ) -> OutboundPayment {
         OutboundPayment {
             id: PaymentId(0),
@@ -1944,9 +2194,15 @@ impl Node {
             max_fee_msat: self.config.max_fee_msat(amount_msat),
             started_at: self.now,
             deadline: self.now.plus_secs(u64::from(self.config.payment_timeout_s)),
+            mpp: false,
+            max_parts: self.config.max_parts.max(1),
+            min_part_msat: self.config.min_part_msat,
+            router: router.unwrap_or(self.config.router),
             attempts: 0,
-            in_flight: None,
+            in_flight: BTreeMap::new(),
+            settled: BTreeMap::new(),
             last_route: None,
+            give_up: None,
             last_failure: None,
             excluded_channels: BTreeSet::new(),
             excluded_nodes: BTreeSet::new(),

@@ -8,7 +8,7 @@ use crate::ids::{NodeId, PaymentHash, PaymentSecret, Preimage, Scid, SimTime};
 use crate::invoice::RouteHint;
 use crate::onion::{Failure, FailureCode};
 use crate::policy::ChannelPolicy;
-use crate::router::Route;
+use crate::router::{Route, RouterConfig};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -122,12 +122,24 @@ pub struct OutboundPayment {
     pub started_at: SimTime,
     /// After this no new attempt is started.
     pub deadline: SimTime,
-    /// Attempts made so far.
+    /// Whether it may be split into parts (it pays an invoice, whose secret the parts carry).
+    pub mpp: bool,
+    /// Most parts in flight at once.
+    pub max_parts: u32,
+    /// Smallest part the payer splits off when a whole amount finds no route, msat.
+    pub min_part_msat: u64,
+    /// The router that plans it.
+    pub router: RouterConfig,
+    /// Attempts (parts) sent so far; each part is numbered by its attempt, from 1.
     pub attempts: u32,
-    /// The route of the attempt in flight.
-    pub in_flight: Option<Route>,
-    /// The route of the last attempt (the successful one, once paid).
+    /// The parts in flight, by attempt.
+    pub in_flight: BTreeMap<u32, Route>,
+    /// The parts the payee settled, by attempt.
+    pub settled: BTreeMap<u32, Route>,
+    /// The route of the last attempt.
     pub last_route: Option<Route>,
+    /// No new part is sent; the payment fails with this once no part is in flight.
+    pub give_up: Option<FailureReason>,
     /// The last failed attempt.
     pub last_failure: Option<AttemptFailure>,
     /// Channel directions this payment no longer tries, as (channel, node at the start).
@@ -141,12 +153,24 @@ pub struct OutboundPayment {
 }
 
 impl OutboundPayment {
-    /// The total fee of the successful attempt, msat.
+    /// The total fee of the parts that settled (or are settling), msat, once paid.
     pub fn fee_msat(&self) -> Option<u64> {
         match self.status {
-            PaymentStatus::Succeeded { .. } => self.last_route.as_ref().map(Route::fee_msat),
+            PaymentStatus::Succeeded { .. } => Some(
+                self.settled.values().chain(self.in_flight.values()).map(Route::fee_msat).sum(),
+            ),
             _ => None,
         }
+    }
+
+    /// What the parts in flight deliver to the payee, msat.
+    pub fn in_flight_msat(&self) -> u64 {
+        self.in_flight.values().map(Route::delivered_msat).sum()
+    }
+
+    /// The fees of the parts in flight, msat.
+    pub fn in_flight_fee_msat(&self) -> u64 {
+        self.in_flight.values().map(Route::fee_msat).sum()
     }
 
     /// Learns from the failure of the attempt over `route`, reported by the node at path index
@@ -222,9 +246,15 @@ mod tests {
             max_fee_msat: 100,
             started_at: SimTime::ZERO,
             deadline: SimTime::from_secs(60),
+            mpp: false,
+            max_parts: 1,
+            min_part_msat: 1,
+            router: RouterConfig::Cheapest,
             attempts: 1,
-            in_flight: None,
+            in_flight: BTreeMap::new(),
+            settled: BTreeMap::new(),
             last_route: None,
+            give_up: None,
             last_failure: None,
             excluded_channels: BTreeSet::new(),
             excluded_nodes: BTreeSet::new(),

@@ -35,11 +35,15 @@ fn a_payment_crosses_three_hops_and_pays_each_forwarder_its_fee() {
     let id = net.pay(0, 3, amount_msat);
     let succeeded = net.take_events_where(|e| matches!(e, Event::PaymentSucceeded { .. }));
     assert_eq!(succeeded.len(), 1);
-    let Event::PaymentSucceeded { payment_id, attempts, route, .. } = &succeeded[0].1 else {
+    let Event::PaymentSucceeded { payment_id, attempts, parts, fee_msat, .. } = &succeeded[0].1
+    else {
         unreachable!()
     };
     assert_eq!(*payment_id, id);
     assert_eq!(*attempts, 1);
+    assert_eq!(parts.len(), 1, "a payment that fits one route is not split");
+    let route = &parts[0];
+    assert_eq!(*fee_msat, route.fee_msat());
     assert_eq!(route.nodes().collect::<Vec<_>>(), vec![NodeId(1), NodeId(2), NodeId(3)]);
     // lnd defaults: 1000 msat + 1 ppm at each forwarder.
     let fee_2 = 1000 + amount_msat / 1_000_000;
@@ -125,7 +129,7 @@ fn an_unknown_payment_hash_is_refused_by_the_recipient() {
     let (mut net, _) = line(0);
     let mut invoice = net.invoice(3, 10_000_000);
     invoice.payment_hash = node_core::PaymentHash([9; 32]);
-    net.command(0, node_core::Command::Pay { invoice, amount_msat: None });
+    net.command(0, node_core::Command::Pay { invoice, amount_msat: None, router: None });
     net.deliver_all();
     let outcome = net.take_events_where(|e| matches!(e, Event::PaymentFailed { .. }));
     let Event::PaymentFailed { reason, last_failure, .. } = outcome[0].1 else { unreachable!() };
@@ -162,9 +166,13 @@ fn paying_the_same_invoice_twice_is_refused() {
     let mut net = TestNet::new(2);
     net.open_channel(0, 1, 1_000_000, 0, false);
     let invoice = net.invoice(1, 1_000_000);
-    net.command(0, node_core::Command::Pay { invoice: invoice.clone(), amount_msat: None });
+    net.command(
+        0,
+        node_core::Command::Pay { invoice: invoice.clone(), amount_msat: None, router: None },
+    );
     net.deliver_all();
-    let err = net.nodes[0].command(net.now, node_core::Command::Pay { invoice, amount_msat: None });
+    let err = net.nodes[0]
+        .command(net.now, node_core::Command::Pay { invoice, amount_msat: None, router: None });
     assert_eq!(err, Err(node_core::CommandError::DuplicatePayment));
     let status = &net.nodes[0].payments().next().unwrap().status;
     assert!(matches!(status, PaymentStatus::Succeeded { .. }));

@@ -39,7 +39,7 @@ fn a_payment_survives_a_disconnection_at_every_step() {
         for (a, b) in [(0, 1), (1, 2)] {
             let mut net = line();
             let invoice = net.invoice(2, 20_000_000);
-            net.command(0, Command::Pay { invoice, amount_msat: None });
+            net.command(0, Command::Pay { invoice, amount_msat: None, router: None });
             net.deliver(cut);
             net.disconnect(a, b);
             net.deliver_all();

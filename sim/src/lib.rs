@@ -94,9 +94,9 @@ pub fn run_captured(
 }
 
 /// The files a run writes into its output directory.
-pub const OUTPUT_FILES: [&str; 3] = ["trace.txt", "payments.csv", "summary.json"];
+pub const OUTPUT_FILES: [&str; 4] = ["trace.txt", "payments.csv", "attempts.csv", "summary.json"];
 
-/// Runs `scenario` and writes `trace.txt`, `payments.csv` and `summary.json` into `dir`
+/// Runs `scenario` and writes `trace.txt`, `payments.csv`, `attempts.csv` and `summary.json` into `dir`
 /// (created if missing), each atomically.
 pub fn run_to_dir(
     scenario: &Scenario,
@@ -115,7 +115,10 @@ pub fn run_to_dir(
     let names: Vec<String> = scenario.nodes.iter().map(|n| n.name.clone()).collect();
     out.results.write_csv(&names, &mut csv)?;
     output::write_atomic(&dir.join(OUTPUT_FILES[1]), &csv)?;
-    output::write_atomic(&dir.join(OUTPUT_FILES[2]), out.summary.to_json().as_bytes())?;
+    let mut csv = Vec::new();
+    out.results.write_attempts_csv(&names, &mut csv)?;
+    output::write_atomic(&dir.join(OUTPUT_FILES[2]), &csv)?;
+    output::write_atomic(&dir.join(OUTPUT_FILES[3]), out.summary.to_json().as_bytes())?;
     Ok(out)
 }
 

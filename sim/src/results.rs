@@ -1,14 +1,16 @@
-//! Per-payment results: one record per payment, filled from the events of the paying node, and
-//! written as a CSV that a notebook reads as is. Records are numbered by start order, which the
+//! Per-payment results: one record per payment and one per attempt (each part of a split
+//! payment is an attempt), filled from the events of the paying node, and written as CSVs that a
+//! notebook reads as is. Records are numbered by start order, which the
 //! event order fixes, so the same run always gives the same file. Aggregates over the records
 //! (counts, fees, latency percentiles) live here too; charts are the reports crate's job.
 
 use node_core::event::Event;
 use node_core::onion::FailureCode;
 use node_core::payment::{FailureReason, PaymentId};
+use node_core::router::Route;
 use node_core::{NodeId, SimTime};
 use serde::Serialize;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::{self, Write};
 
 /// How a payment ended.
@@ -44,6 +46,8 @@ pub struct PaymentRecord {
     pub receiver: NodeId,
     /// What the payee was to receive, msat.
     pub amount_msat: u64,
+    /// The router that planned it.
+    pub router: &'static str,
     /// When the payer started it.
     pub start: SimTime,
     /// When it succeeded or gave up.
@@ -52,20 +56,26 @@ pub struct PaymentRecord {
     pub outcome: Outcome,
     /// The BOLT 4 code of its last failed attempt, for failed payments.
     pub failure_code: Option<FailureCode>,
-    /// Attempts made.
+    /// Attempts made (each part of a split payment is an attempt).
     pub attempts: u32,
-    /// The path of the last attempt, payer first.
-    pub route: Vec<NodeId>,
-    /// The fee paid, msat, for succeeded payments.
+    /// The paths, payer first: of the parts that paid it, by attempt, once succeeded; else of
+    /// the last attempt.
+    pub routes: Vec<Vec<NodeId>>,
+    /// The fee paid by all its parts, msat, for succeeded payments.
     pub fee_msat: Option<u64>,
     /// The last attempt was settled on chain (its first channel closed with it in flight).
     pub on_chain: bool,
 }
 
 impl PaymentRecord {
-    /// Hops of the last attempt.
+    /// Hops of its longest path.
     pub fn hops(&self) -> usize {
-        self.route.len().saturating_sub(1)
+        self.routes.iter().map(|r| r.len().saturating_sub(1)).max().unwrap_or(0)
+    }
+
+    /// Parts that paid it (0 unless it succeeded).
+    pub fn parts(&self) -> usize {
+        if self.outcome == Outcome::Succeeded { self.routes.len() } else { 0 }
     }
 
     /// Time from start to end, µs.
@@ -74,11 +84,62 @@ impl PaymentRecord {
     }
 }
 
+/// How one attempt (one part) ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AttemptOutcome {
+    /// The payee settled it.
+    Settled,
+    /// It failed.
+    Failed,
+    /// Still in flight when the run ended.
+    Pending,
+}
+
+impl AttemptOutcome {
+    /// Its name in results.
+    pub fn name(self) -> &'static str {
+        match self {
+            AttemptOutcome::Settled => "settled",
+            AttemptOutcome::Failed => "failed",
+            AttemptOutcome::Pending => "pending",
+        }
+    }
+}
+
+/// One attempt: one HTLC route of a payment, a part of it if the payment was split.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AttemptRecord {
+    /// The payment's id in this run.
+    pub payment: u64,
+    /// Its number within the payment, from 1.
+    pub attempt: u32,
+    /// When it was sent.
+    pub start: SimTime,
+    /// When it settled or failed.
+    pub end: Option<SimTime>,
+    /// What it delivers to the payee, msat.
+    pub amount_msat: u64,
+    /// The fees along its route, msat.
+    pub fee_msat: u64,
+    /// Its path, payer first.
+    pub route: Vec<NodeId>,
+    /// How it ended.
+    pub outcome: AttemptOutcome,
+    /// Index of the failing node on the path (0 the payer), for failed attempts.
+    pub failing_hop: Option<usize>,
+    /// The BOLT 4 code, for failed attempts.
+    pub failure_code: Option<FailureCode>,
+    /// It was settled or failed on chain.
+    pub on_chain: bool,
+}
+
 /// All payments of a run.
 #[derive(Default)]
 pub struct Results {
     payments: Vec<PaymentRecord>,
     by_node: BTreeMap<(NodeId, PaymentId), usize>,
+    attempts: Vec<AttemptRecord>,
+    attempt_index: BTreeMap<(NodeId, PaymentId, u32), usize>,
 }
 
 /// Counts and totals over the payments.
@@ -106,6 +167,8 @@ pub struct PaymentStats {
     pub fees_msat: u64,
     /// Attempts over all payments.
     pub attempts: u64,
+    /// Succeeded payments that were split into more than one part.
+    pub split: u64,
     /// Median latency of succeeded payments, µs.
     pub latency_p50_us: u64,
     /// 90th percentile latency of succeeded payments, µs.
@@ -114,10 +177,55 @@ pub struct PaymentStats {
     pub latency_max_us: u64,
 }
 
+impl PaymentStats {
+    /// Counts and totals over `payments`.
+    pub fn over<'a>(payments: impl IntoIterator<Item = &'a PaymentRecord>) -> PaymentStats {
+        let mut stats = PaymentStats::default();
+        let mut latencies = Vec::new();
+        for p in payments {
+            stats.total += 1;
+            stats.attempts += u64::from(p.attempts);
+            match p.outcome {
+                Outcome::Succeeded => {
+                    stats.succeeded += 1;
+                    stats.delivered_msat += p.amount_msat;
+                    stats.fees_msat += p.fee_msat.unwrap_or(0);
+                    stats.split += u64::from(p.parts() > 1);
+                    latencies.extend(p.latency_us());
+                }
+                Outcome::Failed(reason) => {
+                    stats.failed += 1;
+                    match reason {
+                        FailureReason::NoRoute => stats.failed_no_route += 1,
+                        FailureReason::Timeout => stats.failed_timeout += 1,
+                        FailureReason::RecipientRejected => stats.failed_recipient += 1,
+                    }
+                }
+                Outcome::Pending => stats.pending += 1,
+            }
+        }
+        stats.success_rate_ppm =
+            (stats.succeeded * 1_000_000).checked_div(stats.total).unwrap_or(0);
+        latencies.sort_unstable();
+        let pick = |q: usize| {
+            latencies.get((latencies.len().saturating_sub(1)) * q / 100).copied().unwrap_or(0)
+        };
+        stats.latency_p50_us = pick(50);
+        stats.latency_p90_us = pick(90);
+        stats.latency_max_us = latencies.last().copied().unwrap_or(0);
+        stats
+    }
+}
+
 impl Results {
     /// The records, by id.
     pub fn payments(&self) -> &[PaymentRecord] {
         &self.payments
+    }
+
+    /// The attempts, in the order they were sent.
+    pub fn attempts(&self) -> &[AttemptRecord] {
+        &self.attempts
     }
 
     /// The global id of `node`'s payment `payment`.
@@ -135,8 +243,18 @@ impl Results {
             let index = this.by_node[&(node, *id)];
             &mut this.payments[index]
         }
+        fn attempt<'r>(
+            this: &'r mut Results,
+            node: NodeId,
+            id: &PaymentId,
+            attempt: u32,
+        ) -> Option<&'r mut AttemptRecord> {
+            let index = *this.attempt_index.get(&(node, *id, attempt))?;
+            Some(&mut this.attempts[index])
+        }
+        let path = |route: &Route| std::iter::once(node).chain(route.nodes()).collect::<Vec<_>>();
         match event {
-            Event::PaymentStarted { payment_id, destination, amount_msat, .. } => {
+            Event::PaymentStarted { payment_id, destination, amount_msat, router, .. } => {
                 let index = self.payments.len();
                 self.by_node.insert((node, *payment_id), index);
                 self.payments.push(PaymentRecord {
@@ -144,32 +262,62 @@ impl Results {
                     sender: node,
                     receiver: *destination,
                     amount_msat: *amount_msat,
+                    router: router.name(),
                     start: now,
                     end: None,
                     outcome: Outcome::Pending,
                     failure_code: None,
                     attempts: 0,
-                    route: Vec::new(),
+                    routes: Vec::new(),
                     fee_msat: None,
                     on_chain: false,
                 });
             }
-            Event::PaymentAttempted { payment_id, attempt, route } => {
+            Event::PaymentAttempted { payment_id, attempt: number, route } => {
                 let r = record(self, node, payment_id);
-                r.attempts = *attempt;
-                r.route = std::iter::once(node).chain(route.nodes()).collect();
+                r.attempts = *number;
+                r.routes = vec![path(route)];
+                let payment = r.id;
+                self.attempt_index.insert((node, *payment_id, *number), self.attempts.len());
+                self.attempts.push(AttemptRecord {
+                    payment,
+                    attempt: *number,
+                    start: now,
+                    end: None,
+                    amount_msat: route.delivered_msat(),
+                    fee_msat: route.fee_msat(),
+                    route: path(route),
+                    outcome: AttemptOutcome::Pending,
+                    failing_hop: None,
+                    failure_code: None,
+                    on_chain: false,
+                });
             }
-            Event::PaymentAttemptFailed { payment_id, failure, .. } => {
+            Event::PaymentAttemptFailed { payment_id, attempt: number, failure } => {
                 record(self, node, payment_id).failure_code = Some(failure.code);
+                if let Some(a) = attempt(self, node, payment_id, *number) {
+                    a.end = Some(now);
+                    a.outcome = AttemptOutcome::Failed;
+                    a.failing_hop = Some(failure.failing_hop);
+                    a.failure_code = Some(failure.code);
+                    a.on_chain = failure.on_chain;
+                }
             }
-            Event::PaymentSucceeded { payment_id, attempts, route, on_chain, .. } => {
+            Event::PaymentPartSettled { payment_id, attempt: number, on_chain } => {
+                if let Some(a) = attempt(self, node, payment_id, *number) {
+                    a.end = Some(now);
+                    a.outcome = AttemptOutcome::Settled;
+                    a.on_chain = *on_chain;
+                }
+            }
+            Event::PaymentSucceeded { payment_id, attempts, parts, fee_msat, on_chain, .. } => {
                 let r = record(self, node, payment_id);
                 r.on_chain = *on_chain;
                 r.end = Some(now);
                 r.outcome = Outcome::Succeeded;
                 r.attempts = *attempts;
-                r.route = std::iter::once(node).chain(route.nodes()).collect();
-                r.fee_msat = Some(route.fee_msat());
+                r.routes = parts.iter().map(path).collect();
+                r.fee_msat = Some(*fee_msat);
                 r.failure_code = None;
             }
             Event::PaymentFailed { payment_id, reason, attempts, last_failure } => {
@@ -184,54 +332,36 @@ impl Results {
         }
     }
 
-    /// Counts and totals.
+    /// Counts and totals over every payment.
     pub fn stats(&self) -> PaymentStats {
-        let mut stats =
-            PaymentStats { total: self.payments.len() as u64, ..PaymentStats::default() };
-        let mut latencies = Vec::new();
-        for p in &self.payments {
-            stats.attempts += u64::from(p.attempts);
-            match p.outcome {
-                Outcome::Succeeded => {
-                    stats.succeeded += 1;
-                    stats.delivered_msat += p.amount_msat;
-                    stats.fees_msat += p.fee_msat.unwrap_or(0);
-                    latencies.extend(p.latency_us());
-                }
-                Outcome::Failed(reason) => {
-                    stats.failed += 1;
-                    match reason {
-                        FailureReason::NoRoute => stats.failed_no_route += 1,
-                        FailureReason::Timeout => stats.failed_timeout += 1,
-                        FailureReason::RecipientRejected => stats.failed_recipient += 1,
-                    }
-                }
-                Outcome::Pending => stats.pending += 1,
-            }
-        }
-        stats.success_rate_ppm =
-            (stats.succeeded * 1_000_000).checked_div(stats.total).unwrap_or(0);
-        latencies.sort();
-        let pick = |q: usize| {
-            latencies.get((latencies.len().saturating_sub(1)) * q / 100).copied().unwrap_or(0)
-        };
-        stats.latency_p50_us = pick(50);
-        stats.latency_p90_us = pick(90);
-        stats.latency_max_us = latencies.last().copied().unwrap_or(0);
-        stats
+        PaymentStats::over(&self.payments)
+    }
+
+    /// Counts and totals per router, by router name.
+    pub fn stats_by_router(&self) -> BTreeMap<&'static str, PaymentStats> {
+        let routers: BTreeSet<&'static str> = self.payments.iter().map(|p| p.router).collect();
+        routers
+            .into_iter()
+            .map(|router| {
+                (router, PaymentStats::over(self.payments.iter().filter(|p| p.router == router)))
+            })
+            .collect()
     }
 
     /// Writes the per-payment CSV; `names` are the node names by id.
     pub fn write_csv(&self, names: &[String], out: &mut dyn Write) -> io::Result<()> {
         writeln!(
             out,
-            "id,sender,receiver,amount_msat,start_us,end_us,outcome,failure_code,failure_reason,attempts,hops,fee_msat,route,on_chain"
+            "id,sender,receiver,amount_msat,start_us,end_us,outcome,failure_code,failure_reason,attempts,hops,fee_msat,route,on_chain,router,parts"
         )?;
+        let path = |route: &[NodeId]| {
+            route.iter().map(|n| names[n.index()].as_str()).collect::<Vec<_>>().join(">")
+        };
         for p in &self.payments {
-            let route: Vec<&str> = p.route.iter().map(|n| names[n.index()].as_str()).collect();
+            let routes: Vec<String> = p.routes.iter().map(|r| path(r)).collect();
             writeln!(
                 out,
-                "{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
+                "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
                 p.id,
                 names[p.sender.index()],
                 names[p.receiver.index()],
@@ -247,8 +377,38 @@ impl Results {
                 p.attempts,
                 p.hops(),
                 p.fee_msat.map(|f| f.to_string()).unwrap_or_default(),
-                route.join(">"),
+                routes.join("|"),
                 u8::from(p.on_chain),
+                p.router,
+                p.parts(),
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Writes the per-attempt CSV (one row per part sent); `names` are the node names by id.
+    pub fn write_attempts_csv(&self, names: &[String], out: &mut dyn Write) -> io::Result<()> {
+        writeln!(
+            out,
+            "payment,attempt,start_us,end_us,outcome,amount_msat,fee_msat,hops,route,failing_hop,failure_code,on_chain"
+        )?;
+        for a in &self.attempts {
+            let route: Vec<&str> = a.route.iter().map(|n| names[n.index()].as_str()).collect();
+            writeln!(
+                out,
+                "{},{},{},{},{},{},{},{},{},{},{},{}",
+                a.payment,
+                a.attempt,
+                a.start.as_micros(),
+                a.end.map(|e| e.as_micros().to_string()).unwrap_or_default(),
+                a.outcome.name(),
+                a.amount_msat,
+                a.fee_msat,
+                a.route.len().saturating_sub(1),
+                route.join(">"),
+                a.failing_hop.map(|h| h.to_string()).unwrap_or_default(),
+                a.failure_code.map(|c| c.0.to_string()).unwrap_or_default(),
+                u8::from(a.on_chain),
             )?;
         }
         Ok(())
@@ -259,7 +419,7 @@ impl Results {
 mod tests {
     use super::*;
     use node_core::payment::AttemptFailure;
-    use node_core::router::{Route, RouteHop};
+    use node_core::router::{RouteHop, RouterConfig};
     use node_core::{PaymentHash, Preimage, Scid};
 
     fn route(nodes: &[u32], fee_msat: u64) -> Route {
@@ -286,6 +446,7 @@ mod tests {
             payment_hash: PaymentHash([0; 32]),
             destination: NodeId(2),
             amount_msat: 1000,
+            router: RouterConfig::Cheapest,
         };
         results.on_event(SimTime(10), a, &start);
         results.on_event(
@@ -305,13 +466,24 @@ mod tests {
             &Event::PaymentAttemptFailed { payment_id: id, attempt: 1, failure },
         );
         results.on_event(
+            SimTime(20),
+            a,
+            &Event::PaymentAttempted { payment_id: id, attempt: 2, route: route(&[3, 2], 5) },
+        );
+        results.on_event(
+            SimTime(30),
+            a,
+            &Event::PaymentPartSettled { payment_id: id, attempt: 2, on_chain: false },
+        );
+        results.on_event(
             SimTime(30),
             a,
             &Event::PaymentSucceeded {
                 payment_id: id,
                 preimage: Preimage([0; 32]),
                 attempts: 2,
-                route: route(&[3, 2], 5),
+                parts: vec![route(&[3, 2], 5)],
+                fee_msat: 5,
                 on_chain: false,
             },
         );
@@ -320,6 +492,7 @@ mod tests {
             payment_hash: PaymentHash([1; 32]),
             destination: NodeId(0),
             amount_msat: 5,
+            router: RouterConfig::MinCostFlow(Default::default()),
         };
         results.on_event(SimTime(40), NodeId(1), &start_b);
         results.on_event(
@@ -337,8 +510,19 @@ mod tests {
         results.write_csv(&names, &mut csv).unwrap();
         let text = String::from_utf8(csv).unwrap();
         let lines: Vec<&str> = text.lines().collect();
-        assert_eq!(lines[1], "0,a,c,1000,10,30,succeeded,,,2,2,5,a>d>c,0");
-        assert_eq!(lines[2], "1,b,a,5,40,41,failed,,no_route,0,0,,,0");
+        assert_eq!(lines[1], "0,a,c,1000,10,30,succeeded,,,2,2,5,a>d>c,0,cheapest,1");
+        assert_eq!(lines[2], "1,b,a,5,40,41,failed,,no_route,0,0,,,0,min_cost_flow,0");
+        let mut csv = Vec::new();
+        results.write_attempts_csv(&names, &mut csv).unwrap();
+        let text = String::from_utf8(csv).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 3);
+        assert_eq!(lines[1], "0,1,10,20,failed,1000,7,2,a>b>c,1,4103,0");
+        assert_eq!(lines[2], "0,2,20,30,settled,1000,5,2,a>d>c,,,0");
+        let by_router = results.stats_by_router();
+        assert_eq!(by_router.keys().copied().collect::<Vec<_>>(), ["cheapest", "min_cost_flow"]);
+        assert_eq!(by_router["cheapest"].succeeded, 1);
+        assert_eq!(by_router["min_cost_flow"].failed_no_route, 1);
         let stats = results.stats();
         assert_eq!(
             (stats.total, stats.succeeded, stats.failed, stats.failed_no_route),

@@ -198,7 +198,7 @@ impl Shops {
         if o.status != OrderStatus::Requested {
             return None;
         }
-        match node.command(now, Command::Pay { invoice, amount_msat: None }) {
+        match node.command(now, Command::Pay { invoice, amount_msat: None, router: None }) {
             Ok(CommandOutput::Payment(id)) => {
                 o.status = OrderStatus::Paying;
                 o.payment = Some(id);

@@ -10,6 +10,7 @@ use crate::world::{EndReason, World};
 use node_core::htlc::View;
 use node_core::{NodeId, Scid, SimTime};
 use serde::Serialize;
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 /// A channel opened during the run, as the world saw it.
@@ -152,6 +153,8 @@ pub struct RunSummary {
     chain: ChainJson,
     /// Payment counts and totals.
     pub payments: PaymentStats,
+    /// The same per router, by router name.
+    pub routers: BTreeMap<&'static str, PaymentStats>,
     orders: Vec<OrderJson>,
     channels: Vec<ChannelJson>,
     nodes: Vec<NodeJson>,
@@ -226,7 +229,8 @@ impl RunSummary {
                     payment,
                     payment_hash: o.invoice.as_ref().map(|i| i.payment_hash.to_string()),
                     route: record
-                        .map(|r| r.route.iter().map(|&n| name(n)).collect())
+                        .and_then(|r| r.routes.first())
+                        .map(|route| route.iter().map(|&n| name(n)).collect())
                         .unwrap_or_default(),
                     fee_msat: record.and_then(|r| r.fee_msat),
                     attempts: record.map_or(0, |r| r.attempts),
@@ -301,6 +305,7 @@ impl RunSummary {
                 rejected_txs: world.tx_rejections,
             },
             payments: results.stats(),
+            routers: results.stats_by_router(),
             orders,
             channels,
             nodes,
@@ -438,6 +443,23 @@ impl RunSummary {
                 t(p.latency_p90_us),
                 t(p.latency_max_us)
             );
+        }
+        if self.routers.len() > 1 {
+            s.push_str("\nper router:\n");
+            for (router, r) in &self.routers {
+                let _ = writeln!(
+                    s,
+                    "  {router:<14} {:>6} payments, {:>6} succeeded ({}.{:02}%), {} split, {} attempts, {} msat in fees, median {}",
+                    r.total,
+                    r.succeeded,
+                    r.success_rate_ppm / 10_000,
+                    r.success_rate_ppm / 100 % 100,
+                    r.split,
+                    r.attempts,
+                    r.fees_msat,
+                    t(r.latency_p50_us),
+                );
+            }
         }
         let failed_steps: Vec<&StepJson> = self.steps.iter().filter(|st| !st.ok).collect();
         if !failed_steps.is_empty() {

@@ -15,7 +15,7 @@ use std::fmt::Write as _;
 use std::io::{self, Write};
 
 /// The format version written in the header.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 
 /// How much a trace records.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
@@ -84,6 +84,8 @@ pub enum Kind {
     ReconnectTimer = 31,
     /// `node peer`
     PeerOfflineTimer = 32,
+    /// `node payment_hash`
+    MppTimer = 33,
     /// `node peer`
     PeerConnected = 39,
     /// `node peer temporary_channel_id funding_sat`
@@ -120,16 +122,22 @@ pub enum Kind {
     InvoiceCreated = 60,
     /// `node payment_hash received_msat`
     InvoicePaid = 61,
-    /// `node payment destination amount_msat payment_hash`
+    /// `node payment_hash amount_msat held_msat total_msat`
+    PartHeld = 62,
+    /// `node payment_hash parts held_msat`
+    PartsTimedOut = 63,
+    /// `node payment destination amount_msat payment_hash router`
     PaymentStarted = 70,
     /// `node payment attempt sent_msat fee_msat hops node...`
     PaymentAttempted = 71,
     /// `node payment attempt failing_hop code scid on_chain`
     PaymentAttemptFailed = 72,
-    /// `node payment attempts fee_msat on_chain hops node...`
+    /// `node payment attempts fee_msat on_chain parts hops node...`
     PaymentSucceeded = 73,
     /// `node payment attempts reason last_code`
     PaymentFailed = 74,
+    /// `node payment attempt on_chain`
+    PartSettled = 75,
     /// `customer shop order item`
     OrderRequested = 80,
     /// `shop customer order payment_hash`
@@ -409,7 +417,17 @@ pub fn event_line(
         Event::InvoicePaid { payment_hash, received_msat } => {
             (Kind::InvoicePaid, vec![node, payment_hash.short(), *received_msat], vec![])
         }
-        Event::PaymentStarted { payment_id, payment_hash, destination, amount_msat } => (
+        Event::PartHeld { payment_hash, amount_msat, held_msat, total_msat } => (
+            Kind::PartHeld,
+            vec![node, payment_hash.short(), *amount_msat, *held_msat, *total_msat],
+            vec![],
+        ),
+        Event::PartsTimedOut { payment_hash, parts, held_msat } => (
+            Kind::PartsTimedOut,
+            vec![node, payment_hash.short(), u64::from(*parts), *held_msat],
+            vec![],
+        ),
+        Event::PaymentStarted { payment_id, payment_hash, destination, amount_msat, router } => (
             Kind::PaymentStarted,
             vec![
                 node,
@@ -417,6 +435,7 @@ pub fn event_line(
                 u64::from(destination.0),
                 *amount_msat,
                 payment_hash.short(),
+                u64::from(router.code()),
             ],
             vec![],
         ),
@@ -445,17 +464,23 @@ pub fn event_line(
             ],
             vec![],
         ),
-        Event::PaymentSucceeded { payment_id, attempts, route, on_chain, .. } => (
+        Event::PaymentPartSettled { payment_id, attempt, on_chain } => (
+            Kind::PartSettled,
+            vec![node, payment(payment_id.0), u64::from(*attempt), u64::from(*on_chain)],
+            vec![],
+        ),
+        Event::PaymentSucceeded { payment_id, attempts, parts, fee_msat, on_chain, .. } => (
             Kind::PaymentSucceeded,
             vec![
                 node,
                 payment(payment_id.0),
                 u64::from(*attempts),
-                route.fee_msat(),
+                *fee_msat,
                 u64::from(*on_chain),
-                route.hops.len() as u64,
+                parts.len() as u64,
+                parts[0].hops.len() as u64,
             ],
-            route_tail(route),
+            route_tail(&parts[0]),
         ),
         Event::PaymentFailed { payment_id, reason, attempts, last_failure } => (
             Kind::PaymentFailed,
@@ -508,7 +533,7 @@ mod tests {
         let (_, footer) = w.finish().unwrap();
         let text = String::from_utf8(sink.0.lock().unwrap().clone()).unwrap();
         let lines: Vec<&str> = text.lines().collect();
-        assert_eq!(lines[0], "# boltsim trace v1");
+        assert_eq!(lines[0], "# boltsim trace v2");
         assert_eq!(lines[3], "# seed 3");
         assert_eq!(lines[6], "# node 0 a");
         assert_eq!(lines[8], "5 1 100 2");

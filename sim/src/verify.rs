@@ -121,7 +121,9 @@ pub fn read_header(path: &Path) -> Result<RecordedHeader, VerifyError> {
             Some(version) => {
                 format(format!("trace format v{version}; this boltsim reads v{FORMAT_VERSION}"))
             }
-            None => format("not a boltsim trace (no '# boltsim trace v1' first line)".into()),
+            None => format(format!(
+                "not a boltsim trace (no '# boltsim trace v{FORMAT_VERSION}' first line)"
+            )),
         });
     }
     let mut field = |name: &str| -> Result<String, VerifyError> {

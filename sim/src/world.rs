@@ -466,6 +466,12 @@ impl<'a> World<'a> {
                         &[u64::from(node.0), u64::from(peer.0)],
                         &[],
                     ),
+                    Timer::MppTimeout { payment_hash } => self.trace.record(
+                        self.now,
+                        Kind::MppTimer,
+                        &[u64::from(node.0), payment_hash.short()],
+                        &[],
+                    ),
                 }
                 self.nodes[node.index()].timer_fired(self.now, timer);
                 self.collect(node);
@@ -622,7 +628,7 @@ impl<'a> World<'a> {
             expiry_s: None,
         };
         if let Ok(CommandOutput::Invoice(invoice)) = self.command(to, command) {
-            let _ = self.command(from, Command::Pay { invoice, amount_msat: None });
+            let _ = self.command(from, Command::Pay { invoice, amount_msat: None, router: None });
         }
     }
 
@@ -1015,13 +1021,16 @@ impl<'a> World<'a> {
                 let Ok(CommandOutput::Invoice(invoice)) = self.command(to, command) else {
                     return Err(());
                 };
-                match self.command(from, Command::Pay { invoice, amount_msat: None })? {
+                match self
+                    .command(from, Command::Pay { invoice, amount_msat: None, router: None })?
+                {
                     CommandOutput::Payment(payment) => Ok(Wait::Payment { node: from, payment }),
                     _ => Err(()),
                 }
             }
             Step::Keysend { from, to, amount_msat } => {
-                match self.command(from, Command::Keysend { destination: to, amount_msat })? {
+                let keysend = Command::Keysend { destination: to, amount_msat, router: None };
+                match self.command(from, keysend)? {
                     CommandOutput::Payment(payment) => Ok(Wait::Payment { node: from, payment }),
                     _ => Err(()),
                 }

@@ -34,7 +34,7 @@ fn payments_cross_the_base_graph_and_failures_name_their_hop() {
     let name = |n: node_core::NodeId| scenario.node_name(n).to_string();
     // a -> d over three hops: c charges lnd's 1000 msat + 1 ppm, b its own 500 msat + 100 ppm.
     assert_eq!(p[0].outcome, Outcome::Succeeded);
-    assert_eq!(p[0].route.iter().map(|&n| name(n)).collect::<Vec<_>>(), ["a", "b", "c", "d"]);
+    assert_eq!(p[0].routes[0].iter().map(|&n| name(n)).collect::<Vec<_>>(), ["a", "b", "c", "d"]);
     let fee_c = 1000 + 10_000_000 / 1_000_000;
     let fee_b = 500 + (10_000_000 + fee_c) * 100 / 1_000_000;
     assert_eq!(p[0].fee_msat, Some(fee_b + fee_c));

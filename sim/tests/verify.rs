@@ -111,11 +111,11 @@ fn traces_of_other_scenarios_or_versions_are_refused() {
     let other = dir.join("other.trace");
     std::fs::write(&other, golden.replacen("# scenario cat_store", "# scenario line", 1)).unwrap();
     assert!(matches!(verify(&scenario, &other), Err(VerifyError::OtherScenario { .. })));
-    std::fs::write(&other, golden.replacen("# boltsim trace v1", "# boltsim trace v2", 1)).unwrap();
+    std::fs::write(&other, golden.replacen("# boltsim trace v2", "# boltsim trace v1", 1)).unwrap();
     let err = verify(&scenario, &other).unwrap_err();
     assert_eq!(
         err.to_string(),
-        format!("{}: trace format v2; this boltsim reads v1", other.display())
+        format!("{}: trace format v1; this boltsim reads v2", other.display())
     );
     std::fs::write(&other, "hello\n").unwrap();
     assert!(matches!(verify(&scenario, &other), Err(VerifyError::Format { .. })));

@@ -269,7 +269,7 @@ impl TestNet {
     /// Pays an invoice of `payee` from `payer` and delivers everything.
     pub fn pay(&mut self, payer: u32, payee: u32, amount_msat: u64) -> PaymentId {
         let invoice = self.invoice(payee, amount_msat);
-        let out = self.command(payer, Command::Pay { invoice, amount_msat: None });
+        let out = self.command(payer, Command::Pay { invoice, amount_msat: None, router: None });
         self.deliver_all();
         match out {
             CommandOutput::Payment(id) => id,

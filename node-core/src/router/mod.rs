@@ -1,17 +1,26 @@
-//! Route finding in a node's own view of the network. [`cheapest_route`] is the baseline: a
-//! Dijkstra search from the payee back to the payer that minimises the total fee, computing the
-//! amount and CLTV each hop needs on the way (fees depend on the amount forwarded, so the search
-//! runs backwards, as lnd and LDK do). The payer's own channels are used with their exact
-//! spendable balance instead of their public capacity. Costs are integers and ties are broken by
-//! (fee, hops, node id), so a search is deterministic. Deciding what to do with a route is the
-//! payment's job.
+//! Route finding in a node's own view of the network, behind one [`Router`] trait so that
+//! routers modelled on deployed implementations can be compared on the same network and
+//! workload. Each sender holds its own routers and each router learns only from that sender's own
+//! payments (no oracle: nothing here reads another node's balances). The single-path routers share
+//! one backward Dijkstra ([`search`]) and differ in how they score an edge; the min-cost-flow
+//! router splits a payment into parts. Which router a node uses, and with which parameters, is a
+//! [`RouterConfig`]. Sending the HTLCs and retrying is the payment's job.
+
+pub mod cheapest;
+pub mod cln;
+pub mod ldk;
+pub mod liquidity;
+pub mod lnd;
+pub mod mcf;
+pub mod search;
 
 use crate::graph::GraphView;
-use crate::ids::{NodeId, Scid};
+use crate::ids::{NodeId, Scid, SimTime};
 use crate::invoice::RouteHint;
+use crate::onion::FailureCode;
 use crate::policy::ChannelPolicy;
-use std::cmp::Reverse;
-use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
 
 /// One of the payer's own channels, as the router may use it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -55,6 +64,15 @@ pub struct RouteRequest<'a> {
     pub excluded_nodes: &'a BTreeSet<NodeId>,
     /// Policies learnt from errors during this payment, overriding the view.
     pub policy_overrides: &'a BTreeMap<(Scid, NodeId), ChannelPolicy>,
+    /// What the payer's own HTLCs in flight (of every payment) already use of each channel
+    /// direction beyond its first hop, msat.
+    pub in_flight: &'a BTreeMap<(Scid, NodeId), u64>,
+    /// The time of the request (learning routers decay what they know with it).
+    pub now: SimTime,
+    /// A per-payment random value (Core Lightning's fee fuzz draws from it).
+    pub fuzz_seed: u64,
+    /// Most routes a multi-part router may return (1: the payment may not be split).
+    pub max_parts: usize,
 }
 
 /// One hop of a route: the HTLC sent over `scid` to `node_id`.
@@ -101,167 +119,111 @@ impl Route {
     }
 }
 
-#[derive(Clone, Copy, Debug)]
-struct Label {
-    fee_msat: u64,
-    amount_msat: u64,
-    cltv_delta: u32,
-    hops: u32,
-    /// The channel to the next node toward the payee, that node, and the fee this node takes.
-    next: Option<(Scid, NodeId, u64)>,
+/// What an attempt taught the payer about its route.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Learned {
+    /// The payee settled it: every hop could forward its amount.
+    Succeeded,
+    /// It failed at the node at path index `failing_hop` (0 the payer) with `code`.
+    Failed {
+        /// Index of the failing node on the path.
+        failing_hop: usize,
+        /// Its BOLT 4 code.
+        code: FailureCode,
+    },
 }
 
-/// An edge into a node, as the search relaxes it.
-struct Candidate {
-    from: NodeId,
-    scid: Scid,
-    policy: Option<ChannelPolicy>,
-    capacity_msat: u64,
+/// A way of finding routes for the payer that owns it.
+pub trait Router: std::fmt::Debug {
+    /// Routes delivering `req.amount_msat` in total: at most one for a single-path router, at
+    /// most `req.max_parts` parts of a split for a multi-part one; none if there is no way.
+    fn plan(&mut self, view: &GraphView, req: &RouteRequest<'_>) -> Vec<Route>;
+
+    /// Learns from how an attempt over `route` by `payer` ended at `now` (`view` gives channel
+    /// capacities).
+    fn learn(
+        &mut self,
+        view: &GraphView,
+        now: SimTime,
+        payer: NodeId,
+        route: &Route,
+        outcome: Learned,
+    );
+
+    /// Whether it splits payments itself (else the payment splits by halving when a whole amount
+    /// finds no route).
+    fn splits(&self) -> bool {
+        false
+    }
 }
 
-/// The cheapest-fee route satisfying `req` in `view`, or `None`.
+/// Which router a node uses, with its parameters. Every parameter is an integer; probabilities
+/// and weights are in millionths (ppm).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum RouterConfig {
+    /// The lowest total fee ([`cheapest::Cheapest`]).
+    #[default]
+    Cheapest,
+    /// The fewest hops, then the lowest fee ([`cheapest::ShortestHops`]).
+    ShortestHops,
+    /// lnd's probability-weighted pathfinding ([`lnd::LndRouter`]).
+    Lnd(lnd::LndParams),
+    /// LDK's probabilistic scorer ([`ldk::LdkRouter`]).
+    Ldk(ldk::LdkParams),
+    /// Core Lightning's fee-and-risk Dijkstra with fee fuzz ([`cln::ClnRouter`]).
+    Cln(cln::ClnParams),
+    /// Pickhardt–Richter min-cost flow, a multi-part payment ([`mcf::MinCostFlow`]).
+    MinCostFlow(mcf::McfParams),
+}
+
+impl RouterConfig {
+    /// A short name for results.
+    pub fn name(&self) -> &'static str {
+        match self {
+            RouterConfig::Cheapest => "cheapest",
+            RouterConfig::ShortestHops => "shortest_hops",
+            RouterConfig::Lnd(p) => match p.estimator {
+                lnd::Estimator::Apriori => "lnd_apriori",
+                lnd::Estimator::Bimodal => "lnd_bimodal",
+            },
+            RouterConfig::Ldk(_) => "ldk",
+            RouterConfig::Cln(_) => "cln",
+            RouterConfig::MinCostFlow(_) => "min_cost_flow",
+        }
+    }
+
+    /// A stable integer for traces: 1 cheapest, 2 shortest hops, 3 lnd apriori, 4 lnd bimodal,
+    /// 5 LDK, 6 Core Lightning, 7 min-cost flow.
+    pub fn code(&self) -> u8 {
+        match self {
+            RouterConfig::Cheapest => 1,
+            RouterConfig::ShortestHops => 2,
+            RouterConfig::Lnd(p) => match p.estimator {
+                lnd::Estimator::Apriori => 3,
+                lnd::Estimator::Bimodal => 4,
+            },
+            RouterConfig::Ldk(_) => 5,
+            RouterConfig::Cln(_) => 6,
+            RouterConfig::MinCostFlow(_) => 7,
+        }
+    }
+
+    /// A fresh router of this kind (knowing nothing yet).
+    pub fn build(&self) -> Box<dyn Router> {
+        match *self {
+            RouterConfig::Cheapest => Box::new(cheapest::Cheapest),
+            RouterConfig::ShortestHops => Box::new(cheapest::ShortestHops),
+            RouterConfig::Lnd(params) => Box::new(lnd::LndRouter::new(params)),
+            RouterConfig::Ldk(params) => Box::new(ldk::LdkRouter::new(params)),
+            RouterConfig::Cln(params) => Box::new(cln::ClnRouter::new(params)),
+            RouterConfig::MinCostFlow(params) => Box::new(mcf::MinCostFlow::new(params)),
+        }
+    }
+}
+
+/// The cheapest-fee route (the baseline): [`cheapest::Cheapest`] through [`search::search`].
 pub fn cheapest_route(view: &GraphView, req: &RouteRequest<'_>) -> Option<Route> {
-    if req.source == req.target || req.amount_msat == 0 {
-        return None;
-    }
-    let node_count = view.base().node_count() as usize;
-    if req.source.index() >= node_count || req.target.index() >= node_count {
-        return None;
-    }
-    // Route hint edges, by the node they lead to.
-    let mut hint_edges: BTreeMap<NodeId, Vec<(NodeId, Scid, ChannelPolicy)>> = BTreeMap::new();
-    for hint in req.hints {
-        for (i, hop) in hint.hops.iter().enumerate() {
-            let to = hint.hops.get(i + 1).map_or(req.target, |next| next.src);
-            hint_edges.entry(to).or_default().push((hop.src, hop.short_channel_id, hop.policy));
-        }
-    }
-    let mut labels: Vec<Option<Label>> = vec![None; node_count];
-    let mut heap = BinaryHeap::new();
-    labels[req.target.index()] = Some(Label {
-        fee_msat: 0,
-        amount_msat: req.amount_msat,
-        cltv_delta: req.final_cltv_delta,
-        hops: 0,
-        next: None,
-    });
-    heap.push(Reverse((0u64, 0u32, req.target.0)));
-    let mut candidates = Vec::new();
-    while let Some(Reverse((fee_msat, hops, node))) = heap.pop() {
-        let node = NodeId(node);
-        let label = labels[node.index()].expect("invariant: queued nodes are labelled");
-        if (label.fee_msat, label.hops) != (fee_msat, hops) {
-            continue;
-        }
-        if node == req.source {
-            return Some(build_route(&labels, req));
-        }
-        if label.hops as usize >= req.max_hops
-            || (node != req.target && req.excluded_nodes.contains(&node))
-        {
-            continue;
-        }
-        candidates.clear();
-        view.for_each_channel_of(node, |info| {
-            let Some((_, from)) = info.direction_from(node) else { return };
-            if from == req.source {
-                return; // the payer's own channels come from `first_hops`
-            }
-            candidates.push(Candidate {
-                from,
-                scid: info.scid,
-                policy: info.policy_from(from).copied(),
-                capacity_msat: info.capacity_sat.saturating_mul(1000),
-            });
-        });
-        for &(from, scid, policy) in hint_edges.get(&node).into_iter().flatten() {
-            if from != req.source {
-                candidates.push(Candidate {
-                    from,
-                    scid,
-                    policy: Some(policy),
-                    capacity_msat: u64::MAX,
-                });
-            }
-        }
-        for candidate in &candidates {
-            if req.excluded_channels.contains(&(candidate.scid, candidate.from))
-                || req.excluded_nodes.contains(&candidate.from)
-            {
-                continue;
-            }
-            let policy = req
-                .policy_overrides
-                .get(&(candidate.scid, candidate.from))
-                .copied()
-                .or(candidate.policy);
-            let Some(policy) = policy else { continue };
-            if !policy.admits(label.amount_msat) || label.amount_msat > candidate.capacity_msat {
-                continue;
-            }
-            let fee = policy.fee_msat(label.amount_msat);
-            let next = Label {
-                fee_msat: label.fee_msat + fee,
-                amount_msat: label.amount_msat + fee,
-                cltv_delta: label.cltv_delta + u32::from(policy.cltv_expiry_delta),
-                hops: label.hops + 1,
-                next: Some((candidate.scid, node, fee)),
-            };
-            relax(&mut labels, &mut heap, req, candidate.from, next);
-        }
-        for first in req.first_hops.iter().filter(|f| f.peer == node) {
-            if req.excluded_channels.contains(&(first.scid, req.source))
-                || label.amount_msat > first.available_msat
-                || label.amount_msat < first.htlc_minimum_msat
-            {
-                continue;
-            }
-            let next = Label { hops: label.hops + 1, next: Some((first.scid, node, 0)), ..label };
-            relax(&mut labels, &mut heap, req, req.source, next);
-        }
-    }
-    None
-}
-
-fn relax(
-    labels: &mut [Option<Label>],
-    heap: &mut BinaryHeap<Reverse<(u64, u32, u32)>>,
-    req: &RouteRequest<'_>,
-    node: NodeId,
-    candidate: Label,
-) {
-    if candidate.fee_msat > req.max_fee_msat
-        || candidate.cltv_delta > req.max_total_cltv_delta
-        || candidate.hops as usize > req.max_hops
-    {
-        return;
-    }
-    let better = match labels[node.index()] {
-        None => true,
-        Some(old) => (candidate.fee_msat, candidate.hops) < (old.fee_msat, old.hops),
-    };
-    if better {
-        labels[node.index()] = Some(candidate);
-        heap.push(Reverse((candidate.fee_msat, candidate.hops, node.0)));
-    }
-}
-
-fn build_route(labels: &[Option<Label>], req: &RouteRequest<'_>) -> Route {
-    let mut hops = Vec::new();
-    let mut node = req.source;
-    while let Some((scid, next, fee_msat)) = labels[node.index()].and_then(|l| l.next) {
-        let at_next = labels[next.index()].expect("invariant: a route's nodes are labelled");
-        hops.push(RouteHop {
-            scid,
-            node_id: next,
-            amount_msat: at_next.amount_msat,
-            cltv_expiry: req.current_height + at_next.cltv_delta,
-            fee_msat,
-        });
-        node = next;
-    }
-    debug_assert_eq!(node, req.target);
-    Route { hops }
+    search::search(view, req, &mut cheapest::Cheapest)
 }
 
 #[cfg(test)]
@@ -297,6 +259,7 @@ mod tests {
         excluded: BTreeSet<(Scid, NodeId)>,
         excluded_nodes: BTreeSet<NodeId>,
         overrides: BTreeMap<(Scid, NodeId), ChannelPolicy>,
+        in_flight: BTreeMap<(Scid, NodeId), u64>,
     }
 
     impl Fixture {
@@ -315,6 +278,10 @@ mod tests {
                 excluded_channels: &self.excluded,
                 excluded_nodes: &self.excluded_nodes,
                 policy_overrides: &self.overrides,
+                in_flight: &self.in_flight,
+                now: SimTime::ZERO,
+                fuzz_seed: 0,
+                max_parts: 1,
             }
         }
     }
@@ -347,6 +314,7 @@ mod tests {
             excluded: BTreeSet::new(),
             excluded_nodes: BTreeSet::new(),
             overrides: BTreeMap::new(),
+            in_flight: BTreeMap::new(),
         }
     }
 

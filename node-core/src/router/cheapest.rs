@@ -1,0 +1,47 @@
+//! The two baselines: the lowest total fee, and the fewest hops. Neither learns anything; a
+//! payment still excludes what failed during it.
+
+use super::search::{Edge, Reached, Scorer, search};
+use super::{Learned, Route, RouteRequest, Router};
+use crate::graph::GraphView;
+use crate::ids::{NodeId, SimTime};
+
+/// The lowest total fee: an edge costs the fee its start takes (nothing for the payer's own
+/// channels). What most simulators call "shortest path".
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Cheapest;
+
+impl Scorer for Cheapest {
+    fn score(&mut self, edge: &Edge<'_>, to: &Reached) -> Option<(u64, u64, f64)> {
+        Some((to.cost.saturating_add(edge.fee_msat), 0, 1.0))
+    }
+}
+
+impl Router for Cheapest {
+    fn plan(&mut self, view: &GraphView, req: &RouteRequest<'_>) -> Vec<Route> {
+        search(view, req, self).into_iter().collect()
+    }
+
+    fn learn(&mut self, _: &GraphView, _: SimTime, _: NodeId, _: &Route, _: Learned) {}
+}
+
+/// The fewest hops, ties broken by the lowest fee.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ShortestHops;
+
+/// Fees below this order routes of equal length; a hop always outweighs them.
+const HOP: u64 = 1 << 44;
+
+impl Scorer for ShortestHops {
+    fn score(&mut self, edge: &Edge<'_>, to: &Reached) -> Option<(u64, u64, f64)> {
+        Some((to.cost.saturating_add(HOP).saturating_add(edge.fee_msat.min(HOP - 1)), 0, 1.0))
+    }
+}
+
+impl Router for ShortestHops {
+    fn plan(&mut self, view: &GraphView, req: &RouteRequest<'_>) -> Vec<Route> {
+        search(view, req, self).into_iter().collect()
+    }
+
+    fn learn(&mut self, _: &GraphView, _: SimTime, _: NodeId, _: &Route, _: Learned) {}
+}

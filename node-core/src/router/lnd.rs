@@ -1,0 +1,414 @@
+//! A router modelled on lnd's probability-based pathfinding (lnd 0.18: `routing/pathfind.go`,
+//! `routing/probability_apriori.go`, `routing/probability_bimodal.go`, `routing/missioncontrol.go`).
+//!
+//! Distance: each edge weighs its fee plus a time-lock penalty
+//! `amount × cltv_delta × risk_factor_billionths / 1e9`; the route's success probability is the
+//! product of the edges'; and a route's distance is `Σ weight + attempt_cost / P_route` with
+//! `attempt_cost = attempt_cost_msat + amount × attempt_cost_ppm / 1e6`. Routes below
+//! `min_probability` are dropped.
+//!
+//! Edge probability comes from the payer's mission control — the last success and failure
+//! (amount, time) it saw per node pair — through one of lnd's two estimators:
+//!
+//! - apriori: `apriori = hop_probability × capacity_factor`, where
+//!   `capacity_factor = 1 − 0.5 / (1 + exp(−(a − 0.9999 c) / (0.025 c)))`; a pair that carried
+//!   at least `a` before gives 0.95; a pair that failed at most `a` gives the node probability
+//!   times `1 − 2^(−age / penalty_half_life)`; otherwise the node probability, which mixes the
+//!   apriori value (weight `F = 1/(1 − apriori_weight) − 1`) with the node's other pair results
+//!   (successes 0.95, failures decaying with `penalty_half_life`);
+//! - bimodal: liquidity is likely near empty or full, with density ∝
+//!   `exp(−x/s) + exp((x−c)/s) + 1/c`; the probability of `a` given the success bound `a_s` and
+//!   failure bound `a_f` (both relaxing toward [0, c] with `decay_time`) is
+//!   `(H(a_f) − H(a)) / (H(a_f) − H(a_s))` with H the density's integral; a pair without a recent
+//!   result of its own mixes in the node's other results with weight `node_weight`.
+//!
+//! Learning: after an attempt, every pair before the failing one succeeded with its amount, and
+//! the pair leaving the failing node failed with its amount (channel failures only; policy and
+//! final-node errors teach nothing about liquidity).
+
+use super::search::{Edge, Reached, Scorer, search};
+use super::{Learned, Route, RouteRequest, Router};
+use crate::graph::GraphView;
+use crate::ids::{NodeId, SimTime};
+use crate::onion::FailureCode;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Which probability estimator lnd uses.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Estimator {
+    /// The apriori estimator (lnd's default).
+    #[default]
+    Apriori,
+    /// The bimodal estimator.
+    Bimodal,
+}
+
+/// lnd's pathfinding parameters; defaults are lnd 0.18's. Probabilities and weights in ppm.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LndParams {
+    /// The estimator (apriori).
+    pub estimator: Estimator,
+    /// Fixed cost of an attempt, msat (100 sat).
+    pub attempt_cost_msat: u64,
+    /// Proportional cost of an attempt, ppm of the amount (1000).
+    pub attempt_cost_ppm: u64,
+    /// Time-lock penalty, billionths of amount per block (15).
+    pub risk_factor_billionths: u64,
+    /// Routes less likely than this are not tried, ppm (1% = 10,000).
+    pub min_probability_ppm: u64,
+    /// Apriori: probability of a hop without history, ppm (600,000).
+    pub apriori_hop_probability_ppm: u64,
+    /// Apriori: weight of the apriori value against the node's history, ppm (500,000).
+    pub apriori_weight_ppm: u64,
+    /// Apriori: half-life of a failure's penalty, seconds (1 hour).
+    pub penalty_half_life_s: u64,
+    /// Apriori: fraction of the capacity above which the capacity factor drops, ppm (999,900).
+    pub capacity_fraction_ppm: u64,
+    /// Bimodal: scale of the liquidity distribution, msat (300,000,000).
+    pub bimodal_scale_msat: u64,
+    /// Bimodal: weight of the node's other results, ppm (200,000).
+    pub bimodal_node_weight_ppm: u64,
+    /// Bimodal: decay time of results, seconds (7 days).
+    pub bimodal_decay_time_s: u64,
+}
+
+impl Default for LndParams {
+    fn default() -> LndParams {
+        LndParams {
+            estimator: Estimator::Apriori,
+            attempt_cost_msat: 100_000,
+            attempt_cost_ppm: 1_000,
+            risk_factor_billionths: 15,
+            min_probability_ppm: 10_000,
+            apriori_hop_probability_ppm: 600_000,
+            apriori_weight_ppm: 500_000,
+            penalty_half_life_s: 3_600,
+            capacity_fraction_ppm: 999_900,
+            bimodal_scale_msat: 300_000_000,
+            bimodal_node_weight_ppm: 200_000,
+            bimodal_decay_time_s: 7 * 86_400,
+        }
+    }
+}
+
+/// What mission control remembers of a node pair.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct PairResult {
+    success: Option<(u64, SimTime)>,
+    failure: Option<(u64, SimTime)>,
+}
+
+/// Probability given to a pair that carried the amount before.
+const PREV_SUCCESS_PROBABILITY: f64 = 0.95;
+
+/// The lnd-style router and its mission control.
+#[derive(Clone, Debug)]
+pub struct LndRouter {
+    params: LndParams,
+    pairs: BTreeMap<(NodeId, NodeId), PairResult>,
+}
+
+fn ppm(x: u64) -> f64 {
+    x as f64 / 1e6
+}
+
+impl LndRouter {
+    /// A router whose mission control is empty.
+    pub fn new(params: LndParams) -> LndRouter {
+        LndRouter { params, pairs: BTreeMap::new() }
+    }
+
+    fn pairs_from(&self, from: NodeId) -> impl Iterator<Item = (&NodeId, &PairResult)> {
+        self.pairs.range((from, NodeId(0))..=(from, NodeId(u32::MAX))).map(|((_, to), r)| (to, r))
+    }
+
+    fn capacity_factor(&self, amount: u64, capacity: u64) -> f64 {
+        let fraction = ppm(self.params.capacity_fraction_ppm);
+        if capacity == 0 || fraction >= 1.0 {
+            return 1.0;
+        }
+        if amount > capacity {
+            return 0.0;
+        }
+        let c = capacity as f64;
+        1.0 - 0.5 / (1.0 + libm::exp(-(amount as f64 - fraction * c) / (0.025 * c)))
+    }
+
+    /// 2^(−age / half-life).
+    fn decay(&self, now: SimTime, at: SimTime) -> f64 {
+        let half_life_us = (self.params.penalty_half_life_s.max(1) * 1_000_000) as f64;
+        libm::pow(2.0, -(now.micros_since(at) as f64) / half_life_us)
+    }
+
+    /// The apriori estimator's probability for `from` → `to` carrying `amount`.
+    pub fn apriori_probability(
+        &self,
+        now: SimTime,
+        from: NodeId,
+        to: NodeId,
+        amount: u64,
+        capacity: u64,
+    ) -> f64 {
+        let apriori =
+            ppm(self.params.apriori_hop_probability_ppm) * self.capacity_factor(amount, capacity);
+        let weight = ppm(self.params.apriori_weight_ppm).min(0.999_999);
+        let f = 1.0 / (1.0 - weight) - 1.0;
+        let (mut numerator, mut denominator) = (apriori * f, f);
+        for (_, r) in self.pairs_from(from) {
+            if let Some((success_amount, _)) = r.success
+                && amount <= success_amount
+            {
+                numerator += PREV_SUCCESS_PROBABILITY;
+                denominator += 1.0;
+            }
+            if let Some((fail_amount, at)) = r.failure
+                && amount >= fail_amount
+            {
+                denominator += self.decay(now, at);
+            }
+        }
+        let node = if denominator > 0.0 { numerator / denominator } else { apriori };
+        let pair = self.pairs.get(&(from, to)).copied().unwrap_or_default();
+        if pair.success.is_some_and(|(s, _)| amount <= s) {
+            return PREV_SUCCESS_PROBABILITY;
+        }
+        match pair.failure {
+            Some((fail_amount, at)) if amount >= fail_amount => node * (1.0 - self.decay(now, at)),
+            _ => node,
+        }
+    }
+
+    /// The bimodal estimator's probability for `from` → `to` carrying `amount`.
+    pub fn bimodal_probability(
+        &self,
+        now: SimTime,
+        from: NodeId,
+        to: NodeId,
+        amount: u64,
+        capacity: u64,
+    ) -> f64 {
+        let tau = (self.params.bimodal_decay_time_s.max(1) * 1_000_000) as f64;
+        let decay = |at: SimTime| libm::exp(-(now.micros_since(at) as f64) / tau);
+        let direct = |r: &PairResult| {
+            let a_s = r.success.map_or(0.0, |(s, at)| s as f64 * decay(at));
+            let a_f = r.failure.map_or(capacity as f64, |(f, at)| {
+                capacity as f64 - (capacity as f64 - f as f64) * decay(at)
+            });
+            self.bimodal(amount as f64, capacity as f64, a_s, a_f)
+        };
+        let pair = self.pairs.get(&(from, to)).copied().unwrap_or_default();
+        let p_direct = direct(&pair);
+        let recent = [pair.success, pair.failure]
+            .iter()
+            .flatten()
+            .any(|(_, at)| (now.micros_since(*at) as f64) < tau);
+        if recent {
+            return p_direct;
+        }
+        let w = ppm(self.params.bimodal_node_weight_ppm);
+        let (mut numerator, mut denominator) = (p_direct, 1.0);
+        for (other, r) in self.pairs_from(from) {
+            if *other == to {
+                continue;
+            }
+            if let Some((_, at)) = r.success {
+                numerator += w * decay(at);
+                denominator += w * decay(at);
+            }
+            if let Some((_, at)) = r.failure {
+                denominator += w * decay(at);
+            }
+        }
+        numerator / denominator
+    }
+
+    fn bimodal(&self, a: f64, c: f64, a_s: f64, a_f: f64) -> f64 {
+        if c <= 0.0 || a > c {
+            return 0.0;
+        }
+        let (a_s, a_f) = if a_f <= a_s { (0.0, c) } else { (a_s, a_f) };
+        if a <= a_s {
+            return 1.0;
+        }
+        if a >= a_f {
+            return 0.0;
+        }
+        let s = self.params.bimodal_scale_msat.max(1) as f64;
+        let h = |x: f64| -libm::exp(-x / s) + libm::exp((x - c) / s) + x / (c * s);
+        let denominator = h(a_f) - h(a_s);
+        if denominator <= 0.0 {
+            return 0.0;
+        }
+        ((h(a_f) - h(a)) / denominator).clamp(0.0, 1.0)
+    }
+
+    fn probability(&self, now: SimTime, edge: &Edge<'_>) -> f64 {
+        match self.params.estimator {
+            Estimator::Apriori if edge.first_hop => {
+                // lnd trusts its own channels unless they failed recently.
+                match self.pairs.get(&(edge.from, edge.to)).and_then(|r| r.failure) {
+                    Some((f, at)) if edge.amount_msat >= f => 1.0 - self.decay(now, at),
+                    _ => 1.0,
+                }
+            }
+            Estimator::Apriori => self.apriori_probability(
+                now,
+                edge.from,
+                edge.to,
+                edge.amount_msat,
+                edge.capacity_msat,
+            ),
+            Estimator::Bimodal if edge.first_hop => 1.0,
+            Estimator::Bimodal => self.bimodal_probability(
+                now,
+                edge.from,
+                edge.to,
+                edge.amount_msat,
+                edge.capacity_msat,
+            ),
+        }
+    }
+
+    fn record(&mut self, now: SimTime, from: NodeId, to: NodeId, amount: u64, success: bool) {
+        let r = self.pairs.entry((from, to)).or_default();
+        if success {
+            let best = r.success.map_or(amount, |(s, _)| s.max(amount));
+            r.success = Some((best, now));
+            if r.failure.is_some_and(|(f, _)| f <= best) {
+                r.failure = Some((best + 1, now));
+            }
+        } else {
+            r.failure = Some((amount, now));
+            if let Some((s, at)) = r.success
+                && s >= amount
+            {
+                r.success = Some((amount.saturating_sub(1), at));
+            }
+        }
+    }
+}
+
+struct Scoring<'a> {
+    router: &'a LndRouter,
+    now: SimTime,
+    attempt_cost: f64,
+    min_probability: f64,
+}
+
+impl Scorer for Scoring<'_> {
+    fn score(&mut self, edge: &Edge<'_>, to: &Reached) -> Option<(u64, u64, f64)> {
+        let risk = (u128::from(edge.amount_msat)
+            * u128::from(edge.cltv_delta)
+            * u128::from(self.router.params.risk_factor_billionths)
+            / 1_000_000_000) as u64;
+        let weight = to.weight.saturating_add(edge.fee_msat).saturating_add(risk);
+        let probability = to.probability * self.router.probability(self.now, edge);
+        if probability < self.min_probability || probability <= 0.0 {
+            return None;
+        }
+        let cost = weight as f64 + self.attempt_cost / probability;
+        Some((cost.min(u64::MAX as f64 / 2.0) as u64, weight, probability))
+    }
+}
+
+impl Router for LndRouter {
+    fn plan(&mut self, view: &GraphView, req: &RouteRequest<'_>) -> Vec<Route> {
+        let attempt_cost = self.params.attempt_cost_msat as f64
+            + req.amount_msat as f64 * self.params.attempt_cost_ppm as f64 / 1e6;
+        let mut scoring = Scoring {
+            router: self,
+            now: req.now,
+            attempt_cost,
+            min_probability: ppm(self.params.min_probability_ppm),
+        };
+        search(view, req, &mut scoring).into_iter().collect()
+    }
+
+    fn learn(
+        &mut self,
+        _: &GraphView,
+        now: SimTime,
+        payer: NodeId,
+        route: &Route,
+        outcome: Learned,
+    ) {
+        let node_at = |i: usize| if i == 0 { payer } else { route.hops[i - 1].node_id };
+        let (succeeded, failed) = match outcome {
+            Learned::Succeeded => (route.hops.len(), None),
+            Learned::Failed { failing_hop, code } => {
+                let hops = route.hops.len();
+                if failing_hop >= hops {
+                    (hops, None) // the payee answered: the route itself worked
+                } else if matches!(
+                    code,
+                    FailureCode::FEE_INSUFFICIENT
+                        | FailureCode::INCORRECT_CLTV_EXPIRY
+                        | FailureCode::AMOUNT_BELOW_MINIMUM
+                        | FailureCode::EXPIRY_TOO_SOON
+                ) {
+                    (failing_hop, None) // a policy failure: nothing about liquidity
+                } else {
+                    (failing_hop, Some(failing_hop))
+                }
+            }
+        };
+        for (i, hop) in route.hops.iter().enumerate().take(succeeded) {
+            self.record(now, node_at(i), hop.node_id, hop.amount_msat, true);
+        }
+        if let Some(i) = failed {
+            let hop = &route.hops[i];
+            self.record(now, node_at(i), hop.node_id, hop.amount_msat, false);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn apriori_matches_lnd_without_history() {
+        let r = LndRouter::new(LndParams::default());
+        let now = SimTime::from_secs(1);
+        // Far below capacity: the hop probability itself.
+        let p = r.apriori_probability(now, NodeId(1), NodeId(2), 1_000, 1_000_000_000);
+        assert!((p - 0.6).abs() < 1e-9, "{p}");
+        // At 0.9999 of the capacity the capacity factor is 0.75.
+        let p = r.apriori_probability(now, NodeId(1), NodeId(2), 999_900, 1_000_000);
+        assert!((p - 0.45).abs() < 1e-9, "{p}");
+    }
+
+    #[test]
+    fn mission_control_raises_and_lowers_pairs() {
+        let mut r = LndRouter::new(LndParams::default());
+        let now = SimTime::from_secs(100);
+        r.record(now, NodeId(1), NodeId(2), 5_000, true);
+        assert_eq!(r.apriori_probability(now, NodeId(1), NodeId(2), 4_000, 1_000_000_000), 0.95);
+        r.record(now, NodeId(1), NodeId(3), 5_000, false);
+        // Just failed: no chance at or above the failed amount.
+        assert_eq!(r.apriori_probability(now, NodeId(1), NodeId(3), 6_000, 1_000_000_000), 0.0);
+        // An hour later, half the penalty is gone.
+        let later = now.plus_secs(3_600);
+        let node = r.apriori_probability(later, NodeId(1), NodeId(9), 6_000, 1_000_000_000);
+        let pair = r.apriori_probability(later, NodeId(1), NodeId(3), 6_000, 1_000_000_000);
+        assert!((pair - node * 0.5).abs() < 1e-12, "{pair} vs {node}");
+    }
+
+    #[test]
+    fn bimodal_is_sure_below_a_success_and_impossible_above_a_failure() {
+        let mut r =
+            LndRouter::new(LndParams { estimator: Estimator::Bimodal, ..LndParams::default() });
+        let now = SimTime::from_secs(1);
+        let c = 1_000_000_000;
+        let fresh = r.bimodal_probability(now, NodeId(1), NodeId(2), c / 2, c);
+        assert!((fresh - 0.5).abs() < 1e-9, "symmetric without history: {fresh}");
+        r.record(now, NodeId(1), NodeId(2), 400_000_000, true);
+        r.record(now, NodeId(1), NodeId(2), 600_000_000, false);
+        assert_eq!(r.bimodal_probability(now, NodeId(1), NodeId(2), 300_000_000, c), 1.0);
+        assert_eq!(r.bimodal_probability(now, NodeId(1), NodeId(2), 700_000_000, c), 0.0);
+        let mid = r.bimodal_probability(now, NodeId(1), NodeId(2), 500_000_000, c);
+        assert!(mid > 0.0 && mid < 1.0);
+    }
+}

@@ -1,0 +1,309 @@
+//! The backward Dijkstra search every single-path router shares. It runs from the payee back to
+//! the payer, computing on the way the amount and CLTV each hop needs (fees depend on the amount
+//! forwarded, so the search runs backwards, as lnd and LDK do); a router only scores edges. The
+//! payer's own channels come from `first_hops` with their exact spendable balance; route hints
+//! add edges the view lacks. Priorities are integers, ties broken by (cost, hops, node id), so a
+//! search is deterministic. The label arrays are kept per thread and reused across searches, so
+//! a search allocates nothing proportional to the network.
+
+use super::{Route, RouteHop, RouteRequest};
+use crate::graph::GraphView;
+use crate::ids::{NodeId, Scid};
+use crate::policy::ChannelPolicy;
+use std::cell::RefCell;
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+
+/// An edge the search offers a scorer: the HTLC `from` would send to `to` over `scid`.
+#[derive(Clone, Copy, Debug)]
+pub struct Edge<'a> {
+    /// The node that sends (and, unless it is the payer, forwards and takes the fee).
+    pub from: NodeId,
+    /// The node that receives.
+    pub to: NodeId,
+    /// The channel.
+    pub scid: Scid,
+    /// `from`'s policy for it (`None` for the payer's own channels).
+    pub policy: Option<&'a ChannelPolicy>,
+    /// What the payer knows of the channel's capacity, msat (its spendable balance for its own).
+    pub capacity_msat: u64,
+    /// The HTLC's amount over this channel, msat.
+    pub amount_msat: u64,
+    /// The fee `from` takes for forwarding it, msat (0 for the payer's own channels).
+    pub fee_msat: u64,
+    /// What the payer's HTLCs in flight already use of this direction, msat (0 for its own
+    /// channels, whose `capacity_msat` already excludes them).
+    pub in_flight_msat: u64,
+    /// The CLTV delta `from` adds, blocks.
+    pub cltv_delta: u16,
+    /// Whether this is one of the payer's own channels.
+    pub first_hop: bool,
+}
+
+/// The label of the node an edge leads to, as a scorer sees it.
+#[derive(Clone, Copy, Debug)]
+pub struct Reached {
+    /// Its priority.
+    pub cost: u64,
+    /// A router's additive weight so far (lnd's fee plus time-lock penalty).
+    pub weight: u64,
+    /// The success probability of the route so far.
+    pub probability: f64,
+    /// Hops from this node to the payee.
+    pub hops: u32,
+}
+
+/// Scores edges for [`search`].
+pub trait Scorer {
+    /// The label at `edge.from` given the one at `edge.to`: (cost, weight, probability), or
+    /// `None` if the edge must not be used.
+    fn score(&mut self, edge: &Edge<'_>, to: &Reached) -> Option<(u64, u64, f64)>;
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Label {
+    stamp: u32,
+    cost: u64,
+    weight: u64,
+    probability: f64,
+    amount_msat: u64,
+    cltv_delta: u32,
+    hops: u32,
+    /// The channel toward the payee, the node it leads to, and the fee this node takes.
+    next: Option<(Scid, NodeId, u64)>,
+}
+
+const UNSET: Label = Label {
+    stamp: 0,
+    cost: 0,
+    weight: 0,
+    probability: 1.0,
+    amount_msat: 0,
+    cltv_delta: 0,
+    hops: 0,
+    next: None,
+};
+
+struct Scratch {
+    stamp: u32,
+    labels: Vec<Label>,
+    heap: BinaryHeap<Reverse<(u64, u32, u32)>>,
+}
+
+thread_local! {
+    static SCRATCH: RefCell<Scratch> = const {
+        RefCell::new(Scratch { stamp: 0, labels: Vec::new(), heap: BinaryHeap::new() })
+    };
+}
+
+/// The lowest-cost route satisfying `req` under `scorer`, or `None`.
+pub fn search<S: Scorer>(
+    view: &GraphView,
+    req: &RouteRequest<'_>,
+    scorer: &mut S,
+) -> Option<Route> {
+    if req.source == req.target || req.amount_msat == 0 {
+        return None;
+    }
+    let node_count = view.base().node_count() as usize;
+    if req.source.index() >= node_count || req.target.index() >= node_count {
+        return None;
+    }
+    SCRATCH.with(|cell| {
+        let mut scratch = cell.borrow_mut();
+        let scratch = &mut *scratch;
+        if scratch.labels.len() < node_count {
+            scratch.labels.resize(node_count, UNSET);
+        }
+        scratch.stamp = scratch.stamp.wrapping_add(1);
+        if scratch.stamp == 0 {
+            scratch.labels.iter_mut().for_each(|l| l.stamp = 0);
+            scratch.stamp = 1;
+        }
+        scratch.heap.clear();
+        run(view, req, scorer, scratch)
+    })
+}
+
+fn run<S: Scorer>(
+    view: &GraphView,
+    req: &RouteRequest<'_>,
+    scorer: &mut S,
+    scratch: &mut Scratch,
+) -> Option<Route> {
+    let stamp = scratch.stamp;
+    let labels = &mut scratch.labels;
+    let heap = &mut scratch.heap;
+    labels[req.target.index()] = Label {
+        stamp,
+        cost: 0,
+        weight: 0,
+        probability: 1.0,
+        amount_msat: req.amount_msat,
+        cltv_delta: req.final_cltv_delta,
+        hops: 0,
+        next: None,
+    };
+    heap.push(Reverse((0, 0, req.target.0)));
+    // Route hint edges lead to nodes the view may not connect; few, so scanned per node.
+    let hint_edges: Vec<(NodeId, NodeId, Scid, ChannelPolicy)> = req
+        .hints
+        .iter()
+        .flat_map(|hint| {
+            hint.hops.iter().enumerate().map(move |(i, hop)| {
+                let to = hint.hops.get(i + 1).map_or(req.target, |next| next.src);
+                (hop.src, to, hop.short_channel_id, hop.policy)
+            })
+        })
+        .collect();
+    while let Some(Reverse((cost, hops, node))) = heap.pop() {
+        let node = NodeId(node);
+        let label = labels[node.index()];
+        if label.stamp != stamp || (label.cost, label.hops) != (cost, hops) {
+            continue;
+        }
+        if node == req.source {
+            return Some(build_route(labels, stamp, req));
+        }
+        if label.hops as usize >= req.max_hops
+            || (node != req.target && req.excluded_nodes.contains(&node))
+        {
+            continue;
+        }
+        let reached = Reached {
+            cost: label.cost,
+            weight: label.weight,
+            probability: label.probability,
+            hops: label.hops,
+        };
+        let relax = |from: NodeId,
+                     scid: Scid,
+                     policy: Option<ChannelPolicy>,
+                     capacity_msat: u64,
+                     scorer: &mut S,
+                     labels: &mut Vec<Label>,
+                     heap: &mut BinaryHeap<Reverse<(u64, u32, u32)>>| {
+            if req.excluded_channels.contains(&(scid, from)) || req.excluded_nodes.contains(&from) {
+                return;
+            }
+            let policy = req.policy_overrides.get(&(scid, from)).copied().or(policy);
+            let Some(policy) = policy else { return };
+            let in_flight_msat = req.in_flight.get(&(scid, from)).copied().unwrap_or(0);
+            if !policy.admits(label.amount_msat)
+                || label.amount_msat.saturating_add(in_flight_msat) > capacity_msat
+            {
+                return;
+            }
+            let fee_msat = policy.fee_msat(label.amount_msat);
+            let edge = Edge {
+                from,
+                to: node,
+                scid,
+                policy: Some(&policy),
+                capacity_msat,
+                amount_msat: label.amount_msat,
+                fee_msat,
+                in_flight_msat,
+                cltv_delta: policy.cltv_expiry_delta,
+                first_hop: false,
+            };
+            let Some((cost, weight, probability)) = scorer.score(&edge, &reached) else { return };
+            let candidate = Label {
+                stamp,
+                cost,
+                weight,
+                probability,
+                amount_msat: label.amount_msat.saturating_add(fee_msat),
+                cltv_delta: label.cltv_delta + u32::from(policy.cltv_expiry_delta),
+                hops: label.hops + 1,
+                next: Some((scid, node, fee_msat)),
+            };
+            offer(labels, heap, req, from, candidate);
+        };
+        view.for_each_channel_of(node, |info| {
+            let Some((_, from)) = info.direction_from(node) else { return };
+            if from != req.source {
+                let policy = info.policy_from(from).copied();
+                let capacity_msat = info.capacity_sat.saturating_mul(1000);
+                relax(from, info.scid, policy, capacity_msat, scorer, labels, heap);
+            }
+        });
+        for &(from, to, scid, policy) in &hint_edges {
+            if to == node && from != req.source {
+                relax(from, scid, Some(policy), u64::MAX, scorer, labels, heap);
+            }
+        }
+        for first in req.first_hops.iter().filter(|f| f.peer == node) {
+            if req.excluded_channels.contains(&(first.scid, req.source))
+                || label.amount_msat > first.available_msat
+                || label.amount_msat < first.htlc_minimum_msat
+            {
+                continue;
+            }
+            let edge = Edge {
+                from: req.source,
+                to: node,
+                scid: first.scid,
+                policy: None,
+                capacity_msat: first.available_msat,
+                amount_msat: label.amount_msat,
+                fee_msat: 0,
+                in_flight_msat: 0,
+                cltv_delta: 0,
+                first_hop: true,
+            };
+            let Some((cost, weight, probability)) = scorer.score(&edge, &reached) else { continue };
+            let candidate = Label {
+                stamp,
+                cost,
+                weight,
+                probability,
+                hops: label.hops + 1,
+                next: Some((first.scid, node, 0)),
+                ..label
+            };
+            offer(labels, heap, req, req.source, candidate);
+        }
+    }
+    None
+}
+
+fn offer(
+    labels: &mut [Label],
+    heap: &mut BinaryHeap<Reverse<(u64, u32, u32)>>,
+    req: &RouteRequest<'_>,
+    node: NodeId,
+    candidate: Label,
+) {
+    if candidate.amount_msat - req.amount_msat > req.max_fee_msat
+        || candidate.cltv_delta > req.max_total_cltv_delta
+        || candidate.hops as usize > req.max_hops
+    {
+        return;
+    }
+    let old = labels[node.index()];
+    if old.stamp != candidate.stamp || (candidate.cost, candidate.hops) < (old.cost, old.hops) {
+        labels[node.index()] = candidate;
+        heap.push(Reverse((candidate.cost, candidate.hops, node.0)));
+    }
+}
+
+fn build_route(labels: &[Label], stamp: u32, req: &RouteRequest<'_>) -> Route {
+    let mut hops = Vec::new();
+    let mut node = req.source;
+    while let Some((scid, next, fee_msat)) =
+        Some(labels[node.index()]).filter(|l| l.stamp == stamp).and_then(|l| l.next)
+    {
+        let at_next = labels[next.index()];
+        hops.push(RouteHop {
+            scid,
+            node_id: next,
+            amount_msat: at_next.amount_msat,
+            cltv_expiry: req.current_height + at_next.cltv_delta,
+            fee_msat,
+        });
+        node = next;
+    }
+    debug_assert_eq!(node, req.target);
+    Route { hops }
+}
