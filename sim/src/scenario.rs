@@ -10,6 +10,7 @@ use crate::workload::{AmountSpec, WorkloadSpec};
 use node_core::config::{Implementation, NodeConfig};
 use node_core::ids::sha256;
 use node_core::policy::ChannelPolicy;
+use node_core::router::RouterConfig;
 use node_core::{NodeId, SimTime};
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -66,6 +67,10 @@ pub struct ScenarioFile {
     /// Latency of the peer links.
     #[serde(default)]
     pub links: LinksSpec,
+    /// The router every node's payments use, unless a node's `config`, a script step or the
+    /// workload names another.
+    #[serde(default)]
+    pub router: RouterConfig,
     /// Overrides applied to every node before its own.
     #[serde(default)]
     pub node_defaults: NodeOverrides,
@@ -331,6 +336,14 @@ pub struct NodeOverrides {
     pub max_fee_ppm: Option<u32>,
     /// Gossip flush interval, ms.
     pub gossip_flush_interval_ms: Option<u64>,
+    /// The router of this node's payments.
+    pub router: Option<RouterConfig>,
+    /// Most parts of one payment in flight at once (1: never split).
+    pub max_parts: Option<u32>,
+    /// Smallest part split off when a whole amount finds no route, msat.
+    pub min_part_msat: Option<u64>,
+    /// How long the parts of an incomplete multi-part payment to this node are held, seconds.
+    pub mpp_timeout_s: Option<u32>,
 }
 
 impl NodeOverrides {
@@ -359,6 +372,10 @@ impl NodeOverrides {
             payment_timeout_s => payment_timeout_s,
             max_fee_ppm => max_fee_ppm,
             gossip_flush_interval_ms => gossip_flush_interval_ms,
+            router => router,
+            max_parts => max_parts,
+            min_part_msat => min_part_msat,
+            mpp_timeout_s => mpp_timeout_s,
         );
     }
 }
@@ -512,6 +529,9 @@ pub enum StepSpec {
         to: String,
         /// Amount, msat.
         amount_msat: u64,
+        /// The router, if not the payer's.
+        #[serde(default)]
+        router: Option<RouterConfig>,
     },
     /// A spontaneous payment; done once it ends.
     Keysend {
@@ -521,6 +541,9 @@ pub enum StepSpec {
         to: String,
         /// Amount, msat.
         amount_msat: u64,
+        /// The router, if not the payer's.
+        #[serde(default)]
+        router: Option<RouterConfig>,
     },
     /// Cooperatively close the channels between two nodes; done once the closing confirms.
     Close {
@@ -660,6 +683,8 @@ pub enum Step {
         to: NodeId,
         /// Amount, msat.
         amount_msat: u64,
+        /// Router, if not the payer's.
+        router: Option<RouterConfig>,
     },
     /// See [`StepSpec::Keysend`].
     Keysend {
@@ -669,6 +694,8 @@ pub enum Step {
         to: NodeId,
         /// Amount, msat.
         amount_msat: u64,
+        /// Router, if not the payer's.
+        router: Option<RouterConfig>,
     },
     /// See [`StepSpec::Close`].
     Close {
@@ -924,6 +951,76 @@ impl Validator<'_> {
         None
     }
 
+    /// Router parameters outside what the routers handle.
+    fn check_router(&self, router: &RouterConfig) -> Result<(), ScenarioError> {
+        let bad = |field: &str, value: String, message: &str| {
+            Err(self.error(self.find_field(field, &value, 0), message.to_string()))
+        };
+        match router {
+            RouterConfig::Cheapest | RouterConfig::ShortestHops => Ok(()),
+            RouterConfig::Lnd(p) => {
+                for (field, value) in [
+                    ("min_probability_ppm", p.min_probability_ppm),
+                    ("apriori_hop_probability_ppm", p.apriori_hop_probability_ppm),
+                    ("apriori_weight_ppm", p.apriori_weight_ppm),
+                    ("capacity_fraction_ppm", p.capacity_fraction_ppm),
+                    ("bimodal_node_weight_ppm", p.bimodal_node_weight_ppm),
+                ] {
+                    if value > 1_000_000 {
+                        return bad(
+                            field,
+                            value.to_string(),
+                            &format!("{field} is at most 1000000"),
+                        );
+                    }
+                }
+                if p.apriori_weight_ppm == 1_000_000 {
+                    return bad(
+                        "apriori_weight_ppm",
+                        p.apriori_weight_ppm.to_string(),
+                        "apriori_weight_ppm must be below 1000000",
+                    );
+                }
+                Ok(())
+            }
+            RouterConfig::Ldk(_) | RouterConfig::Cln(_) => Ok(()),
+            RouterConfig::MinCostFlow(p) => {
+                if !(1..=64).contains(&p.pieces) {
+                    return bad("pieces", p.pieces.to_string(), "pieces must be 1 to 64");
+                }
+                if !(1..=100_000).contains(&p.flow_units) {
+                    return bad(
+                        "flow_units",
+                        p.flow_units.to_string(),
+                        "flow_units must be 1 to 100000",
+                    );
+                }
+                if p.mu > 1_000_000 {
+                    return bad("mu", p.mu.to_string(), "mu is at most 1000000");
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// A node's settings after every override.
+    fn check_node_config(&self, config: &NodeConfig) -> Result<(), ScenarioError> {
+        self.check_router(&config.router)?;
+        if config.max_parts == 0 || config.max_parts > 483 {
+            return Err(self.error(
+                self.find_field("max_parts", &config.max_parts.to_string(), 0),
+                "max_parts must be 1 to 483".into(),
+            ));
+        }
+        if config.mpp_timeout_s < 60 {
+            return Err(self.error(
+                self.find_field("mpp_timeout_s", &config.mpp_timeout_s.to_string(), 0),
+                "mpp_timeout_s must be at least 60 (BOLT 4)".into(),
+            ));
+        }
+        Ok(())
+    }
+
     /// The first place where the string literal `text` is written.
     fn find_string(&self, text: &str) -> Option<(usize, usize)> {
         let quoted = format!("\"{text}\"");
@@ -1025,8 +1122,10 @@ impl Validator<'_> {
             ids.insert(spec.name.clone(), NodeId(nodes.len() as u32));
             let mut config = NodeConfig::preset(spec.implementation);
             config.feerate_per_kw = raw.chain.feerate_per_kw;
+            config.router = raw.router;
             raw.node_defaults.apply(&mut config);
             spec.config.apply(&mut config);
+            self.check_node_config(&config)?;
             if config.channel.max_accepted_htlcs == 0 || config.channel.max_accepted_htlcs > 483 {
                 return Err(self.error(
                     self.find_field(
@@ -1089,7 +1188,11 @@ impl Validator<'_> {
                 }
                 let mut config = NodeConfig::preset(g.implementation);
                 config.feerate_per_kw = raw.chain.feerate_per_kw;
+                config.router = raw.router;
                 raw.node_defaults.apply(&mut config);
+                if i == 0 {
+                    self.check_node_config(&config)?;
+                }
                 if g.capacity.min_sat < config.channel.dust_limit_sat {
                     return bad(
                         "min_sat",
@@ -1105,10 +1208,14 @@ impl Validator<'_> {
                 ids.insert(node.name.clone(), NodeId(i as u32));
             }
         }
+        self.check_router(&raw.router)?;
         if let Some(w) = &raw.workload {
             let bad = |field: &str, message: String| {
                 Err(self.error(self.find_field(field, "", 0), message))
             };
+            for router in &w.routers {
+                self.check_router(router)?;
+            }
             if !(0.0..=1_000_000.0).contains(&w.rate_per_s) {
                 return bad("rate_per_s", "rate_per_s must be 0 to 1000000".into());
             }
@@ -1372,17 +1479,23 @@ impl Validator<'_> {
                     };
                     Step::Buy { customer: customer_id, shop: shop_index, item: item_index }
                 }
-                StepSpec::Pay { from, to, amount_msat } => {
+                StepSpec::Pay { from, to, amount_msat, router } => {
                     let (from, to) = pair(from, to, "payment")?;
                     positive("amount_msat", *amount_msat)?;
                     money_msat("amount_msat", *amount_msat)?;
-                    Step::Pay { from, to, amount_msat: *amount_msat }
+                    if let Some(router) = router {
+                        self.check_router(router)?;
+                    }
+                    Step::Pay { from, to, amount_msat: *amount_msat, router: *router }
                 }
-                StepSpec::Keysend { from, to, amount_msat } => {
+                StepSpec::Keysend { from, to, amount_msat, router } => {
                     let (from, to) = pair(from, to, "payment")?;
                     positive("amount_msat", *amount_msat)?;
                     money_msat("amount_msat", *amount_msat)?;
-                    Step::Keysend { from, to, amount_msat: *amount_msat }
+                    if let Some(router) = router {
+                        self.check_router(router)?;
+                    }
+                    Step::Keysend { from, to, amount_msat: *amount_msat, router: *router }
                 }
                 StepSpec::Close { from, to } => {
                     let (from, to) = pair(from, to, "close")?;

@@ -8,6 +8,7 @@ use crate::shop::OrderStatus;
 use crate::trace::{TraceFooter, hex};
 use crate::world::{EndReason, World};
 use node_core::htlc::View;
+use node_core::router::RouterConfig;
 use node_core::{NodeId, Scid, SimTime};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -167,6 +168,9 @@ pub struct RunSummary {
 /// A step as the summary names it.
 pub fn describe_step(scenario: &Scenario, step: &Step) -> String {
     let n = |id: NodeId| scenario.node_name(id).to_string();
+    let with = |router: Option<RouterConfig>| {
+        router.map(|r| format!(" with the {} router", r.name())).unwrap_or_default()
+    };
     match *step {
         Step::Connect { from, to } => format!("connect {} to {}", n(from), n(to)),
         Step::FundChannel { from, to, amount_sat, .. } => {
@@ -179,11 +183,11 @@ pub fn describe_step(scenario: &Scenario, step: &Step) -> String {
             let def = &scenario.shops[shop];
             format!("{} buys {:?} from {}", n(customer), def.items[item].name, n(def.node))
         }
-        Step::Pay { from, to, amount_msat } => {
-            format!("{} pays {} {amount_msat} msat", n(from), n(to))
+        Step::Pay { from, to, amount_msat, router } => {
+            format!("{} pays {} {amount_msat} msat{}", n(from), n(to), with(router))
         }
-        Step::Keysend { from, to, amount_msat } => {
-            format!("{} keysends {} {amount_msat} msat", n(from), n(to))
+        Step::Keysend { from, to, amount_msat, router } => {
+            format!("{} keysends {} {amount_msat} msat{}", n(from), n(to), with(router))
         }
         Step::Close { from, to } => format!("{} closes its channels with {}", n(from), n(to)),
         Step::Sleep { duration_us } => format!("sleep {} ms", duration_us / 1000),

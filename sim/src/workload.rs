@@ -4,6 +4,7 @@
 //! module draws; the world makes the receiver invoice and the sender pay.
 
 use crate::rng::Stream;
+use node_core::router::RouterConfig;
 use node_core::{NodeId, SimTime};
 use serde::Deserialize;
 
@@ -33,7 +34,7 @@ pub enum AmountSpec {
 }
 
 /// A payment workload.
-#[derive(Clone, Copy, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WorkloadSpec {
     /// First possible arrival, seconds.
@@ -48,6 +49,11 @@ pub struct WorkloadSpec {
     pub max_payments: Option<u64>,
     /// Amounts.
     pub amount: AmountSpec,
+    /// Routers taking turns: payment i (from 0) is planned by `routers[i % len]`, so each
+    /// router gets the same mix of payers, payees and amounts and meets the same network at the
+    /// same time. Empty: each payer's own router.
+    #[serde(default)]
+    pub routers: Vec<RouterConfig>,
 }
 
 /// A workload being drawn.
@@ -79,8 +85,13 @@ impl Workload {
         (at < SimTime::from_secs(self.spec.end_s)).then_some(at)
     }
 
-    /// The next payment: sender, receiver (distinct) and amount, msat.
-    pub fn draw(&mut self) -> (NodeId, NodeId, u64) {
+    /// The next payment: sender, receiver (distinct), amount (msat) and the router whose turn
+    /// it is (none: the sender's own).
+    pub fn draw(&mut self) -> (NodeId, NodeId, u64, Option<RouterConfig>) {
+        let router = match self.spec.routers.len() {
+            0 => None,
+            n => Some(self.spec.routers[(self.drawn % n as u64) as usize]),
+        };
         self.drawn += 1;
         let n = self.participants.len() as u64;
         let sender = self.stream.below(n);
@@ -94,7 +105,8 @@ impl Workload {
                 self.stream.log_normal(median_msat, sigma).max(1)
             }
         };
-        (self.participants[sender as usize], self.participants[receiver as usize], amount_msat)
+        let (from, to) = (self.participants[sender as usize], self.participants[receiver as usize]);
+        (from, to, amount_msat, router)
     }
 }
 
@@ -109,6 +121,7 @@ mod tests {
             rate_per_s,
             max_payments: max,
             amount: AmountSpec::Uniform { min_msat: 5, max_msat: 9 },
+            routers: vec![RouterConfig::Cheapest, RouterConfig::ShortestHops],
         };
         Workload::new(spec, Stream::new(1, "workload"), (0..4).map(NodeId).collect())
     }
@@ -120,7 +133,9 @@ mod tests {
         let mut n = 0;
         while let Some(next) = w.next_arrival(at) {
             assert!(next > SimTime::from_secs(10) && next < SimTime::from_secs(1_010));
-            let (s, r, amount) = w.draw();
+            let (s, r, amount, router) = w.draw();
+            let turn = if n % 2 == 0 { RouterConfig::Cheapest } else { RouterConfig::ShortestHops };
+            assert_eq!(router, Some(turn), "routers take turns");
             assert_ne!(s, r);
             assert!((5..=9).contains(&amount));
             at = next;

@@ -295,7 +295,7 @@ impl<'a> World<'a> {
             workload: None,
             nodes,
         };
-        if let Some(spec) = scenario.workload {
+        if let Some(spec) = scenario.workload.clone() {
             let mut participants: Vec<NodeId> =
                 channels.iter().flat_map(|c| [c.from, c.to]).collect();
             participants.sort();
@@ -618,7 +618,7 @@ impl<'a> World<'a> {
     /// either is down, the payment is not made).
     fn workload_payment(&mut self) {
         let workload = self.workload.as_mut().expect("invariant: payments come from a workload");
-        let (from, to, amount_msat) = workload.draw();
+        let (from, to, amount_msat, router) = workload.draw();
         if let Some(at) = workload.next_arrival(self.now) {
             self.schedule(at, SimEvent::Payment);
         }
@@ -628,7 +628,7 @@ impl<'a> World<'a> {
             expiry_s: None,
         };
         if let Ok(CommandOutput::Invoice(invoice)) = self.command(to, command) {
-            let _ = self.command(from, Command::Pay { invoice, amount_msat: None, router: None });
+            let _ = self.command(from, Command::Pay { invoice, amount_msat: None, router });
         }
     }
 
@@ -1012,7 +1012,7 @@ impl<'a> World<'a> {
                 self.send_app(send);
                 Ok(Wait::Order { order })
             }
-            Step::Pay { from, to, amount_msat } => {
+            Step::Pay { from, to, amount_msat, router } => {
                 let command = Command::CreateInvoice {
                     amount_msat: Some(amount_msat),
                     description: String::new(),
@@ -1021,15 +1021,13 @@ impl<'a> World<'a> {
                 let Ok(CommandOutput::Invoice(invoice)) = self.command(to, command) else {
                     return Err(());
                 };
-                match self
-                    .command(from, Command::Pay { invoice, amount_msat: None, router: None })?
-                {
+                match self.command(from, Command::Pay { invoice, amount_msat: None, router })? {
                     CommandOutput::Payment(payment) => Ok(Wait::Payment { node: from, payment }),
                     _ => Err(()),
                 }
             }
-            Step::Keysend { from, to, amount_msat } => {
-                let keysend = Command::Keysend { destination: to, amount_msat, router: None };
+            Step::Keysend { from, to, amount_msat, router } => {
+                let keysend = Command::Keysend { destination: to, amount_msat, router };
                 match self.command(from, keysend)? {
                     CommandOutput::Payment(payment) => Ok(Wait::Payment { node: from, payment }),
                     _ => Err(()),

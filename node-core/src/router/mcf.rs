@@ -536,3 +536,101 @@ impl Router for MinCostFlow {
         true
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::router::testing::{Fixture, channel, policy};
+
+    /// s = 0 pays t = 3 over two paths without fees: 0 -> 1 -> 3 with 1000 sat and 0 -> 2 -> 3
+    /// with 3000 sat; the payer's own channels carry what they hold at no cost.
+    fn diamond() -> Fixture {
+        let free = policy(0, 0, 40);
+        let channels = vec![
+            channel(1, 0, 1, 1_000, free),
+            channel(2, 0, 2, 3_000, free),
+            channel(3, 1, 3, 1_000, free),
+            channel(4, 2, 3, 3_000, free),
+        ];
+        Fixture::new(4, channels, 0, 3, None)
+    }
+
+    #[test]
+    fn splits_2000_sat_as_worked_out_by_hand() {
+        // 2000 sat in 1000 units of q = 2 sat. Channel 1 -> 3: 500 units in 5 slices of 100,
+        // slope 15e9 × 2 / 1000 = 3e7 per unit and slice; 2 -> 3: 1500 units in slices of 300,
+        // slope 1e7. Unit costs by slice: via 1: 3e7, 6e7, ...; via 2: 1e7, 2e7, 3e7, ...
+        // The cheapest 1000 units: 300 at 1e7 and 300 at 2e7 via 2, then at 3e7 the first
+        // slice via 1 (100) and the third via 2 (300): 100 units = 200 sat via 1, 900 units =
+        // 1800 sat via 2. Parts come largest first.
+        let f = diamond();
+        let mut router = MinCostFlow::new(McfParams::default());
+        let routes = router.plan(&f.view, &f.request(2_000_000));
+        let parts: Vec<(Vec<NodeId>, u64)> =
+            routes.iter().map(|r| (r.nodes().collect(), r.delivered_msat())).collect();
+        assert_eq!(
+            parts,
+            vec![(vec![NodeId(2), NodeId(3)], 1_800_000), (vec![NodeId(1), NodeId(3)], 200_000)]
+        );
+        assert!(routes.iter().all(|r| r.fee_msat() == 0));
+    }
+
+    #[test]
+    fn what_it_learnt_and_what_is_in_flight_move_the_split() {
+        let f = diamond();
+        let mut router = MinCostFlow::new(McfParams::default());
+        // 1 -> 3 was seen to carry 1000 sat: certain liquidity costs nothing, so it takes 1000.
+        let route = Route {
+            hops: vec![
+                RouteHop {
+                    scid: Scid(1),
+                    node_id: NodeId(1),
+                    amount_msat: 1_000_000,
+                    cltv_expiry: 0,
+                    fee_msat: 0,
+                },
+                RouteHop {
+                    scid: Scid(3),
+                    node_id: NodeId(3),
+                    amount_msat: 1_000_000,
+                    cltv_expiry: 0,
+                    fee_msat: 0,
+                },
+            ],
+        };
+        let failed_at_payee =
+            Learned::Failed { failing_hop: 2, code: crate::onion::FailureCode::MPP_TIMEOUT };
+        router.learn(&f.view, SimTime::from_secs(1_000), NodeId(0), &route, failed_at_payee);
+        let routes = router.plan(&f.view, &f.request(2_000_000));
+        let via_1: u64 = routes
+            .iter()
+            .filter(|r| r.hops[0].node_id == NodeId(1))
+            .map(Route::delivered_msat)
+            .sum();
+        assert_eq!(via_1, 1_000_000);
+        // With 2500 sat of the payer's own HTLCs in flight over 2 -> 3, that path keeps 500 sat.
+        let mut f = diamond();
+        f.in_flight.insert((Scid(4), NodeId(2)), 2_500_000);
+        let mut router = MinCostFlow::new(McfParams::default());
+        let routes = router.plan(&f.view, &f.request(1_200_000));
+        let via_2: u64 = routes
+            .iter()
+            .filter(|r| r.hops[0].node_id == NodeId(2))
+            .map(Route::delivered_msat)
+            .sum();
+        assert!(via_2 <= 500_000, "{routes:?}");
+        assert_eq!(routes.iter().map(Route::delivered_msat).sum::<u64>(), 1_200_000);
+    }
+
+    #[test]
+    fn more_than_the_network_holds_or_than_the_parts_allowed_finds_nothing() {
+        let f = diamond();
+        let mut router = MinCostFlow::new(McfParams::default());
+        assert!(router.plan(&f.view, &f.request(4_001_000)).is_empty());
+        let mut req = f.request(2_000_000);
+        req.max_parts = 1;
+        assert!(router.plan(&f.view, &req).is_empty(), "2000 sat needs both paths");
+        let single = router.plan(&f.view, &f.request(500_000));
+        assert_eq!(single.len(), 1, "a small amount goes one way: {single:?}");
+    }
+}

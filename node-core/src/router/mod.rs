@@ -227,95 +227,29 @@ pub fn cheapest_route(view: &GraphView, req: &RouteRequest<'_>) -> Option<Route>
 }
 
 #[cfg(test)]
+mod testing;
+
+#[cfg(test)]
 mod tests {
+    use super::testing::{Fixture, channel, policy};
     use super::*;
-    use crate::graph::{BaseGraph, ChannelInfo, DirectedPolicy};
-    use std::sync::Arc;
-
-    fn policy(base: u32, ppm: u32, cltv: u16) -> ChannelPolicy {
-        ChannelPolicy {
-            fee_base_msat: base,
-            fee_proportional_millionths: ppm,
-            cltv_expiry_delta: cltv,
-            htlc_minimum_msat: 1,
-            htlc_maximum_msat: u64::MAX,
-        }
-    }
-
-    fn channel(scid: u64, a: u32, b: u32, p: ChannelPolicy) -> ChannelInfo {
-        let d = Some(DirectedPolicy { policy: p, disabled: false, timestamp: 1 });
-        ChannelInfo {
-            scid: Scid(scid),
-            node_1: NodeId(a.min(b)),
-            node_2: NodeId(a.max(b)),
-            capacity_sat: 10_000_000,
-            directions: [d, d],
-        }
-    }
-
-    struct Fixture {
-        view: GraphView,
-        first_hops: Vec<FirstHop>,
-        excluded: BTreeSet<(Scid, NodeId)>,
-        excluded_nodes: BTreeSet<NodeId>,
-        overrides: BTreeMap<(Scid, NodeId), ChannelPolicy>,
-        in_flight: BTreeMap<(Scid, NodeId), u64>,
-    }
-
-    impl Fixture {
-        fn request(&self, amount_msat: u64) -> RouteRequest<'_> {
-            RouteRequest {
-                source: NodeId(0),
-                target: NodeId(4),
-                amount_msat,
-                current_height: 100,
-                final_cltv_delta: 18,
-                max_fee_msat: u64::MAX,
-                max_total_cltv_delta: 2016,
-                max_hops: 20,
-                first_hops: &self.first_hops,
-                hints: &[],
-                excluded_channels: &self.excluded,
-                excluded_nodes: &self.excluded_nodes,
-                policy_overrides: &self.overrides,
-                in_flight: &self.in_flight,
-                now: SimTime::ZERO,
-                fuzz_seed: 0,
-                max_parts: 1,
-            }
-        }
-    }
+    use crate::onion::FailureCode;
 
     /// Node 0 pays node 4. Its own channels go to 1 and 2.
     ///   1 -> 3 costs 1000 base; 3 -> 4 costs 10 ppm.
     ///   2 -> 4 costs 2000 base + 1 ppm.
     ///   1 -> 4 costs 0 base + 5000 ppm (cheap for small amounts, dear for large ones).
     fn fixture() -> Fixture {
-        let base = BaseGraph::new(
-            5,
-            vec![
-                channel(1, 0, 1, policy(0, 0, 40)),
-                channel(2, 0, 2, policy(0, 0, 40)),
-                channel(3, 1, 3, policy(1000, 0, 40)),
-                channel(4, 3, 4, policy(0, 10, 40)),
-                channel(5, 2, 4, policy(2000, 1, 144)),
-                channel(6, 1, 4, policy(0, 5000, 40)),
-            ],
-        );
-        let hop = |scid, peer| FirstHop {
-            scid: Scid(scid),
-            peer: NodeId(peer),
-            available_msat: 5_000_000_000,
-            htlc_minimum_msat: 1,
-        };
-        Fixture {
-            view: GraphView::new(Arc::new(base)),
-            first_hops: vec![hop(1, 1), hop(2, 2)],
-            excluded: BTreeSet::new(),
-            excluded_nodes: BTreeSet::new(),
-            overrides: BTreeMap::new(),
-            in_flight: BTreeMap::new(),
-        }
+        let c = |scid, a, b, p| channel(scid, a, b, 10_000_000, p);
+        let channels = vec![
+            c(1, 0, 1, policy(0, 0, 40)),
+            c(2, 0, 2, policy(0, 0, 40)),
+            c(3, 1, 3, policy(1000, 0, 40)),
+            c(4, 3, 4, policy(0, 10, 40)),
+            c(5, 2, 4, policy(2000, 1, 144)),
+            c(6, 1, 4, policy(0, 5000, 40)),
+        ];
+        Fixture::new(5, channels, 0, 4, Some(5_000_000_000))
     }
 
     #[test]
@@ -342,6 +276,16 @@ mod tests {
     }
 
     #[test]
+    fn shortest_hops_takes_the_fewest_hops_then_the_lowest_fee() {
+        let f = fixture();
+        // Two 2-hop routes (via 1->4 at 5000, via 2->4 at 2001) beat the 3-hop one at 1010.
+        let mut router = RouterConfig::ShortestHops.build();
+        let route = router.plan(&f.view, &f.request(1_000_000)).remove(0);
+        assert_eq!(route.nodes().collect::<Vec<_>>(), vec![NodeId(2), NodeId(4)]);
+        assert_eq!(route.fee_msat(), 2001);
+    }
+
+    #[test]
     fn exclusions_and_local_liquidity_reroute() {
         let mut f = fixture();
         f.excluded.insert((Scid(4), NodeId(3)));
@@ -364,5 +308,61 @@ mod tests {
         let route = cheapest_route(&f.view, &req).unwrap();
         assert_eq!(route.hops.len(), 2);
         assert_eq!(route.fee_msat(), 2001);
+    }
+
+    #[test]
+    fn the_payers_htlcs_in_flight_count_against_a_channels_capacity() {
+        let mut f = fixture();
+        // 3 -> 4 has 10_000_000 sat; the payer already has all but 500_000 msat of it in flight.
+        f.in_flight.insert((Scid(4), NodeId(3)), 10_000_000_000 - 500_000);
+        let route = cheapest_route(&f.view, &f.request(1_000_000)).unwrap();
+        assert_eq!(route.nodes().collect::<Vec<_>>(), vec![NodeId(2), NodeId(4)]);
+    }
+
+    /// Every router that learns, after the first hop beyond the payer's own channel fails for
+    /// want of liquidity, plans around it; the baselines do not learn.
+    #[test]
+    fn learning_routers_avoid_a_channel_that_just_failed() {
+        let f = fixture();
+        let learning = [
+            RouterConfig::Lnd(lnd::LndParams::default()),
+            RouterConfig::Lnd(lnd::LndParams {
+                estimator: lnd::Estimator::Bimodal,
+                ..lnd::LndParams::default()
+            }),
+            RouterConfig::Ldk(ldk::LdkParams::default()),
+            RouterConfig::MinCostFlow(mcf::McfParams::default()),
+        ];
+        let amount_msat = 1_000_000_000;
+        for config in learning
+            .into_iter()
+            .chain([RouterConfig::Cheapest, RouterConfig::Cln(cln::ClnParams::default())])
+        {
+            let mut router = config.build();
+            let req = f.request(amount_msat);
+            let first = router.plan(&f.view, &req);
+            assert!(!first.is_empty(), "{} finds a route", config.name());
+            let route = first[0].clone();
+            assert!(route.hops.len() >= 2, "{}: {route:?}", config.name());
+            let failed = (route.hops[1].scid, route.hops[0].node_id);
+            let outcome =
+                Learned::Failed { failing_hop: 1, code: FailureCode::TEMPORARY_CHANNEL_FAILURE };
+            router.learn(&f.view, req.now, f.source, &route, outcome);
+            let again = router.plan(&f.view, &f.request(amount_msat));
+            let uses_failed = again.iter().any(|r| {
+                r.hops
+                    .iter()
+                    .enumerate()
+                    .skip(1)
+                    .any(|(i, h)| (h.scid, r.hops[i - 1].node_id) == failed)
+            });
+            let learns = !matches!(config, RouterConfig::Cheapest | RouterConfig::Cln(_));
+            assert_eq!(
+                !uses_failed,
+                learns,
+                "{} after a failure on {failed:?}: {again:?}",
+                config.name()
+            );
+        }
     }
 }
