@@ -144,7 +144,9 @@ pub struct DeclaredParams {
 
 impl DeclaredParams {
     /// What a node with `config` declares for a channel of `funding_sat`; the reserve is never
-    /// below `peer_dust_limit_sat` (when known) or its own dust limit.
+    /// below `peer_dust_limit_sat` (when known) or its own dust limit, except that `reserve_ppm`
+    /// 0 asks for no reserve at all (a zero-reserve channel, outside the BOLTs but offered by
+    /// Eclair, Phoenix and LDK to trusted peers).
     pub fn declare(
         config: &ChannelConfig,
         funding_sat: u64,
@@ -153,7 +155,11 @@ impl DeclaredParams {
         let reserve_sat = funding_sat * u64::from(config.reserve_ppm) / 1_000_000;
         DeclaredParams {
             dust_limit_sat: config.dust_limit_sat,
-            channel_reserve_sat: reserve_sat.max(config.dust_limit_sat).max(peer_dust_limit_sat),
+            channel_reserve_sat: if config.reserve_ppm == 0 {
+                0
+            } else {
+                reserve_sat.max(config.dust_limit_sat).max(peer_dust_limit_sat)
+            },
             htlc_minimum_msat: config.htlc_minimum_msat,
             max_htlc_value_in_flight_msat: funding_sat
                 * 1000
@@ -371,8 +377,10 @@ impl Channel {
         if msg.push_msat > funding_sat * 1000 {
             return bad("push_msat above the funding");
         }
-        if msg.channel_reserve_sat < config.channel.dust_limit_sat
-            || msg.dust_limit_sat > msg.channel_reserve_sat
+        // A zero reserve is a zero-reserve channel; any other reserve respects both dust limits.
+        if msg.channel_reserve_sat != 0
+            && (msg.channel_reserve_sat < config.channel.dust_limit_sat
+                || msg.dust_limit_sat > msg.channel_reserve_sat)
         {
             return bad("channel_reserve_satoshis below a dust limit");
         }
@@ -466,12 +474,15 @@ impl Channel {
     pub fn on_accept(&mut self, msg: &AcceptChannel) -> Result<(), ChannelError> {
         self.expect_phase(ChannelPhase::OpenSent, "accept_channel")?;
         let bad = |reason| Err(ChannelError::BadParameters { reason });
-        if msg.channel_reserve_sat < self.local.dust_limit_sat
-            || msg.dust_limit_sat > msg.channel_reserve_sat
+        if msg.channel_reserve_sat != 0
+            && (msg.channel_reserve_sat < self.local.dust_limit_sat
+                || msg.dust_limit_sat > msg.channel_reserve_sat)
         {
             return bad("channel_reserve_satoshis below a dust limit");
         }
-        if self.local.channel_reserve_sat < msg.dust_limit_sat {
+        if self.local.channel_reserve_sat != 0
+            && self.local.channel_reserve_sat < msg.dust_limit_sat
+        {
             return bad("our reserve is below the acceptor's dust limit");
         }
         if msg.max_accepted_htlcs > 483 || msg.max_accepted_htlcs == 0 {

@@ -65,6 +65,40 @@ pub struct GenerateSpec {
     /// Whether the channels are public.
     #[serde(default = "yes")]
     pub announce: bool,
+    /// Forwarding fees drawn per channel direction (stream `generate/fees`); `None`: each node's
+    /// configured policy.
+    #[serde(default)]
+    pub fees: Option<FeeSpread>,
+}
+
+/// How generated forwarding policies spread: each channel direction draws its own.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FeeSpread {
+    /// Smallest base fee, msat (uniform up to `base_max_msat`).
+    pub base_min_msat: u32,
+    /// Largest base fee, msat.
+    pub base_max_msat: u32,
+    /// Smallest proportional fee, millionths (log-uniform, in `ppm + 1`, up to `ppm_max`).
+    pub ppm_min: u32,
+    /// Largest proportional fee, millionths.
+    pub ppm_max: u32,
+    /// Smallest CLTV delta, blocks (uniform up to `cltv_max`).
+    pub cltv_min: u16,
+    /// Largest CLTV delta, blocks.
+    pub cltv_max: u16,
+}
+
+impl FeeSpread {
+    /// One direction's (base msat, ppm, CLTV delta).
+    pub fn draw(&self, stream: &mut Stream) -> (u32, u32, u16) {
+        let base =
+            stream.range_inclusive(u64::from(self.base_min_msat), u64::from(self.base_max_msat));
+        let (lo, hi) = (f64::from(self.ppm_min) + 1.0, f64::from(self.ppm_max) + 1.0);
+        let ppm = libm::round(lo * libm::pow(hi / lo, stream.unit())) - 1.0;
+        let cltv = stream.range_inclusive(u64::from(self.cltv_min), u64::from(self.cltv_max));
+        (base as u32, (ppm as u32).clamp(self.ppm_min, self.ppm_max), cltv as u16)
+    }
 }
 
 fn default_prefix() -> String {
@@ -132,7 +166,29 @@ mod tests {
             capacity: CapacityRange { min_sat: 100_000, max_sat: 10_000_000 },
             balance,
             announce: true,
+            fees: None,
         }
+    }
+
+    #[test]
+    fn fee_spreads_stay_within_their_bounds_and_cover_them() {
+        let spread = FeeSpread {
+            base_min_msat: 0,
+            base_max_msat: 1_000,
+            ppm_min: 0,
+            ppm_max: 5_000,
+            cltv_min: 40,
+            cltv_max: 144,
+        };
+        let mut stream = Stream::new(3, "generate/fees");
+        let draws: Vec<(u32, u32, u16)> = (0..2000).map(|_| spread.draw(&mut stream)).collect();
+        assert!(draws.iter().all(|&(b, p, c)| b <= 1_000 && p <= 5_000 && (40..=144).contains(&c)));
+        let ppms: Vec<u32> = draws.iter().map(|d| d.1).collect();
+        assert!(ppms.contains(&0) && ppms.iter().any(|&p| p > 2_500), "covers the range");
+        // Log-uniform: the median of ppm + 1 is near sqrt(5001) ≈ 71.
+        let mut sorted = ppms.clone();
+        sorted.sort_unstable();
+        assert!((40..=120).contains(&sorted[1000]), "median {}", sorted[1000]);
     }
 
     #[test]

@@ -873,21 +873,29 @@ impl Scenario {
         if let Some(spec) = &self.generate {
             let first = (self.nodes.len() - spec.nodes as usize) as u32;
             let mut stream = Stream::new(self.seed, "generate");
+            let mut fees = Stream::new(self.seed, "generate/fees");
             for (a, b, capacity_sat, opener_sat) in generate(spec, &mut stream) {
                 let (from, to) = (NodeId(first + a), NodeId(first + b));
-                let policy = |id: NodeId| {
+                let mut policy = |id: NodeId| {
                     let mut p = self.nodes[id.index()].config.policy;
+                    if let Some(spread) = &spec.fees {
+                        let (base, ppm, cltv) = spread.draw(&mut fees);
+                        p.fee_base_msat = base;
+                        p.fee_proportional_millionths = ppm;
+                        p.cltv_expiry_delta = cltv;
+                    }
                     p.htlc_maximum_msat = p.htlc_maximum_msat.min(capacity_sat * 1000);
                     p
                 };
+                let (from_policy, to_policy) = (policy(from), policy(to));
                 channels.push(GenesisChannel {
                     from,
                     to,
                     capacity_sat,
                     from_balance_msat: opener_sat * 1000,
                     announce: spec.announce,
-                    from_policy: policy(from),
-                    to_policy: policy(to),
+                    from_policy,
+                    to_policy,
                 });
             }
         }
@@ -1168,6 +1176,20 @@ impl Validator<'_> {
                 return bad(
                     "min_sat",
                     "capacity needs 1000 <= min_sat <= max_sat <= all bitcoin".into(),
+                );
+            }
+            if let Some(f) = &g.fees
+                && (f.base_min_msat > f.base_max_msat
+                    || f.ppm_min > f.ppm_max
+                    || f.ppm_max > 1_000_000
+                    || f.cltv_min > f.cltv_max
+                    || f.cltv_min == 0)
+            {
+                return bad(
+                    "fees",
+                    "fees need base_min_msat <= base_max_msat, ppm_min <= ppm_max <= 1000000 \
+                     and 1 <= cltv_min <= cltv_max"
+                        .into(),
                 );
             }
             if g.name_prefix.is_empty()
