@@ -22,7 +22,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Cmd {
-    /// Run a scenario: print a summary; write trace.txt, payments.csv and summary.json.
+    /// Run a scenario: print a summary; write trace.txt, payments.csv, attempts.csv and
+    /// summary.json.
     Run {
         /// The scenario file (RON).
         scenario: PathBuf,
