@@ -1,8 +1,11 @@
 //! Outbound payments: what the payer tracks for each payment and each attempt, and what it
-//! learns from a failed attempt. A failure names the hop that failed (from the onion error's
-//! wrapping) and a BOLT 4 code; the payment turns that into exclusions or policy hints for its
-//! next attempt, or gives up with a definite reason. Only the payer's own payment learns this:
-//! nothing here touches the node's view of the graph. Sending the HTLCs is the node's job.
+//! learns from a failed attempt. A payment may be sent in parts (one attempt each), each carrying
+//! the total and the invoice's secret; the first part the payee settles pays the payment. A
+//! failure names the hop that failed (from the onion error's wrapping) and a BOLT 4 code; the
+//! payment turns that into exclusions or policy hints for its next attempts, or gives up with a
+//! definite reason. Only the payer's own payment learns this: nothing here touches the node's view
+//! of the graph (the payer's routers learn across payments, in [`crate::router`]). Sending the
+//! HTLCs is the node's job.
 
 use crate::ids::{NodeId, PaymentHash, PaymentSecret, Preimage, Scid, SimTime};
 use crate::invoice::RouteHint;

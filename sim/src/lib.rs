@@ -7,7 +7,8 @@
 //! [`scenario`] (the RON format and its validation), [`engine`] (the event queue), [`chain`] (the
 //! mocked chain), [`link`] (latency and ordering), [`rng`] (seeded streams), [`shop`]
 //! (applications), [`world`] (the run itself), [`trace`], [`results`] and [`summary`] (outputs),
-//! [`verify`] (replay against a recorded trace) and [`output`] (atomic files).
+//! [`verify`] (replay against a recorded trace), [`output`] (atomic files) and [`import`] (real
+//! network snapshots).
 
 #![deny(missing_docs)]
 
@@ -15,6 +16,7 @@ pub mod chain;
 pub mod engine;
 pub mod faults;
 pub mod generate;
+pub mod import;
 pub mod link;
 pub mod output;
 pub mod results;
