@@ -1,74 +1,44 @@
-//! Route search: one cheapest-fee route request from a random sender to a random receiver on a
-//! generated scale-free graph. Amount 100_000 sat; pairs drawn from a seeded stream; the payer's
-//! own channels are given their full capacity as spendable balance.
+//! Route search on the mainnet graph: one route request from a random sender to a random
+//! receiver, per router. The graph is the 2026-02-03 snapshot of `../shared/data/mainnet` when
+//! present (else a generated graph of the same size; the benchmark says which). Pairs as
+//! [`boltsim_benches::RequestSet`] draws them (256, cycled); amount 100,000 sat. The routers start
+//! cold (nothing learnt) and stay so: a benchmark plans, it never pays. A request that finds no
+//! route counts like one that does. `examples/route_latency.rs` gives the per-request
+//! distribution.
 
-use boltsim_benches::scale_free_graph;
+use boltsim_benches::{RequestSet, all_routers, mainnet_graph, plan};
 use criterion::{Criterion, criterion_group, criterion_main};
-use node_core::NodeId;
 use node_core::graph::GraphView;
-use node_core::router::{FirstHop, RouteRequest, cheapest_route};
-use sim::rng::Stream;
-use std::collections::{BTreeMap, BTreeSet};
 use std::hint::black_box;
 use std::sync::Arc;
+use std::time::Duration;
+
+/// The amount of every request, msat.
+const AMOUNT_MSAT: u64 = 100_000_000;
 
 fn route_requests(c: &mut Criterion) {
-    for &(nodes, degree) in &[(2_000u32, 3u32), (17_324, 3)] {
-        let graph = Arc::new(scale_free_graph(nodes, degree, 1));
-        let view = GraphView::new(graph.clone());
-        let mut stream = Stream::new(1, "bench/pairs");
-        let pairs: Vec<(NodeId, NodeId)> = (0..256)
-            .map(|_| {
-                (
-                    NodeId(stream.below(u64::from(nodes)) as u32),
-                    NodeId(stream.below(u64::from(nodes)) as u32),
-                )
-            })
-            .collect();
-        let (excluded, excluded_nodes, overrides, in_flight) =
-            (BTreeSet::new(), BTreeSet::new(), BTreeMap::new(), BTreeMap::new());
-        let firsts: Vec<Vec<FirstHop>> = pairs
-            .iter()
-            .map(|(source, _)| {
-                graph
-                    .channels_of(*source)
-                    .map(|c| FirstHop {
-                        scid: c.scid,
-                        peer: if c.node_1 == *source { c.node_2 } else { c.node_1 },
-                        available_msat: c.capacity_sat * 1000,
-                        htlc_minimum_msat: 1,
-                    })
-                    .collect()
-            })
-            .collect();
+    let (graph, source) = mainnet_graph();
+    eprintln!(
+        "routing benchmark on the {source}: {} nodes, {} channels",
+        graph.node_count(),
+        graph.channels().len()
+    );
+    let set = RequestSet::new(&graph, 256, 1);
+    let view = GraphView::new(Arc::new(graph));
+    let mut group = c.benchmark_group("route");
+    group.sample_size(30).measurement_time(Duration::from_secs(10));
+    for config in all_routers() {
+        let mut router = config.build();
         let mut i = 0;
-        c.bench_function(&format!("cheapest_route/{nodes}_nodes"), |b| {
+        group.bench_function(config.name(), |b| {
             b.iter(|| {
-                let (source, target) = pairs[i % pairs.len()];
-                let req = RouteRequest {
-                    source,
-                    target,
-                    amount_msat: 100_000_000,
-                    current_height: 800_000,
-                    final_cltv_delta: 21,
-                    max_fee_msat: 5_000_000,
-                    max_total_cltv_delta: 2016,
-                    max_hops: 20,
-                    first_hops: &firsts[i % pairs.len()],
-                    hints: &[],
-                    excluded_channels: &excluded,
-                    excluded_nodes: &excluded_nodes,
-                    policy_overrides: &overrides,
-                    in_flight: &in_flight,
-                    now: node_core::SimTime::ZERO,
-                    fuzz_seed: 0,
-                    max_parts: 1,
-                };
+                let k = i % set.pairs.len();
                 i += 1;
-                black_box(cheapest_route(&view, &req))
+                black_box(plan(router.as_mut(), &view, &set, k, AMOUNT_MSAT))
             })
         });
     }
+    group.finish();
 }
 
 criterion_group!(benches, route_requests);

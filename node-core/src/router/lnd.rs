@@ -236,7 +236,18 @@ impl LndRouter {
             return 0.0;
         }
         let s = self.params.bimodal_scale_msat.max(1) as f64;
-        let h = |x: f64| -libm::exp(-x / s) + libm::exp((x - c) / s) + x / (c * s);
+        // H, the density's integral, at the ends needs only e^(−c/s): most pairs have no
+        // history, so a_s = 0 and a_f = c, and three exponentials do.
+        let e_c = libm::exp(-c / s);
+        let h = |x: f64| {
+            if x <= 0.0 {
+                e_c - 1.0
+            } else if x >= c {
+                1.0 - e_c + 1.0 / s
+            } else {
+                -libm::exp(-x / s) + libm::exp((x - c) / s) + x / (c * s)
+            }
+        };
         let denominator = h(a_f) - h(a_s);
         if denominator <= 0.0 {
             return 0.0;

@@ -69,6 +69,8 @@ struct Label {
     amount_msat: u64,
     cltv_delta: u32,
     hops: u32,
+    /// Popped from the heap: its label is final and no edge into it needs scoring.
+    settled: bool,
     /// The channel toward the payee, the node it leads to, and the fee this node takes.
     next: Option<(Scid, NodeId, u64)>,
 }
@@ -81,6 +83,7 @@ const UNSET: Label = Label {
     amount_msat: 0,
     cltv_delta: 0,
     hops: 0,
+    settled: false,
     next: None,
 };
 
@@ -142,6 +145,7 @@ fn run<S: Scorer>(
         amount_msat: req.amount_msat,
         cltv_delta: req.final_cltv_delta,
         hops: 0,
+        settled: false,
         next: None,
     };
     heap.push(Reverse((0, 0, req.target.0)));
@@ -159,9 +163,10 @@ fn run<S: Scorer>(
     while let Some(Reverse((cost, hops, node))) = heap.pop() {
         let node = NodeId(node);
         let label = labels[node.index()];
-        if label.stamp != stamp || (label.cost, label.hops) != (cost, hops) {
+        if label.stamp != stamp || label.settled || (label.cost, label.hops) != (cost, hops) {
             continue;
         }
+        labels[node.index()].settled = true;
         if node == req.source {
             return Some(build_route(labels, stamp, req));
         }
@@ -183,7 +188,11 @@ fn run<S: Scorer>(
                      scorer: &mut S,
                      labels: &mut Vec<Label>,
                      heap: &mut BinaryHeap<Reverse<(u64, u32, u32)>>| {
-            if req.excluded_channels.contains(&(scid, from)) || req.excluded_nodes.contains(&from) {
+            let at_from = &labels[from.index()];
+            if (at_from.stamp == stamp && at_from.settled)
+                || req.excluded_channels.contains(&(scid, from))
+                || req.excluded_nodes.contains(&from)
+            {
                 return;
             }
             let policy = req.policy_overrides.get(&(scid, from)).copied().or(policy);
@@ -216,6 +225,7 @@ fn run<S: Scorer>(
                 amount_msat: label.amount_msat.saturating_add(fee_msat),
                 cltv_delta: label.cltv_delta + u32::from(policy.cltv_expiry_delta),
                 hops: label.hops + 1,
+                settled: false,
                 next: Some((scid, node, fee_msat)),
             };
             offer(labels, heap, req, from, candidate);
@@ -259,6 +269,7 @@ fn run<S: Scorer>(
                 weight,
                 probability,
                 hops: label.hops + 1,
+                settled: false,
                 next: Some((first.scid, node, 0)),
                 ..label
             };
