@@ -258,10 +258,12 @@ impl LndRouter {
     fn probability(&self, now: SimTime, edge: &Edge<'_>) -> f64 {
         match self.params.estimator {
             Estimator::Apriori if edge.first_hop => {
-                // lnd trusts its own channels unless they failed recently.
+                // lnd's `LocalPairProbability`: its own channels start at the previous-success
+                // probability, and any failure on one (taken as failing every amount) lowers it
+                // until the penalty decays.
                 match self.pairs.get(&(edge.from, edge.to)).and_then(|r| r.failure) {
-                    Some((f, at)) if edge.amount_msat >= f => 1.0 - self.decay(now, at),
-                    _ => 1.0,
+                    Some((_, at)) => PREV_SUCCESS_PROBABILITY * (1.0 - self.decay(now, at)),
+                    None => PREV_SUCCESS_PROBABILITY,
                 }
             }
             Estimator::Apriori => self.apriori_probability(
