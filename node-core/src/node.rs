@@ -1736,7 +1736,7 @@ impl Node {
             policy_overrides: &payment.policy_overrides,
             in_flight: &self.in_flight_by_channel,
             now: self.now,
-            fuzz_seed: u64::from_be_bytes(seed) ^ u64::from(payment.attempts),
+            fuzz_seed: u64::from_be_bytes(seed),
             max_parts: parts_left,
         };
         let router = router_for(&mut self.routers, payment.router);
@@ -1746,7 +1746,7 @@ impl Node {
                 return routes;
             }
             let half_msat = req.amount_msat / 2;
-            if router.splits() || parts_left < 2 || half_msat < payment.min_part_msat {
+            if router.splits() || parts_left < 2 || half_msat < payment.min_part_msat.max(1) {
                 return routes;
             }
             req.amount_msat = half_msat;

@@ -7,7 +7,7 @@
 use node_core::event::Event;
 use node_core::onion::FailureCode;
 use node_core::payment::{FailureReason, PaymentId};
-use node_core::router::Route;
+use node_core::router::{Route, RouterConfig};
 use node_core::{NodeId, SimTime};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -46,8 +46,9 @@ pub struct PaymentRecord {
     pub receiver: NodeId,
     /// What the payee was to receive, msat.
     pub amount_msat: u64,
-    /// The router that planned it.
-    pub router: &'static str,
+    /// The router that planned it: its name, with `_2`, `_3`, ... appended when routers of the
+    /// same kind but different parameters ran in one scenario (numbered in order of first use).
+    pub router: String,
     /// When the payer started it.
     pub start: SimTime,
     /// When it succeeded or gave up.
@@ -140,6 +141,8 @@ pub struct Results {
     by_node: BTreeMap<(NodeId, PaymentId), usize>,
     attempts: Vec<AttemptRecord>,
     attempt_index: BTreeMap<(NodeId, PaymentId, u32), usize>,
+    /// Every router configuration seen, in order of first use, with its label.
+    router_labels: Vec<(RouterConfig, String)>,
 }
 
 /// Counts and totals over the payments.
@@ -256,13 +259,14 @@ impl Results {
         match event {
             Event::PaymentStarted { payment_id, destination, amount_msat, router, .. } => {
                 let index = self.payments.len();
+                let router = self.router_label(router);
                 self.by_node.insert((node, *payment_id), index);
                 self.payments.push(PaymentRecord {
                     id: index as u64,
                     sender: node,
                     receiver: *destination,
                     amount_msat: *amount_msat,
-                    router: router.name(),
+                    router,
                     start: now,
                     end: None,
                     outcome: Outcome::Pending,
@@ -337,15 +341,31 @@ impl Results {
         PaymentStats::over(&self.payments)
     }
 
-    /// Counts and totals per router, by router name.
-    pub fn stats_by_router(&self) -> BTreeMap<&'static str, PaymentStats> {
-        let routers: BTreeSet<&'static str> = self.payments.iter().map(|p| p.router).collect();
+    /// Counts and totals per router, by router label ([`PaymentRecord::router`]).
+    pub fn stats_by_router(&self) -> BTreeMap<String, PaymentStats> {
+        let routers: BTreeSet<&str> = self.payments.iter().map(|p| p.router.as_str()).collect();
         routers
             .into_iter()
             .map(|router| {
-                (router, PaymentStats::over(self.payments.iter().filter(|p| p.router == router)))
+                let stats = PaymentStats::over(self.payments.iter().filter(|p| p.router == router));
+                (router.to_owned(), stats)
             })
             .collect()
+    }
+
+    /// The label of a router configuration: its name, numbered from `_2` when another
+    /// configuration of the same name came first, so distinct parameters never merge.
+    fn router_label(&mut self, router: &RouterConfig) -> String {
+        if let Some((_, label)) = self.router_labels.iter().find(|(config, _)| config == router) {
+            return label.clone();
+        }
+        let same_name = self.router_labels.iter().filter(|(c, _)| c.name() == router.name());
+        let label = match same_name.count() {
+            0 => router.name().to_owned(),
+            n => format!("{}_{}", router.name(), n + 1),
+        };
+        self.router_labels.push((*router, label.clone()));
+        label
     }
 
     /// Writes the per-payment CSV; `names` are the node names by id.
@@ -419,7 +439,7 @@ impl Results {
 mod tests {
     use super::*;
     use node_core::payment::AttemptFailure;
-    use node_core::router::{RouteHop, RouterConfig};
+    use node_core::router::RouteHop;
     use node_core::{PaymentHash, Preimage, Scid};
 
     fn route(nodes: &[u32], fee_msat: u64) -> Route {
@@ -520,7 +540,7 @@ mod tests {
         assert_eq!(lines[1], "0,1,10,20,failed,1000,7,2,a>b>c,1,4103,0");
         assert_eq!(lines[2], "0,2,20,30,settled,1000,5,2,a>d>c,,,0");
         let by_router = results.stats_by_router();
-        assert_eq!(by_router.keys().copied().collect::<Vec<_>>(), ["cheapest", "min_cost_flow"]);
+        assert_eq!(by_router.keys().collect::<Vec<_>>(), ["cheapest", "min_cost_flow"]);
         assert_eq!(by_router["cheapest"].succeeded, 1);
         assert_eq!(by_router["min_cost_flow"].failed_no_route, 1);
         let stats = results.stats();
@@ -531,5 +551,33 @@ mod tests {
         assert_eq!(stats.success_rate_ppm, 500_000);
         assert_eq!(stats.latency_p50_us, 20);
         assert_eq!(results.global_id(NodeId(1), PaymentId(0)), Some(1));
+    }
+
+    #[test]
+    fn routers_of_one_kind_with_different_parameters_keep_separate_labels() {
+        use node_core::router::mcf::McfParams;
+        let mut results = Results::default();
+        let coarse = McfParams { pieces: 2, ..Default::default() };
+        let configs = [
+            RouterConfig::MinCostFlow(Default::default()),
+            RouterConfig::MinCostFlow(coarse),
+            RouterConfig::Cheapest,
+            RouterConfig::MinCostFlow(Default::default()),
+        ];
+        for (i, router) in configs.into_iter().enumerate() {
+            let start = Event::PaymentStarted {
+                payment_id: PaymentId(i as u64),
+                payment_hash: PaymentHash([i as u8; 32]),
+                destination: NodeId(1),
+                amount_msat: 1000,
+                router,
+            };
+            results.on_event(SimTime(0), NodeId(0), &start);
+        }
+        let labels: Vec<&str> = results.payments.iter().map(|p| p.router.as_str()).collect();
+        assert_eq!(labels, ["min_cost_flow", "min_cost_flow_2", "cheapest", "min_cost_flow"]);
+        let by_router = results.stats_by_router();
+        assert_eq!(by_router["min_cost_flow"].total, 2);
+        assert_eq!(by_router["min_cost_flow_2"].total, 1);
     }
 }

@@ -991,7 +991,17 @@ impl Validator<'_> {
                 }
                 Ok(())
             }
-            RouterConfig::Ldk(_) | RouterConfig::Cln(_) => Ok(()),
+            RouterConfig::Ldk(_) => Ok(()),
+            RouterConfig::Cln(p) => {
+                if p.fuzz_percent > 100 {
+                    return bad(
+                        "fuzz_percent",
+                        p.fuzz_percent.to_string(),
+                        "fuzz_percent is at most 100",
+                    );
+                }
+                Ok(())
+            }
             RouterConfig::MinCostFlow(p) => {
                 if !(1..=64).contains(&p.pieces) {
                     return bad("pieces", p.pieces.to_string(), "pieces must be 1 to 64");
@@ -1018,6 +1028,12 @@ impl Validator<'_> {
             return Err(self.error(
                 self.find_field("max_parts", &config.max_parts.to_string(), 0),
                 "max_parts must be 1 to 483".into(),
+            ));
+        }
+        if config.min_part_msat == 0 {
+            return Err(self.error(
+                self.find_field("min_part_msat", "0", 0),
+                "min_part_msat must be at least 1".into(),
             ));
         }
         if config.mpp_timeout_s < 60 {

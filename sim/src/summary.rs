@@ -155,7 +155,7 @@ pub struct RunSummary {
     /// Payment counts and totals.
     pub payments: PaymentStats,
     /// The same per router, by router name.
-    pub routers: BTreeMap<&'static str, PaymentStats>,
+    pub routers: BTreeMap<String, PaymentStats>,
     orders: Vec<OrderJson>,
     channels: Vec<ChannelJson>,
     nodes: Vec<NodeJson>,

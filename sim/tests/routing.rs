@@ -99,7 +99,7 @@ fn the_routers_scenario_compares_every_router_on_the_same_workload() {
     let scenario = Scenario::load(&scenarios_dir().join("routers.ron")).unwrap();
     let (out, _) = sim::run_captured(&scenario, TraceLevel::Off, true).unwrap();
     let by_router = out.results.stats_by_router();
-    let names: Vec<&str> = by_router.keys().copied().collect();
+    let names: Vec<&str> = by_router.keys().map(String::as_str).collect();
     assert_eq!(
         names,
         ["cheapest", "cln", "ldk", "lnd_apriori", "lnd_bimodal", "min_cost_flow", "shortest_hops"]

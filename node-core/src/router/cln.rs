@@ -56,14 +56,17 @@ impl ClnRouter {
     /// the channel.
     pub fn fuzzed_fee(&self, fee_msat: u64, seed: u64, scid: u64) -> u64 {
         let r_ppm = (mix(seed ^ mix(scid)) % 2_000_001) as i128 - 1_000_000;
-        let factor = 100_000_000i128 + r_ppm * i128::from(self.params.fuzz_percent);
-        (i128::from(fee_msat) * factor / 100_000_000).max(0) as u64
+        let factor = 100_000_000i128.saturating_add(r_ppm * i128::from(self.params.fuzz_percent));
+        let fuzzed = i128::from(fee_msat).saturating_mul(factor) / 100_000_000;
+        u64::try_from(fuzzed.max(0)).unwrap_or(u64::MAX)
     }
 
     /// The risk cost of locking `amount_msat` for `cltv_delta` blocks, msat.
     pub fn risk_msat(&self, amount_msat: u64, cltv_delta: u16) -> u64 {
-        (u128::from(amount_msat) * u128::from(cltv_delta) * u128::from(self.params.riskfactor)
-            / 5_259_600) as u64
+        let risk = (u128::from(amount_msat) * u128::from(cltv_delta))
+            .saturating_mul(u128::from(self.params.riskfactor))
+            / 5_259_600;
+        u64::try_from(risk).unwrap_or(u64::MAX)
     }
 }
 

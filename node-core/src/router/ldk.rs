@@ -109,24 +109,28 @@ impl LdkRouter {
         anti_probing: bool,
     ) -> u64 {
         let p = &self.params;
-        let mut penalty = p.base_penalty_msat
-            + ((u128::from(p.base_penalty_amount_multiplier_msat) * u128::from(amount)) >> 30)
-                as u64;
+        let by_amount =
+            (u128::from(p.base_penalty_amount_multiplier_msat) * u128::from(amount)) >> 30;
+        let mut penalty =
+            p.base_penalty_msat.saturating_add(u64::try_from(by_amount).unwrap_or(u64::MAX));
         if anti_probing {
-            penalty += p.anti_probing_penalty_msat;
+            penalty = penalty.saturating_add(p.anti_probing_penalty_msat);
         }
         if amount > max {
-            return penalty + p.considered_impossible_penalty_msat;
+            return penalty.saturating_add(p.considered_impossible_penalty_msat);
         }
         let probability = self.success_probability(amount, min, max, capacity);
         if probability > 63.0 / 64.0 {
             return penalty;
         }
         let l = if probability <= 0.0 { 2.0 } else { (-libm::log10(probability)).min(2.0) };
+        // Float-to-integer casts saturate, and so do the sums.
         penalty
-            + (l * p.liquidity_penalty_multiplier_msat as f64) as u64
-            + (l * p.liquidity_penalty_amount_multiplier_msat as f64 * amount as f64
-                / (1u64 << 20) as f64) as u64
+            .saturating_add((l * p.liquidity_penalty_multiplier_msat as f64) as u64)
+            .saturating_add(
+                (l * p.liquidity_penalty_amount_multiplier_msat as f64 * amount as f64
+                    / (1u64 << 20) as f64) as u64,
+            )
     }
 }
 

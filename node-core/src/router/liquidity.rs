@@ -30,7 +30,10 @@ pub struct Liquidity {
 impl Liquidity {
     /// Knowledge that halves its distance to ignorance every `half_life_s` seconds.
     pub fn new(half_life_s: u64) -> Liquidity {
-        Liquidity { half_life_us: half_life_s.max(1) * 1_000_000, known: BTreeMap::new() }
+        Liquidity {
+            half_life_us: half_life_s.max(1).saturating_mul(1_000_000),
+            known: BTreeMap::new(),
+        }
     }
 
     /// The decay factor after `elapsed_us`: 0.5^(elapsed / half-life).

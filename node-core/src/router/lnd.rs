@@ -138,7 +138,7 @@ impl LndRouter {
 
     /// 2^(−age / half-life).
     fn decay(&self, now: SimTime, at: SimTime) -> f64 {
-        let half_life_us = (self.params.penalty_half_life_s.max(1) * 1_000_000) as f64;
+        let half_life_us = self.params.penalty_half_life_s.max(1).saturating_mul(1_000_000) as f64;
         libm::pow(2.0, -(now.micros_since(at) as f64) / half_life_us)
     }
 
@@ -189,7 +189,7 @@ impl LndRouter {
         amount: u64,
         capacity: u64,
     ) -> f64 {
-        let tau = (self.params.bimodal_decay_time_s.max(1) * 1_000_000) as f64;
+        let tau = self.params.bimodal_decay_time_s.max(1).saturating_mul(1_000_000) as f64;
         let decay = |at: SimTime| libm::exp(-(now.micros_since(at) as f64) / tau);
         let direct = |r: &PairResult| {
             let a_s = r.success.map_or(0.0, |(s, at)| s as f64 * decay(at));
@@ -289,8 +289,12 @@ impl LndRouter {
         if success {
             let best = r.success.map_or(amount, |(s, _)| s.max(amount));
             r.success = Some((best, now));
-            if r.failure.is_some_and(|(f, _)| f <= best) {
-                r.failure = Some((best + 1, now));
+            // As lnd's `setLastPairResult`: a failure below the success moves up, keeping its
+            // time (a success does not make a recent failure fresh).
+            if let Some((f, at)) = r.failure
+                && f <= best
+            {
+                r.failure = Some((best.saturating_add(1), at));
             }
         } else {
             r.failure = Some((amount, now));
@@ -312,10 +316,10 @@ struct Scoring<'a> {
 
 impl Scorer for Scoring<'_> {
     fn score(&mut self, edge: &Edge<'_>, to: &Reached) -> Option<(u64, u64, f64)> {
-        let risk = (u128::from(edge.amount_msat)
-            * u128::from(edge.cltv_delta)
-            * u128::from(self.router.params.risk_factor_billionths)
-            / 1_000_000_000) as u64;
+        let risk = (u128::from(edge.amount_msat) * u128::from(edge.cltv_delta))
+            .saturating_mul(u128::from(self.router.params.risk_factor_billionths))
+            / 1_000_000_000;
+        let risk = u64::try_from(risk).unwrap_or(u64::MAX);
         let weight = to.weight.saturating_add(edge.fee_msat).saturating_add(risk);
         let probability = to.probability * self.router.probability(self.now, edge);
         if probability < self.min_probability || probability <= 0.0 {
@@ -407,6 +411,19 @@ mod tests {
         let node = r.apriori_probability(later, NodeId(1), NodeId(9), 6_000, 1_000_000_000);
         let pair = r.apriori_probability(later, NodeId(1), NodeId(3), 6_000, 1_000_000_000);
         assert!((pair - node * 0.5).abs() < 1e-12, "{pair} vs {node}");
+    }
+
+    #[test]
+    fn a_success_raises_a_failure_amount_but_keeps_its_time() {
+        let mut r = LndRouter::new(LndParams::default());
+        let t0 = SimTime::from_secs(100);
+        r.record(t0, NodeId(1), NodeId(2), 5_000, false);
+        let t1 = t0.plus_secs(3_600);
+        r.record(t1, NodeId(1), NodeId(2), 6_000, true);
+        // The failure moved to 6001 msat but is an hour old: half its penalty is gone.
+        let node = r.apriori_probability(t1, NodeId(1), NodeId(9), 7_000, 1_000_000_000);
+        let pair = r.apriori_probability(t1, NodeId(1), NodeId(2), 7_000, 1_000_000_000);
+        assert!((pair - node * 0.5).abs() < 1e-9, "{pair} vs {node}");
     }
 
     #[test]

@@ -22,6 +22,12 @@
 //! - **Decomposition.** The flow is split into paths by walking from the payer along arcs with
 //!   flow (in channel-id order) and taking the bottleneck each time; each path is one part, at
 //!   most the request's `max_parts` (the payer's limit: lnd 16, LDK 10).
+//! - **What the flow does not see.** Fees are paid on top of what a part delivers, so parts can
+//!   overflow one of the payer's own channels: the plan is solved again (up to 4 times) with
+//!   that channel's capacity lowered by the excess. A part that breaks a hop's HTLC limits, the
+//!   hop or CLTV limit, the fee budget or the part limit is left out, and so is the flow beyond
+//!   2000 augmenting paths: the plan may then deliver less than the amount, and the payer plans
+//!   the rest once these parts are on their way.
 //! - **Learning.** Liquidity bounds from the payer's own attempts ([`super::liquidity`]), decaying
 //!   with `liquidity_half_life_s`.
 
@@ -133,6 +139,9 @@ struct Problem<'a> {
     /// Sat per unit.
     q: u64,
     hint_arcs: Vec<(NodeId, NodeId, Scid, ChannelPolicy)>,
+    /// Lower capacities, in units, for the payer's own channels whose parts overflowed them once
+    /// fees were added.
+    first_caps: BTreeMap<Scid, u64>,
 }
 
 impl Problem<'_> {
@@ -147,7 +156,8 @@ impl Problem<'_> {
                 if req.excluded_channels.contains(&(first.scid, u)) {
                     continue;
                 }
-                let capacity = first.available_msat / 1000 / self.q;
+                let capacity = (first.available_msat / 1000 / self.q)
+                    .min(self.first_caps.get(&first.scid).copied().unwrap_or(u64::MAX));
                 let key = ArcKey { from: u, scid: first.scid, to: first.peer };
                 f(key, ArcCost { capacity, free: capacity, slice: 0, slope: 0, fee: 0 });
             }
@@ -215,13 +225,21 @@ impl Problem<'_> {
     }
 }
 
+/// Most augmenting paths one plan looks for (each is a Dijkstra over the network); a payment
+/// that needs more gets the flow found so far, and its payer plans the rest later.
+const MAX_AUGMENTATIONS: u32 = 2_000;
+
+/// Most times a plan is solved again with lower own-channel capacities.
+const MAX_ROUNDS: usize = 4;
+
 impl MinCostFlow {
     /// A router that knows nothing yet.
     pub fn new(params: McfParams) -> MinCostFlow {
         MinCostFlow { params, liquidity: Liquidity::new(params.liquidity_half_life_s) }
     }
 
-    /// The min-cost flow of `req.amount_msat` in units, as paths with their unit flows.
+    /// The min-cost flow of `demand` units, as paths with their unit flows; `None` if the
+    /// network cannot carry it. After [`MAX_AUGMENTATIONS`] augmentations, the flow found so far.
     fn solve(&self, problem: &Problem<'_>, demand: u64) -> Option<Vec<(Vec<ArcKey>, u64)>> {
         let req = problem.req;
         let n = problem.view.base().node_count() as usize;
@@ -236,8 +254,8 @@ impl MinCostFlow {
         let mut iterations = 0;
         while sent < demand {
             iterations += 1;
-            if iterations > 10_000 {
-                return None;
+            if iterations > MAX_AUGMENTATIONS {
+                break;
             }
             for &i in &touched {
                 dist[i] = i64::MAX;
@@ -470,6 +488,27 @@ fn route_for(problem: &Problem<'_>, arcs: &[ArcKey], delivered_msat: u64) -> Opt
     Some(Route { hops })
 }
 
+/// The parts for `paths` (largest first): each carries its units of q sat, and the largest
+/// absorbs the rounding so that a full flow adds up to exactly the amount. A path whose route
+/// breaks a hop's HTLC limits or the route limits is left out.
+fn routes_for(problem: &Problem<'_>, paths: &[(Vec<ArcKey>, u64)]) -> Vec<Route> {
+    let req = problem.req;
+    let mut amounts: Vec<u64> =
+        paths.iter().map(|(_, units)| units.saturating_mul(problem.q * 1000)).collect();
+    let total: u64 = amounts.iter().sum();
+    if let Some(largest) = amounts.first_mut()
+        && total > req.amount_msat
+    {
+        *largest = largest.saturating_sub(total - req.amount_msat);
+    }
+    paths
+        .iter()
+        .zip(amounts)
+        .filter(|(_, amount)| *amount > 0)
+        .filter_map(|((arcs, _), amount)| route_for(problem, arcs, amount))
+        .collect()
+}
+
 impl Router for MinCostFlow {
     fn plan(&mut self, view: &GraphView, req: &RouteRequest<'_>) -> Vec<Route> {
         if req.source == req.target || req.amount_msat == 0 {
@@ -488,35 +527,62 @@ impl Router for MinCostFlow {
                 })
             })
             .collect();
-        let problem =
-            Problem { view, req, params: self.params, liquidity: &self.liquidity, q, hint_arcs };
-        let Some(paths) = self.solve(&problem, demand) else { return Vec::new() };
-        if paths.is_empty() || paths.len() > req.max_parts {
-            return Vec::new();
-        }
-        // Each path carries its units of q sat; the largest part absorbs the rounding, so the
-        // parts add up to exactly the amount.
-        let mut amounts: Vec<u64> = paths.iter().map(|(_, units)| units * q * 1000).collect();
-        let total: u64 = amounts.iter().sum();
-        if total < req.amount_msat {
-            return Vec::new();
-        }
-        amounts[0] -= total - req.amount_msat;
-        let mut routes = Vec::with_capacity(paths.len());
-        for ((arcs, _), amount) in paths.iter().zip(amounts) {
-            if amount == 0 {
-                continue;
+        let mut problem = Problem {
+            view,
+            req,
+            params: self.params,
+            liquidity: &self.liquidity,
+            q,
+            hint_arcs,
+            first_caps: BTreeMap::new(),
+        };
+        let mut routes = Vec::new();
+        for _ in 0..MAX_ROUNDS {
+            let Some(paths) = self.solve(&problem, demand) else { return Vec::new() };
+            routes = routes_for(&problem, &paths);
+            // Fees come on top of what the flow sends over the payer's own channels: where the
+            // parts overflow one, solve again with that channel's capacity lowered by the excess.
+            let mut overflowed = false;
+            for first in req.first_hops {
+                let sent: u64 = routes
+                    .iter()
+                    .filter(|r| r.hops[0].scid == first.scid)
+                    .map(Route::sent_msat)
+                    .sum();
+                if sent > first.available_msat {
+                    let units: u64 = routes
+                        .iter()
+                        .filter(|r| r.hops[0].scid == first.scid)
+                        .map(|r| r.delivered_msat().div_ceil(q * 1000))
+                        .sum();
+                    let excess = (sent - first.available_msat).div_ceil(q * 1000);
+                    problem.first_caps.insert(first.scid, units.saturating_sub(excess.max(1)));
+                    overflowed = true;
+                }
             }
-            match route_for(&problem, arcs, amount) {
-                Some(route) => routes.push(route),
-                None => return Vec::new(),
+            if !overflowed {
+                break;
             }
         }
-        let fees: u64 = routes.iter().map(Route::fee_msat).sum();
-        if fees > req.max_fee_msat {
-            return Vec::new();
+        // What still does not fit — a channel still overflowed, too many parts, fees over the
+        // budget — is dropped, last parts first; the payer plans what is left later.
+        routes.truncate(req.max_parts);
+        let mut kept: Vec<Route> = Vec::with_capacity(routes.len());
+        let mut fees = 0u64;
+        for route in routes {
+            let first = route.hops[0].scid;
+            let on_first: u64 =
+                kept.iter().filter(|r| r.hops[0].scid == first).map(Route::sent_msat).sum();
+            let available =
+                req.first_hops.iter().find(|f| f.scid == first).map_or(0, |f| f.available_msat);
+            if on_first + route.sent_msat() <= available
+                && fees + route.fee_msat() <= req.max_fee_msat
+            {
+                fees += route.fee_msat();
+                kept.push(route);
+            }
         }
-        routes
+        kept
     }
 
     fn learn(
@@ -623,13 +689,39 @@ mod tests {
     }
 
     #[test]
+    fn parts_never_overflow_the_payers_own_channels_once_fees_are_added() {
+        // The same diamond, but each forwarder charges 1000 msat + 1%, and the payer can send
+        // exactly the capacities: the flow fills both own channels, the fees do not fit.
+        let fee = policy(1_000, 10_000, 40);
+        let channels = vec![
+            channel(1, 0, 1, 1_000, fee),
+            channel(2, 0, 2, 3_000, fee),
+            channel(3, 1, 3, 1_000, fee),
+            channel(4, 2, 3, 3_000, fee),
+        ];
+        let f = Fixture::new(4, channels, 0, 3, None);
+        let mut router = MinCostFlow::new(McfParams::default());
+        let routes = router.plan(&f.view, &f.request(3_900_000));
+        assert!(!routes.is_empty());
+        for first in &f.first_hops {
+            let sent: u64 =
+                routes.iter().filter(|r| r.hops[0].scid == first.scid).map(Route::sent_msat).sum();
+            assert!(sent <= first.available_msat, "{sent} over {first:?}: {routes:?}");
+        }
+        let delivered: u64 = routes.iter().map(Route::delivered_msat).sum();
+        assert!(delivered <= 3_900_000 && delivered > 3_000_000, "{delivered}");
+    }
+
+    #[test]
     fn more_than_the_network_holds_or_than_the_parts_allowed_finds_nothing() {
         let f = diamond();
         let mut router = MinCostFlow::new(McfParams::default());
         assert!(router.plan(&f.view, &f.request(4_001_000)).is_empty());
         let mut req = f.request(2_000_000);
         req.max_parts = 1;
-        assert!(router.plan(&f.view, &req).is_empty(), "2000 sat needs both paths");
+        let one = router.plan(&f.view, &req);
+        assert_eq!(one.len(), 1, "2000 sat needs both paths: only the largest part is kept");
+        assert_eq!(one[0].delivered_msat(), 1_800_000);
         let single = router.plan(&f.view, &f.request(500_000));
         assert_eq!(single.len(), 1, "a small amount goes one way: {single:?}");
     }

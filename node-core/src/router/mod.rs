@@ -136,7 +136,9 @@ pub enum Learned {
 /// A way of finding routes for the payer that owns it.
 pub trait Router: std::fmt::Debug {
     /// Routes delivering `req.amount_msat` in total: at most one for a single-path router, at
-    /// most `req.max_parts` parts of a split for a multi-part one; none if there is no way.
+    /// most `req.max_parts` parts of a split for a multi-part one; none if there is no way. A
+    /// multi-part router may deliver less (parts it could not fit are left out): the payer
+    /// sends what it got and plans the rest.
     fn plan(&mut self, view: &GraphView, req: &RouteRequest<'_>) -> Vec<Route>;
 
     /// Learns from how an attempt over `route` by `payer` ended at `now` (`view` gives channel
