@@ -1,88 +1,16 @@
-//! Real network snapshots in: Core Lightning's `listchannels` JSON, as `lightning-cli
-//! listchannels` prints it (one entry per channel direction, `short_channel_id` as `BxTxO`,
-//! amounts as numbers or `"…msat"` strings) and as the derived mainnet file of
-//! `../shared/data/mainnet` writes it (a `nodes` list with indexes, `chan_idx` in place of the
-//! short channel id), plain or gzip-packed. The result is the public graph — capacities and each
-//! direction's policy, disabled or not — with no balances (gossip has none). Nodes keep the order
-//! of the file's `nodes` list, or else sorted by public key; channels are sorted by short channel
-//! id. What this module does not do: turn a graph into a scenario (balances, node settings); that
-//! is the scenario's job.
+//! Core Lightning's `listchannels` JSON, as `lightning-cli listchannels` prints it (one entry per
+//! channel direction, `short_channel_id` as `BxTxO`, amounts as numbers or `"…msat"` strings)
+//! and as the derived mainnet file of `../shared/data/mainnet` writes it (a `nodes` list with
+//! indexes, `chan_idx` in place of the short channel id). Nodes keep the order of the file's
+//! `nodes` list, or else sorted by public key; channels are sorted by short channel id. Gossip has
+//! no balances, so none are read.
 
-use node_core::graph::{BaseGraph, ChannelInfo, DirectedPolicy};
+use super::{ImportedChannel, ImportedGraph, Positioned};
+use node_core::graph::DirectedPolicy;
 use node_core::policy::ChannelPolicy;
 use node_core::{NodeId, Scid};
 use serde::Deserialize;
 use std::collections::BTreeMap;
-use std::fmt;
-use std::io::{BufReader, Read};
-use std::path::Path;
-
-/// A snapshot that cannot be read: one line naming the file and, where known, the position.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ImportError {
-    /// The file, as given.
-    pub file: String,
-    /// 1-based line and column, for JSON syntax errors.
-    pub position: Option<(usize, usize)>,
-    /// What is wrong.
-    pub message: String,
-}
-
-impl fmt::Display for ImportError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.position {
-            Some((line, col)) => write!(f, "{}:{}:{}: {}", self.file, line, col, self.message),
-            None => write!(f, "{}: {}", self.file, self.message),
-        }
-    }
-}
-
-impl std::error::Error for ImportError {}
-
-/// A public channel of a snapshot.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ImportedChannel {
-    /// Its short channel id (made up from its index when the file has none).
-    pub scid: Scid,
-    /// The end with the smaller index.
-    pub node_1: NodeId,
-    /// The other end.
-    pub node_2: NodeId,
-    /// Its value, sat.
-    pub capacity_sat: u64,
-    /// The policy of the direction from `node_1`, then from `node_2`; `None` if the file has no
-    /// entry for it.
-    pub directions: [Option<DirectedPolicy>; 2],
-}
-
-/// A snapshot's public graph.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct ImportedGraph {
-    /// Each node's public key, hex, by index.
-    pub node_ids: Vec<String>,
-    /// Each node's alias, by index (empty if unknown).
-    pub aliases: Vec<String>,
-    /// The channels, by short channel id.
-    pub channels: Vec<ImportedChannel>,
-}
-
-impl ImportedGraph {
-    /// The graph every node of a run would start from.
-    pub fn base_graph(&self) -> BaseGraph {
-        let channels = self
-            .channels
-            .iter()
-            .map(|c| ChannelInfo {
-                scid: c.scid,
-                node_1: c.node_1,
-                node_2: c.node_2,
-                capacity_sat: c.capacity_sat,
-                directions: c.directions,
-            })
-            .collect();
-        BaseGraph::new(self.node_ids.len() as u32, channels)
-    }
-}
 
 /// An amount: a number of msat, or a string ending in `msat`.
 #[derive(Deserialize)]
@@ -156,26 +84,8 @@ fn parse_scid(text: &str) -> Option<Scid> {
         .then(|| Scid::new(block, tx, out))
 }
 
-/// Reads a `listchannels` file, gzip-packed or not.
-pub fn read_listchannels(path: &Path) -> Result<ImportedGraph, ImportError> {
-    let file = path.display().to_string();
-    let fail = |position, message: String| ImportError { file: file.clone(), position, message };
-    let mut bytes = Vec::new();
-    std::fs::File::open(path)
-        .and_then(|f| BufReader::new(f).read_to_end(&mut bytes))
-        .map_err(|e| fail(None, format!("cannot read: {e}")))?;
-    if bytes.starts_with(&[0x1f, 0x8b]) {
-        let mut text = Vec::new();
-        flate2::read::GzDecoder::new(&bytes[..])
-            .read_to_end(&mut text)
-            .map_err(|e| fail(None, format!("not a valid gzip file: {e}")))?;
-        bytes = text;
-    }
-    parse_listchannels(&bytes).map_err(|(position, message)| fail(position, message))
-}
-
 /// Parses `listchannels` JSON; errors carry the JSON position where there is one.
-pub fn parse_listchannels(json: &[u8]) -> Result<ImportedGraph, (Option<(usize, usize)>, String)> {
+pub fn parse_listchannels(json: &[u8]) -> Result<ImportedGraph, Positioned> {
     let raw: ListChannels = serde_json::from_slice(json)
         .map_err(|e| (Some((e.line(), e.column())), format!("not listchannels JSON: {e}")))?;
     let no_position = |message: String| (None, message);
@@ -237,6 +147,7 @@ pub fn parse_listchannels(json: &[u8]) -> Result<ImportedGraph, (Option<(usize, 
             node_2,
             capacity_sat,
             directions: [None, None],
+            balance_1_msat: None,
         });
         if (channel.node_1, channel.node_2, channel.capacity_sat) != (node_1, node_2, capacity_sat)
         {
@@ -270,6 +181,7 @@ pub fn parse_listchannels(json: &[u8]) -> Result<ImportedGraph, (Option<(usize, 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::Path;
 
     const CLN: &str = r#"{"channels": [
         {"source": "03bb", "destination": "02aa", "short_channel_id": "800000x12x1",
@@ -341,8 +253,6 @@ mod tests {
         );
         let (_, message) = parse_listchannels(json.as_bytes()).unwrap_err();
         assert!(message.contains("disagree"), "{message}");
-        let err = read_listchannels(Path::new("/nonexistent/listchannels.json")).unwrap_err();
-        assert!(err.to_string().starts_with("/nonexistent/listchannels.json: cannot read"));
     }
 
     /// The real snapshot, when `../shared/data` is beside the project.
@@ -354,7 +264,7 @@ mod tests {
             eprintln!("skipped: {} is absent", path.display());
             return;
         }
-        let graph = read_listchannels(&path).unwrap();
+        let graph = super::super::read_listchannels(&path).unwrap();
         // The counts of ../shared/data/mainnet/README.md.
         assert_eq!(graph.node_ids.len(), 17_324);
         assert_eq!(graph.channels.len(), 50_808);

@@ -1,0 +1,283 @@
+//! Real network snapshots in and out. Four formats are read: Core Lightning's `listchannels`
+//! JSON ([`cln`]), lnd's `describegraph` JSON ([`lnd`]), CLoTH's CSV files ([`cloth`]) and
+//! SimLN's `sim_network` JSON ([`simln`]), which is also written so that a run can be
+//! cross-checked against that tool. JSON files may be gzip-packed. Every reader yields an
+//! [`ImportedGraph`]: nodes with their public keys, channels with capacities, each direction's
+//! policy (disabled or not) and, when the format has them (CLoTH), starting balances.
+//!
+//! What this module does not do: turn a graph into a scenario (node settings, balances for graphs
+//! without them, names); that is the scenario's job ([`crate::scenario`]). Errors are one line
+//! naming the file and, where known, the line and column.
+
+pub mod cln;
+pub mod cloth;
+pub mod lnd;
+pub mod simln;
+
+use node_core::graph::{BaseGraph, ChannelInfo, DirectedPolicy};
+use node_core::{NodeId, Scid};
+use serde::Deserialize;
+use std::fmt;
+use std::io::Read;
+use std::path::Path;
+
+/// A snapshot that cannot be read: one line naming the file and, where known, the position.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ImportError {
+    /// The file, as given.
+    pub file: String,
+    /// 1-based line and column.
+    pub position: Option<(usize, usize)>,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl fmt::Display for ImportError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.position {
+            Some((line, col)) => write!(f, "{}:{}:{}: {}", self.file, line, col, self.message),
+            None => write!(f, "{}: {}", self.file, self.message),
+        }
+    }
+}
+
+impl std::error::Error for ImportError {}
+
+/// An error inside one file: where, if known, and what.
+pub type Positioned = (Option<(usize, usize)>, String);
+
+/// A public channel of a snapshot.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ImportedChannel {
+    /// Its short channel id (made up from its index when the file has none).
+    pub scid: Scid,
+    /// The end with the smaller index.
+    pub node_1: NodeId,
+    /// The other end.
+    pub node_2: NodeId,
+    /// Its value, sat.
+    pub capacity_sat: u64,
+    /// The policy of the direction from `node_1`, then from `node_2`; `None` if the file has no
+    /// entry for it.
+    pub directions: [Option<DirectedPolicy>; 2],
+    /// What `node_1` holds at the start, msat, when the file says (CLoTH); `None` otherwise.
+    pub balance_1_msat: Option<u64>,
+}
+
+/// A snapshot's public graph.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ImportedGraph {
+    /// Each node's public key, hex, by index (CLoTH has none: its node ids as text).
+    pub node_ids: Vec<String>,
+    /// Each node's alias, by index (empty if unknown).
+    pub aliases: Vec<String>,
+    /// The channels, by short channel id.
+    pub channels: Vec<ImportedChannel>,
+}
+
+impl ImportedGraph {
+    /// The graph every node of a run would start from.
+    pub fn base_graph(&self) -> BaseGraph {
+        let channels = self
+            .channels
+            .iter()
+            .map(|c| ChannelInfo {
+                scid: c.scid,
+                node_1: c.node_1,
+                node_2: c.node_2,
+                capacity_sat: c.capacity_sat,
+                directions: c.directions,
+            })
+            .collect();
+        BaseGraph::new(self.node_ids.len() as u32, channels)
+    }
+
+    /// Whether every channel carries its starting balances.
+    pub fn has_balances(&self) -> bool {
+        !self.channels.is_empty() && self.channels.iter().all(|c| c.balance_1_msat.is_some())
+    }
+
+    /// Nodes with at least one enabled channel direction, which can route a payment.
+    pub fn routable_nodes(&self) -> Vec<NodeId> {
+        let mut yes = vec![false; self.node_ids.len()];
+        for c in &self.channels {
+            for (direction, from) in [c.node_1, c.node_2].into_iter().enumerate() {
+                if c.directions[direction].is_some_and(|d| !d.disabled) {
+                    yes[from.index()] = true;
+                }
+            }
+        }
+        (0..yes.len() as u32).filter(|&i| yes[i as usize]).map(NodeId).collect()
+    }
+}
+
+/// The snapshot formats.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+pub enum GraphFormat {
+    /// Core Lightning `listchannels` JSON (or the derived mainnet file).
+    ClnListchannels,
+    /// lnd `describegraph` JSON.
+    LndDescribegraph,
+    /// CLoTH's `nodes`, `channels` and `edges` CSV files.
+    Cloth,
+    /// SimLN's `sim_network` JSON.
+    Simln,
+}
+
+impl GraphFormat {
+    /// The name used on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            GraphFormat::ClnListchannels => "cln",
+            GraphFormat::LndDescribegraph => "lnd",
+            GraphFormat::Cloth => "cloth",
+            GraphFormat::Simln => "simln",
+        }
+    }
+
+    /// The format of a command-line name.
+    pub fn from_name(name: &str) -> Option<GraphFormat> {
+        [GraphFormat::ClnListchannels, GraphFormat::LndDescribegraph, GraphFormat::Cloth]
+            .into_iter()
+            .chain([GraphFormat::Simln])
+            .find(|f| f.name() == name)
+    }
+}
+
+/// Reads a snapshot. `format` `None` tells the format from the file: a directory or a `.csv`
+/// file is CLoTH's; JSON is told by its top-level keys (`sim_network`, `edges`, `channels`).
+pub fn read_graph(path: &Path, format: Option<GraphFormat>) -> Result<ImportedGraph, ImportError> {
+    let file = path.display().to_string();
+    let fail = |position, message: String| ImportError { file: file.clone(), position, message };
+    let is_csv = path.is_dir() || path.extension().is_some_and(|e| e.eq_ignore_ascii_case("csv"));
+    if format == Some(GraphFormat::Cloth) || (format.is_none() && is_csv) {
+        return cloth::read(path);
+    }
+    let bytes = read_bytes(path).map_err(|message| fail(None, message))?;
+    let format = match format {
+        Some(f) => f,
+        None => detect_json(&bytes).map_err(|(position, message)| fail(position, message))?,
+    };
+    let parsed = match format {
+        GraphFormat::ClnListchannels => cln::parse_listchannels(&bytes),
+        GraphFormat::LndDescribegraph => lnd::parse_describegraph(&bytes),
+        GraphFormat::Simln => simln::parse_sim_network(&bytes),
+        GraphFormat::Cloth => unreachable!("handled above"),
+    };
+    parsed.map_err(|(position, message)| fail(position, message))
+}
+
+/// Reads a Core Lightning `listchannels` file, gzip-packed or not.
+pub fn read_listchannels(path: &Path) -> Result<ImportedGraph, ImportError> {
+    read_graph(path, Some(GraphFormat::ClnListchannels))
+}
+
+/// A file's bytes, inflated if gzip-packed.
+pub(crate) fn read_bytes(path: &Path) -> Result<Vec<u8>, String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("cannot read: {e}"))?;
+    if !bytes.starts_with(&[0x1f, 0x8b]) {
+        return Ok(bytes);
+    }
+    let mut text = Vec::new();
+    flate2::read::GzDecoder::new(&bytes[..])
+        .read_to_end(&mut text)
+        .map_err(|e| format!("not a valid gzip file: {e}"))?;
+    Ok(text)
+}
+
+/// Tells a JSON snapshot's format by its top-level keys.
+fn detect_json(json: &[u8]) -> Result<GraphFormat, Positioned> {
+    #[derive(Deserialize)]
+    struct Probe {
+        sim_network: Option<serde::de::IgnoredAny>,
+        edges: Option<serde::de::IgnoredAny>,
+        channels: Option<serde::de::IgnoredAny>,
+    }
+    let probe: Probe = serde_json::from_slice(json)
+        .map_err(|e| (Some((e.line(), e.column())), format!("not a JSON snapshot: {e}")))?;
+    match (probe.sim_network, probe.edges, probe.channels) {
+        (Some(_), _, _) => Ok(GraphFormat::Simln),
+        (None, Some(_), _) => Ok(GraphFormat::LndDescribegraph),
+        (None, None, Some(_)) => Ok(GraphFormat::ClnListchannels),
+        (None, None, None) => Err((
+            None,
+            "not a snapshot: no top-level \"channels\" (Core Lightning), \"edges\" (lnd) or \
+             \"sim_network\" (SimLN)"
+                .into(),
+        )),
+    }
+}
+
+/// A JSON number that some tools print as a string (lnd prints 64-bit integers as strings).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(untagged)]
+pub(crate) enum Number {
+    Int(u64),
+    Text(String),
+}
+
+impl Number {
+    pub(crate) fn get(&self, field: &str) -> Result<u64, String> {
+        match self {
+            Number::Int(n) => Ok(*n),
+            Number::Text(t) => t.parse().map_err(|_| format!("{field} {t:?} is not a number")),
+        }
+    }
+}
+
+/// Shared by the JSON readers: node indexes in sorted public-key order.
+pub(crate) fn sorted_index<'k>(
+    keys: impl IntoIterator<Item = &'k str>,
+) -> std::collections::BTreeMap<&'k str, u32> {
+    let mut index: std::collections::BTreeMap<&str, u32> =
+        keys.into_iter().map(|k| (k, 0)).collect();
+    for (i, slot) in index.values_mut().enumerate() {
+        *slot = i as u32;
+    }
+    index
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fixture(name: &str) -> std::path::PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
+    }
+
+    #[test]
+    fn the_format_is_told_from_the_file() {
+        for (name, nodes, channels) in [
+            ("listchannels.json", 3, 2),
+            ("describegraph.json", 3, 2),
+            ("sim_network.json", 3, 2),
+            ("cloth", 4, 3),
+        ] {
+            let graph = read_graph(&fixture(name), None).unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!((graph.node_ids.len(), graph.channels.len()), (nodes, channels), "{name}");
+        }
+    }
+
+    #[test]
+    fn unreadable_or_unknown_files_get_one_line() {
+        let err = read_listchannels(Path::new("/nonexistent/listchannels.json")).unwrap_err();
+        assert!(err.to_string().starts_with("/nonexistent/listchannels.json: cannot read"));
+        let dir = std::env::temp_dir().join(format!("boltsim-import-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("other.json");
+        std::fs::write(&path, "{\"nodes\": []}").unwrap();
+        let err = read_graph(&path, None).unwrap_err();
+        assert!(err.message.starts_with("not a snapshot"), "{err}");
+        std::fs::write(&path, "{\"nodes\": [\n  1,, 2]}").unwrap();
+        let err = read_graph(&path, None).unwrap_err();
+        assert_eq!(err.position.map(|p| p.0), Some(2), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn routable_nodes_have_an_enabled_direction() {
+        let graph = read_graph(&fixture("listchannels.json"), None).unwrap();
+        // 02aa's only direction is disabled; 03bb and 03cc have enabled ones.
+        assert_eq!(graph.routable_nodes(), [NodeId(1), NodeId(2)]);
+    }
+}
