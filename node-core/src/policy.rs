@@ -25,11 +25,15 @@ impl ChannelPolicy {
     /// `fee_base_msat + amount_to_forward_msat * fee_proportional_millionths / 1_000_000`,
     /// rounded down.
     pub fn fee_msat(&self, amount_to_forward_msat: u64) -> u64 {
-        let proportional = u128::from(amount_to_forward_msat)
-            * u128::from(self.fee_proportional_millionths)
-            / 1_000_000;
-        u64::from(self.fee_base_msat)
-            + u64::try_from(proportional).expect("invariant: a fee on a u64 amount fits in u64")
+        let ppm = u64::from(self.fee_proportional_millionths);
+        // The product fits in u64 for every amount below 4,294 BTC at any rate; the wide path
+        // (saturating: such a fee exceeds all bitcoin anyway) is for the rest.
+        let proportional = match amount_to_forward_msat.checked_mul(ppm) {
+            Some(product) => product / 1_000_000,
+            None => u64::try_from(u128::from(amount_to_forward_msat) * u128::from(ppm) / 1_000_000)
+                .unwrap_or(u64::MAX),
+        };
+        u64::from(self.fee_base_msat).saturating_add(proportional)
     }
 
     /// Whether this direction forwards an HTLC of `amount_msat` at all.

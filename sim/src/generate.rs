@@ -20,7 +20,7 @@ pub enum TopologyKind {
     },
 }
 
-/// How a generated channel's value is split between its ends at the start.
+/// How a channel's value is split between its ends at the start.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum BalanceSplit {
@@ -29,8 +29,28 @@ pub enum BalanceSplit {
     /// Half each.
     #[default]
     Even,
-    /// Uniform between nothing and everything at the opener.
+    /// Uniform between nothing and everything at the opener, in whole sat (drawn per channel).
     Random,
+    /// A fixed share at the opener, in millionths of the capacity.
+    Ratio {
+        /// The opener's share, ppm (0 to 1000000).
+        opener_ppm: u32,
+    },
+}
+
+impl BalanceSplit {
+    /// The opener's starting balance in a channel of `capacity_sat`, sat.
+    pub fn opener_sat(self, capacity_sat: u64, stream: &mut Stream) -> u64 {
+        match self {
+            BalanceSplit::Opener => capacity_sat,
+            BalanceSplit::Even => capacity_sat / 2,
+            BalanceSplit::Random => stream.range_inclusive(0, capacity_sat),
+            BalanceSplit::Ratio { opener_ppm } => {
+                (u128::from(capacity_sat) * u128::from(opener_ppm.min(1_000_000)) / 1_000_000)
+                    as u64
+            }
+        }
+    }
 }
 
 /// Bounds of a generated channel's capacity, sat (log-uniform in between).
@@ -140,11 +160,7 @@ pub fn generate(spec: &GenerateSpec, stream: &mut Stream) -> Vec<GeneratedChanne
             } else {
                 spec.capacity.min_sat
             };
-            let opener_sat = match spec.balance {
-                BalanceSplit::Opener => capacity_sat,
-                BalanceSplit::Even => capacity_sat / 2,
-                BalanceSplit::Random => stream.range_inclusive(0, capacity_sat),
-            };
+            let opener_sat = spec.balance.opener_sat(capacity_sat, stream);
             channels.push((node, peer, capacity_sat, opener_sat));
             endpoints.push(node);
             endpoints.push(peer);

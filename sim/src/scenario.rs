@@ -4,7 +4,8 @@
 //! inconsistent file becomes one [`ScenarioError`] naming the file and, where it can be found,
 //! the line and column. Running a scenario is the world's job.
 
-use crate::generate::{GenerateSpec, generate};
+use crate::generate::{BalanceSplit, GenerateSpec, generate};
+use crate::import::{GraphFormat, ImportedGraph};
 use crate::rng::Stream;
 use crate::workload::{AmountSpec, WorkloadSpec};
 use node_core::config::{Implementation, NodeConfig};
@@ -83,6 +84,9 @@ pub struct ScenarioFile {
     /// A generated network, added to `nodes` and `channels`.
     #[serde(default)]
     pub generate: Option<GenerateSpec>,
+    /// A network read from a snapshot file, added to `nodes` and `channels`.
+    #[serde(default)]
+    pub import: Option<ImportSpec>,
     /// Payments arriving at random.
     #[serde(default)]
     pub workload: Option<WorkloadSpec>,
@@ -413,6 +417,48 @@ pub struct PolicySpec {
     /// Largest HTLC forwarded, msat (default: the capacity).
     #[serde(default)]
     pub htlc_maximum_msat: Option<u64>,
+    /// The direction is disabled from the start (no payment is routed over it).
+    #[serde(default)]
+    pub disabled: bool,
+}
+
+/// A network read from a snapshot file (see [`crate::import`]).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImportSpec {
+    /// The file (a directory for CLoTH), relative to the scenario file.
+    pub file: String,
+    /// Its format (default: told from the file).
+    #[serde(default)]
+    pub format: Option<GraphFormat>,
+    /// Starting balances: default the file's (CLoTH, SimLN), else `random`. "Opener" is the
+    /// channel's `node_1` (the smaller public key): gossip does not say who opened.
+    #[serde(default)]
+    pub balance: Option<BalanceSplit>,
+    /// The preset of the imported nodes (`node_defaults` apply on top).
+    #[serde(default)]
+    pub implementation: Implementation,
+    /// Name prefix: node i of the file is `<prefix><i>`.
+    #[serde(default = "default_import_prefix")]
+    pub name_prefix: String,
+    /// Each imported node's on-chain wallet, sat.
+    #[serde(default)]
+    pub wallet_sat: u64,
+}
+
+fn default_import_prefix() -> String {
+    "n".to_string()
+}
+
+/// A validated imported network.
+#[derive(Clone, Debug)]
+pub struct ImportedNetwork {
+    /// The graph as read.
+    pub graph: ImportedGraph,
+    /// The scenario node id of the file's node 0.
+    pub first: u32,
+    /// How balances are set (`None`: the file's own).
+    pub balance: Option<BalanceSplit>,
 }
 
 /// A channel that exists when the run starts.
@@ -428,6 +474,9 @@ pub struct ChannelSpec {
     /// The opener's starting balance, sat (default: all of it).
     #[serde(default)]
     pub from_balance_sat: Option<u64>,
+    /// The opener's starting balance in msat, in place of `from_balance_sat`.
+    #[serde(default)]
+    pub from_balance_msat: Option<u64>,
     /// Whether the channel is public (in every node's graph from the start).
     #[serde(default = "yes")]
     pub announce: bool,
@@ -610,6 +659,10 @@ pub struct GenesisChannel {
     pub from_policy: ChannelPolicy,
     /// The other end's policy.
     pub to_policy: ChannelPolicy,
+    /// The opener's direction starts disabled.
+    pub from_disabled: bool,
+    /// The other end's direction starts disabled.
+    pub to_disabled: bool,
 }
 
 /// A shop, resolved.
@@ -811,6 +864,8 @@ pub struct Scenario {
     pub channels: Vec<GenesisChannel>,
     /// The generated network, whose nodes are at the end of `nodes`.
     pub generate: Option<GenerateSpec>,
+    /// The imported network, whose nodes follow the listed ones.
+    pub imported: Option<Arc<ImportedNetwork>>,
     /// Payments arriving at random.
     pub workload: Option<WorkloadSpec>,
     /// Shops.
@@ -870,6 +925,42 @@ impl Scenario {
     /// drawn from the stream `generate` of the seed.
     pub fn genesis_channels(&self) -> Vec<GenesisChannel> {
         let mut channels = self.channels.clone();
+        if let Some(imported) = &self.imported {
+            let mut stream = Stream::new(self.seed, "import/balance");
+            for c in &imported.graph.channels {
+                let (from, to) =
+                    (NodeId(imported.first + c.node_1.0), NodeId(imported.first + c.node_2.0));
+                let capacity_msat = c.capacity_sat * 1000;
+                let from_balance_msat = match (imported.balance, c.balance_1_msat) {
+                    (None, Some(msat)) => msat,
+                    (split, _) => {
+                        let split = split.unwrap_or(BalanceSplit::Random);
+                        split.opener_sat(c.capacity_sat, &mut stream) * 1000
+                    }
+                };
+                let end = |slot: usize, node: NodeId| match c.directions[slot] {
+                    Some(d) => (d.policy, d.disabled),
+                    None => {
+                        let mut p = self.nodes[node.index()].config.policy;
+                        p.htlc_maximum_msat = p.htlc_maximum_msat.min(capacity_msat);
+                        (p, true)
+                    }
+                };
+                let ((from_policy, from_disabled), (to_policy, to_disabled)) =
+                    (end(0, from), end(1, to));
+                channels.push(GenesisChannel {
+                    from,
+                    to,
+                    capacity_sat: c.capacity_sat,
+                    from_balance_msat,
+                    announce: true,
+                    from_policy,
+                    to_policy,
+                    from_disabled,
+                    to_disabled,
+                });
+            }
+        }
         if let Some(spec) = &self.generate {
             let first = (self.nodes.len() - spec.nodes as usize) as u32;
             let mut stream = Stream::new(self.seed, "generate");
@@ -896,6 +987,8 @@ impl Scenario {
                     announce: spec.announce,
                     from_policy,
                     to_policy,
+                    from_disabled: false,
+                    to_disabled: false,
                 });
             }
         }
@@ -960,6 +1053,61 @@ impl Validator<'_> {
     }
 
     /// Router parameters outside what the routers handle.
+    /// Reads the snapshot of `spec` and adds its nodes, named `<prefix><i>`, after the listed
+    /// ones. Errors in the snapshot name the snapshot's file and position.
+    fn import(
+        &self,
+        spec: &ImportSpec,
+        raw: &ScenarioFile,
+        nodes: &mut Vec<NodeDef>,
+        ids: &mut BTreeMap<String, NodeId>,
+    ) -> Result<ImportedNetwork, ScenarioError> {
+        let bad = |field: &str, message: String| self.error(self.find_field(field, "", 0), message);
+        let base = Path::new(self.file).parent().unwrap_or(Path::new(""));
+        let path = base.join(&spec.file);
+        let graph = crate::import::read_graph(&path, spec.format).map_err(|e| ScenarioError {
+            file: e.file,
+            position: e.position,
+            message: e.message,
+        })?;
+        if graph.node_ids.len() < 2 || graph.channels.is_empty() {
+            return Err(bad("file", format!("{} has no channels", path.display())));
+        }
+        if let Some(BalanceSplit::Ratio { opener_ppm }) = spec.balance
+            && opener_ppm > 1_000_000
+        {
+            return Err(bad("opener_ppm", "opener_ppm must be 0 to 1000000".into()));
+        }
+        if spec.name_prefix.is_empty()
+            || !spec.name_prefix.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        {
+            return Err(bad(
+                "name_prefix",
+                "name_prefix must be letters, digits, '_' or '-'".into(),
+            ));
+        }
+        if spec.wallet_sat > MAX_MONEY_SAT {
+            return Err(bad("wallet_sat", "wallet_sat is more than all bitcoin".into()));
+        }
+        let mut config = NodeConfig::preset(spec.implementation);
+        config.feerate_per_kw = raw.chain.feerate_per_kw;
+        config.router = raw.router;
+        raw.node_defaults.apply(&mut config);
+        self.check_node_config(&config)?;
+        let first = nodes.len() as u32;
+        for i in 0..graph.node_ids.len() {
+            let name = format!("{}{i}", spec.name_prefix);
+            if ids.insert(name.clone(), NodeId(first + i as u32)).is_some() {
+                return Err(self.error(
+                    self.find_string(&name),
+                    format!("imported node {name:?} clashes with a listed node"),
+                ));
+            }
+            nodes.push(NodeDef { name, config, wallet_sat: spec.wallet_sat });
+        }
+        Ok(ImportedNetwork { graph, first, balance: spec.balance })
+    }
+
     fn check_router(&self, router: &RouterConfig) -> Result<(), ScenarioError> {
         let bad = |field: &str, value: String, message: &str| {
             Err(self.error(self.find_field(field, &value, 0), message.to_string()))
@@ -1099,7 +1247,7 @@ impl Validator<'_> {
                 "feerate_per_kw must be at least 253 (the relay floor)".into(),
             ));
         }
-        if raw.nodes.is_empty() && raw.generate.is_none() {
+        if raw.nodes.is_empty() && raw.generate.is_none() && raw.import.is_none() {
             return Err(self.error(
                 self.find_field("nodes", "[", 0),
                 "a scenario needs at least one node".into(),
@@ -1174,6 +1322,19 @@ impl Validator<'_> {
             created_sat = created_sat.saturating_add(spec.wallet_sat);
             nodes.push(NodeDef { name: spec.name.clone(), config, wallet_sat: spec.wallet_sat });
         }
+        let imported = match &raw.import {
+            Some(spec) => {
+                let network = self.import(spec, &raw, &mut nodes, &mut ids)?;
+                for c in &network.graph.channels {
+                    created_sat = created_sat.saturating_add(c.capacity_sat);
+                }
+                created_sat = created_sat.saturating_add(
+                    spec.wallet_sat.saturating_mul(network.graph.node_ids.len() as u64),
+                );
+                Some(Arc::new(network))
+            }
+            None => None,
+        };
         if let Some(g) = &raw.generate {
             let bad = |field: &str, message: String| {
                 Err(self.error(self.find_field(field, "", 0), message))
@@ -1356,14 +1517,25 @@ impl Validator<'_> {
                     ),
                 ));
             }
-            let from_balance_sat = spec.from_balance_sat.unwrap_or(spec.capacity_sat);
-            if from_balance_sat > spec.capacity_sat {
+            let from_balance_msat = match (spec.from_balance_sat, spec.from_balance_msat) {
+                (Some(_), Some(msat)) => {
+                    return Err(self.error(
+                        self.find_field("from_balance_msat", &msat.to_string(), 0),
+                        "give from_balance_sat or from_balance_msat, not both".into(),
+                    ));
+                }
+                (Some(sat), None) => sat.saturating_mul(1000),
+                (None, Some(msat)) => msat,
+                (None, None) => spec.capacity_sat * 1000,
+            };
+            if from_balance_msat > spec.capacity_sat * 1000 {
+                let (field, value) = match spec.from_balance_sat {
+                    Some(sat) => ("from_balance_sat", sat),
+                    None => ("from_balance_msat", from_balance_msat),
+                };
                 return Err(self.error(
-                    self.find_field("from_balance_sat", &from_balance_sat.to_string(), 0),
-                    format!(
-                        "from_balance_sat {from_balance_sat} is above the capacity {}",
-                        spec.capacity_sat
-                    ),
+                    self.find_field(field, &value.to_string(), 0),
+                    format!("{field} {value} is above the capacity {} sat", spec.capacity_sat),
                 ));
             }
             let policy = |spec: Option<PolicySpec>, config: &NodeConfig| match spec {
@@ -1385,10 +1557,12 @@ impl Validator<'_> {
                 from,
                 to,
                 capacity_sat: spec.capacity_sat,
-                from_balance_msat: from_balance_sat * 1000,
+                from_balance_msat,
                 announce: spec.announce,
                 from_policy: cap(policy(spec.from_policy, fc)),
                 to_policy: cap(policy(spec.to_policy, tc)),
+                from_disabled: spec.from_policy.is_some_and(|p| p.disabled),
+                to_disabled: spec.to_policy.is_some_and(|p| p.disabled),
             });
         }
         if created_sat > MAX_MONEY_SAT {
@@ -1691,6 +1865,7 @@ impl Validator<'_> {
             shops,
             script,
             generate: raw.generate,
+            imported,
             workload: raw.workload,
             faults,
             random_faults: raw.random_faults,

@@ -141,6 +141,11 @@ struct TraceJson {
     digest: String,
 }
 
+/// Above this many nodes, the text summary lists only the busiest forwarders.
+const MAX_NODES_LISTED: usize = 40;
+/// How many forwarders a large network's text summary lists.
+const TOP_FORWARDERS: usize = 10;
+
 /// The run summary, as written to `summary.json`.
 #[derive(Clone, Debug, Serialize)]
 pub struct RunSummary {
@@ -410,7 +415,18 @@ impl RunSummary {
             }
         }
         s.push('\n');
-        for n in &self.nodes {
+        // A large network lists its busiest forwarders only; summary.json has every node.
+        let mut shown: Vec<&NodeJson> = self.nodes.iter().collect();
+        if shown.len() > MAX_NODES_LISTED {
+            shown.sort_by_key(|n| std::cmp::Reverse(n.forwards));
+            shown.truncate(TOP_FORWARDERS);
+            let _ = writeln!(
+                s,
+                "{} nodes; the {TOP_FORWARDERS} that forwarded most (all in summary.json):",
+                self.nodes.len()
+            );
+        }
+        for n in shown {
             let _ = writeln!(
                 s,
                 "node {} ({}): {} sat on chain, {} msat in {} channel{}, forwarded {} payment{} for {} msat in fees",

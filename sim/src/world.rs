@@ -192,9 +192,13 @@ impl<'a> World<'a> {
             placed.push((funding, scid));
             if c.announce {
                 let (node_1, node_2) = (c.from.min(c.to), c.from.max(c.to));
-                let policy_of = |n: NodeId| if n == c.from { c.from_policy } else { c.to_policy };
                 let direction = |n: NodeId| {
-                    Some(DirectedPolicy { policy: policy_of(n), disabled: false, timestamp: 0 })
+                    let (policy, disabled) = if n == c.from {
+                        (c.from_policy, c.from_disabled)
+                    } else {
+                        (c.to_policy, c.to_disabled)
+                    };
+                    Some(DirectedPolicy { policy, disabled, timestamp: 0 })
                 };
                 infos.push(ChannelInfo {
                     scid,
@@ -237,7 +241,8 @@ impl<'a> World<'a> {
                 tc,
             );
             a.local_policy = c.from_policy;
-            a.remote_policy = Some(c.to_policy);
+            a.disabled = c.from_disabled;
+            a.remote_policy = (!c.to_disabled).then_some(c.to_policy);
             let mut b = Channel::new_genesis(
                 c.to,
                 c.from,
@@ -251,7 +256,8 @@ impl<'a> World<'a> {
                 fc,
             );
             b.local_policy = c.to_policy;
-            b.remote_policy = Some(c.from_policy);
+            b.disabled = c.to_disabled;
+            b.remote_policy = (!c.from_disabled).then_some(c.from_policy);
             nodes[c.from.index()].add_genesis_channel(a);
             nodes[c.to.index()].add_genesis_channel(b);
             if c.announce {
@@ -296,8 +302,12 @@ impl<'a> World<'a> {
             nodes,
         };
         if let Some(spec) = scenario.workload.clone() {
-            let mut participants: Vec<NodeId> =
-                channels.iter().flat_map(|c| [c.from, c.to]).collect();
+            // Nodes with a channel that can carry a payment in at least one direction.
+            let mut participants: Vec<NodeId> = channels
+                .iter()
+                .filter(|c| !(c.from_disabled && c.to_disabled))
+                .flat_map(|c| [c.from, c.to])
+                .collect();
             participants.sort();
             participants.dedup();
             let mut workload = Workload::new(spec, Stream::new(seed, "workload"), participants);

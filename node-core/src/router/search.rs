@@ -60,42 +60,55 @@ pub trait Scorer {
     fn score(&mut self, edge: &Edge<'_>, to: &Reached) -> Option<(u64, u64, f64)>;
 }
 
+/// What a node's label holds beyond its [`Mark`].
 #[derive(Clone, Copy, Debug)]
 struct Label {
-    stamp: u32,
-    cost: u64,
     weight: u64,
     probability: f64,
     amount_msat: u64,
     cltv_delta: u32,
-    hops: u32,
-    /// Popped from the heap: its label is final and no edge into it needs scoring.
-    settled: bool,
     /// The channel toward the payee, the node it leads to, and the fee this node takes.
     next: Option<(Scid, NodeId, u64)>,
 }
 
-const UNSET: Label = Label {
-    stamp: 0,
-    cost: 0,
-    weight: 0,
-    probability: 1.0,
-    amount_msat: 0,
-    cltv_delta: 0,
-    hops: 0,
-    settled: false,
-    next: None,
-};
+const UNSET: Label =
+    Label { weight: 0, probability: 1.0, amount_msat: 0, cltv_delta: 0, next: None };
+
+/// The part of a label read for every edge, kept small and apart so the scan stays in cache:
+/// the search that wrote it, whether it is final, and its priority.
+#[derive(Clone, Copy, Debug, Default)]
+struct Mark {
+    /// The search that wrote the label; another stamp means unset.
+    stamp: u32,
+    /// Popped from the heap: the label is final and no edge into it needs scoring.
+    settled: bool,
+    hops: u32,
+    cost: u64,
+}
+
+/// A label being offered: its mark and the rest.
+#[derive(Clone, Copy, Debug)]
+struct Candidate {
+    cost: u64,
+    hops: u32,
+    label: Label,
+}
 
 struct Scratch {
     stamp: u32,
+    marks: Vec<Mark>,
     labels: Vec<Label>,
     heap: BinaryHeap<Reverse<(u64, u32, u32)>>,
 }
 
 thread_local! {
     static SCRATCH: RefCell<Scratch> = const {
-        RefCell::new(Scratch { stamp: 0, labels: Vec::new(), heap: BinaryHeap::new() })
+        RefCell::new(Scratch {
+            stamp: 0,
+            marks: Vec::new(),
+            labels: Vec::new(),
+            heap: BinaryHeap::new(),
+        })
     };
 }
 
@@ -112,20 +125,44 @@ pub fn search<S: Scorer>(
     if req.source.index() >= node_count || req.target.index() >= node_count {
         return None;
     }
+    if !can_leave_and_arrive(view, req) {
+        return None;
+    }
     SCRATCH.with(|cell| {
         let mut scratch = cell.borrow_mut();
         let scratch = &mut *scratch;
         if scratch.labels.len() < node_count {
             scratch.labels.resize(node_count, UNSET);
+            scratch.marks.resize(node_count, Mark::default());
         }
         scratch.stamp = scratch.stamp.wrapping_add(1);
         if scratch.stamp == 0 {
-            scratch.labels.iter_mut().for_each(|l| l.stamp = 0);
+            scratch.marks.iter_mut().for_each(|m| m.stamp = 0);
             scratch.stamp = 1;
         }
         scratch.heap.clear();
         run(view, req, scorer, scratch)
     })
+}
+
+/// A cheap necessary condition, checked before searching because failed searches cost the
+/// most (they explore everything reachable): one of the payer's channels can send the amount, and
+/// one channel into the payee can carry it (or a route hint or a direct channel reaches it).
+fn can_leave_and_arrive(view: &GraphView, req: &RouteRequest<'_>) -> bool {
+    if !req.first_hops.iter().any(|f| f.available_msat >= req.amount_msat) {
+        return false;
+    }
+    if !req.hints.is_empty() || req.first_hops.iter().any(|f| f.peer == req.target) {
+        return true;
+    }
+    let mut arrives = false;
+    view.for_each_channel_of(req.target, |info| {
+        let Some((_, from)) = info.direction_from(req.target) else { return };
+        let policy = req.policy_overrides.get(&(info.scid, from)).or(info.policy_from(from));
+        arrives |= policy.is_some_and(|p| p.admits(req.amount_msat))
+            && info.capacity_sat.saturating_mul(1000) >= req.amount_msat;
+    });
+    arrives
 }
 
 fn run<S: Scorer>(
@@ -135,17 +172,15 @@ fn run<S: Scorer>(
     scratch: &mut Scratch,
 ) -> Option<Route> {
     let stamp = scratch.stamp;
+    let marks = &mut scratch.marks;
     let labels = &mut scratch.labels;
     let heap = &mut scratch.heap;
+    marks[req.target.index()] = Mark { stamp, settled: false, hops: 0, cost: 0 };
     labels[req.target.index()] = Label {
-        stamp,
-        cost: 0,
         weight: 0,
         probability: 1.0,
         amount_msat: req.amount_msat,
         cltv_delta: req.final_cltv_delta,
-        hops: 0,
-        settled: false,
         next: None,
     };
     heap.push(Reverse((0, 0, req.target.0)));
@@ -162,33 +197,35 @@ fn run<S: Scorer>(
         .collect();
     while let Some(Reverse((cost, hops, node))) = heap.pop() {
         let node = NodeId(node);
-        let label = labels[node.index()];
-        if label.stamp != stamp || label.settled || (label.cost, label.hops) != (cost, hops) {
+        let mark = marks[node.index()];
+        if mark.stamp != stamp || mark.settled || (mark.cost, mark.hops) != (cost, hops) {
             continue;
         }
-        labels[node.index()].settled = true;
+        marks[node.index()].settled = true;
         if node == req.source {
-            return Some(build_route(labels, stamp, req));
+            return Some(build_route(marks, labels, stamp, req));
         }
-        if label.hops as usize >= req.max_hops
+        if mark.hops as usize >= req.max_hops
             || (node != req.target && req.excluded_nodes.contains(&node))
         {
             continue;
         }
+        let label = labels[node.index()];
         let reached = Reached {
-            cost: label.cost,
+            cost: mark.cost,
             weight: label.weight,
             probability: label.probability,
-            hops: label.hops,
+            hops: mark.hops,
         };
         let relax = |from: NodeId,
                      scid: Scid,
                      policy: Option<ChannelPolicy>,
                      capacity_msat: u64,
                      scorer: &mut S,
+                     marks: &mut Vec<Mark>,
                      labels: &mut Vec<Label>,
                      heap: &mut BinaryHeap<Reverse<(u64, u32, u32)>>| {
-            let at_from = &labels[from.index()];
+            let at_from = &marks[from.index()];
             if (at_from.stamp == stamp && at_from.settled)
                 || req.excluded_channels.contains(&(scid, from))
                 || req.excluded_nodes.contains(&from)
@@ -217,30 +254,30 @@ fn run<S: Scorer>(
                 first_hop: false,
             };
             let Some((cost, weight, probability)) = scorer.score(&edge, &reached) else { return };
-            let candidate = Label {
-                stamp,
+            let candidate = Candidate {
                 cost,
-                weight,
-                probability,
-                amount_msat: label.amount_msat.saturating_add(fee_msat),
-                cltv_delta: label.cltv_delta + u32::from(policy.cltv_expiry_delta),
-                hops: label.hops + 1,
-                settled: false,
-                next: Some((scid, node, fee_msat)),
+                hops: mark.hops + 1,
+                label: Label {
+                    weight,
+                    probability,
+                    amount_msat: label.amount_msat.saturating_add(fee_msat),
+                    cltv_delta: label.cltv_delta + u32::from(policy.cltv_expiry_delta),
+                    next: Some((scid, node, fee_msat)),
+                },
             };
-            offer(labels, heap, req, from, candidate);
+            offer(marks, labels, heap, req, stamp, from, candidate);
         };
         view.for_each_channel_of(node, |info| {
             let Some((_, from)) = info.direction_from(node) else { return };
             if from != req.source {
                 let policy = info.policy_from(from).copied();
                 let capacity_msat = info.capacity_sat.saturating_mul(1000);
-                relax(from, info.scid, policy, capacity_msat, scorer, labels, heap);
+                relax(from, info.scid, policy, capacity_msat, scorer, marks, labels, heap);
             }
         });
         for &(from, to, scid, policy) in &hint_edges {
             if to == node && from != req.source {
-                relax(from, scid, Some(policy), u64::MAX, scorer, labels, heap);
+                relax(from, scid, Some(policy), u64::MAX, scorer, marks, labels, heap);
             }
         }
         for first in req.first_hops.iter().filter(|f| f.peer == node) {
@@ -263,47 +300,46 @@ fn run<S: Scorer>(
                 first_hop: true,
             };
             let Some((cost, weight, probability)) = scorer.score(&edge, &reached) else { continue };
-            let candidate = Label {
-                stamp,
+            let candidate = Candidate {
                 cost,
-                weight,
-                probability,
-                hops: label.hops + 1,
-                settled: false,
-                next: Some((first.scid, node, 0)),
-                ..label
+                hops: mark.hops + 1,
+                label: Label { weight, probability, next: Some((first.scid, node, 0)), ..label },
             };
-            offer(labels, heap, req, req.source, candidate);
+            offer(marks, labels, heap, req, stamp, req.source, candidate);
         }
     }
     None
 }
 
 fn offer(
+    marks: &mut [Mark],
     labels: &mut [Label],
     heap: &mut BinaryHeap<Reverse<(u64, u32, u32)>>,
     req: &RouteRequest<'_>,
+    stamp: u32,
     node: NodeId,
-    candidate: Label,
+    candidate: Candidate,
 ) {
-    if candidate.amount_msat - req.amount_msat > req.max_fee_msat
-        || candidate.cltv_delta > req.max_total_cltv_delta
+    if candidate.label.amount_msat - req.amount_msat > req.max_fee_msat
+        || candidate.label.cltv_delta > req.max_total_cltv_delta
         || candidate.hops as usize > req.max_hops
     {
         return;
     }
-    let old = labels[node.index()];
-    if old.stamp != candidate.stamp || (candidate.cost, candidate.hops) < (old.cost, old.hops) {
-        labels[node.index()] = candidate;
+    let old = marks[node.index()];
+    if old.stamp != stamp || (candidate.cost, candidate.hops) < (old.cost, old.hops) {
+        marks[node.index()] =
+            Mark { stamp, settled: false, hops: candidate.hops, cost: candidate.cost };
+        labels[node.index()] = candidate.label;
         heap.push(Reverse((candidate.cost, candidate.hops, node.0)));
     }
 }
 
-fn build_route(labels: &[Label], stamp: u32, req: &RouteRequest<'_>) -> Route {
+fn build_route(marks: &[Mark], labels: &[Label], stamp: u32, req: &RouteRequest<'_>) -> Route {
     let mut hops = Vec::new();
     let mut node = req.source;
     while let Some((scid, next, fee_msat)) =
-        Some(labels[node.index()]).filter(|l| l.stamp == stamp).and_then(|l| l.next)
+        Some(node).filter(|n| marks[n.index()].stamp == stamp).and_then(|n| labels[n.index()].next)
     {
         let at_next = labels[next.index()];
         hops.push(RouteHop {

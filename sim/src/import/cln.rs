@@ -275,6 +275,7 @@ mod tests {
             .filter(|d| d.is_some_and(|d| !d.disabled))
             .count();
         assert_eq!(enabled, 65_810);
+        assert_eq!(graph.routable_nodes().len(), 6_978);
         let capacity: u64 = graph.channels.iter().map(|c| c.capacity_sat).sum();
         assert_eq!(capacity, 536_168_010_515);
     }
