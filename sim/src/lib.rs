@@ -14,6 +14,7 @@
 
 pub mod chain;
 pub mod engine;
+pub mod export;
 pub mod faults;
 pub mod generate;
 pub mod import;

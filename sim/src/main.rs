@@ -57,6 +57,31 @@ enum Cmd {
         #[arg(required = true)]
         scenarios: Vec<PathBuf>,
     },
+    /// Convert a network snapshot to a scenario (nodes and channels): Core Lightning
+    /// listchannels, lnd describegraph, CLoTH CSV (a directory or one of its files) or SimLN
+    /// sim_network; JSON may be gzip-packed.
+    Import {
+        /// The snapshot.
+        file: PathBuf,
+        /// Its format [default: told from the file].
+        #[arg(long, value_parser = ["cln", "lnd", "cloth", "simln"])]
+        format: Option<String>,
+        /// The scenario file to write [default: standard output].
+        #[arg(short, long)]
+        out: Option<PathBuf>,
+    },
+    /// Write the network a scenario starts with in SimLN's sim_network format, to cross-check a
+    /// run against SimLN.
+    Export {
+        /// The scenario file (RON).
+        scenario: PathBuf,
+        /// Root seed, instead of the scenario's (it draws generated networks and balances).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// The SimLN file to write [default: standard output].
+        #[arg(short, long)]
+        out: Option<PathBuf>,
+    },
 }
 
 fn load(path: &Path) -> Result<Scenario, ExitCode> {
@@ -73,6 +98,8 @@ fn main() -> ExitCode {
         }
         Cmd::Verify { scenario, trace } => verify(&scenario, trace),
         Cmd::Bless { scenarios } => scenarios.iter().try_for_each(|s| bless(s)),
+        Cmd::Import { file, format, out } => import(&file, format.as_deref(), out),
+        Cmd::Export { scenario, seed, out } => export(&scenario, seed, out),
     };
     result.err().unwrap_or(ExitCode::SUCCESS)
 }
@@ -162,4 +189,49 @@ fn bless(path: &Path) -> Result<(), ExitCode> {
         footer.digest
     );
     Ok(())
+}
+
+/// Writes `text` to `out` atomically, or to standard output.
+fn emit(text: &str, out: Option<PathBuf>) -> Result<(), ExitCode> {
+    match out {
+        Some(path) => sim::output::write_atomic(&path, text.as_bytes()).map_err(|e| {
+            eprintln!("error: writing {}: {e}", path.display());
+            ExitCode::from(2)
+        }),
+        None => {
+            print!("{text}");
+            Ok(())
+        }
+    }
+}
+
+fn import(file: &Path, format: Option<&str>, out: Option<PathBuf>) -> Result<(), ExitCode> {
+    let format = format.and_then(sim::import::GraphFormat::from_name);
+    let graph = sim::import::read_graph(file, format).map_err(|e| {
+        eprintln!("error: {e}");
+        ExitCode::from(2)
+    })?;
+    eprintln!(
+        "{}: {} nodes, {} channels{}",
+        file.display(),
+        graph.node_ids.len(),
+        graph.channels.len(),
+        if graph.has_balances() { ", with balances" } else { "" }
+    );
+    emit(&sim::export::scenario_ron(&graph, &file.display().to_string()), out)
+}
+
+fn export(path: &Path, seed: Option<u64>, out: Option<PathBuf>) -> Result<(), ExitCode> {
+    let mut scenario = load(path)?;
+    scenario.seed = seed.unwrap_or(scenario.seed);
+    let (graph, max_htlcs) = sim::export::scenario_graph(&scenario);
+    let (text, dropped) = sim::import::simln::write_sim_network(&graph, &max_htlcs);
+    if dropped.uneven_balances > 0 || dropped.disabled_directions > 0 {
+        eprintln!(
+            "note: SimLN starts every channel evenly split and has no disabled directions: {} \
+             channels lose their balances, {} disabled directions are written enabled",
+            dropped.uneven_balances, dropped.disabled_directions
+        );
+    }
+    emit(&text, out)
 }

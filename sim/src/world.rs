@@ -30,7 +30,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 /// Outputs per genesis funding transaction (a short_channel_id has 16 bits for the output).
-const GENESIS_OUTPUTS_PER_TX: usize = 1000;
+pub const GENESIS_OUTPUTS_PER_TX: usize = 1000;
 
 /// Something scheduled.
 #[derive(Debug)]
