@@ -4,7 +4,7 @@
 //! inconsistent file becomes one [`ScenarioError`] naming the file and, where it can be found,
 //! the line and column. Running a scenario is the world's job.
 
-use crate::generate::{BalanceSplit, GenerateSpec, generate};
+use crate::generate::{BalanceSplit, GenerateSpec, TopologyKind, generate};
 use crate::import::{GraphFormat, ImportedGraph};
 use crate::rng::Stream;
 use crate::workload::{AmountSpec, WorkloadSpec};
@@ -969,8 +969,14 @@ impl Scenario {
                 let (from, to) = (NodeId(first + a), NodeId(first + b));
                 let mut policy = |id: NodeId| {
                     let mut p = self.nodes[id.index()].config.policy;
-                    if let Some(spread) = &spec.fees {
-                        let (base, ppm, cltv) = spread.draw(&mut fees);
+                    let drawn = match (&spec.fees, spec.kind) {
+                        (Some(spread), _) => Some(spread.draw(&mut fees)),
+                        (None, TopologyKind::MainnetLike) => {
+                            Some(crate::generate::mainnet::policy(&mut fees))
+                        }
+                        (None, _) => None,
+                    };
+                    if let Some((base, ppm, cltv)) = drawn {
                         p.fee_base_msat = base;
                         p.fee_proportional_millionths = ppm;
                         p.cltv_expiry_delta = cltv;
@@ -1342,18 +1348,51 @@ impl Validator<'_> {
             if g.nodes < 2 || g.nodes > 1_000_000 {
                 return bad("nodes", "a generated network has 2 to 1000000 nodes".into());
             }
-            let crate::generate::TopologyKind::ScaleFree { links_per_node } = g.kind;
-            if links_per_node == 0 || links_per_node > 1000 {
-                return bad("links_per_node", "links_per_node must be 1 to 1000".into());
+            match g.kind {
+                TopologyKind::ScaleFree { links_per_node }
+                    if links_per_node == 0 || links_per_node > 1000 =>
+                {
+                    return bad("links_per_node", "links_per_node must be 1 to 1000".into());
+                }
+                TopologyKind::ErdosRenyi { channels }
+                    if channels == 0
+                        || u64::from(channels)
+                            > u64::from(g.nodes) * u64::from(g.nodes - 1) / 2 =>
+                {
+                    return bad(
+                        "channels",
+                        format!(
+                            "an Erdős–Rényi graph of {} nodes has 1 to n(n-1)/2 channels",
+                            g.nodes
+                        ),
+                    );
+                }
+                TopologyKind::Grid { columns } if columns == 0 || columns > g.nodes => {
+                    return bad(
+                        "columns",
+                        format!("a grid of {} nodes has 1 to {} columns", g.nodes, g.nodes),
+                    );
+                }
+                _ => {}
             }
-            if g.capacity.min_sat < 1_000
-                || g.capacity.min_sat > g.capacity.max_sat
-                || g.capacity.max_sat > MAX_MONEY_SAT
+            match g.capacity {
+                None if g.kind != TopologyKind::MainnetLike => {
+                    return bad("capacity", "a generated network needs a capacity range (min_sat, max_sat), unless it is MainnetLike".into());
+                }
+                Some(c)
+                    if c.min_sat < 1_000 || c.min_sat > c.max_sat || c.max_sat > MAX_MONEY_SAT =>
+                {
+                    return bad(
+                        "min_sat",
+                        "capacity needs 1000 <= min_sat <= max_sat <= all bitcoin".into(),
+                    );
+                }
+                _ => {}
+            }
+            if let BalanceSplit::Ratio { opener_ppm } = g.balance
+                && opener_ppm > 1_000_000
             {
-                return bad(
-                    "min_sat",
-                    "capacity needs 1000 <= min_sat <= max_sat <= all bitcoin".into(),
-                );
+                return bad("opener_ppm", "opener_ppm must be 0 to 1000000".into());
             }
             if let Some(f) = &g.fees
                 && (f.base_min_msat > f.base_max_msat
@@ -1392,7 +1431,9 @@ impl Validator<'_> {
                 if i == 0 {
                     self.check_node_config(&config)?;
                 }
-                if g.capacity.min_sat < config.channel.dust_limit_sat {
+                let min_sat =
+                    g.capacity.map_or(crate::generate::mainnet::CAPACITY_SAT.0[0].1, |c| c.min_sat);
+                if min_sat < config.channel.dust_limit_sat {
                     return bad(
                         "min_sat",
                         format!(
