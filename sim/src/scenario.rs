@@ -7,7 +7,7 @@
 use crate::generate::{BalanceSplit, GenerateSpec, TopologyKind, generate};
 use crate::import::{GraphFormat, ImportedGraph};
 use crate::rng::Stream;
-use crate::workload::{AmountSpec, WorkloadSpec};
+use crate::workload::{AmountSpec, Endpoints, PaymentList, PaymentListSpec, WorkloadSpec};
 use node_core::config::{Implementation, NodeConfig};
 use node_core::ids::sha256;
 use node_core::policy::ChannelPolicy;
@@ -90,6 +90,9 @@ pub struct ScenarioFile {
     /// Payments arriving at random.
     #[serde(default)]
     pub workload: Option<WorkloadSpec>,
+    /// Payments listed in a CSV file.
+    #[serde(default)]
+    pub payments: Option<PaymentListSpec>,
     /// Shops: applications that sell items for invoices.
     #[serde(default)]
     pub shops: Vec<ShopSpec>,
@@ -448,6 +451,15 @@ pub struct ImportSpec {
 
 fn default_import_prefix() -> String {
     "n".to_string()
+}
+
+/// A validated payment list.
+#[derive(Clone, Debug)]
+pub struct PaymentListDef {
+    /// The payments, by time.
+    pub payments: PaymentList,
+    /// Routers taking turns (empty: each payer's own).
+    pub routers: Vec<RouterConfig>,
 }
 
 /// A validated imported network.
@@ -868,6 +880,8 @@ pub struct Scenario {
     pub imported: Option<Arc<ImportedNetwork>>,
     /// Payments arriving at random.
     pub workload: Option<WorkloadSpec>,
+    /// Payments read from a CSV file.
+    pub payment_list: Option<Arc<PaymentListDef>>,
     /// Shops.
     pub shops: Vec<ShopDef>,
     /// The script.
@@ -1450,6 +1464,30 @@ impl Validator<'_> {
         }
         self.check_router(&raw.router)?;
         if let Some(w) = &raw.workload {
+            for (field, endpoints) in [("senders", &w.senders), ("receivers", &w.receivers)] {
+                let bad = |message: String| Err(self.error(self.find_field(field, "", 0), message));
+                match endpoints {
+                    Endpoints::Nodes(names) if names.is_empty() => {
+                        return bad(format!("{field}: Nodes needs at least one node"));
+                    }
+                    Endpoints::Nodes(names) => {
+                        if let Some(name) = names.iter().find(|n| !ids.contains_key(n.as_str())) {
+                            return Err(self.error(
+                                self.find_string(name),
+                                format!("{field}: unknown node {name:?}"),
+                            ));
+                        }
+                    }
+                    Endpoints::Largest(0) => return bad(format!("{field}: Largest needs n >= 1")),
+                    Endpoints::Shops if field == "senders" => {
+                        return bad("senders cannot be Shops; shops are receivers".into());
+                    }
+                    Endpoints::Shops if !raw.shops.iter().any(|s| !s.items.is_empty()) => {
+                        return bad("receivers: Shops needs a shop with items".into());
+                    }
+                    _ => {}
+                }
+            }
             let bad = |field: &str, message: String| {
                 Err(self.error(self.find_field(field, "", 0), message))
             };
@@ -1612,6 +1650,37 @@ impl Validator<'_> {
                 format!("wallets and channels hold {created_sat} sat, more than all bitcoin ({MAX_MONEY_SAT} sat)"),
             ));
         }
+        let payment_list = match &raw.payments {
+            Some(spec) => {
+                for router in &spec.routers {
+                    self.check_router(router)?;
+                }
+                let base = Path::new(self.file).parent().unwrap_or(Path::new(""));
+                let path = base.join(&spec.file);
+                let shown = path.display().to_string();
+                let text = std::fs::read_to_string(&path).map_err(|e| ScenarioError {
+                    file: shown.clone(),
+                    position: None,
+                    message: format!("cannot read: {e}"),
+                })?;
+                let node = |f: &str, by_index: bool| {
+                    if by_index {
+                        f.parse::<u32>().ok().filter(|&i| (i as usize) < nodes.len()).map(NodeId)
+                    } else {
+                        ids.get(f).copied()
+                    }
+                };
+                let payments = crate::workload::parse_payment_list(&text, node).map_err(
+                    |(line, col, message)| ScenarioError {
+                        file: shown.clone(),
+                        position: Some((line, col)),
+                        message,
+                    },
+                )?;
+                Some(Arc::new(PaymentListDef { payments, routers: spec.routers.clone() }))
+            }
+            None => None,
+        };
         // Shops.
         let mut shops: Vec<ShopDef> = Vec::with_capacity(raw.shops.len());
         for spec in &raw.shops {
@@ -1908,6 +1977,7 @@ impl Validator<'_> {
             generate: raw.generate,
             imported,
             workload: raw.workload,
+            payment_list,
             faults,
             random_faults: raw.random_faults,
             max_duration: SimTime::from_secs(raw.stop.max_duration_s),

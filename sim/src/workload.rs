@@ -1,7 +1,10 @@
 //! Payment workloads: payments arriving as a Poisson process between two times, each from a
-//! sender to a distinct receiver drawn uniformly from the nodes that have a channel at the start,
-//! for an amount drawn from a distribution. Everything is drawn from the stream `workload`. This
-//! module draws; the world makes the receiver invoice and the sender pay.
+//! sender to a distinct receiver for an amount drawn from a distribution. Senders and receivers
+//! are drawn from the nodes that have a channel enabled in some direction at the start:
+//! uniformly, weighted by their channels' capacity, or from a named set (merchants, or the
+//! largest nodes); receivers may also be shops, whose items customers buy. Everything is drawn
+//! from the stream `workload`. This module draws; the world makes the receiver invoice and the
+//! sender pay. Payment lists read from CSV are [`PaymentList`].
 
 use crate::rng::Stream;
 use node_core::router::RouterConfig;
@@ -54,6 +57,105 @@ pub struct WorkloadSpec {
     /// same time. Empty: each payer's own router.
     #[serde(default)]
     pub routers: Vec<RouterConfig>,
+    /// Who pays.
+    #[serde(default)]
+    pub senders: Endpoints,
+    /// Who is paid.
+    #[serde(default)]
+    pub receivers: Endpoints,
+}
+
+/// How a workload picks senders or receivers.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub enum Endpoints {
+    /// Uniformly among the nodes with a usable channel.
+    #[default]
+    Uniform,
+    /// Weighted by the total capacity of each node's channels.
+    CapacityWeighted,
+    /// Uniformly among these nodes (merchants, say).
+    Nodes(Vec<String>),
+    /// Uniformly among the `n` nodes with the most capacity (ties: the lower id).
+    Largest(u32),
+    /// Receivers only: a uniformly drawn item of a uniformly drawn shop, bought by the sender as
+    /// a customer (the amount is the item's price).
+    Shops,
+}
+
+/// Nodes to draw from, uniformly or by weight.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Picker {
+    nodes: Vec<NodeId>,
+    /// Cumulative weights, when not uniform.
+    cumulative: Option<Vec<u64>>,
+}
+
+impl Picker {
+    /// Uniform over `nodes`.
+    pub fn uniform(nodes: Vec<NodeId>) -> Picker {
+        Picker { nodes, cumulative: None }
+    }
+
+    /// Weighted: `weights[i]` for `nodes[i]` (nodes of zero weight are never drawn).
+    pub fn weighted(nodes: Vec<NodeId>, weights: &[u64]) -> Picker {
+        let mut total = 0u64;
+        let cumulative = weights
+            .iter()
+            .map(|w| {
+                total = total.saturating_add(*w);
+                total
+            })
+            .collect();
+        Picker { nodes, cumulative: Some(cumulative) }
+    }
+
+    /// How many nodes it can draw.
+    pub fn len(&self) -> usize {
+        self.nodes.len()
+    }
+
+    /// Whether it has none.
+    pub fn is_empty(&self) -> bool {
+        self.nodes.is_empty()
+    }
+
+    fn pick(&self, stream: &mut Stream) -> NodeId {
+        match &self.cumulative {
+            None => self.nodes[stream.below(self.nodes.len() as u64) as usize],
+            Some(cumulative) => {
+                let total = *cumulative.last().expect("invariant: a picker has nodes");
+                let at = stream.below(total.max(1));
+                let i = cumulative.partition_point(|&c| c <= at);
+                self.nodes[i.min(self.nodes.len() - 1)]
+            }
+        }
+    }
+}
+
+/// One drawn arrival.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Arrival {
+    /// `from` pays `to` `amount_msat` (with `router`, or its own).
+    Pay {
+        /// The payer.
+        from: NodeId,
+        /// The payee.
+        to: NodeId,
+        /// Amount, msat.
+        amount_msat: u64,
+        /// The router whose turn it is.
+        router: Option<RouterConfig>,
+    },
+    /// `customer` buys item `item` of shop `shop` (indexes into the scenario's shops).
+    Buy {
+        /// The buyer.
+        customer: NodeId,
+        /// The shop's index.
+        shop: usize,
+        /// The item's index.
+        item: usize,
+    },
 }
 
 /// A workload being drawn.
@@ -61,19 +163,41 @@ pub struct WorkloadSpec {
 pub struct Workload {
     spec: WorkloadSpec,
     stream: Stream,
-    participants: Vec<NodeId>,
+    senders: Picker,
+    receivers: Picker,
+    /// Items per shop, when receivers are shops.
+    shop_items: Vec<usize>,
     drawn: u64,
 }
 
 impl Workload {
-    /// A workload over `participants` (at least two), drawing from `stream`.
-    pub fn new(spec: WorkloadSpec, stream: Stream, participants: Vec<NodeId>) -> Workload {
-        Workload { spec, stream, participants, drawn: 0 }
+    /// A workload drawing senders and receivers from the pickers (receivers unused, and
+    /// `shop_items` giving each shop's item count, when receivers are shops), from `stream`.
+    pub fn new(
+        spec: WorkloadSpec,
+        stream: Stream,
+        senders: Picker,
+        receivers: Picker,
+        shop_items: Vec<usize>,
+    ) -> Workload {
+        Workload { spec, stream, senders, receivers, shop_items, drawn: 0 }
+    }
+
+    /// Whether any payment can be drawn at all.
+    fn possible(&self) -> bool {
+        if self.spec.receivers == Endpoints::Shops {
+            return !self.senders.is_empty() && self.shop_items.iter().any(|&n| n > 0);
+        }
+        !self.senders.is_empty()
+            && !self.receivers.is_empty()
+            && (self.senders.len() > 1
+                || self.receivers.len() > 1
+                || self.senders != self.receivers)
     }
 
     /// The time of the arrival after one at `after` (the first: after the start), if any.
     pub fn next_arrival(&mut self, after: SimTime) -> Option<SimTime> {
-        if self.participants.len() < 2 || self.spec.rate_per_s <= 0.0 {
+        if !self.possible() || self.spec.rate_per_s <= 0.0 {
             return None;
         }
         if self.spec.max_payments.is_some_and(|max| self.drawn >= max) {
@@ -85,17 +209,39 @@ impl Workload {
         (at < SimTime::from_secs(self.spec.end_s)).then_some(at)
     }
 
-    /// The next payment: sender, receiver (distinct), amount (msat) and the router whose turn
-    /// it is (none: the sender's own).
-    pub fn draw(&mut self) -> (NodeId, NodeId, u64, Option<RouterConfig>) {
+    /// The next arrival: a payment from a sender to a distinct receiver for a drawn amount
+    /// with the router whose turn it is (none: the sender's own), or a purchase at a shop.
+    /// `None` when no distinct receiver turned up in 64 draws.
+    pub fn draw(&mut self) -> Option<Arrival> {
         let router = match self.spec.routers.len() {
             0 => None,
             n => Some(self.spec.routers[(self.drawn % n as u64) as usize]),
         };
         self.drawn += 1;
-        let n = self.participants.len() as u64;
-        let sender = self.stream.below(n);
-        let receiver = (sender + 1 + self.stream.below(n - 1)) % n;
+        if self.spec.receivers == Endpoints::Shops {
+            let customer = self.senders.pick(&mut self.stream);
+            let open: Vec<usize> =
+                (0..self.shop_items.len()).filter(|&i| self.shop_items[i] > 0).collect();
+            let shop = open[self.stream.below(open.len() as u64) as usize];
+            let item = self.stream.below(self.shop_items[shop] as u64) as usize;
+            return Some(Arrival::Buy { customer, shop, item });
+        }
+        let (from, to) = if self.senders.cumulative.is_none() && self.senders == self.receivers {
+            // Uniform over one set: the receiver is drawn among the others in one go.
+            let n = self.senders.len() as u64;
+            let sender = self.stream.below(n);
+            let receiver = (sender + 1 + self.stream.below(n - 1)) % n;
+            (self.senders.nodes[sender as usize], self.senders.nodes[receiver as usize])
+        } else {
+            let from = self.senders.pick(&mut self.stream);
+            let mut to = self.receivers.pick(&mut self.stream);
+            let mut tries = 1;
+            while to == from && tries < 64 {
+                to = self.receivers.pick(&mut self.stream);
+                tries += 1;
+            }
+            (from, to)
+        };
         let amount_msat = match self.spec.amount {
             AmountSpec::Fixed { amount_msat } => amount_msat,
             AmountSpec::Uniform { min_msat, max_msat } => {
@@ -105,10 +251,104 @@ impl Workload {
                 self.stream.log_normal(median_msat, sigma).max(1)
             }
         };
-        let (from, to) = (self.participants[sender as usize], self.participants[receiver as usize]);
-        (from, to, amount_msat, router)
+        (from != to).then_some(Arrival::Pay { from, to, amount_msat, router })
     }
 }
+
+/// A list of payments read from a CSV file, sorted by time (file order among equal times).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PaymentList {
+    /// (time, payer, payee, amount msat).
+    pub payments: Vec<(SimTime, NodeId, NodeId, u64)>,
+}
+
+/// Where a payment list is read from.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PaymentListSpec {
+    /// The CSV file, relative to the scenario file. Two layouts, told by the header:
+    /// `time_ms,sender,receiver,amount_msat` with node names, or CLoTH's
+    /// `id,sender_id,receiver_id,amount,start_time` (amount msat, start time ms, nodes by
+    /// index in the scenario).
+    pub file: String,
+    /// Routers taking turns, as for a workload.
+    #[serde(default)]
+    pub routers: Vec<RouterConfig>,
+}
+
+/// Reads a payment list; `node` resolves a name (our layout) or an index (CLoTH's) to a node.
+/// Errors are (line, column, message).
+pub fn parse_payment_list(
+    text: &str,
+    node: impl Fn(&str, bool) -> Option<NodeId>,
+) -> Result<PaymentList, (usize, usize, String)> {
+    let mut lines = text.split('\n').enumerate().map(|(i, l)| (i + 1, l.trim_end_matches('\r')));
+    let header: Vec<String> = lines
+        .next()
+        .map(|(_, l)| {
+            l.split(',').map(|c| c.split('(').next().unwrap_or(c).trim().to_string()).collect()
+        })
+        .unwrap_or_default();
+    let find = |name: &str| header.iter().position(|c| c == name);
+    let (columns, by_index) =
+        match (find("time_ms"), find("sender"), find("receiver"), find("amount_msat")) {
+            (Some(t), Some(s), Some(r), Some(a)) => ([t, s, r, a], false),
+            _ => match (find("start_time"), find("sender_id"), find("receiver_id"), find("amount"))
+            {
+                (Some(t), Some(s), Some(r), Some(a)) => ([t, s, r, a], true),
+                _ => {
+                    return Err((
+                        1,
+                        1,
+                        "the header needs time_ms,sender,receiver,amount_msat or CLoTH's \
+                     id,sender_id,receiver_id,amount,start_time"
+                            .into(),
+                    ));
+                }
+            },
+        };
+    let mut list = PaymentList::default();
+    for (line, text) in lines.filter(|(_, l)| !l.trim().is_empty()) {
+        let mut fields = Vec::new();
+        let mut col = 1;
+        for f in text.split(',') {
+            fields.push((col, f.trim()));
+            col += f.len() + 1;
+        }
+        if fields.len() != header.len() {
+            return Err((
+                line,
+                1,
+                format!("{} fields where the header has {}", fields.len(), header.len()),
+            ));
+        }
+        let number = |i: usize, what: &str| -> Result<u64, (usize, usize, String)> {
+            let (col, f) = fields[columns[i]];
+            f.parse().map_err(|_| (line, col, format!("{what} {f:?} is not a whole number")))
+        };
+        let time_ms = number(0, "time")?;
+        let amount_msat = number(3, "amount")?;
+        if amount_msat == 0 {
+            return Err((line, fields[columns[3]].0, "a payment of 0 msat".into()));
+        }
+        let mut ends = [NodeId(0); 2];
+        for (slot, i) in [1, 2].into_iter().enumerate() {
+            let (col, f) = fields[columns[i]];
+            ends[slot] =
+                node(f, by_index).ok_or_else(|| (line, col, format!("unknown node {f:?}")))?;
+        }
+        if ends[0] == ends[1] {
+            return Err((line, 1, "a node paying itself".into()));
+        }
+        let at = SimTime::from_millis(time_ms.min(MAX_LIST_TIME_MS));
+        list.payments.push((at, ends[0], ends[1], amount_msat));
+    }
+    list.payments.sort_by_key(|p| p.0);
+    Ok(list)
+}
+
+/// Times past this (ten years) are clamped; the scenario's end stops the run anyway.
+const MAX_LIST_TIME_MS: u64 = 10 * 365 * 24 * 3_600_000;
 
 #[cfg(test)]
 mod tests {
@@ -122,8 +362,11 @@ mod tests {
             max_payments: max,
             amount: AmountSpec::Uniform { min_msat: 5, max_msat: 9 },
             routers: vec![RouterConfig::Cheapest, RouterConfig::ShortestHops],
+            senders: Endpoints::Uniform,
+            receivers: Endpoints::Uniform,
         };
-        Workload::new(spec, Stream::new(1, "workload"), (0..4).map(NodeId).collect())
+        let all = Picker::uniform((0..4).map(NodeId).collect());
+        Workload::new(spec, Stream::new(1, "workload"), all.clone(), all, vec![])
     }
 
     #[test]
@@ -133,7 +376,10 @@ mod tests {
         let mut n = 0;
         while let Some(next) = w.next_arrival(at) {
             assert!(next > SimTime::from_secs(10) && next < SimTime::from_secs(1_010));
-            let (s, r, amount, router) = w.draw();
+            let Some(Arrival::Pay { from: s, to: r, amount_msat: amount, router }) = w.draw()
+            else {
+                panic!("a payment")
+            };
             let turn = if n % 2 == 0 { RouterConfig::Cheapest } else { RouterConfig::ShortestHops };
             assert_eq!(router, Some(turn), "routers take turns");
             assert_ne!(s, r);
@@ -155,5 +401,82 @@ mod tests {
             n += 1;
         }
         assert_eq!(n, 3);
+    }
+
+    #[test]
+    fn weighted_pickers_follow_the_weights() {
+        let picker = Picker::weighted(vec![NodeId(0), NodeId(1), NodeId(2)], &[1, 0, 3]);
+        let mut stream = Stream::new(2, "workload");
+        let mut count = [0u32; 3];
+        for _ in 0..8_000 {
+            count[picker.pick(&mut stream).index()] += 1;
+        }
+        assert_eq!(count[1], 0, "zero weight is never drawn");
+        assert!((1_800..2_200).contains(&count[0]), "{count:?}");
+        assert!((5_800..6_200).contains(&count[2]), "{count:?}");
+    }
+
+    #[test]
+    fn merchants_receive_and_shops_sell() {
+        let mut spec = workload(1.0, None).spec;
+        spec.receivers = Endpoints::Nodes(vec!["m".into()]);
+        let everyone = Picker::uniform((0..4).map(NodeId).collect());
+        let merchant = Picker::uniform(vec![NodeId(3)]);
+        let mut w = Workload::new(
+            spec.clone(),
+            Stream::new(3, "workload"),
+            everyone.clone(),
+            merchant,
+            vec![],
+        );
+        for _ in 0..50 {
+            match w.draw() {
+                Some(Arrival::Pay { from, to, .. }) => assert!(to == NodeId(3) && from != to),
+                None => {} // the merchant drew itself as payer 64 times: impossible in practice
+                other => panic!("{other:?}"),
+            }
+        }
+        spec.receivers = Endpoints::Shops;
+        let mut w =
+            Workload::new(spec, Stream::new(3, "workload"), everyone.clone(), everyone, vec![0, 2]);
+        for _ in 0..20 {
+            let Some(Arrival::Buy { shop, item, .. }) = w.draw() else { panic!("a purchase") };
+            assert!(shop == 1 && item < 2, "only shop 1 has items");
+        }
+    }
+
+    #[test]
+    fn payment_lists_read_both_layouts() {
+        let names = ["alice", "bob", "carol"];
+        let node = |f: &str, by_index: bool| {
+            if by_index {
+                f.parse::<u32>().ok().filter(|&i| i < 3).map(NodeId)
+            } else {
+                names.iter().position(|n| *n == f).map(|i| NodeId(i as u32))
+            }
+        };
+        let ours = "time_ms,sender,receiver,amount_msat\n2000,bob,carol,5000\n1000,alice,bob,7\n";
+        let list = parse_payment_list(ours, node).unwrap();
+        assert_eq!(
+            list.payments,
+            [
+                (SimTime::from_millis(1000), NodeId(0), NodeId(1), 7),
+                (SimTime::from_millis(2000), NodeId(1), NodeId(2), 5000)
+            ]
+        );
+        let cloth =
+            "id,sender_id,receiver_id,amount,start_time\r\n0,2,0,1000000,0\r\n1,0,1,20,15\r\n";
+        let list = parse_payment_list(cloth, node).unwrap();
+        assert_eq!(list.payments[1], (SimTime::from_millis(15), NodeId(0), NodeId(1), 20));
+        let template = "id,sender_id,receiver_id,amount(millisat),start_time\n0,1,2,5,3\n";
+        assert_eq!(parse_payment_list(template, node).unwrap().payments.len(), 1);
+        let bad = "time_ms,sender,receiver,amount_msat\n1000,alice,dave,7\n";
+        assert_eq!(
+            parse_payment_list(bad, node).unwrap_err(),
+            (2, 12, "unknown node \"dave\"".into())
+        );
+        let bad = "time_ms,sender,receiver,amount_msat\n1000,alice,bob,x\n";
+        assert_eq!(parse_payment_list(bad, node).unwrap_err().0, 2);
+        assert_eq!(parse_payment_list("a,b\n", node).unwrap_err().0, 1);
     }
 }

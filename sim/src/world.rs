@@ -15,7 +15,7 @@ use crate::scenario::{Fault, Scenario, Step};
 use crate::shop::{AppMessage, AppSend, OrderStatus, Shops};
 use crate::summary::{ChannelRecord, FundsSummary, StepRecord};
 use crate::trace::{Kind, TraceWriter};
-use crate::workload::Workload;
+use crate::workload::{Arrival, Endpoints, Picker, Workload};
 use node_core::chain::{Block, ConfirmedTx, OutPoint, Script, Tx, TxKind, TxOut};
 use node_core::channel::{Channel, ChannelPhase};
 use node_core::event::Event;
@@ -25,6 +25,7 @@ use node_core::msg::Message;
 use node_core::node::{Action, Command, CommandOutput, Timer};
 use node_core::onchain::{GRACE_BLOCKS, MIN_CLAIM_SAT, WatchKind};
 use node_core::payment::{PaymentId, PaymentStatus};
+use node_core::router::RouterConfig;
 use node_core::{ChannelId, Node, NodeId, Scid, SimTime};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -68,6 +69,10 @@ enum SimEvent {
     },
     /// A payment of the workload arrives.
     Payment,
+    /// Payment `index` of the scenario's payment list is due.
+    ListPayment {
+        index: usize,
+    },
     FaultStart {
         index: usize,
     },
@@ -302,19 +307,50 @@ impl<'a> World<'a> {
             nodes,
         };
         if let Some(spec) = scenario.workload.clone() {
-            // Nodes with a channel that can carry a payment in at least one direction.
-            let mut participants: Vec<NodeId> = channels
-                .iter()
-                .filter(|c| !(c.from_disabled && c.to_disabled))
-                .flat_map(|c| [c.from, c.to])
-                .collect();
-            participants.sort();
-            participants.dedup();
-            let mut workload = Workload::new(spec, Stream::new(seed, "workload"), participants);
+            // Nodes with a channel that can carry a payment in at least one direction, and the
+            // capacity of those channels.
+            let mut capacity_sat: BTreeMap<NodeId, u64> = BTreeMap::new();
+            for c in channels.iter().filter(|c| !(c.from_disabled && c.to_disabled)) {
+                for node in [c.from, c.to] {
+                    *capacity_sat.entry(node).or_default() += c.capacity_sat;
+                }
+            }
+            let participants: Vec<NodeId> = capacity_sat.keys().copied().collect();
+            let picker = |endpoints: &Endpoints| match endpoints {
+                Endpoints::Uniform | Endpoints::Shops => Picker::uniform(participants.clone()),
+                Endpoints::CapacityWeighted => {
+                    let weights: Vec<u64> = capacity_sat.values().copied().collect();
+                    Picker::weighted(participants.clone(), &weights)
+                }
+                Endpoints::Nodes(names) => Picker::uniform(
+                    names
+                        .iter()
+                        .map(|n| scenario.node_id(n).expect("invariant: validated names"))
+                        .collect(),
+                ),
+                Endpoints::Largest(n) => {
+                    let mut by_size: Vec<(u64, NodeId)> =
+                        capacity_sat.iter().map(|(&node, &sat)| (sat, node)).collect();
+                    by_size.sort_by_key(|&(sat, node)| (std::cmp::Reverse(sat), node));
+                    let mut largest: Vec<NodeId> =
+                        by_size.into_iter().take(*n as usize).map(|(_, node)| node).collect();
+                    largest.sort();
+                    Picker::uniform(largest)
+                }
+            };
+            let (senders, receivers) = (picker(&spec.senders), picker(&spec.receivers));
+            let shop_items = scenario.shops.iter().map(|s| s.items.len()).collect();
+            let mut workload =
+                Workload::new(spec, Stream::new(seed, "workload"), senders, receivers, shop_items);
             if let Some(at) = workload.next_arrival(SimTime::ZERO) {
                 world.schedule(at, SimEvent::Payment);
             }
             world.workload = Some(workload);
+        }
+        if let Some(list) = &scenario.payment_list
+            && let Some(&(at, ..)) = list.payments.payments.first()
+        {
+            world.schedule(at, SimEvent::ListPayment { index: 0 });
         }
         if let Some(random) = &scenario.random_faults {
             let more = schedule_random_faults(random, scenario, &channels);
@@ -488,6 +524,7 @@ impl<'a> World<'a> {
             }
             SimEvent::FaultStart { index } => self.start_fault(index),
             SimEvent::Payment => self.workload_payment(),
+            SimEvent::ListPayment { index } => self.list_payment(index),
             SimEvent::FaultEnd { index } => self.end_fault(index),
             SimEvent::Block => {
                 let block = self.chain.mine();
@@ -628,10 +665,41 @@ impl<'a> World<'a> {
     /// either is down, the payment is not made).
     fn workload_payment(&mut self) {
         let workload = self.workload.as_mut().expect("invariant: payments come from a workload");
-        let (from, to, amount_msat, router) = workload.draw();
+        let arrival = workload.draw();
         if let Some(at) = workload.next_arrival(self.now) {
             self.schedule(at, SimEvent::Payment);
         }
+        match arrival {
+            Some(Arrival::Pay { from, to, amount_msat, router }) => {
+                self.pay(from, to, amount_msat, router);
+            }
+            Some(Arrival::Buy { customer, shop, item }) => {
+                let (order, send) = self.shops.request(self.now, customer, shop, item);
+                let shop_node = self.shops.defs()[shop].node;
+                let fields = [u64::from(customer.0), u64::from(shop_node.0), order, item as u64];
+                self.trace.record(self.now, Kind::OrderRequested, &fields, &[]);
+                self.send_app(send);
+            }
+            None => {}
+        }
+    }
+
+    /// Payment `index` of the payment list, then the next one is scheduled.
+    fn list_payment(&mut self, index: usize) {
+        let list = self.scenario.payment_list.as_ref().expect("invariant: a list is scheduled");
+        let (_, from, to, amount_msat) = list.payments.payments[index];
+        let router = match list.routers.len() {
+            0 => None,
+            n => Some(list.routers[index % n]),
+        };
+        if let Some(&(at, ..)) = list.payments.payments.get(index + 1) {
+            self.schedule(at.max(self.now), SimEvent::ListPayment { index: index + 1 });
+        }
+        self.pay(from, to, amount_msat, router);
+    }
+
+    /// The receiver invoices and the sender pays (if either is down, the payment is not made).
+    fn pay(&mut self, from: NodeId, to: NodeId, amount_msat: u64, router: Option<RouterConfig>) {
         let command = Command::CreateInvoice {
             amount_msat: Some(amount_msat),
             description: String::new(),

@@ -1,0 +1,122 @@
+//! Networks and workloads from files and generators, end to end: imported snapshots start with
+//! the file's channels, balances and disabled directions; payment lists (ours and CLoTH's) are
+//! paid at their times; endpoint choices hold; bad files get one positioned line.
+
+use node_core::NodeId;
+use sim::results::Outcome;
+use sim::scenario::Scenario;
+use sim::trace::TraceLevel;
+
+/// A scenario text as if it were a file in tests/fixtures (file paths resolve from there).
+fn parse(text: &str) -> Result<Scenario, sim::scenario::ScenarioError> {
+    Scenario::parse(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/test.ron"), text)
+}
+
+#[test]
+fn a_cloth_network_runs_its_own_payment_list() {
+    let scenario = parse(
+        r#"Scenario(
+            name: "cloth", seed: 1,
+            import: (file: "cloth", name_prefix: "c"),
+            payments: (file: "cloth_payments.csv"),
+            stop: (max_duration_s: 600),
+        )"#,
+    )
+    .unwrap();
+    assert_eq!(
+        scenario.nodes.iter().map(|n| n.name.as_str()).collect::<Vec<_>>(),
+        ["c0", "c1", "c2", "c3"]
+    );
+    let genesis = scenario.genesis_channels();
+    assert_eq!(genesis.len(), 3);
+    // CLoTH's channel 1 runs node 2 -> node 1; here node 1 opens it with edge 3's 18,000 sat.
+    let c = genesis.iter().find(|c| c.capacity_sat == 20_000).unwrap();
+    assert_eq!((c.from, c.to, c.from_balance_msat), (NodeId(1), NodeId(2), 18_000_000));
+    let (out, _) = sim::run_captured(&scenario, TraceLevel::Off, false).unwrap();
+    let payments = out.results.payments();
+    assert_eq!(payments.len(), 3);
+    // In time order: 50 ms (2 -> 3), 100 ms (0 -> 2), 200 ms (3 -> 1).
+    let ends: Vec<(u32, u32, u64)> =
+        payments.iter().map(|p| (p.sender.0, p.receiver.0, p.amount_msat)).collect();
+    assert_eq!(ends, [(2, 3, 2_000_000), (0, 2, 1_000_000), (3, 1, 500_000)]);
+    assert_eq!(payments[0].start.0, 50_000);
+    assert!(payments.iter().all(|p| p.outcome != Outcome::Pending));
+    assert!(payments.iter().any(|p| p.outcome == Outcome::Succeeded));
+}
+
+#[test]
+fn imported_gossip_gets_the_chosen_balances_and_keeps_disabled_directions() {
+    let scenario = parse(
+        r#"Scenario(
+            name: "ln", seed: 1,
+            import: (file: "listchannels.json", balance: ratio(opener_ppm: 250_000)),
+            stop: (max_duration_s: 10),
+        )"#,
+    )
+    .unwrap();
+    let genesis = scenario.genesis_channels();
+    let big = genesis.iter().find(|c| c.capacity_sat == 5_000_000).unwrap();
+    assert_eq!(big.from_balance_msat, 1_250_000_000, "a quarter at node_1");
+    assert!(big.from_disabled && !big.to_disabled, "02aa's direction is inactive in the file");
+    assert_eq!(big.to_policy.fee_base_msat, 1000);
+    let random = parse(
+        r#"Scenario(name: "ln", seed: 1, import: (file: "describegraph.json"),
+                    stop: (max_duration_s: 10))"#,
+    )
+    .unwrap();
+    let genesis = random.genesis_channels();
+    let small = genesis.iter().find(|c| c.capacity_sat == 2_000_000).unwrap();
+    assert!(small.to_disabled, "03cc sent no update: disabled");
+    assert!(genesis.iter().all(|c| c.from_balance_msat <= c.capacity_sat * 1000));
+    assert_eq!(small.from_balance_msat % 1000, 0, "a random split in whole sat");
+}
+
+#[test]
+fn workloads_pay_merchants_and_largest_nodes_only() {
+    let text = |receivers: &str| {
+        format!(
+            r#"Scenario(
+                name: "star", seed: 3,
+                generate: (kind: Star, nodes: 6, capacity: (min_sat: 1_000_000, max_sat: 1_000_000)),
+                workload: (end_s: 600, rate_per_s: 0.2, amount: Fixed(amount_msat: 10_000),
+                           senders: CapacityWeighted, receivers: {receivers}),
+            )"#
+        )
+    };
+    for (receivers, expected) in [("Nodes([\"n3\"])", 3), ("Largest(1)", 0)] {
+        let scenario = parse(&text(receivers)).unwrap();
+        let (out, _) = sim::run_captured(&scenario, TraceLevel::Off, false).unwrap();
+        let payments = out.results.payments();
+        assert!(payments.len() > 50, "{}", payments.len());
+        assert!(payments.iter().all(|p| p.receiver == NodeId(expected) && p.sender != p.receiver));
+        if expected == 0 {
+            // Every leaf has the same capacity as the others, the hub five times as much, and
+            // the hub never pays itself: payers are the leaves.
+            assert!(payments.iter().all(|p| p.sender != NodeId(0)));
+        }
+    }
+}
+
+#[test]
+fn bad_network_and_payment_files_say_where() {
+    let err = parse(r#"Scenario(name: "x", import: (file: "nowhere.json"))"#).unwrap_err();
+    assert!(err.to_string().contains("nowhere.json: cannot read"), "{err}");
+    let dir = std::env::temp_dir().join(format!("boltsim-topology-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("pay.csv"), "time_ms,sender,receiver,amount_msat\n5,a,zed,100\n")
+        .unwrap();
+    let text =
+        r#"Scenario(name: "x", nodes: [(name: "a"), (name: "b")], payments: (file: "pay.csv"))"#;
+    let err = Scenario::parse(dir.join("s.ron").to_str().unwrap(), text).unwrap_err();
+    assert_eq!(err.position, Some((2, 5)), "{err}");
+    assert!(err.to_string().contains("pay.csv:2:5: unknown node \"zed\""), "{err}");
+    let err = parse(
+        r#"Scenario(name: "x", generate: (kind: Grid(columns: 0), nodes: 4,
+            capacity: (min_sat: 100_000, max_sat: 100_000)))"#,
+    )
+    .unwrap_err();
+    assert!(err.message.contains("columns"), "{err}");
+    let err = parse(r#"Scenario(name: "x", generate: (kind: Ring, nodes: 4))"#).unwrap_err();
+    assert!(err.message.contains("capacity range"), "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
