@@ -66,6 +66,35 @@ pub struct BaseGraph {
     channels: Vec<ChannelInfo>,
     offsets: Vec<u32>,
     incident: Vec<u32>,
+    /// For each entry of `incident`, the direction into the node: what a route search scans,
+    /// laid out contiguously per node so the scan stays in cache.
+    in_edges: Vec<InEdge>,
+}
+
+/// A channel direction into a node, as a route search reads it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct InEdge {
+    /// The node the direction starts from.
+    pub from: NodeId,
+    /// The channel.
+    pub scid: Scid,
+    /// The channel's value, sat.
+    pub capacity_sat: u64,
+    /// `from`'s policy, if known and not disabled.
+    pub policy: Option<ChannelPolicy>,
+}
+
+impl InEdge {
+    /// The direction of `info` into `to`, if `to` is one of its ends.
+    fn of(info: &ChannelInfo, to: NodeId) -> Option<InEdge> {
+        let (_, from) = info.direction_from(to)?;
+        Some(InEdge {
+            from,
+            scid: info.scid,
+            capacity_sat: info.capacity_sat,
+            policy: info.policy_from(from).copied(),
+        })
+    }
 }
 
 impl BaseGraph {
@@ -96,7 +125,15 @@ impl BaseGraph {
                 fill[node.index()] += 1;
             }
         }
-        BaseGraph { node_count, channels, offsets, incident }
+        let mut in_edges = Vec::with_capacity(incident.len());
+        for node in 0..node_count {
+            let range = offsets[node as usize] as usize..offsets[node as usize + 1] as usize;
+            for &i in &incident[range] {
+                let edge = InEdge::of(&channels[i as usize], NodeId(node));
+                in_edges.push(edge.expect("invariant: an incident channel has the node as an end"));
+            }
+        }
+        BaseGraph { node_count, channels, offsets, incident, in_edges }
     }
 
     /// How many nodes the network has.
@@ -161,6 +198,26 @@ impl GraphView {
             Some(entry) => Some(&entry.info),
             None => self.base.channel(scid),
         }
+    }
+
+    /// Calls `f` with each direction into `node` this view knows, in the order of
+    /// [`GraphView::for_each_channel_of`]. Without an overlay it reads the base graph's
+    /// contiguous copy.
+    pub fn for_each_in_edge(&self, node: NodeId, mut f: impl FnMut(&InEdge)) {
+        if self.overlay.is_empty() {
+            let base = &*self.base;
+            let range = match (base.offsets.get(node.index()), base.offsets.get(node.index() + 1)) {
+                (Some(&start), Some(&end)) => start as usize..end as usize,
+                _ => 0..0,
+            };
+            base.in_edges[range].iter().for_each(f);
+            return;
+        }
+        self.for_each_channel_of(node, |info| {
+            if let Some(edge) = InEdge::of(info, node) {
+                f(&edge);
+            }
+        });
     }
 
     /// Calls `f` with each channel of `node` this view knows, base channels first in scid order.

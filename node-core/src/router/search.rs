@@ -80,9 +80,14 @@ const UNSET: Label =
 struct Mark {
     /// The search that wrote the label; another stamp means unset.
     stamp: u32,
+    /// The search that wrote `flags`; another stamp means none.
+    flag_stamp: u32,
+    hops: u32,
     /// Popped from the heap: the label is final and no edge into it needs scoring.
     settled: bool,
-    hops: u32,
+    /// The request's flags for this node (`EXCLUDED_NODE`, ...), kept here so that an edge
+    /// costs one scattered read.
+    flags: u8,
     cost: u64,
 }
 
@@ -93,6 +98,14 @@ struct Candidate {
     hops: u32,
     label: Label,
 }
+
+/// Per-node flags of the request, so the per-edge checks skip the maps for nodes they do not
+/// concern: the node is excluded; it starts an excluded channel, a channel with an overridden
+/// policy, or a direction with HTLCs in flight.
+const EXCLUDED_NODE: u8 = 1;
+const EXCLUDED_CHANNEL: u8 = 2;
+const OVERRIDDEN: u8 = 4;
+const IN_FLIGHT: u8 = 8;
 
 struct Scratch {
     stamp: u32,
@@ -137,9 +150,20 @@ pub fn search<S: Scorer>(
         }
         scratch.stamp = scratch.stamp.wrapping_add(1);
         if scratch.stamp == 0 {
-            scratch.marks.iter_mut().for_each(|m| m.stamp = 0);
+            scratch.marks.iter_mut().for_each(|m| (m.stamp, m.flag_stamp) = (0, 0));
             scratch.stamp = 1;
         }
+        let stamp = scratch.stamp;
+        let mut flag = |node: NodeId, bit: u8| {
+            if let Some(m) = scratch.marks.get_mut(node.index()) {
+                m.flags = if m.flag_stamp == stamp { m.flags | bit } else { bit };
+                m.flag_stamp = stamp;
+            }
+        };
+        req.excluded_nodes.iter().for_each(|&n| flag(n, EXCLUDED_NODE));
+        req.excluded_channels.iter().for_each(|&(_, n)| flag(n, EXCLUDED_CHANNEL));
+        req.policy_overrides.keys().for_each(|&(_, n)| flag(n, OVERRIDDEN));
+        req.in_flight.keys().for_each(|&(_, n)| flag(n, IN_FLIGHT));
         scratch.heap.clear();
         run(view, req, scorer, scratch)
     })
@@ -156,11 +180,10 @@ fn can_leave_and_arrive(view: &GraphView, req: &RouteRequest<'_>) -> bool {
         return true;
     }
     let mut arrives = false;
-    view.for_each_channel_of(req.target, |info| {
-        let Some((_, from)) = info.direction_from(req.target) else { return };
-        let policy = req.policy_overrides.get(&(info.scid, from)).or(info.policy_from(from));
+    view.for_each_in_edge(req.target, |edge| {
+        let policy = req.policy_overrides.get(&(edge.scid, edge.from)).or(edge.policy.as_ref());
         arrives |= policy.is_some_and(|p| p.admits(req.amount_msat))
-            && info.capacity_sat.saturating_mul(1000) >= req.amount_msat;
+            && edge.capacity_sat.saturating_mul(1000) >= req.amount_msat;
     });
     arrives
 }
@@ -172,10 +195,12 @@ fn run<S: Scorer>(
     scratch: &mut Scratch,
 ) -> Option<Route> {
     let stamp = scratch.stamp;
+    let flags_of = |mark: &Mark| if mark.flag_stamp == stamp { mark.flags } else { 0 };
     let marks = &mut scratch.marks;
     let labels = &mut scratch.labels;
     let heap = &mut scratch.heap;
-    marks[req.target.index()] = Mark { stamp, settled: false, hops: 0, cost: 0 };
+    let target = &mut marks[req.target.index()];
+    (target.stamp, target.settled, target.hops, target.cost) = (stamp, false, 0, 0);
     labels[req.target.index()] = Label {
         weight: 0,
         probability: 1.0,
@@ -206,7 +231,7 @@ fn run<S: Scorer>(
             return Some(build_route(marks, labels, stamp, req));
         }
         if mark.hops as usize >= req.max_hops
-            || (node != req.target && req.excluded_nodes.contains(&node))
+            || (node != req.target && flags_of(&mark) & EXCLUDED_NODE != 0)
         {
             continue;
         }
@@ -225,16 +250,31 @@ fn run<S: Scorer>(
                      marks: &mut Vec<Mark>,
                      labels: &mut Vec<Label>,
                      heap: &mut BinaryHeap<Reverse<(u64, u32, u32)>>| {
+            // The edge's own checks first: most edges fail them (disabled, too small for the
+            // amount), and they read no per-node state scattered in memory.
+            let unfit = policy
+                .is_none_or(|p| !p.admits(label.amount_msat) || label.amount_msat > capacity_msat);
+            if unfit && req.policy_overrides.is_empty() {
+                return;
+            }
             let at_from = &marks[from.index()];
+            let bits = flags_of(at_from);
             if (at_from.stamp == stamp && at_from.settled)
-                || req.excluded_channels.contains(&(scid, from))
-                || req.excluded_nodes.contains(&from)
+                || (unfit && bits & OVERRIDDEN == 0)
+                || bits & EXCLUDED_NODE != 0
+                || (bits & EXCLUDED_CHANNEL != 0 && req.excluded_channels.contains(&(scid, from)))
             {
                 return;
             }
-            let policy = req.policy_overrides.get(&(scid, from)).copied().or(policy);
+            let policy = match bits & OVERRIDDEN {
+                0 => policy,
+                _ => req.policy_overrides.get(&(scid, from)).copied().or(policy),
+            };
             let Some(policy) = policy else { return };
-            let in_flight_msat = req.in_flight.get(&(scid, from)).copied().unwrap_or(0);
+            let in_flight_msat = match bits & IN_FLIGHT {
+                0 => 0,
+                _ => req.in_flight.get(&(scid, from)).copied().unwrap_or(0),
+            };
             if !policy.admits(label.amount_msat)
                 || label.amount_msat.saturating_add(in_flight_msat) > capacity_msat
             {
@@ -267,12 +307,19 @@ fn run<S: Scorer>(
             };
             offer(marks, labels, heap, req, stamp, from, candidate);
         };
-        view.for_each_channel_of(node, |info| {
-            let Some((_, from)) = info.direction_from(node) else { return };
-            if from != req.source {
-                let policy = info.policy_from(from).copied();
-                let capacity_msat = info.capacity_sat.saturating_mul(1000);
-                relax(from, info.scid, policy, capacity_msat, scorer, marks, labels, heap);
+        view.for_each_in_edge(node, |edge| {
+            if edge.from != req.source {
+                let capacity_msat = edge.capacity_sat.saturating_mul(1000);
+                relax(
+                    edge.from,
+                    edge.scid,
+                    edge.policy,
+                    capacity_msat,
+                    scorer,
+                    marks,
+                    labels,
+                    heap,
+                );
             }
         });
         for &(from, to, scid, policy) in &hint_edges {
@@ -326,10 +373,10 @@ fn offer(
     {
         return;
     }
-    let old = marks[node.index()];
+    let old = &mut marks[node.index()];
     if old.stamp != stamp || (candidate.cost, candidate.hops) < (old.cost, old.hops) {
-        marks[node.index()] =
-            Mark { stamp, settled: false, hops: candidate.hops, cost: candidate.cost };
+        (old.stamp, old.settled, old.hops, old.cost) =
+            (stamp, false, candidate.hops, candidate.cost);
         labels[node.index()] = candidate.label;
         heap.push(Reverse((candidate.cost, candidate.hops, node.0)));
     }
