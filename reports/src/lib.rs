@@ -1,10 +1,16 @@
 //! reports: analysis of plain result records, for the charts researchers publish. It defines its
-//! own record type ([`PaymentRow`]) and depends on no crate of the workspace: the simulator turns
-//! its results into rows, and this crate never runs a simulation. It starts with the statistics
-//! the routing-success charts need: success rates with their Wilson score interval, and fees in
-//! ppm; the charts themselves come with the sweeps.
+//! own record types ([`PaymentRow`], [`results::SweepResults`]) and depends on no crate of the
+//! workspace: the simulator turns its results into rows, and this crate never runs a
+//! simulation. Here: the statistics (success rates with the Wilson score interval, the t interval
+//! of per-seed means, fees in ppm); [`results`]: the sweep results file; [`charts`]: PNG and SVG
+//! drawing with an embedded font; [`report`]: the charts of a sweep and their `index.html`.
+//! Identical results give byte-identical files: nothing here reads a clock or hash order.
 
 #![deny(missing_docs)]
+
+pub mod charts;
+pub mod report;
+pub mod results;
 
 /// One payment, as the reports see it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -19,6 +25,8 @@ pub struct PaymentRow {
     pub latency_us: u64,
     /// Attempts made.
     pub attempts: u32,
+    /// When it started, µs of simulated time.
+    pub start_us: u64,
 }
 
 /// Successes out of trials.
@@ -57,6 +65,26 @@ pub fn success_rate<'a>(rows: impl IntoIterator<Item = &'a PaymentRow>) -> Propo
     })
 }
 
+/// Two-sided 97.5% quantiles of Student's t for 1 to 30 degrees of freedom (the 95% interval).
+const T_975: [f64; 30] = [
+    12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160,
+    2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056,
+    2.052, 2.048, 2.045, 2.042,
+];
+
+/// The mean of `values` and its 95% t interval (`None` with fewer than two values).
+pub fn mean_t95(values: &[f64]) -> Option<(f64, f64, f64)> {
+    let n = values.len();
+    if n < 2 {
+        return None;
+    }
+    let mean = values.iter().sum::<f64>() / n as f64;
+    let variance = values.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / (n - 1) as f64;
+    let t = T_975.get(n - 2).copied().unwrap_or(1.96);
+    let margin = t * (variance / n as f64).sqrt();
+    Some((mean, mean - margin, mean + margin))
+}
+
 /// The fee of a succeeded payment in millionths of its amount, or `None`.
 pub fn fee_ppm(row: &PaymentRow) -> Option<f64> {
     (row.succeeded && row.amount_msat > 0)
@@ -74,6 +102,7 @@ mod tests {
             fee_msat: 1_001,
             latency_us: 1,
             attempts: 1,
+            start_us: 0,
         }
     }
 
@@ -98,5 +127,17 @@ mod tests {
         assert_eq!(rate.rate(), Some(0.75));
         assert_eq!(fee_ppm(&rows[0]), Some(1001.0));
         assert_eq!(fee_ppm(&rows[1]), None);
+    }
+
+    #[test]
+    fn t_interval_matches_a_hand_computation() {
+        // 0.6, 0.8, 1.0: mean 0.8, s = 0.2, t(2) = 4.303, margin 4.303 * 0.2 / sqrt(3) = 0.4969.
+        let (mean, lo, hi) = mean_t95(&[0.6, 0.8, 1.0]).unwrap();
+        assert!((mean - 0.8).abs() < 1e-12);
+        assert!((hi - mean - 0.49687).abs() < 1e-4, "{hi}");
+        assert!((mean - lo - 0.49687).abs() < 1e-4, "{lo}");
+        assert_eq!(mean_t95(&[0.5]), None);
+        let (_, lo, hi) = mean_t95(&[0.5, 0.5, 0.5]).unwrap();
+        assert_eq!((lo, hi), (0.5, 0.5), "no spread, no interval");
     }
 }
