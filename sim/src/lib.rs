@@ -25,6 +25,7 @@ pub mod rng;
 pub mod scenario;
 pub mod shop;
 pub mod summary;
+pub mod sweep;
 pub mod trace;
 pub mod verify;
 pub mod workload;

@@ -70,6 +70,38 @@ enum Cmd {
         #[arg(short, long)]
         out: Option<PathBuf>,
     },
+    /// Run a sweep: a grid of scenario parameters x seeds, in parallel; resumable (finished cells
+    /// are skipped); writes cells/, sweep.json and results.csv.
+    Sweep {
+        /// The sweep file (RON).
+        sweep: PathBuf,
+        /// Output directory [default: out/sweeps/<sweep name>].
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Threads [default: the machine's cores].
+        #[arg(long)]
+        threads: Option<usize>,
+        /// Run only shard K of N (1-based: cells K-1, K-1+N, ...), for job arrays; merge the
+        /// shards' directories afterwards with `boltsim merge`.
+        #[arg(long, value_name = "K/N")]
+        shard: Option<String>,
+    },
+    /// Gather the cells of sweep directories (shards) into one, with its results.csv.
+    Merge {
+        /// The directory to write.
+        out: PathBuf,
+        /// The sweep directories.
+        #[arg(required = true)]
+        dirs: Vec<PathBuf>,
+    },
+    /// Draw the charts of a sweep's results (PNG and SVG) and an index.html.
+    Report {
+        /// A sweep directory, or its results.csv.
+        results: PathBuf,
+        /// The directory to write [default: RESULTS/report].
+        #[arg(short, long)]
+        out: Option<PathBuf>,
+    },
     /// Write the network a scenario starts with in SimLN's sim_network format, to cross-check a
     /// run against SimLN.
     Export {
@@ -100,6 +132,11 @@ fn main() -> ExitCode {
         Cmd::Bless { scenarios } => scenarios.iter().try_for_each(|s| bless(s)),
         Cmd::Import { file, format, out } => import(&file, format.as_deref(), out),
         Cmd::Export { scenario, seed, out } => export(&scenario, seed, out),
+        Cmd::Sweep { sweep, out, threads, shard } => {
+            run_sweep(&sweep, out, threads, shard.as_deref())
+        }
+        Cmd::Merge { out, dirs } => merge(&out, &dirs),
+        Cmd::Report { results, out } => report(&results, out),
     };
     result.err().unwrap_or(ExitCode::SUCCESS)
 }
@@ -234,4 +271,123 @@ fn export(path: &Path, seed: Option<u64>, out: Option<PathBuf>) -> Result<(), Ex
         );
     }
     emit(&text, out)
+}
+
+fn bad_input(message: impl std::fmt::Display) -> ExitCode {
+    eprintln!("error: {message}");
+    ExitCode::from(2)
+}
+
+fn run_sweep(
+    path: &Path,
+    out: Option<PathBuf>,
+    threads: Option<usize>,
+    shard: Option<&str>,
+) -> Result<(), ExitCode> {
+    let sweep = sim::sweep::Sweep::load(path).map_err(bad_input)?;
+    let total = sweep.cells();
+    let (k, n) = match shard {
+        None => (1, 1),
+        Some(text) => {
+            let parsed =
+                text.split_once('/').and_then(|(k, n)| Some((k.parse().ok()?, n.parse().ok()?)));
+            match parsed {
+                Some((k, n)) if n >= 1 && (1..=n).contains(&k) => (k, n),
+                _ => {
+                    return Err(bad_input(format!("--shard {text}: expected K/N with 1 <= K <= N")));
+                }
+            }
+        }
+    };
+    let cells = sim::sweep::shard_cells(total, k, n);
+    let dir = out.unwrap_or_else(|| PathBuf::from("out/sweeps").join(&sweep.file.name));
+    let threads = threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .max(1);
+    let finished = cells.iter().filter(|&&c| sim::sweep::cell_path(&dir, c).exists()).count();
+    let bar = if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        indicatif::ProgressBar::new((cells.len() - finished) as u64)
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{bar:40} {pos}/{len} cells, {elapsed} elapsed, ETA {eta}",
+        )
+        .expect("invariant: a valid template"),
+    );
+    eprintln!(
+        "{}: {} cells ({} in shard {k}/{n}, {finished} already done) on {threads} threads into {}",
+        sweep.path,
+        total,
+        cells.len(),
+        dir.display()
+    );
+    let ran = sim::sweep::run(&sweep, &dir, &cells, threads, &|| bar.inc(1)).map_err(|e| {
+        bar.abandon();
+        eprintln!("error: {e}");
+        ExitCode::from(2)
+    })?;
+    bar.finish_and_clear();
+    let (results, missing) =
+        sim::sweep::merge(&dir, std::slice::from_ref(&dir)).map_err(bad_input)?;
+    println!(
+        "ran {ran} cells; {} of {total} done, {} payments; wrote {}",
+        total - missing.len(),
+        results.rows.len(),
+        dir.join("results.csv").display()
+    );
+    Ok(())
+}
+
+fn merge(out: &Path, dirs: &[PathBuf]) -> Result<(), ExitCode> {
+    let (results, missing) = sim::sweep::merge(out, dirs).map_err(bad_input)?;
+    println!("{} payments; wrote {}", results.rows.len(), out.join("results.csv").display());
+    if !missing.is_empty() {
+        let shown: Vec<String> = missing.iter().take(10).map(|c| c.to_string()).collect();
+        eprintln!(
+            "note: {} cells not run yet (first: {}); run their shards and merge again",
+            missing.len(),
+            shown.join(", ")
+        );
+    }
+    Ok(())
+}
+
+fn report(results: &Path, out: Option<PathBuf>) -> Result<(), ExitCode> {
+    let (dir, csv) = if results.is_dir() {
+        (results.to_path_buf(), results.join("results.csv"))
+    } else {
+        (results.parent().unwrap_or(Path::new(".")).to_path_buf(), results.to_path_buf())
+    };
+    let text = std::fs::read_to_string(&csv)
+        .map_err(|e| bad_input(format!("{}: cannot read: {e}", csv.display())))?;
+    let data = reports::results::SweepResults::from_csv(&text)
+        .map_err(|(line, m)| bad_input(format!("{}:{line}: {m}", csv.display())))?;
+    let (title, about) = match sim::sweep::read_info(&dir) {
+        Ok(info) => {
+            let mut about = vec![
+                ("sweep".to_string(), info.name.clone()),
+                ("description".to_string(), info.description.clone()),
+                ("scenario".to_string(), info.scenario.clone()),
+                ("seeds".to_string(), format!("{:?}", info.seeds)),
+            ];
+            for (column, values) in &info.axes {
+                about.push((column.clone(), values.join(", ")));
+            }
+            about.push(("cells in the grid".to_string(), info.cells.to_string()));
+            (format!("boltsim sweep: {}", info.name), about)
+        }
+        Err(_) => (format!("boltsim results: {}", csv.display()), Vec::new()),
+    };
+    let files = reports::report::report(&data, &title, &about).map_err(bad_input)?;
+    let out = out.unwrap_or_else(|| dir.join("report"));
+    std::fs::create_dir_all(&out).map_err(|e| bad_input(format!("{}: {e}", out.display())))?;
+    for (name, bytes) in &files {
+        let path = out.join(name);
+        sim::output::write_atomic(&path, bytes)
+            .map_err(|e| bad_input(format!("{}: {e}", path.display())))?;
+    }
+    println!("wrote {} files; open {}", files.len(), out.join("index.html").display());
+    Ok(())
 }

@@ -915,12 +915,27 @@ impl Scenario {
 
     /// Parses and validates scenario text; `file` names it in errors.
     pub fn parse(file: &str, source: &str) -> Result<Scenario, ScenarioError> {
+        Scenario::parse_with(file, source, |_| Ok(()))
+    }
+
+    /// Parses scenario text, lets `edit` change the fields (a sweep cell's parameters; an
+    /// error it returns is reported against the file), then validates.
+    pub fn parse_with(
+        file: &str,
+        source: &str,
+        edit: impl FnOnce(&mut ScenarioFile) -> Result<(), String>,
+    ) -> Result<Scenario, ScenarioError> {
         let options = ron::Options::default()
             .with_default_extension(ron::extensions::Extensions::IMPLICIT_SOME);
-        let raw: ScenarioFile = options.from_str(source).map_err(|e| ScenarioError {
+        let mut raw: ScenarioFile = options.from_str(source).map_err(|e| ScenarioError {
             file: file.to_string(),
             position: Some((e.span.start.line, e.span.start.col)),
             message: e.code.to_string(),
+        })?;
+        edit(&mut raw).map_err(|message| ScenarioError {
+            file: file.to_string(),
+            position: None,
+            message,
         })?;
         Validator { file, source }.validate(raw)
     }

@@ -1,0 +1,451 @@
+//! Sweeps: a grid of scenario parameters × seeds, each combination a cell run on its own. A
+//! sweep file names a base scenario, the seeds and the grid; cells are numbered in grid order
+//! (the first parameter slowest, seeds fastest). Each finished cell is written atomically to
+//! `cells/NNNNN.csv` in the output directory (the [`reports::results`] format), so an interrupt
+//! loses no finished cell and a second run skips them; `results.csv` is every cell's rows in cell
+//! order, so it is the same whatever the number of threads or shards. `--shard K/N` runs cells
+//! K-1, K-1+N, ... ([`shard_cells`]), and [`merge`] gathers the cells of several directories.
+//!
+//! This module plans cells, runs them on threads and merges files; the progress bar and the
+//! command line are the binary's.
+
+use crate::generate::TopologyKind;
+use crate::output::write_atomic;
+use crate::results::Outcome;
+use crate::scenario::{Scenario, ScenarioError, ScenarioFile};
+use crate::workload::AmountSpec;
+use node_core::router::RouterConfig;
+use reports::PaymentRow;
+use reports::results::{SweepResults, SweepRow};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// One axis of the grid: a scenario field and its values.
+#[derive(Clone, Debug, Deserialize)]
+pub enum Axis {
+    /// The workload's amount, fixed per cell, sat (column `amount_sat`).
+    AmountSat(Vec<u64>),
+    /// Every node's router (column `router`, the router's name; `_2`, ... for variants).
+    Router(Vec<RouterConfig>),
+    /// The workload's arrival rate, payments per second (column `rate_per_s`).
+    RatePerS(Vec<f64>),
+    /// The generated network's node count (column `nodes`).
+    Nodes(Vec<u32>),
+    /// The generated network's wiring (column `topology`).
+    Topology(Vec<TopologyKind>),
+    /// Random crashes per node and day (column `crashes_per_node_day`).
+    CrashesPerNodeDay(Vec<f64>),
+    /// Random unilateral closes per channel and day (column `force_closes_per_channel_day`).
+    ForceClosesPerChannelDay(Vec<f64>),
+}
+
+impl Axis {
+    /// The results column.
+    pub fn column(&self) -> &'static str {
+        match self {
+            Axis::AmountSat(_) => "amount_sat",
+            Axis::Router(_) => "router",
+            Axis::RatePerS(_) => "rate_per_s",
+            Axis::Nodes(_) => "nodes",
+            Axis::Topology(_) => "topology",
+            Axis::CrashesPerNodeDay(_) => "crashes_per_node_day",
+            Axis::ForceClosesPerChannelDay(_) => "force_closes_per_channel_day",
+        }
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            Axis::AmountSat(v) => v.len(),
+            Axis::Router(v) => v.len(),
+            Axis::RatePerS(v) => v.len(),
+            Axis::Nodes(v) => v.len(),
+            Axis::Topology(v) => v.len(),
+            Axis::CrashesPerNodeDay(v) | Axis::ForceClosesPerChannelDay(v) => v.len(),
+        }
+    }
+
+    /// Value `i`'s label in the results (no commas).
+    fn label(&self, i: usize) -> String {
+        match self {
+            Axis::AmountSat(v) => v[i].to_string(),
+            Axis::Router(v) => {
+                let name = v[i].name();
+                let earlier = v[..i].iter().filter(|r| r.name() == name && **r != v[i]);
+                let mut distinct: Vec<&RouterConfig> = earlier.collect();
+                distinct.dedup();
+                match distinct.len() {
+                    0 => name.to_string(),
+                    n => format!("{name}_{}", n + 1),
+                }
+            }
+            Axis::RatePerS(v) | Axis::CrashesPerNodeDay(v) | Axis::ForceClosesPerChannelDay(v) => {
+                format!("{}", v[i])
+            }
+            Axis::Nodes(v) => v[i].to_string(),
+            Axis::Topology(v) => match v[i] {
+                TopologyKind::ScaleFree { links_per_node } => {
+                    format!("scale_free_{links_per_node}")
+                }
+                TopologyKind::MainnetLike => "mainnet_like".into(),
+                TopologyKind::ErdosRenyi { channels } => format!("erdos_renyi_{channels}"),
+                TopologyKind::Ring => "ring".into(),
+                TopologyKind::Line => "line".into(),
+                TopologyKind::Star => "star".into(),
+                TopologyKind::Grid { columns } => format!("grid_{columns}"),
+            },
+        }
+    }
+
+    /// Sets value `i` in a scenario file.
+    fn apply(&self, i: usize, raw: &mut ScenarioFile) -> Result<(), String> {
+        let need = |what: &str| format!("the {} axis needs a scenario with {what}", self.column());
+        match self {
+            Axis::AmountSat(v) => {
+                let w = raw.workload.as_mut().ok_or_else(|| need("a workload"))?;
+                w.amount = AmountSpec::Fixed { amount_msat: v[i].saturating_mul(1000) };
+            }
+            Axis::Router(v) => {
+                raw.router = v[i];
+                raw.node_defaults.router = Some(v[i]);
+                if let Some(w) = raw.workload.as_mut() {
+                    w.routers.clear();
+                }
+            }
+            Axis::RatePerS(v) => {
+                raw.workload.as_mut().ok_or_else(|| need("a workload"))?.rate_per_s = v[i];
+            }
+            Axis::Nodes(v) => {
+                raw.generate.as_mut().ok_or_else(|| need("a generated network"))?.nodes = v[i]
+            }
+            Axis::Topology(v) => {
+                raw.generate.as_mut().ok_or_else(|| need("a generated network"))?.kind = v[i]
+            }
+            Axis::CrashesPerNodeDay(v) => {
+                raw.random_faults
+                    .as_mut()
+                    .ok_or_else(|| need("random_faults"))?
+                    .crashes_per_node_day = v[i];
+            }
+            Axis::ForceClosesPerChannelDay(v) => {
+                raw.random_faults
+                    .as_mut()
+                    .ok_or_else(|| need("random_faults"))?
+                    .force_closes_per_channel_day = v[i];
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A sweep file.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename = "Sweep")]
+pub struct SweepFile {
+    /// Short name (the default output directory is `out/sweeps/<name>`).
+    pub name: String,
+    /// What it shows.
+    #[serde(default)]
+    pub description: String,
+    /// The base scenario, relative to the sweep file.
+    pub scenario: String,
+    /// The seeds each combination runs with.
+    pub seeds: Vec<u64>,
+    /// The axes.
+    pub grid: Vec<Axis>,
+}
+
+/// A loaded sweep: the file, its base scenario's text and path.
+#[derive(Clone, Debug)]
+pub struct Sweep {
+    /// The file.
+    pub file: SweepFile,
+    /// The sweep file's path, as given.
+    pub path: String,
+    /// The base scenario's path.
+    pub scenario_path: PathBuf,
+    /// The base scenario's text.
+    pub scenario_text: String,
+}
+
+/// What a sweep directory records about its sweep (`sweep.json`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SweepInfo {
+    /// The sweep's name.
+    pub name: String,
+    /// Its description.
+    pub description: String,
+    /// The base scenario, as the sweep file names it.
+    pub scenario: String,
+    /// The seeds.
+    pub seeds: Vec<u64>,
+    /// Each axis: its column and value labels.
+    pub axes: Vec<(String, Vec<String>)>,
+    /// How many cells the whole grid has.
+    pub cells: usize,
+}
+
+impl Sweep {
+    /// Reads a sweep file and its base scenario, and checks the base and the first cell.
+    pub fn load(path: &Path) -> Result<Sweep, ScenarioError> {
+        let shown = path.display().to_string();
+        let fail =
+            |position, message: String| ScenarioError { file: shown.clone(), position, message };
+        let text =
+            std::fs::read_to_string(path).map_err(|e| fail(None, format!("cannot read: {e}")))?;
+        let options = ron::Options::default()
+            .with_default_extension(ron::extensions::Extensions::IMPLICIT_SOME);
+        let file: SweepFile = options
+            .from_str(&text)
+            .map_err(|e| fail(Some((e.span.start.line, e.span.start.col)), e.code.to_string()))?;
+        if file.seeds.is_empty() {
+            return Err(fail(None, "a sweep needs at least one seed".into()));
+        }
+        if let Some(axis) = file.grid.iter().find(|a| a.len() == 0) {
+            return Err(fail(None, format!("the {} axis has no values", axis.column())));
+        }
+        let columns: Vec<&str> = file.grid.iter().map(Axis::column).collect();
+        if let Some(c) = columns.iter().enumerate().find(|(i, c)| columns[..*i].contains(c)) {
+            return Err(fail(None, format!("the {} axis is given twice", c.1)));
+        }
+        let scenario_path = path.parent().unwrap_or(Path::new("")).join(&file.scenario);
+        let scenario_text = std::fs::read_to_string(&scenario_path).map_err(|e| ScenarioError {
+            file: scenario_path.display().to_string(),
+            position: None,
+            message: format!("cannot read: {e}"),
+        })?;
+        let sweep = Sweep { file, path: shown.clone(), scenario_path, scenario_text };
+        if sweep.cells() > 1_000_000 {
+            return Err(fail(None, format!("{} cells: at most 1,000,000", sweep.cells())));
+        }
+        sweep.scenario(0)?;
+        Ok(sweep)
+    }
+
+    /// How many cells: the product of the axes' lengths times the seeds.
+    pub fn cells(&self) -> usize {
+        self.file.grid.iter().map(Axis::len).product::<usize>() * self.file.seeds.len()
+    }
+
+    /// Cell `cell`'s value index on each axis and its seed.
+    fn coordinates(&self, cell: usize) -> (Vec<usize>, u64) {
+        let seeds = self.file.seeds.len();
+        let seed = self.file.seeds[cell % seeds];
+        let mut rest = cell / seeds;
+        let mut at = vec![0; self.file.grid.len()];
+        for (slot, axis) in at.iter_mut().zip(&self.file.grid).rev() {
+            *slot = rest % axis.len();
+            rest /= axis.len();
+        }
+        (at, seed)
+    }
+
+    /// The scenario of cell `cell`: the base with the cell's values and seed.
+    pub fn scenario(&self, cell: usize) -> Result<Scenario, ScenarioError> {
+        let (at, seed) = self.coordinates(cell);
+        let file = self.scenario_path.display().to_string();
+        Scenario::parse_with(&file, &self.scenario_text, |raw| {
+            raw.seed = seed;
+            for (axis, &i) in self.file.grid.iter().zip(&at) {
+                axis.apply(i, raw)?;
+            }
+            Ok(())
+        })
+    }
+
+    /// The results columns: the axes, and `router` (each payment's) when no axis sets it.
+    pub fn params(&self) -> Vec<String> {
+        let mut params: Vec<String> =
+            self.file.grid.iter().map(|a| a.column().to_string()).collect();
+        if !params.iter().any(|p| p == "router") {
+            params.push("router".into());
+        }
+        params
+    }
+
+    /// What `sweep.json` says.
+    pub fn info(&self) -> SweepInfo {
+        SweepInfo {
+            name: self.file.name.clone(),
+            description: self.file.description.clone(),
+            scenario: self.file.scenario.clone(),
+            seeds: self.file.seeds.clone(),
+            axes: self
+                .file
+                .grid
+                .iter()
+                .map(|a| (a.column().to_string(), (0..a.len()).map(|i| a.label(i)).collect()))
+                .collect(),
+            cells: self.cells(),
+        }
+    }
+
+    /// Runs cell `cell` and returns its rows.
+    pub fn run_cell(&self, cell: usize) -> Result<SweepResults, String> {
+        let scenario = self.scenario(cell).map_err(|e| e.to_string())?;
+        let (at, seed) = self.coordinates(cell);
+        let out = crate::run(&scenario, crate::RunOptions::without_trace())
+            .map_err(|e| format!("cell {cell}: {e}"))?;
+        let labels: Vec<String> =
+            self.file.grid.iter().zip(&at).map(|(axis, &i)| axis.label(i)).collect();
+        let own_router = !self.file.grid.iter().any(|a| matches!(a, Axis::Router(_)));
+        let rows = out
+            .results
+            .payments()
+            .iter()
+            .map(|p| {
+                let mut params = labels.clone();
+                if own_router {
+                    params.push(p.router.clone());
+                }
+                SweepRow {
+                    cell: cell as u32,
+                    seed,
+                    params,
+                    payment: PaymentRow {
+                        amount_msat: p.amount_msat,
+                        succeeded: p.outcome == Outcome::Succeeded,
+                        fee_msat: p.fee_msat.unwrap_or(0),
+                        latency_us: p.end.map_or(0, |end| end.0 - p.start.0),
+                        attempts: p.attempts,
+                        start_us: p.start.0,
+                    },
+                    ended: p.end.is_some(),
+                }
+            })
+            .collect();
+        Ok(SweepResults { params: self.params(), rows })
+    }
+}
+
+/// The cells of shard `k` of `n` (1-based): cells k-1, k-1+n, k-1+2n, ...
+pub fn shard_cells(cells: usize, k: usize, n: usize) -> Vec<usize> {
+    (k.saturating_sub(1)..cells).step_by(n.max(1)).collect()
+}
+
+/// The file of a finished cell.
+pub fn cell_path(dir: &Path, cell: usize) -> PathBuf {
+    dir.join("cells").join(format!("{cell:06}.csv"))
+}
+
+/// Runs `cells` of `sweep` not yet finished in `dir` on `threads` threads, calling `done` after
+/// each; returns how many ran. Each cell's file is written atomically as soon as it finishes.
+pub fn run(
+    sweep: &Sweep,
+    dir: &Path,
+    cells: &[usize],
+    threads: usize,
+    done: &(dyn Fn() + Sync),
+) -> Result<usize, String> {
+    std::fs::create_dir_all(dir.join("cells")).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let info =
+        serde_json::to_string_pretty(&sweep.info()).expect("invariant: plain data serializes");
+    write_atomic(&dir.join("sweep.json"), format!("{info}\n").as_bytes())
+        .map_err(|e| format!("{}: {e}", dir.display()))?;
+    let pending: Vec<usize> =
+        cells.iter().copied().filter(|&c| !cell_path(dir, c).exists()).collect();
+    let next = AtomicUsize::new(0);
+    let failure: Mutex<Option<String>> = Mutex::new(None);
+    std::thread::scope(|scope| {
+        for _ in 0..threads.clamp(1, pending.len().max(1)) {
+            scope.spawn(|| {
+                loop {
+                    if failure.lock().map(|f| f.is_some()).unwrap_or(true) {
+                        return;
+                    }
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(&cell) = pending.get(i) else { return };
+                    let written = sweep.run_cell(cell).and_then(|results| {
+                        let path = cell_path(dir, cell);
+                        write_atomic(&path, results.to_csv().as_bytes())
+                            .map_err(|e| format!("{}: {e}", path.display()))
+                    });
+                    match written {
+                        Ok(()) => done(),
+                        Err(e) => {
+                            if let Ok(mut f) = failure.lock() {
+                                f.get_or_insert(e);
+                            }
+                            return;
+                        }
+                    }
+                }
+            });
+        }
+    });
+    match failure.into_inner().ok().flatten() {
+        Some(e) => Err(e),
+        None => Ok(pending.len()),
+    }
+}
+
+/// The finished cells in `dir`, by index.
+pub fn finished_cells(dir: &Path) -> Result<Vec<usize>, String> {
+    let cells = dir.join("cells");
+    let entries = match std::fs::read_dir(&cells) {
+        Ok(entries) => entries,
+        Err(_) => return Ok(Vec::new()),
+    };
+    let mut found: Vec<usize> = entries
+        .filter_map(|e| e.ok())
+        .filter_map(|e| {
+            let name = e.file_name().into_string().ok()?;
+            name.strip_suffix(".csv")?.parse().ok()
+        })
+        .collect();
+    found.sort_unstable();
+    Ok(found)
+}
+
+/// Reads `sweep.json` of a sweep directory.
+pub fn read_info(dir: &Path) -> Result<SweepInfo, String> {
+    let path = dir.join("sweep.json");
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
+    serde_json::from_str(&text)
+        .map_err(|e| format!("{}:{}:{}: {e}", path.display(), e.line(), e.column()))
+}
+
+/// Every finished cell of the `dirs` (the same sweep, sharded or not), into `out`: the cell
+/// files, `sweep.json` and `results.csv` with every row in cell order. Returns the results and
+/// the cells missing from the grid.
+pub fn merge(out: &Path, dirs: &[PathBuf]) -> Result<(SweepResults, Vec<usize>), String> {
+    let mut info: Option<SweepInfo> = None;
+    let mut cells: std::collections::BTreeMap<usize, PathBuf> = std::collections::BTreeMap::new();
+    for dir in dirs {
+        let this = read_info(dir)?;
+        if info.as_ref().is_some_and(|i| *i != this) {
+            return Err(format!("{}: a different sweep from the first directory", dir.display()));
+        }
+        info = Some(this);
+        for cell in finished_cells(dir)? {
+            cells.entry(cell).or_insert_with(|| cell_path(dir, cell));
+        }
+    }
+    let info = info.ok_or("no sweep directory given")?;
+    std::fs::create_dir_all(out.join("cells")).map_err(|e| format!("{}: {e}", out.display()))?;
+    let mut all = SweepResults::default();
+    for (&cell, path) in &cells {
+        let text = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let results = SweepResults::from_csv(&String::from_utf8_lossy(&text))
+            .map_err(|(line, m)| format!("{}:{line}: {m}", path.display()))?;
+        if cell == *cells.keys().next().expect("invariant: iterating a non-empty map") {
+            all.params = results.params.clone();
+        } else if all.params != results.params {
+            return Err(format!("{}: other columns than the first cell's", path.display()));
+        }
+        let target = cell_path(out, cell);
+        if target != *path {
+            write_atomic(&target, &text).map_err(|e| format!("{}: {e}", target.display()))?;
+        }
+        all.rows.extend(results.rows);
+    }
+    let json = serde_json::to_string_pretty(&info).expect("invariant: plain data serializes");
+    write_atomic(&out.join("sweep.json"), format!("{json}\n").as_bytes())
+        .map_err(|e| format!("{}: {e}", out.display()))?;
+    let path = out.join("results.csv");
+    write_atomic(&path, all.to_csv().as_bytes()).map_err(|e| format!("{}: {e}", path.display()))?;
+    let missing = (0..info.cells).filter(|c| !cells.contains_key(c)).collect();
+    Ok((all, missing))
+}

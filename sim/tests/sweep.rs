@@ -1,0 +1,128 @@
+//! Sweeps end to end: the same results whatever the thread count, shards that merge into the
+//! whole, resuming without rerunning finished cells, and bad sweep files refused with one line.
+
+use sim::sweep::{Sweep, merge, run, shard_cells};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+const BASE: &str = r#"Scenario(
+    name: "small", seed: 1,
+    generate: (kind: ScaleFree(links_per_node: 2), nodes: 30,
+               capacity: (min_sat: 200_000, max_sat: 2_000_000), balance: random),
+    workload: (end_s: 60, rate_per_s: 1.0, max_payments: 12, amount: Fixed(amount_msat: 1_000)),
+)"#;
+
+const SWEEP: &str = r#"Sweep(
+    name: "tiny",
+    scenario: "small.ron",
+    seeds: [1, 2],
+    grid: [AmountSat([1_000, 300_000]), Router([Cheapest, Lnd(())])],
+)"#;
+
+/// A fresh directory with the sweep and its base scenario.
+fn setup(name: &str) -> (PathBuf, Sweep) {
+    let dir = std::env::temp_dir().join(format!("boltsim-sweep-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("small.ron"), BASE).unwrap();
+    std::fs::write(dir.join("tiny.ron"), SWEEP).unwrap();
+    let sweep = Sweep::load(&dir.join("tiny.ron")).unwrap_or_else(|e| panic!("{e}"));
+    (dir, sweep)
+}
+
+fn run_all(sweep: &Sweep, out: &Path, cells: &[usize], threads: usize) -> usize {
+    run(sweep, out, cells, threads, &|| {}).unwrap()
+}
+
+fn results_csv(dir: &Path) -> Vec<u8> {
+    std::fs::read(dir.join("results.csv")).unwrap()
+}
+
+#[test]
+fn thread_count_does_not_change_the_results() {
+    let (dir, sweep) = setup("threads");
+    assert_eq!(sweep.cells(), 8);
+    let all: Vec<usize> = (0..8).collect();
+    let (one, two) = (dir.join("one"), dir.join("two"));
+    assert_eq!(run_all(&sweep, &one, &all, 1), 8);
+    assert_eq!(run_all(&sweep, &two, &all, 2), 8);
+    let (a, missing) = merge(&one, std::slice::from_ref(&one)).unwrap();
+    assert!(missing.is_empty());
+    merge(&two, std::slice::from_ref(&two)).unwrap();
+    assert_eq!(results_csv(&one), results_csv(&two));
+    // Every cell ran its own amount, router and seed.
+    assert_eq!(a.rows.len(), 8 * 12);
+    let amount = a.param("amount_sat").unwrap();
+    let router = a.param("router").unwrap();
+    let cell5: Vec<_> = a.rows.iter().filter(|r| r.cell == 5).collect();
+    assert!(cell5.iter().all(|r| r.params[amount] == "300000" && r.params[router] == "cheapest"));
+    assert!(cell5.iter().all(|r| r.seed == 2 && r.payment.amount_msat == 300_000_000));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn shards_merge_into_the_whole_and_runs_resume() {
+    let (dir, sweep) = setup("shards");
+    let whole = dir.join("whole");
+    run_all(&sweep, &whole, &(0..8).collect::<Vec<_>>(), 2);
+    merge(&whole, std::slice::from_ref(&whole)).unwrap();
+    let shards: Vec<PathBuf> = (1..=3).map(|k| dir.join(format!("shard{k}"))).collect();
+    for (k, shard) in shards.iter().enumerate() {
+        let cells = shard_cells(8, k + 1, 3);
+        assert_eq!(cells[0], k);
+        run_all(&sweep, shard, &cells, 1);
+    }
+    let merged = dir.join("merged");
+    // Two shards only: the third's cells are reported missing.
+    let (_, missing) = merge(&merged, &shards[..2]).unwrap();
+    assert_eq!(missing, [2, 5]);
+    let (_, missing) = merge(&merged, &shards).unwrap();
+    assert!(missing.is_empty());
+    assert_eq!(results_csv(&merged), results_csv(&whole));
+    // Resume: with two cells lost, a rerun runs exactly those and ends where it was.
+    std::fs::remove_file(sim::sweep::cell_path(&whole, 3)).unwrap();
+    std::fs::remove_file(sim::sweep::cell_path(&whole, 6)).unwrap();
+    let count = AtomicUsize::new(0);
+    let ran = run(&sweep, &whole, &(0..8).collect::<Vec<_>>(), 2, &|| {
+        count.fetch_add(1, Ordering::Relaxed);
+    })
+    .unwrap();
+    assert_eq!((ran, count.into_inner()), (2, 2));
+    merge(&whole, std::slice::from_ref(&whole)).unwrap();
+    assert_eq!(results_csv(&merged), results_csv(&whole));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn bad_sweeps_are_refused_with_one_line() {
+    let (dir, _) = setup("bad");
+    let cases = [
+        (SWEEP.replace("seeds: [1, 2]", "seeds: []"), "at least one seed"),
+        (SWEEP.replace("AmountSat([1_000, 300_000])", "AmountSat([])"), "no values"),
+        (SWEEP.replace("Router([Cheapest, Lnd(())])", "Nodes([10])"), ""),
+        (SWEEP.replace("small.ron", "missing.ron"), "cannot read"),
+        (SWEEP.replace("grid: [", "grid: [Bogus([1]), "), "Bogus"),
+    ];
+    for (text, expected) in cases {
+        std::fs::write(dir.join("bad.ron"), &text).unwrap();
+        match Sweep::load(&dir.join("bad.ron")) {
+            Err(e) => {
+                let line = e.to_string();
+                assert!(line.contains(expected) && !line.contains('\n'), "{line}");
+            }
+            Ok(sweep) => {
+                // Nodes([10]) is valid: it sets the generated size.
+                assert_eq!(expected, "");
+                assert_eq!(sweep.scenario(0).unwrap().nodes.len(), 10);
+            }
+        }
+    }
+    let no_workload = BASE.replace(
+        "workload: (end_s: 60, rate_per_s: 1.0, max_payments: 12, amount: Fixed(amount_msat: 1_000)),",
+        "",
+    );
+    std::fs::write(dir.join("small.ron"), no_workload).unwrap();
+    let err = Sweep::load(&dir.join("tiny.ron")).unwrap_err();
+    assert!(err.message.contains("amount_sat axis needs a scenario with a workload"), "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
