@@ -294,7 +294,9 @@ fn run_sweep(
             match parsed {
                 Some((k, n)) if n >= 1 && (1..=n).contains(&k) => (k, n),
                 _ => {
-                    return Err(bad_input(format!("--shard {text}: expected K/N with 1 <= K <= N")));
+                    return Err(bad_input(format!(
+                        "--shard {text}: expected K/N with 1 <= K <= N"
+                    )));
                 }
             }
         }
