@@ -18,6 +18,7 @@ pub mod export;
 pub mod faults;
 pub mod generate;
 pub mod import;
+pub mod input;
 pub mod link;
 pub mod output;
 pub mod results;

@@ -15,7 +15,6 @@ use node_core::router::RouterConfig;
 use node_core::{NodeId, SimTime};
 use serde::Deserialize;
 use std::collections::BTreeMap;
-use std::fmt;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -27,26 +26,7 @@ pub const MAX_LATENCY_MS: u64 = 86_400_000;
 pub const MAX_DURATION_S: u64 = 10 * 365 * 86_400;
 
 /// A scenario file that cannot be used: one line, with the file and position where known.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ScenarioError {
-    /// The file, as given.
-    pub file: String,
-    /// 1-based line and column of the offending text, when it can be found.
-    pub position: Option<(usize, usize)>,
-    /// What is wrong.
-    pub message: String,
-}
-
-impl fmt::Display for ScenarioError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.position {
-            Some((line, col)) => write!(f, "{}:{}:{}: {}", self.file, line, col, self.message),
-            None => write!(f, "{}: {}", self.file, self.message),
-        }
-    }
-}
-
-impl std::error::Error for ScenarioError {}
+pub type ScenarioError = crate::input::InputError;
 
 // ---- the file format ----
 
@@ -1100,11 +1080,7 @@ impl Validator<'_> {
         let bad = |field: &str, message: String| self.error(self.find_field(field, "", 0), message);
         let base = Path::new(self.file).parent().unwrap_or(Path::new(""));
         let path = base.join(&spec.file);
-        let graph = crate::import::read_graph(&path, spec.format).map_err(|e| ScenarioError {
-            file: e.file,
-            position: e.position,
-            message: e.message,
-        })?;
+        let graph = crate::import::read_graph(&path, spec.format)?;
         if graph.node_ids.len() < 2 || graph.channels.is_empty() {
             return Err(bad("file", format!("{} has no channels", path.display())));
         }

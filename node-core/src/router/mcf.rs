@@ -611,12 +611,16 @@ mod tests {
     /// s = 0 pays t = 3 over two paths without fees: 0 -> 1 -> 3 with 1000 sat and 0 -> 2 -> 3
     /// with 3000 sat; the payer's own channels carry what they hold at no cost.
     fn diamond() -> Fixture {
-        let free = policy(0, 0, 40);
+        diamond_with(policy(0, 0, 40))
+    }
+
+    /// The diamond with every direction charging `fee`.
+    fn diamond_with(fee: crate::policy::ChannelPolicy) -> Fixture {
         let channels = vec![
-            channel(1, 0, 1, 1_000, free),
-            channel(2, 0, 2, 3_000, free),
-            channel(3, 1, 3, 1_000, free),
-            channel(4, 2, 3, 3_000, free),
+            channel(1, 0, 1, 1_000, fee),
+            channel(2, 0, 2, 3_000, fee),
+            channel(3, 1, 3, 1_000, fee),
+            channel(4, 2, 3, 3_000, fee),
         ];
         Fixture::new(4, channels, 0, 3, None)
     }
@@ -692,14 +696,7 @@ mod tests {
     fn parts_never_overflow_the_payers_own_channels_once_fees_are_added() {
         // The same diamond, but each forwarder charges 1000 msat + 1%, and the payer can send
         // exactly the capacities: the flow fills both own channels, the fees do not fit.
-        let fee = policy(1_000, 10_000, 40);
-        let channels = vec![
-            channel(1, 0, 1, 1_000, fee),
-            channel(2, 0, 2, 3_000, fee),
-            channel(3, 1, 3, 1_000, fee),
-            channel(4, 2, 3, 3_000, fee),
-        ];
-        let f = Fixture::new(4, channels, 0, 3, None);
+        let f = diamond_with(policy(1_000, 10_000, 40));
         let mut router = MinCostFlow::new(McfParams::default());
         let routes = router.plan(&f.view, &f.request(3_900_000));
         assert!(!routes.is_empty());

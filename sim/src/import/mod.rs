@@ -17,31 +17,11 @@ pub mod simln;
 use node_core::graph::{BaseGraph, ChannelInfo, DirectedPolicy};
 use node_core::{NodeId, Scid};
 use serde::Deserialize;
-use std::fmt;
 use std::io::Read;
 use std::path::Path;
 
 /// A snapshot that cannot be read: one line naming the file and, where known, the position.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ImportError {
-    /// The file, as given.
-    pub file: String,
-    /// 1-based line and column.
-    pub position: Option<(usize, usize)>,
-    /// What is wrong.
-    pub message: String,
-}
-
-impl fmt::Display for ImportError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.position {
-            Some((line, col)) => write!(f, "{}:{}:{}: {}", self.file, line, col, self.message),
-            None => write!(f, "{}: {}", self.file, self.message),
-        }
-    }
-}
-
-impl std::error::Error for ImportError {}
+pub type ImportError = crate::input::InputError;
 
 /// An error inside one file: where, if known, and what.
 pub type Positioned = (Option<(usize, usize)>, String);
