@@ -55,6 +55,8 @@ pub struct Chart {
     pub note: String,
     /// The legend goes to the lower right (for rising curves) instead of the upper right.
     pub legend_low: bool,
+    /// A legend entry naming what the shaded bands are (empty: none).
+    pub band_label: String,
     /// The series.
     pub series: Vec<Series>,
 }
@@ -219,6 +221,15 @@ where
                     Rectangle::new([(x, y - 5), (x + 18, y + 5)], c.filled())
                 });
             }
+            if !chart.band_label.is_empty() {
+                let grey = RGBColor(120, 120, 120);
+                ctx.draw_series(std::iter::empty::<Circle<(f64, f64), i32>>())
+                    .map_err(|e| fail(&e))?
+                    .label(chart.band_label.clone())
+                    .legend(move |(x, y)| {
+                        Rectangle::new([(x, y - 5), (x + 18, y + 5)], grey.mix(0.25).filled())
+                    });
+            }
             if !chart.series.is_empty() {
                 ctx.configure_series_labels()
                     .label_font(label_style.clone())
@@ -275,6 +286,7 @@ mod tests {
             kind,
             note: "bands: 95% t interval over seeds".into(),
             legend_low: false,
+            band_label: "shaded: 95% t interval over seeds".into(),
             series: vec![Series {
                 name: "cheapest".into(),
                 points: vec![(1.0, 90.0), (2.0, 80.0), (3.0, 50.0)],
@@ -298,6 +310,10 @@ mod tests {
             let text = svg(&chart(kind)).unwrap();
             assert!(text.starts_with("<svg") && text.trim_end().ends_with("</svg>"), "{text}");
             assert!(text.contains("Success rate") && text.contains("cheapest"));
+            assert!(
+                text.contains("shaded: 95% t interval over seeds"),
+                "the legend names the bands"
+            );
         }
     }
 

@@ -80,7 +80,13 @@ pub fn mean_t95(values: &[f64]) -> Option<(f64, f64, f64)> {
     }
     let mean = values.iter().sum::<f64>() / n as f64;
     let variance = values.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / (n - 1) as f64;
-    let t = T_975.get(n - 2).copied().unwrap_or(1.96);
+    // Past 30 degrees of freedom: the quantiles at 40, 60 and 120, then the normal's.
+    let t = T_975.get(n - 2).copied().unwrap_or(match n - 1 {
+        31..=40 => 2.021,
+        41..=60 => 2.000,
+        61..=120 => 1.980,
+        _ => 1.960,
+    });
     let margin = t * (variance / n as f64).sqrt();
     Some((mean, mean - margin, mean + margin))
 }

@@ -64,7 +64,7 @@ fn rate_series(
     results: &SweepResults,
     skip: Option<usize>,
     x_of: impl Fn(&SweepRow) -> f64,
-) -> (Vec<Series>, bool) {
+) -> (Vec<Series>, Intervals) {
     // series -> x -> seed -> proportion
     let mut groups: BTreeMap<String, BTreeMap<Key, BTreeMap<u64, Proportion>>> = BTreeMap::new();
     for row in &results.rows {
@@ -80,6 +80,7 @@ fn rate_series(
     }
     let seeds: BTreeSet<u64> = results.rows.iter().map(|r| r.seed).collect();
     let over_seeds = seeds.len() >= 2;
+    let mut fell_back = false;
     let series = groups
         .into_iter()
         .map(|(name, by_x)| {
@@ -94,6 +95,9 @@ fn rate_series(
                 let (y, lo, hi) = match (over_seeds, mean_t95(&rates)) {
                     (true, Some((mean, lo, hi))) => (mean, lo.max(0.0), hi.min(1.0)),
                     _ => {
+                        // One seed in this group (a sweep with one seed, a partial merge, a
+                        // sparse time bin): the pooled rate's Wilson interval.
+                        fell_back |= over_seeds;
                         let (lo, hi) = pooled.wilson(1.96).unwrap_or((0.0, 1.0));
                         (pooled.rate().unwrap_or(0.0), lo, hi)
                     }
@@ -104,14 +108,38 @@ fn rate_series(
             s
         })
         .collect();
-    (series, over_seeds)
+    (series, Intervals { over_seeds, fell_back })
 }
 
-fn interval_note(over_seeds: bool) -> String {
-    if over_seeds {
-        "lines: mean over seeds; bands: 95% t interval of the per-seed success rates".into()
+/// Which intervals a success-rate chart shows.
+#[derive(Clone, Copy, Debug)]
+struct Intervals {
+    /// Two or more seeds: t intervals of the per-seed rates.
+    over_seeds: bool,
+    /// Some points had one seed only and show a Wilson interval instead.
+    fell_back: bool,
+}
+
+fn interval_note(i: Intervals) -> String {
+    match (i.over_seeds, i.fell_back) {
+        (true, false) => {
+            "lines: mean over seeds; bands: 95% t interval of the per-seed success rates".into()
+        }
+        (true, true) => "lines: mean over seeds; bands: 95% t interval of the per-seed success \
+                         rates (Wilson score interval where one seed had payments)"
+            .into(),
+        (false, _) => {
+            "bands: 95% Wilson score interval of the pooled success rate (one seed)".into()
+        }
+    }
+}
+
+/// The legend entry naming the bands.
+fn band_legend(i: Intervals) -> String {
+    if i.over_seeds {
+        "shaded: 95% t interval over seeds".into()
     } else {
-        "bands: 95% Wilson score interval of the pooled success rate (one seed)".into()
+        "shaded: 95% Wilson interval".into()
     }
 }
 
@@ -137,6 +165,7 @@ pub fn charts(results: &SweepResults) -> Vec<(String, Chart)> {
             kind: Kind::Lines,
             note: interval_note(over_seeds),
             legend_low: false,
+            band_label: band_legend(over_seeds),
             series,
         },
     ));
@@ -175,6 +204,7 @@ pub fn charts(results: &SweepResults) -> Vec<(String, Chart)> {
             kind: Kind::Lines,
             note: "succeeded payments; lines: median; bands: first to third quartile".into(),
             legend_low: false,
+            band_label: "shaded: first to third quartile".into(),
             series,
         },
     ));
@@ -215,6 +245,7 @@ pub fn charts(results: &SweepResults) -> Vec<(String, Chart)> {
             note: "every payment, succeeded or not; each part of a split payment is an attempt"
                 .into(),
             legend_low: false,
+            band_label: String::new(),
             series,
         },
     ));
@@ -247,12 +278,14 @@ pub fn charts(results: &SweepResults) -> Vec<(String, Chart)> {
             kind: Kind::Lines,
             note: "empirical CDF of succeeded payments, pooled over cells and seeds".into(),
             legend_low: true,
+            band_label: String::new(),
             series,
         },
     ));
     // Success over simulated time: twenty equal bins of start time.
     let end_us = results.rows.iter().map(|r| r.payment.start_us).max().unwrap_or(0).max(1);
-    let width_us = end_us.div_ceil(20).max(1);
+    // Twenty bins: the last payment falls in the last, never a twenty-first.
+    let width_us = end_us / 20 + 1;
     let (series, over_seeds) = rate_series(results, amount_param, |r| {
         let bin = r.payment.start_us / width_us;
         (bin as f64 + 0.5) * width_us as f64 / 1e6
@@ -268,6 +301,7 @@ pub fn charts(results: &SweepResults) -> Vec<(String, Chart)> {
             kind: Kind::Lines,
             note: format!("{}; bins of {:.0} s", interval_note(over_seeds), width_us as f64 / 1e6),
             legend_low: false,
+            band_label: band_legend(over_seeds),
             series,
         },
     ));
@@ -369,6 +403,16 @@ mod tests {
         assert_eq!(fee.series[0].points, [(1_000.0, 1_000.0), (100_000.0, 1_000.0)], "1000 ppm");
         let attempts = &all[2].1;
         assert_eq!(attempts.series[1].points[3], (3.0, 100.0 * 13.0 / 40.0), "b: 13 of 40 took 3");
+    }
+
+    #[test]
+    fn time_bins_are_twenty_and_hold_the_last_payment() {
+        let all = charts(&results());
+        let over_time = &all[4].1;
+        // Starts from 0 to 9 s exactly: twenty bins of 0.450001 s, the last payment in the last.
+        let xs: Vec<f64> = over_time.series[0].points.iter().map(|p| p.0).collect();
+        assert!(xs.len() <= 20 && xs.iter().all(|&x| x < 9.0 + 0.450001), "{xs:?}");
+        assert!(xs.last().is_some_and(|&x| x > 8.5), "{xs:?}");
     }
 
     #[test]

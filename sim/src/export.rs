@@ -30,7 +30,7 @@ pub fn derived_pubkey(name: &str) -> String {
 }
 
 /// Whether `key` looks like a compressed public key (66 hex digits starting 02 or 03).
-fn is_pubkey(key: &str) -> bool {
+pub fn is_pubkey(key: &str) -> bool {
     key.len() == 66
         && (key.starts_with("02") || key.starts_with("03"))
         && key.bytes().all(|b| b.is_ascii_hexdigit())

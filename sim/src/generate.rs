@@ -343,7 +343,8 @@ pub mod mainnet {
         (1_000_000, 1_000_000),
     ]);
 
-    /// The most common CLTV deltas, blocks, with their share in per mille (98.5% of directions).
+    /// The most common CLTV deltas, blocks, with their share in per mille (96.5% of directions;
+    /// drawn in proportion among themselves).
     pub const CLTV_DELTAS: &[(u16, u32)] = &[
         (80, 382),
         (144, 177),

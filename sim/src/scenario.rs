@@ -22,6 +22,9 @@ use std::sync::Arc;
 pub const MAX_MONEY_SAT: u64 = 21_000_000 * 100_000_000;
 /// The largest one-way latency a model may give, ms (a day).
 pub const MAX_LATENCY_MS: u64 = 86_400_000;
+/// The most channels a generated network may have (its memory, and the funds check's sum).
+pub const MAX_GENERATED_CHANNELS: u64 = 5_000_000;
+
 /// The largest simulated duration, seconds (ten years).
 pub const MAX_DURATION_S: u64 = 10 * 365 * 86_400;
 
@@ -415,7 +418,8 @@ pub struct ImportSpec {
     #[serde(default)]
     pub format: Option<GraphFormat>,
     /// Starting balances: default the file's (CLoTH, SimLN), else `random`. "Opener" is the
-    /// channel's `node_1` (the smaller public key): gossip does not say who opened.
+    /// channel's `node_1` in BOLT 7's sense, the smaller public key (for CLoTH, the smaller
+    /// index): gossip does not say who opened.
     #[serde(default)]
     pub balance: Option<BalanceSplit>,
     /// The preset of the imported nodes (`node_defaults` apply on top).
@@ -937,10 +941,17 @@ impl Scenario {
         if let Some(imported) = &self.imported {
             let mut stream = Stream::new(self.seed, "import/balance");
             for c in &imported.graph.channels {
-                let (from, to) =
-                    (NodeId(imported.first + c.node_1.0), NodeId(imported.first + c.node_2.0));
+                // The opener is node_1 in BOLT 7's sense: the end with the smaller public key
+                // (for CLoTH, whose ids are not keys, the end with the smaller index).
+                let keys = &imported.graph.node_ids;
+                let (k1, k2) = (&keys[c.node_1.index()], &keys[c.node_2.index()]);
+                let swap = crate::export::is_pubkey(k1) && crate::export::is_pubkey(k2) && k2 < k1;
+                let (slot_from, slot_to) = if swap { (1, 0) } else { (0, 1) };
+                let ends = [c.node_1, c.node_2].map(|n| NodeId(imported.first + n.0));
+                let (from, to) = (ends[slot_from], ends[slot_to]);
                 let capacity_msat = c.capacity_sat * 1000;
                 let from_balance_msat = match (imported.balance, c.balance_1_msat) {
+                    (None, Some(msat)) if swap => capacity_msat - msat,
                     (None, Some(msat)) => msat,
                     (split, _) => {
                         let split = split.unwrap_or(BalanceSplit::Random);
@@ -956,7 +967,7 @@ impl Scenario {
                     }
                 };
                 let ((from_policy, from_disabled), (to_policy, to_disabled)) =
-                    (end(0, from), end(1, to));
+                    (end(slot_from, from), end(slot_to, to));
                 channels.push(GenesisChannel {
                     from,
                     to,
@@ -1105,6 +1116,20 @@ impl Validator<'_> {
         config.router = raw.router;
         raw.node_defaults.apply(&mut config);
         self.check_node_config(&config)?;
+        let dust_sat = config.channel.dust_limit_sat;
+        if let Some(c) = graph.channels.iter().find(|c| c.capacity_sat < dust_sat) {
+            return Err(bad(
+                "file",
+                format!(
+                    "{}: channel {}x{}x{} holds {} sat, below the dust limit {dust_sat} sat",
+                    path.display(),
+                    c.scid.block_height(),
+                    c.scid.tx_index(),
+                    c.scid.output_index(),
+                    c.capacity_sat
+                ),
+            ));
+        }
         let first = nodes.len() as u32;
         for i in 0..graph.node_ids.len() {
             let name = format!("{}{i}", spec.name_prefix);
@@ -1399,6 +1424,29 @@ impl Validator<'_> {
             {
                 return bad("opener_ppm", "opener_ppm must be 0 to 1000000".into());
             }
+            // The most channels the wiring can make, and so the most value it can create: the
+            // funds check adds every channel up, so the total must stay below all bitcoin.
+            let n = u64::from(g.nodes);
+            let most_channels = match g.kind {
+                TopologyKind::ScaleFree { links_per_node } => n * u64::from(links_per_node),
+                TopologyKind::MainnetLike => n * 37,
+                TopologyKind::ErdosRenyi { channels } => u64::from(channels),
+                TopologyKind::Ring | TopologyKind::Line | TopologyKind::Star => n,
+                TopologyKind::Grid { .. } => 2 * n,
+            };
+            if most_channels > MAX_GENERATED_CHANNELS {
+                return bad(
+                    "nodes",
+                    format!(
+                        "the generated network could have {most_channels} channels: at most {MAX_GENERATED_CHANNELS}"
+                    ),
+                );
+            }
+            // Without a range (mainnet's capacities, at most 1,000,000,000 sat each), the sum
+            // stays below 2^64 msat within the channel cap, so the funds check cannot overflow.
+            if let Some(c) = g.capacity {
+                created_sat = created_sat.saturating_add(most_channels.saturating_mul(c.max_sat));
+            }
             if let Some(f) = &g.fees
                 && (f.base_min_msat > f.base_max_msat
                     || f.ppm_min > f.ppm_max
@@ -1462,6 +1510,16 @@ impl Validator<'_> {
                         return bad(format!("{field}: Nodes needs at least one node"));
                     }
                     Endpoints::Nodes(names) => {
+                        if let Some(name) = names
+                            .iter()
+                            .enumerate()
+                            .find_map(|(i, n)| names[..i].contains(n).then_some(n))
+                        {
+                            return Err(self.error(
+                                self.find_string(name),
+                                format!("{field}: node {name:?} is listed twice"),
+                            ));
+                        }
                         if let Some(name) = names.iter().find(|n| !ids.contains_key(n.as_str())) {
                             return Err(self.error(
                                 self.find_string(name),
@@ -1654,11 +1712,22 @@ impl Validator<'_> {
                     position: None,
                     message: format!("cannot read: {e}"),
                 })?;
+                // CLoTH's ids name nodes of an imported network by their id in its files; without
+                // an import they are the scenario's node indexes.
+                let cloth_ids: BTreeMap<&str, NodeId> = imported
+                    .as_ref()
+                    .map(|im| {
+                        let ids = im.graph.node_ids.iter().enumerate();
+                        ids.map(|(i, id)| (id.as_str(), NodeId(im.first + i as u32))).collect()
+                    })
+                    .unwrap_or_default();
                 let node = |f: &str, by_index: bool| {
-                    if by_index {
-                        f.parse::<u32>().ok().filter(|&i| (i as usize) < nodes.len()).map(NodeId)
-                    } else {
+                    if !by_index {
                         ids.get(f).copied()
+                    } else if imported.is_some() {
+                        cloth_ids.get(f).copied()
+                    } else {
+                        f.parse::<u32>().ok().filter(|&i| (i as usize) < nodes.len()).map(NodeId)
                     }
                 };
                 let payments = crate::workload::parse_payment_list(&text, node).map_err(

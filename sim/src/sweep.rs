@@ -1,7 +1,7 @@
 //! Sweeps: a grid of scenario parameters × seeds, each combination a cell run on its own. A
 //! sweep file names a base scenario, the seeds and the grid; cells are numbered in grid order
 //! (the first parameter slowest, seeds fastest). Each finished cell is written atomically to
-//! `cells/NNNNN.csv` in the output directory (the [`reports::results`] format), so an interrupt
+//! `cells/NNNNNN.csv` in the output directory (the [`reports::results`] format), so an interrupt
 //! loses no finished cell and a second run skips them; `results.csv` is every cell's rows in cell
 //! order, so it is the same whatever the number of threads or shards. `--shard K/N` runs cells
 //! K-1, K-1+N, ... ([`shard_cells`]), and [`merge`] gathers the cells of several directories.
@@ -12,7 +12,7 @@
 use crate::generate::TopologyKind;
 use crate::output::write_atomic;
 use crate::results::Outcome;
-use crate::scenario::{Scenario, ScenarioError, ScenarioFile};
+use crate::scenario::{Scenario, ScenarioError, ScenarioFile, StepSpec};
 use crate::workload::AmountSpec;
 use node_core::router::RouterConfig;
 use reports::PaymentRow;
@@ -21,6 +21,10 @@ use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// How many combinations of axis values a sweep checks when it loads (each is validated; one
+/// reading a snapshot takes a second).
+const MAX_CHECKED_COMBINATIONS: usize = 2_000;
 
 /// One axis of the grid: a scenario field and its values.
 #[derive(Clone, Debug, Deserialize)]
@@ -71,11 +75,15 @@ impl Axis {
         match self {
             Axis::AmountSat(v) => v[i].to_string(),
             Axis::Router(v) => {
+                // Distinct configurations of one kind are numbered in order of first appearance.
                 let name = v[i].name();
-                let earlier = v[..i].iter().filter(|r| r.name() == name && **r != v[i]);
-                let mut distinct: Vec<&RouterConfig> = earlier.collect();
-                distinct.dedup();
-                match distinct.len() {
+                let mut kinds: Vec<&RouterConfig> = Vec::new();
+                for r in v.iter().filter(|r| r.name() == name) {
+                    if !kinds.contains(&r) {
+                        kinds.push(r);
+                    }
+                }
+                match kinds.iter().position(|r| **r == v[i]).unwrap_or(0) {
                     0 => name.to_string(),
                     n => format!("{name}_{}", n + 1),
                 }
@@ -107,10 +115,23 @@ impl Axis {
                 w.amount = AmountSpec::Fixed { amount_msat: v[i].saturating_mul(1000) };
             }
             Axis::Router(v) => {
+                // Every payment of the cell is planned by this router: the scenario's, every
+                // node's, and none of the workload's, list's or steps' own.
                 raw.router = v[i];
                 raw.node_defaults.router = Some(v[i]);
+                for node in &mut raw.nodes {
+                    node.config.router = None;
+                }
                 if let Some(w) = raw.workload.as_mut() {
                     w.routers.clear();
+                }
+                if let Some(p) = raw.payments.as_mut() {
+                    p.routers.clear();
+                }
+                for step in &mut raw.script {
+                    if let StepSpec::Pay { router, .. } | StepSpec::Keysend { router, .. } = step {
+                        *router = None;
+                    }
                 }
             }
             Axis::RatePerS(v) => {
@@ -167,6 +188,8 @@ pub struct Sweep {
     pub scenario_path: PathBuf,
     /// The base scenario's text.
     pub scenario_text: String,
+    /// The sweep file's text.
+    pub text: String,
 }
 
 /// What a sweep directory records about its sweep (`sweep.json`).
@@ -184,6 +207,9 @@ pub struct SweepInfo {
     pub axes: Vec<(String, Vec<String>)>,
     /// How many cells the whole grid has.
     pub cells: usize,
+    /// SHA-256 of the sweep file and of the base scenario, hex: cells of another sweep (or of
+    /// this one before an edit) are never resumed or merged with these.
+    pub fingerprint: String,
 }
 
 impl Sweep {
@@ -215,17 +241,32 @@ impl Sweep {
             position: None,
             message: format!("cannot read: {e}"),
         })?;
-        let sweep = Sweep { file, path: shown.clone(), scenario_path, scenario_text };
+        let sweep = Sweep { file, path: shown.clone(), scenario_path, scenario_text, text };
         if sweep.cells() > 1_000_000 {
             return Err(fail(None, format!("{} cells: at most 1,000,000", sweep.cells())));
         }
-        sweep.scenario(0)?;
+        // Every combination of axis values must make a valid scenario (seeds do not matter):
+        // a sweep should not stop halfway on a bad one.
+        let seeds = sweep.file.seeds.len();
+        for cell in (0..sweep.cells() / seeds).map(|c| c * seeds).take(MAX_CHECKED_COMBINATIONS) {
+            sweep.scenario(cell).map_err(|mut e| {
+                e.message =
+                    format!("{} (cell {cell}: {})", e.message, sweep.labels(cell).join(", "));
+                e
+            })?;
+        }
         Ok(sweep)
     }
 
     /// How many cells: the product of the axes' lengths times the seeds.
     pub fn cells(&self) -> usize {
-        self.file.grid.iter().map(Axis::len).product::<usize>() * self.file.seeds.len()
+        self.file
+            .grid
+            .iter()
+            .map(Axis::len)
+            .chain([self.file.seeds.len()])
+            .try_fold(1usize, |product, n| product.checked_mul(n))
+            .unwrap_or(usize::MAX)
     }
 
     /// Cell `cell`'s value index on each axis and its seed.
@@ -239,6 +280,20 @@ impl Sweep {
             rest /= axis.len();
         }
         (at, seed)
+    }
+
+    /// Cell `cell`'s values as `column=label`.
+    pub fn labels(&self, cell: usize) -> Vec<String> {
+        let (at, seed) = self.coordinates(cell);
+        let mut labels: Vec<String> = self
+            .file
+            .grid
+            .iter()
+            .zip(&at)
+            .map(|(axis, &i)| format!("{}={}", axis.column(), axis.label(i)))
+            .collect();
+        labels.push(format!("seed={seed}"));
+        labels
     }
 
     /// The scenario of cell `cell`: the base with the cell's values and seed.
@@ -278,6 +333,14 @@ impl Sweep {
                 .map(|a| (a.column().to_string(), (0..a.len()).map(|i| a.label(i)).collect()))
                 .collect(),
             cells: self.cells(),
+            fingerprint: {
+                let hex = |b: [u8; 32]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+                format!(
+                    "{}-{}",
+                    hex(node_core::ids::sha256(self.text.as_bytes())),
+                    hex(node_core::ids::sha256(self.scenario_text.as_bytes()))
+                )
+            },
         }
     }
 
@@ -339,6 +402,16 @@ pub fn run(
     done: &(dyn Fn() + Sync),
 ) -> Result<usize, String> {
     std::fs::create_dir_all(dir.join("cells")).map_err(|e| format!("{}: {e}", dir.display()))?;
+    if let Ok(old) = read_info(dir)
+        && old.fingerprint != sweep.info().fingerprint
+    {
+        return Err(format!(
+            "{} holds the cells of another sweep ({}) or of this one before an edit: give another \
+             --out, or remove the directory to start over",
+            dir.display(),
+            old.name
+        ));
+    }
     let info =
         serde_json::to_string_pretty(&sweep.info()).expect("invariant: plain data serializes");
     write_atomic(&dir.join("sweep.json"), format!("{info}\n").as_bytes())
@@ -419,7 +492,8 @@ pub fn merge(out: &Path, dirs: &[PathBuf]) -> Result<(SweepResults, Vec<usize>),
             return Err(format!("{}: a different sweep from the first directory", dir.display()));
         }
         info = Some(this);
-        for cell in finished_cells(dir)? {
+        let total = info.as_ref().map_or(0, |i| i.cells);
+        for cell in finished_cells(dir)?.into_iter().filter(|&c| c < total) {
             cells.entry(cell).or_insert_with(|| cell_path(dir, cell));
         }
     }

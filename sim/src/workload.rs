@@ -167,20 +167,23 @@ pub struct Workload {
     receivers: Picker,
     /// Items per shop, when receivers are shops.
     shop_items: Vec<usize>,
+    /// Each shop's node.
+    shop_nodes: Vec<NodeId>,
     drawn: u64,
 }
 
 impl Workload {
     /// A workload drawing senders and receivers from the pickers (receivers unused, and
-    /// `shop_items` giving each shop's item count, when receivers are shops), from `stream`.
+    /// `shops` giving each shop's node and item count, when receivers are shops), from `stream`.
     pub fn new(
         spec: WorkloadSpec,
         stream: Stream,
         senders: Picker,
         receivers: Picker,
-        shop_items: Vec<usize>,
+        shops: Vec<(NodeId, usize)>,
     ) -> Workload {
-        Workload { spec, stream, senders, receivers, shop_items, drawn: 0 }
+        let (shop_nodes, shop_items) = shops.into_iter().unzip();
+        Workload { spec, stream, senders, receivers, shop_items, shop_nodes, drawn: 0 }
     }
 
     /// Whether any payment can be drawn at all.
@@ -219,12 +222,18 @@ impl Workload {
         };
         self.drawn += 1;
         if self.spec.receivers == Endpoints::Shops {
-            let customer = self.senders.pick(&mut self.stream);
             let open: Vec<usize> =
                 (0..self.shop_items.len()).filter(|&i| self.shop_items[i] > 0).collect();
-            let shop = open[self.stream.below(open.len() as u64) as usize];
-            let item = self.stream.below(self.shop_items[shop] as u64) as usize;
-            return Some(Arrival::Buy { customer, shop, item });
+            // A shop's own node does not buy from it: such a draw is made again (64 times).
+            for _ in 0..64 {
+                let customer = self.senders.pick(&mut self.stream);
+                let shop = open[self.stream.below(open.len() as u64) as usize];
+                let item = self.stream.below(self.shop_items[shop] as u64) as usize;
+                if self.shop_nodes.get(shop) != Some(&customer) {
+                    return Some(Arrival::Buy { customer, shop, item });
+                }
+            }
+            return None;
         }
         let (from, to) = if self.senders.cumulative.is_none() && self.senders == self.receivers {
             // Uniform over one set: the receiver is drawn among the others in one go.
@@ -233,14 +242,17 @@ impl Workload {
             let receiver = (sender + 1 + self.stream.below(n - 1)) % n;
             (self.senders.nodes[sender as usize], self.senders.nodes[receiver as usize])
         } else {
-            let from = self.senders.pick(&mut self.stream);
-            let mut to = self.receivers.pick(&mut self.stream);
-            let mut tries = 1;
-            while to == from && tries < 64 {
-                to = self.receivers.pick(&mut self.stream);
-                tries += 1;
+            // Both ends are drawn again until they differ (64 times), so that a receiver that is
+            // also a likely sender is still paid by the others.
+            let mut pair =
+                (self.senders.pick(&mut self.stream), self.receivers.pick(&mut self.stream));
+            for _ in 1..64 {
+                if pair.0 != pair.1 {
+                    break;
+                }
+                pair = (self.senders.pick(&mut self.stream), self.receivers.pick(&mut self.stream));
             }
-            (from, to)
+            pair
         };
         let amount_msat = match self.spec.amount {
             AmountSpec::Fixed { amount_msat } => amount_msat,
@@ -328,8 +340,9 @@ pub fn parse_payment_list(
         };
         let time_ms = number(0, "time")?;
         let amount_msat = number(3, "amount")?;
-        if amount_msat == 0 {
-            return Err((line, fields[columns[3]].0, "a payment of 0 msat".into()));
+        if amount_msat == 0 || amount_msat > MAX_MONEY_MSAT {
+            let message = format!("amount {amount_msat} msat: not 0, nor more than all bitcoin");
+            return Err((line, fields[columns[3]].0, message));
         }
         let mut ends = [NodeId(0); 2];
         for (slot, i) in [1, 2].into_iter().enumerate() {
@@ -346,6 +359,9 @@ pub fn parse_payment_list(
     list.payments.sort_by_key(|p| p.0);
     Ok(list)
 }
+
+/// All bitcoin, msat.
+const MAX_MONEY_MSAT: u64 = 21_000_000 * 100_000_000 * 1000;
 
 /// Times past this (ten years) are clamped; the scenario's end stops the run anyway.
 const MAX_LIST_TIME_MS: u64 = 10 * 365 * 24 * 3_600_000;
@@ -432,16 +448,20 @@ mod tests {
         for _ in 0..50 {
             match w.draw() {
                 Some(Arrival::Pay { from, to, .. }) => assert!(to == NodeId(3) && from != to),
-                None => {} // the merchant drew itself as payer 64 times: impossible in practice
+                None => {} // the pair came out equal 64 times: impossible in practice
                 other => panic!("{other:?}"),
             }
         }
         spec.receivers = Endpoints::Shops;
+        let shops = vec![(NodeId(0), 0), (NodeId(2), 2)];
         let mut w =
-            Workload::new(spec, Stream::new(3, "workload"), everyone.clone(), everyone, vec![0, 2]);
+            Workload::new(spec, Stream::new(3, "workload"), everyone.clone(), everyone, shops);
         for _ in 0..20 {
-            let Some(Arrival::Buy { shop, item, .. }) = w.draw() else { panic!("a purchase") };
+            let Some(Arrival::Buy { customer, shop, item }) = w.draw() else {
+                panic!("a purchase")
+            };
             assert!(shop == 1 && item < 2, "only shop 1 has items");
+            assert_ne!(customer, NodeId(2), "a shop's node does not buy from it");
         }
     }
 

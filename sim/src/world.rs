@@ -339,7 +339,7 @@ impl<'a> World<'a> {
                 }
             };
             let (senders, receivers) = (picker(&spec.senders), picker(&spec.receivers));
-            let shop_items = scenario.shops.iter().map(|s| s.items.len()).collect();
+            let shop_items = scenario.shops.iter().map(|s| (s.node, s.items.len())).collect();
             let mut workload =
                 Workload::new(spec, Stream::new(seed, "workload"), senders, receivers, shop_items);
             if let Some(at) = workload.next_arrival(SimTime::ZERO) {

@@ -126,3 +126,36 @@ fn bad_sweeps_are_refused_with_one_line() {
     assert!(err.message.contains("amount_sat axis needs a scenario with a workload"), "{err}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn a_directory_never_mixes_two_sweeps_and_every_combination_is_checked_first() {
+    let (dir, sweep) = setup("mix");
+    let out = dir.join("out");
+    run_all(&sweep, &out, &[0, 1], 1);
+    // The same directory with an edited sweep is refused, not resumed with stale cells.
+    std::fs::write(dir.join("tiny.ron"), SWEEP.replace("seeds: [1, 2]", "seeds: [1, 3]")).unwrap();
+    let edited = Sweep::load(&dir.join("tiny.ron")).unwrap();
+    let err = run(&edited, &out, &[0, 1, 2], 1, &|| {}).unwrap_err();
+    assert!(err.contains("another sweep") && !err.contains('\n'), "{err}");
+    // A value that makes a bad scenario is found when the sweep loads, with its cell named.
+    let bad = SWEEP.replace("Router([Cheapest, Lnd(())])", "Topology([Ring, Grid(columns: 100)])");
+    std::fs::write(dir.join("tiny.ron"), bad).unwrap();
+    let err = Sweep::load(&dir.join("tiny.ron")).unwrap_err();
+    assert!(err.message.contains("columns") && err.message.contains("topology=grid_100"), "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn router_variants_get_distinct_labels() {
+    let (dir, _) = setup("labels");
+    let text = SWEEP.replace(
+        "Router([Cheapest, Lnd(())])",
+        "Router([Lnd(()), Lnd((attempt_cost_msat: 1)), Lnd(()), Cheapest])",
+    );
+    std::fs::write(dir.join("tiny.ron"), text).unwrap();
+    let sweep = Sweep::load(&dir.join("tiny.ron")).unwrap_or_else(|e| panic!("{e}"));
+    let info = sweep.info();
+    let routers = &info.axes.iter().find(|(c, _)| c == "router").unwrap().1;
+    assert_eq!(routers, &["lnd_apriori", "lnd_apriori_2", "lnd_apriori", "cheapest"]);
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -120,3 +120,26 @@ fn bad_network_and_payment_files_say_where() {
     assert!(err.message.contains("capacity range"), "{err}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn the_opener_of_an_imported_channel_is_the_smaller_public_key() {
+    // The file lists the larger key first, so it is node 0, but the smaller key opens.
+    let (big, small) = (format!("03{}", "f".repeat(64)), format!("02{}", "1".repeat(64)));
+    let json = format!(
+        r#"{{"nodes": [{{"pub_key": "{big}"}}, {{"pub_key": "{small}"}}],
+            "edges": [{{"channel_id": "1099511627776", "node1_pub": "{small}",
+                        "node2_pub": "{big}", "capacity": "500000",
+                        "node1_policy": {{"time_lock_delta": 40, "fee_base_msat": "7"}},
+                        "node2_policy": {{"time_lock_delta": 80, "fee_base_msat": "9"}}}}]}}"#
+    );
+    let dir = std::env::temp_dir().join(format!("boltsim-opener-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("graph.json"), json).unwrap();
+    let text = r#"Scenario(name: "o", import: (file: "graph.json", balance: opener))"#;
+    let scenario = Scenario::parse(dir.join("s.ron").to_str().unwrap(), text).unwrap();
+    let c = scenario.genesis_channels()[0].clone();
+    assert_eq!((c.from, c.to), (NodeId(1), NodeId(0)), "n1 holds the smaller key");
+    assert_eq!(c.from_balance_msat, 500_000_000, "all at the opener");
+    assert_eq!((c.from_policy.fee_base_msat, c.to_policy.fee_base_msat), (7, 9));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
