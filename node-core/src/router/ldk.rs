@@ -169,9 +169,7 @@ impl Router for LdkRouter {
         route: &Route,
         outcome: Learned,
     ) {
-        self.liquidity.learn(now, payer, route, outcome, |scid| {
-            view.channel(scid).map(|c| c.capacity_sat.saturating_mul(1000))
-        });
+        self.liquidity.learn_in(view, now, payer, route, outcome);
     }
 }
 

@@ -63,6 +63,20 @@ impl Liquidity {
         );
     }
 
+    /// Learns from an attempt over `route` by `payer`, with capacities from `view`.
+    pub fn learn_in(
+        &mut self,
+        view: &crate::graph::GraphView,
+        now: SimTime,
+        payer: NodeId,
+        route: &Route,
+        outcome: Learned,
+    ) {
+        self.learn(now, payer, route, outcome, |scid| {
+            view.channel(scid).map(|c| c.capacity_sat.saturating_mul(1000))
+        });
+    }
+
     /// Learns from an attempt over `route` by `payer`; `capacity` gives a channel's capacity.
     pub fn learn(
         &mut self,

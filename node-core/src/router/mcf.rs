@@ -517,16 +517,7 @@ impl Router for MinCostFlow {
         let amount_sat = req.amount_msat.div_ceil(1000);
         let q = amount_sat.div_ceil(self.params.flow_units.max(1)).max(1);
         let demand = amount_sat.div_ceil(q);
-        let hint_arcs = req
-            .hints
-            .iter()
-            .flat_map(|hint| {
-                hint.hops.iter().enumerate().map(move |(i, hop)| {
-                    let to = hint.hops.get(i + 1).map_or(req.target, |next| next.src);
-                    (hop.src, to, hop.short_channel_id, hop.policy)
-                })
-            })
-            .collect();
+        let hint_arcs = req.hint_edges();
         let mut problem = Problem {
             view,
             req,
@@ -593,9 +584,7 @@ impl Router for MinCostFlow {
         route: &Route,
         outcome: Learned,
     ) {
-        self.liquidity.learn(now, payer, route, outcome, |scid| {
-            view.channel(scid).map(|c| c.capacity_sat.saturating_mul(1000))
-        });
+        self.liquidity.learn_in(view, now, payer, route, outcome);
     }
 
     fn splits(&self) -> bool {

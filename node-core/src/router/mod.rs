@@ -75,6 +75,22 @@ pub struct RouteRequest<'a> {
     pub max_parts: usize,
 }
 
+impl RouteRequest<'_> {
+    /// The edges of the route hints: (from, to, channel, from's policy); a hint's last hop leads
+    /// to the payee.
+    pub fn hint_edges(&self) -> Vec<(NodeId, NodeId, Scid, ChannelPolicy)> {
+        self.hints
+            .iter()
+            .flat_map(|hint| {
+                hint.hops.iter().enumerate().map(move |(i, hop)| {
+                    let to = hint.hops.get(i + 1).map_or(self.target, |next| next.src);
+                    (hop.src, to, hop.short_channel_id, hop.policy)
+                })
+            })
+            .collect()
+    }
+}
+
 /// One hop of a route: the HTLC sent over `scid` to `node_id`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RouteHop {

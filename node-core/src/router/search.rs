@@ -210,16 +210,7 @@ fn run<S: Scorer>(
     };
     heap.push(Reverse((0, 0, req.target.0)));
     // Route hint edges lead to nodes the view may not connect; few, so scanned per node.
-    let hint_edges: Vec<(NodeId, NodeId, Scid, ChannelPolicy)> = req
-        .hints
-        .iter()
-        .flat_map(|hint| {
-            hint.hops.iter().enumerate().map(move |(i, hop)| {
-                let to = hint.hops.get(i + 1).map_or(req.target, |next| next.src);
-                (hop.src, to, hop.short_channel_id, hop.policy)
-            })
-        })
-        .collect();
+    let hint_edges = req.hint_edges();
     while let Some(Reverse((cost, hops, node))) = heap.pop() {
         let node = NodeId(node);
         let mark = marks[node.index()];
