@@ -127,6 +127,38 @@ impl GraphFormat {
 /// Reads a snapshot. `format` `None` tells the format from the file: a directory or a `.csv`
 /// file is CLoTH's; JSON is told by its top-level keys (`sim_network`, `edges`, `channels`).
 pub fn read_graph(path: &Path, format: Option<GraphFormat>) -> Result<ImportedGraph, ImportError> {
+    // A sweep loads its base scenario once per cell; the snapshot (a second to parse for
+    // mainnet) is read once per process, and again only if the file changed.
+    type Key = (std::path::PathBuf, Option<GraphFormat>, u64, Option<std::time::SystemTime>);
+    static CACHE: std::sync::Mutex<Vec<(Key, std::sync::Arc<ImportedGraph>)>> =
+        std::sync::Mutex::new(Vec::new());
+    let stamp = std::fs::metadata(path).map(|m| (m.len(), m.modified().ok()));
+    // Files only: a CLoTH directory's own time does not change when a file in it is edited.
+    let key = stamp
+        .ok()
+        .filter(|_| path.is_file())
+        .map(|(len, modified)| (path.to_path_buf(), format, len, modified));
+    if let Some(key) = &key
+        && let Some((_, graph)) =
+            CACHE.lock().ok().and_then(|c| c.iter().find(|(k, _)| k == key).cloned())
+    {
+        return Ok(ImportedGraph::clone(&graph));
+    }
+    let graph = read_graph_uncached(path, format)?;
+    if let (Some(key), Ok(mut cache)) = (key, CACHE.lock()) {
+        // A few snapshots at most: the newest replaces the oldest.
+        if cache.len() >= 4 {
+            cache.remove(0);
+        }
+        cache.push((key, std::sync::Arc::new(graph.clone())));
+    }
+    Ok(graph)
+}
+
+fn read_graph_uncached(
+    path: &Path,
+    format: Option<GraphFormat>,
+) -> Result<ImportedGraph, ImportError> {
     let file = path.display().to_string();
     let fail = |position, message: String| ImportError { file: file.clone(), position, message };
     let is_csv = path.is_dir() || path.extension().is_some_and(|e| e.eq_ignore_ascii_case("csv"));
