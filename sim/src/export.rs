@@ -8,8 +8,8 @@
 
 use crate::import::ImportedGraph;
 use crate::scenario::Scenario;
+use node_core::NodeId;
 use node_core::ids::sha256;
-use node_core::{NodeId, Scid};
 use std::fmt::Write;
 
 /// A compressed secp256k1 public key, hex, derived from a node's name.
@@ -51,11 +51,7 @@ pub fn scenario_graph(scenario: &Scenario) -> (ImportedGraph, Vec<u16>) {
     let max_htlcs = scenario.nodes.iter().map(|n| n.config.channel.max_accepted_htlcs).collect();
     let channels = scenario.genesis_channels();
     for (i, c) in channels.iter().enumerate().filter(|(_, c)| c.announce) {
-        let scid = Scid::new(
-            scenario.chain.start_height,
-            1 + (i / crate::world::GENESIS_OUTPUTS_PER_TX) as u32,
-            (i % crate::world::GENESIS_OUTPUTS_PER_TX) as u16,
-        );
+        let scid = crate::world::genesis_scid(scenario.chain.start_height, i);
         let direction = |policy, disabled| {
             Some(node_core::graph::DirectedPolicy { policy, disabled, timestamp: 0 })
         };

@@ -33,6 +33,18 @@ use std::sync::Arc;
 /// Outputs per genesis funding transaction (a short_channel_id has 16 bits for the output).
 pub const GENESIS_OUTPUTS_PER_TX: usize = 1000;
 
+/// Where the genesis block puts the `i`-th channel of the start: the funding transaction's
+/// index in the block and the output's index in it (transaction 0 is the coinbase).
+pub fn genesis_position(i: usize) -> (usize, u32) {
+    (1 + i / GENESIS_OUTPUTS_PER_TX, (i % GENESIS_OUTPUTS_PER_TX) as u32)
+}
+
+/// The short channel id of the `i`-th channel of the start.
+pub fn genesis_scid(start_height: u32, i: usize) -> Scid {
+    let (tx_index, vout) = genesis_position(i);
+    Scid::new(start_height, tx_index as u32, vout as u16)
+}
+
 /// Something scheduled.
 #[derive(Debug)]
 enum SimEvent {
@@ -190,10 +202,9 @@ impl<'a> World<'a> {
         let mut infos = Vec::new();
         let mut placed = Vec::with_capacity(channels.len());
         for (i, c) in channels.iter().enumerate() {
-            let tx_index = 1 + i / GENESIS_OUTPUTS_PER_TX;
-            let vout = (i % GENESIS_OUTPUTS_PER_TX) as u32;
+            let (tx_index, vout) = genesis_position(i);
             let funding = genesis[tx_index].outpoint(vout);
-            let scid = Scid::new(start_height, tx_index as u32, vout as u16);
+            let scid = genesis_scid(start_height, i);
             placed.push((funding, scid));
             if c.announce {
                 let (node_1, node_2) = (c.from.min(c.to), c.from.max(c.to));
