@@ -189,6 +189,32 @@ pub struct RevocationOutcome {
     pub failed: Vec<(u64, ErrorPacket)>,
 }
 
+/// A channel that exists when a run starts, funded at `scid` by `funding` and in normal
+/// operation, as one of its two peers holds it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct GenesisChannel {
+    /// The other peer.
+    pub peer: NodeId,
+    /// Whether this side opened it (and pays the commitment fee).
+    pub we_opened: bool,
+    /// The funding output.
+    pub funding: OutPoint,
+    /// Its short channel id.
+    pub scid: Scid,
+    /// Its value, sat.
+    pub funding_sat: u64,
+    /// This side's starting balance, msat.
+    pub ours_msat: u64,
+    /// Whether it is public from the start.
+    pub announce: bool,
+    /// This side's forwarding policy.
+    pub policy: ChannelPolicy,
+    /// This side's direction starts disabled.
+    pub disabled: bool,
+    /// The peer's forwarding policy, unless its direction is disabled.
+    pub peer_policy: Option<ChannelPolicy>,
+}
+
 /// One channel, as one of its peers sees it.
 #[derive(Clone, Debug)]
 pub struct Channel {
@@ -426,47 +452,45 @@ impl Channel {
         Ok((channel, accept))
     }
 
-    /// A channel that exists when the run starts: funded at `scid` by `funding`, already in
-    /// normal operation. `ours_msat` is our starting balance. Both peers must be built from the
-    /// same arguments (each with its own config as `config`, the other's as `peer_config`).
-    #[allow(clippy::too_many_arguments)]
+    /// A channel that exists when the run starts, in normal operation (see [`GenesisChannel`]).
+    /// Both peers must be built from the same funding, each with its own config as `config` and
+    /// the other's as `peer_config`.
     pub fn new_genesis(
         me: NodeId,
-        peer: NodeId,
-        we_opened: bool,
-        funding: OutPoint,
-        scid: Scid,
-        funding_sat: u64,
-        ours_msat: u64,
-        announce: bool,
+        spec: &GenesisChannel,
         config: &NodeConfig,
         peer_config: &NodeConfig,
     ) -> Channel {
+        let funding = spec.funding;
         let id = ChannelId::from_funding(&funding.txid, funding.vout);
-        let mut channel = Channel::blank(id, me, peer, we_opened, funding_sat, config);
+        let funding_sat = spec.funding_sat;
+        let mut channel = Channel::blank(id, me, spec.peer, spec.we_opened, funding_sat, config);
         let dust_sat = config.channel.dust_limit_sat.max(peer_config.channel.dust_limit_sat);
         channel.local = DeclaredParams::declare(&config.channel, funding_sat, dust_sat);
         channel.remote = DeclaredParams::declare(&peer_config.channel, funding_sat, dust_sat);
-        let opener = if we_opened { config } else { peer_config };
+        let opener = if spec.we_opened { config } else { peer_config };
         channel.format = CommitmentFormat {
             feerate_per_kw: opener.feerate_per_kw,
             anchors: opener.channel.anchors,
         };
         channel.funding = Some(funding);
-        channel.scid = Some(scid);
-        channel.confirmed_height = Some(scid.block_height());
-        channel.announce = announce;
+        channel.scid = Some(spec.scid);
+        channel.confirmed_height = Some(spec.scid.block_height());
+        channel.announce = spec.announce;
         channel.phase = ChannelPhase::Normal;
         channel.ready_sent = true;
         channel.ready_received = true;
-        channel.announcement_sent = announce;
-        channel.announcement_received = announce;
+        channel.announcement_sent = spec.announce;
+        channel.announcement_received = spec.announce;
         // As if one commitment had been exchanged: reconnecting does not resend channel_ready.
         channel.local_commitment_number = 1;
         channel.remote_commitment_number = 1;
         let capacity_msat = funding_sat * 1000;
-        let ours_msat = ours_msat.min(capacity_msat);
+        let ours_msat = spec.ours_msat.min(capacity_msat);
         channel.views = [Balances { ours_msat, theirs_msat: capacity_msat - ours_msat }; 3];
+        channel.local_policy = spec.policy;
+        channel.disabled = spec.disabled;
+        channel.remote_policy = spec.peer_policy;
         channel
     }
 
@@ -1572,24 +1596,27 @@ mod tests {
         NodeConfig::default()
     }
 
+    /// The side of `me` of a normal 1_000_000 sat channel, with `ours_msat` on its side.
+    fn genesis(peer: NodeId, we_opened: bool, ours_msat: u64) -> GenesisChannel {
+        GenesisChannel {
+            peer,
+            we_opened,
+            funding: OutPoint { txid: Txid([3; 32]), vout: 0 },
+            scid: Scid::new(100, 1, 0),
+            funding_sat: 1_000_000,
+            ours_msat,
+            announce: true,
+            policy: config().policy,
+            disabled: false,
+            peer_policy: Some(config().policy),
+        }
+    }
+
     /// A and B share a normal 1_000_000 sat channel opened by A, with `a_msat` on A's side.
     fn pair(a_msat: u64) -> (Channel, Channel) {
-        let funding = OutPoint { txid: Txid([3; 32]), vout: 0 };
-        let scid = Scid::new(100, 1, 0);
         let c = config();
-        let a = Channel::new_genesis(A, B, true, funding, scid, 1_000_000, a_msat, true, &c, &c);
-        let b = Channel::new_genesis(
-            B,
-            A,
-            false,
-            funding,
-            scid,
-            1_000_000,
-            1_000_000_000 - a_msat,
-            true,
-            &c,
-            &c,
-        );
+        let a = Channel::new_genesis(A, &genesis(B, true, a_msat), &c, &c);
+        let b = Channel::new_genesis(B, &genesis(A, false, 1_000_000_000 - a_msat), &c, &c);
         (a, b)
     }
 
@@ -1616,11 +1643,7 @@ mod tests {
     }
 
     fn check_sums(c: &Channel) {
-        for view in View::ALL {
-            let b = c.balances(view);
-            let htlcs = c.htlc_total_msat(view, true) + c.htlc_total_msat(view, false);
-            assert_eq!(b.ours_msat + b.theirs_msat + htlcs, 1_000_000_000, "{view:?}");
-        }
+        assert_eq!(crate::snapshot::ChannelSnapshot::of(c).unbalanced_view(), None);
     }
 
     #[test]
@@ -1822,20 +1845,8 @@ mod tests {
     fn the_peers_slot_limit_is_respected() {
         let mut cln = NodeConfig::preset(crate::Implementation::Cln);
         cln.channel.max_accepted_htlcs = 2;
-        let funding = OutPoint { txid: Txid([3; 32]), vout: 0 };
-        let scid = Scid::new(100, 1, 0);
-        let mut a = Channel::new_genesis(
-            A,
-            B,
-            true,
-            funding,
-            scid,
-            1_000_000,
-            500_000_000,
-            false,
-            &config(),
-            &cln,
-        );
+        let spec = GenesisChannel { announce: false, ..genesis(B, true, 500_000_000) };
+        let mut a = Channel::new_genesis(A, &spec, &config(), &cln);
         for n in 0..2 {
             a.send_add(1_000_000, preimage(n).payment_hash(), 500, onion()).unwrap();
         }

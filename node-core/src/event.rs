@@ -1,6 +1,7 @@
 //! What a node reports happened, for traces, results and the applications built on nodes. Events
 //! are past tense and carry integers and ids, never prose; they change no state.
 
+use crate::chain::OutPoint;
 use crate::channel::ChannelError;
 use crate::ids::{ChannelId, NodeId, PaymentHash, Preimage, Scid, Txid};
 use crate::onion::FailureCode;
@@ -86,6 +87,8 @@ pub enum Event {
     ChannelAnnounced {
         /// The channel.
         scid: Scid,
+        /// Its funding output (a chain watcher forgets the channel once it is spent).
+        funding: OutPoint,
     },
     /// A cooperative close started.
     ChannelClosing {

@@ -32,6 +32,9 @@ pub mod onion;
 pub mod payment;
 pub mod policy;
 pub mod router;
+pub mod snapshot;
+#[cfg(feature = "test-utils")]
+pub mod testing;
 pub mod wallet;
 
 pub use config::{Implementation, NodeConfig};

@@ -8,7 +8,7 @@
 //! randomness of its own: its random stream is seeded by the driver.
 
 use crate::chain::{Block, Script, Tx};
-use crate::channel::{AddHtlcError, Channel, ChannelError, ChannelPhase};
+use crate::channel::{AddHtlcError, Channel, ChannelError, ChannelPhase, GenesisChannel};
 use crate::config::NodeConfig;
 use crate::event::{CloseReason, Event};
 use crate::gossip::{ChannelAnnouncement, ChannelUpdate, GossipMessage, GossipQueue};
@@ -20,10 +20,11 @@ use crate::msg::{
     AnnouncementSignatures, ErrorMessage, FundingSigned, Init, Message, RevokeAndAck, Shutdown,
     UpdateAddHtlc,
 };
-use crate::onchain::{FULFILL_DEADLINE_BLOCKS, GRACE_BLOCKS, OnChain, Outcome};
+use crate::onchain::{FULFILL_DEADLINE_BLOCKS, GRACE_BLOCKS, OnChain, Outcome, WatchKind};
 use crate::onion::{ErrorPacket, Failure, FailureCode, HopPayload, Onion};
 use crate::payment::{FailureReason, OutboundPayment, PaymentId, PaymentStatus, Verdict};
 use crate::router::{FirstHop, Learned, Route, RouteRequest, Router, RouterConfig};
+use crate::snapshot::{ChannelSnapshot, NodeSnapshot, OfferedOutput};
 use crate::wallet::{Wallet, WalletError};
 use rand_chacha::ChaCha20Rng;
 use rand_chacha::rand_core::{Rng, SeedableRng};
@@ -424,9 +425,41 @@ impl Node {
         self.wallet.reserved_sat()
     }
 
-    /// Its channels, by channel id.
-    pub fn channels(&self) -> impl Iterator<Item = &Channel> {
-        self.channels.values()
+    /// Its channels, by channel id, as read-only pictures.
+    pub fn channel_snapshots(&self) -> impl Iterator<Item = ChannelSnapshot> + '_ {
+        self.channels.values().map(ChannelSnapshot::of)
+    }
+
+    /// A read-only picture of the node: wallet, channels, on-chain HTLC outputs it offered.
+    pub fn snapshot(&self) -> NodeSnapshot {
+        let offered_outputs = self
+            .onchain
+            .watched()
+            .filter_map(|(outpoint, w)| match w.kind {
+                WatchKind::Htlc { offered_by_us: true, cltv_expiry, .. } => Some(OfferedOutput {
+                    outpoint: *outpoint,
+                    amount_sat: w.amount_sat,
+                    cltv_expiry,
+                    confirmed_height: w.confirmed_height,
+                    claimed: w.claim.is_some(),
+                }),
+                _ => None,
+            })
+            .collect();
+        NodeSnapshot {
+            id: self.id,
+            implementation: self.config.implementation,
+            height: self.height,
+            wallet_sat: self.wallet.balance_sat(),
+            wallet_reserved_sat: self.wallet.reserved_sat(),
+            channels: self.channel_snapshots().collect(),
+            offered_outputs,
+        }
+    }
+
+    /// Whether the node still waits on the chain: a claim to make or a failure to finalise.
+    pub fn awaits_chain(&self) -> bool {
+        !self.onchain.is_idle()
     }
 
     /// Its view of the network.
@@ -437,6 +470,11 @@ impl Node {
     /// Its on-chain claims in progress.
     pub fn onchain(&self) -> &OnChain {
         &self.onchain
+    }
+
+    /// Outbound payment `id`.
+    pub fn payment(&self, id: PaymentId) -> Option<&OutboundPayment> {
+        self.payments.get(&id)
     }
 
     /// Its outbound payments, by id.
@@ -480,8 +518,10 @@ impl Node {
 
     // ---- set-up ----
 
-    /// Adds a channel that exists at the start of the run (see [`Channel::new_genesis`]).
-    pub fn add_genesis_channel(&mut self, channel: Channel) {
+    /// Adds a channel that exists at the start of the run; `peer_config` is the peer's settings
+    /// (the limits it declared bind us).
+    pub fn add_genesis_channel(&mut self, spec: &GenesisChannel, peer_config: &NodeConfig) {
+        let channel = Channel::new_genesis(self.id, spec, &self.config, peer_config);
         let id = channel.id();
         if let Some(scid) = channel.scid() {
             self.by_scid.insert(scid, id);
@@ -1267,7 +1307,8 @@ impl Node {
             node_2: self.id.max(channel.peer()),
             capacity_sat: channel.funding_sat(),
         };
-        self.emit(Event::ChannelAnnounced { scid });
+        let funding = channel.funding_outpoint().expect("invariant: announced channels are funded");
+        self.emit(Event::ChannelAnnounced { scid, funding });
         let update = self.make_update(id);
         for msg in [GossipMessage::Announcement(announcement), GossipMessage::Update(update)] {
             let new = match &msg {

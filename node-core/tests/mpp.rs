@@ -3,14 +3,12 @@
 //! they add up and then settles them all; parts that do not all arrive are failed with
 //! `mpp_timeout` once the payee's wait runs out.
 
-mod harness;
-
-use harness::TestNet;
 use node_core::node::Command;
 use node_core::onion::FailureCode;
 use node_core::payment::FailureReason;
 use node_core::router::RouterConfig;
 use node_core::router::mcf::McfParams;
+use node_core::testing::TestNet;
 use node_core::{Event, NodeConfig, NodeId};
 
 /// A diamond 0 - 1 - 3 and 0 - 2 - 3 of announced 1,000,000 sat channels opened from the left,
@@ -28,7 +26,7 @@ fn diamond(min_part_msat: u64) -> TestNet {
     net.open_channel(2, 3, 1_000_000, 0, true);
     net.mine(6);
     net.advance(180);
-    net.discard_events();
+    net.discard_routine_events();
     net
 }
 
@@ -72,11 +70,9 @@ fn a_payment_no_route_can_carry_whole_is_split_and_settled_in_parts() {
     assert_eq!(via, vec![NodeId(1), NodeId(2)]);
     // lnd's default policy on each forwarder: 1000 msat + 1 ppm of 750,000 sat.
     assert_eq!(fee_msat, 2 * (1_000 + 750));
-    net.discard_events();
+    net.discard_routine_events();
     net.check_channels();
-    for node in &net.nodes {
-        assert!(node.channels().all(|c| !c.has_htlcs()), "every part was settled");
-    }
+    assert!(net.no_htlcs_left(), "every part was settled");
 }
 
 #[test]
@@ -92,7 +88,18 @@ fn the_min_cost_flow_router_splits_by_itself() {
     let delivered: u64 = parts.iter().map(|r| r.delivered_msat()).sum();
     assert_eq!(delivered, 1_500_000_000);
     assert!(net.take_events_where(|e| matches!(e, Event::PaymentAttemptFailed { .. })).is_empty());
-    net.discard_events();
+    let paid = net.take_events_where(|e| matches!(e, Event::InvoicePaid { .. }));
+    assert_eq!(
+        paid,
+        vec![(
+            NodeId(3),
+            Event::InvoicePaid {
+                payment_hash: net.payment_hash(0, node_core::payment::PaymentId(0)),
+                received_msat: 1_500_000_000
+            }
+        )]
+    );
+    net.discard_routine_events();
     net.check_channels();
 }
 
@@ -136,11 +143,12 @@ fn parts_that_do_not_all_arrive_are_failed_with_mpp_timeout() {
     let Event::PaymentFailed { reason, attempts, .. } = outcome[0].1 else { unreachable!() };
     assert_eq!((reason, attempts), (FailureReason::NoRoute, 2));
     assert!(net.take_events_where(|e| matches!(e, Event::InvoicePaid { .. })).is_empty());
-    net.discard_events();
+    let refused = net.take_events_where(|e| matches!(e, Event::HtlcRefused { .. }));
+    assert_eq!(refused.len(), 1, "node 2 refused the part over its disabled channel");
+    assert_eq!(refused[0].0, NodeId(2));
+    net.discard_routine_events();
     net.check_channels();
-    for node in &net.nodes {
-        assert!(node.channels().all(|c| !c.has_htlcs()), "every part was failed back");
-    }
+    assert!(net.no_htlcs_left(), "every part was failed back");
 }
 
 #[test]
@@ -154,5 +162,5 @@ fn a_keysend_is_never_split() {
     let outcome = net.take_events_where(|e| matches!(e, Event::PaymentFailed { .. }));
     let Event::PaymentFailed { reason, attempts, .. } = outcome[0].1 else { unreachable!() };
     assert_eq!((reason, attempts), (FailureReason::NoRoute, 0));
-    net.discard_events();
+    net.discard_routine_events();
 }

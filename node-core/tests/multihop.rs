@@ -2,11 +2,11 @@
 //! establishment, announcement and gossip, the commitment dance, fees, and failures that come back
 //! with their BOLT 4 code and the index of the failing hop.
 
-mod harness;
-
-use harness::{TestNet, WALLET_SAT};
+use node_core::channel::ChannelPhase;
+use node_core::htlc::View;
 use node_core::onion::FailureCode;
 use node_core::payment::{FailureReason, PaymentStatus};
+use node_core::testing::{TestNet, WALLET_SAT};
 use node_core::{Event, NodeId};
 
 /// A line 0 - 1 - 2 - 3 of announced channels opened from left to right, with gossip spread.
@@ -19,7 +19,7 @@ fn line(push_last_msat: u64) -> (TestNet, [node_core::Scid; 3]) {
     net.advance(180); // three gossip flushes: every node hears every channel
     let announced = net.take_events_where(|e| matches!(e, Event::ChannelAnnounced { .. }));
     assert_eq!(announced.len(), 6, "both ends of each channel announce it");
-    net.discard_events();
+    net.discard_routine_events();
     (net, [a, b, c])
 }
 
@@ -58,7 +58,10 @@ fn a_payment_crosses_three_hops_and_pays_each_forwarder_its_fee() {
         paid,
         vec![(
             NodeId(3),
-            Event::InvoicePaid { payment_hash: route_hash(&net, 0), received_msat: amount_msat }
+            Event::InvoicePaid {
+                payment_hash: net.payment_hash(0, id),
+                received_msat: amount_msat
+            }
         )]
     );
     let settled = net.take_events_where(|e| matches!(e, Event::ForwardSettled { .. }));
@@ -70,28 +73,21 @@ fn a_payment_crosses_three_hops_and_pays_each_forwarder_its_fee() {
         })
         .collect();
     assert_eq!(fees, vec![(NodeId(2), fee_2), (NodeId(1), fee_1)], "fulfilled back from the payee");
-    net.discard_events();
+    net.discard_routine_events();
     net.check_channels();
     // Each hop's channel moved exactly what the hop forwarded, and nothing is in flight.
     let sent = amount_msat + fee_1 + fee_2;
     let ch = net.channel(0, a);
-    assert_eq!(ch.balances(node_core::htlc::View::Local).theirs_msat, sent);
-    assert!(!ch.has_htlcs());
-    assert_eq!(
-        net.channel(1, b).balances(node_core::htlc::View::Local).theirs_msat,
-        amount_msat + fee_2
-    );
-    assert_eq!(net.channel(3, c).balances(node_core::htlc::View::Local).ours_msat, amount_msat);
+    assert_eq!(ch.view(View::Local).theirs_msat, sent);
+    assert_eq!(ch.htlcs, 0);
+    assert_eq!(net.channel(1, b).view(View::Local).theirs_msat, amount_msat + fee_2);
+    assert_eq!(net.channel(3, c).view(View::Local).ours_msat, amount_msat);
     // Funds are conserved: wallets + channels + miner fees = what the coinbase created.
-    let wallets: u64 = net.nodes.iter().map(|n| n.wallet_balance_sat()).sum();
+    let wallets: u64 = net.nodes.iter().map(|n| n.snapshot().wallet_sat).sum();
     let channels: u64 = 3 * 1_000_000;
     let chain = net.chain_total_sat();
     assert_eq!(chain, wallets + channels, "every unspent output is a wallet's or a channel's");
     assert!(chain < 4 * WALLET_SAT, "the funding transactions paid miner fees");
-}
-
-fn route_hash(net: &TestNet, payer: usize) -> node_core::PaymentHash {
-    net.nodes[payer].payments().next().expect("a payment").payment_hash
 }
 
 #[test]
@@ -116,12 +112,9 @@ fn a_failure_mid_route_comes_back_with_its_code_and_hop_index() {
     };
     assert_eq!((payment_id, reason, attempts), (id, FailureReason::NoRoute, 1));
     assert_eq!(last_failure, Some(failure));
-    net.discard_events();
+    net.discard_routine_events();
     net.check_channels();
-    // The failed HTLCs left every channel.
-    for node in &net.nodes {
-        assert!(node.channels().all(|c| !c.has_htlcs()));
-    }
+    assert!(net.no_htlcs_left(), "the failed HTLCs left every channel");
 }
 
 #[test]
@@ -137,24 +130,41 @@ fn an_unknown_payment_hash_is_refused_by_the_recipient() {
     let failure = last_failure.expect("a failed attempt");
     assert_eq!(failure.code, FailureCode::INCORRECT_OR_UNKNOWN_PAYMENT_DETAILS);
     assert_eq!(failure.failing_hop, 3);
-    net.discard_events();
+    let failed = net.take_events_where(|e| matches!(e, Event::PaymentAttemptFailed { .. }));
+    assert_eq!(
+        failed,
+        vec![(
+            NodeId(0),
+            Event::PaymentAttemptFailed {
+                payment_id: node_core::payment::PaymentId(0),
+                attempt: 1,
+                failure
+            }
+        )]
+    );
+    let refused = net.take_events_where(|e| matches!(e, Event::HtlcRefused { .. }));
+    assert_eq!(refused.len(), 1);
+    assert_eq!(refused[0].0, NodeId(3), "the payee refused it");
+    net.discard_routine_events();
 }
 
 #[test]
 fn a_cooperative_close_pays_both_wallets_and_the_miner() {
     let mut net = TestNet::new(2);
     let scid = net.open_channel(0, 1, 1_000_000, 0, false);
-    net.pay(0, 1, 300_000_000);
-    net.discard_events();
-    let before: Vec<u64> = net.nodes.iter().map(|n| n.wallet_balance_sat()).collect();
+    net.pay_ok(0, 1, 300_000_000);
+    let wallets =
+        |net: &TestNet| -> Vec<u64> { net.nodes.iter().map(|n| n.snapshot().wallet_sat).collect() };
+    let before = wallets(&net);
     net.command(0, node_core::Command::CloseChannel { peer: NodeId(1) });
     net.deliver_all();
     net.mine(1);
     let closed = net.take_events_where(|e| matches!(e, Event::ChannelClosed { .. }));
     assert_eq!(closed.len(), 2);
-    net.discard_events();
-    assert_eq!(net.channel(0, scid).phase(), node_core::channel::ChannelPhase::Closed);
-    let after: Vec<u64> = net.nodes.iter().map(|n| n.wallet_balance_sat()).collect();
+    let closing = net.take_events_where(|e| matches!(e, Event::ChannelClosing { .. }));
+    assert_eq!(closing.len(), 2, "both ends sent shutdown");
+    assert_eq!(net.channel(0, scid).phase, ChannelPhase::Closed);
+    let after = wallets(&net);
     assert_eq!(after[1] - before[1], 300_000, "the payee's balance comes back on chain");
     let fee = 253 * node_core::chain::weight::closing_tx(2) / 1000;
     assert_eq!(after[0] - before[0], 700_000 - fee, "the opener pays the closing fee");
@@ -166,15 +176,16 @@ fn paying_the_same_invoice_twice_is_refused() {
     let mut net = TestNet::new(2);
     net.open_channel(0, 1, 1_000_000, 0, false);
     let invoice = net.invoice(1, 1_000_000);
-    net.command(
-        0,
-        node_core::Command::Pay { invoice: invoice.clone(), amount_msat: None, router: None },
-    );
+    let pay = node_core::Command::Pay { invoice, amount_msat: None, router: None };
+    let node_core::CommandOutput::Payment(id) = net.command(0, pay.clone()) else {
+        unreachable!("a payment starts")
+    };
     net.deliver_all();
-    let err = net.nodes[0]
-        .command(net.now, node_core::Command::Pay { invoice, amount_msat: None, router: None });
+    let err = net.nodes[0].command(net.now, pay);
     assert_eq!(err, Err(node_core::CommandError::DuplicatePayment));
-    let status = &net.nodes[0].payments().next().unwrap().status;
+    let status = &net.nodes[0].payment(id).unwrap().status;
     assert!(matches!(status, PaymentStatus::Succeeded { .. }));
-    net.discard_events();
+    assert_eq!(net.take_events_where(|e| matches!(e, Event::PaymentSucceeded { .. })).len(), 1);
+    assert_eq!(net.take_events_where(|e| matches!(e, Event::InvoicePaid { .. })).len(), 1);
+    net.discard_routine_events();
 }

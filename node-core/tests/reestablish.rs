@@ -3,14 +3,12 @@
 //! reconnect and re-establish their channels (BOLT 2 `channel_reestablish`), the payment still
 //! succeeds, the close still completes, and every view of every channel still adds up.
 
-mod harness;
-
-use harness::TestNet;
 use node_core::channel::ChannelPhase;
 use node_core::htlc::View;
 use node_core::onion::FailureCode;
 use node_core::payment::PaymentStatus;
-use node_core::{Command, Event, NodeId};
+use node_core::testing::TestNet;
+use node_core::{Command, CommandOutput, Event, NodeId};
 
 /// 0 - 1 - 2 with announced channels and the gossip spread.
 fn line() -> TestNet {
@@ -19,7 +17,7 @@ fn line() -> TestNet {
     net.open_channel(1, 2, 1_000_000, 500_000_000, true);
     net.mine(6);
     net.advance(120);
-    net.discard_events();
+    net.discard_routine_events();
     net
 }
 
@@ -29,8 +27,7 @@ fn a_payment_survives_a_disconnection_at_every_step() {
     let total = {
         let mut net = line();
         let before = net.delivered;
-        net.pay(0, 2, 20_000_000);
-        net.discard_events();
+        net.pay_ok(0, 2, 20_000_000);
         net.delivered - before
     };
     assert!(total >= 15, "two hops of add, commitment dance and fulfil: {total}");
@@ -39,18 +36,19 @@ fn a_payment_survives_a_disconnection_at_every_step() {
         for (a, b) in [(0, 1), (1, 2)] {
             let mut net = line();
             let invoice = net.invoice(2, 20_000_000);
-            net.command(0, Command::Pay { invoice, amount_msat: None, router: None });
+            let pay = Command::Pay { invoice, amount_msat: None, router: None };
+            let CommandOutput::Payment(id) = net.command(0, pay) else { unreachable!() };
             net.deliver(cut);
             net.disconnect(a, b);
             net.deliver_all();
             net.reconnect(a, b);
             net.check_channels();
-            let status = &net.nodes[0].payments().next().unwrap().status;
             // A cut that drops the HTLC before it is committed on a hop fails the attempt with
             // temporary_channel_failure (there is no other route); any later cut only delays
             // the payment. Either way it ends.
-            let payment = net.nodes[0].payments().next().unwrap();
-            match status {
+            let payment = net.nodes[0].payment(id).unwrap();
+            let succeeded = matches!(payment.status, PaymentStatus::Succeeded { .. });
+            match &payment.status {
                 PaymentStatus::Succeeded { .. } => {}
                 PaymentStatus::Failed { .. } => {
                     let code = payment.last_failure.map(|f| f.code);
@@ -64,13 +62,25 @@ fn a_payment_survives_a_disconnection_at_every_step() {
                 PaymentStatus::InFlight => panic!("cut {cut} on {a}-{b}: still in flight"),
             }
             for node in &net.nodes {
-                for c in node.channels() {
-                    assert!(!c.has_htlcs(), "cut {cut} on {a}-{b}: HTLC left on {}", c.id());
-                    assert_eq!(c.phase(), ChannelPhase::Normal);
-                    assert_eq!(c.balances(View::Local), c.balances(View::Remote));
+                for c in node.channel_snapshots() {
+                    assert_eq!(c.htlcs, 0, "cut {cut} on {a}-{b}: HTLC left on {}", c.id);
+                    assert_eq!(c.phase, ChannelPhase::Normal);
+                    assert_eq!(c.view(View::Local), c.view(View::Remote));
                 }
             }
-            net.discard_events();
+            // Each ending was reported once: the payment's, the payee's invoice if paid, and
+            // every failed attempt with the hop that refused or dropped it.
+            let ended = net.take_events_where(|e| {
+                matches!(e, Event::PaymentSucceeded { .. } | Event::PaymentFailed { .. })
+            });
+            assert_eq!(ended.len(), 1, "cut {cut} on {a}-{b}: {ended:?}");
+            let paid = net.take_events_where(|e| matches!(e, Event::InvoicePaid { .. }));
+            assert_eq!(paid.len(), usize::from(succeeded), "cut {cut} on {a}-{b}");
+            let attempts =
+                net.take_events_where(|e| matches!(e, Event::PaymentAttemptFailed { .. }));
+            assert_eq!(attempts.len(), usize::from(!succeeded), "cut {cut} on {a}-{b}");
+            net.take_events_where(|e| matches!(e, Event::HtlcRefused { .. }));
+            net.discard_routine_events();
         }
     }
     // Only cuts before each hop's HTLC is committed fail; most cuts only delay the payment.
@@ -84,7 +94,8 @@ fn a_cooperative_close_survives_a_disconnection_at_every_step() {
         let before = net.delivered;
         net.command(0, Command::CloseChannel { peer: NodeId(1) });
         net.deliver_all();
-        net.discard_events();
+        let closing = net.take_events_where(|e| matches!(e, Event::ChannelClosing { .. }));
+        assert_eq!(closing.len(), 2, "both ends sent shutdown");
         net.delivered - before
     };
     for cut in 0..=total {
@@ -105,6 +116,8 @@ fn a_cooperative_close_survives_a_disconnection_at_every_step() {
                 "{e:?}"
             );
         }
-        net.discard_events();
+        let closing = net.take_events_where(|e| matches!(e, Event::ChannelClosing { .. }));
+        assert_eq!(closing.len(), 2, "cut {cut}: both ends sent shutdown once");
+        net.discard_routine_events();
     }
 }

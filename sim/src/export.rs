@@ -6,7 +6,8 @@
 //! derived from their name (secret key SHA-256 of `"boltsim node " + name`), because SimLN parses
 //! keys as curve points. This module writes text; the binary writes files.
 
-use crate::import::ImportedGraph;
+use crate::genesis::Genesis;
+use crate::import::{ImportedGraph, is_pubkey};
 use crate::scenario::Scenario;
 use node_core::NodeId;
 use node_core::ids::sha256;
@@ -29,13 +30,6 @@ pub fn derived_pubkey(name: &str) -> String {
     }
 }
 
-/// Whether `key` looks like a compressed public key (66 hex digits starting 02 or 03).
-pub fn is_pubkey(key: &str) -> bool {
-    key.len() == 66
-        && (key.starts_with("02") || key.starts_with("03"))
-        && key.bytes().all(|b| b.is_ascii_hexdigit())
-}
-
 /// The network `scenario` starts with, as a snapshot graph: every node (named by its alias), its
 /// public channels and their starting balances; and each node's `max_accepted_htlcs`.
 pub fn scenario_graph(scenario: &Scenario) -> (ImportedGraph, Vec<u16>) {
@@ -49,9 +43,9 @@ pub fn scenario_graph(scenario: &Scenario) -> (ImportedGraph, Vec<u16>) {
         graph.aliases.push(node.name.clone());
     }
     let max_htlcs = scenario.nodes.iter().map(|n| n.config.channel.max_accepted_htlcs).collect();
-    let channels = scenario.genesis_channels();
-    for (i, c) in channels.iter().enumerate().filter(|(_, c)| c.announce) {
-        let scid = crate::world::genesis_scid(scenario.chain.start_height, i);
+    let genesis = Genesis::build(scenario);
+    for placed in genesis.channels.iter().filter(|c| c.def.announce) {
+        let (c, scid) = (&placed.def, placed.scid);
         let direction = |policy, disabled| {
             Some(node_core::graph::DirectedPolicy { policy, disabled, timestamp: 0 })
         };

@@ -1,10 +1,11 @@
 //! Faults drawn from the seed. Each kind arrives as a Poisson process at its rate — per node for
 //! crashes, partitions and latency spikes, per channel of the start for unilateral closes — from
-//! its own stream (`faults/<kind>/<name or channel index>`), so changing one rate leaves the other
-//! kinds' schedules unchanged. This module only draws the schedule; the world carries faults out.
+//! its own stream ([`StreamId::FaultCrash`] and its siblings), so changing one rate leaves the
+//! other kinds' schedules unchanged. This module only draws the schedule (genesis calls it); the
+//! world carries faults out.
 
-use crate::rng::Stream;
-use crate::scenario::{Fault, GenesisChannel, RandomFaultsSpec, Scenario};
+use crate::rng::{Stream, StreamId};
+use crate::scenario::{ChannelDef, Fault, RandomFaultsSpec, Scenario};
 use node_core::{NodeId, SimTime};
 
 const DAY_US: f64 = 86_400_000_000.0;
@@ -29,10 +30,10 @@ fn arrivals(stream: &mut Stream, per_day: f64, start_us: u64, end_us: u64) -> Ve
 
 /// The faults `spec` draws for `scenario`, whose channels at the start are `channels`, sorted by
 /// time (then by kind and subject).
-pub fn schedule_random_faults(
+pub fn draw(
     spec: &RandomFaultsSpec,
     scenario: &Scenario,
-    channels: &[GenesisChannel],
+    channels: &[&ChannelDef],
 ) -> Vec<(SimTime, Fault)> {
     let seed = scenario.seed;
     let (start_us, end_us) = (spec.start_s * 1_000_000, spec.end_s * 1_000_000);
@@ -49,7 +50,7 @@ pub fn schedule_random_faults(
     };
     for (index, def) in scenario.nodes.iter().enumerate() {
         let node = NodeId(index as u32);
-        let mut stream = Stream::new(seed, &format!("faults/crash/{}", def.name));
+        let mut stream = StreamId::FaultCrash(&def.name).stream(seed);
         for at in arrivals(&mut stream, spec.crashes_per_node_day, start_us, end_us) {
             let duration_us =
                 stream.range_inclusive(spec.crash_min_s, spec.crash_max_s) * 1_000_000;
@@ -59,14 +60,14 @@ pub fn schedule_random_faults(
         if links.is_empty() {
             continue;
         }
-        let mut stream = Stream::new(seed, &format!("faults/partition/{}", def.name));
+        let mut stream = StreamId::FaultPartition(&def.name).stream(seed);
         for at in arrivals(&mut stream, spec.partitions_per_node_day, start_us, end_us) {
             let duration_us =
                 stream.range_inclusive(spec.partition_min_s, spec.partition_max_s) * 1_000_000;
             let fault = Fault::Partition { links: links.clone(), duration_us };
             faults.push((SimTime(at), 3, index as u64, fault));
         }
-        let mut stream = Stream::new(seed, &format!("faults/spike/{}", def.name));
+        let mut stream = StreamId::FaultSpike(&def.name).stream(seed);
         for at in arrivals(&mut stream, spec.spikes_per_node_day, start_us, end_us) {
             let fault = Fault::LatencySpike {
                 links: links.clone(),
@@ -77,7 +78,7 @@ pub fn schedule_random_faults(
         }
     }
     for (index, channel) in channels.iter().enumerate() {
-        let mut stream = Stream::new(seed, &format!("faults/close/{index}"));
+        let mut stream = StreamId::FaultClose(index).stream(seed);
         for at in arrivals(&mut stream, spec.force_closes_per_channel_day, start_us, end_us) {
             let (node, peer) = if stream.below(2) == 0 {
                 (channel.from, channel.to)

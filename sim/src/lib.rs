@@ -17,6 +17,7 @@ pub mod engine;
 pub mod export;
 pub mod faults;
 pub mod generate;
+pub mod genesis;
 pub mod import;
 pub mod input;
 pub mod link;
@@ -78,13 +79,11 @@ pub fn run(scenario: &Scenario, options: RunOptions) -> io::Result<RunOutput> {
         nodes: scenario.nodes.iter().map(|n| n.name.clone()).collect(),
     };
     let mut world = World::new(scenario, TraceWriter::new(options.trace, &header), options.check);
-    let end = world.run();
-    let writer =
-        std::mem::replace(&mut world.trace, TraceWriter::new(Box::new(io::sink()), &header));
+    world.run();
+    let (record, writer) = world.finish();
     let (trace, footer) = writer.finish()?;
-    let summary = RunSummary::build(&world, scenario, end, &footer, options.level.name());
-    let results = std::mem::take(&mut world.results);
-    Ok(RunOutput { results, summary, footer, trace })
+    let summary = RunSummary::build(&record, scenario, &footer, options.level.name());
+    Ok(RunOutput { results: record.results, summary, footer, trace })
 }
 
 /// Runs `scenario` with its trace kept in memory; returns the output and the trace bytes.

@@ -6,10 +6,53 @@
 //! gone down are recognised and lost. The world decides what to do with a message; this module
 //! only times it.
 
-use crate::rng::Stream;
-use crate::scenario::{LatencyModel, LinksDef};
+use crate::rng::{Stream, StreamId};
 use node_core::{NodeId, SimTime};
+use serde::Deserialize;
 use std::collections::BTreeMap;
+
+/// How long a message takes over a link, one way.
+#[derive(Clone, Copy, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub enum LatencyModel {
+    /// Always the same.
+    Constant {
+        /// One-way latency, ms.
+        latency_ms: u64,
+    },
+    /// Uniform between two bounds.
+    Uniform {
+        /// Lower bound, ms.
+        min_ms: u64,
+        /// Upper bound, ms.
+        max_ms: u64,
+    },
+    /// Log-normal with a median and a shape.
+    LogNormal {
+        /// Median, ms.
+        median_ms: u64,
+        /// Shape (standard deviation of the log).
+        sigma: f64,
+    },
+}
+
+/// Link latencies of a scenario, resolved.
+#[derive(Clone, Debug)]
+pub struct LinksDef {
+    /// The default model.
+    pub latency: LatencyModel,
+    /// Per-link models, keyed by (smaller id, larger id).
+    pub overrides: BTreeMap<(NodeId, NodeId), LatencyModel>,
+}
+
+/// What a set of links carries; each kind draws from its own streams.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LinkKind {
+    /// Lightning peer connections ([`StreamId::Link`]).
+    Peer,
+    /// Application traffic between shops and customers ([`StreamId::Http`]).
+    Http,
+}
 
 struct LinkState {
     up: bool,
@@ -26,7 +69,7 @@ struct LinkState {
 
 /// All links of a run (created on first use).
 pub struct Links {
-    label: &'static str,
+    kind: LinkKind,
     seed: u64,
     names: Vec<String>,
     def: LinksDef,
@@ -34,25 +77,28 @@ pub struct Links {
 }
 
 impl Links {
-    /// Links with the scenario's latency models; `label` prefixes each link's stream label
-    /// (`"link"` for peer links, `"http"` for application traffic).
-    pub fn new(label: &'static str, seed: u64, names: Vec<String>, def: LinksDef) -> Links {
-        Links { label, seed, names, def, states: BTreeMap::new() }
+    /// Links of `kind` with the scenario's latency models; `names` are the node names by id.
+    pub fn new(kind: LinkKind, seed: u64, names: Vec<String>, def: LinksDef) -> Links {
+        Links { kind, seed, names, def, states: BTreeMap::new() }
     }
 
     fn state(&mut self, a: NodeId, b: NodeId) -> &mut LinkState {
         let key = (a.min(b), a.max(b));
-        let (label, seed, names) = (self.label, self.seed, &self.names);
-        self.states.entry(key).or_insert_with(|| LinkState {
-            up: false,
-            epoch: 0,
-            cuts: 0,
-            extra_us: 0,
-            last_arrival: [SimTime::ZERO; 2],
-            stream: Stream::new(
-                seed,
-                &format!("{label}/{}/{}", names[key.0.index()], names[key.1.index()]),
-            ),
+        let (kind, seed, names) = (self.kind, self.seed, &self.names);
+        self.states.entry(key).or_insert_with(|| {
+            let (a, b) = (names[key.0.index()].as_str(), names[key.1.index()].as_str());
+            let id = match kind {
+                LinkKind::Peer => StreamId::Link(a, b),
+                LinkKind::Http => StreamId::Http(a, b),
+            };
+            LinkState {
+                up: false,
+                epoch: 0,
+                cuts: 0,
+                extra_us: 0,
+                last_arrival: [SimTime::ZERO; 2],
+                stream: id.stream(seed),
+            }
         })
     }
 
@@ -134,7 +180,7 @@ mod tests {
 
     fn links(model: LatencyModel) -> Links {
         let def = LinksDef { latency: model, overrides: BTreeMap::new() };
-        Links::new("link", 1, vec!["a".into(), "b".into(), "c".into()], def)
+        Links::new(LinkKind::Peer, 1, vec!["a".into(), "b".into(), "c".into()], def)
     }
 
     #[test]
@@ -184,7 +230,7 @@ mod tests {
             overrides: BTreeMap::new(),
         };
         def.overrides.insert((NodeId(0), NodeId(1)), LatencyModel::Constant { latency_ms: 7 });
-        let mut l = Links::new("link", 1, vec!["a".into(), "b".into(), "c".into()], def);
+        let mut l = Links::new(LinkKind::Peer, 1, vec!["a".into(), "b".into(), "c".into()], def);
         assert_eq!(l.sample_us(NodeId(1), NodeId(0)), 7_000);
         assert_eq!(l.sample_us(NodeId(1), NodeId(2)), 50_000);
     }

@@ -1,12 +1,72 @@
-//! Seeded random streams. Every component (the chain, each link, each node, a workload) draws
-//! from its own ChaCha20 stream whose seed is SHA-256(root seed ‖ label), so adding a component
-//! leaves every other stream unchanged. Sampling is written here, with integer results and
+//! Seeded random streams. Every component (each link, each node, a workload, the generated and
+//! imported networks, the drawn faults) draws from its own ChaCha20 stream whose seed is
+//! SHA-256(root seed ‖ label), so adding a component leaves every other stream unchanged. Every
+//! label a run uses is a [`StreamId`], listed here and nowhere else (as TigerBeetle's simulator
+//! derives every sub-seed in one place). Sampling is written here, with integer results and
 //! `libm` for the few float functions, so a stream's output never depends on a crate's algorithm
 //! choices or on the platform's `ln`/`exp`.
 
 use rand_chacha::ChaCha20Rng;
 use rand_chacha::rand_core::{Rng, SeedableRng};
 use sha2::{Digest, Sha256};
+
+/// Every random stream of a run. Its [`label`](StreamId::label) is what the sub-seed is derived
+/// from: changing one changes every trace that draws from it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StreamId<'a> {
+    /// `node/<name>`: a node's own stream (preimages, payment secrets, temporary channel ids),
+    /// handed to node-core as a seed.
+    Node(&'a str),
+    /// `link/<a>/<b>`: latency of the peer link between two nodes, named in id order.
+    Link(&'a str, &'a str),
+    /// `http/<a>/<b>`: latency of application traffic (shops and customers) between two nodes.
+    Http(&'a str, &'a str),
+    /// `workload`: arrivals, endpoints and amounts of the payment workload.
+    Workload,
+    /// `import/balance`: starting balances drawn for an imported network.
+    ImportBalance,
+    /// `generate`: the wiring, capacities and balances of a generated network.
+    Generate,
+    /// `generate/fees`: the forwarding policies of a generated network.
+    GenerateFees,
+    /// `faults/crash/<name>`: a node's random crashes and their lengths.
+    FaultCrash(&'a str),
+    /// `faults/partition/<name>`: partitions isolating a node, and their lengths.
+    FaultPartition(&'a str),
+    /// `faults/spike/<name>`: latency spikes on a node's links.
+    FaultSpike(&'a str),
+    /// `faults/close/<index>`: unilateral closes of the `index`-th channel of the start.
+    FaultClose(usize),
+}
+
+impl StreamId<'_> {
+    /// The label the stream's seed is derived from.
+    pub fn label(&self) -> String {
+        match self {
+            StreamId::Node(name) => format!("node/{name}"),
+            StreamId::Link(a, b) => format!("link/{a}/{b}"),
+            StreamId::Http(a, b) => format!("http/{a}/{b}"),
+            StreamId::Workload => "workload".into(),
+            StreamId::ImportBalance => "import/balance".into(),
+            StreamId::Generate => "generate".into(),
+            StreamId::GenerateFees => "generate/fees".into(),
+            StreamId::FaultCrash(name) => format!("faults/crash/{name}"),
+            StreamId::FaultPartition(name) => format!("faults/partition/{name}"),
+            StreamId::FaultSpike(name) => format!("faults/spike/{name}"),
+            StreamId::FaultClose(index) => format!("faults/close/{index}"),
+        }
+    }
+
+    /// The seed of this stream under `root`.
+    pub fn seed(&self, root: u64) -> [u8; 32] {
+        sub_seed(root, &self.label())
+    }
+
+    /// This stream under `root`.
+    pub fn stream(&self, root: u64) -> Stream {
+        Stream::new(root, &self.label())
+    }
+}
 
 /// The seed of the stream named `label` under `root`.
 pub fn sub_seed(root: u64, label: &str) -> [u8; 32] {
@@ -21,7 +81,8 @@ pub fn sub_seed(root: u64, label: &str) -> [u8; 32] {
 pub struct Stream(ChaCha20Rng);
 
 impl Stream {
-    /// The stream named `label` under `root`.
+    /// The stream named `label` under `root`. A run names its streams by [`StreamId`]; other
+    /// labels are for tests and benchmarks.
     pub fn new(root: u64, label: &str) -> Stream {
         Stream(ChaCha20Rng::from_seed(sub_seed(root, label)))
     }

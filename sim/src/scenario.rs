@@ -4,9 +4,10 @@
 //! inconsistent file becomes one [`ScenarioError`] naming the file and, where it can be found,
 //! the line and column. Running a scenario is the world's job.
 
-use crate::generate::{BalanceSplit, GenerateSpec, TopologyKind, generate};
+use crate::generate::{BalanceSplit, GenerateSpec, TopologyKind};
 use crate::import::{GraphFormat, ImportedGraph};
-use crate::rng::Stream;
+use crate::link::{LatencyModel, LinksDef};
+use crate::shop::{Item, ShopDef};
 use crate::workload::{AmountSpec, Endpoints, PaymentList, PaymentListSpec, WorkloadSpec};
 use node_core::config::{Implementation, NodeConfig};
 use node_core::ids::sha256;
@@ -231,31 +232,6 @@ impl Default for ChainSpec {
     fn default() -> ChainSpec {
         ChainSpec { start_height: 800_000, block_interval_s: 600, feerate_per_kw: 253 }
     }
-}
-
-/// How long a message takes over a link, one way.
-#[derive(Clone, Copy, Debug, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub enum LatencyModel {
-    /// Always the same.
-    Constant {
-        /// One-way latency, ms.
-        latency_ms: u64,
-    },
-    /// Uniform between two bounds.
-    Uniform {
-        /// Lower bound, ms.
-        min_ms: u64,
-        /// Upper bound, ms.
-        max_ms: u64,
-    },
-    /// Log-normal with a median and a shape.
-    LogNormal {
-        /// Median, ms.
-        median_ms: u64,
-        /// Shape (standard deviation of the log).
-        sigma: f64,
-    },
 }
 
 /// Latency of the peer links.
@@ -640,7 +616,7 @@ pub struct NodeDef {
 
 /// A channel that exists at the start, resolved.
 #[derive(Clone, Debug)]
-pub struct GenesisChannel {
+pub struct ChannelDef {
     /// The opener.
     pub from: NodeId,
     /// The other end.
@@ -659,30 +635,6 @@ pub struct GenesisChannel {
     pub from_disabled: bool,
     /// The other end's direction starts disabled.
     pub to_disabled: bool,
-}
-
-/// A shop, resolved.
-#[derive(Clone, Debug)]
-pub struct ShopDef {
-    /// Its node.
-    pub node: NodeId,
-    /// Its items.
-    pub items: Vec<Item>,
-    /// Poll interval, µs.
-    pub poll_interval_us: u64,
-    /// Invoice expiry, seconds.
-    pub invoice_expiry_s: u32,
-}
-
-/// An item, resolved.
-#[derive(Clone, Debug)]
-pub struct Item {
-    /// Its name.
-    pub name: String,
-    /// Its price, msat.
-    pub price_msat: u64,
-    /// What the buyer receives.
-    pub content: Arc<str>,
 }
 
 /// A script step, resolved.
@@ -828,15 +780,6 @@ impl Fault {
     }
 }
 
-/// Link latencies, resolved.
-#[derive(Clone, Debug)]
-pub struct LinksDef {
-    /// The default model.
-    pub latency: LatencyModel,
-    /// Per-link models, keyed by (smaller id, larger id).
-    pub overrides: BTreeMap<(NodeId, NodeId), LatencyModel>,
-}
-
 /// A validated scenario.
 #[derive(Clone, Debug)]
 pub struct Scenario {
@@ -857,7 +800,7 @@ pub struct Scenario {
     /// The nodes, in file order (their ids are their indexes).
     pub nodes: Vec<NodeDef>,
     /// Channels at the start listed in the file (see [`Scenario::genesis_channels`] for all).
-    pub channels: Vec<GenesisChannel>,
+    pub channels: Vec<ChannelDef>,
     /// The generated network, whose nodes are at the end of `nodes`.
     pub generate: Option<GenerateSpec>,
     /// The imported network, whose nodes follow the listed ones.
@@ -932,93 +875,6 @@ impl Scenario {
     /// The name of `id`.
     pub fn node_name(&self, id: NodeId) -> &str {
         &self.nodes[id.index()].name
-    }
-
-    /// Every channel that exists at the start: those of the file, then the generated ones,
-    /// drawn from the stream `generate` of the seed.
-    pub fn genesis_channels(&self) -> Vec<GenesisChannel> {
-        let mut channels = self.channels.clone();
-        if let Some(imported) = &self.imported {
-            let mut stream = Stream::new(self.seed, "import/balance");
-            for c in &imported.graph.channels {
-                // The opener is node_1 in BOLT 7's sense: the end with the smaller public key
-                // (for CLoTH, whose ids are not keys, the end with the smaller index).
-                let keys = &imported.graph.node_ids;
-                let (k1, k2) = (&keys[c.node_1.index()], &keys[c.node_2.index()]);
-                let swap = crate::export::is_pubkey(k1) && crate::export::is_pubkey(k2) && k2 < k1;
-                let (slot_from, slot_to) = if swap { (1, 0) } else { (0, 1) };
-                let ends = [c.node_1, c.node_2].map(|n| NodeId(imported.first + n.0));
-                let (from, to) = (ends[slot_from], ends[slot_to]);
-                let capacity_msat = c.capacity_sat * 1000;
-                let from_balance_msat = match (imported.balance, c.balance_1_msat) {
-                    (None, Some(msat)) if swap => capacity_msat - msat,
-                    (None, Some(msat)) => msat,
-                    (split, _) => {
-                        let split = split.unwrap_or(BalanceSplit::Random);
-                        split.opener_sat(c.capacity_sat, &mut stream) * 1000
-                    }
-                };
-                let end = |slot: usize, node: NodeId| match c.directions[slot] {
-                    Some(d) => (d.policy, d.disabled),
-                    None => {
-                        let mut p = self.nodes[node.index()].config.policy;
-                        p.htlc_maximum_msat = p.htlc_maximum_msat.min(capacity_msat);
-                        (p, true)
-                    }
-                };
-                let ((from_policy, from_disabled), (to_policy, to_disabled)) =
-                    (end(slot_from, from), end(slot_to, to));
-                channels.push(GenesisChannel {
-                    from,
-                    to,
-                    capacity_sat: c.capacity_sat,
-                    from_balance_msat,
-                    announce: true,
-                    from_policy,
-                    to_policy,
-                    from_disabled,
-                    to_disabled,
-                });
-            }
-        }
-        if let Some(spec) = &self.generate {
-            let first = (self.nodes.len() - spec.nodes as usize) as u32;
-            let mut stream = Stream::new(self.seed, "generate");
-            let mut fees = Stream::new(self.seed, "generate/fees");
-            for (a, b, capacity_sat, opener_sat) in generate(spec, &mut stream) {
-                let (from, to) = (NodeId(first + a), NodeId(first + b));
-                let mut policy = |id: NodeId| {
-                    let mut p = self.nodes[id.index()].config.policy;
-                    let drawn = match (&spec.fees, spec.kind) {
-                        (Some(spread), _) => Some(spread.draw(&mut fees)),
-                        (None, TopologyKind::MainnetLike) => {
-                            Some(crate::generate::mainnet::policy(&mut fees))
-                        }
-                        (None, _) => None,
-                    };
-                    if let Some((base, ppm, cltv)) = drawn {
-                        p.fee_base_msat = base;
-                        p.fee_proportional_millionths = ppm;
-                        p.cltv_expiry_delta = cltv;
-                    }
-                    p.htlc_maximum_msat = p.htlc_maximum_msat.min(capacity_sat * 1000);
-                    p
-                };
-                let (from_policy, to_policy) = (policy(from), policy(to));
-                channels.push(GenesisChannel {
-                    from,
-                    to,
-                    capacity_sat,
-                    from_balance_msat: opener_sat * 1000,
-                    announce: spec.announce,
-                    from_policy,
-                    to_policy,
-                    from_disabled: false,
-                    to_disabled: false,
-                });
-            }
-        }
-        channels
     }
 }
 
@@ -1681,7 +1537,7 @@ impl Validator<'_> {
                 p.htlc_maximum_msat = p.htlc_maximum_msat.min(capacity_msat);
                 p
             };
-            channels.push(GenesisChannel {
+            channels.push(ChannelDef {
                 from,
                 to,
                 capacity_sat: spec.capacity_sat,

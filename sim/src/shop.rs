@@ -4,13 +4,36 @@
 //! carries them over HTTP-like links); the shop talks to its node and the customer to its own only
 //! through `lightning-cli`-style commands.
 
-use crate::scenario::ShopDef;
 use node_core::invoice::{Invoice, InvoiceStatus};
 use node_core::node::{Command, CommandOutput};
 use node_core::payment::PaymentId;
 use node_core::{Node, NodeId, PaymentHash, SimTime};
 use std::collections::BTreeMap;
 use std::sync::Arc;
+
+/// A shop, resolved.
+#[derive(Clone, Debug)]
+pub struct ShopDef {
+    /// Its node.
+    pub node: NodeId,
+    /// Its items.
+    pub items: Vec<Item>,
+    /// Poll interval, µs.
+    pub poll_interval_us: u64,
+    /// Invoice expiry, seconds.
+    pub invoice_expiry_s: u32,
+}
+
+/// An item, resolved.
+#[derive(Clone, Debug)]
+pub struct Item {
+    /// Its name.
+    pub name: String,
+    /// Its price, msat.
+    pub price_msat: u64,
+    /// What the buyer receives.
+    pub content: Arc<str>,
+}
 
 /// A message between a customer and a shop.
 #[derive(Clone, Debug)]
@@ -120,6 +143,11 @@ impl Shops {
     /// All orders, by id.
     pub fn orders(&self) -> &[Order] {
         &self.orders
+    }
+
+    /// All orders, by id, once the run is over.
+    pub fn into_orders(self) -> Vec<Order> {
+        self.orders
     }
 
     /// Order `id`.

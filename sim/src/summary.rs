@@ -1,77 +1,17 @@
 //! The summary of a run: a JSON document (integers only, fixed key order) and the human text the
-//! binary prints. Both are built from the world's final state and the results; this module reads
-//! them and never changes them.
+//! binary prints. Both are built from the [`RunRecord`] a finished world leaves; this module reads
+//! it and never changes it.
 
 use crate::results::PaymentStats;
 use crate::scenario::{Scenario, Step};
 use crate::shop::OrderStatus;
 use crate::trace::{TraceFooter, hex};
-use crate::world::{EndReason, World};
-use node_core::htlc::View;
+use crate::world::{EndReason, FundsSummary, RunRecord};
 use node_core::router::RouterConfig;
-use node_core::{NodeId, Scid, SimTime};
+use node_core::{NodeId, SimTime};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-
-/// A channel opened during the run, as the world saw it.
-#[derive(Clone, Debug)]
-pub struct ChannelRecord {
-    /// Its opener.
-    pub opener: NodeId,
-    /// The peer.
-    pub peer: NodeId,
-    /// Value, sat.
-    pub funding_sat: u64,
-    /// The funding transaction.
-    pub txid: Option<node_core::ids::Txid>,
-    /// Its short id once confirmed.
-    pub scid: Option<Scid>,
-    /// When both sides were ready.
-    pub ready_at: Option<SimTime>,
-    /// When it closed.
-    pub closed_at: Option<SimTime>,
-}
-
-/// A script step and when it ran.
-#[derive(Clone, Debug)]
-pub struct StepRecord {
-    /// Its index.
-    pub index: usize,
-    /// The step.
-    pub step: Step,
-    /// When it started.
-    pub started_at: SimTime,
-    /// When it ended.
-    pub ended_at: Option<SimTime>,
-    /// Whether it succeeded.
-    pub ok: bool,
-}
-
-/// Where the money is at the end, and whether it all adds up.
-#[derive(Clone, Debug, Serialize)]
-pub struct FundsSummary {
-    /// Coins created at genesis, sat.
-    pub created_sat: u64,
-    /// In wallets, sat.
-    pub wallets_sat: u64,
-    /// In channel funding outputs, sat.
-    pub channels_sat: u64,
-    /// Channel balances (each node's own, in its commitment), msat.
-    pub channel_balances_msat: u64,
-    /// In HTLCs, msat.
-    pub htlcs_msat: u64,
-    /// In commitment outputs waiting to be claimed (delayed, HTLC and anchor outputs), sat.
-    pub onchain_sat: u64,
-    /// Outputs (counted above) that transactions waiting in the mempool spend, sat.
-    pub in_transit_sat: u64,
-    /// Paid to miners, sat.
-    pub miner_fees_sat: u64,
-    /// Whether every check passed.
-    pub conserved: bool,
-    /// What did not add up.
-    pub violations: Vec<String>,
-}
 
 #[derive(Clone, Debug, Serialize)]
 struct ChainJson {
@@ -203,24 +143,21 @@ pub fn describe_step(scenario: &Scenario, step: &Step) -> String {
 impl RunSummary {
     /// Builds the summary of a finished run.
     pub fn build(
-        world: &World<'_>,
+        record: &RunRecord,
         scenario: &Scenario,
-        end: EndReason,
         footer: &TraceFooter,
         level: &'static str,
     ) -> RunSummary {
         let name = |id: NodeId| scenario.node_name(id).to_string();
-        let results = &world.results;
-        let chain = world.chain();
-        let orders = world
-            .shops
-            .orders()
+        let results = &record.results;
+        let orders = record
+            .orders
             .iter()
             .map(|o| {
                 let def = &scenario.shops[o.shop];
                 let item = &def.items[o.item];
                 let payment = o.payment.and_then(|p| results.global_id(o.customer, p));
-                let record = payment.map(|p| &results.payments()[p as usize]);
+                let paid = payment.map(|p| &results.payments()[p as usize]);
                 OrderJson {
                     id: o.id,
                     customer: name(o.customer),
@@ -237,12 +174,12 @@ impl RunSummary {
                     requested_us: o.requested_at.as_micros(),
                     payment,
                     payment_hash: o.invoice.as_ref().map(|i| i.payment_hash.to_string()),
-                    route: record
+                    route: paid
                         .and_then(|r| r.routes.first())
                         .map(|route| route.iter().map(|&n| name(n)).collect())
                         .unwrap_or_default(),
-                    fee_msat: record.and_then(|r| r.fee_msat),
-                    attempts: record.map_or(0, |r| r.attempts),
+                    fee_msat: paid.and_then(|r| r.fee_msat),
+                    attempts: paid.map_or(0, |r| r.attempts),
                     paid_seen_us: o.paid_seen_at.map(SimTime::as_micros),
                     paid_seen_height: o.paid_seen_height,
                     delivered_us: o.delivered_at.map(SimTime::as_micros),
@@ -250,41 +187,35 @@ impl RunSummary {
                 }
             })
             .collect();
-        let channels = world
-            .channel_log
+        let channels = record
+            .channels
             .iter()
-            .map(|(_, c)| ChannelJson {
+            .map(|c| ChannelJson {
                 opener: name(c.opener),
                 peer: name(c.peer),
                 funding_sat: c.funding_sat,
-                funding_txid: c.txid.map(|t| t.to_string()).unwrap_or_default(),
-                funding_height: c.txid.and_then(|t| chain.confirmation(&t)).map(|c| c.height),
+                funding_txid: c.txid.to_string(),
+                funding_height: c.funding_height,
                 scid: c.scid.map(|s| s.to_string()),
                 ready_us: c.ready_at.map(SimTime::as_micros),
                 closed_us: c.closed_at.map(SimTime::as_micros),
             })
             .collect();
-        let nodes = world
-            .nodes()
+        let nodes = record
+            .nodes
             .iter()
-            .map(|node| {
-                let open = node
-                    .channels()
-                    .filter(|c| c.phase() != node_core::channel::ChannelPhase::Closed);
-                let (count, balance) =
-                    open.fold((0, 0), |(n, b), c| (n + 1, b + c.balances(View::Local).ours_msat));
-                NodeJson {
-                    name: name(node.id()),
-                    implementation: format!("{:?}", node.config().implementation).to_lowercase(),
-                    wallet_sat: node.wallet_balance_sat(),
-                    channels: count,
-                    channel_balance_msat: balance,
-                    forwards: world.forwards[node.id().index()],
-                    fees_earned_msat: world.fees_earned_msat[node.id().index()],
-                }
+            .enumerate()
+            .map(|(i, node)| NodeJson {
+                name: name(NodeId(i as u32)),
+                implementation: format!("{:?}", node.implementation).to_lowercase(),
+                wallet_sat: node.wallet_sat,
+                channels: node.channels,
+                channel_balance_msat: node.channel_balance_msat,
+                forwards: node.forwards,
+                fees_earned_msat: node.fees_earned_msat,
             })
             .collect();
-        let steps = world
+        let steps = record
             .steps
             .iter()
             .map(|s| StepJson {
@@ -301,17 +232,17 @@ impl RunSummary {
             description: scenario.description.clone(),
             seed: scenario.seed,
             scenario_sha256: hex(&scenario.file_sha256),
-            end_us: world.now().as_micros(),
-            ended_by: match end {
+            end_us: record.end_time.as_micros(),
+            ended_by: match record.end {
                 EndReason::Idle => "idle",
                 EndReason::MaxDuration => "max_duration",
             },
             chain: ChainJson {
                 start_height: scenario.chain.start_height,
-                end_height: chain.height(),
-                blocks_mined: world.blocks_mined,
-                miner_fees_sat: chain.miner_fees_sat(),
-                rejected_txs: world.tx_rejections,
+                end_height: record.chain.end_height,
+                blocks_mined: record.chain.blocks_mined,
+                miner_fees_sat: record.chain.miner_fees_sat,
+                rejected_txs: record.chain.rejected_txs,
             },
             payments: results.stats(),
             routers: results.stats_by_router(),
@@ -319,7 +250,7 @@ impl RunSummary {
             channels,
             nodes,
             steps,
-            funds: world.check_funds(),
+            funds: record.funds.clone(),
             trace: TraceJson { level, events: footer.events, digest: footer.digest.clone() },
         }
     }

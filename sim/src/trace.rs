@@ -1,12 +1,14 @@
-//! Trace format v1: one line per event, integers only, fixed field order per kind, between a
+//! Trace format v2: one line per event, integers only, fixed field order per kind, between a
 //! header (format version, scenario, file digest, seed, level, node names) and a footer (event
 //! counts per kind and a SHA-256 digest over every event line). Every kind, its code and its
-//! fields are listed in `scenarios/TRACE.md`. This module owns the format and writes it as events
-//! happen; deciding what happened is the world's job.
+//! fields are listed in `scenarios/TRACE.md`. This module owns the format and the codes of what
+//! it records, and writes lines as events happen; deciding what happened is the world's job.
 
+use crate::chain::TxRejection;
 use node_core::SimTime;
 use node_core::event::Event;
 use node_core::msg::Message;
+use node_core::node::Timer;
 use node_core::router::Route;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
@@ -341,6 +343,28 @@ pub fn message_fields(msg: &Message) -> (u64, u64, u64, u64) {
     }
 }
 
+/// The kind and fields of a node's timer firing (kinds 30 to 33).
+pub fn timer_line(node: u64, timer: &Timer) -> (Kind, [u64; 2]) {
+    match *timer {
+        Timer::GossipFlush => (Kind::Timer, [node, 1]),
+        Timer::Reconnect { peer } => (Kind::ReconnectTimer, [node, u64::from(peer.0)]),
+        Timer::PeerOffline { peer } => (Kind::PeerOfflineTimer, [node, u64::from(peer.0)]),
+        Timer::MppTimeout { payment_hash } => (Kind::MppTimer, [node, payment_hash.short()]),
+    }
+}
+
+/// The reason code of a transaction the chain refused (kind 4).
+pub fn rejection_code(rejection: &TxRejection) -> u64 {
+    match rejection {
+        TxRejection::MissingInput(_) => 1,
+        TxRejection::DoubleSpend(_) => 2,
+        TxRejection::Overspend { .. } => 3,
+        TxRejection::Unauthorized(_) => 4,
+        TxRejection::Immature(_) => 5,
+        TxRejection::DuplicateInput(_) => 6,
+    }
+}
+
 /// The kind and fields of a node event; `payment` maps a node's payment to its global id.
 pub fn event_line(
     node: u64,
@@ -370,7 +394,9 @@ pub fn event_line(
             vec![node, u64::from(peer.0), scid.0, *funding_sat, u64::from(*we_opened)],
             vec![],
         ),
-        Event::ChannelAnnounced { scid } => (Kind::ChannelAnnounced, vec![node, scid.0], vec![]),
+        Event::ChannelAnnounced { scid, .. } => {
+            (Kind::ChannelAnnounced, vec![node, scid.0], vec![])
+        }
         Event::ChannelClosing { channel_id, peer } => {
             (Kind::ChannelClosing, vec![node, u64::from(peer.0), channel_id.0], vec![])
         }

@@ -3,9 +3,15 @@
 //! paid at their times; endpoint choices hold; bad files get one positioned line.
 
 use node_core::NodeId;
+use sim::genesis::Genesis;
 use sim::results::Outcome;
-use sim::scenario::Scenario;
+use sim::scenario::{ChannelDef, Scenario};
 use sim::trace::TraceLevel;
+
+/// The channels `scenario` starts with.
+fn start_channels(scenario: &Scenario) -> Vec<ChannelDef> {
+    Genesis::build(scenario).channels.into_iter().map(|c| c.def).collect()
+}
 
 /// A scenario text as if it were a file in tests/fixtures (file paths resolve from there).
 fn parse(text: &str) -> Result<Scenario, sim::scenario::ScenarioError> {
@@ -27,7 +33,7 @@ fn a_cloth_network_runs_its_own_payment_list() {
         scenario.nodes.iter().map(|n| n.name.as_str()).collect::<Vec<_>>(),
         ["c0", "c1", "c2", "c3"]
     );
-    let genesis = scenario.genesis_channels();
+    let genesis = start_channels(&scenario);
     assert_eq!(genesis.len(), 3);
     // CLoTH's channel 1 runs node 2 -> node 1; here node 1 opens it with edge 3's 18,000 sat.
     let c = genesis.iter().find(|c| c.capacity_sat == 20_000).unwrap();
@@ -54,7 +60,7 @@ fn imported_gossip_gets_the_chosen_balances_and_keeps_disabled_directions() {
         )"#,
     )
     .unwrap();
-    let genesis = scenario.genesis_channels();
+    let genesis = start_channels(&scenario);
     let big = genesis.iter().find(|c| c.capacity_sat == 5_000_000).unwrap();
     assert_eq!(big.from_balance_msat, 1_250_000_000, "a quarter at node_1");
     assert!(big.from_disabled && !big.to_disabled, "02aa's direction is inactive in the file");
@@ -64,7 +70,7 @@ fn imported_gossip_gets_the_chosen_balances_and_keeps_disabled_directions() {
                     stop: (max_duration_s: 10))"#,
     )
     .unwrap();
-    let genesis = random.genesis_channels();
+    let genesis = start_channels(&random);
     let small = genesis.iter().find(|c| c.capacity_sat == 2_000_000).unwrap();
     assert!(small.to_disabled, "03cc sent no update: disabled");
     assert!(genesis.iter().all(|c| c.from_balance_msat <= c.capacity_sat * 1000));
@@ -137,7 +143,7 @@ fn the_opener_of_an_imported_channel_is_the_smaller_public_key() {
     std::fs::write(dir.join("graph.json"), json).unwrap();
     let text = r#"Scenario(name: "o", import: (file: "graph.json", balance: opener))"#;
     let scenario = Scenario::parse(dir.join("s.ron").to_str().unwrap(), text).unwrap();
-    let c = scenario.genesis_channels()[0].clone();
+    let c = start_channels(&scenario)[0].clone();
     assert_eq!((c.from, c.to), (NodeId(1), NodeId(0)), "n1 holds the smaller key");
     assert_eq!(c.from_balance_msat, 500_000_000, "all at the opener");
     assert_eq!((c.from_policy.fee_base_msat, c.to_policy.fee_base_msat), (7, 9));

@@ -20,6 +20,13 @@ use serde::Deserialize;
 use std::io::Read;
 use std::path::Path;
 
+/// Whether `key` looks like a compressed public key (66 hex digits starting 02 or 03).
+pub fn is_pubkey(key: &str) -> bool {
+    key.len() == 66
+        && (key.starts_with("02") || key.starts_with("03"))
+        && key.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
 /// A snapshot that cannot be read: one line naming the file and, where known, the position.
 pub type ImportError = crate::input::InputError;
 
@@ -70,6 +77,16 @@ impl ImportedGraph {
             })
             .collect();
         BaseGraph::new(self.node_ids.len() as u32, channels)
+    }
+
+    /// Whether `node_2` of `channel` is its opener: BOLT 7's `node_1` is the end with the smaller
+    /// public key, and gossip does not say who opened, so the opener is taken to be that end.
+    /// The file's index order and key order agree except where they do not (CLoTH, whose ids
+    /// are not keys, keeps index order).
+    pub fn opened_by_node_2(&self, channel: &ImportedChannel) -> bool {
+        let (k1, k2) =
+            (&self.node_ids[channel.node_1.index()], &self.node_ids[channel.node_2.index()]);
+        is_pubkey(k1) && is_pubkey(k2) && k2 < k1
     }
 
     /// Whether every channel carries its starting balances.

@@ -1,42 +1,57 @@
-//! An in-process network of nodes for tests, in the spirit of LDK's functional tests: it delivers
-//! queued messages in a fixed order, mines blocks from broadcast transactions, fires timers when
-//! asked, and keeps the events nodes emit until a test takes them. Dropping it fails the test if
-//! a message is undelivered, an event unread, or any node saw a protocol violation.
+//! An in-process network of nodes for tests and benchmarks, in the spirit of LDK's functional
+//! tests (behind the `test-utils` feature). It delivers queued messages in a fixed order, mines
+//! blocks from broadcast transactions, fires timers when asked, and keeps the events nodes emit
+//! until a test takes them. Dropping it fails the test if a message is undelivered or an
+//! event that says how something ended (a payment, an attempt, an invoice, a close, a refusal)
+//! was never read; routine events (set-up, gossip, forwarding bookkeeping) may be dropped with
+//! [`TestNet::discard_routine_events`]. A protocol violation fails the test at once.
+//!
+//! It is a test driver, not a simulator: no latency, no faults, one block a minute. The
+//! simulator in `sim` drives nodes the same way, through the same inputs and actions.
 
-#![allow(dead_code)]
-
-use node_core::chain::{Block, ConfirmedTx, OutPoint, Script, Tx, TxKind, TxOut};
-use node_core::graph::BaseGraph;
-use node_core::invoice::Invoice;
-use node_core::node::{Action, Command, CommandOutput, Timer};
-use node_core::payment::PaymentId;
-use node_core::{Event, Node, NodeConfig, NodeId, Scid, SimTime};
+use crate::chain::{Block, ConfirmedTx, OutPoint, Script, Tx, TxKind, TxOut};
+use crate::graph::BaseGraph;
+use crate::htlc::View;
+use crate::invoice::Invoice;
+use crate::msg::Message;
+use crate::node::{Action, Command, CommandOutput, Timer};
+use crate::payment::PaymentId;
+use crate::snapshot::ChannelSnapshot;
+use crate::{Event, Node, NodeConfig, NodeId, PaymentHash, Scid, SimTime};
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
+/// Each node's on-chain funds at the start, sat.
 pub const WALLET_SAT: u64 = 100_000_000;
+/// The height of the first block, which pays the wallets.
 pub const START_HEIGHT: u32 = 100;
 
+/// Nodes wired to each other by queues.
 pub struct TestNet {
+    /// The nodes, by id.
     pub nodes: Vec<Node>,
+    /// The current time.
     pub now: SimTime,
+    /// The chain's height.
     pub height: u32,
-    queue: VecDeque<(NodeId, NodeId, node_core::msg::Message)>,
+    /// Messages delivered so far.
+    pub delivered: usize,
+    queue: VecDeque<(NodeId, NodeId, Message)>,
     events: Vec<(NodeId, Event)>,
     timers: Vec<(SimTime, NodeId, Timer)>,
     mempool: Vec<Tx>,
     utxos: BTreeMap<OutPoint, TxOut>,
-    pub delivered: usize,
 }
 
 impl TestNet {
-    /// `n` nodes with the lnd preset (minimum depth 1), each with `WALLET_SAT` on chain.
+    /// `n` nodes with the lnd preset (minimum depth 1), each with [`WALLET_SAT`] on chain.
     pub fn new(n: usize) -> TestNet {
         let mut config = NodeConfig::default();
         config.channel.minimum_depth = 1;
         TestNet::with_configs(vec![config; n])
     }
 
+    /// One node per config, each with [`WALLET_SAT`] on chain.
     pub fn with_configs(configs: Vec<NodeConfig>) -> TestNet {
         let graph = Arc::new(BaseGraph::new(configs.len() as u32, vec![]));
         let nodes = configs
@@ -48,12 +63,12 @@ impl TestNet {
             nodes,
             now: SimTime::ZERO,
             height: START_HEIGHT - 1,
+            delivered: 0,
             queue: VecDeque::new(),
             events: Vec::new(),
             timers: Vec::new(),
             mempool: Vec::new(),
             utxos: BTreeMap::new(),
-            delivered: 0,
         };
         let outputs = (0..net.nodes.len())
             .map(|i| TxOut {
@@ -91,16 +106,17 @@ impl TestNet {
         }
     }
 
+    fn deliver_one(&mut self) -> bool {
+        let Some((from, to, msg)) = self.queue.pop_front() else { return false };
+        self.delivered += 1;
+        self.nodes[to.index()].handle_message(self.now, from, msg);
+        self.collect(to);
+        true
+    }
+
     /// Delivers queued messages, oldest first, until none is left.
     pub fn deliver_all(&mut self) {
-        for i in 0..self.nodes.len() {
-            self.collect(NodeId(i as u32));
-        }
-        while let Some((from, to, msg)) = self.queue.pop_front() {
-            self.delivered += 1;
-            self.nodes[to.index()].handle_message(self.now, from, msg);
-            self.collect(to);
-        }
+        self.deliver(usize::MAX);
     }
 
     /// Delivers at most `n` queued messages, oldest first; returns how many it delivered.
@@ -109,18 +125,14 @@ impl TestNet {
             self.collect(NodeId(i as u32));
         }
         let mut done = 0;
-        while done < n {
-            let Some((from, to, msg)) = self.queue.pop_front() else { break };
-            self.delivered += 1;
-            self.nodes[to.index()].handle_message(self.now, from, msg);
-            self.collect(to);
+        while done < n && self.deliver_one() {
             done += 1;
         }
         done
     }
 
     /// Drops the connection between `a` and `b`: messages in flight between them are lost and
-    /// both see the disconnection.
+    /// both see the disconnection (their reconnection timers are dropped: tests reconnect).
     pub fn disconnect(&mut self, a: u32, b: u32) {
         let (a, b) = (NodeId(a), NodeId(b));
         self.queue.retain(|(from, to, _)| !((*from == a && *to == b) || (*from == b && *to == a)));
@@ -203,18 +215,20 @@ impl TestNet {
         }
     }
 
-    /// Sum of all unspent outputs on the harness chain, sat.
+    /// Sum of all unspent outputs on the harness chain and of the mempool's outputs, sat.
     pub fn chain_total_sat(&self) -> u64 {
         self.utxos.values().map(|o| o.amount_sat).sum::<u64>()
             + self.mempool.iter().map(|t| t.output_total_sat()).sum::<u64>()
     }
 
+    /// Runs a command that must be accepted.
     pub fn command(&mut self, node: u32, command: Command) -> CommandOutput {
         let out = self.nodes[node as usize].command(self.now, command).expect("command accepted");
         self.collect(NodeId(node));
         out
     }
 
+    /// Connects `a` to `b` and waits until both exchanged `init`.
     pub fn connect(&mut self, a: u32, b: u32) {
         self.command(a, Command::Connect { peer: NodeId(b) });
         self.deliver_all();
@@ -246,10 +260,11 @@ impl TestNet {
         });
         match ready[0].1 {
             Event::ChannelReady { scid, .. } => scid,
-            _ => unreachable!(),
+            _ => unreachable!("filtered on ChannelReady"),
         }
     }
 
+    /// An invoice of `payee` for `amount_msat`.
     pub fn invoice(&mut self, payee: u32, amount_msat: u64) -> Invoice {
         let out = self.command(
             payee,
@@ -266,7 +281,8 @@ impl TestNet {
         }
     }
 
-    /// Pays an invoice of `payee` from `payer` and delivers everything.
+    /// Pays an invoice of `payee` from `payer` and delivers everything; the outcome events are
+    /// left for the test to take.
     pub fn pay(&mut self, payer: u32, payee: u32, amount_msat: u64) -> PaymentId {
         let invoice = self.invoice(payee, amount_msat);
         let out = self.command(payer, Command::Pay { invoice, amount_msat: None, router: None });
@@ -277,6 +293,26 @@ impl TestNet {
         }
     }
 
+    /// Pays like [`TestNet::pay`] a payment that must succeed, and takes its outcome events.
+    pub fn pay_ok(&mut self, payer: u32, payee: u32, amount_msat: u64) -> PaymentId {
+        let id = self.pay(payer, payee, amount_msat);
+        let done = self.take_events_where(|e| matches!(e, Event::PaymentSucceeded { .. }));
+        assert!(
+            matches!(done[..], [(node, Event::PaymentSucceeded { payment_id, .. })]
+                if node == NodeId(payer) && payment_id == id),
+            "the payment succeeds: {done:?}"
+        );
+        let paid = self.take_events_where(|e| matches!(e, Event::InvoicePaid { .. }));
+        assert_eq!(paid.len(), 1, "the payee is paid: {paid:?}");
+        self.discard_routine_events();
+        id
+    }
+
+    /// The payment hash of `payer`'s payment `id`.
+    pub fn payment_hash(&self, payer: u32, id: PaymentId) -> PaymentHash {
+        self.nodes[payer as usize].payment(id).expect("a payment of this payer").payment_hash
+    }
+
     /// Removes and returns the events that match.
     pub fn take_events_where(&mut self, pred: impl Fn(&Event) -> bool) -> Vec<(NodeId, Event)> {
         let (taken, kept) =
@@ -285,45 +321,70 @@ impl TestNet {
         taken
     }
 
-    /// Drops events a test does not look at (HTLC bookkeeping, gossip).
-    pub fn discard_events(&mut self) {
-        self.events.clear();
+    /// Drops the routine events a test does not look at: connections, channel set-up and
+    /// re-establishment, gossip, invoices issued, and the bookkeeping of attempts, forwards and
+    /// held parts. Events that say how something ended stay for the test to take.
+    pub fn discard_routine_events(&mut self) {
+        self.events.retain(|(_, e)| !is_routine(e));
     }
 
-    pub fn channel(&self, node: u32, scid: Scid) -> &node_core::channel::Channel {
+    /// Node `node`'s channel `scid`.
+    pub fn channel(&self, node: u32, scid: Scid) -> ChannelSnapshot {
         self.nodes[node as usize]
-            .channels()
-            .find(|c| c.scid() == Some(scid))
+            .channel_snapshots()
+            .find(|c| c.scid == Some(scid))
             .expect("the node has this channel")
+    }
+
+    /// Whether no channel of any node has an HTLC left.
+    pub fn no_htlcs_left(&self) -> bool {
+        self.nodes.iter().flat_map(|n| n.channel_snapshots()).all(|c| c.htlcs == 0)
     }
 
     /// Checks every channel of every node: each view sums to the channel's value, and the two
     /// peers agree on each other's commitment.
     pub fn check_channels(&self) {
-        use node_core::htlc::View;
         for node in &self.nodes {
-            for c in node.channels() {
-                let capacity = c.funding_sat() * 1000;
-                for view in View::ALL {
-                    let b = c.balances(view);
-                    let sum = b.ours_msat
-                        + b.theirs_msat
-                        + c.htlc_total_msat(view, true)
-                        + c.htlc_total_msat(view, false);
-                    assert_eq!(sum, capacity, "{} channel {} view {view:?}", node.id(), c.id());
+            for c in node.channel_snapshots() {
+                if let Some((view, total)) = c.unbalanced_view() {
+                    panic!("{} channel {} view {view:?} sums to {total} msat", node.id(), c.id);
                 }
-                let peer = &self.nodes[c.peer().index()];
-                if let Some(other) = peer.channels().find(|o| o.id() == c.id()) {
-                    let mine = c.balances(View::Local);
-                    let theirs = other.balances(View::Remote);
+                let peer = &self.nodes[c.peer.index()];
+                if let Some(other) = peer.channel_snapshots().find(|o| o.id == c.id) {
+                    let (mine, theirs) = (c.view(View::Local), other.view(View::Remote));
                     assert_eq!(
                         (mine.ours_msat, mine.theirs_msat),
-                        (theirs.theirs_msat, theirs.ours_msat)
+                        (theirs.theirs_msat, theirs.ours_msat),
+                        "{} and {} disagree on channel {}",
+                        node.id(),
+                        c.peer,
+                        c.id
                     );
                 }
             }
         }
     }
+}
+
+/// Whether `event` is routine (see [`TestNet::discard_routine_events`]).
+pub fn is_routine(event: &Event) -> bool {
+    matches!(
+        event,
+        Event::PeerConnected { .. }
+            | Event::ChannelOpening { .. }
+            | Event::FundingBroadcast { .. }
+            | Event::ChannelReady { .. }
+            | Event::ChannelAnnounced { .. }
+            | Event::ChannelReestablished { .. }
+            | Event::InvoiceCreated { .. }
+            | Event::PaymentStarted { .. }
+            | Event::PaymentAttempted { .. }
+            | Event::PaymentPartSettled { .. }
+            | Event::PartHeld { .. }
+            | Event::HtlcForwarded { .. }
+            | Event::ForwardSettled { .. }
+            | Event::ForwardFailed { .. }
+    )
 }
 
 impl Drop for TestNet {

@@ -1,0 +1,202 @@
+//! Applications on top of the nodes, as the world runs them: shops answering buy requests over
+//! HTTP-like links and polling their node for paid invoices, customers paying what they are
+//! invoiced, the random payment workload and the scenario's payment list. Each talks to nodes
+//! only through commands; what shops and workloads decide is in [`crate::shop`] and
+//! [`crate::workload`], and this file carries it out.
+
+use super::{SimEvent, World};
+use crate::genesis::Genesis;
+use crate::rng::StreamId;
+use crate::scenario::Scenario;
+use crate::shop::{AppMessage, AppSend};
+use crate::trace::Kind;
+use crate::workload::{Arrival, Endpoints, Picker, Workload};
+use node_core::NodeId;
+use node_core::node::{Command, CommandOutput};
+use node_core::payment::PaymentId;
+use node_core::router::RouterConfig;
+use std::collections::BTreeMap;
+
+/// The workload of `scenario` on the network of `genesis`: senders and receivers are drawn from
+/// the nodes with a channel that can carry a payment in at least one direction (weighted, where
+/// asked, by those channels' capacity).
+pub(super) fn workload(scenario: &Scenario, genesis: &Genesis) -> Option<Workload> {
+    let spec = scenario.workload.clone()?;
+    let mut capacity_sat: BTreeMap<NodeId, u64> = BTreeMap::new();
+    for c in genesis.channels.iter().map(|c| &c.def).filter(|c| !(c.from_disabled && c.to_disabled))
+    {
+        for node in [c.from, c.to] {
+            *capacity_sat.entry(node).or_default() += c.capacity_sat;
+        }
+    }
+    let participants: Vec<NodeId> = capacity_sat.keys().copied().collect();
+    let picker = |endpoints: &Endpoints| match endpoints {
+        Endpoints::Uniform | Endpoints::Shops => Picker::uniform(participants.clone()),
+        Endpoints::CapacityWeighted => {
+            let weights: Vec<u64> = capacity_sat.values().copied().collect();
+            Picker::weighted(participants.clone(), &weights)
+        }
+        Endpoints::Nodes(names) => Picker::uniform(
+            names
+                .iter()
+                .map(|n| scenario.node_id(n).expect("invariant: validated names"))
+                .collect(),
+        ),
+        Endpoints::Largest(n) => {
+            let mut by_size: Vec<(u64, NodeId)> =
+                capacity_sat.iter().map(|(&node, &sat)| (sat, node)).collect();
+            by_size.sort_by_key(|&(sat, node)| (std::cmp::Reverse(sat), node));
+            let mut largest: Vec<NodeId> =
+                by_size.into_iter().take(*n as usize).map(|(_, node)| node).collect();
+            largest.sort();
+            Picker::uniform(largest)
+        }
+    };
+    let (senders, receivers) = (picker(&spec.senders), picker(&spec.receivers));
+    let shop_items = scenario.shops.iter().map(|s| (s.node, s.items.len())).collect();
+    let stream = StreamId::Workload.stream(scenario.seed);
+    Some(Workload::new(spec, stream, senders, receivers, shop_items))
+}
+
+impl World<'_> {
+    /// A payment of the workload: the receiver issues an invoice and the sender pays it, or a
+    /// customer buys from a shop.
+    pub(super) fn workload_payment(&mut self) {
+        let workload = self.workload.as_mut().expect("invariant: payments come from a workload");
+        let arrival = workload.draw();
+        if let Some(at) = workload.next_arrival(self.now) {
+            self.schedule(at, SimEvent::Payment);
+        }
+        match arrival {
+            Some(Arrival::Pay { from, to, amount_msat, router }) => {
+                self.pay(from, to, amount_msat, router);
+            }
+            Some(Arrival::Buy { customer, shop, item }) => {
+                self.buy(customer, shop, item);
+            }
+            None => {}
+        }
+    }
+
+    /// Payment `index` of the payment list, then the next one is scheduled.
+    pub(super) fn list_payment(&mut self, index: usize) {
+        let list = self.scenario.payment_list.as_ref().expect("invariant: a list is scheduled");
+        let (_, from, to, amount_msat) = list.payments.payments[index];
+        let router = match list.routers.len() {
+            0 => None,
+            n => Some(list.routers[index % n]),
+        };
+        if let Some(&(at, ..)) = list.payments.payments.get(index + 1) {
+            self.schedule(at.max(self.now), SimEvent::ListPayment { index: index + 1 });
+        }
+        self.pay(from, to, amount_msat, router);
+    }
+
+    /// The receiver invoices and the sender pays (if either is down, the payment is not made).
+    fn pay(&mut self, from: NodeId, to: NodeId, amount_msat: u64, router: Option<RouterConfig>) {
+        let command = Command::CreateInvoice {
+            amount_msat: Some(amount_msat),
+            description: String::new(),
+            expiry_s: None,
+        };
+        if let Ok(CommandOutput::Invoice(invoice)) = self.command(to, command) {
+            let _ = self.command(from, Command::Pay { invoice, amount_msat: None, router });
+        }
+    }
+
+    /// A customer asks a shop for an item; returns the order.
+    pub(super) fn buy(&mut self, customer: NodeId, shop: usize, item: usize) -> u64 {
+        let (order, send) = self.shops.request(self.now, customer, shop, item);
+        let shop_node = self.shops.defs()[shop].node;
+        let fields = [u64::from(customer.0), u64::from(shop_node.0), order, item as u64];
+        self.trace.record(self.now, Kind::OrderRequested, &fields, &[]);
+        self.send_app(send);
+        order
+    }
+
+    /// A shop polls its node's invoices: it delivers what is paid and drops what expired.
+    pub(super) fn shop_poll(&mut self, shop: usize) {
+        let node = self.shops.defs()[shop].node;
+        let poll_interval_us = self.shops.defs()[shop].poll_interval_us;
+        if !self.hosts[node.index()].online {
+            self.schedule(self.now.plus_micros(poll_interval_us), SimEvent::ShopPoll { shop });
+            return;
+        }
+        let (deliveries, expired, again) =
+            self.shops.poll(self.now, shop, &mut self.nodes[node.index()]);
+        self.collect(node);
+        for order in expired {
+            let o = self.shops.order(order);
+            let fields = [u64::from(o.customer.0), u64::from(node.0), order];
+            self.trace.record(self.now, Kind::OrderFailed, &fields, &[]);
+            self.poke = true;
+        }
+        for send in deliveries {
+            self.send_app(send);
+        }
+        if again {
+            self.schedule(self.now.plus_micros(poll_interval_us), SimEvent::ShopPoll { shop });
+        }
+    }
+
+    /// A customer's payment ended: the order it pays moves on (and fails with it).
+    pub(super) fn order_payment_done(&mut self, node: NodeId, payment: PaymentId, ok: bool) {
+        let Some(order) = self.shops.order_of_payment(node, payment) else { return };
+        self.shops.on_payment_done(order, ok);
+        if !ok {
+            let shop = self.shops.defs()[self.shops.order(order).shop].node;
+            let fields = [u64::from(node.0), u64::from(shop.0), order];
+            self.trace.record(self.now, Kind::OrderFailed, &fields, &[]);
+        }
+    }
+
+    fn send_app(&mut self, (from, to, msg): AppSend) {
+        let at = self.http.arrival(from, to, self.now);
+        self.schedule(at, SimEvent::App { from, to, msg });
+    }
+
+    /// An application message arrives.
+    pub(super) fn on_app(&mut self, from: NodeId, to: NodeId, msg: AppMessage) {
+        if !self.hosts[to.index()].online {
+            return; // a node that is down answers no request
+        }
+        let (peers, now) = ([u64::from(to.0), u64::from(from.0)], self.now);
+        match msg {
+            AppMessage::BuyRequest { order, .. } => {
+                let (reply, start_polling) =
+                    self.shops.on_buy_request(now, &mut self.nodes[to.index()], order);
+                self.collect(to);
+                if let AppMessage::InvoiceReply { invoice, .. } = &reply.2 {
+                    let fields = [peers[0], peers[1], order, invoice.payment_hash.short()];
+                    self.trace.record(now, Kind::OrderInvoiced, &fields, &[]);
+                }
+                let shop = self.shops.order(order).shop;
+                self.send_app(reply);
+                if start_polling {
+                    let at = now.plus_micros(self.shops.defs()[shop].poll_interval_us);
+                    self.schedule(at, SimEvent::ShopPoll { shop });
+                }
+            }
+            AppMessage::InvoiceReply { order, invoice } => {
+                let paid = self.shops.on_invoice(now, &mut self.nodes[to.index()], order, invoice);
+                self.collect(to);
+                if paid.is_none() {
+                    self.trace.record(now, Kind::OrderFailed, &[peers[0], peers[1], order], &[]);
+                    self.poke = true;
+                }
+            }
+            AppMessage::Delivery { order, content } => {
+                let bytes = content.len() as u64;
+                self.shops.on_delivery(now, order, content);
+                let fields = [peers[0], peers[1], order, bytes];
+                self.trace.record(now, Kind::OrderDelivered, &fields, &[]);
+                self.poke = true;
+            }
+            AppMessage::Refused { order } => {
+                self.shops.on_refused(order);
+                self.trace.record(now, Kind::OrderFailed, &[peers[0], peers[1], order], &[]);
+                self.poke = true;
+            }
+        }
+    }
+}

@@ -1,0 +1,241 @@
+//! The invariants of a run, one checker each, reading the chain and the nodes' read-only
+//! snapshots (never a channel's internals):
+//!
+//! - [`funds`]: no money appears or vanishes. The chain's outputs and fees add up to what genesis
+//!   created, each running node's wallet matches its outputs on chain, and each channel's funding
+//!   output is split, in every view of both peers, into balances and HTLCs that add up to it.
+//! - [`overdrawn`]: no channel ever debited a side below zero.
+//! - [`expiries`]: no offered HTLC of a running node stays in an open channel more than
+//!   [`GRACE_BLOCKS`] + 1 blocks past its expiry, nor sits on chain unclaimed more than
+//!   [`GRACE_BLOCKS`] + 4 blocks past it (when worth claiming).
+//! - [`Resolutions`]: no forwarded HTLC is both settled and failed, checked as events arrive.
+//!
+//! With `--check` they run after every event and a broken one stops the run; the funds check
+//! also fills the summary of every run.
+
+use super::World;
+use crate::chain::MockChain;
+use node_core::chain::{OutPoint, Script};
+use node_core::channel::ChannelPhase;
+use node_core::htlc::View;
+use node_core::onchain::{GRACE_BLOCKS, MIN_CLAIM_SAT};
+use node_core::snapshot::NodeSnapshot;
+use node_core::{NodeId, Scid};
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// Where the money is at the end, and whether it all adds up.
+#[derive(Clone, Debug, Serialize)]
+pub struct FundsSummary {
+    /// Coins created at genesis, sat.
+    pub created_sat: u64,
+    /// In wallets, sat.
+    pub wallets_sat: u64,
+    /// In channel funding outputs, sat.
+    pub channels_sat: u64,
+    /// Channel balances (each node's own, in its commitment), msat.
+    pub channel_balances_msat: u64,
+    /// In HTLCs, msat.
+    pub htlcs_msat: u64,
+    /// In commitment outputs waiting to be claimed (delayed, HTLC and anchor outputs), sat.
+    pub onchain_sat: u64,
+    /// Outputs (counted above) that transactions waiting in the mempool spend, sat.
+    pub in_transit_sat: u64,
+    /// Paid to miners, sat.
+    pub miner_fees_sat: u64,
+    /// Whether every check passed.
+    pub conserved: bool,
+    /// What did not add up.
+    pub violations: Vec<String>,
+}
+
+/// Checks that no money appeared or vanished (see the module's documentation). `online[i]`
+/// says whether node `i` runs: a node that is down has not seen the latest blocks, so its wallet
+/// is not compared.
+pub fn funds(
+    chain: &MockChain,
+    nodes: &[NodeSnapshot],
+    online: &[bool],
+    name: &dyn Fn(NodeId) -> String,
+) -> FundsSummary {
+    let mut violations = Vec::new();
+    let mut wallets_chain_sat = vec![0u64; nodes.len()];
+    let (mut wallets_sat, mut channels_sat, mut in_transit_sat) = (0u64, 0u64, 0u64);
+    let mut onchain_sat = 0u64;
+    let mut funding_value: BTreeMap<OutPoint, u64> = BTreeMap::new();
+    for (outpoint, out) in chain.utxos() {
+        if chain.spent_in_mempool(outpoint) {
+            in_transit_sat += out.amount_sat;
+        }
+        match out.script {
+            Script::Wallet { owner } => {
+                wallets_chain_sat[owner.index()] += out.amount_sat;
+                wallets_sat += out.amount_sat;
+            }
+            Script::Funding { .. } => {
+                channels_sat += out.amount_sat;
+                funding_value.insert(*outpoint, out.amount_sat);
+            }
+            Script::Delayed { .. } | Script::Htlc { .. } | Script::Anchor { .. } => {
+                onchain_sat += out.amount_sat;
+            }
+        }
+    }
+    let created = chain.created_sat();
+    let miner_fees_sat = chain.miner_fees_sat();
+    if wallets_sat + channels_sat + onchain_sat + miner_fees_sat != created {
+        violations.push(format!(
+            "chain: wallets {wallets_sat} + channels {channels_sat} + claims {onchain_sat} + fees {miner_fees_sat} != created {created} sat"
+        ));
+    }
+    for ((node, &on_chain), &online) in nodes.iter().zip(&wallets_chain_sat).zip(online) {
+        let known = node.wallet_sat + node.wallet_reserved_sat;
+        if online && known != on_chain {
+            violations.push(format!(
+                "{}: wallet knows {known} sat (with reserved inputs), chain holds {on_chain} sat",
+                name(node.id),
+            ));
+        }
+    }
+    let mut channel_balances_msat = 0u64;
+    let mut htlcs_msat = 0u64;
+    for node in nodes {
+        for c in &node.channels {
+            let Some(funding) = c.funding else { continue };
+            let Some(&value_sat) = funding_value.get(&funding) else { continue };
+            if c.funding_sat != value_sat {
+                violations.push(format!(
+                    "channel {}: funding {} sat, output {value_sat} sat",
+                    c.id, c.funding_sat
+                ));
+            }
+            if let Some((view, sum)) = c.unbalanced_view() {
+                violations.push(format!(
+                    "channel {} at {}: {view:?} view sums to {sum} msat, not {} sat",
+                    c.id, node.id, c.funding_sat
+                ));
+            }
+            channel_balances_msat += c.view(View::Local).ours_msat;
+            htlcs_msat += c.view(View::Local).offered_msat;
+        }
+    }
+    FundsSummary {
+        created_sat: created,
+        wallets_sat,
+        channels_sat,
+        channel_balances_msat,
+        htlcs_msat,
+        onchain_sat,
+        in_transit_sat,
+        miner_fees_sat,
+        conserved: violations.is_empty(),
+        violations,
+    }
+}
+
+/// Checks that no channel was ever overdrawn.
+pub fn overdrawn(nodes: &[NodeSnapshot], name: &dyn Fn(NodeId) -> String) -> Vec<String> {
+    let mut violations = Vec::new();
+    for node in nodes {
+        for c in node.channels.iter().filter(|c| c.overdrawn) {
+            violations.push(format!("{}: channel {} is overdrawn", name(node.id), c.id));
+        }
+    }
+    violations
+}
+
+/// Checks that running nodes act on their offered HTLCs' expiries in time, at chain height
+/// `height`.
+pub fn expiries(
+    nodes: &[NodeSnapshot],
+    online: &[bool],
+    height: u32,
+    name: &dyn Fn(NodeId) -> String,
+) -> Vec<String> {
+    let mut violations = Vec::new();
+    for node in nodes.iter().zip(online).filter(|(_, online)| **online).map(|(n, _)| n) {
+        for c in node.channels.iter().filter(|c| c.phase < ChannelPhase::ForceClosing) {
+            if let Some((htlc_id, cltv_expiry)) = c.first_offered_expiry
+                && height > cltv_expiry + GRACE_BLOCKS + 1
+            {
+                violations.push(format!(
+                    "{}: offered HTLC {htlc_id} on channel {} expired at {cltv_expiry} and is still open at {height}",
+                    name(node.id),
+                    c.id,
+                ));
+            }
+        }
+        for o in &node.offered_outputs {
+            if !o.claimed
+                && o.amount_sat >= MIN_CLAIM_SAT * 2
+                && height > o.cltv_expiry + GRACE_BLOCKS + 4
+                && height > o.confirmed_height + 2
+            {
+                violations.push(format!(
+                    "{}: HTLC output {}:{} expired at {} and is unclaimed at {height}",
+                    name(node.id),
+                    o.outpoint.txid,
+                    o.outpoint.vout,
+                    o.cltv_expiry
+                ));
+            }
+        }
+    }
+    violations
+}
+
+/// How each node resolved each incoming HTLC it forwarded or refused: settled or failed, never
+/// both.
+#[derive(Default)]
+pub(super) struct Resolutions(BTreeMap<(NodeId, Scid, u64), bool>);
+
+impl Resolutions {
+    /// Records a resolution; `Err` if the same HTLC was resolved the other way before.
+    fn record(&mut self, node: NodeId, scid: Scid, htlc_id: u64, settled: bool) -> Result<(), ()> {
+        match *self.0.entry((node, scid, htlc_id)).or_insert(settled) {
+            before if before != settled => Err(()),
+            _ => Ok(()),
+        }
+    }
+}
+
+impl World<'_> {
+    fn snapshots(&self) -> Vec<NodeSnapshot> {
+        self.nodes.iter().map(|n| n.snapshot()).collect()
+    }
+
+    fn online(&self) -> Vec<bool> {
+        self.hosts.iter().map(|h| h.online).collect()
+    }
+
+    fn node_name(&self) -> impl Fn(NodeId) -> String + '_ {
+        |id| self.scenario.node_name(id).to_string()
+    }
+
+    /// The funds check now.
+    pub(super) fn check_funds(&self) -> FundsSummary {
+        funds(&self.chain, &self.snapshots(), &self.online(), &self.node_name())
+    }
+
+    /// Every invariant that must hold after each event; returns what is broken.
+    pub(super) fn check_invariants(&self) -> Vec<String> {
+        let (nodes, online, name) = (self.snapshots(), self.online(), self.node_name());
+        let mut violations = funds(&self.chain, &nodes, &online, &name).violations;
+        violations.extend(overdrawn(&nodes, &name));
+        violations.extend(expiries(&nodes, &online, self.chain.height(), &name));
+        violations
+    }
+
+    /// `node` settled (or failed) the incoming HTLC `htlc_id` of `scid`; with `--check`, a
+    /// second, different resolution of it stops the run.
+    pub(super) fn resolved(&mut self, node: NodeId, scid: Scid, htlc_id: u64, settled: bool) {
+        if self.check && self.resolutions.record(node, scid, htlc_id, settled).is_err() {
+            panic!(
+                "invariant broken at {} (seed {}): {} both settled and failed HTLC {htlc_id} of {scid}",
+                self.now,
+                self.scenario.seed,
+                self.scenario.node_name(node)
+            );
+        }
+    }
+}

@@ -1,0 +1,135 @@
+//! Faults as the world carries them out: a crash takes a node's host down (its links drop, its
+//! timers die with its life) and the restart brings it back to catch up with the chain; a
+//! partition cuts links; a latency spike slows them; a force close or a policy change is a
+//! command to the node. Crash and restart are done here and nowhere else. Which faults happen
+//! and when is the scenario's and [`crate::faults`]'s.
+
+use super::{SimEvent, World};
+use crate::scenario::Fault;
+use crate::trace::Kind;
+use node_core::NodeId;
+use node_core::chain::{Block, ConfirmedTx};
+use node_core::node::Command;
+
+impl World<'_> {
+    /// Fault `index` starts.
+    pub(super) fn start_fault(&mut self, index: usize) {
+        let (_, fault) = self.faults[index].clone();
+        self.trace.record(self.now, Kind::FaultStarted, &[index as u64, fault.code()], &[]);
+        match fault {
+            Fault::Crash { node, duration_us } => {
+                self.crash(node);
+                self.schedule(self.now.plus_micros(duration_us), SimEvent::FaultEnd { index });
+            }
+            Fault::ForceClose { node, peer } => {
+                if self.hosts[node.index()].online {
+                    let _ = self.command(node, Command::ForceClose { peer });
+                }
+            }
+            Fault::Partition { links, duration_us } => {
+                for &(a, b) in &links {
+                    self.links.cut(a, b, true);
+                    self.link_down(a, b);
+                }
+                self.schedule(self.now.plus_micros(duration_us), SimEvent::FaultEnd { index });
+            }
+            Fault::LatencySpike { links, extra_us, duration_us } => {
+                for &(a, b) in &links {
+                    self.links.spike(a, b, extra_us, true);
+                }
+                self.schedule(self.now.plus_micros(duration_us), SimEvent::FaultEnd { index });
+            }
+            Fault::SetPolicy {
+                node,
+                peer,
+                fee_base_msat,
+                fee_proportional_millionths,
+                cltv_expiry_delta,
+                disabled,
+            } => {
+                if self.hosts[node.index()].online {
+                    let command = Command::SetPolicy {
+                        peer,
+                        fee_base_msat,
+                        fee_proportional_millionths,
+                        cltv_expiry_delta,
+                        disabled,
+                    };
+                    let _ = self.command(node, command);
+                }
+            }
+        }
+        self.poke = true;
+    }
+
+    /// Fault `index` ends.
+    pub(super) fn end_fault(&mut self, index: usize) {
+        let (_, fault) = self.faults[index].clone();
+        self.trace.record(self.now, Kind::FaultEnded, &[index as u64, fault.code()], &[]);
+        match fault {
+            Fault::Crash { node, .. } => self.restart(node),
+            Fault::Partition { links, .. } => {
+                for &(a, b) in &links {
+                    self.links.cut(a, b, false);
+                }
+            }
+            Fault::LatencySpike { links, extra_us, .. } => {
+                for &(a, b) in &links {
+                    self.links.spike(a, b, extra_us, false);
+                }
+            }
+            Fault::ForceClose { .. } | Fault::SetPolicy { .. } => {}
+        }
+        self.poke = true;
+    }
+
+    /// The node's host goes down: its connections drop, and timers it set never fire (a new
+    /// life begins). It keeps what node-core keeps; it learns nothing until it restarts.
+    fn crash(&mut self, node: NodeId) {
+        let host = &mut self.hosts[node.index()];
+        if !host.online {
+            return;
+        }
+        host.online = false;
+        host.life += 1;
+        self.trace.record(self.now, Kind::NodeDown, &[u64::from(node.0)], &[]);
+        let peers: Vec<NodeId> = (0..self.nodes.len() as u32)
+            .map(NodeId)
+            .filter(|&p| p != node && self.links.is_up(node, p))
+            .collect();
+        for peer in peers {
+            self.link_down(node, peer);
+        }
+    }
+
+    /// The node's host comes back: the node restarts and is told the blocks it missed, in order.
+    fn restart(&mut self, node: NodeId) {
+        if self.hosts[node.index()].online {
+            return;
+        }
+        self.hosts[node.index()].online = true;
+        self.trace.record(self.now, Kind::NodeUp, &[u64::from(node.0)], &[]);
+        self.nodes[node.index()].restart(self.now);
+        let first = self.history.first().map_or(0, |b| b.height);
+        let from = (self.hosts[node.index()].synced_height + 1).saturating_sub(first) as usize;
+        for index in from..self.history.len() {
+            let block = &self.history[index];
+            let txs = block
+                .txs
+                .iter()
+                .filter(|m| m.concerned.contains(&node))
+                .map(|m| ConfirmedTx { tx_index: m.tx_index, tx: m.tx.clone() })
+                .collect();
+            let notice = Block {
+                height: block.height,
+                time: self.now,
+                txs,
+                closed_channels: block.closed_channels.clone(),
+            };
+            self.hosts[node.index()].synced_height = block.height;
+            self.nodes[node.index()].block_connected(self.now, &notice);
+            self.collect(node);
+        }
+        self.collect(node);
+    }
+}

@@ -1,0 +1,667 @@
+//! The world a run happens in: the nodes, the mocked chain, the links, the applications and the
+//! script, driven by one event queue. [`World::new`] builds the start from a [`Genesis`]; the
+//! loop ([`World::run`]) pops events in (time, sequence) order, hands each to the node or
+//! component it concerns, and turns what nodes ask for (send, connect, broadcast, set a timer,
+//! report) into new events, trace lines and result records; [`World::finish`] hands over what
+//! the run leaves as a [`RunRecord`]. It owns no protocol logic; node-core does.
+//!
+//! The seams have rooms of their own: the script runner (`script`), the shops, workload and
+//! payment lists (`apps`), faults and crashes (`faults`) and the invariant checks (`checks`).
+//! This file keeps the state, the loop and what nodes ask for.
+
+mod apps;
+mod checks;
+mod faults;
+mod script;
+
+pub use checks::FundsSummary;
+pub use script::StepRecord;
+
+use crate::chain::{MinedBlock, MockChain};
+use crate::engine::EventQueue;
+use crate::genesis::Genesis;
+use crate::link::{LinkKind, Links};
+use crate::results::Results;
+use crate::rng::StreamId;
+use crate::scenario::{Fault, Scenario};
+use crate::shop::{AppMessage, Order, Shops};
+use crate::trace::{self, Kind, TraceWriter};
+use crate::workload::Workload;
+use checks::Resolutions;
+use node_core::chain::{Block, ConfirmedTx};
+use node_core::channel::{ChannelPhase, GenesisChannel};
+use node_core::event::Event;
+use node_core::msg::Message;
+use node_core::node::{Action, Command, CommandOutput, Timer};
+use node_core::payment::PaymentId;
+use node_core::{ChannelId, Implementation, Node, NodeId, Scid, SimTime};
+use script::Script;
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+/// Something scheduled.
+#[derive(Debug)]
+enum SimEvent {
+    /// A message arrives, if its connection (of that epoch) is still up.
+    Deliver { from: NodeId, to: NodeId, msg: Message, epoch: u64 },
+    /// A connection attempt from `from` completes, or fails if a partition or a crash is in the
+    /// way.
+    Connect { from: NodeId, to: NodeId },
+    /// A node's timer, from the node's `life` (timers set before a crash never fire).
+    Timer { node: NodeId, timer: Timer, life: u64 },
+    /// The next block is mined.
+    Block,
+    /// An application message arrives.
+    App { from: NodeId, to: NodeId, msg: AppMessage },
+    /// A shop polls its node's invoices.
+    ShopPoll { shop: usize },
+    /// A `Sleep` step is over.
+    ScriptWake { step: usize },
+    /// A payment of the workload arrives.
+    Payment,
+    /// Payment `index` of the scenario's payment list is due.
+    ListPayment { index: usize },
+    /// Fault `index` starts.
+    FaultStart { index: usize },
+    /// Fault `index` ends.
+    FaultEnd { index: usize },
+}
+
+/// Why a run ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EndReason {
+    /// The script was done and only blocks were scheduled.
+    Idle,
+    /// The scenario's time limit.
+    MaxDuration,
+}
+
+/// A channel opened during the run, as the world saw it.
+#[derive(Clone, Debug)]
+pub struct ChannelRecord {
+    /// Its id.
+    pub channel_id: ChannelId,
+    /// Its opener.
+    pub opener: NodeId,
+    /// The peer.
+    pub peer: NodeId,
+    /// Value, sat.
+    pub funding_sat: u64,
+    /// The funding transaction.
+    pub txid: node_core::ids::Txid,
+    /// The height of the block that confirmed the funding.
+    pub funding_height: Option<u32>,
+    /// Its short id once confirmed.
+    pub scid: Option<Scid>,
+    /// When both sides were ready.
+    pub ready_at: Option<SimTime>,
+    /// When it closed.
+    pub closed_at: Option<SimTime>,
+}
+
+/// A node at the end of a run.
+#[derive(Clone, Debug)]
+pub struct NodeRecord {
+    /// The preset its settings came from.
+    pub implementation: Implementation,
+    /// Confirmed on-chain funds, sat.
+    pub wallet_sat: u64,
+    /// Channels not closed.
+    pub channels: u64,
+    /// Its balance in those channels, in its own commitment, msat.
+    pub channel_balance_msat: u64,
+    /// HTLCs it forwarded and that settled.
+    pub forwards: u64,
+    /// The fees those earned it, msat.
+    pub fees_earned_msat: u64,
+}
+
+/// The chain at the end of a run.
+#[derive(Clone, Copy, Debug)]
+pub struct ChainRecord {
+    /// The last block's height.
+    pub end_height: u32,
+    /// Blocks mined after genesis.
+    pub blocks_mined: u32,
+    /// Fees paid to miners, sat.
+    pub miner_fees_sat: u64,
+    /// Transactions the chain refused.
+    pub rejected_txs: u64,
+}
+
+/// What a finished run leaves: every record the outputs are made from.
+pub struct RunRecord {
+    /// Why it ended.
+    pub end: EndReason,
+    /// When it ended.
+    pub end_time: SimTime,
+    /// Per-payment and per-attempt records.
+    pub results: Results,
+    /// The shops' orders, by id.
+    pub orders: Vec<Order>,
+    /// Channels opened during the run, in the order their funding was broadcast.
+    pub channels: Vec<ChannelRecord>,
+    /// The nodes, by id.
+    pub nodes: Vec<NodeRecord>,
+    /// The script's steps that started, in order.
+    pub steps: Vec<StepRecord>,
+    /// The chain.
+    pub chain: ChainRecord,
+    /// Where the money is.
+    pub funds: FundsSummary,
+}
+
+/// What the world knows of each node's host: whether it runs, and what it has been told.
+#[derive(Clone, Copy, Debug)]
+struct Host {
+    /// The node is running (not crashed).
+    online: bool,
+    /// Incremented by each crash, so timers of an earlier life never fire.
+    life: u64,
+    /// The last block the node was told about.
+    synced_height: u32,
+}
+
+/// A run in progress.
+pub struct World<'a> {
+    scenario: &'a Scenario,
+    now: SimTime,
+    queue: EventQueue<SimEvent>,
+    /// Scheduled events other than blocks.
+    busy: usize,
+    nodes: Vec<Node>,
+    hosts: Vec<Host>,
+    chain: MockChain,
+    links: Links,
+    http: Links,
+    connecting: BTreeSet<(NodeId, NodeId)>,
+    trace: TraceWriter,
+    results: Results,
+    shops: Shops,
+    workload: Option<Workload>,
+    script: Script,
+    /// Something a script step may wait for happened: look at the script after this event.
+    poke: bool,
+    channel_log: Vec<ChannelRecord>,
+    fees_earned_msat: Vec<u64>,
+    forwards: Vec<u64>,
+    tx_rejections: u64,
+    blocks_mined: u32,
+    block_interval_us: u64,
+    /// Actions taken from a node, kept to reuse the allocation.
+    actions: Vec<Action>,
+    /// While the start state is built, messages are delivered at once, in FIFO order.
+    instant: Option<VecDeque<(NodeId, NodeId, Message)>>,
+    /// Every block mined, from genesis on, for nodes that catch up after a crash.
+    history: Vec<MinedBlock>,
+    /// The faults of the run: the scenario's, then those drawn from the seed.
+    faults: Vec<(SimTime, Fault)>,
+    /// Check the invariants after every event.
+    check: bool,
+    /// How each node resolved each incoming HTLC (checked with `check`).
+    resolutions: Resolutions,
+    end: EndReason,
+}
+
+impl<'a> World<'a> {
+    /// The start state of `scenario`: nodes, wallets and existing channels in the genesis block,
+    /// links of existing channels up, the first block and the script scheduled.
+    pub fn new(scenario: &'a Scenario, trace: TraceWriter, check: bool) -> World<'a> {
+        let seed = scenario.seed;
+        let genesis = Genesis::build(scenario);
+        let names: Vec<String> = scenario.nodes.iter().map(|n| n.name.clone()).collect();
+        let mut nodes: Vec<Node> = scenario
+            .nodes
+            .iter()
+            .enumerate()
+            .map(|(i, def)| {
+                let seed = StreamId::Node(&def.name).seed(seed);
+                Node::new(NodeId(i as u32), def.config, seed, genesis.graph.clone())
+            })
+            .collect();
+        let mut chain = MockChain::new(scenario.chain.start_height);
+        for placed in &genesis.channels {
+            let c = &placed.def;
+            let (from_config, to_config) =
+                (&scenario.nodes[c.from.index()].config, &scenario.nodes[c.to.index()].config);
+            let from = GenesisChannel {
+                peer: c.to,
+                we_opened: true,
+                funding: placed.funding,
+                scid: placed.scid,
+                funding_sat: c.capacity_sat,
+                ours_msat: c.from_balance_msat,
+                announce: c.announce,
+                policy: c.from_policy,
+                disabled: c.from_disabled,
+                peer_policy: (!c.to_disabled).then_some(c.to_policy),
+            };
+            let to = GenesisChannel {
+                peer: c.from,
+                we_opened: false,
+                ours_msat: c.capacity_sat * 1000 - c.from_balance_msat,
+                policy: c.to_policy,
+                disabled: c.to_disabled,
+                peer_policy: (!c.from_disabled).then_some(c.from_policy),
+                ..from
+            };
+            nodes[c.from.index()].add_genesis_channel(&from, to_config);
+            nodes[c.to.index()].add_genesis_channel(&to, from_config);
+            if c.announce {
+                chain.watch_announced(placed.funding, placed.scid);
+            }
+        }
+        let n = nodes.len();
+        let mut faults = scenario.faults.clone();
+        faults.extend(genesis.random_faults.iter().cloned());
+        let mut world = World {
+            scenario,
+            now: SimTime::ZERO,
+            queue: EventQueue::default(),
+            busy: 0,
+            hosts: vec![Host { online: true, life: 0, synced_height: 0 }; n],
+            chain,
+            links: Links::new(LinkKind::Peer, seed, names.clone(), scenario.links.clone()),
+            http: Links::new(LinkKind::Http, seed, names, scenario.links.clone()),
+            connecting: BTreeSet::new(),
+            trace,
+            results: Results::default(),
+            shops: Shops::new(scenario.shops.clone()),
+            workload: apps::workload(scenario, &genesis),
+            script: Script::default(),
+            poke: false,
+            channel_log: Vec::new(),
+            fees_earned_msat: vec![0; n],
+            forwards: vec![0; n],
+            tx_rejections: 0,
+            blocks_mined: 0,
+            block_interval_us: scenario.chain.block_interval_s * 1_000_000,
+            actions: Vec::new(),
+            instant: Some(VecDeque::new()),
+            history: Vec::new(),
+            faults,
+            check,
+            resolutions: Resolutions::default(),
+            end: EndReason::Idle,
+            nodes,
+        };
+        if let Some(at) = world.workload.as_mut().and_then(|w| w.next_arrival(SimTime::ZERO)) {
+            world.schedule(at, SimEvent::Payment);
+        }
+        if let Some(list) = &scenario.payment_list
+            && let Some(&(at, ..)) = list.payments.payments.first()
+        {
+            world.schedule(at, SimEvent::ListPayment { index: 0 });
+        }
+        for index in 0..world.faults.len() {
+            let at = world.faults[index].0;
+            world.schedule(at, SimEvent::FaultStart { index });
+        }
+        let pairs = genesis.peer_pairs();
+        let block = world.chain.genesis(genesis.txs);
+        world.connect_block(block);
+        // Peers of existing channels were connected before the run: their links are up and their
+        // `init` messages are exchanged at time 0, before anything else happens.
+        for (a, b) in pairs {
+            world.link_up(a, b);
+        }
+        while let Some((from, to, msg)) = world.instant.as_mut().and_then(|q| q.pop_front()) {
+            let epoch = world.links.epoch(from, to);
+            world.handle(SimEvent::Deliver { from, to, msg, epoch });
+        }
+        world.instant = None;
+        world.queue.push(SimTime(world.block_interval_us), SimEvent::Block);
+        world.advance_script();
+        world
+    }
+
+    fn schedule(&mut self, at: SimTime, event: SimEvent) {
+        if !matches!(event, SimEvent::Block) {
+            self.busy += 1;
+        }
+        self.queue.push(at, event);
+    }
+
+    /// Whether no running node waits on the chain (claims to make, failures to finalise) and the
+    /// mempool is empty.
+    fn chain_settled(&self) -> bool {
+        self.chain.mempool_len() == 0
+            && self.nodes.iter().zip(&self.hosts).all(|(n, h)| !h.online || !n.awaits_chain())
+    }
+
+    /// Runs until the scenario's stop condition.
+    pub fn run(&mut self) -> EndReason {
+        self.end = self.run_loop();
+        self.end
+    }
+
+    fn run_loop(&mut self) -> EndReason {
+        while let Some(at) = self.queue.peek_time() {
+            if at > self.scenario.max_duration {
+                self.now = self.scenario.max_duration;
+                return EndReason::MaxDuration;
+            }
+            let (at, event) = self.queue.pop().expect("peeked");
+            self.now = at;
+            if !matches!(event, SimEvent::Block) {
+                self.busy -= 1;
+            }
+            self.handle(event);
+            if self.poke {
+                self.poke = false;
+                self.advance_script();
+            }
+            if self.check {
+                let violations = self.check_invariants();
+                assert!(
+                    violations.is_empty(),
+                    "invariant broken at {} (seed {}): {}",
+                    self.now,
+                    self.scenario.seed,
+                    violations.join("; ")
+                );
+            }
+            if self.scenario.stop_when_idle
+                && self.busy == 0
+                && self.script.is_done(self.scenario)
+                && self.chain_settled()
+            {
+                return EndReason::Idle;
+            }
+        }
+        EndReason::Idle
+    }
+
+    /// What the run leaves: its records, the nodes' final state and the funds check, and the
+    /// trace for the caller to finish.
+    pub fn finish(self) -> (RunRecord, TraceWriter) {
+        let funds = self.check_funds();
+        let nodes = self
+            .nodes
+            .iter()
+            .map(|node| {
+                let snapshot = node.snapshot();
+                let open = snapshot.channels.iter().filter(|c| c.phase != ChannelPhase::Closed);
+                let (channels, channel_balance_msat) = open.fold((0, 0), |(n, b), c| {
+                    (n + 1, b + c.view(node_core::htlc::View::Local).ours_msat)
+                });
+                NodeRecord {
+                    implementation: snapshot.implementation,
+                    wallet_sat: snapshot.wallet_sat,
+                    channels,
+                    channel_balance_msat,
+                    forwards: self.forwards[node.id().index()],
+                    fees_earned_msat: self.fees_earned_msat[node.id().index()],
+                }
+            })
+            .collect();
+        let chain = &self.chain;
+        let channels = self
+            .channel_log
+            .into_iter()
+            .map(|c| ChannelRecord {
+                funding_height: chain.confirmation(&c.txid).map(|c| c.height),
+                ..c
+            })
+            .collect();
+        let record = RunRecord {
+            end: self.end,
+            end_time: self.now,
+            results: self.results,
+            orders: self.shops.into_orders(),
+            channels,
+            nodes,
+            steps: self.script.into_steps(),
+            chain: ChainRecord {
+                end_height: chain.height(),
+                blocks_mined: self.blocks_mined,
+                miner_fees_sat: chain.miner_fees_sat(),
+                rejected_txs: self.tx_rejections,
+            },
+            funds,
+        };
+        (record, self.trace)
+    }
+
+    fn handle(&mut self, event: SimEvent) {
+        match event {
+            SimEvent::Deliver { from, to, msg, epoch } => {
+                if !self.links.is_up(from, to) || self.links.epoch(from, to) != epoch {
+                    let fields = [u64::from(from.0), u64::from(to.0), u64::from(msg.type_number())];
+                    self.trace.record(self.now, Kind::MessageLost, &fields, &[]);
+                    return;
+                }
+                self.trace.message(self.now, u64::from(from.0), u64::from(to.0), &msg);
+                self.nodes[to.index()].handle_message(self.now, from, msg);
+                self.collect(to);
+            }
+            SimEvent::Connect { from, to } => self.connection_attempted(from, to),
+            SimEvent::Timer { node, timer, life } => {
+                let host = self.hosts[node.index()];
+                if !host.online || host.life != life {
+                    return;
+                }
+                let (kind, fields) = trace::timer_line(u64::from(node.0), &timer);
+                self.trace.record(self.now, kind, &fields, &[]);
+                self.nodes[node.index()].timer_fired(self.now, timer);
+                self.collect(node);
+            }
+            SimEvent::FaultStart { index } => self.start_fault(index),
+            SimEvent::Payment => self.workload_payment(),
+            SimEvent::ListPayment { index } => self.list_payment(index),
+            SimEvent::FaultEnd { index } => self.end_fault(index),
+            SimEvent::Block => {
+                let block = self.chain.mine();
+                self.blocks_mined += 1;
+                self.connect_block(block);
+                let next = self.now.plus_micros(self.block_interval_us);
+                self.queue.push(next, SimEvent::Block);
+                self.poke = true;
+            }
+            SimEvent::App { from, to, msg } => self.on_app(from, to, msg),
+            SimEvent::ShopPoll { shop } => self.shop_poll(shop),
+            SimEvent::ScriptWake { step } => self.script_woken(step),
+        }
+    }
+
+    /// A connection attempt completes: the link comes up unless a crash or a partition is in
+    /// the way.
+    fn connection_attempted(&mut self, from: NodeId, to: NodeId) {
+        self.connecting.remove(&(from.min(to), from.max(to)));
+        if self.links.is_up(from, to) {
+            return;
+        }
+        let reachable = self.hosts[from.index()].online
+            && self.hosts[to.index()].online
+            && !self.links.is_cut(from, to);
+        if reachable {
+            self.link_up(from, to);
+        } else {
+            let fields = [u64::from(from.0), u64::from(to.0)];
+            self.trace.record(self.now, Kind::ConnectFailed, &fields, &[]);
+            if self.hosts[from.index()].online {
+                self.nodes[from.index()].connection_failed(self.now, to);
+                self.collect(from);
+            }
+        }
+    }
+
+    /// Tells every running node about a mined block (each sees the transactions that concern
+    /// it).
+    fn connect_block(&mut self, block: MinedBlock) {
+        let fields = [u64::from(block.height), block.txs.len() as u64];
+        self.trace.record(self.now, Kind::Block, &fields, &[]);
+        let mut per_node: BTreeMap<NodeId, Vec<ConfirmedTx>> = BTreeMap::new();
+        for mined in &block.txs {
+            let fields = [
+                u64::from(block.height),
+                u64::from(mined.tx_index),
+                u64::from(mined.tx.kind.code()),
+                mined.tx.txid.short(),
+                mined.fee_sat,
+            ];
+            self.trace.record(self.now, Kind::TxConfirmed, &fields, &[]);
+            for node in &mined.concerned {
+                per_node
+                    .entry(*node)
+                    .or_default()
+                    .push(ConfirmedTx { tx_index: mined.tx_index, tx: mined.tx.clone() });
+            }
+        }
+        for i in 0..self.nodes.len() {
+            if !self.hosts[i].online {
+                continue;
+            }
+            let id = NodeId(i as u32);
+            let txs = per_node.remove(&id).unwrap_or_default();
+            let notice = Block {
+                height: block.height,
+                time: self.now,
+                txs,
+                closed_channels: block.closed_channels.clone(),
+            };
+            self.nodes[i].block_connected(self.now, &notice);
+            self.hosts[i].synced_height = block.height;
+            self.collect(id);
+        }
+        self.history.push(block);
+    }
+
+    /// Brings a connection up: both nodes exchange `init` (and re-establish their channels).
+    fn link_up(&mut self, a: NodeId, b: NodeId) {
+        self.links.set_up(a, b, true);
+        self.trace.record(self.now, Kind::LinkUp, &[u64::from(a.0), u64::from(b.0)], &[]);
+        self.nodes[a.index()].peer_connected(self.now, b);
+        self.collect(a);
+        self.nodes[b.index()].peer_connected(self.now, a);
+        self.collect(b);
+    }
+
+    /// Takes a connection down: messages in flight are lost; running ends are told.
+    fn link_down(&mut self, a: NodeId, b: NodeId) {
+        if !self.links.is_up(a, b) {
+            return;
+        }
+        self.links.set_up(a, b, false);
+        self.trace.record(self.now, Kind::LinkDown, &[u64::from(a.0), u64::from(b.0)], &[]);
+        for (node, peer) in [(a, b), (b, a)] {
+            if self.hosts[node.index()].online {
+                self.nodes[node.index()].peer_disconnected(self.now, peer);
+                self.collect(node);
+            }
+        }
+    }
+
+    /// Runs a command on a running node; `Err` if the node is down or refused it.
+    fn command(&mut self, node: NodeId, command: Command) -> Result<CommandOutput, ()> {
+        if !self.hosts[node.index()].online {
+            return Err(());
+        }
+        let out = self.nodes[node.index()].command(self.now, command);
+        self.collect(node);
+        out.map_err(|_| ())
+    }
+
+    /// Carries out what node `node` asked for.
+    fn collect(&mut self, node: NodeId) {
+        let mut actions = std::mem::take(&mut self.actions);
+        self.nodes[node.index()].drain_actions(&mut actions);
+        for action in actions.drain(..) {
+            match action {
+                Action::Send { to, msg } => {
+                    if let Some(instant) = self.instant.as_mut() {
+                        instant.push_back((node, to, msg));
+                    } else if self.links.is_up(node, to) {
+                        let at = self.links.arrival(node, to, self.now);
+                        let epoch = self.links.epoch(node, to);
+                        self.schedule(at, SimEvent::Deliver { from: node, to, msg, epoch });
+                    }
+                }
+                Action::Connect { peer } => {
+                    let key = (node.min(peer), node.max(peer));
+                    if !self.links.is_up(node, peer) && self.connecting.insert(key) {
+                        // The transport handshake (BOLT 8) takes three one-way trips.
+                        let at = self.now.plus_micros(3 * self.links.sample_us(node, peer));
+                        self.schedule(at, SimEvent::Connect { from: node, to: peer });
+                    }
+                }
+                Action::Broadcast { tx } => {
+                    let fields = [u64::from(node.0), u64::from(tx.kind.code()), tx.txid.short()];
+                    match self.chain.broadcast(tx, node) {
+                        Ok(true) => self.trace.record(self.now, Kind::TxBroadcast, &fields, &[]),
+                        Ok(false) => {}
+                        Err(rejection) => {
+                            self.tx_rejections += 1;
+                            let reason = [trace::rejection_code(&rejection)];
+                            self.trace.record(self.now, Kind::TxRejected, &fields, &reason);
+                        }
+                    }
+                }
+                Action::SetTimer { at, timer } => {
+                    let life = self.hosts[node.index()].life;
+                    self.schedule(at.max(self.now), SimEvent::Timer { node, timer, life })
+                }
+                Action::Emit(event) => self.on_node_event(node, event),
+            }
+        }
+        self.actions = actions;
+    }
+
+    /// Records what a node reported and lets the parts of the world that wait on it know.
+    fn on_node_event(&mut self, node: NodeId, event: Event) {
+        self.results.on_event(self.now, node, &event);
+        let (kind, fields, tail) = {
+            let results = &self.results;
+            trace::event_line(u64::from(node.0), &event, |p| {
+                results.global_id(node, PaymentId(p)).unwrap_or(u64::MAX)
+            })
+        };
+        self.trace.record(self.now, kind, &fields, &tail);
+        self.poke |= self.script.on_event(node, &event);
+        match event {
+            Event::FundingBroadcast { channel_id, peer, txid, funding_sat, .. } => {
+                self.channel_log.push(ChannelRecord {
+                    channel_id,
+                    opener: node,
+                    peer,
+                    funding_sat,
+                    txid,
+                    funding_height: None,
+                    scid: None,
+                    ready_at: None,
+                    closed_at: None,
+                });
+            }
+            Event::ChannelReady { channel_id, scid, .. } => {
+                if let Some(record) =
+                    self.channel_log.iter_mut().find(|c| c.channel_id == channel_id)
+                {
+                    record.scid = Some(scid);
+                    record.ready_at = Some(self.now);
+                }
+            }
+            Event::ChannelAnnounced { scid, funding } => self.chain.watch_announced(funding, scid),
+            Event::ChannelClosed { channel_id, .. } => {
+                if let Some(record) =
+                    self.channel_log.iter_mut().find(|c| c.channel_id == channel_id)
+                {
+                    record.closed_at.get_or_insert(self.now);
+                }
+            }
+            Event::ForwardSettled { fee_msat, in_scid, in_htlc_id } => {
+                self.fees_earned_msat[node.index()] += fee_msat;
+                self.forwards[node.index()] += 1;
+                self.resolved(node, in_scid, in_htlc_id, true);
+            }
+            Event::ForwardFailed { in_scid, in_htlc_id }
+            | Event::HtlcRefused { in_scid, in_htlc_id, .. } => {
+                self.resolved(node, in_scid, in_htlc_id, false);
+            }
+            Event::PaymentSucceeded { payment_id, .. }
+            | Event::PaymentFailed { payment_id, .. } => {
+                let succeeded = matches!(event, Event::PaymentSucceeded { .. });
+                self.order_payment_done(node, payment_id, succeeded);
+            }
+            _ => {}
+        }
+    }
+}
