@@ -23,6 +23,7 @@ use crate::msg::{
 use crate::onchain::{FULFILL_DEADLINE_BLOCKS, GRACE_BLOCKS, OnChain, Outcome, WatchKind};
 use crate::onion::{ErrorPacket, Failure, FailureCode, HopPayload, Onion};
 use crate::payment::{FailureReason, OutboundPayment, PaymentId, PaymentStatus, Verdict};
+use crate::policy::PolicyChange;
 use crate::router::{FirstHop, Learned, Route, RouteRequest, Router, RouterConfig};
 use crate::snapshot::{ChannelSnapshot, NodeSnapshot, OfferedOutput};
 use crate::wallet::{Wallet, WalletError};
@@ -161,18 +162,12 @@ pub enum Command {
         peer: NodeId,
     },
     /// Change our forwarding policy on the channels with `peer` (all channels if `None`), and
-    /// announce it with a channel_update. Absent fields keep their value.
+    /// announce it with a channel_update.
     SetPolicy {
         /// The peer, or every peer.
         peer: Option<NodeId>,
-        /// Fixed fee, msat.
-        fee_base_msat: Option<u32>,
-        /// Proportional fee, millionths.
-        fee_proportional_millionths: Option<u32>,
-        /// CLTV delta, blocks.
-        cltv_expiry_delta: Option<u16>,
-        /// Disable (or enable) forwarding over the channels.
-        disabled: Option<bool>,
+        /// What changes.
+        change: PolicyChange,
     },
 }
 
@@ -1081,7 +1076,7 @@ impl Node {
                 if let Some(&id) = self.by_scid.get(&update.short_channel_id) {
                     let channel = self.channels.get_mut(&id).expect("indexed channels exist");
                     if channel.peer() == from {
-                        channel.remote_policy = (!update.disabled).then_some(update.policy);
+                        channel.on_peer_update(&update);
                     }
                 }
                 Ok(())
@@ -1256,16 +1251,7 @@ impl Node {
             .is_some_and(|p| p.disabled_while_away);
         let channel =
             self.channels.get_mut(&id).expect("invariant: updates are made for known channels");
-        channel.local_update_timestamp = now_s.max(channel.local_update_timestamp + 1);
-        ChannelUpdate {
-            short_channel_id: channel
-                .scid()
-                .expect("invariant: updates are for confirmed channels"),
-            direction: u8::from(self.id > channel.peer()),
-            timestamp: channel.local_update_timestamp,
-            disabled: channel.phase() != ChannelPhase::Normal || channel.disabled || away,
-            policy: channel.local_policy,
-        }
+        channel.new_update(now_s, away).expect("invariant: updates are for confirmed channels")
     }
 
     /// Makes a fresh channel_update for channel `id` and publishes it: by gossip for a public
@@ -1288,14 +1274,7 @@ impl Node {
 
     /// Our current channel_update for `id`, without bumping its timestamp (for onion errors).
     fn current_update(&self, id: ChannelId) -> Option<ChannelUpdate> {
-        let channel = self.channels.get(&id)?;
-        Some(ChannelUpdate {
-            short_channel_id: channel.scid()?,
-            direction: u8::from(self.id > channel.peer()),
-            timestamp: channel.local_update_timestamp,
-            disabled: channel.phase() != ChannelPhase::Normal || channel.disabled,
-            policy: channel.local_policy,
-        })
+        self.channels.get(&id)?.current_update(false)
     }
 
     fn announce(&mut self, id: ChannelId) {
@@ -1542,13 +1521,13 @@ impl Node {
         if out.phase() == ChannelPhase::Closed {
             return Err(Failure::new(FailureCode::UNKNOWN_NEXT_PEER));
         }
-        if out.phase() != ChannelPhase::Normal || out.disabled {
+        if out.phase() != ChannelPhase::Normal || out.is_disabled() {
             return Err(with_update(FailureCode::CHANNEL_DISABLED));
         }
         if !self.is_peer_ready(out.peer()) || !out.is_live() {
             return Err(with_update(FailureCode::TEMPORARY_CHANNEL_FAILURE));
         }
-        let policy = out.local_policy;
+        let policy = *out.local_policy();
         if out_msat < policy.htlc_minimum_msat {
             return Err(with_update(FailureCode::AMOUNT_BELOW_MINIMUM));
         }
@@ -2163,13 +2142,7 @@ impl Node {
                 }
                 Ok(CommandOutput::Done)
             }
-            Command::SetPolicy {
-                peer,
-                fee_base_msat,
-                fee_proportional_millionths,
-                cltv_expiry_delta,
-                disabled,
-            } => {
+            Command::SetPolicy { peer, change } => {
                 let ids: Vec<ChannelId> = self
                     .channels
                     .values()
@@ -2180,13 +2153,7 @@ impl Node {
                     .collect();
                 for id in ids {
                     let channel = self.channels.get_mut(&id).expect("listed");
-                    let policy = &mut channel.local_policy;
-                    policy.fee_base_msat = fee_base_msat.unwrap_or(policy.fee_base_msat);
-                    policy.fee_proportional_millionths =
-                        fee_proportional_millionths.unwrap_or(policy.fee_proportional_millionths);
-                    policy.cltv_expiry_delta =
-                        cltv_expiry_delta.unwrap_or(policy.cltv_expiry_delta);
-                    channel.disabled = disabled.unwrap_or(channel.disabled);
+                    channel.change_policy(&change);
                     if channel.phase() == ChannelPhase::Normal {
                         self.publish_update(id);
                     }
@@ -2261,7 +2228,7 @@ impl Node {
             .values()
             .filter(|c| c.phase() == ChannelPhase::Normal && !c.is_announced())
             .filter_map(|c| {
-                let policy = c.remote_policy?;
+                let policy = *c.remote_policy()?;
                 let inbound = c
                     .balances(View::Next)
                     .theirs_msat

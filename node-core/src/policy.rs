@@ -42,6 +42,35 @@ impl ChannelPolicy {
     }
 }
 
+/// A change of a node's forwarding policy on some of its channels, as `lncli updatechanpolicy`
+/// or Core Lightning's `setchannel` make it; absent fields keep their value.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PolicyChange {
+    /// New fixed fee, msat.
+    pub fee_base_msat: Option<u32>,
+    /// New proportional fee, millionths.
+    pub fee_proportional_millionths: Option<u32>,
+    /// New CLTV delta, blocks.
+    pub cltv_expiry_delta: Option<u16>,
+    /// Disable (true) or enable (false) forwarding over the channels.
+    pub disabled: Option<bool>,
+}
+
+impl PolicyChange {
+    /// `policy` with the change applied (the `disabled` flag is not part of a policy).
+    pub fn apply(&self, policy: ChannelPolicy) -> ChannelPolicy {
+        ChannelPolicy {
+            fee_base_msat: self.fee_base_msat.unwrap_or(policy.fee_base_msat),
+            fee_proportional_millionths: self
+                .fee_proportional_millionths
+                .unwrap_or(policy.fee_proportional_millionths),
+            cltv_expiry_delta: self.cltv_expiry_delta.unwrap_or(policy.cltv_expiry_delta),
+            ..policy
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

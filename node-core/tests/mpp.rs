@@ -6,6 +6,7 @@
 use node_core::node::Command;
 use node_core::onion::FailureCode;
 use node_core::payment::FailureReason;
+use node_core::policy::PolicyChange;
 use node_core::router::RouterConfig;
 use node_core::router::mcf::McfParams;
 use node_core::testing::TestNet;
@@ -113,10 +114,7 @@ fn parts_that_do_not_all_arrive_are_failed_with_mpp_timeout() {
         2,
         Command::SetPolicy {
             peer: Some(NodeId(3)),
-            fee_base_msat: None,
-            fee_proportional_millionths: None,
-            cltv_expiry_delta: None,
-            disabled: Some(true),
+            change: PolicyChange { disabled: Some(true), ..PolicyChange::default() },
         },
     );
     pay(&mut net, 1_500_000_000, None);

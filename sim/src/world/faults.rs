@@ -10,6 +10,7 @@ use crate::trace::Kind;
 use node_core::NodeId;
 use node_core::chain::{Block, ConfirmedTx};
 use node_core::node::Command;
+use node_core::policy::PolicyChange;
 
 impl World<'_> {
     /// Fault `index` starts.
@@ -48,14 +49,13 @@ impl World<'_> {
                 disabled,
             } => {
                 if self.hosts[node.index()].online {
-                    let command = Command::SetPolicy {
-                        peer,
+                    let change = PolicyChange {
                         fee_base_msat,
                         fee_proportional_millionths,
                         cltv_expiry_delta,
                         disabled,
                     };
-                    let _ = self.command(node, command);
+                    let _ = self.command(node, Command::SetPolicy { peer, change });
                 }
             }
         }
