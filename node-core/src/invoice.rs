@@ -1,10 +1,12 @@
 //! BOLT 11 invoices, modelled as data (no bech32): what a payee asks to be paid, the route hints
-//! for its unannounced channels, and the payee's record of each invoice (unpaid, paid, expired).
-//! Creating the preimage and deciding whether an incoming HTLC pays an invoice is the node's job.
+//! for its unannounced channels, the payee's record of each invoice (unpaid, paid, expired) and
+//! the check a final HTLC must pass to pay one (BOLT 4). Creating the preimage and holding the
+//! parts of a multi-part payment are the node's job.
 
 use crate::ids::{NodeId, PaymentHash, PaymentSecret, Preimage, Scid, SimTime};
 use crate::policy::ChannelPolicy;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 /// One hop of a route hint: a channel from `src` toward the payee that the network may not know.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -103,6 +105,59 @@ impl InvoiceRecord {
     /// Marks it paid.
     pub fn mark_paid(&mut self, at: SimTime, received_msat: u64) {
         self.paid.get_or_insert((at, received_msat));
+    }
+
+    /// Whether a final HTLC may pay it (BOLT 4, final node): it is unpaid at `now`, the onion
+    /// carries its secret, the payer's total is at least the amount and at most twice it, and
+    /// the HTLC's expiry leaves `min_final_cltv_expiry_delta` blocks after `height`.
+    pub fn accepts(
+        &self,
+        now: SimTime,
+        height: u32,
+        payment_secret: Option<PaymentSecret>,
+        total_msat: u64,
+        cltv_expiry: u32,
+    ) -> bool {
+        let invoice = &self.invoice;
+        let amount_ok = invoice.amount_msat.is_none_or(|a| total_msat >= a && total_msat <= 2 * a);
+        self.status(now) == InvoiceStatus::Unpaid
+            && payment_secret == Some(invoice.payment_secret)
+            && amount_ok
+            && cltv_expiry >= height + u32::from(invoice.min_final_cltv_expiry_delta)
+    }
+}
+
+/// A payee's invoices, by payment hash.
+#[derive(Clone, Debug, Default)]
+pub struct Invoices(BTreeMap<PaymentHash, InvoiceRecord>);
+
+impl Invoices {
+    /// Records an invoice just issued, with its preimage.
+    pub fn issue(&mut self, invoice: Invoice, preimage: Preimage) {
+        self.0.insert(invoice.payment_hash, InvoiceRecord::new(invoice, preimage));
+    }
+
+    /// The invoice locked to `payment_hash`.
+    pub fn get(&self, payment_hash: &PaymentHash) -> Option<&InvoiceRecord> {
+        self.0.get(payment_hash)
+    }
+
+    /// Marks the invoice of `payment_hash` paid with `received_msat` at `at`; returns its
+    /// preimage.
+    pub fn mark_paid(
+        &mut self,
+        payment_hash: &PaymentHash,
+        at: SimTime,
+        received_msat: u64,
+    ) -> Preimage {
+        let record = self.0.get_mut(payment_hash).expect("invariant: paying a known invoice");
+        record.mark_paid(at, received_msat);
+        record.preimage
+    }
+
+    /// Every invoice, by payment hash.
+    pub fn iter(&self) -> impl Iterator<Item = &InvoiceRecord> {
+        self.0.values()
     }
 }
 

@@ -7,14 +7,19 @@
 //! does I/O or draws randomness of its own; a node's random stream is seeded by its driver.
 //!
 //! Modules, from the bottom up: [`ids`] (identifiers, time), [`chain`] (transactions as a node
-//! sees them) and [`wallet`]; [`policy`], [`commitment`] and [`onion`] (BOLT 7, 3 and 4
-//! arithmetic and data); [`htlc`] and [`channel`] (the BOLT 2 state machine); [`gossip`] and
-//! [`graph`] (the node's view of the network); [`router`], [`invoice`] and [`payment`]; and
-//! [`node`], which ties them together.
+//! sees them), [`wallet`] and [`onchain`] (BOLT 5 claims); [`policy`], [`commitment`] and
+//! [`onion`] (BOLT 7, 3 and 4 arithmetic, data and transactions); [`htlc`] and [`channel`] (the
+//! BOLT 2 state machine); [`gossip`] and [`graph`] (the node's view of the network); [`router`],
+//! [`invoice`], [`payment`] (outbound payments and their routers) and [`switch`] (where HTLCs
+//! came from, held parts, forwarding checks); [`action`] and [`event`] (what a node asks for and
+//! reports); [`snapshot`] (a read-only picture for drivers); and [`node`], which ties them
+//! together. With the `test-utils` feature, [`testing`] is an in-process network for tests and
+//! benchmarks.
 
 #![deny(missing_docs)]
 #![deny(rustdoc::broken_intra_doc_links)]
 
+pub mod action;
 pub mod chain;
 pub mod channel;
 pub mod commitment;
@@ -33,6 +38,7 @@ pub mod payment;
 pub mod policy;
 pub mod router;
 pub mod snapshot;
+pub mod switch;
 #[cfg(feature = "test-utils")]
 pub mod testing;
 pub mod wallet;

@@ -50,6 +50,12 @@ pub enum ChannelError {
         /// What is wrong.
         reason: &'static str,
     },
+    /// A message names a channel we do not have with this peer.
+    #[error("{message} for a channel we do not have")]
+    UnknownChannel {
+        /// The message's name.
+        message: &'static str,
+    },
     /// An HTLC id is out of sequence or unknown, or the HTLC is not in a state that allows it.
     #[error("bad HTLC id {id}")]
     BadHtlcId {

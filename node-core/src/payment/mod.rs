@@ -4,17 +4,31 @@
 //! failure names the hop that failed (from the onion error's wrapping) and a BOLT 4 code; the
 //! payment turns that into exclusions or policy hints for its next attempts, or gives up with a
 //! definite reason. Only the payer's own payment learns this: nothing here touches the node's view
-//! of the graph (the payer's routers learn across payments, in [`crate::router`]). Sending the
-//! HTLCs is the node's job.
+//! of the graph (the payer's routers learn across payments, in [`crate::router`]).
+//!
+//! This file holds one payment ([`OutboundPayment`]); [`OutboundPayments`] holds them all with
+//! the payer's routers and plans the parts to send. Adding the HTLCs to channels is the node's
+//! job.
 
+mod outbound;
+
+pub use outbound::{Attempt, LearnView, OutboundPayments, PayerView};
+
+use crate::config::NodeConfig;
 use crate::ids::{NodeId, PaymentHash, PaymentSecret, Preimage, Scid, SimTime};
 use crate::invoice::RouteHint;
-use crate::onion::{Failure, FailureCode};
+use crate::onion::{Failure, FailureCode, HopPayload, Onion};
 use crate::policy::ChannelPolicy;
 use crate::router::{Route, RouterConfig};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
+
+/// The final CLTV delta a payer uses when no invoice gives one (a keysend): BOLT 11's default
+/// `min_final_cltv_expiry_delta` for an invoice without a `c` field, 18 blocks. (lnd's keysend
+/// uses its `bitcoin.timelockdelta`, 80, when the request sets none:
+/// `lnrpc/routerrpc/router_backend.go`, `DefaultFinalCltvDelta`.)
+pub const DEFAULT_FINAL_CLTV_EXPIRY_DELTA: u16 = 18;
 
 /// A payment, numbered per payer from 0.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -156,6 +170,75 @@ pub struct OutboundPayment {
 }
 
 impl OutboundPayment {
+    /// A payment of `amount_msat` to `destination`, locked to `payment_hash`, started at `now`
+    /// with `config`'s fee limit, time limit and part limits, planned by `router`. It carries no
+    /// invoice: a caller paying one sets its secret, route hints and final CLTV delta, and allows
+    /// it to be split.
+    pub fn new(
+        payment_hash: PaymentHash,
+        destination: NodeId,
+        amount_msat: u64,
+        router: RouterConfig,
+        config: &NodeConfig,
+        now: SimTime,
+    ) -> OutboundPayment {
+        OutboundPayment {
+            id: PaymentId(0),
+            payment_hash,
+            payment_secret: None,
+            keysend_preimage: None,
+            destination,
+            amount_msat,
+            min_final_cltv_expiry_delta: DEFAULT_FINAL_CLTV_EXPIRY_DELTA,
+            route_hints: Vec::new(),
+            max_fee_msat: config.max_fee_msat(amount_msat),
+            started_at: now,
+            deadline: now.plus_secs(u64::from(config.payment_timeout_s)),
+            mpp: false,
+            max_parts: config.max_parts.max(1),
+            min_part_msat: config.min_part_msat,
+            router,
+            attempts: 0,
+            in_flight: BTreeMap::new(),
+            settled: BTreeMap::new(),
+            last_route: None,
+            give_up: None,
+            last_failure: None,
+            excluded_channels: BTreeSet::new(),
+            excluded_nodes: BTreeSet::new(),
+            policy_overrides: BTreeMap::new(),
+            status: PaymentStatus::InFlight,
+        }
+    }
+
+    /// The onion of a part over `route`: a forwarding payload for each hop, and for the payee
+    /// the amount, the CLTV, the invoice's secret, this payment's total and, for a keysend, the
+    /// preimage.
+    pub fn onion_for(&self, route: &Route) -> Onion {
+        let last = route.hops.len() - 1;
+        let payloads = (0..=last)
+            .map(|i| {
+                if i == last {
+                    HopPayload::Final {
+                        amt_to_forward_msat: route.hops[i].amount_msat,
+                        outgoing_cltv_value: route.hops[i].cltv_expiry,
+                        payment_secret: self.payment_secret,
+                        total_msat: self.amount_msat,
+                        keysend_preimage: self.keysend_preimage,
+                    }
+                } else {
+                    let next = route.hops[i + 1];
+                    HopPayload::Forward {
+                        short_channel_id: next.scid,
+                        amt_to_forward_msat: next.amount_msat,
+                        outgoing_cltv_value: next.cltv_expiry,
+                    }
+                }
+            })
+            .collect();
+        Onion::new(payloads)
+    }
+
     /// The total fee of the parts that settled (or are settling), msat, once paid.
     pub fn fee_msat(&self) -> Option<u64> {
         match self.status {
@@ -237,32 +320,19 @@ mod tests {
     use crate::router::RouteHop;
 
     fn payment() -> OutboundPayment {
+        let config = NodeConfig { max_parts: 1, ..NodeConfig::default() };
         OutboundPayment {
-            id: PaymentId(0),
-            payment_hash: PaymentHash([0; 32]),
-            payment_secret: None,
-            keysend_preimage: None,
-            destination: NodeId(3),
-            amount_msat: 1000,
-            min_final_cltv_expiry_delta: 18,
-            route_hints: vec![],
             max_fee_msat: 100,
-            started_at: SimTime::ZERO,
-            deadline: SimTime::from_secs(60),
-            mpp: false,
-            max_parts: 1,
             min_part_msat: 1,
-            router: RouterConfig::Cheapest,
             attempts: 1,
-            in_flight: BTreeMap::new(),
-            settled: BTreeMap::new(),
-            last_route: None,
-            give_up: None,
-            last_failure: None,
-            excluded_channels: BTreeSet::new(),
-            excluded_nodes: BTreeSet::new(),
-            policy_overrides: BTreeMap::new(),
-            status: PaymentStatus::InFlight,
+            ..OutboundPayment::new(
+                PaymentHash([0; 32]),
+                NodeId(3),
+                1000,
+                RouterConfig::Cheapest,
+                &config,
+                SimTime::ZERO,
+            )
         }
     }
 

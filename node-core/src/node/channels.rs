@@ -1,0 +1,86 @@
+//! The node's channels: by channel id (temporary until the funding is known), indexed by short
+//! channel id once confirmed, with the set touched by the current input that may have something
+//! to sign. The channels themselves are [`crate::channel`]'s; this only keeps them.
+
+use crate::channel::Channel;
+use crate::ids::{ChannelId, NodeId, Scid};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Every channel of a node.
+#[derive(Debug, Default)]
+pub(super) struct Channels {
+    by_id: BTreeMap<ChannelId, Channel>,
+    by_scid: BTreeMap<Scid, ChannelId>,
+    /// Channels touched by the current input, to sign and move forward before it returns.
+    dirty: BTreeSet<ChannelId>,
+}
+
+impl Channels {
+    /// Channel `id`.
+    pub(super) fn get(&self, id: ChannelId) -> Option<&Channel> {
+        self.by_id.get(&id)
+    }
+
+    /// Channel `id`, to change.
+    pub(super) fn get_mut(&mut self, id: ChannelId) -> Option<&mut Channel> {
+        self.by_id.get_mut(&id)
+    }
+
+    /// Channel `id` if it is one with `peer`.
+    pub(super) fn with_peer(&mut self, id: ChannelId, peer: NodeId) -> Option<&mut Channel> {
+        self.by_id.get_mut(&id).filter(|c| c.peer() == peer)
+    }
+
+    /// Whether channel `id` exists.
+    pub(super) fn contains(&self, id: ChannelId) -> bool {
+        self.by_id.contains_key(&id)
+    }
+
+    /// Every channel, by id.
+    pub(super) fn iter(&self) -> impl Iterator<Item = &Channel> {
+        self.by_id.values()
+    }
+
+    /// The ids of every channel.
+    pub(super) fn ids(&self) -> Vec<ChannelId> {
+        self.by_id.keys().copied().collect()
+    }
+
+    /// The channels with `peer`, by id.
+    pub(super) fn of_peer(&self, peer: NodeId) -> impl Iterator<Item = &Channel> {
+        self.by_id.values().filter(move |c| c.peer() == peer)
+    }
+
+    /// Adds `channel` under its id (and its short id, if confirmed).
+    pub(super) fn insert(&mut self, channel: Channel) {
+        if let Some(scid) = channel.scid() {
+            self.by_scid.insert(scid, channel.id());
+        }
+        self.by_id.insert(channel.id(), channel);
+    }
+
+    /// Removes channel `id`.
+    pub(super) fn remove(&mut self, id: ChannelId) -> Option<Channel> {
+        self.by_id.remove(&id)
+    }
+
+    /// Indexes channel `id` under its short id `scid`.
+    pub(super) fn index_scid(&mut self, scid: Scid, id: ChannelId) {
+        self.by_scid.insert(scid, id);
+    }
+
+    /// The channel with short id `scid`.
+    pub(super) fn by_scid(&self, scid: Scid) -> Option<ChannelId> {
+        self.by_scid.get(&scid).copied()
+    }
+
+    /// Channel `id` may have something to sign.
+    pub(super) fn mark_dirty(&mut self, id: ChannelId) {
+        self.dirty.insert(id);
+    }
+
+    /// The next channel that may have something to sign.
+    pub(super) fn pop_dirty(&mut self) -> Option<ChannelId> {
+        self.dirty.pop_first()
+    }
+}

@@ -1,0 +1,556 @@
+//! Commands in, as a `lightning-cli` user types them — connect, fund a channel, invoice, list
+//! invoices, pay, keysend, close, force-close, change the policy, list channels, peers and
+//! payments — one function each. A command that cannot be done is refused with a
+//! [`CommandError`] and changes nothing.
+
+use super::{MAX_ROUTE_HINTS, Node};
+use crate::chain::weight;
+use crate::channel::{Channel, ChannelPhase};
+use crate::event::Event;
+use crate::htlc::View;
+use crate::ids::{ChannelId, NodeId, PaymentHash, PaymentSecret, Preimage, Scid, SimTime};
+use crate::invoice::{Invoice, InvoiceStatus, RouteHint, RouteHintHop};
+use crate::msg::{Message, Shutdown};
+use crate::payment::{OutboundPayment, PaymentId, PaymentStatus};
+use crate::policy::PolicyChange;
+use crate::router::RouterConfig;
+use crate::wallet::WalletError;
+use rand_chacha::rand_core::Rng;
+use thiserror::Error;
+
+/// A `lightning-cli`-style command.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Command {
+    /// Connect to a peer.
+    Connect {
+        /// The peer.
+        peer: NodeId,
+    },
+    /// Open a channel to a connected peer, funded from the wallet.
+    FundChannel {
+        /// The peer.
+        peer: NodeId,
+        /// Channel value, sat.
+        amount_sat: u64,
+        /// Given to the peer at the start, msat.
+        push_msat: u64,
+        /// Announce the channel once it has 6 confirmations.
+        announce: bool,
+    },
+    /// Issue an invoice.
+    CreateInvoice {
+        /// Amount, msat; `None` lets the payer choose.
+        amount_msat: Option<u64>,
+        /// What is sold.
+        description: String,
+        /// Expiry, seconds; `None` uses the configured default.
+        expiry_s: Option<u32>,
+    },
+    /// List issued invoices and their status.
+    ListInvoices,
+    /// Pay an invoice.
+    Pay {
+        /// The invoice.
+        invoice: Invoice,
+        /// Amount, msat, for an invoice without one.
+        amount_msat: Option<u64>,
+        /// The router to plan it with; `None` uses the node's.
+        router: Option<RouterConfig>,
+    },
+    /// Pay a node without an invoice (the payer picks the preimage). Never split.
+    Keysend {
+        /// The payee.
+        destination: NodeId,
+        /// Amount, msat.
+        amount_msat: u64,
+        /// The router to plan it with; `None` uses the node's.
+        router: Option<RouterConfig>,
+    },
+    /// Start a cooperative close of every open channel with a peer.
+    CloseChannel {
+        /// The peer.
+        peer: NodeId,
+    },
+    /// List channels.
+    ListChannels,
+    /// List connected peers.
+    ListPeers,
+    /// List outbound payments.
+    ListPayments,
+    /// Close every channel with a peer unilaterally: broadcast our commitment.
+    ForceClose {
+        /// The peer.
+        peer: NodeId,
+    },
+    /// Change our forwarding policy on the channels with `peer` (all channels if `None`), and
+    /// announce it with a channel_update.
+    SetPolicy {
+        /// The peer, or every peer.
+        peer: Option<NodeId>,
+        /// What changes.
+        change: PolicyChange,
+    },
+}
+
+/// The answer to a command.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CommandOutput {
+    /// Done (or started, for connect and close).
+    Done,
+    /// The channel open started; its temporary id.
+    Opening(ChannelId),
+    /// The new invoice.
+    Invoice(Invoice),
+    /// Invoices, by payment hash.
+    Invoices(Vec<InvoiceSummary>),
+    /// The payment started.
+    Payment(PaymentId),
+    /// Channels, by channel id.
+    Channels(Vec<ChannelSummary>),
+    /// Connected peers, by id.
+    Peers(Vec<NodeId>),
+    /// Payments, by id.
+    Payments(Vec<PaymentSummary>),
+}
+
+/// Why a command was refused.
+#[derive(Clone, Debug, PartialEq, Eq, Error)]
+pub enum CommandError {
+    /// The peer is not connected.
+    #[error("peer {peer} is not connected")]
+    PeerNotConnected {
+        /// The peer.
+        peer: NodeId,
+    },
+    /// A node cannot do this with itself.
+    #[error("cannot do this with ourselves")]
+    SelfPeer,
+    /// The on-chain wallet cannot fund it.
+    #[error(transparent)]
+    Wallet(#[from] WalletError),
+    /// An amount is zero or out of range.
+    #[error("invalid amount: {reason}")]
+    InvalidAmount {
+        /// Why.
+        reason: &'static str,
+    },
+    /// The invoice expired.
+    #[error("invoice expired")]
+    InvoiceExpired,
+    /// This payment hash is already being paid or was paid.
+    #[error("payment already in flight or paid")]
+    DuplicatePayment,
+    /// No open channel with the peer.
+    #[error("no open channel with {peer}")]
+    NoChannel {
+        /// The peer.
+        peer: NodeId,
+    },
+}
+
+/// An invoice as `listinvoices` shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InvoiceSummary {
+    /// Its hash.
+    pub payment_hash: PaymentHash,
+    /// Its amount, msat.
+    pub amount_msat: Option<u64>,
+    /// Its description.
+    pub description: String,
+    /// Its status now.
+    pub status: InvoiceStatus,
+}
+
+/// A channel as `listchannels` shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChannelSummary {
+    /// Its id.
+    pub channel_id: ChannelId,
+    /// Its short id, once confirmed.
+    pub scid: Option<Scid>,
+    /// The peer.
+    pub peer: NodeId,
+    /// Its phase.
+    pub phase: ChannelPhase,
+    /// Whether we opened it.
+    pub we_opened: bool,
+    /// Its value, sat.
+    pub funding_sat: u64,
+    /// Our balance in our current commitment, msat, HTLCs excluded.
+    pub ours_msat: u64,
+    /// The peer's balance there, msat.
+    pub theirs_msat: u64,
+    /// HTLCs we offered in our commitment, msat.
+    pub offered_msat: u64,
+    /// HTLCs we received in our commitment, msat.
+    pub received_msat: u64,
+    /// What we could send in one more HTLC, msat.
+    pub available_msat: u64,
+    /// Whether it is announced.
+    pub public: bool,
+}
+
+/// A payment as `listpayments` shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PaymentSummary {
+    /// Its id.
+    pub payment_id: PaymentId,
+    /// Its hash.
+    pub payment_hash: PaymentHash,
+    /// The payee.
+    pub destination: NodeId,
+    /// What the payee receives, msat.
+    pub amount_msat: u64,
+    /// Where it stands.
+    pub status: PaymentStatus,
+    /// Attempts made.
+    pub attempts: u32,
+    /// The fee paid, msat, once paid.
+    pub fee_msat: Option<u64>,
+}
+
+impl CommandError {
+    /// A stable snake_case name, for results.
+    pub fn name(&self) -> &'static str {
+        match self {
+            CommandError::PeerNotConnected { .. } => "peer_not_connected",
+            CommandError::SelfPeer => "self",
+            CommandError::Wallet(_) => "wallet",
+            CommandError::InvalidAmount { .. } => "invalid_amount",
+            CommandError::InvoiceExpired => "invoice_expired",
+            CommandError::DuplicatePayment => "duplicate_payment",
+            CommandError::NoChannel { .. } => "no_channel",
+        }
+    }
+}
+
+impl Node {
+    /// Runs a command.
+    pub fn command(
+        &mut self,
+        now: SimTime,
+        command: Command,
+    ) -> Result<CommandOutput, CommandError> {
+        self.tick(now);
+        let result = match command {
+            Command::Connect { peer } => self.connect(peer),
+            Command::FundChannel { peer, amount_sat, push_msat, announce } => {
+                self.fund_channel(peer, amount_sat, push_msat, announce)
+            }
+            Command::CreateInvoice { amount_msat, description, expiry_s } => {
+                self.create_invoice(amount_msat, description, expiry_s)
+            }
+            Command::ListInvoices => Ok(self.list_invoices()),
+            Command::Pay { invoice, amount_msat, router } => self.pay(invoice, amount_msat, router),
+            Command::Keysend { destination, amount_msat, router } => {
+                self.keysend(destination, amount_msat, router)
+            }
+            Command::CloseChannel { peer } => self.close_channel(peer),
+            Command::ListChannels => Ok(self.list_channels()),
+            Command::ListPeers => Ok(CommandOutput::Peers(self.peers.connected())),
+            Command::ListPayments => Ok(self.list_payments()),
+            Command::ForceClose { peer } => self.force_close_with(peer),
+            Command::SetPolicy { peer, change } => Ok(self.set_policy(peer, change)),
+        };
+        self.flush();
+        result
+    }
+
+    /// `connect`: a connection to `peer` is attempted unless one is up.
+    fn connect(&mut self, peer: NodeId) -> Result<CommandOutput, CommandError> {
+        if peer == self.id {
+            return Err(CommandError::SelfPeer);
+        }
+        if !self.peers.is_connected(peer) {
+            self.out.connect(peer);
+        }
+        Ok(CommandOutput::Done)
+    }
+
+    /// `fundchannel`: opens a channel of `amount_sat` to a connected peer, funded from the wallet.
+    fn fund_channel(
+        &mut self,
+        peer: NodeId,
+        amount_sat: u64,
+        push_msat: u64,
+        announce: bool,
+    ) -> Result<CommandOutput, CommandError> {
+        if peer == self.id {
+            return Err(CommandError::SelfPeer);
+        }
+        if !self.is_peer_ready(peer) {
+            return Err(CommandError::PeerNotConnected { peer });
+        }
+        if amount_sat == 0 || amount_sat > self.config.channel.max_funding_sat {
+            return Err(CommandError::InvalidAmount {
+                reason: "funding must be 1 sat to 2^24-1 sat",
+            });
+        }
+        if push_msat > amount_sat * 1000 {
+            return Err(CommandError::InvalidAmount { reason: "push above the funding" });
+        }
+        let needed_sat =
+            amount_sat + weight::fee_sat(self.config.feerate_per_kw, weight::funding_tx(1));
+        let available_sat = self.wallet.balance_sat();
+        if available_sat < needed_sat {
+            return Err(WalletError::InsufficientFunds { needed_sat, available_sat }.into());
+        }
+        let temporary_id = ChannelId(self.rng.next_u64());
+        let (channel, open) = Channel::new_outbound(
+            temporary_id,
+            self.id,
+            peer,
+            amount_sat,
+            push_msat,
+            announce,
+            &self.config,
+        );
+        self.channels.insert(channel);
+        self.out.send(peer, Message::OpenChannel(open));
+        self.out.emit(Event::ChannelOpening {
+            temporary_channel_id: temporary_id,
+            peer,
+            funding_sat: amount_sat,
+        });
+        Ok(CommandOutput::Opening(temporary_id))
+    }
+
+    /// `invoice`: a new invoice, with a fresh preimage and payment secret from the node's stream.
+    fn create_invoice(
+        &mut self,
+        amount_msat: Option<u64>,
+        description: String,
+        expiry_s: Option<u32>,
+    ) -> Result<CommandOutput, CommandError> {
+        if amount_msat == Some(0) {
+            return Err(CommandError::InvalidAmount { reason: "invoice amount is zero" });
+        }
+        let preimage = Preimage(self.random_bytes());
+        let payment_secret = PaymentSecret(self.random_bytes());
+        let invoice = Invoice {
+            payee: self.id,
+            payment_hash: preimage.payment_hash(),
+            payment_secret,
+            amount_msat,
+            description,
+            created_at: self.now,
+            expiry_s: expiry_s.unwrap_or(self.config.invoice_expiry_s),
+            min_final_cltv_expiry_delta: self.config.min_final_cltv_expiry_delta,
+            route_hints: self.route_hints(amount_msat.unwrap_or(1)),
+        };
+        self.out.emit(Event::InvoiceCreated { payment_hash: invoice.payment_hash, amount_msat });
+        self.invoices.issue(invoice.clone(), preimage);
+        Ok(CommandOutput::Invoice(invoice))
+    }
+
+    /// Route hints for our unannounced channels whose peer could send us `amount_msat`.
+    fn route_hints(&self, amount_msat: u64) -> Vec<RouteHint> {
+        if !self.config.route_hints {
+            return Vec::new();
+        }
+        self.channels
+            .iter()
+            .filter(|c| c.phase() == ChannelPhase::Normal && !c.is_announced())
+            .filter_map(|c| {
+                let policy = *c.remote_policy()?;
+                let inbound = c
+                    .balances(View::Next)
+                    .theirs_msat
+                    .saturating_sub(c.local_params().channel_reserve_sat * 1000);
+                (inbound >= amount_msat).then_some(RouteHint {
+                    hops: vec![RouteHintHop { src: c.peer(), short_channel_id: c.scid()?, policy }],
+                })
+            })
+            .take(MAX_ROUTE_HINTS)
+            .collect()
+    }
+
+    /// `listinvoices`.
+    fn list_invoices(&self) -> CommandOutput {
+        CommandOutput::Invoices(
+            self.invoices
+                .iter()
+                .map(|r| InvoiceSummary {
+                    payment_hash: r.invoice.payment_hash,
+                    amount_msat: r.invoice.amount_msat,
+                    description: r.invoice.description.clone(),
+                    status: r.status(self.now),
+                })
+                .collect(),
+        )
+    }
+
+    /// `pay`: pays an invoice (in parts if its router or the network says so).
+    fn pay(
+        &mut self,
+        invoice: Invoice,
+        amount_msat: Option<u64>,
+        router: Option<RouterConfig>,
+    ) -> Result<CommandOutput, CommandError> {
+        if invoice.payee == self.id {
+            return Err(CommandError::SelfPeer);
+        }
+        if invoice.is_expired(self.now) {
+            return Err(CommandError::InvoiceExpired);
+        }
+        let amount_msat = match (invoice.amount_msat, amount_msat) {
+            (Some(a), _) | (None, Some(a)) if a > 0 => a,
+            _ => return Err(CommandError::InvalidAmount { reason: "no amount, or zero" }),
+        };
+        if self.payments.is_pending_or_paid(&invoice.payment_hash) {
+            return Err(CommandError::DuplicatePayment);
+        }
+        let router = router.unwrap_or(self.config.router);
+        let payment = OutboundPayment {
+            payment_secret: Some(invoice.payment_secret),
+            min_final_cltv_expiry_delta: invoice.min_final_cltv_expiry_delta,
+            route_hints: invoice.route_hints,
+            mpp: true,
+            ..OutboundPayment::new(
+                invoice.payment_hash,
+                invoice.payee,
+                amount_msat,
+                router,
+                &self.config,
+                self.now,
+            )
+        };
+        Ok(CommandOutput::Payment(self.start_payment(payment)))
+    }
+
+    /// `keysend`: pays a node without an invoice (we pick the preimage); never split.
+    fn keysend(
+        &mut self,
+        destination: NodeId,
+        amount_msat: u64,
+        router: Option<RouterConfig>,
+    ) -> Result<CommandOutput, CommandError> {
+        if destination == self.id {
+            return Err(CommandError::SelfPeer);
+        }
+        if amount_msat == 0 {
+            return Err(CommandError::InvalidAmount { reason: "zero" });
+        }
+        let preimage = Preimage(self.random_bytes());
+        let router = router.unwrap_or(self.config.router);
+        let payment = OutboundPayment {
+            keysend_preimage: Some(preimage),
+            ..OutboundPayment::new(
+                preimage.payment_hash(),
+                destination,
+                amount_msat,
+                router,
+                &self.config,
+                self.now,
+            )
+        };
+        Ok(CommandOutput::Payment(self.start_payment(payment)))
+    }
+
+    /// `close`: starts a cooperative close of every open channel with a connected peer.
+    fn close_channel(&mut self, peer: NodeId) -> Result<CommandOutput, CommandError> {
+        if !self.is_peer_ready(peer) {
+            return Err(CommandError::PeerNotConnected { peer });
+        }
+        let ids: Vec<ChannelId> = self
+            .channels
+            .of_peer(peer)
+            .filter(|c| c.phase() == ChannelPhase::Normal)
+            .map(Channel::id)
+            .collect();
+        if ids.is_empty() {
+            return Err(CommandError::NoChannel { peer });
+        }
+        for id in ids {
+            if self.channels.get_mut(id).expect("listed").send_shutdown() {
+                self.out.send(peer, Message::Shutdown(Shutdown { channel_id: id }));
+                self.out.emit(Event::ChannelClosing { channel_id: id, peer });
+                self.channels.mark_dirty(id);
+            }
+        }
+        Ok(CommandOutput::Done)
+    }
+
+    /// `close --force`: broadcasts our commitment of every funded channel with `peer`.
+    fn force_close_with(&mut self, peer: NodeId) -> Result<CommandOutput, CommandError> {
+        let ids: Vec<ChannelId> = self
+            .channels
+            .of_peer(peer)
+            .filter(|c| {
+                c.phase() >= ChannelPhase::AwaitingReady && c.phase() < ChannelPhase::ForceClosing
+            })
+            .map(Channel::id)
+            .collect();
+        if ids.is_empty() {
+            return Err(CommandError::NoChannel { peer });
+        }
+        for id in ids {
+            self.force_close(id);
+        }
+        Ok(CommandOutput::Done)
+    }
+
+    /// `setchannel`: changes our policy on the channels with `peer` (or all), announcing it.
+    fn set_policy(&mut self, peer: Option<NodeId>, change: PolicyChange) -> CommandOutput {
+        let ids: Vec<ChannelId> = self
+            .channels
+            .iter()
+            .filter(|c| {
+                peer.is_none_or(|p| c.peer() == p) && c.phase() < ChannelPhase::ForceClosing
+            })
+            .map(Channel::id)
+            .collect();
+        for id in ids {
+            let channel = self.channels.get_mut(id).expect("listed");
+            channel.change_policy(&change);
+            if channel.phase() == ChannelPhase::Normal {
+                self.publish_update(id);
+            }
+        }
+        CommandOutput::Done
+    }
+
+    /// `listchannels`.
+    fn list_channels(&self) -> CommandOutput {
+        CommandOutput::Channels(
+            self.channels
+                .iter()
+                .map(|channel| {
+                    let local = channel.balances(View::Local);
+                    ChannelSummary {
+                        channel_id: channel.id(),
+                        scid: channel.scid(),
+                        peer: channel.peer(),
+                        phase: channel.phase(),
+                        we_opened: channel.we_opened(),
+                        funding_sat: channel.funding_sat(),
+                        ours_msat: local.ours_msat,
+                        theirs_msat: local.theirs_msat,
+                        offered_msat: channel.htlc_total_msat(View::Local, true),
+                        received_msat: channel.htlc_total_msat(View::Local, false),
+                        available_msat: channel.available_to_send_msat(),
+                        public: channel.is_announced(),
+                    }
+                })
+                .collect(),
+        )
+    }
+
+    /// `listpayments`.
+    fn list_payments(&self) -> CommandOutput {
+        CommandOutput::Payments(
+            self.payments
+                .iter()
+                .map(|p| PaymentSummary {
+                    payment_id: p.id,
+                    payment_hash: p.payment_hash,
+                    destination: p.destination,
+                    amount_msat: p.amount_msat,
+                    status: p.status.clone(),
+                    attempts: p.attempts,
+                    fee_msat: p.fee_msat(),
+                })
+                .collect(),
+        )
+    }
+}

@@ -1,0 +1,341 @@
+//! One Lightning node as a sans-IO state machine. A driver (the simulator, or a test harness)
+//! feeds it inputs — a peer connected or disconnected, a message, a block, a timer, a command —
+//! each with the current time, and drains the [`Action`]s it wants done: messages to send,
+//! transactions to broadcast, timers to set, events to report. It has no clock, no I/O and no
+//! randomness of its own: its random stream is seeded by the driver.
+//!
+//! [`Node`] is the coordinator. Its state has owners: the peers and the channels (`peers`,
+//! `channels`), the wallet and on-chain claims ([`crate::wallet`], [`crate::onchain`]), the view
+//! of the network and the gossip to relay ([`crate::graph`], [`crate::gossip`]), the invoices
+//! ([`crate::invoice`]), the outbound payments with their routers
+//! ([`crate::payment::OutboundPayments`]) and the HTLC switch ([`crate::switch`]). Its flows have
+//! rooms: peer messages, one `on_<message>` each (`messages`); commands, one function each
+//! (`commands`); blocks and BOLT 5 deadlines (`blocks`); our channel_updates and announcements
+//! (`announce`); incoming HTLCs, claims and forwards (`htlcs`); and sending our payments'
+//! parts (`pay`). This file holds the state, the read-only surface and the connection inputs.
+
+mod announce;
+mod blocks;
+mod channels;
+mod commands;
+mod htlcs;
+mod messages;
+mod pay;
+mod peers;
+
+pub use crate::action::{Action, Timer};
+pub use commands::{
+    ChannelSummary, Command, CommandError, CommandOutput, InvoiceSummary, PaymentSummary,
+};
+
+use crate::action::Outbox;
+use crate::channel::{Channel, ChannelPhase, GenesisChannel};
+use crate::config::NodeConfig;
+use crate::gossip::GossipQueue;
+use crate::graph::{BaseGraph, GraphView};
+use crate::ids::{ChannelId, NodeId, SimTime};
+use crate::invoice::Invoices;
+use crate::onchain::{OnChain, WatchKind};
+use crate::onion::FailureCode;
+use crate::payment::{OutboundPayment, OutboundPayments, PaymentId};
+use crate::snapshot::{ChannelSnapshot, NodeSnapshot, OfferedOutput};
+use crate::switch::HtlcSwitch;
+use crate::wallet::Wallet;
+use channels::Channels;
+use peers::Peers;
+use rand_chacha::ChaCha20Rng;
+use rand_chacha::rand_core::{Rng, SeedableRng};
+use std::sync::Arc;
+
+/// Most route hints an invoice carries.
+pub const MAX_ROUTE_HINTS: usize = 8;
+/// First reconnection delay, seconds; doubled after each failure up to [`RECONNECT_MAX_S`].
+pub const RECONNECT_FIRST_S: u64 = 1;
+/// Longest reconnection delay, seconds.
+pub const RECONNECT_MAX_S: u64 = 300;
+
+/// One Lightning node.
+pub struct Node {
+    id: NodeId,
+    config: NodeConfig,
+    rng: ChaCha20Rng,
+    now: SimTime,
+    height: u32,
+    peers: Peers,
+    channels: Channels,
+    wallet: Wallet,
+    onchain: OnChain,
+    graph: GraphView,
+    gossip: GossipQueue,
+    invoices: Invoices,
+    payments: OutboundPayments,
+    switch: HtlcSwitch,
+    out: Outbox,
+}
+
+impl Node {
+    /// A node with no peers, channels or funds. `seed` seeds its random stream (preimages,
+    /// payment secrets, temporary channel ids); `graph` is the network every node knows at the
+    /// start.
+    pub fn new(id: NodeId, config: NodeConfig, seed: [u8; 32], graph: Arc<BaseGraph>) -> Node {
+        Node {
+            id,
+            config,
+            rng: ChaCha20Rng::from_seed(seed),
+            now: SimTime::ZERO,
+            height: 0,
+            peers: Peers::default(),
+            channels: Channels::default(),
+            wallet: Wallet::new(id),
+            onchain: OnChain::new(id),
+            graph: GraphView::new(graph),
+            gossip: GossipQueue::default(),
+            invoices: Invoices::default(),
+            payments: OutboundPayments::default(),
+            switch: HtlcSwitch::default(),
+            out: Outbox::default(),
+        }
+    }
+
+    // ---- the read-only surface ----
+
+    /// Its id.
+    pub fn id(&self) -> NodeId {
+        self.id
+    }
+
+    /// Its settings.
+    pub fn config(&self) -> &NodeConfig {
+        &self.config
+    }
+
+    /// The best block height it has seen.
+    pub fn height(&self) -> u32 {
+        self.height
+    }
+
+    /// Whether `peer` is connected and `init` was exchanged.
+    pub fn is_peer_ready(&self, peer: NodeId) -> bool {
+        self.peers.is_ready(peer)
+    }
+
+    /// Its view of the network.
+    pub fn graph(&self) -> &GraphView {
+        &self.graph
+    }
+
+    /// Outbound payment `id`.
+    pub fn payment(&self, id: PaymentId) -> Option<&OutboundPayment> {
+        self.payments.get(id)
+    }
+
+    /// Its channels, by channel id, as read-only pictures.
+    pub fn channel_snapshots(&self) -> impl Iterator<Item = ChannelSnapshot> + '_ {
+        self.channels.iter().map(ChannelSnapshot::of)
+    }
+
+    /// A read-only picture of the node: wallet, channels, on-chain HTLC outputs it offered.
+    pub fn snapshot(&self) -> NodeSnapshot {
+        let offered_outputs = self
+            .onchain
+            .watched()
+            .filter_map(|(outpoint, w)| match w.kind {
+                WatchKind::Htlc { offered_by_us: true, cltv_expiry, .. } => Some(OfferedOutput {
+                    outpoint: *outpoint,
+                    amount_sat: w.amount_sat,
+                    cltv_expiry,
+                    confirmed_height: w.confirmed_height,
+                    claimed: w.claim.is_some(),
+                }),
+                _ => None,
+            })
+            .collect();
+        NodeSnapshot {
+            id: self.id,
+            implementation: self.config.implementation,
+            height: self.height,
+            wallet_sat: self.wallet.balance_sat(),
+            wallet_reserved_sat: self.wallet.reserved_sat(),
+            channels: self.channel_snapshots().collect(),
+            offered_outputs,
+        }
+    }
+
+    /// Whether the node still waits on the chain: a claim to make or a failure to finalise.
+    pub fn awaits_chain(&self) -> bool {
+        !self.onchain.is_idle()
+    }
+
+    /// Takes the actions queued so far.
+    pub fn take_actions(&mut self) -> Vec<Action> {
+        self.out.take()
+    }
+
+    /// Moves the queued actions into `out` (keeps `out`'s allocation for the next call).
+    pub fn drain_actions(&mut self, out: &mut Vec<Action>) {
+        self.out.drain_into(out);
+    }
+
+    fn random_bytes(&mut self) -> [u8; 32] {
+        let mut bytes = [0u8; 32];
+        self.rng.fill_bytes(&mut bytes);
+        bytes
+    }
+
+    fn tick(&mut self, now: SimTime) {
+        debug_assert!(now >= self.now, "time never runs backwards");
+        self.now = now;
+    }
+
+    // ---- set-up ----
+
+    /// Adds a channel that exists at the start of the run; `peer_config` is the peer's settings
+    /// (the limits it declared bind us).
+    pub fn add_genesis_channel(&mut self, spec: &GenesisChannel, peer_config: &NodeConfig) {
+        let channel = Channel::new_genesis(self.id, spec, &self.config, peer_config);
+        self.channels.insert(channel);
+    }
+
+    // ---- connections ----
+
+    /// A connection to `peer` is up: both sides send `init`.
+    pub fn peer_connected(&mut self, now: SimTime, peer: NodeId) {
+        self.tick(now);
+        self.peers.connect(peer);
+        let init = crate::msg::Init { initial_routing_sync: true };
+        self.out.send(peer, crate::msg::Message::Init(init));
+    }
+
+    /// The connection to `peer` is gone: messages in flight are lost. Channels not yet funded
+    /// are forgotten; funded ones forget their unsigned updates (unsigned adds of ours are failed
+    /// back), and we try to reconnect.
+    pub fn peer_disconnected(&mut self, now: SimTime, peer: NodeId) {
+        self.tick(now);
+        let dropped = self.mark_down(peer, true);
+        self.fail_dropped(dropped);
+        self.flush();
+    }
+
+    /// A connection attempt to `peer` failed (it is down or unreachable): try again later.
+    pub fn connection_failed(&mut self, now: SimTime, peer: NodeId) {
+        self.tick(now);
+        if self.channels.of_peer(peer).any(Channel::needs_reestablish) {
+            self.schedule_reconnect(peer);
+        }
+    }
+
+    /// The node restarts after a crash. It kept what it persists (channels, invoices, payments,
+    /// its wallet and on-chain claims) and lost what lives in memory (connections, queued
+    /// gossip); it reconnects to its channel peers. The driver then replays the blocks it missed.
+    pub fn restart(&mut self, now: SimTime) {
+        self.tick(now);
+        // Every connection is gone before anything is retried over one of them.
+        let mut dropped = Vec::new();
+        for peer in self.peers.all() {
+            dropped.extend(self.mark_down(peer, false));
+        }
+        self.gossip = GossipQueue::default();
+        self.fail_dropped(dropped);
+        let mut channel_peers: Vec<NodeId> =
+            self.channels.iter().filter(|c| c.needs_reestablish()).map(Channel::peer).collect();
+        channel_peers.sort();
+        channel_peers.dedup();
+        for peer in channel_peers {
+            self.peers.reset_backoff(peer);
+            self.out.connect(peer);
+        }
+        // Held parts survive (they are in the channels); their timers did not.
+        let timeout_s = u64::from(self.config.mpp_timeout_s);
+        for (&payment_hash, held) in self.switch.held() {
+            let at = held.first_at.plus_secs(timeout_s).max(self.now);
+            self.out.set_timer(at, Timer::MppTimeout { payment_hash });
+        }
+        self.flush();
+    }
+
+    /// Marks `peer` disconnected: channels not yet funded are forgotten, funded ones forget
+    /// their unsigned updates; returns our dropped adds (to fail back once every peer that is
+    /// gone is marked so). Schedules the disabling of public channels, and (if `retry`) the
+    /// reconnection.
+    fn mark_down(&mut self, peer: NodeId, retry: bool) -> Vec<(ChannelId, u64)> {
+        if !self.peers.down(peer) {
+            return Vec::new();
+        }
+        let ids: Vec<ChannelId> = self.channels.of_peer(peer).map(Channel::id).collect();
+        let mut dropped = Vec::new();
+        let mut keep_trying = false;
+        for id in ids {
+            let channel = self.channels.get_mut(id).expect("listed");
+            if channel.phase() < ChannelPhase::AwaitingReady {
+                self.close_failed(id, peer);
+                continue;
+            }
+            if channel.phase() >= ChannelPhase::ForceClosing {
+                continue;
+            }
+            keep_trying = true;
+            dropped.extend(channel.disconnected().into_iter().map(|htlc| (id, htlc.id)));
+        }
+        if keep_trying {
+            if retry {
+                self.schedule_reconnect(peer);
+            }
+            let at = self.now.plus_secs(u64::from(self.config.disable_after_offline_s));
+            self.out.set_timer(at, Timer::PeerOffline { peer });
+        }
+        dropped
+    }
+
+    /// Fails back the adds a disconnection dropped.
+    fn fail_dropped(&mut self, dropped: Vec<(ChannelId, u64)>) {
+        for (id, htlc_id) in dropped {
+            if let Some(source) = self.switch.take((id, htlc_id)) {
+                self.fail_here(source, id, FailureCode::TEMPORARY_CHANNEL_FAILURE, false);
+            }
+        }
+    }
+
+    fn schedule_reconnect(&mut self, peer: NodeId) {
+        let delay_s = self.peers.next_backoff_s(peer);
+        self.out.set_timer(self.now.plus_secs(delay_s), Timer::Reconnect { peer });
+    }
+
+    /// A timer fired.
+    pub fn timer_fired(&mut self, now: SimTime, timer: Timer) {
+        self.tick(now);
+        match timer {
+            Timer::GossipFlush => self.flush_gossip(),
+            Timer::Reconnect { peer } => {
+                let wanted = self.channels.of_peer(peer).any(Channel::needs_reestablish);
+                if wanted && !self.peers.is_connected(peer) {
+                    self.out.connect(peer);
+                }
+            }
+            Timer::PeerOffline { peer } => {
+                if !self.is_peer_ready(peer) {
+                    self.set_away_disabled(peer, true);
+                }
+            }
+            Timer::MppTimeout { payment_hash } => self.mpp_timed_out(payment_hash),
+        }
+        self.flush();
+    }
+
+    /// Sends `commitment_signed` on every channel touched by this input that has something to
+    /// sign, and moves cooperative closes forward.
+    fn flush(&mut self) {
+        while let Some(id) = self.channels.pop_dirty() {
+            let Some(channel) = self.channels.get_mut(id) else { continue };
+            let peer = channel.peer();
+            if !self.peers.is_ready(peer) {
+                continue;
+            }
+            if let Some(signed) = channel.send_commitment() {
+                self.out.send(peer, crate::msg::Message::CommitmentSigned(signed));
+            }
+            if let Some(closing) = channel.closing_proposal() {
+                self.out.send(peer, crate::msg::Message::ClosingSigned(closing));
+            }
+        }
+    }
+}

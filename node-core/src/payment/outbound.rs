@@ -1,0 +1,373 @@
+//! All of a payer's outbound payments (as LDK's `OutboundPayments`): the payments by id and by
+//! hash, what their HTLCs in flight use of each channel direction beyond the first hop, and the
+//! routers that plan them, each keeping what it learnt across payments. It decides what to send
+//! next — the routes of the parts that cover what is not in flight yet, or that the payment is
+//! over — learns from every part's outcome, and reports each step as an event. It never touches a
+//! channel: the node adds each part's HTLC to its first channel and tells the payments how that
+//! went.
+
+use super::{AttemptFailure, FailureReason, OutboundPayment, PaymentId, PaymentStatus, Verdict};
+use crate::action::Outbox;
+use crate::config::NodeConfig;
+use crate::event::Event;
+use crate::graph::GraphView;
+use crate::ids::{NodeId, PaymentHash, Preimage, Scid, SimTime};
+use crate::onion::{ErrorPacket, FailureCode, Onion};
+use crate::router::{FirstHop, Learned, Route, RouteRequest, Router, RouterConfig};
+use std::collections::BTreeMap;
+
+/// What planning a payment needs from the payer's node: who and where it is, its view of the
+/// network, its settings and its channels that can send now.
+pub struct PayerView<'a> {
+    /// The payer.
+    pub me: NodeId,
+    /// Now.
+    pub now: SimTime,
+    /// The payer's best block height.
+    pub height: u32,
+    /// The payer's view of the network.
+    pub graph: &'a GraphView,
+    /// The payer's settings.
+    pub config: &'a NodeConfig,
+    /// The payer's channels that can send an HTLC now.
+    pub first_hops: &'a [FirstHop],
+}
+
+/// The attempt a part starts: its number and what its HTLC carries.
+pub struct Attempt {
+    /// Its number within the payment, from 1.
+    pub number: u32,
+    /// What the HTLC is locked to.
+    pub payment_hash: PaymentHash,
+    /// The onion for its route.
+    pub onion: Onion,
+}
+
+/// A payer's outbound payments.
+#[derive(Default)]
+pub struct OutboundPayments {
+    payments: BTreeMap<PaymentId, OutboundPayment>,
+    by_hash: BTreeMap<PaymentHash, PaymentId>,
+    /// What our payments' HTLCs in flight use of each channel direction beyond the first hop,
+    /// msat, by (channel, node at its start): routers count it against capacity.
+    in_flight_by_channel: BTreeMap<(Scid, NodeId), u64>,
+    /// The routers the payments have used, each with what it learnt (kept across restarts: lnd
+    /// persists mission control and LDK's users persist the scorer).
+    routers: Vec<(RouterConfig, Box<dyn Router>)>,
+}
+
+impl OutboundPayments {
+    /// Payment `id`.
+    pub fn get(&self, id: PaymentId) -> Option<&OutboundPayment> {
+        self.payments.get(&id)
+    }
+
+    /// Every payment, by id.
+    pub fn iter(&self) -> impl Iterator<Item = &OutboundPayment> {
+        self.payments.values()
+    }
+
+    /// Whether a payment locked to `payment_hash` is in flight or paid (a failed one may be
+    /// tried again).
+    pub fn is_pending_or_paid(&self, payment_hash: &PaymentHash) -> bool {
+        self.by_hash
+            .get(payment_hash)
+            .is_some_and(|id| !matches!(self.payments[id].status, PaymentStatus::Failed { .. }))
+    }
+
+    /// Takes `payment` on under the next id; the caller then sends its parts.
+    pub fn start(&mut self, mut payment: OutboundPayment, out: &mut Outbox) -> PaymentId {
+        let id = PaymentId(self.payments.len() as u64);
+        payment.id = id;
+        out.emit(Event::PaymentStarted {
+            payment_id: id,
+            payment_hash: payment.payment_hash,
+            destination: payment.destination,
+            amount_msat: payment.amount_msat,
+            router: payment.router,
+        });
+        self.by_hash.insert(payment.payment_hash, id);
+        self.payments.insert(id, payment);
+        id
+    }
+
+    /// The routes of the parts payment `id` should send now, to cover what is not in flight, or
+    /// `None` when it sends nothing more: it is covered, over, or gave up (past its deadline, or
+    /// with no route for the rest) — a payment that gave up fails here once no part is in flight.
+    pub fn next_routes(
+        &mut self,
+        id: PaymentId,
+        view: &PayerView<'_>,
+        out: &mut Outbox,
+    ) -> Option<Vec<Route>> {
+        loop {
+            let payment = self.payments.get_mut(&id).expect("invariant: sending a known payment");
+            if payment.status != PaymentStatus::InFlight {
+                return None;
+            }
+            if payment.give_up.is_none() && view.now >= payment.deadline {
+                payment.give_up = Some(FailureReason::Timeout);
+            }
+            if let Some(reason) = payment.give_up {
+                if payment.in_flight.is_empty() {
+                    self.fail(id, reason, view.now, out);
+                }
+                return None;
+            }
+            if payment.in_flight_msat() >= payment.amount_msat {
+                return None;
+            }
+            let routes = self.plan(id, view);
+            if !routes.is_empty() {
+                return Some(routes);
+            }
+            self.payments.get_mut(&id).expect("exists").give_up = Some(FailureReason::NoRoute);
+        }
+    }
+
+    /// Routes for what payment `id` still has to send, from its router. A router that does not
+    /// split gets the whole rest first, then halves of it down to the payment's smallest part
+    /// (as lnd does), while the payment may have more parts.
+    fn plan(&mut self, id: PaymentId, view: &PayerView<'_>) -> Vec<Route> {
+        let payment = &self.payments[&id];
+        let parts_left = if payment.mpp {
+            (payment.max_parts as usize).saturating_sub(payment.in_flight.len())
+        } else {
+            usize::from(payment.in_flight.is_empty())
+        };
+        if parts_left == 0 {
+            return Vec::new();
+        }
+        let mut seed = [0u8; 8];
+        seed.copy_from_slice(&payment.payment_hash.0[..8]);
+        let mut req = RouteRequest {
+            source: view.me,
+            target: payment.destination,
+            amount_msat: payment.amount_msat - payment.in_flight_msat(),
+            current_height: view.height,
+            final_cltv_delta: u32::from(payment.min_final_cltv_expiry_delta)
+                + u32::from(view.config.final_cltv_margin_blocks),
+            max_fee_msat: payment.max_fee_msat.saturating_sub(payment.in_flight_fee_msat()),
+            max_total_cltv_delta: view.config.max_total_cltv_delta,
+            max_hops: usize::from(view.config.max_route_hops),
+            first_hops: view.first_hops,
+            hints: &payment.route_hints,
+            excluded_channels: &payment.excluded_channels,
+            excluded_nodes: &payment.excluded_nodes,
+            policy_overrides: &payment.policy_overrides,
+            in_flight: &self.in_flight_by_channel,
+            now: view.now,
+            fuzz_seed: u64::from_be_bytes(seed),
+            max_parts: parts_left,
+        };
+        let router = router_for(&mut self.routers, payment.router);
+        loop {
+            let routes = router.plan(view.graph, &req);
+            if !routes.is_empty() {
+                return routes;
+            }
+            let half_msat = req.amount_msat / 2;
+            if router.splits() || parts_left < 2 || half_msat < payment.min_part_msat.max(1) {
+                return routes;
+            }
+            req.amount_msat = half_msat;
+        }
+    }
+
+    /// Starts the next attempt of payment `id`, over `route`: returns what its HTLC carries.
+    pub fn begin_attempt(&mut self, id: PaymentId, route: &Route, out: &mut Outbox) -> Attempt {
+        let payment = self.payments.get_mut(&id).expect("invariant: sending a known payment");
+        let onion = payment.onion_for(route);
+        payment.attempts += 1;
+        payment.last_route = Some(route.clone());
+        let number = payment.attempts;
+        out.emit(Event::PaymentAttempted { payment_id: id, attempt: number, route: route.clone() });
+        Attempt { number, payment_hash: payment.payment_hash, onion }
+    }
+
+    /// The HTLC of attempt `attempt` of payment `id` is on its way over `route`.
+    pub fn attempt_sent(&mut self, id: PaymentId, attempt: u32, route: Route) {
+        self.track_in_flight(&route, true);
+        let payment = self.payments.get_mut(&id).expect("invariant: a known payment");
+        payment.in_flight.insert(attempt, route);
+    }
+
+    /// Our own channel `scid` refused the HTLC of attempt `attempt`: the payment no longer tries
+    /// that channel.
+    pub fn attempt_refused(
+        &mut self,
+        id: PaymentId,
+        attempt: u32,
+        scid: Scid,
+        me: NodeId,
+        out: &mut Outbox,
+    ) {
+        let payment = self.payments.get_mut(&id).expect("invariant: a known payment");
+        payment.excluded_channels.insert((scid, me));
+        let failure = AttemptFailure {
+            failing_hop: 0,
+            code: FailureCode::TEMPORARY_CHANNEL_FAILURE,
+            scid: Some(scid),
+            on_chain: false,
+        };
+        payment.last_failure = Some(failure);
+        out.emit(Event::PaymentAttemptFailed { payment_id: id, attempt, failure });
+    }
+
+    /// Attempt `attempt` of payment `id` failed downstream; the error names the failing hop.
+    /// Returns whether it was in flight (the payment may then send more).
+    pub fn attempt_failed(
+        &mut self,
+        id: PaymentId,
+        attempt: u32,
+        packet: ErrorPacket,
+        view: &LearnView<'_>,
+        out: &mut Outbox,
+    ) -> bool {
+        let Some(payment) = self.payments.get_mut(&id) else { return false };
+        let Some(route) = payment.in_flight.remove(&attempt) else { return false };
+        let (failing_hop, failure) = packet.unwrap_at_sender();
+        let (record, verdict) = payment.learn(view.me, &route, failing_hop, &failure);
+        self.part_failed(id, attempt, &route, record, verdict, view, out);
+        true
+    }
+
+    /// Attempt `attempt` of payment `id` failed at our own channel (`scid`) with `code`: after
+    /// a disconnection dropped it, or on chain. The payment no longer tries that channel.
+    /// Returns whether it was in flight.
+    #[allow(clippy::too_many_arguments)]
+    pub fn attempt_failed_here(
+        &mut self,
+        id: PaymentId,
+        attempt: u32,
+        scid: Option<Scid>,
+        code: FailureCode,
+        on_chain: bool,
+        view: &LearnView<'_>,
+        out: &mut Outbox,
+    ) -> bool {
+        let Some(payment) = self.payments.get_mut(&id) else { return false };
+        let Some(route) = payment.in_flight.remove(&attempt) else { return false };
+        if let Some(scid) = scid {
+            payment.excluded_channels.insert((scid, view.me));
+        }
+        let record = AttemptFailure { failing_hop: 0, code, scid, on_chain };
+        self.part_failed(id, attempt, &route, record, Verdict::Retry, view, out);
+        true
+    }
+
+    /// Records a failed part and lets the payment's router learn from it.
+    #[allow(clippy::too_many_arguments)]
+    fn part_failed(
+        &mut self,
+        id: PaymentId,
+        attempt: u32,
+        route: &Route,
+        failure: AttemptFailure,
+        verdict: Verdict,
+        view: &LearnView<'_>,
+        out: &mut Outbox,
+    ) {
+        self.track_in_flight(route, false);
+        let payment = self.payments.get_mut(&id).expect("invariant: a known payment");
+        payment.last_failure = Some(failure);
+        if let Verdict::GiveUp(reason) = verdict {
+            payment.give_up.get_or_insert(reason);
+        }
+        let config = payment.router;
+        out.emit(Event::PaymentAttemptFailed { payment_id: id, attempt, failure });
+        let learned = Learned::Failed { failing_hop: failure.failing_hop, code: failure.code };
+        router_for(&mut self.routers, config).learn(view.graph, view.now, view.me, route, learned);
+    }
+
+    /// Attempt `attempt` of payment `id` settled: the first part to settle pays the payment.
+    pub fn attempt_settled(
+        &mut self,
+        id: PaymentId,
+        attempt: u32,
+        preimage: Preimage,
+        on_chain: bool,
+        view: &LearnView<'_>,
+        out: &mut Outbox,
+    ) {
+        let Some(payment) = self.payments.get_mut(&id) else { return };
+        let Some(route) = payment.in_flight.remove(&attempt) else { return };
+        payment.settled.insert(attempt, route.clone());
+        let config = payment.router;
+        self.track_in_flight(&route, false);
+        out.emit(Event::PaymentPartSettled { payment_id: id, attempt, on_chain });
+        let router = router_for(&mut self.routers, config);
+        router.learn(view.graph, view.now, view.me, &route, Learned::Succeeded);
+        let payment = self.payments.get_mut(&id).expect("exists");
+        if payment.status != PaymentStatus::InFlight {
+            return;
+        }
+        payment.status = PaymentStatus::Succeeded { preimage, at: view.now };
+        let parts: BTreeMap<u32, Route> = payment
+            .settled
+            .iter()
+            .chain(&payment.in_flight)
+            .map(|(attempt, route)| (*attempt, route.clone()))
+            .collect();
+        let parts: Vec<Route> = parts.into_values().collect();
+        let fee_msat = parts.iter().map(Route::fee_msat).sum();
+        let attempts = payment.attempts;
+        out.emit(Event::PaymentSucceeded {
+            payment_id: id,
+            preimage,
+            attempts,
+            parts,
+            fee_msat,
+            on_chain,
+        });
+    }
+
+    fn fail(&mut self, id: PaymentId, reason: FailureReason, now: SimTime, out: &mut Outbox) {
+        let payment = self.payments.get_mut(&id).expect("invariant: failing a known payment");
+        payment.status = PaymentStatus::Failed { reason, at: now };
+        let (attempts, last_failure) = (payment.attempts, payment.last_failure);
+        out.emit(Event::PaymentFailed { payment_id: id, reason, attempts, last_failure });
+    }
+
+    /// Adds (or, once it ended, removes) a part's HTLCs beyond the first hop to what our
+    /// payments have in flight per channel direction.
+    fn track_in_flight(&mut self, route: &Route, add: bool) {
+        for (i, hop) in route.hops.iter().enumerate().skip(1) {
+            let key = (hop.scid, route.hops[i - 1].node_id);
+            let used = self.in_flight_by_channel.entry(key).or_insert(0);
+            if add {
+                *used += hop.amount_msat;
+            } else {
+                *used -= hop.amount_msat;
+                if *used == 0 {
+                    self.in_flight_by_channel.remove(&key);
+                }
+            }
+        }
+    }
+}
+
+/// What learning from a part's outcome needs from the payer's node.
+pub struct LearnView<'a> {
+    /// The payer.
+    pub me: NodeId,
+    /// Now.
+    pub now: SimTime,
+    /// The payer's view of the network.
+    pub graph: &'a GraphView,
+}
+
+/// The router `config` of a payer, built on first use.
+fn router_for(
+    routers: &mut Vec<(RouterConfig, Box<dyn Router>)>,
+    config: RouterConfig,
+) -> &mut dyn Router {
+    let index = match routers.iter().position(|(c, _)| *c == config) {
+        Some(index) => index,
+        None => {
+            routers.push((config, config.build()));
+            routers.len() - 1
+        }
+    };
+    routers[index].1.as_mut()
+}
