@@ -2,13 +2,13 @@
 //! every event: payments in flight end succeeded, failed with a code, or settled on chain, and no
 //! money is lost.
 
-use node_core::NodeId;
 use node_core::channel::ChannelPhase;
 use node_core::onion::FailureCode;
 use node_core::payment::FailureReason;
 use sim::results::Outcome;
 use sim::scenario::Scenario;
-use sim::trace::TraceLevel;
+use node_core::chain::TxKind;
+use sim::trace::{Kind, TraceLevel};
 use std::path::Path;
 
 fn run(name: &str) -> (Scenario, sim::RunOutput, Vec<Vec<u64>>) {
@@ -26,8 +26,9 @@ fn run(name: &str) -> (Scenario, sim::RunOutput, Vec<Vec<u64>>) {
     (scenario, out, lines)
 }
 
-fn of_kind(lines: &[Vec<u64>], kind: u64) -> Vec<&Vec<u64>> {
-    lines.iter().filter(|l| l[1] == kind).collect()
+/// The event lines of `kind`.
+fn of_kind(lines: &[Vec<u64>], kind: Kind) -> Vec<&Vec<u64>> {
+    lines.iter().filter(|l| l[1] == kind as u64).collect()
 }
 
 #[test]
@@ -38,16 +39,17 @@ fn a_force_close_settles_in_flight_htlcs_on_chain_by_preimage_and_by_timeout() {
     // a -> c: b force-closed with the HTLC in its commitment; c fulfilled off chain anyway.
     assert_eq!(p[0].outcome, Outcome::Succeeded);
     // c claimed the HTLC output of b's commitment with the preimage (an HTLC-success claim).
-    let claims = of_kind(&lines, 54);
+    let claims = of_kind(&lines, Kind::OnChainClaimed);
     assert!(claims.iter().any(|l| l[2] == id("c") && l[4] == 1 && l[5] == 50_000), "{claims:?}");
-    let confirmed_kinds: Vec<u64> = of_kind(&lines, 3).iter().map(|l| l[4]).collect();
-    assert!(confirmed_kinds.contains(&5), "an HTLC-success transaction confirmed");
-    assert!(confirmed_kinds.contains(&6), "an HTLC-timeout transaction confirmed");
-    assert!(confirmed_kinds.contains(&7), "delayed outputs were swept after the CSV");
+    let confirmed_kinds: Vec<u64> = of_kind(&lines, Kind::TxConfirmed).iter().map(|l| l[4]).collect();
+    let code = |kind: TxKind| u64::from(kind.code());
+    assert!(confirmed_kinds.contains(&code(TxKind::HtlcSuccess)), "an HTLC-success tx confirmed");
+    assert!(confirmed_kinds.contains(&code(TxKind::HtlcTimeout)), "an HTLC-timeout tx confirmed");
+    assert!(confirmed_kinds.contains(&code(TxKind::Sweep)), "delayed outputs were swept");
     // a -> d: d crashed; b timed the HTLC out on chain and failed it back to a, who gave up.
     assert_eq!(p[1].outcome, Outcome::Failed(FailureReason::Timeout));
     assert_eq!(p[1].failure_code, Some(FailureCode::PERMANENT_CHANNEL_FAILURE));
-    let failed = of_kind(&lines, 72);
+    let failed = of_kind(&lines, Kind::PaymentAttemptFailed);
     let last = failed.last().unwrap();
     assert_eq!((last[5], last[6]), (1, u64::from(FailureCode::PERMANENT_CHANNEL_FAILURE.0)));
     // b went on chain 2 blocks after the outgoing expiry, well before a's incoming HTLC expired:
@@ -73,17 +75,18 @@ fn a_crashed_forwarder_reestablishes_its_channels_and_completes_the_payment() {
     let p = &out.results.payments()[1];
     assert_eq!(p.outcome, Outcome::Succeeded);
     assert!(p.latency_us().unwrap() > 120_000_000, "it waited for the restart");
-    assert_eq!(of_kind(&lines, 13), vec![&vec![1_200_400_000, 13, christian]]);
+    let down = of_kind(&lines, Kind::NodeDown);
+    assert_eq!(down, vec![&vec![1_200_400_000, Kind::NodeDown as u64, christian]]);
     // Its peers kept trying to reconnect while it was down, and failed.
-    assert!(of_kind(&lines, 12).len() >= 2);
+    assert!(of_kind(&lines, Kind::ConnectFailed).len() >= 2);
     // After the restart every channel was re-established; the shop retransmitted what christian
     // missed (its revocation and commitment).
-    let reestablished = of_kind(&lines, 49);
+    let reestablished = of_kind(&lines, Kind::ChannelReestablished);
     assert_eq!(reestablished.len(), 4, "two channels, both ends");
     assert!(reestablished.iter().any(|l| l[2] == 0 && l[3] == christian && l[5] == 2));
     // Messages in flight at the crash were lost, and no channel closed.
-    assert!(!of_kind(&lines, 21).is_empty());
-    assert!(of_kind(&lines, 45).is_empty());
+    assert!(!of_kind(&lines, Kind::MessageLost).is_empty());
+    assert!(of_kind(&lines, Kind::ChannelClosed).is_empty());
 }
 
 #[test]
@@ -94,10 +97,10 @@ fn a_partition_fails_payments_until_it_heals_and_the_peers_reconnect() {
     // During the partition b cannot reach c: temporary_channel_failure from b (hop 1).
     assert_eq!(p[1].outcome, Outcome::Failed(FailureReason::NoRoute));
     assert_eq!(p[1].failure_code, Some(FailureCode::TEMPORARY_CHANNEL_FAILURE));
-    let first_failure = of_kind(&lines, 72)[0];
+    let first_failure = of_kind(&lines, Kind::PaymentAttemptFailed)[0];
     assert_eq!(first_failure[5], 1);
     // b and c reconnected after the partition healed (at 140 s), and payments flow again.
-    let b_c_up: Vec<u64> = of_kind(&lines, 10)
+    let b_c_up: Vec<u64> = of_kind(&lines, Kind::LinkUp)
         .iter()
         .filter(|l| (l[2], l[3]) == (1, 2) || (l[2], l[3]) == (2, 1))
         .map(|l| l[0])
@@ -125,7 +128,7 @@ fn policy_changes_apply_at_once_and_spread_by_gossip() {
     assert_eq!(p[4].outcome, Outcome::Succeeded);
     assert_eq!(p[4].attempts, 2);
     assert_eq!(p[4].fee_msat, Some(5_000 + 10 + 1_000 + 10));
-    let fee_failure = of_kind(&lines, 72)
+    let fee_failure = of_kind(&lines, Kind::PaymentAttemptFailed)
         .into_iter()
         .find(|l| l[6] == u64::from(FailureCode::FEE_INSUFFICIENT.0));
     assert_eq!(fee_failure.map(|l| l[5]), Some(1), "reported by b, hop 1");
@@ -143,12 +146,11 @@ fn random_faults_on_fifty_nodes_keep_every_invariant() {
     assert!(stats.succeeded > stats.total / 2, "{stats:?}");
     // Every fault kind was drawn.
     let kinds: std::collections::BTreeSet<u64> =
-        of_kind(&lines, 100).iter().map(|l| l[3]).collect();
+        of_kind(&lines, Kind::FaultStarted).iter().map(|l| l[3]).collect();
     assert_eq!(kinds, [1, 2, 3, 4].into_iter().collect());
     // Some payments were resolved on chain or failed by the faults, none is left pending.
     assert_eq!(stats.pending, 0);
     assert!(out.results.payments().iter().all(|p| p.end.is_some()));
-    let _ = NodeId(0);
 }
 
 #[test]

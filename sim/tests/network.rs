@@ -3,7 +3,7 @@
 
 use sim::results::Outcome;
 use sim::scenario::Scenario;
-use sim::trace::TraceLevel;
+use sim::trace::{Kind, TraceLevel};
 
 const LINE: &str = r#"Scenario(
     name: "line",
@@ -43,7 +43,9 @@ fn payments_cross_the_base_graph_and_failures_name_their_hop() {
     assert_eq!(p[1].failure_code, Some(node_core::onion::FailureCode::TEMPORARY_CHANNEL_FAILURE));
     assert_eq!(p[1].attempts, 1);
     let text = String::from_utf8(trace).unwrap();
-    let failed: Vec<&str> = text.lines().filter(|l| l.split(' ').nth(1) == Some("72")).collect();
+    let attempt_failed = (Kind::PaymentAttemptFailed as u16).to_string();
+    let failed: Vec<&str> =
+        text.lines().filter(|l| l.split(' ').nth(1) == Some(attempt_failed.as_str())).collect();
     assert_eq!(failed.len(), 1);
     let fields: Vec<u64> = failed[0].split(' ').map(|f| f.parse().unwrap()).collect();
     assert_eq!(fields[2], 0, "paid by a");

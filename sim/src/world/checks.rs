@@ -239,3 +239,49 @@ impl World<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use node_core::node::{Command, CommandOutput};
+    use node_core::testing::TestNet;
+
+    fn name(id: NodeId) -> String {
+        format!("n{}", id.0)
+    }
+
+    /// The expiry and overdraft checkers read real snapshots: a payer's HTLC in flight is fine
+    /// until its expiry is more than the grace period behind, then reported.
+    #[test]
+    fn an_offered_htlc_is_reported_only_once_past_its_expiry_and_grace() {
+        let mut net = TestNet::new(2);
+        net.open_channel(0, 1, 1_000_000, 0, false);
+        let invoice = net.invoice(1, 50_000_000);
+        let pay = Command::Pay { invoice, amount_msat: None, router: None };
+        let CommandOutput::Payment(id) = net.command(0, pay) else { unreachable!() };
+        let snapshot = net.nodes[0].snapshot();
+        let (htlc_id, expiry) = snapshot.channels[0].first_offered_expiry.expect("in flight");
+        assert_eq!(htlc_id, 0);
+        let nodes = [snapshot];
+        assert!(expiries(&nodes, &[true], expiry + GRACE_BLOCKS + 1, &name).is_empty());
+        let late = expiries(&nodes, &[true], expiry + GRACE_BLOCKS + 2, &name);
+        assert_eq!(late.len(), 1, "{late:?}");
+        assert!(late[0].starts_with("n0: offered HTLC 0 on channel"), "{late:?}");
+        assert!(expiries(&nodes, &[false], expiry + 100, &name).is_empty(), "a node that is down");
+        assert!(overdrawn(&nodes, &name).is_empty());
+        net.deliver_all();
+        let done =
+            net.take_events_where(|e| matches!(e, node_core::Event::PaymentSucceeded { .. }));
+        assert!(
+            matches!(done[..], [(_, node_core::Event::PaymentSucceeded { payment_id, .. })] if payment_id == id)
+        );
+        assert_eq!(
+            net.take_events_where(|e| matches!(e, node_core::Event::InvoicePaid { .. })).len(),
+            1
+        );
+        net.discard_routine_events();
+        let settled = [net.nodes[0].snapshot()];
+        assert_eq!(settled[0].channels[0].first_offered_expiry, None);
+        assert!(expiries(&settled, &[true], expiry + 100, &name).is_empty());
+    }
+}
