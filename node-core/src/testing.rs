@@ -114,6 +114,11 @@ impl TestNet {
         true
     }
 
+    /// The messages queued for delivery, oldest first, as (from, to, message).
+    pub fn queued(&self) -> impl Iterator<Item = &(NodeId, NodeId, Message)> {
+        self.queue.iter()
+    }
+
     /// Delivers queued messages, oldest first, until none is left.
     pub fn deliver_all(&mut self) {
         self.deliver(usize::MAX);
@@ -132,7 +137,8 @@ impl TestNet {
     }
 
     /// Drops the connection between `a` and `b`: messages in flight between them are lost and
-    /// both see the disconnection (their reconnection timers are dropped: tests reconnect).
+    /// both see the disconnection (their reconnection timers are dropped: tests reconnect; the
+    /// timers that disable channels with a peer away stay).
     pub fn disconnect(&mut self, a: u32, b: u32) {
         let (a, b) = (NodeId(a), NodeId(b));
         self.queue.retain(|(from, to, _)| !((*from == a && *to == b) || (*from == b && *to == a)));
@@ -140,8 +146,7 @@ impl TestNet {
         self.collect(a);
         self.nodes[b.index()].peer_disconnected(self.now, a);
         self.collect(b);
-        self.timers
-            .retain(|(_, _, t)| !matches!(t, Timer::Reconnect { .. } | Timer::PeerOffline { .. }));
+        self.timers.retain(|(_, _, t)| !matches!(t, Timer::Reconnect { .. }));
     }
 
     /// Reconnects `a` and `b` and delivers everything.

@@ -2,12 +2,12 @@
 //! every event: payments in flight end succeeded, failed with a code, or settled on chain, and no
 //! money is lost.
 
+use node_core::chain::TxKind;
 use node_core::channel::ChannelPhase;
 use node_core::onion::FailureCode;
 use node_core::payment::FailureReason;
 use sim::results::Outcome;
 use sim::scenario::Scenario;
-use node_core::chain::TxKind;
 use sim::trace::{Kind, TraceLevel};
 use std::path::Path;
 
@@ -41,7 +41,8 @@ fn a_force_close_settles_in_flight_htlcs_on_chain_by_preimage_and_by_timeout() {
     // c claimed the HTLC output of b's commitment with the preimage (an HTLC-success claim).
     let claims = of_kind(&lines, Kind::OnChainClaimed);
     assert!(claims.iter().any(|l| l[2] == id("c") && l[4] == 1 && l[5] == 50_000), "{claims:?}");
-    let confirmed_kinds: Vec<u64> = of_kind(&lines, Kind::TxConfirmed).iter().map(|l| l[4]).collect();
+    let confirmed_kinds: Vec<u64> =
+        of_kind(&lines, Kind::TxConfirmed).iter().map(|l| l[4]).collect();
     let code = |kind: TxKind| u64::from(kind.code());
     assert!(confirmed_kinds.contains(&code(TxKind::HtlcSuccess)), "an HTLC-success tx confirmed");
     assert!(confirmed_kinds.contains(&code(TxKind::HtlcTimeout)), "an HTLC-timeout tx confirmed");

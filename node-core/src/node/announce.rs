@@ -54,9 +54,11 @@ impl Node {
         }
     }
 
-    /// Our current channel_update for `id`, without bumping its timestamp (for onion errors).
+    /// Our current channel_update for `id`, without bumping its timestamp (for onion errors):
+    /// the one we last published, disabled while its peer is away as that one said.
     pub(super) fn current_update(&self, id: ChannelId) -> Option<ChannelUpdate> {
-        self.channels.get(id)?.current_update(false)
+        let channel = self.channels.get(id)?;
+        channel.current_update(self.peers.is_away(channel.peer()))
     }
 
     /// Both sides signed channel `id`'s announcement: it joins our view with our update, and
