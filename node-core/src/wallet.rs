@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use thiserror::Error;
 
 /// Why the wallet cannot build a transaction.
-#[derive(Clone, Debug, PartialEq, Eq, Error)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Error)]
 pub enum WalletError {
     /// The confirmed outputs do not cover the amount and the fee.
     #[error("insufficient on-chain funds: need {needed_sat} sat, have {available_sat} sat")]

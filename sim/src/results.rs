@@ -5,6 +5,7 @@
 //! (counts, fees, latency percentiles) live here too; charts are the reports crate's job.
 
 use node_core::event::Event;
+use node_core::node::CommandError;
 use node_core::onion::FailureCode;
 use node_core::payment::{FailureReason, PaymentId};
 use node_core::router::{Route, RouterConfig};
@@ -20,6 +21,8 @@ pub enum Outcome {
     Succeeded,
     /// Gave up.
     Failed(FailureReason),
+    /// Never started: a node refused it.
+    Refused(Refusal),
     /// Still in flight when the run ended.
     Pending,
 }
@@ -30,7 +33,55 @@ impl Outcome {
         match self {
             Outcome::Succeeded => "succeeded",
             Outcome::Failed(_) => "failed",
+            Outcome::Refused(_) => "refused",
             Outcome::Pending => "pending",
+        }
+    }
+
+    /// Why it failed or was refused, in results (`failure_reason`).
+    pub fn reason(self) -> &'static str {
+        match self {
+            Outcome::Failed(reason) => reason.name(),
+            Outcome::Refused(refusal) => refusal.name(),
+            Outcome::Succeeded | Outcome::Pending => "",
+        }
+    }
+}
+
+/// Why a payment the workload, a payment list, a script step or a customer asked for was never
+/// started.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Refusal {
+    /// The payer's node was down.
+    PayerOffline,
+    /// The payee's node was down, so there was no invoice.
+    PayeeOffline,
+    /// The payee's node refused to issue the invoice.
+    Invoice(CommandError),
+    /// The payer's node refused to pay (see [`CommandError::name`]).
+    Pay(CommandError),
+}
+
+impl Refusal {
+    /// Its name in results: `payer_offline`, `payee_offline`, `payee_refused`, or the payer's
+    /// [`CommandError::name`].
+    pub fn name(self) -> &'static str {
+        match self {
+            Refusal::PayerOffline => "payer_offline",
+            Refusal::PayeeOffline => "payee_offline",
+            Refusal::Invoice(_) => "payee_refused",
+            Refusal::Pay(error) => error.name(),
+        }
+    }
+
+    /// A stable integer for traces: 1 payer offline, 2 payee offline, 3 the payee refused, and
+    /// 10 + [`CommandError::code`] for the payer's refusal.
+    pub fn code(self) -> u64 {
+        match self {
+            Refusal::PayerOffline => 1,
+            Refusal::PayeeOffline => 2,
+            Refusal::Invoice(_) => 3,
+            Refusal::Pay(error) => 10 + u64::from(error.code()),
         }
     }
 }
@@ -148,7 +199,7 @@ pub struct Results {
 /// Counts and totals over the payments.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct PaymentStats {
-    /// Payments started.
+    /// Payments started (refused ones are not).
     pub total: u64,
     /// Succeeded.
     pub succeeded: u64,
@@ -162,6 +213,8 @@ pub struct PaymentStats {
     pub failed_timeout: u64,
     /// Refused by the recipient.
     pub failed_recipient: u64,
+    /// Never started: the payer's or payee's node was down, or refused the command.
+    pub refused: u64,
     /// Succeeded per million started.
     pub success_rate_ppm: u64,
     /// Amount delivered by succeeded payments, msat.
@@ -186,6 +239,10 @@ impl PaymentStats {
         let mut stats = PaymentStats::default();
         let mut latencies = Vec::new();
         for p in payments {
+            if let Outcome::Refused(_) = p.outcome {
+                stats.refused += 1;
+                continue;
+            }
             stats.total += 1;
             stats.attempts += u64::from(p.attempts);
             match p.outcome {
@@ -205,6 +262,7 @@ impl PaymentStats {
                     }
                 }
                 Outcome::Pending => stats.pending += 1,
+                Outcome::Refused(_) => unreachable!("counted above"),
             }
         }
         stats.success_rate_ppm =
@@ -336,6 +394,37 @@ impl Results {
         }
     }
 
+    /// A payment of `amount_msat` from `sender` to `receiver`, to be planned by `router`, that was
+    /// refused at `now` before it started; returns its id.
+    pub fn refused(
+        &mut self,
+        now: SimTime,
+        sender: NodeId,
+        receiver: NodeId,
+        amount_msat: u64,
+        router: &RouterConfig,
+        refusal: Refusal,
+    ) -> u64 {
+        let id = self.payments.len() as u64;
+        let router = self.router_label(router);
+        self.payments.push(PaymentRecord {
+            id,
+            sender,
+            receiver,
+            amount_msat,
+            router,
+            start: now,
+            end: Some(now),
+            outcome: Outcome::Refused(refusal),
+            failure_code: None,
+            attempts: 0,
+            routes: Vec::new(),
+            fee_msat: None,
+            on_chain: false,
+        });
+        id
+    }
+
     /// Counts and totals over every payment.
     pub fn stats(&self) -> PaymentStats {
         PaymentStats::over(&self.payments)
@@ -390,10 +479,7 @@ impl Results {
                 p.end.map(|e| e.as_micros().to_string()).unwrap_or_default(),
                 p.outcome.name(),
                 p.failure_code.map(|c| c.0.to_string()).unwrap_or_default(),
-                match p.outcome {
-                    Outcome::Failed(reason) => reason.name(),
-                    _ => "",
-                },
+                p.outcome.reason(),
                 p.attempts,
                 p.hops(),
                 p.fee_msat.map(|f| f.to_string()).unwrap_or_default(),

@@ -5,7 +5,7 @@
 //! through `lightning-cli`-style commands.
 
 use node_core::invoice::{Invoice, InvoiceStatus};
-use node_core::node::{Command, CommandOutput};
+use node_core::node::{Command, CommandError, CommandOutput};
 use node_core::payment::PaymentId;
 use node_core::{Node, NodeId, PaymentHash, SimTime};
 use std::collections::BTreeMap;
@@ -214,27 +214,30 @@ impl Shops {
         }
     }
 
-    /// The customer's node pays the invoice. Returns the payment, or `None` if the node refused.
+    /// The customer's node pays the invoice. Returns the payment, or the node's refusal; `None`
+    /// if the order no longer waits for an invoice.
     pub fn on_invoice(
         &mut self,
         now: SimTime,
         node: &mut Node,
         order: u64,
         invoice: Invoice,
-    ) -> Option<PaymentId> {
+    ) -> Option<Result<PaymentId, CommandError>> {
         let o = &mut self.orders[order as usize];
         if o.status != OrderStatus::Requested {
             return None;
         }
-        match node.command(now, Command::Pay { invoice, amount_msat: None, router: None }) {
+        let pay = Command::Pay { invoice, amount_msat: None, router: None };
+        match node.command(now, pay) {
             Ok(CommandOutput::Payment(id)) => {
                 o.status = OrderStatus::Paying;
                 o.payment = Some(id);
-                Some(id)
+                Some(Ok(id))
             }
-            _ => {
+            Ok(other) => unreachable!("a payment command answers with a payment: {other:?}"),
+            Err(error) => {
                 o.status = OrderStatus::Failed;
-                None
+                Some(Err(error))
             }
         }
     }

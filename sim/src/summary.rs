@@ -373,9 +373,9 @@ impl RunSummary {
             );
         }
         let p = &self.payments;
-        let _ = writeln!(
+        let _ = write!(
             s,
-            "\npayments: {} started, {} succeeded, {} failed ({} no route, {} timeout, {} refused), {} pending",
+            "\npayments: {} started, {} succeeded, {} failed ({} no route, {} timeout, {} refused by the payee), {} pending",
             p.total,
             p.succeeded,
             p.failed,
@@ -384,6 +384,10 @@ impl RunSummary {
             p.failed_recipient,
             p.pending
         );
+        if p.refused > 0 {
+            let _ = write!(s, "; {} never started (a node down or refusing)", p.refused);
+        }
+        s.push('\n');
         if p.succeeded > 0 {
             let _ = writeln!(
                 s,

@@ -353,10 +353,13 @@ impl Sweep {
         let labels: Vec<String> =
             self.file.grid.iter().zip(&at).map(|(axis, &i)| axis.label(i)).collect();
         let own_router = !self.file.grid.iter().any(|a| matches!(a, Axis::Router(_)));
+        // Payments refused before they started are in payments.csv; results.csv keeps the
+        // payments made.
         let rows = out
             .results
             .payments()
             .iter()
+            .filter(|p| !matches!(p.outcome, Outcome::Refused(_)))
             .map(|p| {
                 let mut params = labels.clone();
                 if own_router {

@@ -140,6 +140,8 @@ pub enum Kind {
     PaymentFailed = 74,
     /// `node payment attempt on_chain`
     PartSettled = 75,
+    /// `payer payee payment amount_msat reason` (see [`crate::results::Refusal::code`])
+    PaymentRefused = 76,
     /// `customer shop order item`
     OrderRequested = 80,
     /// `shop customer order payment_hash`

@@ -114,7 +114,7 @@ pub enum CommandOutput {
 }
 
 /// Why a command was refused.
-#[derive(Clone, Debug, PartialEq, Eq, Error)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Error)]
 pub enum CommandError {
     /// The peer is not connected.
     #[error("peer {peer} is not connected")]
@@ -210,6 +210,19 @@ pub struct PaymentSummary {
 }
 
 impl CommandError {
+    /// A stable integer, for traces.
+    pub fn code(&self) -> u8 {
+        match self {
+            CommandError::PeerNotConnected { .. } => 1,
+            CommandError::SelfPeer => 2,
+            CommandError::Wallet(_) => 3,
+            CommandError::InvalidAmount { .. } => 4,
+            CommandError::InvoiceExpired => 5,
+            CommandError::DuplicatePayment => 6,
+            CommandError::NoChannel { .. } => 7,
+        }
+    }
+
     /// A stable snake_case name, for results.
     pub fn name(&self) -> &'static str {
         match self {

@@ -6,6 +6,7 @@
 
 use super::{SimEvent, World};
 use crate::genesis::Genesis;
+use crate::results::Refusal;
 use crate::rng::StreamId;
 use crate::scenario::Scenario;
 use crate::shop::{AppMessage, AppSend};
@@ -92,15 +93,68 @@ impl World<'_> {
         self.pay(from, to, amount_msat, router);
     }
 
-    /// The receiver invoices and the sender pays (if either is down, the payment is not made).
-    fn pay(&mut self, from: NodeId, to: NodeId, amount_msat: u64, router: Option<RouterConfig>) {
+    /// The receiver invoices and the sender pays; returns the payment, or records why it was
+    /// refused (a node down, or a command refused).
+    pub(super) fn pay(
+        &mut self,
+        from: NodeId,
+        to: NodeId,
+        amount_msat: u64,
+        router: Option<RouterConfig>,
+    ) -> Option<PaymentId> {
         let command = Command::CreateInvoice {
             amount_msat: Some(amount_msat),
             description: String::new(),
             expiry_s: None,
         };
-        if let Ok(CommandOutput::Invoice(invoice)) = self.command(to, command) {
-            let _ = self.command(from, Command::Pay { invoice, amount_msat: None, router });
+        let invoice = match self.command(to, command) {
+            Ok(CommandOutput::Invoice(invoice)) => invoice,
+            Ok(other) => unreachable!("an invoice command answers with an invoice: {other:?}"),
+            Err(error) => {
+                let refusal = error.map_or(Refusal::PayeeOffline, Refusal::Invoice);
+                self.refused(from, to, amount_msat, router, refusal);
+                return None;
+            }
+        };
+        self.start_payment(
+            from,
+            to,
+            amount_msat,
+            router,
+            Command::Pay { invoice, amount_msat: None, router },
+        )
+    }
+
+    /// The sender pays `to` without an invoice; returns the payment, or records why it was
+    /// refused.
+    pub(super) fn keysend(
+        &mut self,
+        from: NodeId,
+        to: NodeId,
+        amount_msat: u64,
+        router: Option<RouterConfig>,
+    ) -> Option<PaymentId> {
+        let command = Command::Keysend { destination: to, amount_msat, router };
+        self.start_payment(from, to, amount_msat, router, command)
+    }
+
+    /// Runs a payment command on the payer; returns the payment, or records why it was refused.
+    fn start_payment(
+        &mut self,
+        from: NodeId,
+        to: NodeId,
+        amount_msat: u64,
+        router: Option<RouterConfig>,
+        command: Command,
+    ) -> Option<PaymentId> {
+        match self.command(from, command) {
+            Ok(CommandOutput::Payment(payment)) => Some(payment),
+            Ok(other) => unreachable!("a payment command answers with a payment: {other:?}"),
+            Err(error) => {
+                let refusal = error.map_or(Refusal::PayerOffline, Refusal::Pay);
+                self.refused(from, to, amount_msat, router, refusal);
+                None
+            }
         }
     }
 
@@ -178,9 +232,13 @@ impl World<'_> {
                 }
             }
             AppMessage::InvoiceReply { order, invoice } => {
+                let amount_msat = invoice.amount_msat.unwrap_or(0);
                 let paid = self.shops.on_invoice(now, &mut self.nodes[to.index()], order, invoice);
                 self.collect(to);
-                if paid.is_none() {
+                if let Some(Err(error)) = paid {
+                    self.refused(to, from, amount_msat, None, Refusal::Pay(error));
+                }
+                if !matches!(paid, Some(Ok(_))) {
                     self.trace.record(now, Kind::OrderFailed, &[peers[0], peers[1], order], &[]);
                     self.poke = true;
                 }

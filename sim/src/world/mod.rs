@@ -21,7 +21,7 @@ use crate::chain::{MinedBlock, MockChain};
 use crate::engine::EventQueue;
 use crate::genesis::Genesis;
 use crate::link::{LinkKind, Links};
-use crate::results::Results;
+use crate::results::{Refusal, Results};
 use crate::rng::StreamId;
 use crate::scenario::{Fault, Scenario};
 use crate::shop::{AppMessage, Order, Shops};
@@ -32,8 +32,9 @@ use node_core::chain::{Block, ConfirmedTx};
 use node_core::channel::{ChannelPhase, GenesisChannel};
 use node_core::event::Event;
 use node_core::msg::Message;
-use node_core::node::{Action, Command, CommandOutput, Timer};
+use node_core::node::{Action, Command, CommandError, CommandOutput, Timer};
 use node_core::payment::PaymentId;
+use node_core::router::RouterConfig;
 use node_core::{ChannelId, Implementation, Node, NodeId, Scid, SimTime};
 use script::Script;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -551,14 +552,35 @@ impl<'a> World<'a> {
         }
     }
 
-    /// Runs a command on a running node; `Err` if the node is down or refused it.
-    fn command(&mut self, node: NodeId, command: Command) -> Result<CommandOutput, ()> {
+    /// Runs a command on a running node: `Err(None)` if the node is down, `Err(Some(_))` if it
+    /// refused the command.
+    fn command(
+        &mut self,
+        node: NodeId,
+        command: Command,
+    ) -> Result<CommandOutput, Option<CommandError>> {
         if !self.hosts[node.index()].online {
-            return Err(());
+            return Err(None);
         }
         let out = self.nodes[node.index()].command(self.now, command);
         self.collect(node);
-        out.map_err(|_| ())
+        out.map_err(Some)
+    }
+
+    /// Records that the payment of `amount_msat` from `from` to `to` was refused, in the results
+    /// and the trace.
+    fn refused(
+        &mut self,
+        from: NodeId,
+        to: NodeId,
+        amount_msat: u64,
+        router: Option<RouterConfig>,
+        refusal: Refusal,
+    ) {
+        let router = router.unwrap_or(self.scenario.nodes[from.index()].config.router);
+        let id = self.results.refused(self.now, from, to, amount_msat, &router, refusal);
+        let fields = [u64::from(from.0), u64::from(to.0), id, amount_msat, refusal.code()];
+        self.trace.record(self.now, Kind::PaymentRefused, &fields, &[]);
     }
 
     /// Carries out what node `node` asked for.

@@ -145,12 +145,12 @@ impl World<'_> {
     fn start_step(&mut self, step: &Step) -> Result<Wait, ()> {
         match *step {
             Step::Connect { from, to } => {
-                self.command(from, Command::Connect { peer: to })?;
+                self.command(from, Command::Connect { peer: to }).map_err(|_| ())?;
                 Ok(Wait::Connected { from, to })
             }
             Step::FundChannel { from, to, amount_sat, push_msat, announce } => {
                 let command = Command::FundChannel { peer: to, amount_sat, push_msat, announce };
-                match self.command(from, command)? {
+                match self.command(from, command).map_err(|_| ())? {
                     CommandOutput::Opening(temporary) => {
                         Ok(Wait::Funding { node: from, temporary })
                     }
@@ -166,25 +166,12 @@ impl World<'_> {
                 Ok(Wait::Order { order })
             }
             Step::Pay { from, to, amount_msat, router } => {
-                let command = Command::CreateInvoice {
-                    amount_msat: Some(amount_msat),
-                    description: String::new(),
-                    expiry_s: None,
-                };
-                let Ok(CommandOutput::Invoice(invoice)) = self.command(to, command) else {
-                    return Err(());
-                };
-                match self.command(from, Command::Pay { invoice, amount_msat: None, router })? {
-                    CommandOutput::Payment(payment) => Ok(Wait::Payment { node: from, payment }),
-                    _ => Err(()),
-                }
+                let payment = self.pay(from, to, amount_msat, router).ok_or(())?;
+                Ok(Wait::Payment { node: from, payment })
             }
             Step::Keysend { from, to, amount_msat, router } => {
-                let keysend = Command::Keysend { destination: to, amount_msat, router };
-                match self.command(from, keysend)? {
-                    CommandOutput::Payment(payment) => Ok(Wait::Payment { node: from, payment }),
-                    _ => Err(()),
-                }
+                let payment = self.keysend(from, to, amount_msat, router).ok_or(())?;
+                Ok(Wait::Payment { node: from, payment })
             }
             Step::Close { from, to } => {
                 let first = self.script.closing.len();
@@ -194,7 +181,7 @@ impl World<'_> {
                     .map(|c| c.id)
                     .collect();
                 self.script.closing.extend(open.iter().map(|&id| (from, id)));
-                self.command(from, Command::CloseChannel { peer: to })?;
+                self.command(from, Command::CloseChannel { peer: to }).map_err(|_| ())?;
                 Ok(Wait::Closed { node: from, first, count: open.len() })
             }
             Step::Sleep { duration_us } => {
