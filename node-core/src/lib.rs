@@ -13,7 +13,7 @@
 //! [`invoice`], [`payment`] (outbound payments and their routers) and [`switch`] (where HTLCs
 //! came from, held parts, forwarding checks); [`action`] and [`event`] (what a node asks for and
 //! reports); [`snapshot`] (a read-only picture for drivers); and [`node`], which ties them
-//! together. With the `test-utils` feature, [`testing`] is an in-process network for tests and
+//! together. With the `test-utils` feature, `testing` is an in-process network for tests and
 //! benchmarks.
 
 #![deny(missing_docs)]
@@ -22,6 +22,7 @@
 pub mod action;
 pub mod chain;
 pub mod channel;
+pub mod command;
 pub mod commitment;
 pub mod config;
 pub mod event;

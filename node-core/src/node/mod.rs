@@ -24,9 +24,11 @@ mod pay;
 mod peers;
 
 pub use crate::action::{Action, Timer};
-pub use commands::{
+pub use crate::command::{
     ChannelSummary, Command, CommandError, CommandOutput, InvoiceSummary, PaymentSummary,
 };
+pub use commands::MAX_ROUTE_HINTS;
+pub use peers::{RECONNECT_FIRST_S, RECONNECT_MAX_S};
 
 use crate::action::Outbox;
 use crate::channel::{Channel, ChannelPhase, GenesisChannel};
@@ -46,13 +48,6 @@ use peers::Peers;
 use rand_chacha::ChaCha20Rng;
 use rand_chacha::rand_core::{Rng, SeedableRng};
 use std::sync::Arc;
-
-/// Most route hints an invoice carries.
-pub const MAX_ROUTE_HINTS: usize = 8;
-/// First reconnection delay, seconds; doubled after each failure up to [`RECONNECT_MAX_S`].
-pub const RECONNECT_FIRST_S: u64 = 1;
-/// Longest reconnection delay, seconds.
-pub const RECONNECT_MAX_S: u64 = 300;
 
 /// One Lightning node.
 pub struct Node {

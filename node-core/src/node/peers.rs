@@ -3,9 +3,13 @@
 //! and whether we announced our public channels with it disabled while it was away. State only;
 //! the node decides when to connect and what to announce.
 
-use super::{RECONNECT_FIRST_S, RECONNECT_MAX_S};
 use crate::ids::NodeId;
 use std::collections::BTreeMap;
+
+/// First reconnection delay, seconds; doubled after each failure up to [`RECONNECT_MAX_S`].
+pub const RECONNECT_FIRST_S: u64 = 1;
+/// Longest reconnection delay, seconds.
+pub const RECONNECT_MAX_S: u64 = 300;
 
 #[derive(Clone, Copy, Debug, Default)]
 struct Peer {
