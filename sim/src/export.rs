@@ -68,6 +68,21 @@ pub fn scenario_graph(scenario: &Scenario) -> (ImportedGraph, Vec<u16>) {
     (graph, max_htlcs)
 }
 
+/// The network `scenario` starts with as a SimLN sim_network file, and a note on what SimLN
+/// cannot hold, if the network has any of it.
+pub fn simln_network(scenario: &Scenario) -> (String, Option<String>) {
+    let (graph, max_htlcs) = scenario_graph(scenario);
+    let (text, dropped) = crate::import::simln::write_sim_network(&graph, &max_htlcs);
+    let note = (dropped.uneven_balances > 0 || dropped.disabled_directions > 0).then(|| {
+        format!(
+            "SimLN starts every channel evenly split and has no disabled directions: {} channels \
+             lose their balances, {} disabled directions are written enabled",
+            dropped.uneven_balances, dropped.disabled_directions
+        )
+    });
+    (text, note)
+}
+
 /// A snapshot as a scenario file: its nodes (named `n<i>`, with public key and alias in a
 /// comment) and channels, opened by `node_1`, with the file's balances or all at the opener.
 pub fn scenario_ron(graph: &ImportedGraph, source: &str) -> String {

@@ -7,12 +7,14 @@
 //! [`scenario`] (the RON format and its validation), [`engine`] (the event queue), [`chain`] (the
 //! mocked chain), [`link`] (latency and ordering), [`rng`] (seeded streams), [`shop`]
 //! (applications), [`world`] (the run itself), [`trace`], [`results`] and [`summary`] (outputs),
-//! [`verify`] (replay against a recorded trace), [`output`] (atomic files) and [`import`] (real
-//! network snapshots).
+//! [`verify`] (replay against a recorded trace), [`output`] (atomic files), [`import`] (real
+//! network snapshots), [`sweep`] (grids of runs and their reports) and [`cli`] (the command line
+//! of the `boltsim` binary).
 
 #![deny(missing_docs)]
 
 pub mod chain;
+pub mod cli;
 pub mod engine;
 pub mod export;
 pub mod faults;

@@ -6,8 +6,9 @@
 //! order, so it is the same whatever the number of threads or shards. `--shard K/N` runs cells
 //! K-1, K-1+N, ... ([`shard_cells`]), and [`merge`] gathers the cells of several directories.
 //!
-//! This module plans cells, runs them on threads and merges files; the progress bar and the
-//! command line are the binary's.
+//! This module plans cells (a [`Shard`] of them, and which are finished), runs them on threads,
+//! merges files and writes a sweep's report ([`write_report`]); the flags are [`crate::cli`]'s
+//! and the progress bar the binary's.
 
 use crate::generate::TopologyKind;
 use crate::output::write_atomic;
@@ -18,7 +19,9 @@ use node_core::router::RouterConfig;
 use reports::PaymentRow;
 use reports::results::{SweepResults, SweepRow};
 use serde::{Deserialize, Serialize};
+use std::fmt;
 use std::path::{Path, PathBuf};
+use std::str::FromStr;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -319,6 +322,19 @@ impl Sweep {
         params
     }
 
+    /// The output directory when none is given: `out/sweeps/<name>`.
+    pub fn default_dir(&self) -> PathBuf {
+        PathBuf::from("out/sweeps").join(&self.file.name)
+    }
+
+    /// The cells of `shard` and how many of them `dir` already holds.
+    pub fn plan(&self, shard: Shard, dir: &Path) -> ShardPlan {
+        let total = self.cells();
+        let cells = shard.cells(total);
+        let finished = cells.iter().filter(|&&c| cell_path(dir, c).exists()).count();
+        ShardPlan { total, cells, finished }
+    }
+
     /// What `sweep.json` says.
     pub fn info(&self) -> SweepInfo {
         SweepInfo {
@@ -383,6 +399,56 @@ impl Sweep {
             .collect();
         Ok(SweepResults { params: self.params(), rows })
     }
+}
+
+/// One shard of a sweep's cells, `k` of `n` (1-based), for job arrays: cells k-1, k-1+n, ...
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Shard {
+    /// Which shard, from 1.
+    pub k: usize,
+    /// How many shards.
+    pub n: usize,
+}
+
+impl Shard {
+    /// Every cell.
+    pub const WHOLE: Shard = Shard { k: 1, n: 1 };
+
+    /// The cells of this shard, of `total`.
+    pub fn cells(self, total: usize) -> Vec<usize> {
+        shard_cells(total, self.k, self.n)
+    }
+}
+
+impl FromStr for Shard {
+    type Err = String;
+
+    /// `K/N` with 1 <= K <= N; the error is the line `--shard` reports.
+    fn from_str(text: &str) -> Result<Shard, String> {
+        let parsed =
+            text.split_once('/').and_then(|(k, n)| Some((k.parse().ok()?, n.parse().ok()?)));
+        match parsed {
+            Some((k, n)) if n >= 1 && (1..=n).contains(&k) => Ok(Shard { k, n }),
+            _ => Err(format!("--shard {text}: expected K/N with 1 <= K <= N")),
+        }
+    }
+}
+
+impl fmt::Display for Shard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.k, self.n)
+    }
+}
+
+/// The cells one process runs: a shard's, and how many of them are already finished.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ShardPlan {
+    /// How many cells the whole grid has.
+    pub total: usize,
+    /// The shard's cells.
+    pub cells: Vec<usize>,
+    /// How many of them the output directory already holds.
+    pub finished: usize,
 }
 
 /// The cells of shard `k` of `n` (1-based): cells k-1, k-1+n, k-1+2n, ...
@@ -525,4 +591,66 @@ pub fn merge(out: &Path, dirs: &[PathBuf]) -> Result<(SweepResults, Vec<usize>),
     write_atomic(&path, all.to_csv().as_bytes()).map_err(|e| format!("{}: {e}", path.display()))?;
     let missing = (0..info.cells).filter(|c| !cells.contains_key(c)).collect();
     Ok((all, missing))
+}
+
+/// What to say of the cells [`merge`] found `missing`, if any: how many, and the first ten.
+pub fn missing_note(missing: &[usize]) -> Option<String> {
+    if missing.is_empty() {
+        return None;
+    }
+    let first: Vec<String> = missing.iter().take(10).map(|c| c.to_string()).collect();
+    Some(format!(
+        "{} cells not run yet (first: {}); run their shards and merge again",
+        missing.len(),
+        first.join(", ")
+    ))
+}
+
+/// What [`write_report`] wrote.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReportSummary {
+    /// How many files.
+    pub files: usize,
+    /// The report's page.
+    pub index: PathBuf,
+}
+
+/// Draws the charts of the results at `results` (a sweep directory, or its `results.csv`) into
+/// `out` (default: `report/` beside the results), each file atomically. The title and the list
+/// of parameters come from the directory's `sweep.json`, if it has one. Errors are one line,
+/// naming the file.
+pub fn write_report(results: &Path, out: Option<&Path>) -> Result<ReportSummary, String> {
+    let (dir, csv) = if results.is_dir() {
+        (results.to_path_buf(), results.join("results.csv"))
+    } else {
+        (results.parent().unwrap_or(Path::new(".")).to_path_buf(), results.to_path_buf())
+    };
+    let text = std::fs::read_to_string(&csv)
+        .map_err(|e| format!("{}: cannot read: {e}", csv.display()))?;
+    let data = SweepResults::from_csv(&text)
+        .map_err(|(line, m)| format!("{}:{line}: {m}", csv.display()))?;
+    let (title, about) = match read_info(&dir) {
+        Ok(info) => {
+            let mut about = vec![
+                ("sweep".to_string(), info.name.clone()),
+                ("description".to_string(), info.description.clone()),
+                ("scenario".to_string(), info.scenario.clone()),
+                ("seeds".to_string(), format!("{:?}", info.seeds)),
+            ];
+            for (column, values) in &info.axes {
+                about.push((column.clone(), values.join(", ")));
+            }
+            about.push(("cells in the grid".to_string(), info.cells.to_string()));
+            (format!("boltsim sweep: {}", info.name), about)
+        }
+        Err(_) => (format!("boltsim results: {}", csv.display()), Vec::new()),
+    };
+    let files = reports::report::report(&data, &title, &about)?;
+    let out = out.map_or_else(|| dir.join("report"), Path::to_path_buf);
+    std::fs::create_dir_all(&out).map_err(|e| format!("{}: {e}", out.display()))?;
+    for (name, bytes) in &files {
+        let path = out.join(name);
+        write_atomic(&path, bytes).map_err(|e| format!("{}: {e}", path.display()))?;
+    }
+    Ok(ReportSummary { files: files.len(), index: out.join("index.html") })
 }

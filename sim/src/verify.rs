@@ -301,6 +301,28 @@ pub fn verify(
     Ok((outcome, header))
 }
 
+impl VerifyOutcome {
+    /// What `boltsim verify` prints: one line for an identical replay, else the divergence's
+    /// [`report`](Divergence::report).
+    pub fn report(&self, scenario_path: &str, trace_path: &str, header: &RecordedHeader) -> String {
+        match self {
+            VerifyOutcome::Identical { lines, scenario_file_changed } => {
+                let note = if *scenario_file_changed {
+                    " (the scenario's text changed, its behaviour did not)"
+                } else {
+                    ""
+                };
+                format!(
+                    "{trace_path}: identical, {lines} lines (seed {}, level {}){note}\n",
+                    header.seed,
+                    header.level.name()
+                )
+            }
+            VerifyOutcome::Diverged(d) => d.report(scenario_path, trace_path, header),
+        }
+    }
+}
+
 impl Divergence {
     /// The report printed by `boltsim verify`: the first differing line with context, the seed,
     /// and the commands that reproduce it.

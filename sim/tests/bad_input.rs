@@ -171,3 +171,65 @@ fn numbers_beyond_what_bitcoin_or_the_chain_allow_are_refused() {
     );
     assert!(error_of(&text).1.contains("more than a day"));
 }
+
+/// Parses `text` as if it were a file in tests/fixtures (snapshot paths resolve from there) and
+/// returns the error's position and message.
+fn fixture_error_of(text: &str) -> ((usize, usize), String) {
+    let file = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/bad.ron");
+    let err = Scenario::parse(file, text).expect_err("the scenario is invalid");
+    (err.position.unwrap_or((0, 0)), err.message)
+}
+
+/// A scenario of imported nodes only, and one of generated nodes only, whose `node_defaults`
+/// are `defaults`.
+fn imported_and_generated(defaults: &str) -> [String; 2] {
+    [
+        format!(
+            "Scenario(\n    name: \"bad\",\n    node_defaults: ({defaults}),\n    \
+             import: (file: \"listchannels.json\"),\n)\n"
+        ),
+        format!(
+            "Scenario(\n    name: \"bad\",\n    node_defaults: ({defaults}),\n    generate: (kind: \
+             Ring, nodes: 5, capacity: (min_sat: 100_000, max_sat: 200_000)),\n)\n"
+        ),
+    ]
+}
+
+// Issue 11: the dust floor was checked only for listed nodes; imported and generated ones took
+// a `node_defaults` dust limit below 354 sat.
+#[test]
+fn the_dust_floor_holds_for_imported_and_generated_nodes() {
+    for text in imported_and_generated("dust_limit_sat: 353") {
+        let ((line, col), message) = fixture_error_of(&text);
+        assert_eq!((line, col), (3, 37), "{message}\n{text}");
+        assert_eq!(message, "dust_limit_sat must be at least 354 (BOLT 2 floor)");
+    }
+}
+
+// Issue 11: `max_accepted_htlcs` was checked only for listed nodes; imported and generated ones
+// took 0 or more than 483 from `node_defaults`.
+#[test]
+fn max_accepted_htlcs_holds_for_imported_and_generated_nodes() {
+    for value in ["0", "484"] {
+        for text in imported_and_generated(&format!("max_accepted_htlcs: {value}")) {
+            let ((line, col), message) = fixture_error_of(&text);
+            assert_eq!((line, col), (3, 41), "{message}\n{text}");
+            assert_eq!(message, "max_accepted_htlcs must be 1 to 483");
+        }
+    }
+}
+
+// Issue 11: a too large `poll_interval_ms` was searched for as `poll_interval_ms: 0`, so the
+// error had no position.
+#[test]
+fn regression_issue_11_a_too_long_poll_interval_points_at_its_value() {
+    let text = scenario("", "", "").replace(
+        r#"content: "meow")])],"#,
+        r#"content: "meow")], poll_interval_ms: 86_400_001)],"#,
+    );
+    let ((line, col), message) = error_of(&text);
+    assert_eq!((line, col), (8, 104), "{message}");
+    assert_eq!(message, "poll_interval_ms must be between 1 and 86400000");
+    let text = text.replace("86_400_001", "0");
+    assert_eq!(error_of(&text).0, (8, 104));
+}

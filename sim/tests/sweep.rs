@@ -1,7 +1,7 @@
 //! Sweeps end to end: the same results whatever the thread count, shards that merge into the
 //! whole, resuming without rerunning finished cells, and bad sweep files refused with one line.
 
-use sim::sweep::{Sweep, merge, run, shard_cells};
+use sim::sweep::{Shard, Sweep, merge, run, shard_cells, write_report};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -157,5 +157,43 @@ fn router_variants_get_distinct_labels() {
     let info = sweep.info();
     let routers = &info.axes.iter().find(|(c, _)| c == "router").unwrap().1;
     assert_eq!(routers, &["lnd_apriori", "lnd_apriori_2", "lnd_apriori", "cheapest"]);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn shards_parse_from_k_of_n_and_plan_their_unfinished_cells() {
+    assert_eq!("2/3".parse::<Shard>(), Ok(Shard { k: 2, n: 3 }));
+    assert_eq!(Shard { k: 2, n: 3 }.to_string(), "2/3");
+    assert_eq!(Shard { k: 2, n: 3 }.cells(8), [1, 4, 7]);
+    assert_eq!(Shard::WHOLE.cells(3), [0, 1, 2]);
+    for bad in ["3/2", "0/2", "1/0", "x", "1/", "/2", "1/2/3"] {
+        let err = bad.parse::<Shard>().unwrap_err();
+        assert_eq!(err, format!("--shard {bad}: expected K/N with 1 <= K <= N"));
+    }
+    let (dir, sweep) = setup("plan");
+    let out = dir.join("out");
+    run_all(&sweep, &out, &[1, 4], 1);
+    let plan = sweep.plan(Shard { k: 2, n: 3 }, &out);
+    assert_eq!((plan.total, plan.cells, plan.finished), (8, vec![1, 4, 7], 2));
+    assert_eq!(sweep.default_dir(), Path::new("out/sweeps/tiny"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_report_is_written_from_a_sweep_directory_or_its_results() {
+    let (dir, sweep) = setup("report");
+    let out = dir.join("out");
+    run_all(&sweep, &out, &(0..8).collect::<Vec<_>>(), 2);
+    merge(&out, std::slice::from_ref(&out)).unwrap();
+    let summary = write_report(&out, None).unwrap();
+    assert_eq!(summary.index, out.join("report/index.html"));
+    let index = std::fs::read_to_string(&summary.index).unwrap();
+    assert!(index.contains("boltsim sweep: tiny"), "the title comes from sweep.json");
+    assert_eq!(std::fs::read_dir(out.join("report")).unwrap().count(), summary.files);
+    let elsewhere = dir.join("elsewhere");
+    let again = write_report(&out.join("results.csv"), Some(&elsewhere)).unwrap();
+    assert_eq!((again.files, again.index), (summary.files, elsewhere.join("index.html")));
+    let err = write_report(&dir.join("missing.csv"), None).unwrap_err();
+    assert!(err.contains("missing.csv: cannot read") && !err.contains('\n'), "{err}");
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -21,6 +21,8 @@ use crate::onion::FailureCode;
 use crate::policy::ChannelPolicy;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use thiserror::Error;
 
 /// One of the payer's own channels, as the router may use it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -226,6 +228,38 @@ impl RouterConfig {
         }
     }
 
+    /// Checks the parameters against what the router handles: lnd's probabilities and weights
+    /// are at most 1,000,000 ppm and `apriori_weight_ppm` below it (at 1,000,000 the history
+    /// would never count); Core Lightning's fee fuzz is at most 100%; min-cost flow takes 1 to
+    /// 64 pieces, 1 to 100,000 flow units and `mu` at most 1,000,000. Returns the first
+    /// parameter out of range.
+    pub fn validate(&self) -> Result<(), RouterParamError> {
+        let check = |field: &'static str, value: u64, bound: ParamBound| {
+            if bound.admits(value) { Ok(()) } else { Err(RouterParamError { field, value, bound }) }
+        };
+        match self {
+            RouterConfig::Cheapest | RouterConfig::ShortestHops | RouterConfig::Ldk(_) => Ok(()),
+            RouterConfig::Lnd(p) => {
+                for (field, value) in [
+                    ("min_probability_ppm", p.min_probability_ppm),
+                    ("apriori_hop_probability_ppm", p.apriori_hop_probability_ppm),
+                    ("apriori_weight_ppm", p.apriori_weight_ppm),
+                    ("capacity_fraction_ppm", p.capacity_fraction_ppm),
+                    ("bimodal_node_weight_ppm", p.bimodal_node_weight_ppm),
+                ] {
+                    check(field, value, ParamBound::AtMost(1_000_000))?;
+                }
+                check("apriori_weight_ppm", p.apriori_weight_ppm, ParamBound::Below(1_000_000))
+            }
+            RouterConfig::Cln(p) => check("fuzz_percent", p.fuzz_percent, ParamBound::AtMost(100)),
+            RouterConfig::MinCostFlow(p) => {
+                check("pieces", u64::from(p.pieces), ParamBound::Within(1, 64))?;
+                check("flow_units", p.flow_units, ParamBound::Within(1, 100_000))?;
+                check("mu", p.mu, ParamBound::AtMost(1_000_000))
+            }
+        }
+    }
+
     /// A fresh router of this kind (knowing nothing yet).
     pub fn build(&self) -> Box<dyn Router> {
         match *self {
@@ -235,6 +269,50 @@ impl RouterConfig {
             RouterConfig::Ldk(params) => Box::new(ldk::LdkRouter::new(params)),
             RouterConfig::Cln(params) => Box::new(cln::ClnRouter::new(params)),
             RouterConfig::MinCostFlow(params) => Box::new(mcf::MinCostFlow::new(params)),
+        }
+    }
+}
+
+/// A router parameter outside the range its router handles (see [`RouterConfig::validate`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Error)]
+#[error("{field} {bound}")]
+pub struct RouterParamError {
+    /// The parameter, as its field is named.
+    pub field: &'static str,
+    /// Its value.
+    pub value: u64,
+    /// The range it must be in.
+    pub bound: ParamBound,
+}
+
+/// The range a router parameter must be in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ParamBound {
+    /// At most this.
+    AtMost(u64),
+    /// Below this.
+    Below(u64),
+    /// From the first to the second, both included.
+    Within(u64, u64),
+}
+
+impl ParamBound {
+    /// Whether `value` is in the range.
+    pub fn admits(self, value: u64) -> bool {
+        match self {
+            ParamBound::AtMost(max) => value <= max,
+            ParamBound::Below(limit) => value < limit,
+            ParamBound::Within(min, max) => (min..=max).contains(&value),
+        }
+    }
+}
+
+impl fmt::Display for ParamBound {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ParamBound::AtMost(max) => write!(f, "is at most {max}"),
+            ParamBound::Below(limit) => write!(f, "must be below {limit}"),
+            ParamBound::Within(min, max) => write!(f, "must be {min} to {max}"),
         }
     }
 }
@@ -335,6 +413,106 @@ mod tests {
         f.in_flight.insert((Scid(4), NodeId(3)), 10_000_000_000 - 500_000);
         let route = cheapest_route(&f.view, &f.request(1_000_000)).unwrap();
         assert_eq!(route.nodes().collect::<Vec<_>>(), vec![NodeId(2), NodeId(4)]);
+    }
+
+    // The parameter rules of `RouterConfig::validate`, one test each, with their messages.
+
+    #[test]
+    fn default_parameters_are_valid() {
+        for config in [
+            RouterConfig::Cheapest,
+            RouterConfig::ShortestHops,
+            RouterConfig::Lnd(lnd::LndParams::default()),
+            RouterConfig::Ldk(ldk::LdkParams::default()),
+            RouterConfig::Cln(cln::ClnParams::default()),
+            RouterConfig::MinCostFlow(mcf::McfParams::default()),
+        ] {
+            assert_eq!(config.validate(), Ok(()), "{}", config.name());
+        }
+    }
+
+    #[test]
+    fn lnd_probabilities_and_weights_are_at_most_a_million_ppm() {
+        // Each field set to `value`, the others at their defaults.
+        let each = |value: u64| {
+            let d = lnd::LndParams::default();
+            [
+                ("min_probability_ppm", lnd::LndParams { min_probability_ppm: value, ..d }),
+                (
+                    "apriori_hop_probability_ppm",
+                    lnd::LndParams { apriori_hop_probability_ppm: value, ..d },
+                ),
+                ("apriori_weight_ppm", lnd::LndParams { apriori_weight_ppm: value, ..d }),
+                ("capacity_fraction_ppm", lnd::LndParams { capacity_fraction_ppm: value, ..d }),
+                ("bimodal_node_weight_ppm", lnd::LndParams { bimodal_node_weight_ppm: value, ..d }),
+            ]
+        };
+        for (field, params) in each(1_000_001) {
+            let err = RouterConfig::Lnd(params).validate().unwrap_err();
+            assert_eq!((err.field, err.value), (field, 1_000_001));
+            assert_eq!(err.to_string(), format!("{field} is at most 1000000"));
+        }
+        for (field, params) in each(1_000_000) {
+            if field != "apriori_weight_ppm" {
+                assert_eq!(RouterConfig::Lnd(params).validate(), Ok(()), "{field}");
+            }
+        }
+    }
+
+    #[test]
+    fn lnd_apriori_weight_is_below_a_million_ppm() {
+        let params = lnd::LndParams { apriori_weight_ppm: 1_000_000, ..lnd::LndParams::default() };
+        let err = RouterConfig::Lnd(params).validate().unwrap_err();
+        assert_eq!((err.field, err.value), ("apriori_weight_ppm", 1_000_000));
+        assert_eq!(err.to_string(), "apriori_weight_ppm must be below 1000000");
+        let params = lnd::LndParams { apriori_weight_ppm: 999_999, ..lnd::LndParams::default() };
+        assert_eq!(RouterConfig::Lnd(params).validate(), Ok(()));
+    }
+
+    #[test]
+    fn cln_fuzz_is_at_most_100_percent() {
+        let params = cln::ClnParams { fuzz_percent: 101, ..cln::ClnParams::default() };
+        let err = RouterConfig::Cln(params).validate().unwrap_err();
+        assert_eq!((err.field, err.value), ("fuzz_percent", 101));
+        assert_eq!(err.to_string(), "fuzz_percent is at most 100");
+        let params = cln::ClnParams { fuzz_percent: 100, ..cln::ClnParams::default() };
+        assert_eq!(RouterConfig::Cln(params).validate(), Ok(()));
+    }
+
+    #[test]
+    fn min_cost_flow_takes_1_to_64_pieces() {
+        for (pieces, ok) in [(0, false), (1, true), (64, true), (65, false)] {
+            let params = mcf::McfParams { pieces, ..mcf::McfParams::default() };
+            let result = RouterConfig::MinCostFlow(params).validate();
+            assert_eq!(result.is_ok(), ok, "{pieces} pieces");
+            if let Err(err) = result {
+                assert_eq!((err.field, err.value), ("pieces", u64::from(pieces)));
+                assert_eq!(err.to_string(), "pieces must be 1 to 64");
+            }
+        }
+    }
+
+    #[test]
+    fn min_cost_flow_takes_1_to_100000_flow_units() {
+        for (flow_units, ok) in [(0, false), (1, true), (100_000, true), (100_001, false)] {
+            let params = mcf::McfParams { flow_units, ..mcf::McfParams::default() };
+            let result = RouterConfig::MinCostFlow(params).validate();
+            assert_eq!(result.is_ok(), ok, "{flow_units} flow units");
+            if let Err(err) = result {
+                assert_eq!((err.field, err.value), ("flow_units", flow_units));
+                assert_eq!(err.to_string(), "flow_units must be 1 to 100000");
+            }
+        }
+    }
+
+    #[test]
+    fn min_cost_flow_mu_is_at_most_a_million() {
+        let params = mcf::McfParams { mu: 1_000_001, ..mcf::McfParams::default() };
+        let err = RouterConfig::MinCostFlow(params).validate().unwrap_err();
+        assert_eq!((err.field, err.value), ("mu", 1_000_001));
+        assert_eq!(err.to_string(), "mu is at most 1000000");
+        let params = mcf::McfParams { mu: 1_000_000, ..mcf::McfParams::default() };
+        assert_eq!(RouterConfig::MinCostFlow(params).validate(), Ok(()));
     }
 
     /// Every router that learns, after the first hop beyond the payer's own channel fails for

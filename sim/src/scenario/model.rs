@@ -1,0 +1,278 @@
+//! The validated scenario: names resolved to node ids, every node's settings complete, units
+//! converted once (seconds and milliseconds to µs), and the limits every scenario is held to.
+//! Values of these types are made only by validation; nothing here reads a file or checks a value,
+//! and running a scenario is the world's job.
+
+use super::file::{ChainSpec, RandomFaultsSpec};
+use crate::generate::{BalanceSplit, GenerateSpec};
+use crate::import::ImportedGraph;
+use crate::link::LinksDef;
+use crate::shop::ShopDef;
+use crate::workload::{PaymentList, WorkloadSpec};
+use node_core::config::NodeConfig;
+use node_core::policy::ChannelPolicy;
+use node_core::router::RouterConfig;
+use node_core::{NodeId, SimTime};
+use std::sync::Arc;
+
+/// All bitcoin there will ever be, sat: no amount or total in a scenario may exceed it.
+pub const MAX_MONEY_SAT: u64 = 21_000_000 * 100_000_000;
+/// The largest one-way latency a model may give, ms (a day).
+pub const MAX_LATENCY_MS: u64 = 86_400_000;
+/// The most channels a generated network may have (its memory, and the funds check's sum).
+pub const MAX_GENERATED_CHANNELS: u64 = 5_000_000;
+/// The largest simulated duration, seconds (ten years).
+pub const MAX_DURATION_S: u64 = 10 * 365 * 86_400;
+
+/// A validated payment list.
+#[derive(Clone, Debug)]
+pub struct PaymentListDef {
+    /// The payments, by time.
+    pub payments: PaymentList,
+    /// Routers taking turns (empty: each payer's own).
+    pub routers: Vec<RouterConfig>,
+}
+
+/// A validated imported network.
+#[derive(Clone, Debug)]
+pub struct ImportedNetwork {
+    /// The graph as read.
+    pub graph: ImportedGraph,
+    /// The scenario node id of the file's node 0.
+    pub first: u32,
+    /// How balances are set (`None`: the file's own).
+    pub balance: Option<BalanceSplit>,
+}
+
+/// A node, resolved.
+#[derive(Clone, Debug)]
+pub struct NodeDef {
+    /// Its name.
+    pub name: String,
+    /// Its settings.
+    pub config: NodeConfig,
+    /// On-chain funds at the start, sat.
+    pub wallet_sat: u64,
+}
+
+/// A channel that exists at the start, resolved.
+#[derive(Clone, Debug)]
+pub struct ChannelDef {
+    /// The opener.
+    pub from: NodeId,
+    /// The other end.
+    pub to: NodeId,
+    /// Value, sat.
+    pub capacity_sat: u64,
+    /// The opener's starting balance, msat.
+    pub from_balance_msat: u64,
+    /// Public from the start.
+    pub announce: bool,
+    /// The opener's policy.
+    pub from_policy: ChannelPolicy,
+    /// The other end's policy.
+    pub to_policy: ChannelPolicy,
+    /// The opener's direction starts disabled.
+    pub from_disabled: bool,
+    /// The other end's direction starts disabled.
+    pub to_disabled: bool,
+}
+
+/// A script step, resolved.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Step {
+    /// See [`StepSpec::Connect`](super::StepSpec::Connect).
+    Connect {
+        /// Connecting node.
+        from: NodeId,
+        /// Connected node.
+        to: NodeId,
+    },
+    /// See [`StepSpec::FundChannel`](super::StepSpec::FundChannel).
+    FundChannel {
+        /// Opener.
+        from: NodeId,
+        /// Peer.
+        to: NodeId,
+        /// Value, sat.
+        amount_sat: u64,
+        /// Push, msat.
+        push_msat: u64,
+        /// Public.
+        announce: bool,
+    },
+    /// See [`StepSpec::WaitChannelReady`](super::StepSpec::WaitChannelReady).
+    WaitChannelReady {
+        /// One end.
+        from: NodeId,
+        /// Other end.
+        to: NodeId,
+    },
+    /// See [`StepSpec::Buy`](super::StepSpec::Buy).
+    Buy {
+        /// Customer.
+        customer: NodeId,
+        /// Index of the shop.
+        shop: usize,
+        /// Index of the item in the shop.
+        item: usize,
+    },
+    /// See [`StepSpec::Pay`](super::StepSpec::Pay).
+    Pay {
+        /// Payer.
+        from: NodeId,
+        /// Payee.
+        to: NodeId,
+        /// Amount, msat.
+        amount_msat: u64,
+        /// Router, if not the payer's.
+        router: Option<RouterConfig>,
+    },
+    /// See [`StepSpec::Keysend`](super::StepSpec::Keysend).
+    Keysend {
+        /// Payer.
+        from: NodeId,
+        /// Payee.
+        to: NodeId,
+        /// Amount, msat.
+        amount_msat: u64,
+        /// Router, if not the payer's.
+        router: Option<RouterConfig>,
+    },
+    /// See [`StepSpec::Close`](super::StepSpec::Close).
+    Close {
+        /// Closer.
+        from: NodeId,
+        /// Peer.
+        to: NodeId,
+    },
+    /// See [`StepSpec::Sleep`](super::StepSpec::Sleep).
+    Sleep {
+        /// Duration, µs.
+        duration_us: u64,
+    },
+    /// See [`StepSpec::WaitBlocks`](super::StepSpec::WaitBlocks).
+    WaitBlocks {
+        /// Blocks.
+        blocks: u32,
+    },
+}
+
+/// A fault, resolved.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Fault {
+    /// See [`FaultSpec::Crash`](super::FaultSpec::Crash).
+    Crash {
+        /// The node.
+        node: NodeId,
+        /// Offline time, µs.
+        duration_us: u64,
+    },
+    /// See [`FaultSpec::ForceClose`](super::FaultSpec::ForceClose).
+    ForceClose {
+        /// The closer.
+        node: NodeId,
+        /// The peer.
+        peer: NodeId,
+    },
+    /// See [`FaultSpec::Partition`](super::FaultSpec::Partition): the links cut, (smaller id, larger id), sorted.
+    Partition {
+        /// Links cut.
+        links: Vec<(NodeId, NodeId)>,
+        /// How long, µs.
+        duration_us: u64,
+    },
+    /// See [`FaultSpec::LatencySpike`](super::FaultSpec::LatencySpike).
+    LatencySpike {
+        /// Links slowed, (smaller id, larger id), sorted.
+        links: Vec<(NodeId, NodeId)>,
+        /// Added latency, µs.
+        extra_us: u64,
+        /// How long, µs.
+        duration_us: u64,
+    },
+    /// See [`FaultSpec::SetPolicy`](super::FaultSpec::SetPolicy).
+    SetPolicy {
+        /// The node.
+        node: NodeId,
+        /// The peer, or all.
+        peer: Option<NodeId>,
+        /// Fixed fee, msat.
+        fee_base_msat: Option<u32>,
+        /// Proportional fee, millionths.
+        fee_proportional_millionths: Option<u32>,
+        /// CLTV delta, blocks.
+        cltv_expiry_delta: Option<u16>,
+        /// Disable or enable.
+        disabled: Option<bool>,
+    },
+}
+
+impl Fault {
+    /// A stable integer for traces.
+    pub fn code(&self) -> u64 {
+        match self {
+            Fault::Crash { .. } => 1,
+            Fault::ForceClose { .. } => 2,
+            Fault::Partition { .. } => 3,
+            Fault::LatencySpike { .. } => 4,
+            Fault::SetPolicy { .. } => 5,
+        }
+    }
+}
+
+/// A validated scenario.
+#[derive(Clone, Debug)]
+pub struct Scenario {
+    /// Its name.
+    pub name: String,
+    /// Its description.
+    pub description: String,
+    /// The root seed (the file's, or the command line's).
+    pub seed: u64,
+    /// The file it came from, as given.
+    pub path: String,
+    /// SHA-256 of the file's bytes.
+    pub file_sha256: [u8; 32],
+    /// The chain.
+    pub chain: ChainSpec,
+    /// The links.
+    pub links: LinksDef,
+    /// The nodes, in file order (their ids are their indexes).
+    pub nodes: Vec<NodeDef>,
+    /// Channels at the start listed in the file (see [`Genesis::channels`](crate::genesis::Genesis::channels)
+    /// for all).
+    pub channels: Vec<ChannelDef>,
+    /// The generated network, whose nodes are at the end of `nodes`.
+    pub generate: Option<GenerateSpec>,
+    /// The imported network, whose nodes follow the listed ones.
+    pub imported: Option<Arc<ImportedNetwork>>,
+    /// Payments arriving at random.
+    pub workload: Option<WorkloadSpec>,
+    /// Payments read from a CSV file.
+    pub payment_list: Option<Arc<PaymentListDef>>,
+    /// Shops.
+    pub shops: Vec<ShopDef>,
+    /// The script.
+    pub script: Vec<Step>,
+    /// Faults at given times, in file order.
+    pub faults: Vec<(SimTime, Fault)>,
+    /// Faults drawn from the seed.
+    pub random_faults: Option<RandomFaultsSpec>,
+    /// End of the run.
+    pub max_duration: SimTime,
+    /// End when idle.
+    pub stop_when_idle: bool,
+}
+
+impl Scenario {
+    /// The node id of `name`.
+    pub fn node_id(&self, name: &str) -> Option<NodeId> {
+        self.nodes.iter().position(|n| n.name == name).map(|i| NodeId(i as u32))
+    }
+
+    /// The name of `id`.
+    pub fn node_name(&self, id: NodeId) -> &str {
+        &self.nodes[id.index()].name
+    }
+}
