@@ -11,6 +11,7 @@ use crate::shop::ShopDef;
 use crate::workload::{PaymentList, WorkloadSpec};
 use node_core::config::NodeConfig;
 use node_core::policy::ChannelPolicy;
+use node_core::policy::PolicyChange;
 use node_core::router::RouterConfig;
 use node_core::{NodeId, SimTime};
 use std::sync::Arc;
@@ -197,14 +198,8 @@ pub enum Fault {
         node: NodeId,
         /// The peer, or all.
         peer: Option<NodeId>,
-        /// Fixed fee, msat.
-        fee_base_msat: Option<u32>,
-        /// Proportional fee, millionths.
-        fee_proportional_millionths: Option<u32>,
-        /// CLTV delta, blocks.
-        cltv_expiry_delta: Option<u16>,
-        /// Disable or enable.
-        disabled: Option<bool>,
+        /// What changes.
+        change: PolicyChange,
     },
 }
 

@@ -10,7 +10,6 @@ use crate::trace::Kind;
 use node_core::NodeId;
 use node_core::chain::{Block, ConfirmedTx};
 use node_core::node::Command;
-use node_core::policy::PolicyChange;
 
 impl World<'_> {
     /// Fault `index` starts.
@@ -40,21 +39,8 @@ impl World<'_> {
                 }
                 self.schedule(self.now.plus_micros(duration_us), SimEvent::FaultEnd { index });
             }
-            Fault::SetPolicy {
-                node,
-                peer,
-                fee_base_msat,
-                fee_proportional_millionths,
-                cltv_expiry_delta,
-                disabled,
-            } => {
+            Fault::SetPolicy { node, peer, change } => {
                 if self.hosts[node.index()].online {
-                    let change = PolicyChange {
-                        fee_base_msat,
-                        fee_proportional_millionths,
-                        cltv_expiry_delta,
-                        disabled,
-                    };
                     let _ = self.command(node, Command::SetPolicy { peer, change });
                 }
             }

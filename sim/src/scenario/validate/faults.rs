@@ -6,6 +6,7 @@ use super::Validator;
 use crate::scenario::file::{FaultSpec, RandomFaultsSpec, ScheduledFaultSpec};
 use crate::scenario::locate::ScenarioError;
 use crate::scenario::model::{Fault, MAX_DURATION_S, MAX_LATENCY_MS};
+use node_core::policy::PolicyChange;
 use node_core::{NodeId, SimTime};
 
 impl Validator<'_> {
@@ -64,14 +65,13 @@ impl Validator<'_> {
                         Some(p) => Some(self.pair(node, p, "policy change")?.1),
                         None => None,
                     };
-                    Fault::SetPolicy {
-                        node: node_id,
-                        peer,
+                    let change = PolicyChange {
                         fee_base_msat: *fee_base_msat,
                         fee_proportional_millionths: *fee_proportional_millionths,
                         cltv_expiry_delta: *cltv_expiry_delta,
                         disabled: *disabled,
-                    }
+                    };
+                    Fault::SetPolicy { node: node_id, peer, change }
                 }
             };
             faults.push((SimTime::from_millis(spec.at_ms), fault));
