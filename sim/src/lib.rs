@@ -3,13 +3,17 @@
 //! file, and writes a trace, per-payment results and a summary. Same scenario and seed, same
 //! bytes.
 //!
-//! [`run`] is the one entry point the binary, the tests and the benchmarks share. Modules:
-//! [`scenario`] (the RON format and its validation), [`engine`] (the event queue), [`chain`] (the
-//! mocked chain), [`link`] (latency and ordering), [`rng`] (seeded streams), [`shop`]
-//! (applications), [`world`] (the run itself), [`trace`], [`results`] and [`summary`] (outputs),
-//! [`verify`] (replay against a recorded trace), [`output`] (atomic files), [`import`] (real
-//! network snapshots), [`sweep`] (grids of runs and their reports) and [`cli`] (the command line
-//! of the `boltsim` binary).
+//! [`run`] is the one entry point the binary, the tests and the benchmarks share. Modules, in the
+//! order a run uses them: [`scenario`] (the RON format, parsed and validated into a model),
+//! [`import`] and [`generate`] (networks from snapshots and generators), [`genesis`] (the start
+//! of a run: every channel, the genesis block, the graph, the drawn faults), [`rng`] (every
+//! seeded stream), [`world`] (the run: state, event loop, script, applications, faults, invariant
+//! checks), [`engine`] (the event queue), [`chain`] (the mocked chain), [`link`] (latency and
+//! ordering), [`shop`] and [`workload`] (applications), [`faults`] (faults drawn from the seed);
+//! then the outputs: [`trace`], [`results`] and [`summary`], [`output`] (atomic files),
+//! [`verify`] (replay against a recorded trace), [`export`] (networks out), [`sweep`] (grids of
+//! runs and their reports), [`input`] (the one error of every input file) and [`cli`] (the
+//! command line of the `boltsim` binary).
 
 #![deny(missing_docs)]
 
