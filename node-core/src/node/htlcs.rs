@@ -13,6 +13,7 @@ use crate::htlc::Htlc;
 use crate::ids::{ChannelId, PaymentHash, Preimage, Scid};
 use crate::msg::{Message, UpdateAddHtlc};
 use crate::onion::{ErrorPacket, Failure, FailureCode, HopPayload};
+use crate::payment::AttemptFailure;
 use crate::switch::{Forward, Hold, HtlcSource, check_forward};
 
 impl Node {
@@ -293,7 +294,8 @@ impl Node {
         match source {
             HtlcSource::Local { payment, attempt } => {
                 let scid = self.channels.get(channel_id).and_then(|c| c.scid());
-                self.part_failed_here(payment, attempt, scid, code, on_chain);
+                let failure = AttemptFailure { failing_hop: 0, code, scid, on_chain };
+                self.part_failed_here(payment, attempt, failure);
             }
             HtlcSource::Forwarded { channel, htlc_id, .. } => {
                 let failure = Failure { code, channel_update: self.current_update(channel_id) };

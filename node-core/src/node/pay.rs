@@ -5,10 +5,10 @@
 
 use super::Node;
 use crate::channel::ChannelPhase;
-use crate::ids::{Preimage, Scid};
+use crate::ids::Preimage;
 use crate::msg::Message;
-use crate::onion::{ErrorPacket, FailureCode};
-use crate::payment::{LearnView, OutboundPayment, PayerView, PaymentId};
+use crate::onion::ErrorPacket;
+use crate::payment::{AttemptFailure, LearnView, OutboundPayment, PayerView, PaymentId};
 use crate::router::{FirstHop, Route};
 use crate::switch::HtlcSource;
 
@@ -113,25 +113,15 @@ impl Node {
         }
     }
 
-    /// Part `attempt` of payment `id` failed at our own channel `scid`: retry without it.
+    /// Part `attempt` of payment `id` failed at our own channel: retry without it.
     pub(super) fn part_failed_here(
         &mut self,
         id: PaymentId,
         attempt: u32,
-        scid: Option<Scid>,
-        code: FailureCode,
-        on_chain: bool,
+        failure: AttemptFailure,
     ) {
         let view = LearnView { me: self.id, now: self.now, graph: &self.graph };
-        if self.payments.attempt_failed_here(
-            id,
-            attempt,
-            scid,
-            code,
-            on_chain,
-            &view,
-            &mut self.out,
-        ) {
+        if self.payments.attempt_failed_here(id, attempt, failure, &view, &mut self.out) {
             self.send_payment(id);
         }
     }

@@ -232,27 +232,23 @@ impl OutboundPayments {
         true
     }
 
-    /// Attempt `attempt` of payment `id` failed at our own channel (`scid`) with `code`: after
-    /// a disconnection dropped it, or on chain. The payment no longer tries that channel.
+    /// Attempt `attempt` of payment `id` failed at our own channel, as `failure` says (hop 0):
+    /// after a disconnection dropped it, or on chain. The payment no longer tries that channel.
     /// Returns whether it was in flight.
-    #[allow(clippy::too_many_arguments)]
     pub fn attempt_failed_here(
         &mut self,
         id: PaymentId,
         attempt: u32,
-        scid: Option<Scid>,
-        code: FailureCode,
-        on_chain: bool,
+        failure: AttemptFailure,
         view: &LearnView<'_>,
         out: &mut Outbox,
     ) -> bool {
         let Some(payment) = self.payments.get_mut(&id) else { return false };
         let Some(route) = payment.in_flight.remove(&attempt) else { return false };
-        if let Some(scid) = scid {
+        if let Some(scid) = failure.scid {
             payment.excluded_channels.insert((scid, view.me));
         }
-        let record = AttemptFailure { failing_hop: 0, code, scid, on_chain };
-        self.part_failed(id, attempt, &route, record, Verdict::Retry, view, out);
+        self.part_failed(id, attempt, &route, failure, Verdict::Retry, view, out);
         true
     }
 
