@@ -64,7 +64,7 @@ pub enum Timer {
 
 /// The actions a node has queued, in order.
 #[derive(Debug, Default)]
-pub struct Outbox(Vec<Action>);
+pub(crate) struct Outbox(Vec<Action>);
 
 impl Outbox {
     /// Reports `event`.

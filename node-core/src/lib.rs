@@ -39,7 +39,7 @@ pub mod payment;
 pub mod policy;
 pub mod router;
 pub mod snapshot;
-pub mod switch;
+pub(crate) mod switch;
 #[cfg(feature = "test-utils")]
 pub mod testing;
 pub mod wallet;

@@ -103,7 +103,7 @@ pub enum Outcome {
 
 /// The on-chain state of a node: outputs it watches and failures waiting for depth.
 #[derive(Clone, Debug)]
-pub struct OnChain {
+pub(crate) struct OnChain {
     me: NodeId,
     watched: BTreeMap<OutPoint, Watched>,
     /// Offered HTLCs to declare failed at a height: (height, channel, htlc id).

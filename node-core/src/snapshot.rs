@@ -1,5 +1,6 @@
 //! A read-only picture of a node, for a driver's invariant checks and summaries: its wallet, each
-//! channel's phase and balances in the three views, and its on-chain HTLC outputs still to claim.
+//! channel's phase and balances in the three views, and the HTLC outputs it offered that sit on
+//! chain, claimed or not.
 //! Values only, copied out: a driver never holds a reference into a node's state, and nothing
 //! here changes the node. Deciding what is wrong with a picture is the driver's job.
 
@@ -59,7 +60,7 @@ pub struct ChannelSnapshot {
 
 impl ChannelSnapshot {
     /// A picture of `channel`.
-    pub fn of(channel: &Channel) -> ChannelSnapshot {
+    pub(crate) fn of(channel: &Channel) -> ChannelSnapshot {
         let view = |view: View| {
             let balances = channel.balances(view);
             ViewSnapshot {

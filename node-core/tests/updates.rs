@@ -48,3 +48,39 @@ fn regression_onion_error_update_matches_the_published_away_disable() {
     assert_eq!(net.take_events_where(|e| matches!(e, Event::HtlcRefused { .. })).len(), 1);
     net.discard_routine_events();
 }
+
+/// The same for a private channel, whose away-disable is not published: the onion error carries
+/// the update its peer was sent, not a disabled one under the same timestamp.
+#[test]
+fn regression_a_private_channel_carries_its_last_update_in_onion_errors() {
+    let mut net = TestNet::new(3);
+    net.open_channel(0, 1, 1_000_000, 0, true);
+    net.mine(6);
+    net.advance(180);
+    net.open_channel(1, 2, 1_000_000, 0, false);
+    // Node 1 sent node 2 its update for the private channel when it became usable.
+    let sent_at_s = u32::try_from(net.now.as_secs()).unwrap();
+    net.discard_routine_events();
+    net.disconnect(1, 2);
+    net.advance(u64::from(net.nodes[1].config().disable_after_offline_s) + 1);
+    // Node 2's invoice carries a route hint for the private channel; node 0 pays it.
+    let invoice = net.invoice(2, 10_000_000);
+    assert_eq!(invoice.route_hints.len(), 1);
+    net.command(0, Command::Pay { invoice, amount_msat: None, router: None });
+    let mut carried = None;
+    while net.deliver(1) == 1 {
+        for (from, to, msg) in net.queued() {
+            if let (1, 0, Message::UpdateFailHtlc(fail)) = (from.0, to.0, msg) {
+                carried = Some(fail.reason.clone().unwrap_at_sender().1);
+            }
+        }
+    }
+    let failure = carried.expect("node 1 failed the HTLC back");
+    assert_eq!(failure.code, FailureCode::TEMPORARY_CHANNEL_FAILURE);
+    let update = failure.channel_update.expect("with its channel_update");
+    assert_eq!((update.timestamp, update.disabled), (sent_at_s, false));
+    assert_eq!(net.take_events_where(|e| matches!(e, Event::PaymentFailed { .. })).len(), 1);
+    assert_eq!(net.take_events_where(|e| matches!(e, Event::PaymentAttemptFailed { .. })).len(), 1);
+    assert_eq!(net.take_events_where(|e| matches!(e, Event::HtlcRefused { .. })).len(), 1);
+    net.discard_routine_events();
+}

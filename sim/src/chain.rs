@@ -6,7 +6,8 @@
 //! concerns. It does not decide when blocks come (the world schedules them) and it does not
 //! reorganise.
 
-use node_core::chain::{OutPoint, Script, Tx, TxKind, TxOut, Witness};
+use node_core::SimTime;
+use node_core::chain::{Block, ConfirmedTx, OutPoint, Script, Tx, TxKind, TxOut, Witness};
 use node_core::ids::{NodeId, Scid, Txid};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -55,6 +56,22 @@ pub struct MinedBlock {
     pub txs: Vec<MinedTx>,
     /// Announced channels whose funding it spends.
     pub closed_channels: Arc<[Scid]>,
+}
+
+impl MinedBlock {
+    /// The transactions of the block that concern `node`, as it is told about them.
+    pub fn txs_for(&self, node: NodeId) -> Vec<ConfirmedTx> {
+        self.txs
+            .iter()
+            .filter(|m| m.concerned.contains(&node))
+            .map(|m| ConfirmedTx { tx_index: m.tx_index, tx: m.tx.clone() })
+            .collect()
+    }
+
+    /// The notice a node gets at `now` of this block, with `txs`, those that concern it.
+    pub fn notice(&self, txs: Vec<ConfirmedTx>, now: SimTime) -> Block {
+        Block { height: self.height, time: now, txs, closed_channels: self.closed_channels.clone() }
+    }
 }
 
 /// Where a confirmed transaction is.

@@ -9,11 +9,12 @@
 //! What it does not do: create nodes or schedule anything (the world does, from a [`Genesis`]),
 //! or check the scenario (validation already did).
 
-use crate::faults;
 use crate::generate::{self, BalanceSplit, TopologyKind};
+use crate::random_faults;
 use crate::rng::StreamId;
 use crate::scenario::{ChannelDef, Fault, Scenario};
 use node_core::chain::{OutPoint, Script, Tx, TxKind, TxOut};
+use node_core::channel::GenesisChannel;
 use node_core::graph::{BaseGraph, ChannelInfo, DirectedPolicy};
 use node_core::{NodeId, Scid, SimTime};
 use std::sync::Arc;
@@ -42,6 +43,35 @@ pub struct PlacedChannel {
     pub funding: OutPoint,
     /// Its short channel id.
     pub scid: Scid,
+}
+
+impl PlacedChannel {
+    /// The channel as each of its peers holds it: the opener's side, then the other end's.
+    pub fn sides(&self) -> [(NodeId, GenesisChannel); 2] {
+        let c = &self.def;
+        let from = GenesisChannel {
+            peer: c.to,
+            we_opened: true,
+            funding: self.funding,
+            scid: self.scid,
+            funding_sat: c.capacity_sat,
+            ours_msat: c.from_balance_msat,
+            announce: c.announce,
+            policy: c.from_policy,
+            disabled: c.from_disabled,
+            peer_policy: (!c.to_disabled).then_some(c.to_policy),
+        };
+        let to = GenesisChannel {
+            peer: c.from,
+            we_opened: false,
+            ours_msat: c.capacity_sat * 1000 - c.from_balance_msat,
+            policy: c.to_policy,
+            disabled: c.to_disabled,
+            peer_policy: (!c.from_disabled).then_some(c.from_policy),
+            ..from
+        };
+        [(c.from, from), (c.to, to)]
+    }
 }
 
 /// The start of a run.
@@ -98,7 +128,7 @@ impl Genesis {
         let random_faults = match &scenario.random_faults {
             Some(spec) => {
                 let defs: Vec<&ChannelDef> = channels.iter().map(|c| &c.def).collect();
-                faults::draw(spec, scenario, &defs)
+                random_faults::draw(spec, scenario, &defs)
             }
             None => Vec::new(),
         };

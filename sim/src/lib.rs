@@ -9,7 +9,7 @@
 //! of a run: every channel, the genesis block, the graph, the drawn faults), [`rng`] (every
 //! seeded stream), [`world`] (the run: state, event loop, script, applications, faults, invariant
 //! checks), [`engine`] (the event queue), [`chain`] (the mocked chain), [`link`] (latency and
-//! ordering), [`shop`] and [`workload`] (applications), [`faults`] (faults drawn from the seed);
+//! ordering), [`shop`] and [`workload`] (applications), [`random_faults`] (faults drawn from the seed);
 //! then the outputs: [`trace`], [`results`] and [`summary`], [`output`] (atomic files),
 //! [`verify`] (replay against a recorded trace), [`export`] (networks out), [`sweep`] (grids of
 //! runs and their reports), [`input`] (the one error of every input file) and [`cli`] (the
@@ -21,13 +21,13 @@ pub mod chain;
 pub mod cli;
 pub mod engine;
 pub mod export;
-pub mod faults;
 pub mod generate;
 pub mod genesis;
 pub mod import;
 pub mod input;
 pub mod link;
 pub mod output;
+pub mod random_faults;
 pub mod results;
 pub mod rng;
 pub mod scenario;

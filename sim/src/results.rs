@@ -1,8 +1,9 @@
-//! Per-payment results: one record per payment and one per attempt (each part of a split
-//! payment is an attempt), filled from the events of the paying node, and written as CSVs that a
-//! notebook reads as is. Records are numbered by start order, which the
-//! event order fixes, so the same run always gives the same file. Aggregates over the records
-//! (counts, fees, latency percentiles) live here too; charts are the reports crate's job.
+//! Per-payment results: one record per payment asked for and one per attempt (each part of a
+//! split payment is an attempt), filled from the events of the paying node and from the world's
+//! refusals, and written as CSVs that a notebook reads as is. Records are numbered in the order
+//! payments were asked for (refused ones included), which the event order fixes, so the same run
+//! always gives the same file. Aggregates over the records (counts, fees, latency percentiles)
+//! live here too; charts are the reports crate's job.
 
 use node_core::event::Event;
 use node_core::node::CommandError;
@@ -89,7 +90,7 @@ impl Refusal {
 /// One payment.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PaymentRecord {
-    /// Its id in this run, from 0 in start order.
+    /// Its id in this run, from 0 in the order payments were asked for.
     pub id: u64,
     /// The payer.
     pub sender: NodeId,
@@ -211,7 +212,7 @@ pub struct PaymentStats {
     pub failed_no_route: u64,
     /// Failed by the time limit.
     pub failed_timeout: u64,
-    /// Refused by the recipient.
+    /// Failed: the recipient rejected it (`recipient_rejected`).
     pub failed_recipient: u64,
     /// Never started: the payer's or payee's node was down, or refused the command.
     pub refused: u64,

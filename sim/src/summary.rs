@@ -72,6 +72,9 @@ struct StepJson {
     started_us: u64,
     ended_us: Option<u64>,
     ok: bool,
+    /// Why the step could not start, when a node was down or refused its command.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    refused: Option<&'static str>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -224,6 +227,7 @@ impl RunSummary {
                 started_us: s.started_at.as_micros(),
                 ended_us: s.ended_at.map(SimTime::as_micros),
                 ok: s.ok,
+                refused: s.refused,
             })
             .collect();
         RunSummary {
@@ -375,7 +379,7 @@ impl RunSummary {
         let p = &self.payments;
         let _ = write!(
             s,
-            "\npayments: {} started, {} succeeded, {} failed ({} no route, {} timeout, {} refused by the payee), {} pending",
+            "\npayments: {} started, {} succeeded, {} failed ({} no route, {} timeout, {} rejected by the payee), {} pending",
             p.total,
             p.succeeded,
             p.failed,
@@ -420,8 +424,11 @@ impl RunSummary {
         if !failed_steps.is_empty() {
             s.push_str("\nscript steps that did not succeed:\n");
             for st in failed_steps {
-                let state =
-                    if st.ended_us.is_some() { "failed" } else { "still waiting at the end" };
+                let state = match (st.refused, st.ended_us) {
+                    (Some(reason), _) => format!("refused: {reason}"),
+                    (None, Some(_)) => "failed".to_string(),
+                    (None, None) => "still waiting at the end".to_string(),
+                };
                 let _ = writeln!(s, "  step {}: {} ({state})", st.index, st.step);
             }
         }

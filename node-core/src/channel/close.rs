@@ -174,9 +174,4 @@ impl Channel {
     pub fn on_funding_spent(&mut self) {
         self.state = State::Closed;
     }
-
-    /// The channel failed (a protocol violation); no more updates.
-    pub fn fail(&mut self) {
-        self.state = State::Closed;
-    }
 }

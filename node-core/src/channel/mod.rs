@@ -232,7 +232,7 @@ pub struct GenesisChannel {
 
 /// One channel, as one of its peers sees it.
 #[derive(Clone, Debug)]
-pub struct Channel {
+pub(crate) struct Channel {
     id: ChannelId,
     temporary_id: ChannelId,
     me: NodeId,
@@ -261,8 +261,9 @@ pub struct Channel {
     local_policy: ChannelPolicy,
     /// The peer's forwarding policy toward us, once it sent a channel_update.
     remote_policy: Option<ChannelPolicy>,
-    /// Timestamp of the last channel_update we made for our direction.
-    local_update_timestamp: u32,
+    /// The last channel_update we made for our direction (at the start: the one the network
+    /// knows); onion errors carry it.
+    last_update: Option<ChannelUpdate>,
     /// We disabled our direction (a policy change): forwards over it fail with
     /// `channel_disabled`.
     disabled: bool,
@@ -390,7 +391,7 @@ impl Channel {
                 ..config.policy
             },
             remote_policy: None,
-            local_update_timestamp: 0,
+            last_update: None,
             disabled: false,
             overdrawn: false,
             uncommitted: Vec::new(),
@@ -462,11 +463,6 @@ impl Channel {
         self.state.phase()
     }
 
-    /// Whether the channel is to be announced.
-    pub fn is_public(&self) -> bool {
-        matches!(self.announcement, Announcement::Public { .. })
-    }
-
     /// What we declared.
     pub fn local_params(&self) -> &DeclaredParams {
         &self.local
@@ -475,11 +471,6 @@ impl Channel {
     /// What the peer declared.
     pub fn remote_params(&self) -> &DeclaredParams {
         &self.remote
-    }
-
-    /// The commitment format.
-    pub fn format(&self) -> CommitmentFormat {
-        self.format
     }
 
     /// Balances in `view`, HTLCs excluded.
@@ -544,20 +535,22 @@ impl Channel {
     /// the last one; `None` before the channel is confirmed. `peer_away`: we announce the
     /// direction disabled while the peer has been away long enough.
     pub fn new_update(&mut self, now_s: u32, peer_away: bool) -> Option<ChannelUpdate> {
-        self.scid?;
-        self.local_update_timestamp = now_s.max(self.local_update_timestamp + 1);
-        self.current_update(peer_away)
-    }
-
-    /// Our last `channel_update` as it stands, without a new timestamp (for onion errors).
-    pub fn current_update(&self, peer_away: bool) -> Option<ChannelUpdate> {
-        Some(ChannelUpdate {
+        let last_timestamp = self.last_update.map_or(0, |u| u.timestamp);
+        let update = ChannelUpdate {
             short_channel_id: self.scid?,
             direction: u8::from(self.me > self.peer),
-            timestamp: self.local_update_timestamp,
+            timestamp: now_s.max(last_timestamp + 1),
             disabled: !matches!(self.state, State::Normal) || self.disabled || peer_away,
             policy: self.local_policy,
-        })
+        };
+        self.last_update = Some(update);
+        Some(update)
+    }
+
+    /// The last `channel_update` we made, as it was (for onion errors, as lnd's
+    /// `FetchLastChannelUpdate` does): `None` if we never made one.
+    pub fn last_update(&self) -> Option<ChannelUpdate> {
+        self.last_update
     }
 
     /// Whether any HTLC is in flight in either direction, in any commitment.

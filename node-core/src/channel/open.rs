@@ -11,6 +11,7 @@ use super::{
 use crate::chain::{OutPoint, Tx};
 use crate::commitment::CommitmentFormat;
 use crate::config::NodeConfig;
+use crate::gossip::ChannelUpdate;
 use crate::ids::{ChannelId, NodeId, Scid};
 use crate::msg::{AcceptChannel, ChannelReady, FundingCreated, OpenChannel};
 
@@ -152,6 +153,14 @@ impl Channel {
         channel.local_policy = spec.policy;
         channel.disabled = spec.disabled;
         channel.remote_policy = spec.peer_policy;
+        // The update every node knows from the start (the base graph's, timestamp 0).
+        channel.last_update = Some(ChannelUpdate {
+            short_channel_id: spec.scid,
+            direction: u8::from(me > spec.peer),
+            timestamp: 0,
+            disabled: spec.disabled,
+            policy: spec.policy,
+        });
         channel
     }
 

@@ -208,7 +208,7 @@ fn crossing_updates_converge() {
 fn available_balance_keeps_the_reserve_and_the_fee_spike_buffer() {
     let (a, b) = pair(600_000_000);
     let reserve = 10_000_000; // 1% of 1_000_000 sat
-    let buffer = a.format().opener_cost_msat(2 * 253, 2);
+    let buffer = a.format.opener_cost_msat(2 * 253, 2);
     assert_eq!(a.available_to_send_msat(), 600_000_000 - reserve - buffer);
     // B, who did not open, keeps only its reserve.
     assert_eq!(b.available_to_send_msat(), 400_000_000 - reserve);

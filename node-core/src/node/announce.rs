@@ -54,11 +54,10 @@ impl Node {
         }
     }
 
-    /// Our current channel_update for `id`, without bumping its timestamp (for onion errors):
-    /// the one we last published, disabled while its peer is away as that one said.
+    /// Our last channel_update for `id`, as we made it (for onion errors): the same timestamp
+    /// always carries the same content.
     pub(super) fn current_update(&self, id: ChannelId) -> Option<ChannelUpdate> {
-        let channel = self.channels.get(id)?;
-        channel.current_update(self.peers.is_away(channel.peer()))
+        self.channels.get(id)?.last_update()
     }
 
     /// Both sides signed channel `id`'s announcement: it joins our view with our update, and

@@ -59,9 +59,13 @@ impl Channels {
         self.by_id.insert(channel.id(), channel);
     }
 
-    /// Removes channel `id`.
+    /// Removes channel `id` (and its short id from the index).
     pub(super) fn remove(&mut self, id: ChannelId) -> Option<Channel> {
-        self.by_id.remove(&id)
+        let channel = self.by_id.remove(&id)?;
+        if let Some(scid) = channel.scid() {
+            self.by_scid.remove(&scid);
+        }
+        Some(channel)
     }
 
     /// Indexes channel `id` under its short id `scid`.

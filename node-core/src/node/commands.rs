@@ -17,6 +17,7 @@ use crate::msg::{Message, Shutdown};
 use crate::payment::OutboundPayment;
 use crate::policy::PolicyChange;
 use crate::router::RouterConfig;
+use crate::snapshot::ChannelSnapshot;
 use crate::wallet::WalletError;
 use rand_chacha::rand_core::Rng;
 
@@ -315,18 +316,19 @@ impl Node {
             self.channels
                 .iter()
                 .map(|channel| {
-                    let local = channel.balances(View::Local);
+                    let snapshot = ChannelSnapshot::of(channel);
+                    let local = snapshot.view(View::Local);
                     ChannelSummary {
-                        channel_id: channel.id(),
-                        scid: channel.scid(),
-                        peer: channel.peer(),
-                        phase: channel.phase(),
-                        we_opened: channel.we_opened(),
-                        funding_sat: channel.funding_sat(),
+                        channel_id: snapshot.id,
+                        scid: snapshot.scid,
+                        peer: snapshot.peer,
+                        phase: snapshot.phase,
+                        we_opened: snapshot.we_opened,
+                        funding_sat: snapshot.funding_sat,
                         ours_msat: local.ours_msat,
                         theirs_msat: local.theirs_msat,
-                        offered_msat: channel.htlc_total_msat(View::Local, true),
-                        received_msat: channel.htlc_total_msat(View::Local, false),
+                        offered_msat: local.offered_msat,
+                        received_msat: local.received_msat,
                         available_msat: channel.available_to_send_msat(),
                         public: channel.is_announced(),
                     }

@@ -12,7 +12,8 @@
 //! rooms: peer messages, one `on_<message>` each (`messages`); commands, one function each
 //! (`commands`); blocks and BOLT 5 deadlines (`blocks`); our channel_updates and announcements
 //! (`announce`); incoming HTLCs, claims and forwards (`htlcs`); and sending our payments'
-//! parts (`pay`). This file holds the state, the read-only surface and the connection inputs.
+//! parts (`pay`). This file holds the state, the read-only surface, the connection and timer
+//! inputs, and the flush that signs what an input changed.
 
 mod announce;
 mod blocks;

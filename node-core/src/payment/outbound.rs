@@ -18,7 +18,7 @@ use std::collections::BTreeMap;
 
 /// What planning a payment needs from the payer's node: who and where it is, its view of the
 /// network, its settings and its channels that can send now.
-pub struct PayerView<'a> {
+pub(crate) struct PayerView<'a> {
     /// The payer.
     pub me: NodeId,
     /// Now.
@@ -34,7 +34,7 @@ pub struct PayerView<'a> {
 }
 
 /// The attempt a part starts: its number and what its HTLC carries.
-pub struct Attempt {
+pub(crate) struct Attempt {
     /// Its number within the payment, from 1.
     pub number: u32,
     /// What the HTLC is locked to.
@@ -45,7 +45,7 @@ pub struct Attempt {
 
 /// A payer's outbound payments.
 #[derive(Default)]
-pub struct OutboundPayments {
+pub(crate) struct OutboundPayments {
     payments: BTreeMap<PaymentId, OutboundPayment>,
     by_hash: BTreeMap<PaymentHash, PaymentId>,
     /// What our payments' HTLCs in flight use of each channel direction beyond the first hop,
@@ -344,7 +344,7 @@ impl OutboundPayments {
 }
 
 /// What learning from a part's outcome needs from the payer's node.
-pub struct LearnView<'a> {
+pub(crate) struct LearnView<'a> {
     /// The payer.
     pub me: NodeId,
     /// Now.

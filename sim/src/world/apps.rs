@@ -70,7 +70,7 @@ impl World<'_> {
         }
         match arrival {
             Some(Arrival::Pay { from, to, amount_msat, router }) => {
-                self.pay(from, to, amount_msat, router);
+                let _ = self.pay(from, to, amount_msat, router); // a refusal is recorded
             }
             Some(Arrival::Buy { customer, shop, item }) => {
                 self.buy(customer, shop, item);
@@ -90,18 +90,18 @@ impl World<'_> {
         if let Some(&(at, ..)) = list.payments.payments.get(index + 1) {
             self.schedule(at.max(self.now), SimEvent::ListPayment { index: index + 1 });
         }
-        self.pay(from, to, amount_msat, router);
+        let _ = self.pay(from, to, amount_msat, router); // a refusal is recorded
     }
 
-    /// The receiver invoices and the sender pays; returns the payment, or records why it was
-    /// refused (a node down, or a command refused).
+    /// The receiver invoices and the sender pays; returns the payment, or records and returns
+    /// why it was refused (a node down, or a command refused).
     pub(super) fn pay(
         &mut self,
         from: NodeId,
         to: NodeId,
         amount_msat: u64,
         router: Option<RouterConfig>,
-    ) -> Option<PaymentId> {
+    ) -> Result<PaymentId, Refusal> {
         let command = Command::CreateInvoice {
             amount_msat: Some(amount_msat),
             description: String::new(),
@@ -113,7 +113,7 @@ impl World<'_> {
             Err(error) => {
                 let refusal = error.map_or(Refusal::PayeeOffline, Refusal::Invoice);
                 self.refused(from, to, amount_msat, router, refusal);
-                return None;
+                return Err(refusal);
             }
         };
         self.start_payment(
@@ -125,20 +125,21 @@ impl World<'_> {
         )
     }
 
-    /// The sender pays `to` without an invoice; returns the payment, or records why it was
-    /// refused.
+    /// The sender pays `to` without an invoice; returns the payment, or records and returns why
+    /// it was refused.
     pub(super) fn keysend(
         &mut self,
         from: NodeId,
         to: NodeId,
         amount_msat: u64,
         router: Option<RouterConfig>,
-    ) -> Option<PaymentId> {
+    ) -> Result<PaymentId, Refusal> {
         let command = Command::Keysend { destination: to, amount_msat, router };
         self.start_payment(from, to, amount_msat, router, command)
     }
 
-    /// Runs a payment command on the payer; returns the payment, or records why it was refused.
+    /// Runs a payment command on the payer; returns the payment, or records and returns why it
+    /// was refused.
     fn start_payment(
         &mut self,
         from: NodeId,
@@ -146,14 +147,14 @@ impl World<'_> {
         amount_msat: u64,
         router: Option<RouterConfig>,
         command: Command,
-    ) -> Option<PaymentId> {
+    ) -> Result<PaymentId, Refusal> {
         match self.command(from, command) {
-            Ok(CommandOutput::Payment(payment)) => Some(payment),
+            Ok(CommandOutput::Payment(payment)) => Ok(payment),
             Ok(other) => unreachable!("a payment command answers with a payment: {other:?}"),
             Err(error) => {
                 let refusal = error.map_or(Refusal::PayerOffline, Refusal::Pay);
                 self.refused(from, to, amount_msat, router, refusal);
-                None
+                Err(refusal)
             }
         }
     }

@@ -2,13 +2,12 @@
 //! timers die with its life) and the restart brings it back to catch up with the chain; a
 //! partition cuts links; a latency spike slows them; a force close or a policy change is a
 //! command to the node. Crash and restart are done here and nowhere else. Which faults happen
-//! and when is the scenario's and [`crate::faults`]'s.
+//! and when is the scenario's and [`crate::random_faults`]'s.
 
 use super::{SimEvent, World};
 use crate::scenario::Fault;
 use crate::trace::Kind;
 use node_core::NodeId;
-use node_core::chain::{Block, ConfirmedTx};
 use node_core::node::Command;
 
 impl World<'_> {
@@ -100,18 +99,7 @@ impl World<'_> {
         let from = (self.hosts[node.index()].synced_height + 1).saturating_sub(first) as usize;
         for index in from..self.history.len() {
             let block = &self.history[index];
-            let txs = block
-                .txs
-                .iter()
-                .filter(|m| m.concerned.contains(&node))
-                .map(|m| ConfirmedTx { tx_index: m.tx_index, tx: m.tx.clone() })
-                .collect();
-            let notice = Block {
-                height: block.height,
-                time: self.now,
-                txs,
-                closed_channels: block.closed_channels.clone(),
-            };
+            let notice = block.notice(block.txs_for(node), self.now);
             self.hosts[node.index()].synced_height = block.height;
             self.nodes[node.index()].block_connected(self.now, &notice);
             self.collect(node);

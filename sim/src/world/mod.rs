@@ -28,8 +28,8 @@ use crate::shop::{AppMessage, Order, Shops};
 use crate::trace::{self, Kind, TraceWriter};
 use crate::workload::Workload;
 use checks::Resolutions;
-use node_core::chain::{Block, ConfirmedTx};
-use node_core::channel::{ChannelPhase, GenesisChannel};
+use node_core::chain::ConfirmedTx;
+use node_core::channel::ChannelPhase;
 use node_core::event::Event;
 use node_core::msg::Message;
 use node_core::node::{Action, Command, CommandError, CommandOutput, Timer};
@@ -221,33 +221,11 @@ impl<'a> World<'a> {
             .collect();
         let mut chain = MockChain::new(scenario.chain.start_height);
         for placed in &genesis.channels {
-            let c = &placed.def;
-            let (from_config, to_config) =
-                (&scenario.nodes[c.from.index()].config, &scenario.nodes[c.to.index()].config);
-            let from = GenesisChannel {
-                peer: c.to,
-                we_opened: true,
-                funding: placed.funding,
-                scid: placed.scid,
-                funding_sat: c.capacity_sat,
-                ours_msat: c.from_balance_msat,
-                announce: c.announce,
-                policy: c.from_policy,
-                disabled: c.from_disabled,
-                peer_policy: (!c.to_disabled).then_some(c.to_policy),
-            };
-            let to = GenesisChannel {
-                peer: c.from,
-                we_opened: false,
-                ours_msat: c.capacity_sat * 1000 - c.from_balance_msat,
-                policy: c.to_policy,
-                disabled: c.to_disabled,
-                peer_policy: (!c.from_disabled).then_some(c.from_policy),
-                ..from
-            };
-            nodes[c.from.index()].add_genesis_channel(&from, to_config);
-            nodes[c.to.index()].add_genesis_channel(&to, from_config);
-            if c.announce {
+            let [(a, a_side), (b, b_side)] = placed.sides();
+            let config = |node: NodeId| &scenario.nodes[node.index()].config;
+            nodes[a.index()].add_genesis_channel(&a_side, config(b));
+            nodes[b.index()].add_genesis_channel(&b_side, config(a));
+            if placed.def.announce {
                 chain.watch_announced(placed.funding, placed.scid);
             }
         }
@@ -513,13 +491,7 @@ impl<'a> World<'a> {
                 continue;
             }
             let id = NodeId(i as u32);
-            let txs = per_node.remove(&id).unwrap_or_default();
-            let notice = Block {
-                height: block.height,
-                time: self.now,
-                txs,
-                closed_channels: block.closed_channels.clone(),
-            };
+            let notice = block.notice(per_node.remove(&id).unwrap_or_default(), self.now);
             self.nodes[i].block_connected(self.now, &notice);
             self.hosts[i].synced_height = block.height;
             self.collect(id);

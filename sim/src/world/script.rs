@@ -5,12 +5,13 @@
 //! world tells the runner what nodes reported and when to look again.
 
 use super::{SimEvent, World};
+use crate::results::Refusal;
 use crate::scenario::{Scenario, Step};
 use crate::shop::OrderStatus;
 use crate::trace::Kind;
 use node_core::channel::ChannelPhase;
 use node_core::event::Event;
-use node_core::node::{Command, CommandOutput};
+use node_core::node::{Command, CommandError, CommandOutput};
 use node_core::payment::{PaymentId, PaymentStatus};
 use node_core::{ChannelId, NodeId, SimTime};
 use std::collections::BTreeMap;
@@ -28,6 +29,9 @@ pub struct StepRecord {
     pub ended_at: Option<SimTime>,
     /// Whether it succeeded.
     pub ok: bool,
+    /// Why it could not start: a node was down (`node_offline`, `payer_offline`,
+    /// `payee_offline`) or refused the command (the refusal's name).
+    pub refused: Option<&'static str>,
 }
 
 /// What the current script step waits for.
@@ -94,6 +98,11 @@ impl Script {
     }
 }
 
+/// The name of a command's refusal: the node was down, or refused it.
+fn refusal(error: Option<CommandError>) -> &'static str {
+    error.map_or("node_offline", |e| e.name())
+}
+
 impl World<'_> {
     /// Finishes waits that are met and starts the following steps, until one must wait.
     pub(super) fn advance_script(&mut self) {
@@ -112,11 +121,15 @@ impl World<'_> {
                 started_at: self.now,
                 ended_at: None,
                 ok: false,
+                refused: None,
             });
             match self.start_step(&step) {
                 Ok(wait) => self.script.wait = Some(wait),
-                Err(()) => {
+                Err(refused) => {
                     self.script.wait = None;
+                    if let Some(record) = self.script.steps.last_mut() {
+                        record.refused = Some(refused);
+                    }
                     self.finish_step(false);
                 }
             }
@@ -142,19 +155,20 @@ impl World<'_> {
         self.script.step += 1;
     }
 
-    fn start_step(&mut self, step: &Step) -> Result<Wait, ()> {
+    /// Starts `step`: what it waits for, or why it could not start.
+    fn start_step(&mut self, step: &Step) -> Result<Wait, &'static str> {
         match *step {
             Step::Connect { from, to } => {
-                self.command(from, Command::Connect { peer: to }).map_err(|_| ())?;
+                self.command(from, Command::Connect { peer: to }).map_err(refusal)?;
                 Ok(Wait::Connected { from, to })
             }
             Step::FundChannel { from, to, amount_sat, push_msat, announce } => {
                 let command = Command::FundChannel { peer: to, amount_sat, push_msat, announce };
-                match self.command(from, command).map_err(|_| ())? {
+                match self.command(from, command).map_err(refusal)? {
                     CommandOutput::Opening(temporary) => {
                         Ok(Wait::Funding { node: from, temporary })
                     }
-                    _ => Err(()),
+                    other => unreachable!("fundchannel answers with a channel: {other:?}"),
                 }
             }
             Step::WaitChannelReady { from, to } => {
@@ -166,11 +180,11 @@ impl World<'_> {
                 Ok(Wait::Order { order })
             }
             Step::Pay { from, to, amount_msat, router } => {
-                let payment = self.pay(from, to, amount_msat, router).ok_or(())?;
+                let payment = self.pay(from, to, amount_msat, router).map_err(Refusal::name)?;
                 Ok(Wait::Payment { node: from, payment })
             }
             Step::Keysend { from, to, amount_msat, router } => {
-                let payment = self.keysend(from, to, amount_msat, router).ok_or(())?;
+                let payment = self.keysend(from, to, amount_msat, router).map_err(Refusal::name)?;
                 Ok(Wait::Payment { node: from, payment })
             }
             Step::Close { from, to } => {
@@ -181,7 +195,7 @@ impl World<'_> {
                     .map(|c| c.id)
                     .collect();
                 self.script.closing.extend(open.iter().map(|&id| (from, id)));
-                self.command(from, Command::CloseChannel { peer: to }).map_err(|_| ())?;
+                self.command(from, Command::CloseChannel { peer: to }).map_err(refusal)?;
                 Ok(Wait::Closed { node: from, first, count: open.len() })
             }
             Step::Sleep { duration_us } => {

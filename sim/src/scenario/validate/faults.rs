@@ -1,6 +1,6 @@
 //! Faults: those scheduled at given times, resolved to node ids, links and µs, and the rates and
 //! ranges of those drawn from the seed. Drawing random faults and injecting any fault is the
-//! world's job ([`crate::faults`] plans the random ones).
+//! world's job ([`crate::random_faults`] plans the random ones).
 
 use super::Validator;
 use crate::scenario::file::{FaultSpec, RandomFaultsSpec, ScheduledFaultSpec};
