@@ -52,8 +52,14 @@ fn payments_to_and_from_a_crashed_node_are_refused_rows() {
     // The summary counts them apart from the payments started, and says why each step failed.
     let summary = out.summary.to_text();
     assert!(summary.contains("2 never started"), "{summary}");
-    assert!(summary.contains("step 1: a pays c 1000000 msat (refused: payee_offline)"), "{summary}");
-    assert!(summary.contains("step 2: c pays a 1000000 msat (refused: payer_offline)"), "{summary}");
+    assert!(
+        summary.contains("step 1: a pays c 1000000 msat (refused: payee_offline)"),
+        "{summary}"
+    );
+    assert!(
+        summary.contains("step 2: c pays a 1000000 msat (refused: payer_offline)"),
+        "{summary}"
+    );
 }
 
 #[test]
