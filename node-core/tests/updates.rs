@@ -2,10 +2,27 @@
 //! timestamp, same policy, and disabled if it announced the channel disabled (its peer away).
 
 use node_core::Event;
+use node_core::gossip::ChannelUpdate;
 use node_core::msg::Message;
 use node_core::node::Command;
 use node_core::onion::FailureCode;
 use node_core::testing::TestNet;
+
+/// Delivers everything, one message at a time, and returns the channel_update in the failure
+/// node 1 sent node 0 (temporary_channel_failure: its peer 2 is away).
+fn failed_back_with(net: &mut TestNet) -> ChannelUpdate {
+    let mut carried = None;
+    while net.deliver(1) == 1 {
+        for (from, to, msg) in net.queued() {
+            if let (1, 0, Message::UpdateFailHtlc(fail)) = (from.0, to.0, msg) {
+                carried = Some(fail.reason.clone().unwrap_at_sender().1);
+            }
+        }
+    }
+    let failure = carried.expect("node 1 failed the HTLC back");
+    assert_eq!(failure.code, FailureCode::TEMPORARY_CHANNEL_FAILURE);
+    failure.channel_update.expect("with its channel_update")
+}
 
 /// Regression (issue 11): the update in an onion error left out the away-disable that the
 /// published update had, so two updates with one timestamp disagreed on `disabled`.
@@ -29,17 +46,7 @@ fn regression_onion_error_update_matches_the_published_away_disable() {
     // Node 0 has not heard yet (gossip is flushed a minute later) and tries the channel.
     let invoice = net.invoice(2, 10_000_000);
     net.command(0, Command::Pay { invoice, amount_msat: None, router: None });
-    let mut carried = None;
-    while net.deliver(1) == 1 {
-        for (from, to, msg) in net.queued() {
-            if let (1, 0, Message::UpdateFailHtlc(fail)) = (from.0, to.0, msg) {
-                carried = Some(fail.reason.clone().unwrap_at_sender().1);
-            }
-        }
-    }
-    let failure = carried.expect("node 1 failed the HTLC back");
-    assert_eq!(failure.code, FailureCode::TEMPORARY_CHANNEL_FAILURE);
-    let update = failure.channel_update.expect("with its channel_update");
+    let update = failed_back_with(&mut net);
     assert_eq!(update.timestamp, published.timestamp);
     assert_eq!((update.disabled, update.policy), (true, published.policy));
     let failed = net.take_events_where(|e| matches!(e, Event::PaymentFailed { .. }));
@@ -67,17 +74,7 @@ fn regression_a_private_channel_carries_its_last_update_in_onion_errors() {
     let invoice = net.invoice(2, 10_000_000);
     assert_eq!(invoice.route_hints.len(), 1);
     net.command(0, Command::Pay { invoice, amount_msat: None, router: None });
-    let mut carried = None;
-    while net.deliver(1) == 1 {
-        for (from, to, msg) in net.queued() {
-            if let (1, 0, Message::UpdateFailHtlc(fail)) = (from.0, to.0, msg) {
-                carried = Some(fail.reason.clone().unwrap_at_sender().1);
-            }
-        }
-    }
-    let failure = carried.expect("node 1 failed the HTLC back");
-    assert_eq!(failure.code, FailureCode::TEMPORARY_CHANNEL_FAILURE);
-    let update = failure.channel_update.expect("with its channel_update");
+    let update = failed_back_with(&mut net);
     assert_eq!((update.timestamp, update.disabled), (sent_at_s, false));
     assert_eq!(net.take_events_where(|e| matches!(e, Event::PaymentFailed { .. })).len(), 1);
     assert_eq!(net.take_events_where(|e| matches!(e, Event::PaymentAttemptFailed { .. })).len(), 1);
