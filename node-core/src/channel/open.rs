@@ -15,6 +15,39 @@ use crate::gossip::ChannelUpdate;
 use crate::ids::{ChannelId, NodeId, Scid};
 use crate::msg::{AcceptChannel, ChannelReady, FundingCreated, OpenChannel};
 
+/// What the peer declared in its `open_channel` or `accept_channel` (both carry these fields).
+macro_rules! declared_in {
+    ($msg:expr) => {
+        DeclaredParams {
+            dust_limit_sat: $msg.dust_limit_sat,
+            channel_reserve_sat: $msg.channel_reserve_sat,
+            htlc_minimum_msat: $msg.htlc_minimum_msat,
+            max_htlc_value_in_flight_msat: $msg.max_htlc_value_in_flight_msat,
+            max_accepted_htlcs: $msg.max_accepted_htlcs,
+            to_self_delay_blocks: $msg.to_self_delay_blocks,
+        }
+    };
+}
+
+impl DeclaredParams {
+    /// Checks what a peer declared against the rules `open_channel` and `accept_channel` share
+    /// (BOLT 2): a reserve of zero (a zero-reserve channel) or at least both dust limits, and 1
+    /// to 483 HTLCs.
+    fn check_from_peer(&self, our_dust_limit_sat: u64) -> Result<(), ChannelError> {
+        let bad = |reason| Err(ChannelError::BadParameters { reason });
+        if self.channel_reserve_sat != 0
+            && (self.channel_reserve_sat < our_dust_limit_sat
+                || self.dust_limit_sat > self.channel_reserve_sat)
+        {
+            return bad("channel_reserve_satoshis below a dust limit");
+        }
+        if self.max_accepted_htlcs > 483 || self.max_accepted_htlcs == 0 {
+            return bad("max_accepted_htlcs out of range");
+        }
+        Ok(())
+    }
+}
+
 impl Channel {
     /// A channel we open: returns it and the `open_channel` to send.
     pub fn new_outbound(
@@ -66,16 +99,8 @@ impl Channel {
         if msg.push_msat > funding_sat * 1000 {
             return bad("push_msat above the funding");
         }
-        // A zero reserve is a zero-reserve channel; any other reserve respects both dust limits.
-        if msg.channel_reserve_sat != 0
-            && (msg.channel_reserve_sat < config.channel.dust_limit_sat
-                || msg.dust_limit_sat > msg.channel_reserve_sat)
-        {
-            return bad("channel_reserve_satoshis below a dust limit");
-        }
-        if msg.max_accepted_htlcs > 483 || msg.max_accepted_htlcs == 0 {
-            return bad("max_accepted_htlcs out of range");
-        }
+        let remote = declared_in!(msg);
+        remote.check_from_peer(config.channel.dust_limit_sat)?;
         let mut channel =
             Channel::blank(msg.temporary_channel_id, me, peer, false, funding_sat, config);
         channel.push_msat = msg.push_msat;
@@ -83,14 +108,7 @@ impl Channel {
         channel.format =
             CommitmentFormat { feerate_per_kw: msg.feerate_per_kw, anchors: msg.anchors };
         channel.local = DeclaredParams::declare(&config.channel, funding_sat, msg.dust_limit_sat);
-        channel.remote = DeclaredParams {
-            dust_limit_sat: msg.dust_limit_sat,
-            channel_reserve_sat: msg.channel_reserve_sat,
-            htlc_minimum_msat: msg.htlc_minimum_msat,
-            max_htlc_value_in_flight_msat: msg.max_htlc_value_in_flight_msat,
-            max_accepted_htlcs: msg.max_accepted_htlcs,
-            to_self_delay_blocks: msg.to_self_delay_blocks,
-        };
+        channel.remote = remote;
         channel.minimum_depth = config.channel.minimum_depth.max(1);
         channel.set_initial_balances();
         // The opener must afford its reserve and the commitment fee after the push.
@@ -168,31 +186,17 @@ impl Channel {
     pub fn on_accept(&mut self, msg: &AcceptChannel) -> Result<(), ChannelError> {
         self.expect_phase(ChannelPhase::OpenSent, "accept_channel")?;
         let bad = |reason| Err(ChannelError::BadParameters { reason });
-        if msg.channel_reserve_sat != 0
-            && (msg.channel_reserve_sat < self.local.dust_limit_sat
-                || msg.dust_limit_sat > msg.channel_reserve_sat)
-        {
-            return bad("channel_reserve_satoshis below a dust limit");
-        }
+        let remote = declared_in!(msg);
+        remote.check_from_peer(self.local.dust_limit_sat)?;
         if self.local.channel_reserve_sat != 0
             && self.local.channel_reserve_sat < msg.dust_limit_sat
         {
             return bad("our reserve is below the acceptor's dust limit");
         }
-        if msg.max_accepted_htlcs > 483 || msg.max_accepted_htlcs == 0 {
-            return bad("max_accepted_htlcs out of range");
-        }
         if msg.minimum_depth > 144 {
             return bad("minimum_depth unreasonably large");
         }
-        self.remote = DeclaredParams {
-            dust_limit_sat: msg.dust_limit_sat,
-            channel_reserve_sat: msg.channel_reserve_sat,
-            htlc_minimum_msat: msg.htlc_minimum_msat,
-            max_htlc_value_in_flight_msat: msg.max_htlc_value_in_flight_msat,
-            max_accepted_htlcs: msg.max_accepted_htlcs,
-            to_self_delay_blocks: msg.to_self_delay_blocks,
-        };
+        self.remote = remote;
         self.minimum_depth = msg.minimum_depth.max(1);
         let ours = self.views[0].ours_msat;
         if ours
