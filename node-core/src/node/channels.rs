@@ -1,6 +1,6 @@
-//! The node's channels: by channel id (temporary until the funding is known), indexed by short
-//! channel id once confirmed, with the set touched by the current input that may have something
-//! to sign. The channels themselves are [`crate::channel`]'s; this only keeps them.
+//! The node's channels: by channel id (temporary until the funding is known), indexed by peer and
+//! by short channel id once confirmed, with the set touched by the current input that may have
+//! something to sign. The channels themselves are [`crate::channel`]'s; this only keeps them.
 
 use crate::channel::Channel;
 use crate::ids::{ChannelId, NodeId, Scid};
@@ -9,7 +9,10 @@ use std::collections::{BTreeMap, BTreeSet};
 /// Every channel of a node.
 #[derive(Debug, Default)]
 pub(super) struct Channels {
-    by_id: BTreeMap<ChannelId, Channel>,
+    /// Boxed: a B-tree leaf holds eleven entries, and most nodes have a channel or two.
+    by_id: BTreeMap<ChannelId, Box<Channel>>,
+    /// The channels with each peer (a hub's peers each look up their own, not all of them).
+    by_peer: BTreeMap<NodeId, BTreeSet<ChannelId>>,
     by_scid: BTreeMap<Scid, ChannelId>,
     /// Channels touched by the current input, to sign and move forward before it returns.
     dirty: BTreeSet<ChannelId>,
@@ -18,17 +21,17 @@ pub(super) struct Channels {
 impl Channels {
     /// Channel `id`.
     pub(super) fn get(&self, id: ChannelId) -> Option<&Channel> {
-        self.by_id.get(&id)
+        self.by_id.get(&id).map(|c| &**c)
     }
 
     /// Channel `id`, to change.
     pub(super) fn get_mut(&mut self, id: ChannelId) -> Option<&mut Channel> {
-        self.by_id.get_mut(&id)
+        self.by_id.get_mut(&id).map(|c| &mut **c)
     }
 
     /// Channel `id` if it is one with `peer`.
     pub(super) fn with_peer(&mut self, id: ChannelId, peer: NodeId) -> Option<&mut Channel> {
-        self.by_id.get_mut(&id).filter(|c| c.peer() == peer)
+        self.by_id.get_mut(&id).map(|c| &mut **c).filter(|c| c.peer() == peer)
     }
 
     /// Whether channel `id` exists.
@@ -38,7 +41,7 @@ impl Channels {
 
     /// Every channel, by id.
     pub(super) fn iter(&self) -> impl Iterator<Item = &Channel> {
-        self.by_id.values()
+        self.by_id.values().map(|c| &**c)
     }
 
     /// The ids of every channel.
@@ -48,7 +51,7 @@ impl Channels {
 
     /// The channels with `peer`, by id.
     pub(super) fn of_peer(&self, peer: NodeId) -> impl Iterator<Item = &Channel> {
-        self.by_id.values().filter(move |c| c.peer() == peer)
+        self.by_peer.get(&peer).into_iter().flatten().map(|id| &*self.by_id[id])
     }
 
     /// Adds `channel` under its id (and its short id, if confirmed).
@@ -56,14 +59,21 @@ impl Channels {
         if let Some(scid) = channel.scid() {
             self.by_scid.insert(scid, channel.id());
         }
-        self.by_id.insert(channel.id(), channel);
+        self.by_peer.entry(channel.peer()).or_default().insert(channel.id());
+        self.by_id.insert(channel.id(), Box::new(channel));
     }
 
     /// Removes channel `id` (and its short id from the index).
     pub(super) fn remove(&mut self, id: ChannelId) -> Option<Channel> {
-        let channel = self.by_id.remove(&id)?;
+        let channel = *self.by_id.remove(&id)?;
         if let Some(scid) = channel.scid() {
             self.by_scid.remove(&scid);
+        }
+        if let Some(ids) = self.by_peer.get_mut(&channel.peer()) {
+            ids.remove(&id);
+            if ids.is_empty() {
+                self.by_peer.remove(&channel.peer());
+            }
         }
         Some(channel)
     }
