@@ -7,6 +7,12 @@ use crate::ids::{NodeId, PaymentHash, Preimage, Scid, SimTime, Txid, sha256};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
+/// All the bitcoin there will ever be, sat (Bitcoin Core's `MAX_MONEY`, `consensus/amount.h`):
+/// no amount a node handles exceeds it, so sums of a few amounts fit in u64 msat.
+pub const MAX_MONEY_SAT: u64 = 21_000_000 * 100_000_000;
+/// [`MAX_MONEY_SAT`] in msat.
+pub const MAX_MONEY_MSAT: u64 = MAX_MONEY_SAT * 1000;
+
 /// A transaction output, by transaction and index.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct OutPoint {

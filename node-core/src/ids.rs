@@ -59,14 +59,18 @@ impl SimTime {
         self.0 / 1_000_000
     }
 
-    /// This time plus `us` microseconds.
+    /// The end of time: what a time that would not fit in u64 µs (over 584,000 years) becomes.
+    pub const NEVER: SimTime = SimTime(u64::MAX);
+
+    /// This time plus `us` microseconds, saturating at [`SimTime::NEVER`] (a run's horizon is at
+    /// most ten years, so a saturated time is one the run never reaches).
     pub fn plus_micros(self, us: u64) -> SimTime {
-        SimTime(self.0.checked_add(us).expect("invariant: simulated time fits in u64 µs"))
+        SimTime(self.0.saturating_add(us))
     }
 
-    /// This time plus `secs` seconds.
+    /// This time plus `secs` seconds, saturating like [`SimTime::plus_micros`].
     pub fn plus_secs(self, secs: u64) -> SimTime {
-        self.plus_micros(secs * 1_000_000)
+        self.plus_micros(secs.saturating_mul(1_000_000))
     }
 
     /// Microseconds from `earlier` to `self`, zero if `earlier` is later.

@@ -119,7 +119,9 @@ impl InvoiceRecord {
         cltv_expiry: u32,
     ) -> bool {
         let invoice = &self.invoice;
-        let amount_ok = invoice.amount_msat.is_none_or(|a| total_msat >= a && total_msat <= 2 * a);
+        let amount_ok = invoice
+            .amount_msat
+            .is_none_or(|a| total_msat >= a && total_msat <= a.saturating_mul(2));
         self.status(now) == InvoiceStatus::Unpaid
             && payment_secret == Some(invoice.payment_secret)
             && amount_ok

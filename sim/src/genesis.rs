@@ -1,22 +1,21 @@
 //! Genesis: the world as it stands when a run starts, built from a validated scenario in one
 //! place. It lists every channel of the start (those the file lists, those of an imported
 //! snapshot with their drawn balances, those of a generated network), places each in the genesis
-//! block (a funding output and its short channel id), funds the wallets in the coinbase, builds
-//! the graph every node knows from the start, and draws the random faults. Every random draw of
-//! the start happens here, each from its own [`StreamId`]; the run's later draws (latencies,
-//! the workload) are the links' and the workload's.
+//! block (a funding output and its short channel id), funds the wallets in the coinbase, and
+//! builds the graph every node knows from the start. Every random draw of the start happens here,
+//! each from its own [`StreamId`]; the run's later draws (latencies, the workload, the random
+//! faults) are the links', the workload's and [`crate::random_faults`]'.
 //!
 //! What it does not do: create nodes or schedule anything (the world does, from a [`Genesis`]),
 //! or check the scenario (validation already did).
 
 use crate::generate::{self, BalanceSplit, TopologyKind};
-use crate::random_faults;
 use crate::rng::StreamId;
-use crate::scenario::{ChannelDef, Fault, Scenario};
+use crate::scenario::{ChannelDef, Scenario};
 use node_core::chain::{OutPoint, Script, Tx, TxKind, TxOut};
 use node_core::channel::GenesisChannel;
 use node_core::graph::{BaseGraph, ChannelInfo, DirectedPolicy};
-use node_core::{NodeId, Scid, SimTime};
+use node_core::{NodeId, Scid};
 use std::sync::Arc;
 
 /// Outputs per genesis funding transaction (a short_channel_id has 16 bits for the output).
@@ -84,8 +83,6 @@ pub struct Genesis {
     pub txs: Vec<Tx>,
     /// The public channels of the start, as every node knows them.
     pub graph: Arc<BaseGraph>,
-    /// The faults drawn from the seed, by time.
-    pub random_faults: Vec<(SimTime, Fault)>,
 }
 
 impl Genesis {
@@ -125,14 +122,7 @@ impl Genesis {
             .collect();
         let infos = channels.iter().filter(|c| c.def.announce).map(channel_info).collect();
         let graph = Arc::new(BaseGraph::new(scenario.nodes.len() as u32, infos));
-        let random_faults = match &scenario.random_faults {
-            Some(spec) => {
-                let defs: Vec<&ChannelDef> = channels.iter().map(|c| &c.def).collect();
-                random_faults::draw(spec, scenario, &defs)
-            }
-            None => Vec::new(),
-        };
-        Genesis { channels, txs, graph, random_faults }
+        Genesis { channels, txs, graph }
     }
 
     /// The pairs of nodes that share a channel of the start, (smaller id, larger id), sorted:

@@ -185,3 +185,26 @@ fn others_stop_routing_through_a_closed_channel_once_the_gossip_reaches_them() {
     assert_eq!(p[1].attempts, 0);
     assert!(out.summary.funds.conserved);
 }
+
+/// Regression (issue 12): random faults were drawn up front to `end_s`, so a high rate with a
+/// far end ran out of memory before the run (which stops much earlier) began.
+#[test]
+fn regression_random_faults_are_drawn_as_the_run_goes() {
+    let text = r#"Scenario(
+        name: "many_crashes",
+        nodes: [(name: "a"), (name: "b")],
+        channels: [(from: "a", to: "b", capacity_sat: 1_000_000)],
+        random_faults: (end_s: 315_360_000, crashes_per_node_day: 100_000.0),
+        stop: (max_duration_s: 60),
+    )"#;
+    let scenario = Scenario::parse("many_crashes.ron", text).unwrap();
+    let (out, trace) = sim::run_captured(&scenario, TraceLevel::Full, false).unwrap();
+    let text = String::from_utf8(trace).unwrap();
+    let started = text
+        .lines()
+        .filter(|l| l.split(' ').nth(1) == Some(&(Kind::FaultStarted as u16).to_string()));
+    // 100,000 a day on each of two nodes for a minute: about 139.
+    let n = started.count();
+    assert!((100..180).contains(&n), "{n}");
+    assert!(out.summary.funds.conserved);
+}

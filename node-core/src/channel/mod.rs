@@ -167,7 +167,13 @@ impl DeclaredParams {
         funding_sat: u64,
         peer_dust_limit_sat: u64,
     ) -> DeclaredParams {
-        let reserve_sat = funding_sat * u64::from(config.reserve_ppm) / 1_000_000;
+        // In u128: a channel may hold all bitcoin, and a peer may ask for any share of it.
+        let share = |value: u64, part: u64, whole: u64| {
+            u64::try_from(u128::from(value) * u128::from(part) / u128::from(whole))
+                .unwrap_or(u64::MAX)
+        };
+        let reserve_sat =
+            share(funding_sat, u64::from(config.reserve_ppm), 1_000_000).min(funding_sat);
         DeclaredParams {
             dust_limit_sat: config.dust_limit_sat,
             channel_reserve_sat: if config.reserve_ppm == 0 {
@@ -176,10 +182,11 @@ impl DeclaredParams {
                 reserve_sat.max(config.dust_limit_sat).max(peer_dust_limit_sat)
             },
             htlc_minimum_msat: config.htlc_minimum_msat,
-            max_htlc_value_in_flight_msat: funding_sat
-                * 1000
-                * u64::from(config.max_htlc_value_in_flight_percent)
-                / 100,
+            max_htlc_value_in_flight_msat: share(
+                funding_sat.saturating_mul(1000),
+                u64::from(config.max_htlc_value_in_flight_percent),
+                100,
+            ),
             max_accepted_htlcs: config.max_accepted_htlcs.min(483),
             to_self_delay_blocks: config.to_self_delay_blocks,
         }

@@ -31,10 +31,17 @@ macro_rules! declared_in {
 
 impl DeclaredParams {
     /// Checks what a peer declared against the rules `open_channel` and `accept_channel` share
-    /// (BOLT 2): a reserve of zero (a zero-reserve channel) or at least both dust limits, and 1
-    /// to 483 HTLCs.
-    fn check_from_peer(&self, our_dust_limit_sat: u64) -> Result<(), ChannelError> {
+    /// (BOLT 2): a reserve within the funding, zero (a zero-reserve channel) or at least both
+    /// dust limits, and 1 to 483 HTLCs.
+    fn check_from_peer(
+        &self,
+        funding_sat: u64,
+        our_dust_limit_sat: u64,
+    ) -> Result<(), ChannelError> {
         let bad = |reason| Err(ChannelError::BadParameters { reason });
+        if self.channel_reserve_sat > funding_sat {
+            return bad("channel_reserve_satoshis above the funding");
+        }
         if self.channel_reserve_sat != 0
             && (self.channel_reserve_sat < our_dust_limit_sat
                 || self.dust_limit_sat > self.channel_reserve_sat)
@@ -100,7 +107,7 @@ impl Channel {
             return bad("push_msat above the funding");
         }
         let remote = declared_in!(msg);
-        remote.check_from_peer(config.channel.dust_limit_sat)?;
+        remote.check_from_peer(funding_sat, config.channel.dust_limit_sat)?;
         let mut channel =
             Channel::blank(msg.temporary_channel_id, me, peer, false, funding_sat, config);
         channel.push_msat = msg.push_msat;
@@ -187,7 +194,7 @@ impl Channel {
         self.expect_phase(ChannelPhase::OpenSent, "accept_channel")?;
         let bad = |reason| Err(ChannelError::BadParameters { reason });
         let remote = declared_in!(msg);
-        remote.check_from_peer(self.local.dust_limit_sat)?;
+        remote.check_from_peer(self.funding_sat, self.local.dust_limit_sat)?;
         if self.local.channel_reserve_sat != 0
             && self.local.channel_reserve_sat < msg.dust_limit_sat
         {

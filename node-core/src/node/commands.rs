@@ -4,7 +4,7 @@
 //! done is refused with a [`CommandError`] and changes nothing.
 
 use super::Node;
-use crate::chain::weight;
+use crate::chain::{MAX_MONEY_MSAT, weight};
 use crate::channel::{Channel, ChannelPhase};
 use crate::command::{
     ChannelSummary, Command, CommandError, CommandOutput, InvoiceSummary, PaymentSummary,
@@ -125,6 +125,9 @@ impl Node {
         if amount_msat == Some(0) {
             return Err(CommandError::InvalidAmount { reason: "invoice amount is zero" });
         }
+        if amount_msat.is_some_and(|a| a > MAX_MONEY_MSAT) {
+            return Err(CommandError::InvalidAmount { reason: "more than all bitcoin" });
+        }
         let preimage = Preimage(self.random_bytes());
         let payment_secret = PaymentSecret(self.random_bytes());
         let invoice = Invoice {
@@ -194,8 +197,12 @@ impl Node {
             return Err(CommandError::InvoiceExpired);
         }
         let amount_msat = match (invoice.amount_msat, amount_msat) {
-            (Some(a), _) | (None, Some(a)) if a > 0 => a,
-            _ => return Err(CommandError::InvalidAmount { reason: "no amount, or zero" }),
+            (Some(a), _) | (None, Some(a)) if a > 0 && a <= MAX_MONEY_MSAT => a,
+            _ => {
+                return Err(CommandError::InvalidAmount {
+                    reason: "no amount, zero, or more than all bitcoin",
+                });
+            }
         };
         if self.payments.is_pending_or_paid(&invoice.payment_hash) {
             return Err(CommandError::DuplicatePayment);
@@ -228,8 +235,8 @@ impl Node {
         if destination == self.id {
             return Err(CommandError::SelfPeer);
         }
-        if amount_msat == 0 {
-            return Err(CommandError::InvalidAmount { reason: "zero" });
+        if amount_msat == 0 || amount_msat > MAX_MONEY_MSAT {
+            return Err(CommandError::InvalidAmount { reason: "zero, or more than all bitcoin" });
         }
         let preimage = Preimage(self.random_bytes());
         let router = router.unwrap_or(self.config.router);

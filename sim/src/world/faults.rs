@@ -11,10 +11,31 @@ use node_core::NodeId;
 use node_core::node::Command;
 
 impl World<'_> {
-    /// Fault `index` starts.
-    pub(super) fn start_fault(&mut self, index: usize) {
-        let (_, fault) = self.faults[index].clone();
+    /// Draws the next random fault, if any, and schedules it.
+    pub(super) fn schedule_random_fault(&mut self) {
+        if let Some((at, fault)) = self.random_faults.as_mut().and_then(Iterator::next) {
+            self.schedule(at, SimEvent::RandomFault { fault });
+        }
+    }
+
+    /// A fault drawn from the seed starts: it is numbered after the scenario's, and the next
+    /// one is drawn.
+    pub(super) fn random_fault(&mut self, fault: Fault) {
+        let index = self.scenario.faults.len() + self.random_started;
+        self.random_started += 1;
+        self.start_fault(index, fault);
+        self.schedule_random_fault();
+    }
+
+    /// Fault number `index` starts.
+    pub(super) fn start_fault(&mut self, index: usize, fault: Fault) {
         self.trace.record(self.now, Kind::FaultStarted, &[index as u64, fault.code()], &[]);
+        if matches!(
+            fault,
+            Fault::Crash { .. } | Fault::Partition { .. } | Fault::LatencySpike { .. }
+        ) {
+            self.active_faults.insert(index, fault.clone());
+        }
         match fault {
             Fault::Crash { node, duration_us } => {
                 self.crash(node);
@@ -47,9 +68,12 @@ impl World<'_> {
         self.poke = true;
     }
 
-    /// Fault `index` ends.
+    /// Fault number `index` ends.
     pub(super) fn end_fault(&mut self, index: usize) {
-        let (_, fault) = self.faults[index].clone();
+        let fault = self
+            .active_faults
+            .remove(&index)
+            .expect("invariant: a fault ends once, after it started");
         self.trace.record(self.now, Kind::FaultEnded, &[index as u64, fault.code()], &[]);
         match fault {
             Fault::Crash { node, .. } => self.restart(node),

@@ -21,9 +21,10 @@ use crate::chain::{MinedBlock, MockChain};
 use crate::engine::EventQueue;
 use crate::genesis::Genesis;
 use crate::link::{LinkKind, Links};
+use crate::random_faults::RandomFaults;
 use crate::results::{Refusal, Results};
 use crate::rng::StreamId;
-use crate::scenario::{Fault, Scenario};
+use crate::scenario::{ChannelDef, Fault, Scenario};
 use crate::shop::{AppMessage, Order, Shops};
 use crate::trace::{self, Kind, TraceWriter};
 use crate::workload::Workload;
@@ -61,8 +62,10 @@ enum SimEvent {
     Payment,
     /// Payment `index` of the scenario's payment list is due.
     ListPayment { index: usize },
-    /// Fault `index` starts.
+    /// The scenario's fault `index` starts.
     FaultStart { index: usize },
+    /// A fault drawn from the seed starts (and the next one is drawn).
+    RandomFault { fault: Fault },
     /// Fault `index` ends.
     FaultEnd { index: usize },
 }
@@ -194,8 +197,12 @@ pub struct World<'a> {
     instant: Option<VecDeque<(NodeId, NodeId, Message)>>,
     /// Every block mined, from genesis on, for nodes that catch up after a crash.
     history: Vec<MinedBlock>,
-    /// The faults of the run: the scenario's, then those drawn from the seed.
-    faults: Vec<(SimTime, Fault)>,
+    /// The faults drawn from the seed, one at a time as the run goes.
+    random_faults: Option<RandomFaults>,
+    /// Random faults started so far (they are numbered after the scenario's).
+    random_started: usize,
+    /// Faults started that have an end still to come, by number.
+    active_faults: BTreeMap<usize, Fault>,
     /// Check the invariants after every event.
     check: bool,
     /// How each node resolved each incoming HTLC (checked with `check`).
@@ -230,8 +237,10 @@ impl<'a> World<'a> {
             }
         }
         let n = nodes.len();
-        let mut faults = scenario.faults.clone();
-        faults.extend(genesis.random_faults.iter().cloned());
+        let random_faults = scenario.random_faults.map(|spec| {
+            let defs: Vec<&ChannelDef> = genesis.channels.iter().map(|c| &c.def).collect();
+            RandomFaults::new(spec, scenario, &defs)
+        });
         let mut world = World {
             scenario,
             now: SimTime::ZERO,
@@ -257,7 +266,9 @@ impl<'a> World<'a> {
             actions: Vec::new(),
             instant: Some(VecDeque::new()),
             history: Vec::new(),
-            faults,
+            random_faults,
+            random_started: 0,
+            active_faults: BTreeMap::new(),
             check,
             resolutions: Resolutions::default(),
             end: EndReason::Idle,
@@ -271,10 +282,10 @@ impl<'a> World<'a> {
         {
             world.schedule(at, SimEvent::ListPayment { index: 0 });
         }
-        for index in 0..world.faults.len() {
-            let at = world.faults[index].0;
+        for (index, &(at, _)) in scenario.faults.iter().enumerate() {
             world.schedule(at, SimEvent::FaultStart { index });
         }
+        world.schedule_random_fault();
         let pairs = genesis.peer_pairs();
         let block = world.chain.genesis(genesis.txs);
         world.connect_block(block);
@@ -424,7 +435,11 @@ impl<'a> World<'a> {
                 self.nodes[node.index()].timer_fired(self.now, timer);
                 self.collect(node);
             }
-            SimEvent::FaultStart { index } => self.start_fault(index),
+            SimEvent::FaultStart { index } => {
+                let fault = self.scenario.faults[index].1.clone();
+                self.start_fault(index, fault);
+            }
+            SimEvent::RandomFault { fault } => self.random_fault(fault),
             SimEvent::Payment => self.workload_payment(),
             SimEvent::ListPayment { index } => self.list_payment(index),
             SimEvent::FaultEnd { index } => self.end_fault(index),
