@@ -16,6 +16,7 @@ use crate::sweep::{Shard, ShardPlan, Sweep};
 use crate::trace::TraceLevel;
 use crate::verify::VerifyError;
 use clap::{Args, Parser, Subcommand};
+use node_core::SimTime;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -243,11 +244,13 @@ impl RunConfig {
         repro_command(&self.path, self.scenario.seed, self.check)
     }
 
-    /// Runs the scenario and writes its outputs into the output directory. A panic in the run (a
-    /// broken invariant) is caught and becomes [`Failure::Invariant`]; an output that cannot be
-    /// written is bad input.
-    pub fn run(&self) -> Result<RunOutput, Failure> {
-        let run = || crate::run_to_dir(&self.scenario, &self.out, self.level, self.check);
+    /// Runs the scenario and writes its outputs into the output directory, telling `progress`
+    /// the simulated time as it goes. A panic in the run (a broken invariant) is caught and
+    /// becomes [`Failure::Invariant`]; an output that cannot be written is bad input.
+    pub fn run(&self, progress: Option<Box<dyn FnMut(SimTime)>>) -> Result<RunOutput, Failure> {
+        let run = std::panic::AssertUnwindSafe(|| {
+            crate::run_to_dir(&self.scenario, &self.out, self.level, self.check, progress)
+        });
         match std::panic::catch_unwind(run) {
             Ok(Ok(output)) => Ok(output),
             Ok(Err(e)) => Err(Failure::BadInput(format!("writing to {}: {e}", self.out.display()))),

@@ -39,6 +39,7 @@ pub mod verify;
 pub mod workload;
 pub mod world;
 
+use node_core::SimTime;
 use results::Results;
 use scenario::Scenario;
 use std::io::{self, Write};
@@ -54,12 +55,20 @@ pub struct RunOptions {
     pub level: TraceLevel,
     /// Check the invariants after every event (slow); a broken one panics with the seed.
     pub check: bool,
+    /// Told the simulated time now and then while the run goes (a progress bar on a terminal);
+    /// what it does reaches no output.
+    pub progress: Option<Box<dyn FnMut(SimTime)>>,
 }
 
 impl RunOptions {
     /// A run whose trace is discarded.
     pub fn without_trace() -> RunOptions {
-        RunOptions { trace: Box::new(io::sink()), level: TraceLevel::Off, check: false }
+        RunOptions {
+            trace: Box::new(io::sink()),
+            level: TraceLevel::Off,
+            check: false,
+            progress: None,
+        }
     }
 }
 
@@ -85,7 +94,7 @@ pub fn run(scenario: &Scenario, options: RunOptions) -> io::Result<RunOutput> {
         nodes: scenario.nodes.iter().map(|n| n.name.clone()).collect(),
     };
     let mut world = World::new(scenario, TraceWriter::new(options.trace, &header), options.check);
-    world.run();
+    world.run(options.progress);
     let (record, writer) = world.finish();
     let (trace, footer) = writer.finish()?;
     let summary = RunSummary::build(&record, scenario, &footer, options.level.name());
@@ -99,36 +108,44 @@ pub fn run_captured(
     check: bool,
 ) -> io::Result<(RunOutput, Vec<u8>)> {
     let buffer = output::SharedBuffer::default();
-    let out = run(scenario, RunOptions { trace: Box::new(buffer.clone()), level, check })?;
+    let options = RunOptions { trace: Box::new(buffer.clone()), level, check, progress: None };
+    let out = run(scenario, options)?;
     Ok((out, buffer.bytes()))
 }
 
 /// The files a run writes into its output directory.
 pub const OUTPUT_FILES: [&str; 4] = ["trace.txt", "payments.csv", "attempts.csv", "summary.json"];
 
-/// Runs `scenario` and writes `trace.txt`, `payments.csv`, `attempts.csv` and `summary.json` into `dir`
-/// (created if missing), each atomically.
+/// Runs `scenario` and writes `trace.txt`, `payments.csv`, `attempts.csv` and `summary.json` into
+/// `dir` (created if missing). The directory is held for the run (a second run into it fails at
+/// once), temporary files a killed run left there are removed, and the four files replace the
+/// old ones together once all are written; on any error none is replaced and no temporary file
+/// is left. `progress` is told the simulated time as the run goes.
 pub fn run_to_dir(
     scenario: &Scenario,
     dir: &std::path::Path,
     level: TraceLevel,
     check: bool,
+    progress: Option<Box<dyn FnMut(SimTime)>>,
 ) -> io::Result<RunOutput> {
     std::fs::create_dir_all(dir)?;
-    let trace_path = dir.join(OUTPUT_FILES[0]);
-    let trace_tmp = output::temp_path(&trace_path);
-    let trace = io::BufWriter::new(std::fs::File::create(&trace_tmp)?);
-    let mut out = run(scenario, RunOptions { trace: Box::new(trace), level, check })?;
+    let _held = output::DirLock::acquire(dir, "run")?;
+    output::remove_stale_temps(dir, &OUTPUT_FILES)?;
+    let trace = output::Pending::new(&dir.join(OUTPUT_FILES[0]));
+    let file = io::BufWriter::new(std::fs::File::create(trace.tmp())?);
+    let mut out = run(scenario, RunOptions { trace: Box::new(file), level, check, progress })?;
     out.trace = Box::new(io::sink()); // drops (and closes) the file, already flushed by the footer
-    output::commit(&trace_tmp, &trace_path)?;
-    let mut csv = Vec::new();
     let names: Vec<String> = scenario.nodes.iter().map(|n| n.name.clone()).collect();
-    out.results.write_csv(&names, &mut csv)?;
-    output::write_atomic(&dir.join(OUTPUT_FILES[1]), &csv)?;
-    let mut csv = Vec::new();
-    out.results.write_attempts_csv(&names, &mut csv)?;
-    output::write_atomic(&dir.join(OUTPUT_FILES[2]), &csv)?;
-    output::write_atomic(&dir.join(OUTPUT_FILES[3]), out.summary.to_json().as_bytes())?;
+    let (mut payments, mut attempts) = (Vec::new(), Vec::new());
+    out.results.write_csv(&names, &mut payments)?;
+    out.results.write_attempts_csv(&names, &mut attempts)?;
+    let files = [
+        trace,
+        output::Pending::write(&dir.join(OUTPUT_FILES[1]), &payments)?,
+        output::Pending::write(&dir.join(OUTPUT_FILES[2]), &attempts)?,
+        output::Pending::write(&dir.join(OUTPUT_FILES[3]), out.summary.to_json().as_bytes())?,
+    ];
+    output::commit_all(files)?;
     Ok(out)
 }
 
@@ -148,14 +165,15 @@ pub fn bless(
     scenario: &Scenario,
     trace_path: &std::path::Path,
 ) -> io::Result<(TraceLevel, u64, TraceFooter)> {
-    let tmp = output::temp_path(trace_path);
     for level in [TraceLevel::Full, TraceLevel::Payments] {
-        let file = io::BufWriter::new(std::fs::File::create(&tmp)?);
-        let mut out = run(scenario, RunOptions { trace: Box::new(file), level, check: false })?;
+        let pending = output::Pending::new(trace_path);
+        let file = io::BufWriter::new(std::fs::File::create(pending.tmp())?);
+        let options = RunOptions { trace: Box::new(file), level, check: false, progress: None };
+        let mut out = run(scenario, options)?;
         out.trace = Box::new(io::sink());
-        let bytes = std::fs::metadata(&tmp)?.len();
+        let bytes = std::fs::metadata(pending.tmp())?.len();
         if bytes < GOLDEN_FULL_LIMIT_BYTES || level == TraceLevel::Payments {
-            output::commit(&tmp, trace_path)?;
+            pending.commit()?;
             return Ok((level, bytes, out.footer));
         }
     }

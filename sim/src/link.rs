@@ -11,6 +11,10 @@ use node_core::{NodeId, SimTime};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
+/// The largest one-way latency a model may give, ms (a day): a scenario's models are checked
+/// against it, and a log-normal draw above it is cut to it.
+pub const MAX_LATENCY_MS: u64 = 86_400_000;
+
 /// How long a message takes over a link, one way.
 #[derive(Clone, Copy, Debug, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -107,21 +111,22 @@ impl Links {
     }
 
     /// One latency sample for the link between `a` and `b`, µs.
+    /// A log-normal draw above [`MAX_LATENCY_MS`] is that; spikes in force add to it.
     pub fn sample_us(&mut self, a: NodeId, b: NodeId) -> u64 {
         let model = self.model(a, b);
         let state = self.state(a, b);
         let extra_us = state.extra_us;
         let stream = &mut state.stream;
-        extra_us
-            + match model {
-                LatencyModel::Constant { latency_ms } => latency_ms * 1000,
-                LatencyModel::Uniform { min_ms, max_ms } => {
-                    stream.range_inclusive(min_ms * 1000, max_ms * 1000)
-                }
-                LatencyModel::LogNormal { median_ms, sigma } => {
-                    stream.log_normal(median_ms * 1000, sigma)
-                }
+        let drawn_us = match model {
+            LatencyModel::Constant { latency_ms } => latency_ms * 1000,
+            LatencyModel::Uniform { min_ms, max_ms } => {
+                stream.range_inclusive(min_ms * 1000, max_ms * 1000)
             }
+            LatencyModel::LogNormal { median_ms, sigma } => {
+                stream.log_normal(median_ms * 1000, sigma).min(MAX_LATENCY_MS * 1000)
+            }
+        };
+        extra_us.saturating_add(drawn_us)
     }
 
     /// When a message from `from` to `to` sent at `now` arrives: now plus a latency sample, but
@@ -169,8 +174,11 @@ impl Links {
     /// Adds (or removes) a latency spike on the link.
     pub fn spike(&mut self, a: NodeId, b: NodeId, extra_us: u64, start: bool) {
         let state = self.state(a, b);
-        state.extra_us =
-            if start { state.extra_us + extra_us } else { state.extra_us.saturating_sub(extra_us) };
+        state.extra_us = if start {
+            state.extra_us.saturating_add(extra_us)
+        } else {
+            state.extra_us.saturating_sub(extra_us)
+        };
     }
 }
 

@@ -27,7 +27,12 @@ fn dispatch(command: Command) -> Result<(), Failure> {
     match command {
         Command::Run(args) => {
             let config = RunConfig::try_from(args)?;
-            let output = config.run()?;
+            let bar = progress_bar(config.scenario.max_duration.as_secs() as usize, RUN_TEMPLATE);
+            let shown = bar.clone();
+            let output = config
+                .run(Some(Box::new(move |now| shown.set_position(now.as_secs()))))
+                .inspect_err(|_| bar.abandon())?;
+            bar.finish_and_clear();
             if !config.quiet {
                 print!("{}", output.summary.to_text());
             }
@@ -75,7 +80,7 @@ fn dispatch(command: Command) -> Result<(), Failure> {
         }
         Command::Sweep(args) => {
             let config = SweepConfig::try_from(args)?;
-            let bar = progress_bar(config.pending());
+            let bar = progress_bar(config.pending(), SWEEP_TEMPLATE);
             eprintln!("{}", config.describe());
             let ran = config.run(&|| bar.inc(1)).inspect_err(|_| bar.abandon())?;
             bar.finish_and_clear();
@@ -112,11 +117,13 @@ fn emit(text: &str, out: Option<PathBuf>) -> Result<(), Failure> {
     }
 }
 
-/// A bar of `cells` on a terminal, else hidden (the real clock it shows reaches no output).
-fn progress_bar(cells: usize) -> ProgressBar {
+const SWEEP_TEMPLATE: &str = "{bar:40} {pos}/{len} cells, {elapsed} elapsed, ETA {eta}";
+const RUN_TEMPLATE: &str = "{bar:40} {pos}/{len} simulated s, {elapsed} elapsed";
+
+/// A bar of `len` on a terminal, else hidden (the real clock it shows reaches no output).
+fn progress_bar(len: usize, template: &str) -> ProgressBar {
     let terminal = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let bar = if terminal { ProgressBar::new(cells as u64) } else { ProgressBar::hidden() };
-    let template = "{bar:40} {pos}/{len} cells, {elapsed} elapsed, ETA {eta}";
+    let bar = if terminal { ProgressBar::new(len as u64) } else { ProgressBar::hidden() };
     bar.set_style(ProgressStyle::with_template(template).expect("invariant: a valid template"));
     bar
 }

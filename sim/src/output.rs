@@ -1,31 +1,88 @@
-//! Writing result files atomically: each file is written beside its final path under a temporary
-//! name and renamed into place once complete, so a reader never sees half a file and an
-//! interrupted run never destroys an earlier result.
+//! Writing result files so that nothing written is lost: each file is written beside its final
+//! path under a temporary name ([`Pending`]) and renamed into place once complete, so a reader
+//! never sees half a file and an interrupted run never destroys an earlier result. A run's
+//! files are renamed together once all are written ([`commit_all`]); a temporary file is removed
+//! on every error path (and by unwinding), and one left by a killed process is removed by the
+//! next run into the directory, which holds the directory alone while it writes ([`DirLock`]).
 
-use std::fs::{self, File};
+use std::fs::{self, File, OpenOptions, TryLockError};
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-/// A file being written; it appears at its path only on [`AtomicFile::commit`].
-pub struct AtomicFile {
+/// A file being written under a temporary name beside its path: it appears at its path only on
+/// [`Pending::commit`], and the temporary file is removed if it is dropped before.
+pub struct Pending {
     path: PathBuf,
-    tmp: PathBuf,
+    tmp: Option<PathBuf>,
+}
+
+impl Pending {
+    /// A file to be written at `path` (its directory must exist); nothing is created yet.
+    pub fn new(path: &Path) -> Pending {
+        Pending { path: path.to_path_buf(), tmp: Some(temp_path(path)) }
+    }
+
+    /// `bytes`, written and synced under the temporary name.
+    pub fn write(path: &Path, bytes: &[u8]) -> io::Result<Pending> {
+        let pending = Pending::new(path);
+        let mut file = File::create(pending.tmp())?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        Ok(pending)
+    }
+
+    /// The temporary name it is written under.
+    pub fn tmp(&self) -> &Path {
+        self.tmp
+            .as_deref()
+            .expect("invariant: a pending file has its temporary name until committed")
+    }
+
+    /// Syncs the temporary file and renames it into place.
+    pub fn commit(mut self) -> io::Result<()> {
+        let tmp = self.tmp.take().expect("invariant: committed once");
+        let done =
+            File::open(&tmp).and_then(|f| f.sync_all()).and_then(|()| fs::rename(&tmp, &self.path));
+        if done.is_err() {
+            let _ = fs::remove_file(&tmp);
+        }
+        done
+    }
+}
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        if let Some(tmp) = self.tmp.take() {
+            let _ = fs::remove_file(tmp);
+        }
+    }
+}
+
+/// Renames every file of `files` into place, in order, once all of them are written: a run's
+/// outputs are replaced together (if a rename fails, the files not yet renamed are removed).
+pub fn commit_all(files: impl IntoIterator<Item = Pending>) -> io::Result<()> {
+    files.into_iter().try_for_each(Pending::commit)
+}
+
+/// A file being written through a buffer; it appears at its path only on [`AtomicFile::commit`],
+/// and its temporary file is removed if it is dropped before.
+pub struct AtomicFile {
+    pending: Pending,
     writer: BufWriter<File>,
 }
 
 impl AtomicFile {
     /// Starts writing `path` (its directory must exist).
     pub fn create(path: &Path) -> io::Result<AtomicFile> {
-        let tmp = temp_path(path);
-        let writer = BufWriter::new(File::create(&tmp)?);
-        Ok(AtomicFile { path: path.to_path_buf(), tmp, writer })
+        let pending = Pending::new(path);
+        let writer = BufWriter::new(File::create(pending.tmp())?);
+        Ok(AtomicFile { pending, writer })
     }
 
     /// Flushes, syncs and renames the file into place.
     pub fn commit(self) -> io::Result<()> {
-        let file = self.writer.into_inner().map_err(io::IntoInnerError::into_error)?;
-        file.sync_all()?;
-        fs::rename(&self.tmp, &self.path)
+        self.writer.into_inner().map_err(io::IntoInnerError::into_error)?;
+        self.pending.commit()
     }
 }
 
@@ -37,6 +94,48 @@ impl Write for AtomicFile {
     fn flush(&mut self) -> io::Result<()> {
         self.writer.flush()
     }
+}
+
+/// An exclusive hold on an output directory for as long as it lives (a lock on its
+/// `.boltsim.lock`, released when the process exits however it exits).
+pub struct DirLock(#[allow(dead_code)] File);
+
+impl DirLock {
+    /// Holds `dir` (which must exist) for `what` (e.g. "run"); fails at once if another
+    /// process holds it.
+    pub fn acquire(dir: &Path, what: &str) -> io::Result<DirLock> {
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(dir.join(".boltsim.lock"))?;
+        match file.try_lock() {
+            Ok(()) => Ok(DirLock(file)),
+            Err(TryLockError::WouldBlock) => Err(io::Error::new(
+                io::ErrorKind::WouldBlock,
+                format!("another boltsim {what} is writing into {} now", dir.display()),
+            )),
+            Err(TryLockError::Error(e)) => Err(e),
+        }
+    }
+}
+
+/// Removes the temporary files that a killed process left for `names` in `dir` (call it while
+/// holding the directory's [`DirLock`]).
+pub fn remove_stale_temps(dir: &Path, names: &[&str]) -> io::Result<()> {
+    for entry in fs::read_dir(dir)? {
+        let name = entry?.file_name();
+        let name = name.to_string_lossy();
+        let stale = names.iter().any(|n| {
+            name.strip_prefix(n).and_then(|rest| rest.strip_prefix('.')).is_some_and(|rest| {
+                rest.strip_suffix(".tmp").is_some_and(|pid| pid.bytes().all(|b| b.is_ascii_digit()))
+            })
+        });
+        if stale {
+            fs::remove_file(dir.join(&*name))?;
+        }
+    }
+    Ok(())
 }
 
 /// An in-memory writer whose bytes stay readable after the writer is handed away (for traces
@@ -72,17 +171,9 @@ pub fn temp_path(path: &Path) -> PathBuf {
     path.with_file_name(name)
 }
 
-/// Syncs the finished temporary file `tmp` and renames it to `path`.
-pub fn commit(tmp: &Path, path: &Path) -> io::Result<()> {
-    File::open(tmp)?.sync_all()?;
-    fs::rename(tmp, path)
-}
-
 /// Writes `bytes` to `path` atomically.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let mut file = AtomicFile::create(path)?;
-    file.write_all(bytes)?;
-    file.commit()
+    Pending::write(path, bytes)?.commit()
 }
 
 #[cfg(test)]

@@ -249,8 +249,9 @@ impl PaymentStats {
             match p.outcome {
                 Outcome::Succeeded => {
                     stats.succeeded += 1;
-                    stats.delivered_msat += p.amount_msat;
-                    stats.fees_msat += p.fee_msat.unwrap_or(0);
+                    // Each amount is at most all bitcoin; their sum over a long run may not be.
+                    stats.delivered_msat = stats.delivered_msat.saturating_add(p.amount_msat);
+                    stats.fees_msat = stats.fees_msat.saturating_add(p.fee_msat.unwrap_or(0));
                     stats.split += u64::from(p.parts() > 1);
                     latencies.extend(p.latency_us());
                 }

@@ -284,6 +284,7 @@ pub fn verify(
         trace: Box::new(CompareSink(comparer.clone())),
         level: header.level,
         check: false,
+        progress: None,
     };
     run(&replay, options).map_err(|error| VerifyError::Io { path: shown.clone(), error })?;
     let mut c = comparer.borrow_mut();

@@ -7,6 +7,7 @@
 //! sender pay. Payment lists read from CSV are [`PaymentList`].
 
 use crate::rng::Stream;
+use node_core::chain::MAX_MONEY_MSAT;
 use node_core::router::RouterConfig;
 use node_core::{NodeId, SimTime};
 use serde::Deserialize;
@@ -259,8 +260,9 @@ impl Workload {
             AmountSpec::Uniform { min_msat, max_msat } => {
                 self.stream.range_inclusive(min_msat, max_msat)
             }
+            // A draw beyond all bitcoin is all bitcoin (a payment no node can make).
             AmountSpec::LogNormal { median_msat, sigma } => {
-                self.stream.log_normal(median_msat, sigma).max(1)
+                self.stream.log_normal(median_msat, sigma).clamp(1, MAX_MONEY_MSAT)
             }
         };
         (from != to).then_some(Arrival::Pay { from, to, amount_msat, router })
@@ -359,9 +361,6 @@ pub fn parse_payment_list(
     list.payments.sort_by_key(|p| p.0);
     Ok(list)
 }
-
-/// All bitcoin, msat.
-const MAX_MONEY_MSAT: u64 = 21_000_000 * 100_000_000 * 1000;
 
 /// Times past this (ten years) are clamped; the scenario's end stops the run anyway.
 const MAX_LIST_TIME_MS: u64 = 10 * 365 * 24 * 3_600_000;

@@ -89,7 +89,8 @@ impl Node {
     /// `gossip_flush_interval_ms`.
     pub(super) fn queue_gossip(&mut self, msg: GossipMessage, source: Option<NodeId>) {
         if self.gossip.push(msg, source) {
-            let at = self.now.plus_micros(self.config.gossip_flush_interval_ms * 1000);
+            let at =
+                self.now.plus_micros(self.config.gossip_flush_interval_ms.saturating_mul(1000));
             self.out.set_timer(at, Timer::GossipFlush);
         }
     }

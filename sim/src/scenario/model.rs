@@ -16,12 +16,13 @@ use node_core::router::RouterConfig;
 use node_core::{NodeId, SimTime};
 use std::sync::Arc;
 
+pub use crate::link::MAX_LATENCY_MS;
 /// All bitcoin there will ever be, sat: no amount or total in a scenario may exceed it.
-pub const MAX_MONEY_SAT: u64 = 21_000_000 * 100_000_000;
-/// The largest one-way latency a model may give, ms (a day).
-pub const MAX_LATENCY_MS: u64 = 86_400_000;
+pub use node_core::chain::MAX_MONEY_SAT;
 /// The most channels a generated network may have (its memory, and the funds check's sum).
 pub const MAX_GENERATED_CHANNELS: u64 = 5_000_000;
+/// The most payments a workload may make (its expected count, or `max_payments` if smaller).
+pub const MAX_WORKLOAD_PAYMENTS: u64 = 10_000_000;
 /// The largest simulated duration, seconds (ten years).
 pub const MAX_DURATION_S: u64 = 10 * 365 * 86_400;
 

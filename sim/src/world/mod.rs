@@ -40,6 +40,9 @@ use node_core::{ChannelId, Implementation, Node, NodeId, Scid, SimTime};
 use script::Script;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
+/// How often a run reports its progress, in events.
+pub const PROGRESS_EVENTS: u64 = 1 << 14;
+
 /// Something scheduled.
 #[derive(Debug)]
 enum SimEvent {
@@ -318,14 +321,22 @@ impl<'a> World<'a> {
             && self.nodes.iter().zip(&self.hosts).all(|(n, h)| !h.online || !n.awaits_chain())
     }
 
-    /// Runs until the scenario's stop condition.
-    pub fn run(&mut self) -> EndReason {
-        self.end = self.run_loop();
+    /// Runs until the scenario's stop condition; `progress`, if any, is told the simulated time
+    /// every [`PROGRESS_EVENTS`] events.
+    pub fn run(&mut self, progress: Option<Box<dyn FnMut(SimTime)>>) -> EndReason {
+        self.end = self.run_loop(progress);
         self.end
     }
 
-    fn run_loop(&mut self) -> EndReason {
+    fn run_loop(&mut self, mut progress: Option<Box<dyn FnMut(SimTime)>>) -> EndReason {
+        let mut events = 0u64;
         while let Some(at) = self.queue.peek_time() {
+            events += 1;
+            if events.is_multiple_of(PROGRESS_EVENTS)
+                && let Some(progress) = progress.as_mut()
+            {
+                progress(at);
+            }
             if at > self.scenario.max_duration {
                 self.now = self.scenario.max_duration;
                 return EndReason::MaxDuration;
@@ -657,7 +668,8 @@ impl<'a> World<'a> {
                 }
             }
             Event::ForwardSettled { fee_msat, in_scid, in_htlc_id } => {
-                self.fees_earned_msat[node.index()] += fee_msat;
+                let earned = &mut self.fees_earned_msat[node.index()];
+                *earned = earned.saturating_add(fee_msat);
                 self.forwards[node.index()] += 1;
                 self.resolved(node, in_scid, in_htlc_id, true);
             }

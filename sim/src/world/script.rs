@@ -204,7 +204,7 @@ impl World<'_> {
                 Ok(Wait::Wake)
             }
             Step::WaitBlocks { blocks } => {
-                Ok(Wait::Height { height: self.chain.height() + blocks })
+                Ok(Wait::Height { height: self.chain.height().saturating_add(blocks) })
             }
         }
     }

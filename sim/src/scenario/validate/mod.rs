@@ -220,6 +220,25 @@ impl Validator<'_> {
         Ok(())
     }
 
+    /// A value within `lo..=hi`, with `what` saying so in the error (e.g. "1 to 483").
+    fn within(
+        &self,
+        field: &str,
+        value: u64,
+        lo: u64,
+        hi: u64,
+        what: &str,
+    ) -> Result<(), ScenarioError> {
+        if !(lo..=hi).contains(&value) {
+            return Err(self.at.at_field(
+                field,
+                &value.to_string(),
+                format!("{field} {value} must be {what}"),
+            ));
+        }
+        Ok(())
+    }
+
     /// A value that must not be zero.
     fn positive(&self, field: &str, value: u64) -> Result<(), ScenarioError> {
         if value == 0 {

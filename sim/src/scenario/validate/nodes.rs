@@ -6,7 +6,7 @@
 use super::Validator;
 use crate::scenario::file::{NodeOverrides, ScenarioFile};
 use crate::scenario::locate::ScenarioError;
-use crate::scenario::model::NodeDef;
+use crate::scenario::model::{MAX_LATENCY_MS, NodeDef};
 use node_core::NodeId;
 use node_core::config::{Implementation, NodeConfig};
 
@@ -37,7 +37,9 @@ impl Validator<'_> {
     /// The settings of a node of `implementation` whose own overrides are `own`: the preset, then
     /// the chain's fee rate, the scenario's router, `node_defaults` and `own`, in that order.
     /// Checks the result: a router in range, 1 to 483 parts and HTLCs, a positive smallest
-    /// part, an MPP timeout of at least 60 s, and a dust limit of at least 354 sat.
+    /// part, an MPP timeout of at least 60 s, a dust limit of at least 354 sat, a reserve of at
+    /// most the whole channel, an in-flight cap of at most 100%, amounts of at most all bitcoin
+    /// and a gossip flush interval of at most a day.
     pub(super) fn node_config(
         &self,
         raw: &ScenarioFile,
@@ -87,6 +89,15 @@ impl Validator<'_> {
                 "dust_limit_sat must be at least 354 (BOLT 2 floor)".into(),
             ));
         }
+        self.money("dust_limit_sat", channel.dust_limit_sat)?;
+        let reserve = u64::from(channel.reserve_ppm);
+        self.within("reserve_ppm", reserve, 0, 1_000_000, "0 to 1000000 (the whole channel)")?;
+        let in_flight = u64::from(channel.max_htlc_value_in_flight_percent);
+        self.within("max_htlc_value_in_flight_percent", in_flight, 0, 100, "0 to 100")?;
+        self.money_msat("htlc_minimum_msat", channel.htlc_minimum_msat)?;
+        self.money_msat("min_part_msat", config.min_part_msat)?;
+        let flush_ms = config.gossip_flush_interval_ms;
+        self.within("gossip_flush_interval_ms", flush_ms, 0, MAX_LATENCY_MS, "at most a day")?;
         Ok(config)
     }
 }

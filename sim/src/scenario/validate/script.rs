@@ -5,7 +5,7 @@
 use super::Validator;
 use crate::scenario::file::{ShopSpec, StepSpec};
 use crate::scenario::locate::ScenarioError;
-use crate::scenario::model::{MAX_LATENCY_MS, NodeDef, Step};
+use crate::scenario::model::{MAX_DURATION_S, MAX_LATENCY_MS, NodeDef, Step};
 use crate::shop::{Item, ShopDef};
 
 impl Validator<'_> {
@@ -162,9 +162,16 @@ impl Validator<'_> {
                     Step::Close { from, to }
                 }
                 StepSpec::Sleep { duration_ms } => {
-                    Step::Sleep { duration_us: duration_ms.saturating_mul(1000) }
+                    let most = MAX_DURATION_S * 1000;
+                    self.within("duration_ms", *duration_ms, 0, most, "at most ten years")?;
+                    Step::Sleep { duration_us: duration_ms * 1000 }
                 }
-                StepSpec::WaitBlocks { blocks } => Step::WaitBlocks { blocks: *blocks },
+                StepSpec::WaitBlocks { blocks } => {
+                    // Heights stay below 2^24 (short channel ids hold 24 bits).
+                    let most = (1 << 24) - 1;
+                    self.within("blocks", u64::from(*blocks), 0, most, "at most 16777215")?;
+                    Step::WaitBlocks { blocks: *blocks }
+                }
             });
         }
         Ok(script)

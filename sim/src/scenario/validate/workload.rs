@@ -5,7 +5,9 @@
 use super::Validator;
 use crate::scenario::file::ShopSpec;
 use crate::scenario::locate::ScenarioError;
-use crate::scenario::model::{ImportedNetwork, MAX_DURATION_S, MAX_MONEY_SAT, PaymentListDef};
+use crate::scenario::model::{
+    ImportedNetwork, MAX_DURATION_S, MAX_MONEY_SAT, MAX_WORKLOAD_PAYMENTS, PaymentListDef,
+};
 use crate::workload::{AmountSpec, Endpoints, PaymentListSpec, WorkloadSpec};
 use node_core::NodeId;
 use std::collections::BTreeMap;
@@ -62,6 +64,18 @@ impl Validator<'_> {
         }
         if w.start_s > w.end_s || w.end_s > MAX_DURATION_S {
             return bad("end_s", "the workload needs start_s <= end_s <= ten years".into());
+        }
+        // What the run can finish: the mainnet scale runs a few thousand payments a second.
+        let expected = w.rate_per_s * (w.end_s - w.start_s) as f64;
+        let payments = w.max_payments.map_or(expected, |most| expected.min(most as f64));
+        if payments > MAX_WORKLOAD_PAYMENTS as f64 {
+            return bad(
+                "rate_per_s",
+                format!(
+                    "the workload would make about {payments:.0} payments: at most \
+                     {MAX_WORKLOAD_PAYMENTS} (lower rate_per_s or the window, or set max_payments)"
+                ),
+            );
         }
         let max_msat = MAX_MONEY_SAT * 1000;
         match w.amount {
