@@ -228,6 +228,10 @@ impl Sweep {
         let file: SweepFile = options
             .from_str(&text)
             .map_err(|e| fail(Some((e.span.start.line, e.span.start.col)), e.code.to_string()))?;
+        // The name is a directory under out/sweeps: the rule for scenario names keeps it there.
+        let literal = format!("{:?}", file.name);
+        let what = format!("sweep name {literal}");
+        crate::scenario::check_name_in(&shown, &text, &file.name, &what, "name", &literal)?;
         if file.seeds.is_empty() {
             return Err(fail(None, "a sweep needs at least one seed".into()));
         }
