@@ -29,6 +29,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 /// reading a snapshot takes a second).
 const MAX_CHECKED_COMBINATIONS: usize = 2_000;
 
+/// The most cells a sweep may have (a `sweep.json` saying more is refused).
+pub const MAX_CELLS: usize = 1_000_000;
+
 /// One axis of the grid: a scenario field and its values.
 #[derive(Clone, Debug, Deserialize)]
 pub enum Axis {
@@ -249,7 +252,7 @@ impl Sweep {
             message: format!("cannot read: {e}"),
         })?;
         let sweep = Sweep { file, path: shown.clone(), scenario_path, scenario_text, text };
-        if sweep.cells() > 1_000_000 {
+        if sweep.cells() > MAX_CELLS {
             return Err(fail(None, format!("{} cells: at most 1,000,000", sweep.cells())));
         }
         // Every combination of axis values must make a valid scenario (seeds do not matter):
@@ -544,13 +547,51 @@ pub fn finished_cells(dir: &Path) -> Result<Vec<usize>, String> {
     Ok(found)
 }
 
-/// Reads `sweep.json` of a sweep directory.
+/// Reads `sweep.json` of a sweep directory. Its cell count must be what its axes and seeds make
+/// and at most [`MAX_CELLS`], since merging sizes its work by it.
 pub fn read_info(dir: &Path) -> Result<SweepInfo, String> {
     let path = dir.join("sweep.json");
     let text = std::fs::read_to_string(&path)
         .map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
-    serde_json::from_str(&text)
-        .map_err(|e| format!("{}:{}:{}: {e}", path.display(), e.line(), e.column()))
+    let info: SweepInfo = serde_json::from_str(&text)
+        .map_err(|e| format!("{}:{}:{}: {e}", path.display(), e.line(), e.column()))?;
+    let grid = info
+        .axes
+        .iter()
+        .map(|(_, values)| values.len())
+        .chain([info.seeds.len()])
+        .try_fold(1usize, |product, n| product.checked_mul(n));
+    if grid == Some(info.cells) && info.cells <= MAX_CELLS {
+        return Ok(info);
+    }
+    let at = match text.find("\"cells\"") {
+        Some(offset) => {
+            let before = &text[..offset];
+            let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+            format!(":{}:{column}", before.matches('\n').count() + 1)
+        }
+        None => String::new(),
+    };
+    let sizes: Vec<String> = info
+        .axes
+        .iter()
+        .map(|(column, values)| format!("{} {column}", values.len()))
+        .chain([format!("{} seeds", info.seeds.len())])
+        .collect();
+    Err(match grid {
+        Some(n) if n <= MAX_CELLS => format!(
+            "{}{at}: \"cells\": {} is not the {n} cells of its grid ({})",
+            path.display(),
+            info.cells,
+            sizes.join(" x ")
+        ),
+        _ => format!(
+            "{}{at}: \"cells\": {}: a grid of {} has more than {MAX_CELLS} cells",
+            path.display(),
+            info.cells,
+            sizes.join(" x ")
+        ),
+    })
 }
 
 /// Every finished cell of the `dirs` (the same sweep, sharded or not), into `out`: the cell

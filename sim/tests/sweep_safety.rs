@@ -1,7 +1,8 @@
-//! Issue 12, sweep directories: sweep names cannot leave the output directory.
+//! Issue 12, sweep directories: sweep names cannot leave the output directory, and a
+//! `sweep.json` that lies about its size is refused instead of sizing memory by it.
 
-use sim::sweep::Sweep;
-use std::path::PathBuf;
+use sim::sweep::{Sweep, merge, run};
+use std::path::{Path, PathBuf};
 
 const BASE: &str = r#"Scenario(
     name: "small", seed: 1,
@@ -37,6 +38,22 @@ fn setup(name: &str) -> PathBuf {
     dir
 }
 
+fn load(dir: &Path, file: &str) -> Sweep {
+    Sweep::load(&dir.join(file)).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Runs every cell of sweep `file` into `out`.
+fn run_whole(dir: &Path, file: &str, out: &Path) {
+    let sweep = load(dir, file);
+    let cells: Vec<usize> = (0..sweep.cells()).collect();
+    run(&sweep, out, &cells, 2, &|| {}).unwrap_or_else(|e| panic!("{e}"));
+}
+
+fn one_line(error: String) -> String {
+    assert!(!error.contains('\n'), "{error}");
+    error
+}
+
 // Issue 12: a sweep name is a path component of out/sweeps/<name>: "/abs/x" wrote outside
 // out/sweeps and "../../x" climbed out of it. Names follow the rule for scenario names.
 #[test]
@@ -50,6 +67,28 @@ fn regression_sweep_names_stay_inside_the_output_directory() {
         let line = err.to_string();
         assert!(line.contains("sweep name") && line.contains("letters, digits"), "{line}");
         assert!(line.starts_with(&format!("{}:2:11: ", dir.join("bad.ron").display())), "{line}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+// Issue 12: `merge` of a directory whose sweep.json says "cells": 18446744073709551615 tried to
+// list that many missing cells and aborted out of memory. A cell count that does not match the
+// file's own axes and seeds is refused with one line.
+#[test]
+fn regression_a_sweep_json_with_an_absurd_cell_count_is_refused() {
+    let dir = setup("cells");
+    let out = dir.join("out");
+    run_whole(&dir, "a.ron", &out);
+    let json = out.join("sweep.json");
+    let text = std::fs::read_to_string(&json).unwrap();
+    assert!(text.contains(r#""cells": 4"#), "{text}");
+    let merged = dir.join("merged");
+    // The small lie first: today's code merges it, so the test fails before the abort.
+    for cells in ["5", "0", "18446744073709551615"] {
+        std::fs::write(&json, text.replace(r#""cells": 4"#, &format!(r#""cells": {cells}"#)))
+            .unwrap();
+        let err = one_line(merge(&merged, std::slice::from_ref(&out)).unwrap_err());
+        assert!(err.contains("sweep.json") && err.contains(cells), "{err}");
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
