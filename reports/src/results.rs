@@ -8,8 +8,10 @@
 //! ```
 //!
 //! Parameters are the columns between `seed` and `amount_msat`; their values are text (a router
-//! label, an amount). `latency_us` is empty for payments that did not end. This module reads and
-//! writes the format; it does not know what the parameters mean.
+//! label, an amount). `latency_us` is empty for payments that did not end. A file may start with
+//! comment lines (`#`) before the header, which [`SweepResults::from_csv`] skips: a sweep's cell
+//! files say there which sweep and cell they hold; `results.csv` has none. This module reads and
+//! writes the format; it does not know what the parameters or the comments mean.
 
 use crate::PaymentRow;
 use std::fmt::Write as _;
@@ -76,18 +78,25 @@ impl SweepResults {
         s
     }
 
-    /// Parses the CSV text; errors are (line, message).
+    /// Parses the CSV text, after any comment lines (`#`) before the header; errors are (line,
+    /// message), the line counted from the top of the text.
     pub fn from_csv(text: &str) -> Result<SweepResults, (usize, String)> {
-        let mut lines = text.lines().enumerate().map(|(i, l)| (i + 1, l.trim_end_matches('\r')));
-        let header: Vec<&str> =
-            lines.next().map(|(_, l)| l.split(',').collect()).unwrap_or_default();
+        let mut lines = text
+            .lines()
+            .enumerate()
+            .map(|(i, l)| (i + 1, l.trim_end_matches('\r')))
+            .skip_while(|(_, l)| l.starts_with('#'));
+        let (header_line, header): (usize, Vec<&str>) = lines
+            .next()
+            .map(|(i, l)| (i, l.split(',').collect()))
+            .unwrap_or((text.lines().count() + 1, Vec::new()));
         let n = header.len();
         if n < 2 + PAYMENT_COLUMNS.len()
             || header[..2] != ["cell", "seed"]
             || header[n - PAYMENT_COLUMNS.len()..] != PAYMENT_COLUMNS
         {
             return Err((
-                1,
+                header_line,
                 format!(
                     "not a sweep results file: the header must be cell,seed,PARAMS...,{}",
                     PAYMENT_COLUMNS.join(",")
@@ -170,5 +179,11 @@ mod tests {
         let bad = text.replace("1000000,0,0", "1000000,x,0");
         assert_eq!(SweepResults::from_csv(&bad).unwrap_err().0, 3);
         assert_eq!(SweepResults::from_csv("a,b\n").unwrap_err().0, 1);
+        // Comment lines before the header are skipped; lines are still counted from the top.
+        let commented = format!("# sweep: tiny\n# cell: 0\n{text}");
+        assert_eq!(SweepResults::from_csv(&commented).unwrap(), results);
+        let bad = format!("# sweep: tiny\n{bad}");
+        assert_eq!(SweepResults::from_csv(&bad).unwrap_err().0, 4);
+        assert_eq!(SweepResults::from_csv("# only a comment\n").unwrap_err().0, 2);
     }
 }

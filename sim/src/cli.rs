@@ -12,7 +12,7 @@
 use crate::RunOutput;
 use crate::input::InputError;
 use crate::scenario::Scenario;
-use crate::sweep::{Shard, ShardPlan, Sweep};
+use crate::sweep::{Shard, ShardPlan, Sweep, SweepDir};
 use crate::trace::TraceLevel;
 use crate::verify::VerifyError;
 use clap::{Args, Parser, Subcommand};
@@ -272,15 +272,16 @@ impl RunConfig {
     }
 }
 
-/// A `sweep` command, checked: the sweep loaded, its shard parsed, its output directory and
-/// threads resolved, and the shard's cells planned.
+/// A `sweep` command, checked: the sweep loaded, its shard parsed, its output directory taken
+/// (locked until the config is dropped, and checked to hold nothing of another sweep) and threads
+/// resolved, and the shard's cells planned.
 pub struct SweepConfig {
     /// The sweep.
     pub sweep: Sweep,
     /// The shard this process runs.
     pub shard: Shard,
-    /// The output directory.
-    pub dir: PathBuf,
+    /// The output directory, owned by this command.
+    pub dir: SweepDir,
     /// Threads, at least one.
     pub threads: usize,
     /// The shard's cells, and how many are finished.
@@ -290,7 +291,9 @@ pub struct SweepConfig {
 impl TryFrom<SweepArgs> for SweepConfig {
     type Error = Failure;
 
-    /// Loads the sweep (checking its cells' scenarios), then parses the shard.
+    /// Loads the sweep (checking its cells' scenarios), parses the shard, then takes the output
+    /// directory: a directory another sweep or merge holds, or that holds another sweep's cells
+    /// or a cell file that is none of this sweep's, is refused here, before any cell is counted.
     fn try_from(args: SweepArgs) -> Result<SweepConfig, Failure> {
         let sweep = Sweep::load(&args.sweep)?;
         let shard = match args.shard.as_deref() {
@@ -298,6 +301,7 @@ impl TryFrom<SweepArgs> for SweepConfig {
             None => Shard::WHOLE,
         };
         let dir = args.out.unwrap_or_else(|| sweep.default_dir());
+        let dir = SweepDir::open(&dir, &sweep).map_err(Failure::BadInput)?;
         let cores = || std::thread::available_parallelism().map_or(1, |n| n.get());
         let threads = args.threads.unwrap_or_else(cores).max(1);
         let plan = sweep.plan(shard, &dir);
@@ -321,27 +325,25 @@ impl SweepConfig {
             self.shard,
             self.plan.finished,
             self.threads,
-            self.dir.display()
+            self.dir.path().display()
         )
     }
 
     /// Runs the shard's unfinished cells on the threads, calling `done` after each; returns how
     /// many ran.
     pub fn run(&self, done: &(dyn Fn() + Sync)) -> Result<usize, Failure> {
-        crate::sweep::run(&self.sweep, &self.dir, &self.plan.cells, self.threads, done)
-            .map_err(Failure::BadInput)
+        self.dir.run(&self.sweep, &self.plan.cells, self.threads, done).map_err(Failure::BadInput)
     }
 
     /// Writes the directory's `results.csv` from every cell it holds, after `ran` cells ran.
     pub fn gather(&self, ran: usize) -> Result<SweepSummary, Failure> {
-        let (results, missing) = crate::sweep::merge(&self.dir, std::slice::from_ref(&self.dir))
-            .map_err(Failure::BadInput)?;
+        let (results, missing) = self.dir.gather().map_err(Failure::BadInput)?;
         Ok(SweepSummary {
             ran,
             done: self.plan.total - missing.len(),
             total: self.plan.total,
             payments: results.rows.len(),
-            results: self.dir.join("results.csv"),
+            results: self.dir.path().join("results.csv"),
         })
     }
 }

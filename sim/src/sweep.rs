@@ -1,10 +1,16 @@
 //! Sweeps: a grid of scenario parameters × seeds, each combination a cell run on its own. A
 //! sweep file names a base scenario, the seeds and the grid; cells are numbered in grid order
 //! (the first parameter slowest, seeds fastest). Each finished cell is written atomically to
-//! `cells/NNNNNN.csv` in the output directory (the [`reports::results`] format), so an interrupt
-//! loses no finished cell and a second run skips them; `results.csv` is every cell's rows in cell
-//! order, so it is the same whatever the number of threads or shards. `--shard K/N` runs cells
-//! K-1, K-1+N, ... ([`shard_cells`]), and [`merge`] gathers the cells of several directories.
+//! `cells/NNNNNN.csv` in the output directory (the [`reports::results`] format, after comment
+//! lines naming the sweep's fingerprint, the cell and its parameters), so an interrupt loses no
+//! finished cell and a second run skips them; `results.csv` is every cell's rows in cell order,
+//! so it is the same whatever the number of threads or shards. `--shard K/N` runs cells K-1,
+//! K-1+N, ... ([`shard_cells`]), and [`merge`] gathers the cells of several directories.
+//!
+//! A directory holds one sweep's cells and nothing else: a sweep or a merge owns it while it runs
+//! ([`SweepDir`], an exclusive lock on `sweep.lock`), its `sweep.json` names the sweep, and every
+//! cell file is checked against it (fingerprint, cell, parameters, rows) when a sweep resumes and
+//! when a merge gathers it; what does not belong is refused with one line, never counted as done.
 //!
 //! This module plans cells (a [`Shard`] of them, and which are finished), runs them on threads,
 //! merges files and writes a sweep's report ([`write_report`]); the flags are [`crate::cli`]'s
@@ -19,7 +25,9 @@ use node_core::router::RouterConfig;
 use reports::PaymentRow;
 use reports::results::{SweepResults, SweepRow};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::fmt;
+use std::fs::{File, OpenOptions, TryLockError};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::Mutex;
@@ -28,6 +36,18 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 /// How many combinations of axis values a sweep checks when it loads (each is validated; one
 /// reading a snapshot takes a second).
 const MAX_CHECKED_COMBINATIONS: usize = 2_000;
+
+/// The most cells a sweep may have (a `sweep.json` saying more is refused).
+pub const MAX_CELLS: usize = 1_000_000;
+
+/// The file in a sweep directory that a sweep or merge holds an exclusive lock on while it runs.
+pub const LOCK_FILE: &str = "sweep.lock";
+
+/// Where else `sweep` can write, said when a directory is refused.
+const SWEEP_ELSEWHERE: &str = "give another --out";
+
+/// Where else `merge` can write, said when a directory is refused.
+const MERGE_ELSEWHERE: &str = "merge into another directory";
 
 /// One axis of the grid: a scenario field and its values.
 #[derive(Clone, Debug, Deserialize)]
@@ -215,6 +235,58 @@ pub struct SweepInfo {
     pub fingerprint: String,
 }
 
+impl SweepInfo {
+    /// Cell `cell`'s value label on each axis, and its seed.
+    fn values(&self, cell: usize) -> (Vec<&str>, u64) {
+        let lens: Vec<usize> = self.axes.iter().map(|(_, values)| values.len()).collect();
+        let (at, seed) = grid_position(cell, &lens, self.seeds.len());
+        let values = self.axes.iter().zip(at).map(|((_, v), i)| v[i].as_str()).collect();
+        (values, self.seeds[seed])
+    }
+
+    /// Cell `cell`'s values as `column=label`, the seed last (`cell` must be in the grid).
+    fn labels(&self, cell: usize) -> Vec<String> {
+        let (values, seed) = self.values(cell);
+        let mut labels: Vec<String> =
+            self.axes.iter().zip(values).map(|((column, _), v)| format!("{column}={v}")).collect();
+        labels.push(format!("seed={seed}"));
+        labels
+    }
+
+    /// The comment lines a cell file starts with: the sweep, its fingerprint, the cell and its
+    /// values ([`read_cell`] checks them).
+    fn cell_header(&self, cell: usize) -> String {
+        format!(
+            "# sweep: {}\n# fingerprint: {}\n# cell: {cell}\n# params: {}\n",
+            self.name,
+            self.fingerprint,
+            self.labels(cell).join(", ")
+        )
+    }
+}
+
+/// Cell `cell`'s value index on each axis (of `lens` values) and its seed's index (of `seeds`):
+/// the first axis slowest, the seeds fastest.
+fn grid_position(cell: usize, lens: &[usize], seeds: usize) -> (Vec<usize>, usize) {
+    let mut rest = cell / seeds;
+    let mut at = vec![0; lens.len()];
+    for (slot, &len) in at.iter_mut().zip(lens).rev() {
+        *slot = rest % len;
+        rest /= len;
+    }
+    (at, cell % seeds)
+}
+
+/// The results columns of a grid with axes `columns`: the axes, and `router` (each payment's)
+/// when no axis sets it.
+fn param_columns<'a>(columns: impl Iterator<Item = &'a str>) -> Vec<String> {
+    let mut params: Vec<String> = columns.map(str::to_string).collect();
+    if !params.iter().any(|p| p == "router") {
+        params.push("router".into());
+    }
+    params
+}
+
 impl Sweep {
     /// Reads a sweep file and its base scenario, and checks the base and the first cell.
     pub fn load(path: &Path) -> Result<Sweep, ScenarioError> {
@@ -228,6 +300,10 @@ impl Sweep {
         let file: SweepFile = options
             .from_str(&text)
             .map_err(|e| fail(Some((e.span.start.line, e.span.start.col)), e.code.to_string()))?;
+        // The name is a directory under out/sweeps: the rule for scenario names keeps it there.
+        let literal = format!("{:?}", file.name);
+        let what = format!("sweep name {literal}");
+        crate::scenario::check_name_in(&shown, &text, &file.name, &what, "name", &literal)?;
         if file.seeds.is_empty() {
             return Err(fail(None, "a sweep needs at least one seed".into()));
         }
@@ -245,7 +321,7 @@ impl Sweep {
             message: format!("cannot read: {e}"),
         })?;
         let sweep = Sweep { file, path: shown.clone(), scenario_path, scenario_text, text };
-        if sweep.cells() > 1_000_000 {
+        if sweep.cells() > MAX_CELLS {
             return Err(fail(None, format!("{} cells: at most 1,000,000", sweep.cells())));
         }
         // Every combination of axis values must make a valid scenario (seeds do not matter):
@@ -274,29 +350,14 @@ impl Sweep {
 
     /// Cell `cell`'s value index on each axis and its seed.
     fn coordinates(&self, cell: usize) -> (Vec<usize>, u64) {
-        let seeds = self.file.seeds.len();
-        let seed = self.file.seeds[cell % seeds];
-        let mut rest = cell / seeds;
-        let mut at = vec![0; self.file.grid.len()];
-        for (slot, axis) in at.iter_mut().zip(&self.file.grid).rev() {
-            *slot = rest % axis.len();
-            rest /= axis.len();
-        }
-        (at, seed)
+        let lens: Vec<usize> = self.file.grid.iter().map(Axis::len).collect();
+        let (at, seed) = grid_position(cell, &lens, self.file.seeds.len());
+        (at, self.file.seeds[seed])
     }
 
-    /// Cell `cell`'s values as `column=label`.
+    /// Cell `cell`'s values as `column=label`, the seed last.
     pub fn labels(&self, cell: usize) -> Vec<String> {
-        let (at, seed) = self.coordinates(cell);
-        let mut labels: Vec<String> = self
-            .file
-            .grid
-            .iter()
-            .zip(&at)
-            .map(|(axis, &i)| format!("{}={}", axis.column(), axis.label(i)))
-            .collect();
-        labels.push(format!("seed={seed}"));
-        labels
+        self.info().labels(cell)
     }
 
     /// The scenario of cell `cell`: the base with the cell's values and seed.
@@ -314,12 +375,7 @@ impl Sweep {
 
     /// The results columns: the axes, and `router` (each payment's) when no axis sets it.
     pub fn params(&self) -> Vec<String> {
-        let mut params: Vec<String> =
-            self.file.grid.iter().map(|a| a.column().to_string()).collect();
-        if !params.iter().any(|p| p == "router") {
-            params.push("router".into());
-        }
-        params
+        param_columns(self.file.grid.iter().map(Axis::column))
     }
 
     /// The output directory when none is given: `out/sweeps/<name>`.
@@ -327,11 +383,12 @@ impl Sweep {
         PathBuf::from("out/sweeps").join(&self.file.name)
     }
 
-    /// The cells of `shard` and how many of them `dir` already holds.
-    pub fn plan(&self, shard: Shard, dir: &Path) -> ShardPlan {
+    /// The cells of `shard` and how many of them `dir` already holds (every cell file there was
+    /// checked when it was opened).
+    pub fn plan(&self, shard: Shard, dir: &SweepDir) -> ShardPlan {
         let total = self.cells();
         let cells = shard.cells(total);
-        let finished = cells.iter().filter(|&&c| cell_path(dir, c).exists()).count();
+        let finished = cells.iter().filter(|&&c| cell_path(&dir.path, c).exists()).count();
         ShardPlan { total, cells, finished }
     }
 
@@ -461,8 +518,146 @@ pub fn cell_path(dir: &Path, cell: usize) -> PathBuf {
     dir.join("cells").join(format!("{cell:06}.csv"))
 }
 
+/// A sweep directory this process owns: created, locked and checked. The lock (an exclusive
+/// [`File::lock`] on [`LOCK_FILE`]) is held until the value is dropped or the process ends, so no
+/// other sweep or merge writes into the directory meanwhile; the check found its `sweep.json` to
+/// be this sweep's (or none, in a directory without cells) and every cell file to be one of this
+/// sweep's cells. A [`crate::cli::SweepConfig`] holds one from its check to its end.
+#[derive(Debug)]
+pub struct SweepDir {
+    /// The directory.
+    path: PathBuf,
+    /// Its sweep, as `sweep.json` records it.
+    info: SweepInfo,
+    /// The open lock file; closing it releases the lock.
+    _lock: File,
+}
+
+impl SweepDir {
+    /// Takes `path` for `sweep`: creates it, locks it (refused at once if another sweep or merge
+    /// holds it), checks that it holds no other sweep's `sweep.json` and no cell file that is not
+    /// one of `sweep`'s cells, and writes its `sweep.json`. Errors are one line naming the
+    /// directory or the file, and what to do.
+    pub fn open(path: &Path, sweep: &Sweep) -> Result<SweepDir, String> {
+        let lock = lock(path, SWEEP_ELSEWHERE)?;
+        let info = sweep.info();
+        claim(path, &info, SWEEP_ELSEWHERE)?;
+        for cell in finished_cells(path)? {
+            read_cell(&cell_path(path, cell), &info, cell)?;
+        }
+        let json = serde_json::to_string_pretty(&info).expect("invariant: plain data serializes");
+        write_atomic(&path.join("sweep.json"), format!("{json}\n").as_bytes())
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        Ok(SweepDir { path: path.to_path_buf(), info, _lock: lock })
+    }
+
+    /// The directory.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Runs the `cells` of `sweep` (the sweep it was opened for) not yet finished here on
+    /// `threads` threads, calling `done` after each; returns how many ran. Each cell's file is
+    /// written atomically as soon as it finishes.
+    pub fn run(
+        &self,
+        sweep: &Sweep,
+        cells: &[usize],
+        threads: usize,
+        done: &(dyn Fn() + Sync),
+    ) -> Result<usize, String> {
+        if sweep.info().fingerprint != self.info.fingerprint {
+            return Err(format!("{}: opened for another sweep", self.path.display()));
+        }
+        let pending: Vec<usize> =
+            cells.iter().copied().filter(|&c| !cell_path(&self.path, c).exists()).collect();
+        let next = AtomicUsize::new(0);
+        let failure: Mutex<Option<String>> = Mutex::new(None);
+        std::thread::scope(|scope| {
+            for _ in 0..threads.clamp(1, pending.len().max(1)) {
+                scope.spawn(|| {
+                    loop {
+                        if failure.lock().map(|f| f.is_some()).unwrap_or(true) {
+                            return;
+                        }
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(&cell) = pending.get(i) else { return };
+                        let written = sweep.run_cell(cell).and_then(|results| {
+                            let path = cell_path(&self.path, cell);
+                            let text = self.info.cell_header(cell) + &results.to_csv();
+                            write_atomic(&path, text.as_bytes())
+                                .map_err(|e| format!("{}: {e}", path.display()))
+                        });
+                        match written {
+                            Ok(()) => done(),
+                            Err(e) => {
+                                if let Ok(mut f) = failure.lock() {
+                                    f.get_or_insert(e);
+                                }
+                                return;
+                            }
+                        }
+                    }
+                });
+            }
+        });
+        match failure.into_inner().ok().flatten() {
+            Some(e) => Err(e),
+            None => Ok(pending.len()),
+        }
+    }
+
+    /// Writes the directory's `results.csv` from every cell it holds, as [`merge`] of it into
+    /// itself (which this directory's own lock would refuse).
+    pub fn gather(&self) -> Result<(SweepResults, Vec<usize>), String> {
+        merge_into(&self.path, std::slice::from_ref(&self.path), SWEEP_ELSEWHERE)
+    }
+}
+
+/// Creates `dir` and its `cells/`, and takes the exclusive lock on its [`LOCK_FILE`]; refused at
+/// once if another process (or another [`SweepDir`] of this one) holds it. `elsewhere` says where
+/// else to write.
+fn lock(dir: &Path, elsewhere: &str) -> Result<File, String> {
+    std::fs::create_dir_all(dir.join("cells")).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let path = dir.join(LOCK_FILE);
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(TryLockError::WouldBlock) => Err(format!(
+            "{}: another sweep is running there (or a merge into it): wait for it to end, or \
+             {elsewhere}",
+            dir.display()
+        )),
+        Err(TryLockError::Error(e)) => Err(format!("{}: cannot lock: {e}", path.display())),
+    }
+}
+
+/// Checks that `dir` may take the cells of the sweep `info` describes: its `sweep.json` is that
+/// sweep's, or it has none (or none that can be read) and no cells either. `elsewhere` says where
+/// else to write otherwise.
+fn claim(dir: &Path, info: &SweepInfo, elsewhere: &str) -> Result<(), String> {
+    let remedy = format!("{elsewhere}, or remove the directory to start over");
+    match read_info(dir) {
+        Ok(old) if old.fingerprint == info.fingerprint => Ok(()),
+        Ok(old) => Err(format!(
+            "{} holds the cells of another sweep ({}) or of this one before an edit: {remedy}",
+            dir.display(),
+            old.name
+        )),
+        Err(_) if finished_cells(dir)?.is_empty() => Ok(()),
+        Err(e) => {
+            Err(format!("{} holds cells but no valid sweep.json ({e}): {remedy}", dir.display()))
+        }
+    }
+}
+
 /// Runs `cells` of `sweep` not yet finished in `dir` on `threads` threads, calling `done` after
-/// each; returns how many ran. Each cell's file is written atomically as soon as it finishes.
+/// each; returns how many ran: [`SweepDir::open`], then [`SweepDir::run`].
 pub fn run(
     sweep: &Sweep,
     dir: &Path,
@@ -470,59 +665,10 @@ pub fn run(
     threads: usize,
     done: &(dyn Fn() + Sync),
 ) -> Result<usize, String> {
-    std::fs::create_dir_all(dir.join("cells")).map_err(|e| format!("{}: {e}", dir.display()))?;
-    if let Ok(old) = read_info(dir)
-        && old.fingerprint != sweep.info().fingerprint
-    {
-        return Err(format!(
-            "{} holds the cells of another sweep ({}) or of this one before an edit: give another \
-             --out, or remove the directory to start over",
-            dir.display(),
-            old.name
-        ));
-    }
-    let info =
-        serde_json::to_string_pretty(&sweep.info()).expect("invariant: plain data serializes");
-    write_atomic(&dir.join("sweep.json"), format!("{info}\n").as_bytes())
-        .map_err(|e| format!("{}: {e}", dir.display()))?;
-    let pending: Vec<usize> =
-        cells.iter().copied().filter(|&c| !cell_path(dir, c).exists()).collect();
-    let next = AtomicUsize::new(0);
-    let failure: Mutex<Option<String>> = Mutex::new(None);
-    std::thread::scope(|scope| {
-        for _ in 0..threads.clamp(1, pending.len().max(1)) {
-            scope.spawn(|| {
-                loop {
-                    if failure.lock().map(|f| f.is_some()).unwrap_or(true) {
-                        return;
-                    }
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(&cell) = pending.get(i) else { return };
-                    let written = sweep.run_cell(cell).and_then(|results| {
-                        let path = cell_path(dir, cell);
-                        write_atomic(&path, results.to_csv().as_bytes())
-                            .map_err(|e| format!("{}: {e}", path.display()))
-                    });
-                    match written {
-                        Ok(()) => done(),
-                        Err(e) => {
-                            if let Ok(mut f) = failure.lock() {
-                                f.get_or_insert(e);
-                            }
-                            return;
-                        }
-                    }
-                }
-            });
-        }
-    });
-    match failure.into_inner().ok().flatten() {
-        Some(e) => Err(e),
-        None => Ok(pending.len()),
-    }
+    SweepDir::open(dir, sweep)?.run(sweep, cells, threads, done)
 }
 
-/// The finished cells in `dir`, by index.
+/// The cell files in `dir`, by index: the files of `cells/` named as [`cell_path`] names them.
 pub fn finished_cells(dir: &Path) -> Result<Vec<usize>, String> {
     let cells = dir.join("cells");
     let entries = match std::fs::read_dir(&cells) {
@@ -533,63 +679,195 @@ pub fn finished_cells(dir: &Path) -> Result<Vec<usize>, String> {
         .filter_map(|e| e.ok())
         .filter_map(|e| {
             let name = e.file_name().into_string().ok()?;
-            name.strip_suffix(".csv")?.parse().ok()
+            let cell: usize = name.strip_suffix(".csv")?.parse().ok()?;
+            (name == format!("{cell:06}.csv")).then_some(cell)
         })
         .collect();
     found.sort_unstable();
     Ok(found)
 }
 
-/// Reads `sweep.json` of a sweep directory.
+/// Reads cell file `path`, which must hold cell `cell` of the sweep `info` describes: its comment
+/// lines name the sweep's fingerprint, the cell and its values, its columns are the sweep's and
+/// its rows are all of that cell, seed and values. Returns the file's bytes and its rows. Errors
+/// are one line naming the file.
+fn read_cell(
+    path: &Path,
+    info: &SweepInfo,
+    cell: usize,
+) -> Result<(Vec<u8>, SweepResults), String> {
+    let refuse =
+        |why: String| format!("{}: {why}; remove the file to run its cell again", path.display());
+    if cell >= info.cells {
+        return Err(refuse(format!("cell {cell} is not in the grid of {} cells", info.cells)));
+    }
+    let bytes = std::fs::read(path).map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
+    let text = std::str::from_utf8(&bytes).map_err(|_| refuse("not UTF-8".into()))?;
+    let header: BTreeMap<&str, &str> = text
+        .lines()
+        .take_while(|l| l.starts_with('#'))
+        .filter_map(|l| l.strip_prefix("# ")?.split_once(": "))
+        .collect();
+    let field = |key: &str| header.get(key).copied();
+    let labels = info.labels(cell).join(", ");
+    match field("fingerprint") {
+        None => {
+            return Err(refuse(
+                "no sweep fingerprint in its first lines (garbled, or not written by this \
+                 version of boltsim)"
+                    .into(),
+            ));
+        }
+        Some(f) if f != info.fingerprint => {
+            let name = field("sweep").unwrap_or("unnamed");
+            return Err(refuse(format!(
+                "a cell of another sweep ({name}) or of this one before an edit, not of {}",
+                info.name
+            )));
+        }
+        Some(_) => {}
+    }
+    if field("cell") != Some(cell.to_string().as_str()) {
+        let other = field("cell").unwrap_or("none");
+        return Err(refuse(format!("it says it holds cell {other}, not cell {cell}")));
+    }
+    if field("params") != Some(labels.as_str()) {
+        let other = field("params").unwrap_or("none");
+        return Err(refuse(format!("it says its values are {other}, not {labels}")));
+    }
+    let results = SweepResults::from_csv(text)
+        .map_err(|(line, m)| format!("{}:{line}: {m}", path.display()))?;
+    let params = param_columns(info.axes.iter().map(|(column, _)| column.as_str()));
+    if results.params != params {
+        return Err(refuse(format!(
+            "its columns are {}, not {}",
+            results.params.join(","),
+            params.join(",")
+        )));
+    }
+    let (values, seed) = info.values(cell);
+    let foreign = results.rows.iter().find(|row| {
+        row.cell as usize != cell
+            || row.seed != seed
+            || row.params.iter().zip(&values).any(|(a, b)| a != b)
+    });
+    if let Some(row) = foreign {
+        return Err(refuse(format!(
+            "a row of cell {} (seed {}, {}) in the file of cell {cell} ({labels})",
+            row.cell,
+            row.seed,
+            row.params.join(", ")
+        )));
+    }
+    Ok((bytes, results))
+}
+
+/// Reads `sweep.json` of a sweep directory. Its cell count must be what its axes and seeds make
+/// and at most [`MAX_CELLS`], since merging sizes its work by it.
 pub fn read_info(dir: &Path) -> Result<SweepInfo, String> {
     let path = dir.join("sweep.json");
     let text = std::fs::read_to_string(&path)
         .map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
-    serde_json::from_str(&text)
-        .map_err(|e| format!("{}:{}:{}: {e}", path.display(), e.line(), e.column()))
+    let info: SweepInfo = serde_json::from_str(&text)
+        .map_err(|e| format!("{}:{}:{}: {e}", path.display(), e.line(), e.column()))?;
+    let grid = info
+        .axes
+        .iter()
+        .map(|(_, values)| values.len())
+        .chain([info.seeds.len()])
+        .try_fold(1usize, |product, n| product.checked_mul(n));
+    if grid == Some(info.cells) && info.cells <= MAX_CELLS {
+        return Ok(info);
+    }
+    let at = match text.find("\"cells\"") {
+        Some(offset) => {
+            let before = &text[..offset];
+            let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+            format!(":{}:{column}", before.matches('\n').count() + 1)
+        }
+        None => String::new(),
+    };
+    let sizes: Vec<String> = info
+        .axes
+        .iter()
+        .map(|(column, values)| format!("{} {column}", values.len()))
+        .chain([format!("{} seeds", info.seeds.len())])
+        .collect();
+    Err(match grid {
+        Some(n) if n <= MAX_CELLS => format!(
+            "{}{at}: \"cells\": {} is not the {n} cells of its grid ({})",
+            path.display(),
+            info.cells,
+            sizes.join(" x ")
+        ),
+        _ => format!(
+            "{}{at}: \"cells\": {}: a grid of {} has more than {MAX_CELLS} cells",
+            path.display(),
+            info.cells,
+            sizes.join(" x ")
+        ),
+    })
 }
 
 /// Every finished cell of the `dirs` (the same sweep, sharded or not), into `out`: the cell
 /// files, `sweep.json` and `results.csv` with every row in cell order. Returns the results and
-/// the cells missing from the grid.
+/// the cells missing from the grid. `out` is locked while it is written (refused at once if a
+/// sweep or merge holds it) and must hold nothing of another sweep; every cell file gathered is
+/// checked to be the cell of this sweep its name says, else the merge is refused naming it.
 pub fn merge(out: &Path, dirs: &[PathBuf]) -> Result<(SweepResults, Vec<usize>), String> {
+    let _lock = lock(out, MERGE_ELSEWHERE)?;
+    merge_into(out, dirs, MERGE_ELSEWHERE)
+}
+
+/// [`merge`] into `out`, whose lock the caller holds; `elsewhere` says where else to write when
+/// `out` holds another sweep.
+fn merge_into(
+    out: &Path,
+    dirs: &[PathBuf],
+    elsewhere: &str,
+) -> Result<(SweepResults, Vec<usize>), String> {
     let mut info: Option<SweepInfo> = None;
-    let mut cells: std::collections::BTreeMap<usize, PathBuf> = std::collections::BTreeMap::new();
+    // Every cell file, by cell then directory: the first directory's copy of a cell is kept.
+    let mut files: Vec<(usize, PathBuf)> = Vec::new();
     for dir in dirs {
         let this = read_info(dir)?;
         if info.as_ref().is_some_and(|i| *i != this) {
             return Err(format!("{}: a different sweep from the first directory", dir.display()));
         }
         info = Some(this);
-        let total = info.as_ref().map_or(0, |i| i.cells);
-        for cell in finished_cells(dir)?.into_iter().filter(|&c| c < total) {
-            cells.entry(cell).or_insert_with(|| cell_path(dir, cell));
-        }
+        files.extend(finished_cells(dir)?.into_iter().map(|c| (c, cell_path(dir, c))));
     }
     let info = info.ok_or("no sweep directory given")?;
-    std::fs::create_dir_all(out.join("cells")).map_err(|e| format!("{}: {e}", out.display()))?;
-    let mut all = SweepResults::default();
-    for (&cell, path) in &cells {
-        let text = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        let results = SweepResults::from_csv(&String::from_utf8_lossy(&text))
-            .map_err(|(line, m)| format!("{}:{line}: {m}", path.display()))?;
-        if cell == *cells.keys().next().expect("invariant: iterating a non-empty map") {
-            all.params = results.params.clone();
-        } else if all.params != results.params {
-            return Err(format!("{}: other columns than the first cell's", path.display()));
+    claim(out, &info, elsewhere)?;
+    files.sort_by_key(|(cell, _)| *cell);
+    // Every file is checked before anything is written: a refused merge writes nothing.
+    let mut gathered: Vec<(usize, &PathBuf, Vec<u8>, SweepResults)> = Vec::new();
+    for (cell, path) in &files {
+        let (bytes, results) = read_cell(path, &info, *cell)?;
+        if gathered.last().is_none_or(|(last, ..)| last != cell) {
+            gathered.push((*cell, path, bytes, results));
         }
-        let target = cell_path(out, cell);
-        if target != *path {
-            write_atomic(&target, &text).map_err(|e| format!("{}: {e}", target.display()))?;
-        }
-        all.rows.extend(results.rows);
     }
+    // sweep.json first, so that a merge cut short leaves cells that the directory names.
     let json = serde_json::to_string_pretty(&info).expect("invariant: plain data serializes");
     write_atomic(&out.join("sweep.json"), format!("{json}\n").as_bytes())
         .map_err(|e| format!("{}: {e}", out.display()))?;
+    let mut all = SweepResults {
+        params: param_columns(info.axes.iter().map(|(column, _)| column.as_str())),
+        rows: Vec::new(),
+    };
+    let mut cells: Vec<usize> = Vec::new();
+    for (cell, path, bytes, results) in gathered {
+        let target = cell_path(out, cell);
+        if target != *path {
+            write_atomic(&target, &bytes).map_err(|e| format!("{}: {e}", target.display()))?;
+        }
+        all.rows.extend(results.rows);
+        cells.push(cell);
+    }
     let path = out.join("results.csv");
     write_atomic(&path, all.to_csv().as_bytes()).map_err(|e| format!("{}: {e}", path.display()))?;
-    let missing = (0..info.cells).filter(|c| !cells.contains_key(c)).collect();
+    let missing = (0..info.cells).filter(|c| cells.binary_search(c).is_err()).collect();
     Ok((all, missing))
 }
 

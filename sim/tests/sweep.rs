@@ -1,7 +1,7 @@
 //! Sweeps end to end: the same results whatever the thread count, shards that merge into the
 //! whole, resuming without rerunning finished cells, and bad sweep files refused with one line.
 
-use sim::sweep::{Shard, Sweep, merge, run, shard_cells, write_report};
+use sim::sweep::{Shard, Sweep, SweepDir, merge, run, shard_cells, write_report};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -173,7 +173,7 @@ fn shards_parse_from_k_of_n_and_plan_their_unfinished_cells() {
     let (dir, sweep) = setup("plan");
     let out = dir.join("out");
     run_all(&sweep, &out, &[1, 4], 1);
-    let plan = sweep.plan(Shard { k: 2, n: 3 }, &out);
+    let plan = sweep.plan(Shard { k: 2, n: 3 }, &SweepDir::open(&out, &sweep).unwrap());
     assert_eq!((plan.total, plan.cells, plan.finished), (8, vec![1, 4, 7], 2));
     assert_eq!(sweep.default_dir(), Path::new("out/sweeps/tiny"));
     std::fs::remove_dir_all(&dir).unwrap();

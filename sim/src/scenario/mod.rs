@@ -25,6 +25,8 @@ pub use model::{
     MAX_MONEY_SAT, NodeDef, PaymentListDef, Scenario, Step,
 };
 
+pub(crate) use validate::check_name_in;
+
 use locate::Locator;
 use std::path::Path;
 

@@ -2,11 +2,11 @@
 //! order, stopping at the first error, which points at the bad value through the [`Locator`].
 //! This file runs them in that order, checks the scenario's own name, chain and stop condition,
 //! and holds what the checks share (the map from names to node ids, the name rule, the money,
-//! router and node-reference checks). The checks themselves are split by what they check: nodes
-//! and their settings (`nodes`), the network they start with (`network`), payments (`workload`),
-//! the script and its shops (`script`), and faults (`faults`). Parsing is `parse_with`'s job and
-//! finding positions `locate`'s; router parameter ranges are node-core's
-//! ([`RouterConfig::validate`]).
+//! router and node-reference checks); the name rule is also a sweep's ([`check_name_in`]). The
+//! checks themselves are split by what they check: nodes and their settings (`nodes`), the
+//! network they start with (`network`), payments (`workload`), the script and its shops
+//! (`script`), and faults (`faults`). Parsing is `parse_with`'s job and finding positions
+//! `locate`'s; router parameter ranges are node-core's ([`RouterConfig::validate`]).
 
 mod faults;
 mod network;
@@ -114,6 +114,20 @@ pub(super) fn validate(at: Locator<'_>, raw: ScenarioFile) -> Result<Scenario, S
         max_duration: SimTime::from_secs(raw.stop.max_duration_s),
         stop_when_idle: raw.stop.when_idle,
     })
+}
+
+/// Checks a name that is not a scenario's by the same rule (a sweep's, in the sweep file `file`
+/// whose text is `source`): the error points at the first `field: value` there.
+pub(crate) fn check_name_in(
+    file: &str,
+    source: &str,
+    name: &str,
+    what: &str,
+    field: &str,
+    value: &str,
+) -> Result<(), ScenarioError> {
+    let v = Validator { at: Locator::new(file, source), ids: BTreeMap::new() };
+    v.check_name(name, what, field, value)
 }
 
 impl Validator<'_> {
