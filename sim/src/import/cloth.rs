@@ -66,11 +66,7 @@ struct Csv {
 impl Csv {
     fn read(path: &Path) -> Result<Csv, ImportError> {
         let file = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| ImportError {
-            file: file.clone(),
-            position: None,
-            message: format!("cannot read: {e}"),
-        })?;
+        let text = super::read_text(path, super::MAX_SNAPSHOT_BYTES, false)?;
         let mut lines =
             text.split('\n').enumerate().map(|(i, l)| (i + 1, l.trim_end_matches('\r')));
         let header = lines.next().map(|(_, l)| l).unwrap_or_default();

@@ -5,6 +5,9 @@
 //! [`ImportedGraph`]: nodes with their public keys, channels with capacities, each direction's
 //! policy (disabled or not) and, when the format has them (CLoTH), starting balances.
 //!
+//! Every file is read with bounds: at most [`MAX_SNAPSHOT_BYTES`] of text (after inflating), UTF-8
+//! (a byte-order mark at the start is skipped).
+//!
 //! What this module does not do: turn a graph into a scenario (node settings, balances for graphs
 //! without them, names); that is the scenario's job ([`crate::scenario`]). Errors are one line
 //! naming the file and, where known, the line and column.
@@ -26,6 +29,13 @@ pub fn is_pubkey(key: &str) -> bool {
         && (key.starts_with("02") || key.starts_with("03"))
         && key.bytes().all(|b| b.is_ascii_hexdigit())
 }
+
+/// The most text a snapshot file may hold, after inflating a gzip-packed one: 1 GiB. The mainnet
+/// snapshot of `../shared/data/mainnet` inflates to 43,982,755 bytes (about 42 MiB), so this is
+/// about 24 times that; lnd's `describegraph` of the same network, more verbose, is estimated at
+/// 100 MB. A file past it is refused with one line naming the file and the limit, after reading
+/// or inflating at most one byte more, so a gzip bomb costs at most about that much memory.
+pub const MAX_SNAPSHOT_BYTES: usize = 1 << 30;
 
 /// A snapshot that cannot be read: one line naming the file and, where known, the position.
 pub type ImportError = crate::input::InputError;
@@ -182,15 +192,16 @@ fn read_graph_uncached(
     if format == Some(GraphFormat::Cloth) || (format.is_none() && is_csv) {
         return cloth::read(path);
     }
-    let bytes = read_bytes(path).map_err(|message| fail(None, message))?;
+    let text = read_text(path, MAX_SNAPSHOT_BYTES, true)?;
+    let json = text.as_bytes();
     let format = match format {
         Some(f) => f,
-        None => detect_json(&bytes).map_err(|(position, message)| fail(position, message))?,
+        None => detect_json(json).map_err(|(position, message)| fail(position, message))?,
     };
     let parsed = match format {
-        GraphFormat::ClnListchannels => cln::parse_listchannels(&bytes),
-        GraphFormat::LndDescribegraph => lnd::parse_describegraph(&bytes),
-        GraphFormat::Simln => simln::parse_sim_network(&bytes),
+        GraphFormat::ClnListchannels => cln::parse_listchannels(json),
+        GraphFormat::LndDescribegraph => lnd::parse_describegraph(json),
+        GraphFormat::Simln => simln::parse_sim_network(json),
         GraphFormat::Cloth => unreachable!("handled above"),
     };
     parsed.map_err(|(position, message)| fail(position, message))
@@ -201,17 +212,44 @@ pub fn read_listchannels(path: &Path) -> Result<ImportedGraph, ImportError> {
     read_graph(path, Some(GraphFormat::ClnListchannels))
 }
 
-/// A file's bytes, inflated if gzip-packed.
-pub(crate) fn read_bytes(path: &Path) -> Result<Vec<u8>, String> {
-    let bytes = std::fs::read(path).map_err(|e| format!("cannot read: {e}"))?;
-    if !bytes.starts_with(&[0x1f, 0x8b]) {
-        return Ok(bytes);
+/// A snapshot file's text, inflated if gzip-packed and `inflate`: at most `limit` bytes of it
+/// (the file and its inflated text are each read only up to one byte past the limit), UTF-8,
+/// without a byte-order mark.
+pub(crate) fn read_text(path: &Path, limit: usize, inflate: bool) -> Result<String, ImportError> {
+    let file = path.display().to_string();
+    let fail = |message: String| ImportError { file: file.clone(), position: None, message };
+    let limited = |reader: &mut dyn Read, inflating: bool| -> Result<Vec<u8>, ImportError> {
+        let mut bytes = Vec::new();
+        reader.take(limit as u64 + 1).read_to_end(&mut bytes).map_err(|e| {
+            fail(if inflating {
+                format!("not a valid gzip file: {e}")
+            } else {
+                format!("cannot read: {e}")
+            })
+        })?;
+        if bytes.len() > limit {
+            let verb = if inflating { "inflates to" } else { "holds" };
+            return Err(fail(format!(
+                "{verb} more than {limit} bytes ({}), the limit of a snapshot file's text",
+                mib(limit)
+            )));
+        }
+        Ok(bytes)
+    };
+    let mut opened = std::fs::File::open(path).map_err(|e| fail(format!("cannot read: {e}")))?;
+    let mut bytes = limited(&mut opened, false)?;
+    if inflate && bytes.starts_with(&[0x1f, 0x8b]) {
+        bytes = limited(&mut flate2::read::GzDecoder::new(&bytes[..]), true)?;
     }
-    let mut text = Vec::new();
-    flate2::read::GzDecoder::new(&bytes[..])
-        .read_to_end(&mut text)
-        .map_err(|e| format!("not a valid gzip file: {e}"))?;
-    Ok(text)
+    crate::input::text(&file, bytes)
+}
+
+/// `bytes` in MiB or GiB, for messages.
+fn mib(bytes: usize) -> String {
+    match bytes >> 20 {
+        mib if mib >= 1024 && mib % 1024 == 0 => format!("{} GiB", mib / 1024),
+        mib => format!("{mib} MiB"),
+    }
 }
 
 /// Tells a JSON snapshot's format by its top-level keys.
@@ -310,5 +348,40 @@ mod tests {
         // With both directions of 02aa's channel disabled, 02aa can neither pay nor be paid.
         graph.channels[0].directions[1].as_mut().unwrap().disabled = true;
         assert_eq!(graph.routable_nodes(), [NodeId(1), NodeId(2)]);
+    }
+
+    // Issue 12: a 1 MB gzip bomb took 1.1 GB; what is inflated is now bounded.
+    #[test]
+    fn regression_a_gzip_bomb_is_refused_at_the_inflation_limit() {
+        use std::io::Write;
+        let dir = std::env::temp_dir().join(format!("boltsim-bomb-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let limit = 1 << 20;
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        let zeros = vec![0u8; limit];
+        for _ in 0..16 {
+            gz.write_all(&zeros).unwrap();
+        }
+        let bomb = dir.join("bomb.json.gz");
+        std::fs::write(&bomb, gz.finish().unwrap()).unwrap();
+        let err = read_text(&bomb, limit, true).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "{}: inflates to more than 1048576 bytes (1 MiB), the limit of a snapshot \
+                 file's text",
+                bomb.display()
+            )
+        );
+        // A plain file past the limit likewise; one at the limit is read.
+        let plain = dir.join("plain.json");
+        std::fs::write(&plain, vec![b' '; limit + 1]).unwrap();
+        let err = read_text(&plain, limit, true).unwrap_err();
+        assert!(err.message.starts_with("holds more than 1048576 bytes (1 MiB)"), "{err}");
+        std::fs::write(&plain, vec![b' '; limit]).unwrap();
+        assert_eq!(read_text(&plain, limit, true).unwrap().len(), limit);
+        // The public path's limit, as documented.
+        assert_eq!((MAX_SNAPSHOT_BYTES, mib(MAX_SNAPSHOT_BYTES).as_str()), (1 << 30, "1 GiB"));
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
