@@ -183,6 +183,70 @@ fn describegraph(pub_key: &str, alias: &str) -> String {
     )
 }
 
+// Issue 12: `boltsim import` copied an lnd pub_key with a newline into a RON comment of the
+// scenario it wrote, which added a node holding 20M BTC.
+#[test]
+fn regression_import_refuses_a_pub_key_that_injects_ron() {
+    let dir = temp_dir("inject");
+    let injected = r#"02aa\n        (name: \"injected\", wallet_sat: 2000000000000000), //"#;
+    let path = dir.join("graph.json");
+    std::fs::write(&path, describegraph(injected, "a")).unwrap();
+    let err = sim::import::read_graph(&path, None).unwrap_err();
+    assert_eq!(err.position, Some((3, 17)), "points at the pub_key's value: {err}");
+    assert!(err.message.starts_with("pub_key \"02aa\\n "), "{err}");
+    assert!(
+        err.message.ends_with("is not a public key (66 hex digits starting 02 or 03)"),
+        "{err}"
+    );
+    assert!(!err.to_string().contains('\n'), "one line: {err}");
+    // Keys of the right form are taken, in lowercase.
+    std::fs::write(&path, describegraph(&key("AA"), "a")).unwrap();
+    let graph = sim::import::read_graph(&path, None).unwrap();
+    assert_eq!(graph.node_ids, [key("aa"), key("bb")]);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+// Issue 12: aliases were copied into generated text with their control characters.
+#[test]
+fn regression_import_replaces_control_characters_in_aliases() {
+    let dir = temp_dir("alias");
+    let path = dir.join("graph.json");
+    std::fs::write(&path, describegraph(&key("aa"), r"x\n\u001b[2Jy\t")).unwrap();
+    let graph = sim::import::read_graph(&path, None).unwrap();
+    assert_eq!(graph.aliases[0], "x\u{fffd}\u{fffd}[2Jy\u{fffd}");
+    // What `boltsim import` writes from it is the same network.
+    let text = sim::export::scenario_ron(&graph, "graph.json");
+    assert_eq!(Scenario::parse("imported.ron", &text).unwrap().nodes.len(), 2);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+// Issue 12: the public key, the alias and the file name reached the RON that `boltsim import`
+// writes unescaped; a newline in any of them ended its comment.
+#[test]
+fn regression_imported_scenario_ron_escapes_every_string_of_the_snapshot() {
+    let line = "\n        (name: \"injected\", wallet_sat: 2000000000000000), //";
+    let mut graph = sim::import::ImportedGraph {
+        node_ids: vec![format!("02aa{line}"), key("bb")],
+        aliases: vec![format!("a{line}\u{2028}\u{202e}"), format!("b\r{line}")],
+        channels: Vec::new(),
+    };
+    let dir = temp_dir("escape");
+    let path = dir.join("graph.json");
+    std::fs::write(&path, describegraph(&key("aa"), "a")).unwrap();
+    graph.channels = sim::import::read_graph(&path, None).unwrap().channels;
+    let text = sim::export::scenario_ron(&graph, &format!("graph.json{line}"));
+    let scenario = Scenario::parse("imported.ron", &text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+    assert_eq!(
+        scenario.nodes.iter().map(|n| n.name.as_str()).collect::<Vec<_>>(),
+        ["n0", "n1"],
+        "{text}"
+    );
+    assert!(!text.contains("\n        (name: \"injected\""), "{text}");
+    assert!(text.contains(r"// 02aa\u{a}        (name: "), "{text}");
+    assert!(text.contains(r"\u{2028}\u{202e}"), "{text}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 // Issue 12: a snapshot with a byte-order mark was refused ("expected value at line 1 column
 // 1"), and one that was not UTF-8 said "cannot read: stream did not contain valid UTF-8" (CLoTH)
 // with no line.
@@ -214,5 +278,20 @@ fn regression_snapshots_skip_a_byte_order_mark_and_say_where_they_are_not_utf8()
             .ends_with("nodes.csv:4:1: not UTF-8: byte 0xff is not part of a valid character"),
         "{err}"
     );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+// Issue 12: CLoTH's node ids are plain integers; anything else is refused where it stands.
+#[test]
+fn cloth_node_ids_must_be_whole_numbers() {
+    let dir = temp_dir("cloth-ids");
+    let cloth = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/cloth");
+    for f in ["channels.csv", "edges.csv"] {
+        std::fs::copy(cloth.join(f), dir.join(f)).unwrap();
+    }
+    std::fs::write(dir.join("nodes.csv"), format!("id\n0\n1\n{}\n3\n", key("cc"))).unwrap();
+    let err = sim::import::read_graph(&dir, None).unwrap_err();
+    assert_eq!(err.position, Some((4, 1)), "{err}");
+    assert!(err.message.ends_with("is not a whole number"), "{err}");
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -7,6 +7,7 @@
 //! `edges_ln.csv` (CLoTH's snapshot) or `nodes.csv`, `channels.csv`, `edges.csv`; or next to a
 //! named one of them. Nodes keep the order of the nodes file; channels get short channel ids
 //! made from their CLoTH ids. Balances are CLoTH's own: `balance` of edge1 is `node1_id`'s.
+//! Every id, node ids included, must be a whole number (CLoTH's node ids are not public keys).
 
 use super::{ImportError, ImportedChannel, ImportedGraph};
 use node_core::graph::DirectedPolicy;

@@ -6,15 +6,19 @@
 //! policy (disabled or not) and, when the format has them (CLoTH), starting balances.
 //!
 //! Every file is read with bounds: at most [`MAX_SNAPSHOT_BYTES`] of text (after inflating), UTF-8
-//! (a byte-order mark at the start is skipped).
+//! (a byte-order mark at the start is skipped). Node ids are checked: public keys in the JSON
+//! formats (lowercased), whole numbers in CLoTH's; control characters in aliases are replaced by
+//! U+FFFD, so no string of a snapshot can end a line of text written from it.
 //!
 //! What this module does not do: turn a graph into a scenario (node settings, balances for graphs
 //! without them, names); that is the scenario's job ([`crate::scenario`]). Errors are one line
-//! naming the file and, where known, the line and column.
+//! naming the file and, where known, the line and column (also for checks made after parsing,
+//! found by `locate`); short channel ids are shown as BOLT 7 writes them (`800000x12x1`).
 
 pub mod cln;
 pub mod cloth;
 pub mod lnd;
+mod locate;
 pub mod simln;
 
 use node_core::graph::{BaseGraph, ChannelInfo, DirectedPolicy};
@@ -36,6 +40,38 @@ pub fn is_pubkey(key: &str) -> bool {
 /// 100 MB. A file past it is refused with one line naming the file and the limit, after reading
 /// or inflating at most one byte more, so a gzip bomb costs at most about that much memory.
 pub const MAX_SNAPSHOT_BYTES: usize = 1 << 30;
+
+/// Checks that the node id `key` (the value of `field`) is a compressed public key, and writes it
+/// in lowercase, as lnd and Core Lightning print keys, so that one key has one spelling.
+pub(crate) fn check_pubkey(field: &str, key: &mut str) -> Result<(), String> {
+    if !is_pubkey(key) {
+        return Err(format!(
+            "{field} {} is not a public key (66 hex digits starting 02 or 03)",
+            shown(key)
+        ));
+    }
+    key.make_ascii_lowercase();
+    Ok(())
+}
+
+/// A node's alias with each control character (newlines, tabs, escape sequences) replaced by
+/// U+FFFD: aliases are shown in comments and reports, one line each.
+pub(crate) fn clean_alias(alias: String) -> String {
+    if alias.chars().any(char::is_control) {
+        alias.chars().map(|c| if c.is_control() { '\u{fffd}' } else { c }).collect()
+    } else {
+        alias
+    }
+}
+
+/// `text` quoted and escaped for an error message, cut after 80 characters.
+pub(crate) fn shown(text: &str) -> String {
+    const SHOWN_CHARS: usize = 80;
+    match text.char_indices().nth(SHOWN_CHARS) {
+        Some((cut, _)) => format!("{:?}...", &text[..cut]),
+        None => format!("{text:?}"),
+    }
+}
 
 /// A snapshot that cannot be read: one line naming the file and, where known, the position.
 pub type ImportError = crate::input::InputError;
@@ -252,6 +288,26 @@ fn mib(bytes: usize) -> String {
     }
 }
 
+/// A serde_json error in `json` as a position (column in characters, as everywhere) and a
+/// message that starts with `what` (without serde_json's own "at line L column C").
+pub(crate) fn json_error(json: &[u8], e: &serde_json::Error, what: &str) -> Positioned {
+    let text = e.to_string();
+    let suffix = format!(" at line {} column {}", e.line(), e.column());
+    let message = format!("{what}: {}", text.strip_suffix(&suffix).unwrap_or(&text));
+    if e.line() == 0 {
+        return (None, message);
+    }
+    // serde_json counts columns in bytes; find the byte, then count characters.
+    let line_start = if e.line() == 1 {
+        Some(0)
+    } else {
+        json.iter().enumerate().filter(|(_, b)| **b == b'\n').nth(e.line() - 2).map(|(i, _)| i + 1)
+    };
+    let position = line_start
+        .map(|start| crate::input::line_column(json, start + e.column().saturating_sub(1)));
+    (position, message)
+}
+
 /// Tells a JSON snapshot's format by its top-level keys.
 fn detect_json(json: &[u8]) -> Result<GraphFormat, Positioned> {
     #[derive(Deserialize)]
@@ -260,8 +316,8 @@ fn detect_json(json: &[u8]) -> Result<GraphFormat, Positioned> {
         edges: Option<serde::de::IgnoredAny>,
         channels: Option<serde::de::IgnoredAny>,
     }
-    let probe: Probe = serde_json::from_slice(json)
-        .map_err(|e| (Some((e.line(), e.column())), format!("not a JSON snapshot: {e}")))?;
+    let probe: Probe =
+        serde_json::from_slice(json).map_err(|e| json_error(json, &e, "not a JSON snapshot"))?;
     match (probe.sim_network, probe.edges, probe.channels) {
         (Some(_), _, _) => Ok(GraphFormat::Simln),
         (None, Some(_), _) => Ok(GraphFormat::LndDescribegraph),
@@ -302,6 +358,23 @@ pub(crate) fn sorted_index<'k>(
         *slot = i as u32;
     }
     index
+}
+
+/// Short test names for public keys.
+#[cfg(test)]
+pub(crate) mod test_keys {
+    /// The public key a short test name such as `02aa` stands for: the name, then its last two
+    /// digits repeated to 66.
+    pub(crate) fn key(short: &str) -> String {
+        format!("{short}{}", short[2..4].repeat(31))
+    }
+
+    /// `json` with every quoted short test name (`"02aa"`) written as its key.
+    pub(crate) fn keyed(json: &str) -> String {
+        ["02aa", "03bb", "03cc", "02ee", "03ff"].iter().fold(json.to_string(), |j, k| {
+            j.replace(&format!("\"{k}\""), &format!("\"{}\"", key(k)))
+        })
+    }
 }
 
 #[cfg(test)]
@@ -383,5 +456,13 @@ mod tests {
         // The public path's limit, as documented.
         assert_eq!((MAX_SNAPSHOT_BYTES, mib(MAX_SNAPSHOT_BYTES).as_str()), (1 << 30, "1 GiB"));
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn json_errors_count_columns_in_characters() {
+        let json = "{\"nodes\": [\n  {\"alias\": \"\u{e9}\", \"x\": ]}".as_bytes();
+        let (position, message) = detect_json(json).unwrap_err();
+        assert_eq!(position, Some((2, 23)), "{message}");
+        assert_eq!(message, "not a JSON snapshot: expected value");
     }
 }
