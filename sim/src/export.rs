@@ -4,7 +4,9 @@
 //!
 //! Nodes that came from a snapshot keep its public keys; the others get a real secp256k1 key
 //! derived from their name (secret key SHA-256 of `"boltsim node " + name`), because SimLN parses
-//! keys as curve points. This module writes text; the binary writes files.
+//! keys as curve points. This module writes text; the binary writes files. Strings from a
+//! snapshot (its path, keys, aliases) reach the RON only inside comments, escaped so that none
+//! can end its comment and add fields or nodes.
 
 use crate::genesis::Genesis;
 use crate::import::{ImportedGraph, is_pubkey};
@@ -89,7 +91,8 @@ pub fn scenario_ron(graph: &ImportedGraph, source: &str) -> String {
     let mut s = String::new();
     let _ = writeln!(
         s,
-        "// Imported from {source} by `boltsim import`: {} nodes, {} channels.",
+        "// Imported from {} by `boltsim import`: {} nodes, {} channels.",
+        comment_text(source),
         graph.node_ids.len(),
         graph.channels.len()
     );
@@ -105,7 +108,7 @@ pub fn scenario_ron(graph: &ImportedGraph, source: &str) -> String {
     let _ = writeln!(s, "Scenario(\n    name: \"imported\",\n    seed: 1,\n    nodes: [");
     let name = |id: NodeId| format!("n{}", id.0);
     for (i, key) in graph.node_ids.iter().enumerate() {
-        let alias = graph.aliases[i].replace(['\n', '\r'], " ");
+        let (key, alias) = (comment_text(key), comment_text(&graph.aliases[i]));
         let _ = writeln!(s, "        (name: \"n{i}\"), // {key} {alias}");
     }
     s.push_str("    ],\n    channels: [\n");
@@ -147,6 +150,26 @@ pub fn scenario_ron(graph: &ImportedGraph, source: &str) -> String {
     }
     s.push_str("    ],\n    stop: (max_duration_s: 60),\n)\n");
     s
+}
+
+/// `text` made safe for a RON line comment: each character that ends a line or hides or reorders
+/// text (control characters, the line and paragraph separators, bidirectional overrides) is
+/// written as a `\u{..}` escape, so no string from a snapshot ends the comment early or disguises
+/// the line after it. Other characters (emoji and their joiners included) stay as they are.
+fn comment_text(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        // Line and paragraph separators, then the bidirectional embeddings, overrides and
+        // isolates.
+        let hides = matches!(c, '\u{2028}'..='\u{2029}' | '\u{202a}'..='\u{202e}')
+            || matches!(c, '\u{2066}'..='\u{2069}');
+        if c.is_control() || hides {
+            let _ = write!(out, "\\u{{{:x}}}", u32::from(c));
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 #[cfg(test)]

@@ -4,6 +4,12 @@
 //! seed, and the commands that reproduce it. A recorded trace of another format version or of
 //! another scenario is refused before anything runs. The replay uses the seed and level written in
 //! the recorded header.
+//!
+//! Recorded lines are read with bounds: at most [`MAX_TRACE_LINE_BYTES`] each, UTF-8; a longer
+//! line or one that is not UTF-8 is an error naming its line. Windows line endings (`\r\n`, as a
+//! checkout with `core.autocrlf` writes them) and a byte-order mark before the first line are
+//! accepted: the lines are compared without them, so the footer's digest line is still compared
+//! with the replay's.
 
 use crate::scenario::Scenario;
 use crate::trace::{FORMAT_VERSION, TraceLevel};
@@ -19,6 +25,13 @@ use std::rc::Rc;
 /// Lines of context shown around a difference.
 pub const CONTEXT_LINES: usize = 3;
 
+/// The longest line a recorded trace may hold, in bytes, its line ending not counted: 1 MiB.
+/// The longest event lines boltsim writes are kinds 71 and 73: at most nine integers and one
+/// node id per hop of a route (20 hops by default, at most 255 as the hop limit is a `u8`), so at
+/// most 264 fields of 20 digits and a space, 5,544 bytes. Header lines carry the scenario's and
+/// the nodes' names, which no real scenario makes a megabyte long.
+pub const MAX_TRACE_LINE_BYTES: usize = 1 << 20;
+
 /// Why a recorded trace cannot be verified at all.
 #[derive(Debug)]
 pub enum VerifyError {
@@ -28,6 +41,19 @@ pub enum VerifyError {
         path: String,
         /// The error.
         error: io::Error,
+    },
+    /// A line of the file cannot be a trace line: longer than [`MAX_TRACE_LINE_BYTES`], or not
+    /// UTF-8.
+    Line {
+        /// The file.
+        path: String,
+        /// 1-based line number.
+        line: u64,
+        /// 1-based column (in characters) of the first byte that is not UTF-8, if that is what
+        /// is wrong.
+        column: Option<usize>,
+        /// What is wrong.
+        reason: String,
     },
     /// The file is not a boltsim trace of this format version.
     Format {
@@ -51,6 +77,12 @@ impl fmt::Display for VerifyError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             VerifyError::Io { path, error } => write!(f, "{path}: cannot read: {error}"),
+            VerifyError::Line { path, line, column: Some(column), reason } => {
+                write!(f, "{path}:{line}:{column}: {reason}")
+            }
+            VerifyError::Line { path, line, column: None, reason } => {
+                write!(f, "{path}:{line}: {reason}")
+            }
             VerifyError::Format { path, reason } => write!(f, "{path}: {reason}"),
             VerifyError::OtherScenario { path, recorded, given } => {
                 write!(f, "{path}: the trace records scenario {recorded:?}, not {given:?}")
@@ -88,6 +120,8 @@ pub enum VerifyOutcome {
         /// The recorded file's scenario digest differed from the scenario's (only its text
         /// changed, not its behaviour).
         scenario_file_changed: bool,
+        /// The recorded file has Windows line endings (`\r\n`), read as `\n`.
+        windows_line_endings: bool,
     },
     /// The replay differs.
     Diverged(Divergence),
@@ -108,16 +142,13 @@ pub struct RecordedHeader {
 
 /// Reads the header of the trace at `path`.
 pub fn read_header(path: &Path) -> Result<RecordedHeader, VerifyError> {
-    let shown = path.display().to_string();
-    let io_error = |error| VerifyError::Io { path: shown.clone(), error };
+    let mut lines = TraceLines::open(path)?;
+    let shown = lines.path.clone();
     let format = |reason: String| VerifyError::Format { path: shown.clone(), reason };
-    let mut reader = BufReader::new(File::open(path).map_err(io_error)?);
-    let mut line = String::new();
-    reader.read_line(&mut line).map_err(io_error)?;
-    let first = line.trim_end();
+    let first = lines.next()?.unwrap_or_default();
     let expected_first = format!("# boltsim trace v{FORMAT_VERSION}");
-    if first != expected_first {
-        return Err(match first.strip_prefix("# boltsim trace v") {
+    if first.trim_end() != expected_first {
+        return Err(match first.trim_end().strip_prefix("# boltsim trace v") {
             Some(version) => {
                 format(format!("trace format v{version}; this boltsim reads v{FORMAT_VERSION}"))
             }
@@ -127,8 +158,7 @@ pub fn read_header(path: &Path) -> Result<RecordedHeader, VerifyError> {
         });
     }
     let mut field = |name: &str| -> Result<String, VerifyError> {
-        line.clear();
-        reader.read_line(&mut line).map_err(io_error)?;
+        let line = lines.next()?.unwrap_or_default();
         let value = line.trim_end().strip_prefix(&format!("# {name} ")).map(str::to_string);
         value.ok_or_else(|| format(format!("header line '# {name} ...' missing")))
     };
@@ -141,33 +171,127 @@ pub fn read_header(path: &Path) -> Result<RecordedHeader, VerifyError> {
     Ok(RecordedHeader { scenario, scenario_sha256, seed, level })
 }
 
+/// A recorded trace read line by line, with bounds: at most `max_bytes` per line (its line
+/// ending not counted), UTF-8; `\r\n` read as `\n`, and a byte-order mark before the first
+/// line skipped.
+struct TraceLines {
+    reader: Box<dyn BufRead>,
+    /// The file, as shown in errors.
+    path: String,
+    /// Lines read so far.
+    line: u64,
+    max_bytes: usize,
+    /// Whether a line ended with `\r\n`.
+    windows_line_endings: bool,
+}
+
+impl TraceLines {
+    fn open(path: &Path) -> Result<TraceLines, VerifyError> {
+        let shown = path.display().to_string();
+        let file =
+            File::open(path).map_err(|error| VerifyError::Io { path: shown.clone(), error })?;
+        Ok(TraceLines {
+            reader: Box::new(BufReader::new(file)),
+            path: shown,
+            line: 0,
+            max_bytes: MAX_TRACE_LINE_BYTES,
+            windows_line_endings: false,
+        })
+    }
+
+    /// The next line without its line ending, or `None` at the end of the file.
+    fn next(&mut self) -> Result<Option<String>, VerifyError> {
+        let number = self.line + 1;
+        let mut bytes = Vec::new();
+        loop {
+            let buffer = match self.reader.fill_buf() {
+                Ok(buffer) => buffer,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(error) => return Err(VerifyError::Io { path: self.path.clone(), error }),
+            };
+            if buffer.is_empty() {
+                break;
+            }
+            let (take, ends) = match buffer.iter().position(|&b| b == b'\n') {
+                Some(i) => (i + 1, true),
+                None => (buffer.len(), false),
+            };
+            // Room for the line and its `\r\n`, and no more.
+            if bytes.len() + take > self.max_bytes + 2 {
+                return Err(self.too_long(number));
+            }
+            bytes.extend_from_slice(&buffer[..take]);
+            self.reader.consume(take);
+            if ends {
+                break;
+            }
+        }
+        if bytes.is_empty() {
+            return Ok(None);
+        }
+        if bytes.last() == Some(&b'\n') {
+            bytes.pop();
+            if bytes.last() == Some(&b'\r') {
+                bytes.pop();
+                self.windows_line_endings = true;
+            }
+        }
+        if bytes.len() > self.max_bytes {
+            return Err(self.too_long(number));
+        }
+        if number == 1 && bytes.starts_with(crate::input::BYTE_ORDER_MARK) {
+            bytes.drain(..crate::input::BYTE_ORDER_MARK.len());
+        }
+        let text = String::from_utf8(bytes).map_err(|e| {
+            let at = e.utf8_error().valid_up_to();
+            VerifyError::Line {
+                path: self.path.clone(),
+                line: number,
+                column: Some(crate::input::line_column(e.as_bytes(), at).1),
+                reason: format!(
+                    "not UTF-8: byte 0x{:02x} is not part of a valid character",
+                    e.as_bytes()[at]
+                ),
+            }
+        })?;
+        self.line = number;
+        Ok(Some(text))
+    }
+
+    fn too_long(&self, line: u64) -> VerifyError {
+        VerifyError::Line {
+            path: self.path.clone(),
+            line,
+            column: None,
+            reason: format!(
+                "a line longer than {} bytes, the limit of a trace line: not a boltsim trace",
+                self.max_bytes
+            ),
+        }
+    }
+}
+
 /// Compares written lines with the lines of a recorded trace, read as they are needed.
 struct Comparer {
-    recorded: Box<dyn BufRead>,
+    recorded: TraceLines,
     pending: Vec<u8>,
     line: u64,
     before: VecDeque<(u64, String)>,
     divergence: Option<Divergence>,
     scenario_file_changed: bool,
-    error: Option<io::Error>,
+    /// Why the recorded file could not be read on; nothing more is read from it.
+    error: Option<VerifyError>,
 }
 
 impl Comparer {
     fn next_recorded(&mut self) -> Option<String> {
-        let mut line = String::new();
-        match self.recorded.read_line(&mut line) {
-            Ok(0) => None,
-            Ok(_) => {
-                if line.ends_with('\n') {
-                    line.pop();
-                }
-                Some(line)
-            }
-            Err(e) => {
-                self.error.get_or_insert(e);
-                None
-            }
+        if self.error.is_some() {
+            return None;
         }
+        self.recorded.next().unwrap_or_else(|e| {
+            self.error = Some(e);
+            None
+        })
     }
 
     fn compare(&mut self, actual: String) {
@@ -267,10 +391,8 @@ pub fn verify(
             given: scenario.name.clone(),
         });
     }
-    let file =
-        File::open(trace_path).map_err(|error| VerifyError::Io { path: shown.clone(), error })?;
     let comparer = Rc::new(RefCell::new(Comparer {
-        recorded: Box::new(BufReader::new(file)),
+        recorded: TraceLines::open(trace_path)?,
         pending: Vec::new(),
         line: 0,
         before: VecDeque::new(),
@@ -290,13 +412,14 @@ pub fn verify(
     let mut c = comparer.borrow_mut();
     c.finish();
     if let Some(error) = c.error.take() {
-        return Err(VerifyError::Io { path: shown, error });
+        return Err(error);
     }
     let outcome = match c.divergence.take() {
         Some(d) => VerifyOutcome::Diverged(d),
         None => VerifyOutcome::Identical {
             lines: c.line,
             scenario_file_changed: c.scenario_file_changed,
+            windows_line_endings: c.recorded.windows_line_endings,
         },
     };
     Ok((outcome, header))
@@ -307,11 +430,15 @@ impl VerifyOutcome {
     /// [`report`](Divergence::report).
     pub fn report(&self, scenario_path: &str, trace_path: &str, header: &RecordedHeader) -> String {
         match self {
-            VerifyOutcome::Identical { lines, scenario_file_changed } => {
-                let note = if *scenario_file_changed {
-                    " (the scenario's text changed, its behaviour did not)"
-                } else {
-                    ""
+            VerifyOutcome::Identical { lines, scenario_file_changed, windows_line_endings } => {
+                let note = match (*scenario_file_changed, *windows_line_endings) {
+                    (false, false) => "",
+                    (true, false) => " (the scenario's text changed, its behaviour did not)",
+                    (false, true) => " (read with Windows line endings)",
+                    (true, true) => {
+                        " (read with Windows line endings; the scenario's text changed, its \
+                         behaviour did not)"
+                    }
                 };
                 format!(
                     "{trace_path}: identical, {lines} lines (seed {}, level {}){note}\n",

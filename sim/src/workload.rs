@@ -291,11 +291,12 @@ pub struct PaymentListSpec {
 }
 
 /// Reads a payment list; `node` resolves a name (our layout) or an index (CLoTH's) to a node.
-/// Errors are (line, column, message).
+/// A byte-order mark at the start is skipped. Errors are (line, column, message).
 pub fn parse_payment_list(
     text: &str,
     node: impl Fn(&str, bool) -> Option<NodeId>,
 ) -> Result<PaymentList, (usize, usize, String)> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut lines = text.split('\n').enumerate().map(|(i, l)| (i + 1, l.trim_end_matches('\r')));
     let header: Vec<String> = lines
         .next()
@@ -368,6 +369,17 @@ const MAX_LIST_TIME_MS: u64 = 10 * 365 * 24 * 3_600_000;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    // Issue 12: a payment list starting with a byte-order mark had no header ("the header needs
+    // time_ms,sender,receiver,amount_msat").
+    #[test]
+    fn regression_a_payment_list_may_start_with_a_byte_order_mark() {
+        let text = "\u{feff}time_ms,sender,receiver,amount_msat\n5,a,b,100\n";
+        let node =
+            |name: &str, _| ["a", "b"].iter().position(|n| *n == name).map(|i| NodeId(i as u32));
+        let list = parse_payment_list(text, node).unwrap();
+        assert_eq!(list.payments, [(SimTime::from_millis(5), NodeId(0), NodeId(1), 100)]);
+    }
 
     fn workload(rate_per_s: f64, max: Option<u64>) -> Workload {
         let spec = WorkloadSpec {

@@ -233,3 +233,27 @@ fn regression_issue_11_a_too_long_poll_interval_points_at_its_value() {
     let text = text.replace("86_400_001", "0");
     assert_eq!(error_of(&text).0, (8, 104));
 }
+
+// Issue 12: a scenario that was not UTF-8 was reported at a byte index ("from index 27"), and one
+// that started with a byte-order mark got "Expected opening `(`".
+#[test]
+fn regression_scenario_files_say_where_they_are_not_utf8_and_may_start_with_a_bom() {
+    let dir = std::env::temp_dir().join(format!("boltsim-bad-utf8-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("latin1.ron");
+    let text = scenario("", "", r#"Connect(from: "alice", to: "bob"),"#);
+    let (before, after) = text.split_once("bob").unwrap();
+    let bytes = [before.as_bytes(), b"b\xe9b", after.as_bytes()].concat();
+    std::fs::write(&path, &bytes).unwrap();
+    let err = Scenario::load(&path).unwrap_err();
+    assert_eq!(err.position, Some((5, 18)), "{err}");
+    assert_eq!(err.message, "not UTF-8: byte 0xe9 is not part of a valid character");
+    let path = dir.join("bom.ron");
+    std::fs::write(&path, format!("\u{feff}{text}")).unwrap();
+    assert_eq!(Scenario::load(&path).unwrap().nodes.len(), 2);
+    assert_eq!(Scenario::parse("bom.ron", &format!("\u{feff}{text}")).unwrap().nodes.len(), 2);
+    // Positions on the first line do not count the mark.
+    let err = Scenario::parse("bom.ron", "\u{feff}Scenario(nme: \"x\")").unwrap_err();
+    assert_eq!(err.position.map(|p| p.0), Some(1), "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

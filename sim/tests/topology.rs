@@ -7,6 +7,7 @@ use sim::genesis::Genesis;
 use sim::results::Outcome;
 use sim::scenario::{ChannelDef, Scenario};
 use sim::trace::TraceLevel;
+use std::path::Path;
 
 /// The channels `scenario` starts with.
 fn start_channels(scenario: &Scenario) -> Vec<ChannelDef> {
@@ -148,5 +149,149 @@ fn the_opener_of_an_imported_channel_is_the_smaller_public_key() {
     assert_eq!((c.from, c.to), (NodeId(1), NodeId(0)), "n1 holds the smaller key");
     assert_eq!(c.from_balance_msat, 500_000_000, "all at the opener");
     assert_eq!((c.from_policy.fee_base_msat, c.to_policy.fee_base_msat), (7, 9));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A fresh temporary directory for `name`, removed by the caller.
+fn temp_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("boltsim-topology-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// A public key made of one repeated hex digit pair after `02`.
+fn key(pair: &str) -> String {
+    format!("02{}", pair.repeat(32))
+}
+
+/// An lnd `describegraph` file with two nodes, the first with `pub_key` and `alias` as written
+/// (JSON-escaped already), and one channel between them.
+fn describegraph(pub_key: &str, alias: &str) -> String {
+    let other = key("bb");
+    format!(
+        r#"{{
+  "nodes": [
+    {{"pub_key": "{pub_key}", "alias": "{alias}"}},
+    {{"pub_key": "{other}", "alias": "b"}}
+  ],
+  "edges": [
+    {{"channel_id": "1099511627776", "node1_pub": "{}", "node2_pub": "{other}",
+      "capacity": "500000", "node1_policy": null, "node2_policy": null}}
+  ]
+}}"#,
+        key("aa")
+    )
+}
+
+// Issue 12: `boltsim import` copied an lnd pub_key with a newline into a RON comment of the
+// scenario it wrote, which added a node holding 20M BTC.
+#[test]
+fn regression_import_refuses_a_pub_key_that_injects_ron() {
+    let dir = temp_dir("inject");
+    let injected = r#"02aa\n        (name: \"injected\", wallet_sat: 2000000000000000), //"#;
+    let path = dir.join("graph.json");
+    std::fs::write(&path, describegraph(injected, "a")).unwrap();
+    let err = sim::import::read_graph(&path, None).unwrap_err();
+    assert_eq!(err.position, Some((3, 17)), "points at the pub_key's value: {err}");
+    assert!(err.message.starts_with("pub_key \"02aa\\n "), "{err}");
+    assert!(
+        err.message.ends_with("is not a public key (66 hex digits starting 02 or 03)"),
+        "{err}"
+    );
+    assert!(!err.to_string().contains('\n'), "one line: {err}");
+    // Keys of the right form are taken, in lowercase.
+    std::fs::write(&path, describegraph(&key("AA"), "a")).unwrap();
+    let graph = sim::import::read_graph(&path, None).unwrap();
+    assert_eq!(graph.node_ids, [key("aa"), key("bb")]);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+// Issue 12: aliases were copied into generated text with their control characters.
+#[test]
+fn regression_import_replaces_control_characters_in_aliases() {
+    let dir = temp_dir("alias");
+    let path = dir.join("graph.json");
+    std::fs::write(&path, describegraph(&key("aa"), r"x\n\u001b[2Jy\t")).unwrap();
+    let graph = sim::import::read_graph(&path, None).unwrap();
+    assert_eq!(graph.aliases[0], "x\u{fffd}\u{fffd}[2Jy\u{fffd}");
+    // What `boltsim import` writes from it is the same network.
+    let text = sim::export::scenario_ron(&graph, "graph.json");
+    assert_eq!(Scenario::parse("imported.ron", &text).unwrap().nodes.len(), 2);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+// Issue 12: the public key, the alias and the file name reached the RON that `boltsim import`
+// writes unescaped; a newline in any of them ended its comment.
+#[test]
+fn regression_imported_scenario_ron_escapes_every_string_of_the_snapshot() {
+    let line = "\n        (name: \"injected\", wallet_sat: 2000000000000000), //";
+    let mut graph = sim::import::ImportedGraph {
+        node_ids: vec![format!("02aa{line}"), key("bb")],
+        aliases: vec![format!("a{line}\u{2028}\u{202e}"), format!("b\r{line}")],
+        channels: Vec::new(),
+    };
+    let dir = temp_dir("escape");
+    let path = dir.join("graph.json");
+    std::fs::write(&path, describegraph(&key("aa"), "a")).unwrap();
+    graph.channels = sim::import::read_graph(&path, None).unwrap().channels;
+    let text = sim::export::scenario_ron(&graph, &format!("graph.json{line}"));
+    let scenario = Scenario::parse("imported.ron", &text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+    assert_eq!(
+        scenario.nodes.iter().map(|n| n.name.as_str()).collect::<Vec<_>>(),
+        ["n0", "n1"],
+        "{text}"
+    );
+    assert!(!text.contains("\n        (name: \"injected\""), "{text}");
+    assert!(text.contains(r"// 02aa\u{a}        (name: "), "{text}");
+    assert!(text.contains(r"\u{2028}\u{202e}"), "{text}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+// Issue 12: a snapshot with a byte-order mark was refused ("expected value at line 1 column
+// 1"), and one that was not UTF-8 said "cannot read: stream did not contain valid UTF-8" (CLoTH)
+// with no line.
+#[test]
+fn regression_snapshots_skip_a_byte_order_mark_and_say_where_they_are_not_utf8() {
+    let dir = temp_dir("utf8");
+    let path = dir.join("bom.json");
+    let mut bytes = b"\xEF\xBB\xBF".to_vec();
+    bytes.extend_from_slice(describegraph(&key("aa"), "a").as_bytes());
+    std::fs::write(&path, &bytes).unwrap();
+    assert_eq!(sim::import::read_graph(&path, None).unwrap().node_ids.len(), 2);
+    let path = dir.join("latin1.json");
+    let text = describegraph(&key("aa"), "cafe");
+    let (before, after) = text.split_once("cafe").unwrap();
+    std::fs::write(&path, [before.as_bytes(), b"caf\xe9", after.as_bytes()].concat()).unwrap();
+    let err = sim::import::read_graph(&path, None).unwrap_err();
+    assert_eq!(err.position, Some((3, 100)), "{err}");
+    assert_eq!(err.message, "not UTF-8: byte 0xe9 is not part of a valid character");
+    let cloth = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/cloth");
+    for f in ["channels.csv", "edges.csv"] {
+        std::fs::copy(cloth.join(f), dir.join(f)).unwrap();
+    }
+    std::fs::write(dir.join("nodes.csv"), b"\xEF\xBB\xBFid\r\n0\r\n1\r\n2\r\n3\r\n").unwrap();
+    assert_eq!(sim::import::read_graph(&dir, None).unwrap().node_ids.len(), 4);
+    std::fs::write(dir.join("nodes.csv"), b"id\r\n0\r\n1\r\n\xff2\r\n3\r\n").unwrap();
+    let err = sim::import::read_graph(&dir, None).unwrap_err();
+    assert!(
+        err.to_string()
+            .ends_with("nodes.csv:4:1: not UTF-8: byte 0xff is not part of a valid character"),
+        "{err}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+// Issue 12: CLoTH's node ids are plain integers; anything else is refused where it stands.
+#[test]
+fn cloth_node_ids_must_be_whole_numbers() {
+    let dir = temp_dir("cloth-ids");
+    let cloth = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/cloth");
+    for f in ["channels.csv", "edges.csv"] {
+        std::fs::copy(cloth.join(f), dir.join(f)).unwrap();
+    }
+    std::fs::write(dir.join("nodes.csv"), format!("id\n0\n1\n{}\n3\n", key("cc"))).unwrap();
+    let err = sim::import::read_graph(&dir, None).unwrap_err();
+    assert_eq!(err.position, Some((4, 1)), "{err}");
+    assert!(err.message.ends_with("is not a whole number"), "{err}");
     std::fs::remove_dir_all(&dir).unwrap();
 }

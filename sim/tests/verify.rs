@@ -171,3 +171,97 @@ fn the_binary_exits_1_on_a_difference_and_2_on_a_foreign_trace() {
     assert_eq!(String::from_utf8_lossy(&out.stderr).lines().count(), 1);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+// Issue 12: `verify` read a line whole, so a 3 GB file with no newline aborted the process.
+#[test]
+fn regression_verify_refuses_a_line_longer_than_the_limit_and_names_it() {
+    let scenario = Scenario::load(&scenarios_dir().join("cat_store.ron")).unwrap();
+    let golden = std::fs::read_to_string(scenarios_dir().join("cat_store.trace")).unwrap();
+    let dir = temp_dir("long");
+    let long = "7".repeat(sim::verify::MAX_TRACE_LINE_BYTES + 1);
+    let no_newline = dir.join("no_newline.trace");
+    std::fs::write(&no_newline, &long).unwrap();
+    let err = verify(&scenario, &no_newline).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "{}:1: a line longer than 1048576 bytes, the limit of a trace line: not a boltsim trace",
+            no_newline.display()
+        )
+    );
+    let mut lines: Vec<&str> = golden.lines().collect();
+    lines[11] = &long;
+    let inside = dir.join("inside.trace");
+    std::fs::write(&inside, lines.join("\n") + "\n").unwrap();
+    let err = verify(&scenario, &inside).unwrap_err();
+    assert!(matches!(err, VerifyError::Line { line: 12, column: None, .. }), "{err}");
+    // A line of exactly the limit is read (and differs).
+    lines[11] = &long[1..];
+    std::fs::write(&inside, lines.join("\n") + "\n").unwrap();
+    let (VerifyOutcome::Diverged(d), _) = verify(&scenario, &inside).unwrap() else {
+        panic!("the line differs")
+    };
+    assert_eq!(d.line, 12);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+// Issue 12: a trace with Windows line endings diverged "at line 1" between two lines that look
+// the same.
+#[test]
+fn regression_verify_accepts_windows_line_endings_and_still_checks_the_digest() {
+    let scenario = Scenario::load(&scenarios_dir().join("cat_store.ron")).unwrap();
+    let golden = std::fs::read_to_string(scenarios_dir().join("cat_store.trace")).unwrap();
+    let dir = temp_dir("crlf");
+    let crlf = dir.join("crlf.trace");
+    std::fs::write(&crlf, format!("\u{feff}{}", golden.replace('\n', "\r\n"))).unwrap();
+    let (outcome, header) = verify(&scenario, &crlf).unwrap();
+    assert_eq!(
+        outcome,
+        VerifyOutcome::Identical {
+            lines: golden.lines().count() as u64,
+            scenario_file_changed: false,
+            windows_line_endings: true
+        }
+    );
+    let report = outcome.report("cat_store.ron", "crlf.trace", &header);
+    assert!(report.contains("(read with Windows line endings)"), "{report}");
+    // The digest is compared as any line: a changed digest is a difference.
+    let digest = golden.lines().find(|l| l.starts_with("# digest ")).unwrap();
+    let changed = golden.replace(digest, &format!("{}0", &digest[..digest.len() - 1]));
+    std::fs::write(&crlf, changed.replace('\n', "\r\n")).unwrap();
+    let (VerifyOutcome::Diverged(d), _) = verify(&scenario, &crlf).unwrap() else {
+        panic!("the digest differs")
+    };
+    assert_eq!(d.expected.as_deref().map(|l| l.starts_with("# digest ")), Some(true));
+    assert_eq!(d.line, golden.lines().position(|l| l == digest).unwrap() as u64 + 1);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+// Issue 12: a line of a trace that was not UTF-8 gave "cannot read: stream did not contain
+// valid UTF-8" with no line.
+#[test]
+fn regression_verify_names_the_line_and_column_of_bytes_that_are_not_utf8() {
+    let scenario = Scenario::load(&scenarios_dir().join("cat_store.ron")).unwrap();
+    let golden = std::fs::read_to_string(scenarios_dir().join("cat_store.trace")).unwrap();
+    let dir = temp_dir("utf8");
+    let bad = dir.join("bad.trace");
+    let mut bytes = Vec::new();
+    for (i, line) in golden.lines().enumerate() {
+        bytes.extend_from_slice(line.as_bytes());
+        if i == 19 {
+            bytes.extend_from_slice(b" \xff");
+        }
+        bytes.push(b'\n');
+    }
+    std::fs::write(&bad, bytes).unwrap();
+    let err = verify(&scenario, &bad).unwrap_err();
+    let column = golden.lines().nth(19).unwrap().len() + 2;
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "{}:20:{column}: not UTF-8: byte 0xff is not part of a valid character",
+            bad.display()
+        )
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -3,9 +3,11 @@
 //! and as the derived mainnet file of `../shared/data/mainnet` writes it (a `nodes` list with
 //! indexes, `chan_idx` in place of the short channel id). Nodes keep the order of the file's
 //! `nodes` list, or else sorted by public key; channels are sorted by short channel id. Gossip has
-//! no balances, so none are read.
+//! no balances, so none are read. Every `nodeid`, `source` and `destination` must be a compressed
+//! public key; a direction listed twice is refused.
 
-use super::{ImportedChannel, ImportedGraph, Positioned};
+use super::locate::Step::{self, Index, Key};
+use super::{ImportedChannel, ImportedGraph, Positioned, shown};
 use node_core::graph::DirectedPolicy;
 use node_core::policy::ChannelPolicy;
 use node_core::{NodeId, Scid};
@@ -84,11 +86,22 @@ fn parse_scid(text: &str) -> Option<Scid> {
         .then(|| Scid::new(block, tx, out))
 }
 
-/// Parses `listchannels` JSON; errors carry the JSON position where there is one.
+/// Parses `listchannels` JSON; errors carry the JSON position where there is one, also for
+/// checks made after parsing (public keys, directions that disagree, channels to themselves).
 pub fn parse_listchannels(json: &[u8]) -> Result<ImportedGraph, Positioned> {
-    let raw: ListChannels = serde_json::from_slice(json)
-        .map_err(|e| (Some((e.line(), e.column())), format!("not listchannels JSON: {e}")))?;
-    let no_position = |message: String| (None, message);
+    let mut raw: ListChannels = serde_json::from_slice(json)
+        .map_err(|e| super::json_error(json, &e, "not listchannels JSON"))?;
+    let at = |path: &[Step], message: String| (super::locate::position(json, path), message);
+    for (i, node) in raw.nodes.iter_mut().enumerate() {
+        super::check_pubkey("nodeid", &mut node.nodeid)
+            .map_err(|m| at(&[Key("nodes"), Index(i), Key("nodeid")], m))?;
+    }
+    for (i, half) in raw.channels.iter_mut().enumerate() {
+        for (field, key) in [("source", &mut half.source), ("destination", &mut half.destination)] {
+            super::check_pubkey(field, key)
+                .map_err(|m| at(&[Key("channels"), Index(i), Key(field)], m))?;
+        }
+    }
     // Node indexes: the file's own, or the sorted public keys.
     let mut index: BTreeMap<&str, u32> = BTreeMap::new();
     let mut graph = ImportedGraph::default();
@@ -105,40 +118,52 @@ pub fn parse_listchannels(json: &[u8]) -> Result<ImportedGraph, Positioned> {
     } else {
         graph.node_ids = vec![String::new(); raw.nodes.len()];
         graph.aliases = vec![String::new(); raw.nodes.len()];
-        for node in &raw.nodes {
+        for (i, node) in raw.nodes.iter().enumerate() {
             let slot = node.idx as usize;
             if slot >= raw.nodes.len() || !graph.node_ids[slot].is_empty() {
-                return Err(no_position(format!(
-                    "node index {} is out of range or repeated",
-                    node.idx
-                )));
+                let message = format!("node index {} is out of range or repeated", node.idx);
+                return Err(at(&[Key("nodes"), Index(i), Key("idx")], message));
             }
             graph.node_ids[slot] = node.nodeid.clone();
-            graph.aliases[slot] = node.alias.clone();
+            graph.aliases[slot] = super::clean_alias(node.alias.clone());
             if index.insert(&node.nodeid, node.idx).is_some() {
-                return Err(no_position(format!("node {} is listed twice", node.nodeid)));
+                let message = format!("node {} is listed twice", node.nodeid);
+                return Err(at(&[Key("nodes"), Index(i), Key("nodeid")], message));
             }
         }
     }
     let mut channels: BTreeMap<Scid, ImportedChannel> = BTreeMap::new();
-    for half in &raw.channels {
-        let id = |key: &str| {
-            index.get(key).copied().map(NodeId).ok_or_else(|| format!("unknown node {key}"))
+    for (i, half) in raw.channels.iter().enumerate() {
+        let field = |name| [Key("channels"), Index(i), Key(name)];
+        let id = |name: &'static str, key: &str| {
+            index
+                .get(key)
+                .copied()
+                .map(NodeId)
+                .ok_or_else(|| at(&field(name), format!("unknown node {key}")))
         };
         let (source, destination) =
-            (id(&half.source).map_err(no_position)?, id(&half.destination).map_err(no_position)?);
+            (id("source", &half.source)?, id("destination", &half.destination)?);
         if source == destination {
-            return Err(no_position(format!("a channel of {} to itself", half.source)));
+            let message = format!("a channel of {} to itself", half.source);
+            return Err(at(&field("destination"), message));
         }
-        let scid = match (&half.short_channel_id, half.chan_idx) {
-            (Some(text), _) => parse_scid(text)
-                .ok_or_else(|| no_position(format!("bad short_channel_id {text:?}")))?,
-            (None, Some(i)) => Scid::new(1 + i / 1000, i % 1000, 0),
+        let (scid, channel_name) = match (&half.short_channel_id, half.chan_idx) {
+            (Some(text), _) => {
+                let scid = parse_scid(text).ok_or_else(|| {
+                    at(&field("short_channel_id"), format!("bad short_channel_id {}", shown(text)))
+                })?;
+                (scid, format!("channel {scid}"))
+            }
+            (None, Some(i)) => {
+                (Scid::new(1 + i / 1000, i % 1000, 0), format!("channel chan_idx {i}"))
+            }
             (None, None) => {
-                return Err(no_position("a channel without short_channel_id or chan_idx".into()));
+                let message = "a channel without short_channel_id or chan_idx".to_string();
+                return Err(at(&[Key("channels"), Index(i)], message));
             }
         };
-        let capacity_msat = half.amount_msat.msat().map_err(no_position)?;
+        let capacity_msat = half.amount_msat.msat().map_err(|m| at(&field("amount_msat"), m))?;
         let capacity_sat = capacity_msat / 1000;
         let (node_1, node_2) = (source.min(destination), source.max(destination));
         let channel = channels.entry(scid).or_insert(ImportedChannel {
@@ -149,28 +174,56 @@ pub fn parse_listchannels(json: &[u8]) -> Result<ImportedGraph, Positioned> {
             directions: [None, None],
             balance_1_msat: None,
         });
-        if (channel.node_1, channel.node_2, channel.capacity_sat) != (node_1, node_2, capacity_sat)
-        {
-            return Err(no_position(format!("the two directions of channel {scid:?} disagree")));
+        if (channel.node_1, channel.node_2) != (node_1, node_2) {
+            let message =
+                format!("the two directions of {channel_name} disagree on the nodes they join");
+            return Err(at(&field("source"), message));
         }
+        if channel.capacity_sat != capacity_sat {
+            let message = format!(
+                "the two directions of {channel_name} disagree on its amount ({} and {} sat)",
+                channel.capacity_sat, capacity_sat
+            );
+            return Err(at(&field("amount_msat"), message));
+        }
+        let slot = usize::from(source != node_1);
+        if channel.directions[slot].is_some() {
+            let message = format!("{channel_name} from {} is listed twice", half.source);
+            return Err(at(&[Key("channels"), Index(i)], message));
+        }
+        let narrow = |value: Option<u64>, name: &'static str, max: u64, what: &str| {
+            let value = value.unwrap_or(0);
+            (value <= max)
+                .then_some(value)
+                .ok_or_else(|| at(&field(name), format!("{what} of {channel_name} above {max}")))
+        };
         let policy = ChannelPolicy {
-            fee_base_msat: u32::try_from(half.base_fee_millisatoshi.unwrap_or(0))
-                .map_err(|_| no_position(format!("base fee of {scid:?} above 2^32 msat")))?,
-            fee_proportional_millionths: u32::try_from(half.fee_per_millionth.unwrap_or(0))
-                .map_err(|_| no_position(format!("fee rate of {scid:?} above 2^32 ppm")))?,
-            cltv_expiry_delta: u16::try_from(half.delay.unwrap_or(0))
-                .map_err(|_| no_position(format!("delay of {scid:?} above 65535 blocks")))?,
+            fee_base_msat: narrow(
+                half.base_fee_millisatoshi,
+                "base_fee_millisatoshi",
+                u32::MAX.into(),
+                "base fee (msat)",
+            )? as u32,
+            fee_proportional_millionths: narrow(
+                half.fee_per_millionth,
+                "fee_per_millionth",
+                u32::MAX.into(),
+                "fee rate (ppm)",
+            )? as u32,
+            cltv_expiry_delta: narrow(half.delay, "delay", u16::MAX.into(), "delay (blocks)")?
+                as u16,
             htlc_minimum_msat: match &half.htlc_minimum_msat {
-                Some(m) => m.msat().map_err(no_position)?,
+                Some(m) => m.msat().map_err(|m| at(&field("htlc_minimum_msat"), m))?,
                 None => 0,
             },
             htlc_maximum_msat: match &half.htlc_maximum_msat {
-                Some(m) => m.msat().map_err(no_position)?.min(capacity_msat),
+                Some(m) => {
+                    m.msat().map_err(|m| at(&field("htlc_maximum_msat"), m))?.min(capacity_msat)
+                }
                 None => capacity_msat,
             },
         };
         let has_policy = half.base_fee_millisatoshi.is_some() && half.delay.is_some();
-        let slot = usize::from(source != node_1);
         channel.directions[slot] =
             Some(DirectedPolicy { policy, disabled: !half.active || !has_policy, timestamp: 0 });
     }
@@ -180,6 +233,7 @@ pub fn parse_listchannels(json: &[u8]) -> Result<ImportedGraph, Positioned> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::test_keys::{key, keyed};
     use super::*;
     use std::path::Path;
 
@@ -196,8 +250,8 @@ mod tests {
 
     #[test]
     fn reads_core_lightning_listchannels() {
-        let graph = parse_listchannels(CLN.as_bytes()).unwrap();
-        assert_eq!(graph.node_ids, ["02aa", "03bb"], "sorted by public key");
+        let graph = parse_listchannels(keyed(CLN).as_bytes()).unwrap();
+        assert_eq!(graph.node_ids, [key("02aa"), key("03bb")], "sorted by public key");
         assert_eq!(graph.channels.len(), 1);
         let c = graph.channels[0];
         assert_eq!(c.scid, Scid::new(800_000, 12, 1));
@@ -229,8 +283,8 @@ mod tests {
              "amount_msat": 2000000, "active": false, "base_fee_millisatoshi": null,
              "fee_per_millionth": null, "delay": null, "htlc_minimum_msat": null,
              "htlc_maximum_msat": null}]}"#;
-        let graph = parse_listchannels(json.as_bytes()).unwrap();
-        assert_eq!(graph.node_ids, ["03ff", "02ee"], "the file's own order");
+        let graph = parse_listchannels(keyed(json).as_bytes()).unwrap();
+        assert_eq!(graph.node_ids, [key("03ff"), key("02ee")], "the file's own order");
         assert_eq!(graph.aliases[0], "BIG");
         let c = graph.channels[0];
         assert_eq!(c.scid, Scid::new(1, 7, 0));
@@ -251,7 +305,7 @@ mod tests {
             r#""amount_msat": 5000000000, "active": false"#,
             r#""amount_msat": 4000000000, "active": false"#,
         );
-        let (_, message) = parse_listchannels(json.as_bytes()).unwrap_err();
+        let (_, message) = parse_listchannels(keyed(&json).as_bytes()).unwrap_err();
         assert!(message.contains("disagree"), "{message}");
     }
 
@@ -278,5 +332,47 @@ mod tests {
         assert_eq!(graph.routable_nodes().len(), 6_978);
         let capacity: u64 = graph.channels.iter().map(|c| c.capacity_sat).sum();
         assert_eq!(capacity, 536_168_010_515);
+    }
+
+    // Issue 12: a node id was taken as written, so a newline in it reached generated RON.
+    #[test]
+    fn regression_listchannels_refuses_node_ids_that_are_not_public_keys() {
+        let bad = keyed(CLN).replacen(&key("02aa"), "02aa\\n", 1);
+        let (position, message) = parse_listchannels(bad.as_bytes()).unwrap_err();
+        assert_eq!(position, Some((2, 105)), "{message}");
+        assert_eq!(
+            message,
+            r#"destination "02aa\n" is not a public key (66 hex digits starting 02 or 03)"#
+        );
+    }
+
+    // Issue 12: errors found after parsing had no position and showed the channel as
+    // `Scid(879609302221586433)`.
+    #[test]
+    fn regression_listchannels_errors_after_parsing_say_where_with_bolt7_scids() {
+        let amount = keyed(CLN).replace(
+            r#""amount_msat": 5000000000, "active": false"#,
+            r#""amount_msat": 4000000000, "active": false"#,
+        );
+        let (position, message) = parse_listchannels(amount.as_bytes()).unwrap_err();
+        assert_eq!(position, Some((7, 41)));
+        assert_eq!(
+            message,
+            "the two directions of channel 800000x12x1 disagree on its amount (5000000 and \
+             4000000 sat)"
+        );
+        let fee = keyed(CLN)
+            .replace(r#""base_fee_millisatoshi": 1000"#, r#""base_fee_millisatoshi": 4294967296"#);
+        let (position, message) = parse_listchannels(fee.as_bytes()).unwrap_err();
+        assert_eq!(position, Some((4, 35)));
+        assert_eq!(message, "base fee (msat) of channel 800000x12x1 above 4294967295");
+        let twice = keyed(&CLN.replacen(
+            r#"{"source": "02aa", "destination": "03bb""#,
+            r#"{"source": "03bb", "destination": "02aa""#,
+            1,
+        ));
+        let (position, message) = parse_listchannels(twice.as_bytes()).unwrap_err();
+        assert_eq!(position, Some((6, 9)));
+        assert_eq!(message, format!("channel 800000x12x1 from {} is listed twice", key("03bb")));
     }
 }

@@ -7,6 +7,7 @@
 //! `edges_ln.csv` (CLoTH's snapshot) or `nodes.csv`, `channels.csv`, `edges.csv`; or next to a
 //! named one of them. Nodes keep the order of the nodes file; channels get short channel ids
 //! made from their CLoTH ids. Balances are CLoTH's own: `balance` of edge1 is `node1_id`'s.
+//! Every id, node ids included, must be a whole number (CLoTH's node ids are not public keys).
 
 use super::{ImportError, ImportedChannel, ImportedGraph};
 use node_core::graph::DirectedPolicy;
@@ -66,11 +67,7 @@ struct Csv {
 impl Csv {
     fn read(path: &Path) -> Result<Csv, ImportError> {
         let file = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| ImportError {
-            file: file.clone(),
-            position: None,
-            message: format!("cannot read: {e}"),
-        })?;
+        let text = super::read_text(path, super::MAX_SNAPSHOT_BYTES, false)?;
         let mut lines =
             text.split('\n').enumerate().map(|(i, l)| (i + 1, l.trim_end_matches('\r')));
         let header = lines.next().map(|(_, l)| l).unwrap_or_default();

@@ -4,7 +4,9 @@
 //! (null when no update was heard). lnd prints 64-bit integers as strings; numbers are accepted
 //! too. Nodes keep the order of the `nodes` list (those only in `edges` follow, sorted by public
 //! key); channels are sorted by short channel id. Gossip has no balances, so none are read.
+//! Every `pub_key`, `node1_pub` and `node2_pub` must be a compressed public key.
 
+use super::locate::Step::{self, Index, Key};
 use super::{ImportedChannel, ImportedGraph, Number, Positioned};
 use node_core::graph::DirectedPolicy;
 use node_core::policy::ChannelPolicy;
@@ -56,19 +58,32 @@ struct DescribeGraph {
     edges: Vec<LndEdge>,
 }
 
-/// Parses `describegraph` JSON; errors carry the JSON position where there is one.
+/// Parses `describegraph` JSON; errors carry the JSON position where there is one, also for
+/// checks made after parsing (public keys, channels listed twice, channels to themselves).
 pub fn parse_describegraph(json: &[u8]) -> Result<ImportedGraph, Positioned> {
-    let raw: DescribeGraph = serde_json::from_slice(json)
-        .map_err(|e| (Some((e.line(), e.column())), format!("not describegraph JSON: {e}")))?;
-    let fail = |message: String| (None, message);
+    let mut raw: DescribeGraph = serde_json::from_slice(json)
+        .map_err(|e| super::json_error(json, &e, "not describegraph JSON"))?;
+    let at = |path: &[Step], message: String| (super::locate::position(json, path), message);
+    for (i, node) in raw.nodes.iter_mut().enumerate() {
+        super::check_pubkey("pub_key", &mut node.pub_key)
+            .map_err(|m| at(&[Key("nodes"), Index(i), Key("pub_key")], m))?;
+    }
+    for (i, edge) in raw.edges.iter_mut().enumerate() {
+        for (field, key) in [("node1_pub", &mut edge.node1_pub), ("node2_pub", &mut edge.node2_pub)]
+        {
+            super::check_pubkey(field, key)
+                .map_err(|m| at(&[Key("edges"), Index(i), Key(field)], m))?;
+        }
+    }
     let mut graph = ImportedGraph::default();
     let mut index: BTreeMap<&str, u32> = BTreeMap::new();
-    for node in &raw.nodes {
+    for (i, node) in raw.nodes.iter().enumerate() {
         if index.insert(&node.pub_key, graph.node_ids.len() as u32).is_some() {
-            return Err(fail(format!("node {} is listed twice", node.pub_key)));
+            let message = format!("node {} is listed twice", node.pub_key);
+            return Err(at(&[Key("nodes"), Index(i), Key("pub_key")], message));
         }
         graph.node_ids.push(node.pub_key.clone());
-        graph.aliases.push(node.alias.clone());
+        graph.aliases.push(super::clean_alias(node.alias.clone()));
     }
     let unlisted = super::sorted_index(
         raw.edges
@@ -82,18 +97,21 @@ pub fn parse_describegraph(json: &[u8]) -> Result<ImportedGraph, Positioned> {
         graph.aliases.push(String::new());
     }
     let mut channels: BTreeMap<Scid, ImportedChannel> = BTreeMap::new();
-    for edge in &raw.edges {
-        let id = edge.channel_id.get("channel_id").map_err(fail)?;
+    for (i, edge) in raw.edges.iter().enumerate() {
+        let field = |name| [Key("edges"), Index(i), Key(name)];
+        let id = edge.channel_id.get("channel_id").map_err(|m| at(&field("channel_id"), m))?;
         let scid = Scid(id);
         if scid.block_height() >= 1 << 24 || scid.tx_index() >= 1 << 24 {
-            return Err(fail(format!("channel_id {id} is not a short channel id")));
+            let message = format!("channel_id {id} is not a short channel id");
+            return Err(at(&field("channel_id"), message));
         }
         let (a, b) =
             (NodeId(index[edge.node1_pub.as_str()]), NodeId(index[edge.node2_pub.as_str()]));
         if a == b {
-            return Err(fail(format!("channel {id} of {} to itself", edge.node1_pub)));
+            let message = format!("channel {scid} of {} to itself", edge.node1_pub);
+            return Err(at(&field("node2_pub"), message));
         }
-        let capacity_sat = edge.capacity.get("capacity").map_err(fail)?;
+        let capacity_sat = edge.capacity.get("capacity").map_err(|m| at(&field("capacity"), m))?;
         let capacity_msat = capacity_sat.saturating_mul(1000);
         let direction = |p: &Option<LndPolicy>| -> Result<Option<DirectedPolicy>, String> {
             let Some(p) = p else { return Ok(None) };
@@ -106,11 +124,11 @@ pub fn parse_describegraph(json: &[u8]) -> Result<ImportedGraph, Positioned> {
             let delay = p.time_lock_delta.unwrap_or(0);
             let policy = ChannelPolicy {
                 fee_base_msat: u32::try_from(base)
-                    .map_err(|_| format!("base fee of channel {id} above 2^32 msat"))?,
+                    .map_err(|_| format!("base fee of channel {scid} above 2^32 msat"))?,
                 fee_proportional_millionths: u32::try_from(rate)
-                    .map_err(|_| format!("fee rate of channel {id} above 2^32 ppm"))?,
+                    .map_err(|_| format!("fee rate of channel {scid} above 2^32 ppm"))?,
                 cltv_expiry_delta: u16::try_from(delay)
-                    .map_err(|_| format!("time_lock_delta of channel {id} above 65535"))?,
+                    .map_err(|_| format!("time_lock_delta of channel {scid} above 65535"))?,
                 htlc_minimum_msat: get(&p.min_htlc, "min_htlc")?.unwrap_or(0),
                 htlc_maximum_msat: match get(&p.max_htlc_msat, "max_htlc_msat")? {
                     Some(0) | None => capacity_msat,
@@ -121,8 +139,8 @@ pub fn parse_describegraph(json: &[u8]) -> Result<ImportedGraph, Positioned> {
             Ok(Some(DirectedPolicy { policy, disabled: p.disabled, timestamp }))
         };
         let (from_a, from_b) = (
-            direction(&edge.node1_policy).map_err(fail)?,
-            direction(&edge.node2_policy).map_err(fail)?,
+            direction(&edge.node1_policy).map_err(|m| at(&field("node1_policy"), m))?,
+            direction(&edge.node2_policy).map_err(|m| at(&field("node2_policy"), m))?,
         );
         let (node_1, node_2, directions) =
             if a < b { (a, b, [from_a, from_b]) } else { (b, a, [from_b, from_a]) };
@@ -135,7 +153,7 @@ pub fn parse_describegraph(json: &[u8]) -> Result<ImportedGraph, Positioned> {
             balance_1_msat: None,
         };
         if channels.insert(scid, channel).is_some() {
-            return Err(fail(format!("channel {id} is listed twice")));
+            return Err(at(&field("channel_id"), format!("channel {scid} is listed twice")));
         }
     }
     graph.channels = channels.into_values().collect();
@@ -144,6 +162,7 @@ pub fn parse_describegraph(json: &[u8]) -> Result<ImportedGraph, Positioned> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::test_keys::{key, keyed};
     use super::*;
 
     const GRAPH: &str = r#"{
@@ -167,8 +186,12 @@ mod tests {
 
     #[test]
     fn reads_lnd_describegraph() {
-        let graph = parse_describegraph(GRAPH.as_bytes()).unwrap();
-        assert_eq!(graph.node_ids, ["03cc", "02aa", "03bb"], "listed nodes first, then the rest");
+        let graph = parse_describegraph(keyed(GRAPH).as_bytes()).unwrap();
+        assert_eq!(
+            graph.node_ids,
+            [key("03cc"), key("02aa"), key("03bb")],
+            "listed nodes first, then the rest"
+        );
         assert_eq!(graph.aliases[0], "carol");
         assert_eq!(graph.channels.len(), 2);
         let small = graph.channels[0];
@@ -200,11 +223,52 @@ mod tests {
             parse_describegraph(b"{\"edges\": [\n {\"channel_id\": {}}]}").unwrap_err();
         assert_eq!(position.map(|p| p.0), Some(2));
         assert!(message.starts_with("not describegraph JSON"), "{message}");
-        let bad = GRAPH.replace("\"capacity\": 500000", "\"capacity\": \"lots\"");
+        let bad = keyed(GRAPH).replace("\"capacity\": 500000", "\"capacity\": \"lots\"");
         let (_, message) = parse_describegraph(bad.as_bytes()).unwrap_err();
         assert_eq!(message, "capacity \"lots\" is not a number");
-        let twice = GRAPH.replace("\"channel_id\": 5", "\"channel_id\": \"880000012345678901\"");
+        let twice =
+            keyed(GRAPH).replace("\"channel_id\": 5", "\"channel_id\": \"880000012345678901\"");
         let (_, message) = parse_describegraph(twice.as_bytes()).unwrap_err();
         assert!(message.contains("listed twice"), "{message}");
+    }
+
+    // Issue 12: a pub_key was taken as written, so a newline in it reached generated RON.
+    #[test]
+    fn regression_describegraph_refuses_keys_that_are_not_public_keys() {
+        let bad = keyed(GRAPH).replacen(&key("02aa"), "02aa\\n, x", 1);
+        let (position, message) = parse_describegraph(bad.as_bytes()).unwrap_err();
+        assert_eq!(position, Some((4, 48)));
+        assert_eq!(
+            message,
+            r#"pub_key "02aa\n, x" is not a public key (66 hex digits starting 02 or 03)"#
+        );
+        let bad = keyed(GRAPH).replacen(
+            &format!("\"node2_pub\": \"{}\"", key("03bb")),
+            "\"node2_pub\": \"03bb\"",
+            1,
+        );
+        let (position, message) = parse_describegraph(bad.as_bytes()).unwrap_err();
+        assert_eq!(position, Some((13, 123)));
+        assert!(message.starts_with("node2_pub \"03bb\" is not a public key"), "{message}");
+    }
+
+    // Issue 12: errors found after parsing had no position and named channels by lnd's packed
+    // channel_id.
+    #[test]
+    fn regression_describegraph_errors_after_parsing_say_where_with_bolt7_scids() {
+        let twice =
+            keyed(GRAPH).replace("\"channel_id\": 5", "\"channel_id\": \"880000012345678901\"");
+        let (position, message) = parse_describegraph(twice.as_bytes()).unwrap_err();
+        assert_eq!(position, Some((13, 24)));
+        assert_eq!(message, "channel 800355x5851700x7221 is listed twice");
+        let node_twice =
+            keyed(&GRAPH.replacen("\"pub_key\": \"02aa\"", "\"pub_key\": \"03cc\"", 1));
+        let (position, message) = parse_describegraph(node_twice.as_bytes()).unwrap_err();
+        assert_eq!(position, Some((4, 48)));
+        assert_eq!(message, format!("node {} is listed twice", key("03cc")));
+        let to_itself = keyed(&GRAPH.replace("\"node2_pub\": \"03bb\"", "\"node2_pub\": \"02aa\""));
+        let (position, message) = parse_describegraph(to_itself.as_bytes()).unwrap_err();
+        assert_eq!(position, Some((13, 123)));
+        assert_eq!(message, format!("channel 0x0x5 of {} to itself", key("02aa")));
     }
 }

@@ -5,13 +5,20 @@
 //! [`ImportedGraph`]: nodes with their public keys, channels with capacities, each direction's
 //! policy (disabled or not) and, when the format has them (CLoTH), starting balances.
 //!
+//! Every file is read with bounds: at most [`MAX_SNAPSHOT_BYTES`] of text (after inflating), UTF-8
+//! (a byte-order mark at the start is skipped). Node ids are checked: public keys in the JSON
+//! formats (lowercased), whole numbers in CLoTH's; control characters in aliases are replaced by
+//! U+FFFD, so no string of a snapshot can end a line of text written from it.
+//!
 //! What this module does not do: turn a graph into a scenario (node settings, balances for graphs
 //! without them, names); that is the scenario's job ([`crate::scenario`]). Errors are one line
-//! naming the file and, where known, the line and column.
+//! naming the file and, where known, the line and column (also for checks made after parsing,
+//! found by `locate`); short channel ids are shown as BOLT 7 writes them (`800000x12x1`).
 
 pub mod cln;
 pub mod cloth;
 pub mod lnd;
+mod locate;
 pub mod simln;
 
 use node_core::graph::{BaseGraph, ChannelInfo, DirectedPolicy};
@@ -25,6 +32,45 @@ pub fn is_pubkey(key: &str) -> bool {
     key.len() == 66
         && (key.starts_with("02") || key.starts_with("03"))
         && key.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// The most text a snapshot file may hold, after inflating a gzip-packed one: 1 GiB. The mainnet
+/// snapshot of `../shared/data/mainnet` inflates to 43,982,755 bytes (about 42 MiB), so this is
+/// about 24 times that; lnd's `describegraph` of the same network, more verbose, is estimated at
+/// 100 MB. A file past it is refused with one line naming the file and the limit, after reading
+/// or inflating at most one byte more, so a gzip bomb costs at most about that much memory.
+pub const MAX_SNAPSHOT_BYTES: usize = 1 << 30;
+
+/// Checks that the node id `key` (the value of `field`) is a compressed public key, and writes it
+/// in lowercase, as lnd and Core Lightning print keys, so that one key has one spelling.
+pub(crate) fn check_pubkey(field: &str, key: &mut str) -> Result<(), String> {
+    if !is_pubkey(key) {
+        return Err(format!(
+            "{field} {} is not a public key (66 hex digits starting 02 or 03)",
+            shown(key)
+        ));
+    }
+    key.make_ascii_lowercase();
+    Ok(())
+}
+
+/// A node's alias with each control character (newlines, tabs, escape sequences) replaced by
+/// U+FFFD: aliases are shown in comments and reports, one line each.
+pub(crate) fn clean_alias(alias: String) -> String {
+    if alias.chars().any(char::is_control) {
+        alias.chars().map(|c| if c.is_control() { '\u{fffd}' } else { c }).collect()
+    } else {
+        alias
+    }
+}
+
+/// `text` quoted and escaped for an error message, cut after 80 characters.
+pub(crate) fn shown(text: &str) -> String {
+    const SHOWN_CHARS: usize = 80;
+    match text.char_indices().nth(SHOWN_CHARS) {
+        Some((cut, _)) => format!("{:?}...", &text[..cut]),
+        None => format!("{text:?}"),
+    }
 }
 
 /// A snapshot that cannot be read: one line naming the file and, where known, the position.
@@ -182,15 +228,16 @@ fn read_graph_uncached(
     if format == Some(GraphFormat::Cloth) || (format.is_none() && is_csv) {
         return cloth::read(path);
     }
-    let bytes = read_bytes(path).map_err(|message| fail(None, message))?;
+    let text = read_text(path, MAX_SNAPSHOT_BYTES, true)?;
+    let json = text.as_bytes();
     let format = match format {
         Some(f) => f,
-        None => detect_json(&bytes).map_err(|(position, message)| fail(position, message))?,
+        None => detect_json(json).map_err(|(position, message)| fail(position, message))?,
     };
     let parsed = match format {
-        GraphFormat::ClnListchannels => cln::parse_listchannels(&bytes),
-        GraphFormat::LndDescribegraph => lnd::parse_describegraph(&bytes),
-        GraphFormat::Simln => simln::parse_sim_network(&bytes),
+        GraphFormat::ClnListchannels => cln::parse_listchannels(json),
+        GraphFormat::LndDescribegraph => lnd::parse_describegraph(json),
+        GraphFormat::Simln => simln::parse_sim_network(json),
         GraphFormat::Cloth => unreachable!("handled above"),
     };
     parsed.map_err(|(position, message)| fail(position, message))
@@ -201,17 +248,64 @@ pub fn read_listchannels(path: &Path) -> Result<ImportedGraph, ImportError> {
     read_graph(path, Some(GraphFormat::ClnListchannels))
 }
 
-/// A file's bytes, inflated if gzip-packed.
-pub(crate) fn read_bytes(path: &Path) -> Result<Vec<u8>, String> {
-    let bytes = std::fs::read(path).map_err(|e| format!("cannot read: {e}"))?;
-    if !bytes.starts_with(&[0x1f, 0x8b]) {
-        return Ok(bytes);
+/// A snapshot file's text, inflated if gzip-packed and `inflate`: at most `limit` bytes of it
+/// (the file and its inflated text are each read only up to one byte past the limit), UTF-8,
+/// without a byte-order mark.
+pub(crate) fn read_text(path: &Path, limit: usize, inflate: bool) -> Result<String, ImportError> {
+    let file = path.display().to_string();
+    let fail = |message: String| ImportError { file: file.clone(), position: None, message };
+    let limited = |reader: &mut dyn Read, inflating: bool| -> Result<Vec<u8>, ImportError> {
+        let mut bytes = Vec::new();
+        reader.take(limit as u64 + 1).read_to_end(&mut bytes).map_err(|e| {
+            fail(if inflating {
+                format!("not a valid gzip file: {e}")
+            } else {
+                format!("cannot read: {e}")
+            })
+        })?;
+        if bytes.len() > limit {
+            let verb = if inflating { "inflates to" } else { "holds" };
+            return Err(fail(format!(
+                "{verb} more than {limit} bytes ({}), the limit of a snapshot file's text",
+                mib(limit)
+            )));
+        }
+        Ok(bytes)
+    };
+    let mut opened = std::fs::File::open(path).map_err(|e| fail(format!("cannot read: {e}")))?;
+    let mut bytes = limited(&mut opened, false)?;
+    if inflate && bytes.starts_with(&[0x1f, 0x8b]) {
+        bytes = limited(&mut flate2::read::GzDecoder::new(&bytes[..]), true)?;
     }
-    let mut text = Vec::new();
-    flate2::read::GzDecoder::new(&bytes[..])
-        .read_to_end(&mut text)
-        .map_err(|e| format!("not a valid gzip file: {e}"))?;
-    Ok(text)
+    crate::input::text(&file, bytes)
+}
+
+/// `bytes` in MiB or GiB, for messages.
+fn mib(bytes: usize) -> String {
+    match bytes >> 20 {
+        mib if mib >= 1024 && mib % 1024 == 0 => format!("{} GiB", mib / 1024),
+        mib => format!("{mib} MiB"),
+    }
+}
+
+/// A serde_json error in `json` as a position (column in characters, as everywhere) and a
+/// message that starts with `what` (without serde_json's own "at line L column C").
+pub(crate) fn json_error(json: &[u8], e: &serde_json::Error, what: &str) -> Positioned {
+    let text = e.to_string();
+    let suffix = format!(" at line {} column {}", e.line(), e.column());
+    let message = format!("{what}: {}", text.strip_suffix(&suffix).unwrap_or(&text));
+    if e.line() == 0 {
+        return (None, message);
+    }
+    // serde_json counts columns in bytes; find the byte, then count characters.
+    let line_start = if e.line() == 1 {
+        Some(0)
+    } else {
+        json.iter().enumerate().filter(|(_, b)| **b == b'\n').nth(e.line() - 2).map(|(i, _)| i + 1)
+    };
+    let position = line_start
+        .map(|start| crate::input::line_column(json, start + e.column().saturating_sub(1)));
+    (position, message)
 }
 
 /// Tells a JSON snapshot's format by its top-level keys.
@@ -222,8 +316,8 @@ fn detect_json(json: &[u8]) -> Result<GraphFormat, Positioned> {
         edges: Option<serde::de::IgnoredAny>,
         channels: Option<serde::de::IgnoredAny>,
     }
-    let probe: Probe = serde_json::from_slice(json)
-        .map_err(|e| (Some((e.line(), e.column())), format!("not a JSON snapshot: {e}")))?;
+    let probe: Probe =
+        serde_json::from_slice(json).map_err(|e| json_error(json, &e, "not a JSON snapshot"))?;
     match (probe.sim_network, probe.edges, probe.channels) {
         (Some(_), _, _) => Ok(GraphFormat::Simln),
         (None, Some(_), _) => Ok(GraphFormat::LndDescribegraph),
@@ -264,6 +358,23 @@ pub(crate) fn sorted_index<'k>(
         *slot = i as u32;
     }
     index
+}
+
+/// Short test names for public keys.
+#[cfg(test)]
+pub(crate) mod test_keys {
+    /// The public key a short test name such as `02aa` stands for: the name, then its last two
+    /// digits repeated to 66.
+    pub(crate) fn key(short: &str) -> String {
+        format!("{short}{}", short[2..4].repeat(31))
+    }
+
+    /// `json` with every quoted short test name (`"02aa"`) written as its key.
+    pub(crate) fn keyed(json: &str) -> String {
+        ["02aa", "03bb", "03cc", "02ee", "03ff"].iter().fold(json.to_string(), |j, k| {
+            j.replace(&format!("\"{k}\""), &format!("\"{}\"", key(k)))
+        })
+    }
 }
 
 #[cfg(test)]
@@ -310,5 +421,48 @@ mod tests {
         // With both directions of 02aa's channel disabled, 02aa can neither pay nor be paid.
         graph.channels[0].directions[1].as_mut().unwrap().disabled = true;
         assert_eq!(graph.routable_nodes(), [NodeId(1), NodeId(2)]);
+    }
+
+    // Issue 12: a 1 MB gzip bomb took 1.1 GB; what is inflated is now bounded.
+    #[test]
+    fn regression_a_gzip_bomb_is_refused_at_the_inflation_limit() {
+        use std::io::Write;
+        let dir = std::env::temp_dir().join(format!("boltsim-bomb-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let limit = 1 << 20;
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        let zeros = vec![0u8; limit];
+        for _ in 0..16 {
+            gz.write_all(&zeros).unwrap();
+        }
+        let bomb = dir.join("bomb.json.gz");
+        std::fs::write(&bomb, gz.finish().unwrap()).unwrap();
+        let err = read_text(&bomb, limit, true).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "{}: inflates to more than 1048576 bytes (1 MiB), the limit of a snapshot \
+                 file's text",
+                bomb.display()
+            )
+        );
+        // A plain file past the limit likewise; one at the limit is read.
+        let plain = dir.join("plain.json");
+        std::fs::write(&plain, vec![b' '; limit + 1]).unwrap();
+        let err = read_text(&plain, limit, true).unwrap_err();
+        assert!(err.message.starts_with("holds more than 1048576 bytes (1 MiB)"), "{err}");
+        std::fs::write(&plain, vec![b' '; limit]).unwrap();
+        assert_eq!(read_text(&plain, limit, true).unwrap().len(), limit);
+        // The public path's limit, as documented.
+        assert_eq!((MAX_SNAPSHOT_BYTES, mib(MAX_SNAPSHOT_BYTES).as_str()), (1 << 30, "1 GiB"));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn json_errors_count_columns_in_characters() {
+        let json = "{\"nodes\": [\n  {\"alias\": \"\u{e9}\", \"x\": ]}".as_bytes();
+        let (position, message) = detect_json(json).unwrap_err();
+        assert_eq!(position, Some((2, 23)), "{message}");
+        assert_eq!(message, "not a JSON snapshot: expected value");
     }
 }

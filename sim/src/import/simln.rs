@@ -5,11 +5,12 @@
 //! `fee_rate_prop` (ppm). Other top-level keys (`activity`, `nodes`) are ignored on reading.
 //!
 //! SimLN starts every channel evenly split, so channels read here carry that split as their
-//! starting balance. Nodes are numbered in order of first appearance. [`write_sim_network`]
-//! writes the same format (without an `activity`), so a boltsim network can be run in SimLN;
-//! SimLN cannot express uneven balances or disabled directions, and the writer says which were
-//! dropped.
+//! starting balance. Nodes are numbered in order of first appearance; every `pubkey` must be a
+//! compressed public key. [`write_sim_network`] writes the same format (without an `activity`),
+//! so a boltsim network can be run in SimLN; SimLN cannot express uneven balances or disabled
+//! directions, and the writer says which were dropped.
 
+use super::locate::Step::{self, Index, Key};
 use super::{ImportedChannel, ImportedGraph, Number, Positioned};
 use node_core::graph::DirectedPolicy;
 use node_core::policy::ChannelPolicy;
@@ -44,38 +45,52 @@ struct SimNetwork {
     sim_network: Vec<InChannel>,
 }
 
-/// Parses a SimLN simulation file's `sim_network`.
+/// Parses a SimLN simulation file's `sim_network`; errors carry the JSON position where there is
+/// one, also for checks made after parsing (public keys, scids listed twice).
 pub fn parse_sim_network(json: &[u8]) -> Result<ImportedGraph, Positioned> {
-    let raw: SimNetwork = serde_json::from_slice(json)
-        .map_err(|e| (Some((e.line(), e.column())), format!("not SimLN sim_network JSON: {e}")))?;
-    let fail = |message: String| (None, message);
+    let mut raw: SimNetwork = serde_json::from_slice(json)
+        .map_err(|e| super::json_error(json, &e, "not SimLN sim_network JSON"))?;
+    let at = |path: &[Step], message: String| (super::locate::position(json, path), message);
+    for (i, channel) in raw.sim_network.iter_mut().enumerate() {
+        for (side, end) in [("node_1", &mut channel.node_1), ("node_2", &mut channel.node_2)] {
+            super::check_pubkey("pubkey", &mut end.pubkey)
+                .map_err(|m| at(&[Key("sim_network"), Index(i), Key(side), Key("pubkey")], m))?;
+        }
+    }
     let mut graph = ImportedGraph::default();
     let mut index: BTreeMap<String, u32> = BTreeMap::new();
     let mut channels: BTreeMap<Scid, ImportedChannel> = BTreeMap::new();
-    for channel in &raw.sim_network {
+    for (i, channel) in raw.sim_network.iter().enumerate() {
+        let field = |name| [Key("sim_network"), Index(i), Key(name)];
         let mut ids = [NodeId(0); 2];
         for (slot, end) in [&channel.node_1, &channel.node_2].into_iter().enumerate() {
             let next = graph.node_ids.len() as u32;
             let id = *index.entry(end.pubkey.clone()).or_insert(next);
             if id == next {
                 graph.node_ids.push(end.pubkey.clone());
-                graph.aliases.push(end.alias.clone());
+                graph.aliases.push(super::clean_alias(end.alias.clone()));
             }
             ids[slot] = NodeId(id);
         }
-        let scid = Scid(channel.scid.get("scid").map_err(fail)?);
+        let scid = Scid(channel.scid.get("scid").map_err(|m| at(&field("scid"), m))?);
         if scid.block_height() >= 1 << 24 {
-            return Err(fail(format!("scid {} is not a short channel id", scid.0)));
+            let message = format!("scid {} is not a short channel id", scid.0);
+            return Err(at(&field("scid"), message));
         }
         if ids[0] == ids[1] {
-            return Err(fail(format!("channel {} of {} to itself", scid.0, channel.node_1.pubkey)));
+            let message = format!("channel {scid} of {} to itself", channel.node_1.pubkey);
+            return Err(at(&field("node_2"), message));
         }
-        let capacity_msat = channel.capacity_msat.get("capacity_msat").map_err(fail)?;
-        let policy = |end: &End| -> Result<DirectedPolicy, String> {
-            let narrow = |value: u64, field: &str, max: u64| {
-                (value <= max)
-                    .then_some(value)
-                    .ok_or_else(|| format!("{field} {value} of channel {} is too large", scid.0))
+        let capacity_msat = channel
+            .capacity_msat
+            .get("capacity_msat")
+            .map_err(|m| at(&field("capacity_msat"), m))?;
+        let policy = |side: &'static str, end: &End| -> Result<DirectedPolicy, Positioned> {
+            let narrow = |value: u64, name: &'static str, max: u64| {
+                (value <= max).then_some(value).ok_or_else(|| {
+                    let message = format!("{name} {value} of channel {scid} is too large");
+                    at(&[Key("sim_network"), Index(i), Key(side), Key(name)], message)
+                })
             };
             Ok(DirectedPolicy {
                 policy: ChannelPolicy {
@@ -97,8 +112,7 @@ pub fn parse_sim_network(json: &[u8]) -> Result<ImportedGraph, Positioned> {
                 timestamp: 0,
             })
         };
-        let (a, b) =
-            (policy(&channel.node_1).map_err(fail)?, policy(&channel.node_2).map_err(fail)?);
+        let (a, b) = (policy("node_1", &channel.node_1)?, policy("node_2", &channel.node_2)?);
         let (node_1, node_2, directions) =
             if ids[0] < ids[1] { (ids[0], ids[1], [a, b]) } else { (ids[1], ids[0], [b, a]) };
         let imported = ImportedChannel {
@@ -110,7 +124,7 @@ pub fn parse_sim_network(json: &[u8]) -> Result<ImportedGraph, Positioned> {
             balance_1_msat: Some(capacity_msat / 1000 * 1000 / 2),
         };
         if channels.insert(scid, imported).is_some() {
-            return Err(fail(format!("scid {} is listed twice", scid.0)));
+            return Err(at(&field("scid"), format!("channel {scid} is listed twice")));
         }
     }
     graph.channels = channels.into_values().collect();
@@ -194,6 +208,7 @@ pub fn write_sim_network(graph: &ImportedGraph, max_htlc_count: &[u16]) -> (Stri
 
 #[cfg(test)]
 mod tests {
+    use super::super::test_keys::{key, keyed};
     use super::*;
 
     const FILE: &str = r#"{"sim_network": [
@@ -209,8 +224,8 @@ mod tests {
 
     #[test]
     fn reads_simln_networks_with_simlns_even_split() {
-        let graph = parse_sim_network(FILE.as_bytes()).unwrap();
-        assert_eq!(graph.node_ids, ["03bb", "02aa"], "order of first appearance");
+        let graph = parse_sim_network(keyed(FILE).as_bytes()).unwrap();
+        assert_eq!(graph.node_ids, [key("03bb"), key("02aa")], "order of first appearance");
         assert_eq!(graph.aliases, ["bob", ""]);
         let c = graph.channels[0];
         assert_eq!(
@@ -225,7 +240,7 @@ mod tests {
 
     #[test]
     fn what_is_written_reads_back_the_same() {
-        let graph = parse_sim_network(FILE.as_bytes()).unwrap();
+        let graph = parse_sim_network(keyed(FILE).as_bytes()).unwrap();
         let (text, dropped) = write_sim_network(&graph, &[483, 15]);
         assert_eq!(dropped, Dropped::default());
         assert!(text.contains("\"max_htlc_count\": 15"), "{text}");
@@ -234,7 +249,7 @@ mod tests {
 
     #[test]
     fn uneven_and_disabled_are_reported_as_dropped() {
-        let mut graph = parse_sim_network(FILE.as_bytes()).unwrap();
+        let mut graph = parse_sim_network(keyed(FILE).as_bytes()).unwrap();
         graph.channels[0].balance_1_msat = Some(1);
         graph.channels[0].directions[1].as_mut().unwrap().disabled = true;
         let (_, dropped) = write_sim_network(&graph, &[483, 483]);
@@ -243,11 +258,28 @@ mod tests {
 
     #[test]
     fn bad_simln_files_say_where() {
-        let bad = FILE.replace("\"capacity_msat\": 250000000,", "\"capacity_msat\": -1,");
+        let bad = keyed(FILE).replace("\"capacity_msat\": 250000000,", "\"capacity_msat\": -1,");
         let (position, message) = parse_sim_network(bad.as_bytes()).unwrap_err();
         assert_eq!(position.map(|p| p.0), Some(2), "{message}");
-        let bad = FILE.replace("\"base_fee\": 0", "\"base_fee\": 99999999999");
+        let bad = keyed(FILE).replace("\"base_fee\": 0", "\"base_fee\": 99999999999");
         let (_, message) = parse_sim_network(bad.as_bytes()).unwrap_err();
         assert!(message.starts_with("base_fee 99999999999"), "{message}");
+    }
+
+    // Issue 12: a pubkey was taken as written, so a newline in it reached generated RON; errors
+    // found after parsing had no position.
+    #[test]
+    fn regression_sim_network_refuses_pubkeys_that_are_not_public_keys_and_says_where() {
+        let bad = keyed(FILE).replacen(&key("02aa"), "02aa\\n", 1);
+        let (position, message) = parse_sim_network(bad.as_bytes()).unwrap_err();
+        assert_eq!(position, Some((7, 29)), "{message}");
+        assert_eq!(
+            message,
+            r#"pubkey "02aa\n" is not a public key (66 hex digits starting 02 or 03)"#
+        );
+        let to_itself = keyed(&FILE.replacen("\"03bb\"", "\"02aa\"", 1));
+        let (position, message) = parse_sim_network(to_itself.as_bytes()).unwrap_err();
+        assert_eq!(position, Some((7, 18)));
+        assert_eq!(message, format!("channel 0x0x1 of {} to itself", key("02aa")));
     }
 }

@@ -31,7 +31,8 @@ use locate::Locator;
 use std::path::Path;
 
 impl Scenario {
-    /// Reads and validates a scenario file.
+    /// Reads and validates a scenario file: UTF-8 (an error at the line and column of the first
+    /// byte that is not), a byte-order mark at the start skipped.
     pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
         let file = path.display().to_string();
         let bytes = std::fs::read(path).map_err(|e| ScenarioError {
@@ -39,11 +40,7 @@ impl Scenario {
             position: None,
             message: format!("cannot read: {e}"),
         })?;
-        let source = String::from_utf8(bytes).map_err(|e| ScenarioError {
-            file: file.clone(),
-            position: None,
-            message: format!("not UTF-8: {e}"),
-        })?;
+        let source = crate::input::text(&file, bytes)?;
         Scenario::parse(&file, &source)
     }
 
@@ -53,12 +50,14 @@ impl Scenario {
     }
 
     /// Parses scenario text, lets `edit` change the fields (a sweep cell's parameters; an
-    /// error it returns is reported against the file), then validates.
+    /// error it returns is reported against the file), then validates. A byte-order mark at the
+    /// start is skipped.
     pub fn parse_with(
         file: &str,
         source: &str,
         edit: impl FnOnce(&mut ScenarioFile) -> Result<(), String>,
     ) -> Result<Scenario, ScenarioError> {
+        let source = source.strip_prefix('\u{feff}').unwrap_or(source);
         let options = ron::Options::default()
             .with_default_extension(ron::extensions::Extensions::IMPLICIT_SOME);
         let mut raw: ScenarioFile = options.from_str(source).map_err(|e| ScenarioError {
