@@ -173,7 +173,7 @@ impl Failure {
     pub fn message(&self) -> Option<String> {
         match self {
             Failure::Differs => None,
-            Failure::BadInput(message) => Some(message.clone()),
+            Failure::BadInput(message) => Some(crate::input::one_line(message)),
             Failure::Invariant { what, seed, repro } => {
                 Some(format!("{what} (seed {seed}); reproduce with: {repro}"))
             }

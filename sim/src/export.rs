@@ -92,7 +92,7 @@ pub fn scenario_ron(graph: &ImportedGraph, source: &str) -> String {
     let _ = writeln!(
         s,
         "// Imported from {} by `boltsim import`: {} nodes, {} channels.",
-        comment_text(source),
+        crate::input::one_line(source),
         graph.node_ids.len(),
         graph.channels.len()
     );
@@ -108,7 +108,7 @@ pub fn scenario_ron(graph: &ImportedGraph, source: &str) -> String {
     let _ = writeln!(s, "Scenario(\n    name: \"imported\",\n    seed: 1,\n    nodes: [");
     let name = |id: NodeId| format!("n{}", id.0);
     for (i, key) in graph.node_ids.iter().enumerate() {
-        let (key, alias) = (comment_text(key), comment_text(&graph.aliases[i]));
+        let (key, alias) = (crate::input::one_line(key), crate::input::one_line(&graph.aliases[i]));
         let _ = writeln!(s, "        (name: \"n{i}\"), // {key} {alias}");
     }
     s.push_str("    ],\n    channels: [\n");
@@ -150,26 +150,6 @@ pub fn scenario_ron(graph: &ImportedGraph, source: &str) -> String {
     }
     s.push_str("    ],\n    stop: (max_duration_s: 60),\n)\n");
     s
-}
-
-/// `text` made safe for a RON line comment: each character that ends a line or hides or reorders
-/// text (control characters, the line and paragraph separators, bidirectional overrides) is
-/// written as a `\u{..}` escape, so no string from a snapshot ends the comment early or disguises
-/// the line after it. Other characters (emoji and their joiners included) stay as they are.
-fn comment_text(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        // Line and paragraph separators, then the bidirectional embeddings, overrides and
-        // isolates.
-        let hides = matches!(c, '\u{2028}'..='\u{2029}' | '\u{202a}'..='\u{202e}')
-            || matches!(c, '\u{2066}'..='\u{2069}');
-        if c.is_control() || hides {
-            let _ = write!(out, "\\u{{{:x}}}", u32::from(c));
-        } else {
-            out.push(c);
-        }
-    }
-    out
 }
 
 #[cfg(test)]

@@ -5,6 +5,8 @@
 //! Columns count characters, as editors do, not bytes.
 
 use std::fmt;
+use std::io::Read;
+use std::path::Path;
 
 /// An input file that cannot be used.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -19,17 +21,91 @@ pub struct InputError {
 
 impl fmt::Display for InputError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (file, message) = (one_line(&self.file), one_line(&self.message));
         match self.position {
-            Some((line, col)) => write!(f, "{}:{}:{}: {}", self.file, line, col, self.message),
-            None => write!(f, "{}: {}", self.file, self.message),
+            Some((line, col)) => write!(f, "{file}:{line}:{col}: {message}"),
+            None => write!(f, "{file}: {message}"),
         }
     }
+}
+
+/// `text` on one line, as it is safe to print: each control character (a newline, a carriage
+/// return, a tab, an escape sequence), line or paragraph separator and bidirectional embedding,
+/// override or isolate written as a `\u{..}` escape; other characters (emoji and their joiners
+/// included) stay as they are. File names and values quoted from a file reach messages this way,
+/// so an error is always one line that shows what it says; `boltsim import` writes a snapshot's
+/// strings into RON comments this way, so none ends its comment or disguises the next line.
+pub fn one_line(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        let hides = matches!(c, '\u{2028}'..='\u{2029}' | '\u{202a}'..='\u{202e}')
+            || matches!(c, '\u{2066}'..='\u{2069}');
+        if c.is_control() || hides {
+            out.push_str(&format!("\\u{{{:x}}}", u32::from(c)));
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 impl std::error::Error for InputError {}
 
 /// The UTF-8 byte-order mark that some Windows editors write at the start of a file.
 pub const BYTE_ORDER_MARK: &[u8] = b"\xEF\xBB\xBF";
+
+/// The most text an input file (a scenario, a payment list, a sweep, a snapshot after
+/// inflating) may hold: 256 MiB. A file past it is refused with one line naming the file and the
+/// limit, after reading at most one byte more. The largest files boltsim reads are snapshots: the
+/// 2026 mainnet snapshot is 42 MiB of text (see [`crate::import::MAX_SNAPSHOT_BYTES`]); a payment
+/// list of this size holds about six million payments.
+pub const MAX_TEXT_BYTES: usize = 256 << 20;
+
+/// The file at `path` as [`text`], of at most [`MAX_TEXT_BYTES`]: an error that it cannot be read
+/// names the file.
+pub fn read_file(path: &Path) -> Result<String, InputError> {
+    read_text(path, MAX_TEXT_BYTES, false)
+}
+
+/// A file's text, inflated if gzip-packed and `inflate`: at most `limit` bytes of it
+/// (the file and its inflated text are each read only up to one byte past the limit), UTF-8,
+/// without a byte-order mark.
+pub fn read_text(path: &Path, limit: usize, inflate: bool) -> Result<String, InputError> {
+    let file = path.display().to_string();
+    let fail = |message: String| InputError { file: file.clone(), position: None, message };
+    let limited = |reader: &mut dyn Read, inflating: bool| -> Result<Vec<u8>, InputError> {
+        let mut bytes = Vec::new();
+        reader.take(limit as u64 + 1).read_to_end(&mut bytes).map_err(|e| {
+            fail(if inflating {
+                format!("not a valid gzip file: {e}")
+            } else {
+                format!("cannot read: {e}")
+            })
+        })?;
+        if bytes.len() > limit {
+            let verb = if inflating { "inflates to" } else { "holds" };
+            return Err(fail(format!(
+                "{verb} more than {limit} bytes ({}), the limit of an input file's text",
+                mib(limit)
+            )));
+        }
+        Ok(bytes)
+    };
+    let mut opened = std::fs::File::open(path).map_err(|e| fail(format!("cannot read: {e}")))?;
+    let mut bytes = limited(&mut opened, false)?;
+    if inflate && bytes.starts_with(&[0x1f, 0x8b]) {
+        bytes = limited(&mut flate2::read::GzDecoder::new(&bytes[..]), true)?;
+    }
+    text(&file, bytes)
+}
+
+/// `bytes` in MiB or GiB, for messages.
+pub fn mib(bytes: usize) -> String {
+    match bytes >> 20 {
+        mib if mib >= 1024 && mib % 1024 == 0 => format!("{} GiB", mib / 1024),
+        mib => format!("{mib} MiB"),
+    }
+}
 
 /// `bytes` of the file `file` as text, without a leading byte-order mark. Bytes that are not
 /// UTF-8 are an error at the line and column of the first one.
@@ -48,6 +124,29 @@ pub fn text(file: &str, mut bytes: Vec<u8>) -> Result<String, InputError> {
             ),
         }
     })
+}
+
+/// A serde_json error in `json` as a position (column in characters, as everywhere) and a
+/// message that starts with `what` (without serde_json's own "at line L column C").
+pub fn json_error(
+    json: &[u8],
+    e: &serde_json::Error,
+    what: &str,
+) -> (Option<(usize, usize)>, String) {
+    let text = e.to_string();
+    let suffix = format!(" at line {} column {}", e.line(), e.column());
+    let message = format!("{what}: {}", text.strip_suffix(&suffix).unwrap_or(&text));
+    if e.line() == 0 {
+        return (None, message);
+    }
+    // serde_json counts columns in bytes; find the byte, then count characters.
+    let line_start = if e.line() == 1 {
+        Some(0)
+    } else {
+        json.iter().enumerate().filter(|(_, b)| **b == b'\n').nth(e.line() - 2).map(|(i, _)| i + 1)
+    };
+    let position = line_start.map(|start| line_column(json, start + e.column().saturating_sub(1)));
+    (position, message)
 }
 
 /// The 1-based line and column (in characters) of the byte at `offset` of `bytes`, which are

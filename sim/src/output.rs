@@ -96,27 +96,33 @@ impl Write for AtomicFile {
     }
 }
 
-/// An exclusive hold on an output directory for as long as it lives (a lock on its
-/// `.boltsim.lock`, released when the process exits however it exits).
+/// An exclusive hold on a directory for as long as it lives: a [`File::lock`] on a lock file in
+/// it, released when the value is dropped or the process exits, however it exits.
+#[derive(Debug)]
 pub struct DirLock(#[allow(dead_code)] File);
 
 impl DirLock {
-    /// Holds `dir` (which must exist) for `what` (e.g. "run"); fails at once if another
-    /// process holds it.
-    pub fn acquire(dir: &Path, what: &str) -> io::Result<DirLock> {
-        let file = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(dir.join(".boltsim.lock"))?;
+    /// Holds `dir` (which must exist) through its lock file `name`: `None` at once if another
+    /// process (or another `DirLock` of this one) holds it.
+    pub fn try_hold(dir: &Path, name: &str) -> io::Result<Option<DirLock>> {
+        let file =
+            OpenOptions::new().create(true).truncate(false).write(true).open(dir.join(name))?;
         match file.try_lock() {
-            Ok(()) => Ok(DirLock(file)),
-            Err(TryLockError::WouldBlock) => Err(io::Error::new(
-                io::ErrorKind::WouldBlock,
-                format!("another boltsim {what} is writing into {} now", dir.display()),
-            )),
+            Ok(()) => Ok(Some(DirLock(file))),
+            Err(TryLockError::WouldBlock) => Ok(None),
             Err(TryLockError::Error(e)) => Err(e),
         }
+    }
+
+    /// Holds the output directory `dir` (through its `.boltsim.lock`) for `what` (e.g. "run");
+    /// fails at once if another process holds it.
+    pub fn acquire(dir: &Path, what: &str) -> io::Result<DirLock> {
+        DirLock::try_hold(dir, ".boltsim.lock")?.ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::WouldBlock,
+                format!("another boltsim {what} is writing into {} now", dir.display()),
+            )
+        })
     }
 }
 

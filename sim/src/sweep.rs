@@ -17,7 +17,7 @@
 //! and the progress bar the binary's.
 
 use crate::generate::TopologyKind;
-use crate::output::write_atomic;
+use crate::output::{DirLock, write_atomic};
 use crate::results::Outcome;
 use crate::scenario::{Scenario, ScenarioError, ScenarioFile, StepSpec};
 use crate::workload::AmountSpec;
@@ -27,7 +27,6 @@ use reports::results::{SweepResults, SweepRow};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
-use std::fs::{File, OpenOptions, TryLockError};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::Mutex;
@@ -293,8 +292,7 @@ impl Sweep {
         let shown = path.display().to_string();
         let fail =
             |position, message: String| ScenarioError { file: shown.clone(), position, message };
-        let text =
-            std::fs::read_to_string(path).map_err(|e| fail(None, format!("cannot read: {e}")))?;
+        let text = crate::input::read_file(path)?;
         let options = ron::Options::default()
             .with_default_extension(ron::extensions::Extensions::IMPLICIT_SOME);
         let file: SweepFile = options
@@ -315,11 +313,7 @@ impl Sweep {
             return Err(fail(None, format!("the {} axis is given twice", c.1)));
         }
         let scenario_path = path.parent().unwrap_or(Path::new("")).join(&file.scenario);
-        let scenario_text = std::fs::read_to_string(&scenario_path).map_err(|e| ScenarioError {
-            file: scenario_path.display().to_string(),
-            position: None,
-            message: format!("cannot read: {e}"),
-        })?;
+        let scenario_text = crate::input::read_file(&scenario_path)?;
         let sweep = Sweep { file, path: shown.clone(), scenario_path, scenario_text, text };
         if sweep.cells() > MAX_CELLS {
             return Err(fail(None, format!("{} cells: at most 1,000,000", sweep.cells())));
@@ -328,10 +322,11 @@ impl Sweep {
         // a sweep should not stop halfway on a bad one.
         let seeds = sweep.file.seeds.len();
         for cell in (0..sweep.cells() / seeds).map(|c| c * seeds).take(MAX_CHECKED_COMBINATIONS) {
-            sweep.scenario(cell).map_err(|mut e| {
-                e.message =
-                    format!("{} (cell {cell}: {})", e.message, sweep.labels(cell).join(", "));
-                e
+            // Reported against the sweep file, whose axis value is at fault, naming where in
+            // the base scenario the value lands.
+            sweep.scenario(cell).map_err(|e| {
+                let labels = sweep.labels(cell).join(", ");
+                fail(None, format!("cell {cell} ({labels}) is not a valid scenario: {e}"))
             })?;
         }
         Ok(sweep)
@@ -529,8 +524,8 @@ pub struct SweepDir {
     path: PathBuf,
     /// Its sweep, as `sweep.json` records it.
     info: SweepInfo,
-    /// The open lock file; closing it releases the lock.
-    _lock: File,
+    /// The hold on the directory; dropping it releases the lock.
+    _lock: DirLock,
 }
 
 impl SweepDir {
@@ -617,23 +612,16 @@ impl SweepDir {
 /// Creates `dir` and its `cells/`, and takes the exclusive lock on its [`LOCK_FILE`]; refused at
 /// once if another process (or another [`SweepDir`] of this one) holds it. `elsewhere` says where
 /// else to write.
-fn lock(dir: &Path, elsewhere: &str) -> Result<File, String> {
+fn lock(dir: &Path, elsewhere: &str) -> Result<DirLock, String> {
     std::fs::create_dir_all(dir.join("cells")).map_err(|e| format!("{}: {e}", dir.display()))?;
-    let path = dir.join(LOCK_FILE);
-    let file = OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .map_err(|e| format!("{}: {e}", path.display()))?;
-    match file.try_lock() {
-        Ok(()) => Ok(file),
-        Err(TryLockError::WouldBlock) => Err(format!(
+    match DirLock::try_hold(dir, LOCK_FILE) {
+        Ok(Some(lock)) => Ok(lock),
+        Ok(None) => Err(format!(
             "{}: another sweep is running there (or a merge into it): wait for it to end, or \
              {elsewhere}",
             dir.display()
         )),
-        Err(TryLockError::Error(e)) => Err(format!("{}: cannot lock: {e}", path.display())),
+        Err(e) => Err(format!("{}: cannot lock: {e}", dir.join(LOCK_FILE).display())),
     }
 }
 
@@ -766,10 +754,11 @@ fn read_cell(
 /// and at most [`MAX_CELLS`], since merging sizes its work by it.
 pub fn read_info(dir: &Path) -> Result<SweepInfo, String> {
     let path = dir.join("sweep.json");
-    let text = std::fs::read_to_string(&path)
-        .map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
-    let info: SweepInfo = serde_json::from_str(&text)
-        .map_err(|e| format!("{}:{}:{}: {e}", path.display(), e.line(), e.column()))?;
+    let text = crate::input::read_file(&path).map_err(|e| e.to_string())?;
+    let info: SweepInfo = serde_json::from_str(&text).map_err(|e| {
+        let (position, message) = crate::input::json_error(text.as_bytes(), &e, "not sweep.json");
+        ScenarioError { file: path.display().to_string(), position, message }.to_string()
+    })?;
     let grid = info
         .axes
         .iter()
@@ -903,8 +892,7 @@ pub fn write_report(results: &Path, out: Option<&Path>) -> Result<ReportSummary,
     } else {
         (results.parent().unwrap_or(Path::new(".")).to_path_buf(), results.to_path_buf())
     };
-    let text = std::fs::read_to_string(&csv)
-        .map_err(|e| format!("{}: cannot read: {e}", csv.display()))?;
+    let text = crate::input::read_file(&csv).map_err(|e| e.to_string())?;
     let data = SweepResults::from_csv(&text)
         .map_err(|(line, m)| format!("{}:{line}: {m}", csv.display()))?;
     let (title, about) = match read_info(&dir) {

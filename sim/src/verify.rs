@@ -75,19 +75,21 @@ pub enum VerifyError {
 
 impl fmt::Display for VerifyError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            VerifyError::Io { path, error } => write!(f, "{path}: cannot read: {error}"),
+        let text = match self {
+            VerifyError::Io { path, error } => format!("{path}: cannot read: {error}"),
             VerifyError::Line { path, line, column: Some(column), reason } => {
-                write!(f, "{path}:{line}:{column}: {reason}")
+                format!("{path}:{line}:{column}: {reason}")
             }
             VerifyError::Line { path, line, column: None, reason } => {
-                write!(f, "{path}:{line}: {reason}")
+                format!("{path}:{line}: {reason}")
             }
-            VerifyError::Format { path, reason } => write!(f, "{path}: {reason}"),
+            VerifyError::Format { path, reason } => format!("{path}: {reason}"),
             VerifyError::OtherScenario { path, recorded, given } => {
-                write!(f, "{path}: the trace records scenario {recorded:?}, not {given:?}")
+                format!("{path}: the trace records scenario {recorded:?}, not {given:?}")
             }
-        }
+        };
+        // What the file said is quoted in the reasons: one line whatever it held.
+        f.write_str(&crate::input::one_line(&text))
     }
 }
 

@@ -257,3 +257,25 @@ fn regression_scenario_files_say_where_they_are_not_utf8_and_may_start_with_a_bo
     assert_eq!(err.position.map(|p| p.0), Some(1), "{err}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+// Issue 12: a payment list that was not UTF-8 was "cannot read: stream did not contain valid
+// UTF-8", with no position.
+#[test]
+fn regression_a_payment_list_that_is_not_utf8_is_refused_at_its_line_and_column() {
+    let dir = std::env::temp_dir().join(format!("boltsim-bad-list-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let list = dir.join("list.csv");
+    std::fs::write(&list, b"time_ms,sender,receiver,amount_msat\n5,alice,b\xe9b,100\n").unwrap();
+    let path = dir.join("s.ron");
+    let text = r#"Scenario(
+        name: "list", seed: 1,
+        nodes: [(name: "alice", wallet_sat: 1000000), (name: "bob", wallet_sat: 1000000)],
+        payments: (file: "list.csv"),
+        stop: (max_duration_s: 10),
+    )"#;
+    std::fs::write(&path, text).unwrap();
+    let err = Scenario::load(&path).unwrap_err();
+    assert_eq!((err.file.as_str(), err.position), (list.to_str().unwrap(), Some((2, 10))));
+    assert_eq!(err.message, "not UTF-8: byte 0xe9 is not part of a valid character");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

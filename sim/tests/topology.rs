@@ -206,6 +206,74 @@ fn regression_import_refuses_a_pub_key_that_injects_ron() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+// Issue 12: `boltsim import` of an lnd channel of 18446744073709551615 sat panicked (exit 101)
+// writing its capacity in msat. A capacity past all bitcoin is refused where it stands, in every
+// format; all bitcoin itself is taken.
+#[test]
+fn regression_import_refuses_a_capacity_above_all_bitcoin() {
+    let dir = temp_dir("capacity");
+    let path = dir.join("graph.json");
+    let huge = describegraph(&key("aa"), "a").replace("\"500000\"", "\"18446744073709551615\"");
+    std::fs::write(&path, &huge).unwrap();
+    let err = sim::import::read_graph(&path, None).unwrap_err();
+    assert_eq!(err.position, Some((8, 19)), "points at the capacity: {err}");
+    assert_eq!(
+        err.message,
+        "capacity 18446744073709551615 sat is more than all bitcoin (2100000000000000 sat)"
+    );
+    let all = describegraph(&key("aa"), "a").replace("\"500000\"", "\"2100000000000000\"");
+    std::fs::write(&path, &all).unwrap();
+    let graph = sim::import::read_graph(&path, None).unwrap();
+    assert_eq!(graph.channels[0].capacity_sat, 2_100_000_000_000_000);
+    let text = sim::export::scenario_ron(&graph, "graph.json");
+    assert!(text.contains("2100000000000000"), "{text}");
+    // Core Lightning's and SimLN's formats, and CLoTH's, say the same.
+    let cln = format!(
+        r#"{{"channels": [{{"source": "{a}", "destination": "{b}", "short_channel_id": "1x1x1",
+            "amount_msat": 2100000000000000001, "active": true, "base_fee_millisatoshi": 0,
+            "fee_per_millionth": 0, "delay": 40, "htlc_minimum_msat": 0}}]}}"#,
+        a = key("aa"),
+        b = key("bb")
+    );
+    let path = dir.join("cln.json");
+    std::fs::write(&path, cln).unwrap();
+    let err = sim::import::read_graph(&path, None).unwrap_err();
+    assert!(err.message.contains("more than all bitcoin"), "{err}");
+    let cloth = dir.join("cloth");
+    std::fs::create_dir_all(&cloth).unwrap();
+    std::fs::write(cloth.join("nodes.csv"), "id\n0\n1\n").unwrap();
+    std::fs::write(
+        cloth.join("channels.csv"),
+        "id,edge1_id,edge2_id,node1_id,node2_id,capacity\n0,0,1,0,1,18446744073709551000\n",
+    )
+    .unwrap();
+    std::fs::write(
+        cloth.join("edges.csv"),
+        "id,channel_id,counter_edge_id,from_node_id,to_node_id,balance,fee_base,fee_proportional,min_htlc,timelock\n\
+         0,0,1,0,1,0,0,0,0,40\n1,0,0,1,0,0,0,0,0,40\n",
+    )
+    .unwrap();
+    let err = sim::import::read_graph(&cloth, None).unwrap_err();
+    assert_eq!(err.position.map(|p| p.0), Some(2), "{err}");
+    assert!(err.message.contains("more than all bitcoin"), "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+// Issue 12 (found by fuzzing): a snapshot without nodes was imported into a scenario without
+// nodes, which no run accepts.
+#[test]
+fn regression_a_snapshot_without_nodes_is_refused() {
+    let dir = temp_dir("empty");
+    let path = dir.join("graph.json");
+    for empty in [r#"{"channels": []}"#, r#"{"nodes": [], "edges": []}"#, r#"{"sim_network": []}"#]
+    {
+        std::fs::write(&path, empty).unwrap();
+        let err = sim::import::read_graph(&path, None).unwrap_err();
+        assert_eq!(err.message, "holds no nodes: nothing to import", "{empty}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 // Issue 12: aliases were copied into generated text with their control characters.
 #[test]
 fn regression_import_replaces_control_characters_in_aliases() {

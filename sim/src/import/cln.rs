@@ -164,7 +164,8 @@ pub fn parse_listchannels(json: &[u8]) -> Result<ImportedGraph, Positioned> {
             }
         };
         let capacity_msat = half.amount_msat.msat().map_err(|m| at(&field("amount_msat"), m))?;
-        let capacity_sat = capacity_msat / 1000;
+        let capacity_sat =
+            super::check_capacity_msat(capacity_msat).map_err(|m| at(&field("amount_msat"), m))?;
         let (node_1, node_2) = (source.min(destination), source.max(destination));
         let channel = channels.entry(scid).or_insert(ImportedChannel {
             scid,

@@ -189,6 +189,7 @@ pub fn read(path: &Path) -> Result<ImportedGraph, ImportError> {
         if a == b {
             return Err(bad(format!("channel {id} of node {node1} to itself")));
         }
+        super::check_capacity_msat(capacity_msat).map_err(bad)?;
         if capacity_msat % 1000 != 0 {
             return Err(bad(format!("capacity {capacity_msat} msat is not whole satoshis")));
         }

@@ -112,7 +112,8 @@ pub fn parse_describegraph(json: &[u8]) -> Result<ImportedGraph, Positioned> {
             return Err(at(&field("node2_pub"), message));
         }
         let capacity_sat = edge.capacity.get("capacity").map_err(|m| at(&field("capacity"), m))?;
-        let capacity_msat = capacity_sat.saturating_mul(1000);
+        super::check_capacity_sat(capacity_sat).map_err(|m| at(&field("capacity"), m))?;
+        let capacity_msat = capacity_sat * 1000;
         let direction = |p: &Option<LndPolicy>| -> Result<Option<DirectedPolicy>, String> {
             let Some(p) = p else { return Ok(None) };
             let get = |n: &Option<Number>, field: &str| match n {

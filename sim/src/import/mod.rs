@@ -24,7 +24,6 @@ pub mod simln;
 use node_core::graph::{BaseGraph, ChannelInfo, DirectedPolicy};
 use node_core::{NodeId, Scid};
 use serde::Deserialize;
-use std::io::Read;
 use std::path::Path;
 
 /// Whether `key` looks like a compressed public key (66 hex digits starting 02 or 03).
@@ -34,12 +33,35 @@ pub fn is_pubkey(key: &str) -> bool {
         && key.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
-/// The most text a snapshot file may hold, after inflating a gzip-packed one: 1 GiB. The mainnet
-/// snapshot of `../shared/data/mainnet` inflates to 43,982,755 bytes (about 42 MiB), so this is
-/// about 24 times that; lnd's `describegraph` of the same network, more verbose, is estimated at
-/// 100 MB. A file past it is refused with one line naming the file and the limit, after reading
+/// The most text a snapshot file may hold, after inflating a gzip-packed one: 256 MiB. The
+/// mainnet snapshot of `../shared/data/mainnet` inflates to 43,982,755 bytes (about 42 MiB), so
+/// this is about 6 times that; lnd's `describegraph` of the same network, more verbose, is
+/// estimated at 100 MB. A file past it is refused with one line naming the file and the limit, after reading
 /// or inflating at most one byte more, so a gzip bomb costs at most about that much memory.
-pub const MAX_SNAPSHOT_BYTES: usize = 1 << 30;
+pub const MAX_SNAPSHOT_BYTES: usize = crate::input::MAX_TEXT_BYTES;
+
+/// Checks that a channel of `capacity_sat` holds at most all bitcoin (21 million), so that every
+/// sum of msat formed from it fits in 64 bits.
+pub(crate) fn check_capacity_sat(capacity_sat: u64) -> Result<u64, String> {
+    if capacity_sat > node_core::chain::MAX_MONEY_SAT {
+        return Err(format!(
+            "capacity {capacity_sat} sat is more than all bitcoin ({} sat)",
+            node_core::chain::MAX_MONEY_SAT
+        ));
+    }
+    Ok(capacity_sat)
+}
+
+/// [`check_capacity_sat`] for a capacity in msat; returns it in sat.
+pub(crate) fn check_capacity_msat(capacity_msat: u64) -> Result<u64, String> {
+    if capacity_msat > node_core::chain::MAX_MONEY_MSAT {
+        return Err(format!(
+            "capacity {capacity_msat} msat is more than all bitcoin ({} msat)",
+            node_core::chain::MAX_MONEY_MSAT
+        ));
+    }
+    Ok(capacity_msat / 1000)
+}
 
 /// Checks that the node id `key` (the value of `field`) is a compressed public key, and writes it
 /// in lowercase, as lnd and Core Lightning print keys, so that one key has one spelling.
@@ -208,6 +230,10 @@ pub fn read_graph(path: &Path, format: Option<GraphFormat>) -> Result<ImportedGr
         return Ok(ImportedGraph::clone(&graph));
     }
     let graph = read_graph_uncached(path, format)?;
+    if graph.node_ids.is_empty() {
+        let message = "holds no nodes: nothing to import".to_string();
+        return Err(ImportError { file: path.display().to_string(), position: None, message });
+    }
     if let (Some(key), Ok(mut cache)) = (key, CACHE.lock()) {
         // A few snapshots at most: the newest replaces the oldest.
         if cache.len() >= 4 {
@@ -248,65 +274,7 @@ pub fn read_listchannels(path: &Path) -> Result<ImportedGraph, ImportError> {
     read_graph(path, Some(GraphFormat::ClnListchannels))
 }
 
-/// A snapshot file's text, inflated if gzip-packed and `inflate`: at most `limit` bytes of it
-/// (the file and its inflated text are each read only up to one byte past the limit), UTF-8,
-/// without a byte-order mark.
-pub(crate) fn read_text(path: &Path, limit: usize, inflate: bool) -> Result<String, ImportError> {
-    let file = path.display().to_string();
-    let fail = |message: String| ImportError { file: file.clone(), position: None, message };
-    let limited = |reader: &mut dyn Read, inflating: bool| -> Result<Vec<u8>, ImportError> {
-        let mut bytes = Vec::new();
-        reader.take(limit as u64 + 1).read_to_end(&mut bytes).map_err(|e| {
-            fail(if inflating {
-                format!("not a valid gzip file: {e}")
-            } else {
-                format!("cannot read: {e}")
-            })
-        })?;
-        if bytes.len() > limit {
-            let verb = if inflating { "inflates to" } else { "holds" };
-            return Err(fail(format!(
-                "{verb} more than {limit} bytes ({}), the limit of a snapshot file's text",
-                mib(limit)
-            )));
-        }
-        Ok(bytes)
-    };
-    let mut opened = std::fs::File::open(path).map_err(|e| fail(format!("cannot read: {e}")))?;
-    let mut bytes = limited(&mut opened, false)?;
-    if inflate && bytes.starts_with(&[0x1f, 0x8b]) {
-        bytes = limited(&mut flate2::read::GzDecoder::new(&bytes[..]), true)?;
-    }
-    crate::input::text(&file, bytes)
-}
-
-/// `bytes` in MiB or GiB, for messages.
-fn mib(bytes: usize) -> String {
-    match bytes >> 20 {
-        mib if mib >= 1024 && mib % 1024 == 0 => format!("{} GiB", mib / 1024),
-        mib => format!("{mib} MiB"),
-    }
-}
-
-/// A serde_json error in `json` as a position (column in characters, as everywhere) and a
-/// message that starts with `what` (without serde_json's own "at line L column C").
-pub(crate) fn json_error(json: &[u8], e: &serde_json::Error, what: &str) -> Positioned {
-    let text = e.to_string();
-    let suffix = format!(" at line {} column {}", e.line(), e.column());
-    let message = format!("{what}: {}", text.strip_suffix(&suffix).unwrap_or(&text));
-    if e.line() == 0 {
-        return (None, message);
-    }
-    // serde_json counts columns in bytes; find the byte, then count characters.
-    let line_start = if e.line() == 1 {
-        Some(0)
-    } else {
-        json.iter().enumerate().filter(|(_, b)| **b == b'\n').nth(e.line() - 2).map(|(i, _)| i + 1)
-    };
-    let position = line_start
-        .map(|start| crate::input::line_column(json, start + e.column().saturating_sub(1)));
-    (position, message)
-}
+pub(crate) use crate::input::{json_error, read_text};
 
 /// Tells a JSON snapshot's format by its top-level keys.
 fn detect_json(json: &[u8]) -> Result<GraphFormat, Positioned> {
@@ -441,8 +409,8 @@ mod tests {
         assert_eq!(
             err.to_string(),
             format!(
-                "{}: inflates to more than 1048576 bytes (1 MiB), the limit of a snapshot \
-                 file's text",
+                "{}: inflates to more than 1048576 bytes (1 MiB), the limit of an input file's \
+                 text",
                 bomb.display()
             )
         );
@@ -454,7 +422,10 @@ mod tests {
         std::fs::write(&plain, vec![b' '; limit]).unwrap();
         assert_eq!(read_text(&plain, limit, true).unwrap().len(), limit);
         // The public path's limit, as documented.
-        assert_eq!((MAX_SNAPSHOT_BYTES, mib(MAX_SNAPSHOT_BYTES).as_str()), (1 << 30, "1 GiB"));
+        assert_eq!(
+            (MAX_SNAPSHOT_BYTES, crate::input::mib(MAX_SNAPSHOT_BYTES).as_str()),
+            (256 << 20, "256 MiB")
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

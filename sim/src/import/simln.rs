@@ -85,6 +85,7 @@ pub fn parse_sim_network(json: &[u8]) -> Result<ImportedGraph, Positioned> {
             .capacity_msat
             .get("capacity_msat")
             .map_err(|m| at(&field("capacity_msat"), m))?;
+        super::check_capacity_msat(capacity_msat).map_err(|m| at(&field("capacity_msat"), m))?;
         let policy = |side: &'static str, end: &End| -> Result<DirectedPolicy, Positioned> {
             let narrow = |value: u64, name: &'static str, max: u64| {
                 (value <= max).then_some(value).ok_or_else(|| {

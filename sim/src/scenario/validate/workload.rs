@@ -116,11 +116,7 @@ impl Validator<'_> {
         let base = Path::new(self.at.file).parent().unwrap_or(Path::new(""));
         let path = base.join(&spec.file);
         let shown = path.display().to_string();
-        let text = std::fs::read_to_string(&path).map_err(|e| ScenarioError {
-            file: shown.clone(),
-            position: None,
-            message: format!("cannot read: {e}"),
-        })?;
+        let text = crate::input::read_file(&path)?;
         let cloth_ids: BTreeMap<&str, NodeId> = imported
             .map(|im| {
                 let ids = im.graph.node_ids.iter().enumerate();
