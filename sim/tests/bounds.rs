@@ -199,6 +199,19 @@ fn values_beyond_each_bound_are_refused_in_one_line() {
             "workload: (end_s: 60, rate_per_s: 1.0, amount: LogNormal(median_msat: 2100000000000000001, sigma: 1.0))",
             "all bitcoin",
         ),
+        (
+            "generate: (kind: Star, nodes: 1000001, capacity: (min_sat: 1000000, max_sat: 1000000))",
+            "2 to 1000000 nodes",
+        ),
+        (
+            "generate: (kind: ErdosRenyi(channels: 1000001), nodes: 1000000, capacity: (min_sat: 1000000, max_sat: 1000000))",
+            "could have 1000001 channels: at most 1000000",
+        ),
+        ("generate: (kind: MainnetLike, nodes: 27028)", "could have 1000036 channels"),
+        (
+            "generate: (kind: Grid(columns: 10), nodes: 500001, capacity: (min_sat: 1000000, max_sat: 1000000))",
+            "could have 1000002 channels",
+        ),
     ];
     for (extra, message) in cases {
         let text = with(extra);
@@ -238,4 +251,21 @@ fn regression_values_that_passed_validation_no_longer_panic() {
         let out = sim::run(&scenario, sim::RunOptions::without_trace()).unwrap();
         assert!(out.summary.funds.conserved, "{text}");
     }
+}
+
+/// Regression (issue 12): networks at the documented limit of 1,000,000 nodes with 5,000,000
+/// channels passed validation and ran out of memory (`ErdosRenyi` took 19.3 GiB). The limit is
+/// now what fits in 8 GiB: such networks are refused in one line, a 1,000,000-node `Star` is not.
+#[test]
+fn regression_generated_networks_that_do_not_fit_in_8_gib_are_refused() {
+    const CAPACITY: &str = ", capacity: (min_sat: 1000000, max_sat: 2000000)";
+    for kind in ["ScaleFree(links_per_node: 5)", "ErdosRenyi(channels: 5000000)"] {
+        let text =
+            format!(r#"Scenario(name: "x", generate: (kind: {kind}, nodes: 1000000{CAPACITY}))"#);
+        let error = Scenario::parse("x.ron", &text).expect_err(kind).to_string();
+        assert!(error.contains("could have 5000000 channels: at most 1000000"), "{error}");
+        assert!(!error.contains('\n'), "{error}");
+    }
+    let star = format!(r#"Scenario(name: "x", generate: (kind: Star, nodes: 1000000{CAPACITY}))"#);
+    assert_eq!(Scenario::parse("x.ron", &star).unwrap().nodes.len(), 1_000_000);
 }

@@ -21,8 +21,8 @@ pub use file::{
 };
 pub use locate::ScenarioError;
 pub use model::{
-    ChannelDef, Fault, ImportedNetwork, MAX_DURATION_S, MAX_GENERATED_CHANNELS, MAX_LATENCY_MS,
-    MAX_MONEY_SAT, NodeDef, PaymentListDef, Scenario, Step,
+    ChannelDef, Fault, ImportedNetwork, MAX_DURATION_S, MAX_GENERATED_CHANNELS,
+    MAX_GENERATED_NODES, MAX_LATENCY_MS, MAX_MONEY_SAT, NodeDef, PaymentListDef, Scenario, Step,
 };
 
 pub(crate) use validate::check_name_in;
@@ -34,14 +34,8 @@ impl Scenario {
     /// Reads and validates a scenario file: UTF-8 (an error at the line and column of the first
     /// byte that is not), a byte-order mark at the start skipped.
     pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
-        let file = path.display().to_string();
-        let bytes = std::fs::read(path).map_err(|e| ScenarioError {
-            file: file.clone(),
-            position: None,
-            message: format!("cannot read: {e}"),
-        })?;
-        let source = crate::input::text(&file, bytes)?;
-        Scenario::parse(&file, &source)
+        let source = crate::input::read_file(path)?;
+        Scenario::parse(&path.display().to_string(), &source)
     }
 
     /// Parses and validates scenario text; `file` names it in errors.

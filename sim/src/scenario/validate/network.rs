@@ -11,7 +11,8 @@ use crate::scenario::file::{
 };
 use crate::scenario::locate::ScenarioError;
 use crate::scenario::model::{
-    ChannelDef, ImportedNetwork, MAX_GENERATED_CHANNELS, MAX_LATENCY_MS, MAX_MONEY_SAT, NodeDef,
+    ChannelDef, ImportedNetwork, MAX_GENERATED_CHANNELS, MAX_GENERATED_NODES, MAX_LATENCY_MS,
+    MAX_MONEY_SAT, NodeDef,
 };
 use node_core::NodeId;
 use node_core::config::NodeConfig;
@@ -83,8 +84,11 @@ impl Validator<'_> {
         nodes: &mut Vec<NodeDef>,
     ) -> Result<u64, ScenarioError> {
         let bad = |field: &str, message: String| Err(self.at.at_field(field, "", message));
-        if g.nodes < 2 || g.nodes > 1_000_000 {
-            return bad("nodes", "a generated network has 2 to 1000000 nodes".into());
+        if g.nodes < 2 || g.nodes > MAX_GENERATED_NODES {
+            return bad(
+                "nodes",
+                format!("a generated network has 2 to {MAX_GENERATED_NODES} nodes"),
+            );
         }
         match g.kind {
             TopologyKind::ScaleFree { links_per_node }
@@ -146,7 +150,7 @@ impl Validator<'_> {
                 "nodes",
                 format!(
                     "the generated network could have {most_channels} channels: at most \
-                     {MAX_GENERATED_CHANNELS}"
+                     {MAX_GENERATED_CHANNELS}, to fit in 8 GiB"
                 ),
             );
         }
