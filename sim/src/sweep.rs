@@ -684,8 +684,13 @@ fn read_cell(
     info: &SweepInfo,
     cell: usize,
 ) -> Result<(Vec<u8>, SweepResults), String> {
-    let refuse =
-        |why: String| format!("{}: {why}; remove the file to run its cell again", path.display());
+    let refuse = |why: String| {
+        format!(
+            "{}: {why}; remove the file to run its cell again, or the sweep's directory to start \
+             over",
+            path.display()
+        )
+    };
     if cell >= info.cells {
         return Err(refuse(format!("cell {cell} is not in the grid of {} cells", info.cells)));
     }
