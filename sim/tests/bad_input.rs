@@ -279,3 +279,12 @@ fn regression_a_payment_list_that_is_not_utf8_is_refused_at_its_line_and_column(
     assert_eq!(err.message, "not UTF-8: byte 0xe9 is not part of a valid character");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+// Issue 12: a generated network without a capacity range was refused with no position.
+#[test]
+fn regression_a_generated_network_without_capacities_is_refused_at_its_kind() {
+    let text = "Scenario(\n    name: \"g\",\n    generate: (kind: Ring, nodes: 5),\n)";
+    let err = Scenario::parse("g.ron", text).unwrap_err();
+    assert_eq!(err.position, Some((3, 22)), "{err}");
+    assert!(err.message.starts_with("a generated network needs a capacity range"), "{err}");
+}

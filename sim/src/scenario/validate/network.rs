@@ -115,8 +115,9 @@ impl Validator<'_> {
         }
         match g.capacity {
             None if g.kind != TopologyKind::MainnetLike => {
+                // The field is missing: point at the kind that needs it.
                 return bad(
-                    "capacity",
+                    "kind",
                     "a generated network needs a capacity range (min_sat, max_sat), unless it \
                      is MainnetLike"
                         .into(),
