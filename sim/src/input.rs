@@ -67,36 +67,49 @@ pub fn read_file(path: &Path) -> Result<String, InputError> {
     read_text(path, MAX_TEXT_BYTES, false)
 }
 
-/// A file's text, inflated if gzip-packed and `inflate`: at most `limit` bytes of it
-/// (the file and its inflated text are each read only up to one byte past the limit), UTF-8,
-/// without a byte-order mark.
+/// A file's text, inflated if gzip-packed and `inflate`: at most `limit` bytes of it (the file,
+/// or its inflated stream, is read only up to one byte past the limit, so a gzip bomb costs about
+/// `limit` of memory), UTF-8, without a byte-order mark. Only a regular file is read: a FIFO or a
+/// device (`/dev/stdin`, `/dev/zero`) named as an input is refused rather than waited on.
 pub fn read_text(path: &Path, limit: usize, inflate: bool) -> Result<String, InputError> {
     let file = path.display().to_string();
     let fail = |message: String| InputError { file: file.clone(), position: None, message };
-    let limited = |reader: &mut dyn Read, inflating: bool| -> Result<Vec<u8>, InputError> {
-        let mut bytes = Vec::new();
-        reader.take(limit as u64 + 1).read_to_end(&mut bytes).map_err(|e| {
-            fail(if inflating {
-                format!("not a valid gzip file: {e}")
-            } else {
-                format!("cannot read: {e}")
-            })
-        })?;
-        if bytes.len() > limit {
-            let verb = if inflating { "inflates to" } else { "holds" };
-            return Err(fail(format!(
-                "{verb} more than {limit} bytes ({}), the limit of an input file's text",
-                mib(limit)
-            )));
-        }
-        Ok(bytes)
-    };
-    let mut opened = std::fs::File::open(path).map_err(|e| fail(format!("cannot read: {e}")))?;
-    let mut bytes = limited(&mut opened, false)?;
-    if inflate && bytes.starts_with(&[0x1f, 0x8b]) {
-        bytes = limited(&mut flate2::read::GzDecoder::new(&bytes[..]), true)?;
+    let opened = open_regular(path).map_err(|e| fail(format!("cannot read: {e}")))?;
+    let mut reader = std::io::BufReader::new(opened);
+    let packed = inflate
+        && std::io::BufRead::fill_buf(&mut reader)
+            .map_err(|e| fail(format!("cannot read: {e}")))?
+            .starts_with(&[0x1f, 0x8b]);
+    let mut source: Box<dyn Read> =
+        if packed { Box::new(flate2::read::GzDecoder::new(reader)) } else { Box::new(reader) };
+    let mut bytes = Vec::new();
+    source.by_ref().take(limit as u64 + 1).read_to_end(&mut bytes).map_err(|e| {
+        fail(if packed {
+            format!("not a valid gzip file: {e}")
+        } else {
+            format!("cannot read: {e}")
+        })
+    })?;
+    if bytes.len() > limit {
+        let verb = if packed { "inflates to" } else { "holds" };
+        return Err(fail(format!(
+            "{verb} more than {limit} bytes ({}), the limit of an input file's text",
+            mib(limit)
+        )));
     }
     text(&file, bytes)
+}
+
+/// Opens `path` for reading if it is a regular file; a directory, a FIFO or a device is an error
+/// (`a directory`, `not a regular file`), found before opening, since opening a FIFO waits for a
+/// writer.
+pub fn open_regular(path: &Path) -> std::io::Result<std::fs::File> {
+    let kind = std::fs::metadata(path)?.file_type();
+    if !kind.is_file() {
+        let what = if kind.is_dir() { "a directory" } else { "not a regular file" };
+        return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, what));
+    }
+    std::fs::File::open(path)
 }
 
 /// `bytes` in MiB or GiB, for messages.

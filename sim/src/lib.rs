@@ -119,8 +119,8 @@ pub const OUTPUT_FILES: [&str; 4] = ["trace.txt", "payments.csv", "attempts.csv"
 /// Runs `scenario` and writes `trace.txt`, `payments.csv`, `attempts.csv` and `summary.json` into
 /// `dir` (created if missing). The directory is held for the run (a second run into it fails at
 /// once), temporary files a killed run left there are removed, and the four files replace the
-/// old ones together once all are written; on any error none is replaced and no temporary file
-/// is left. `progress` is told the simulated time as the run goes.
+/// old ones once all are written ([`output::commit_all`]): an error while running or writing
+/// replaces none, and no temporary file is left. `progress` is told the simulated time as the run goes.
 pub fn run_to_dir(
     scenario: &Scenario,
     dir: &std::path::Path,
@@ -130,7 +130,7 @@ pub fn run_to_dir(
 ) -> io::Result<RunOutput> {
     std::fs::create_dir_all(dir)?;
     let _held = output::DirLock::acquire(dir, "run")?;
-    output::remove_stale_temps(dir, &OUTPUT_FILES)?;
+    output::remove_stale_temps(dir, |name| OUTPUT_FILES.contains(&name))?;
     let trace = output::Pending::new(&dir.join(OUTPUT_FILES[0]));
     let file = io::BufWriter::new(std::fs::File::create(trace.tmp())?);
     let mut out = run(scenario, RunOptions { trace: Box::new(file), level, check, progress })?;

@@ -22,12 +22,10 @@ impl Pending {
         Pending { path: path.to_path_buf(), tmp: Some(temp_path(path)) }
     }
 
-    /// `bytes`, written and synced under the temporary name.
+    /// `bytes`, written under the temporary name ([`Pending::commit`] syncs them).
     pub fn write(path: &Path, bytes: &[u8]) -> io::Result<Pending> {
         let pending = Pending::new(path);
-        let mut file = File::create(pending.tmp())?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
+        File::create(pending.tmp())?.write_all(bytes)?;
         Ok(pending)
     }
 
@@ -58,8 +56,10 @@ impl Drop for Pending {
     }
 }
 
-/// Renames every file of `files` into place, in order, once all of them are written: a run's
-/// outputs are replaced together (if a rename fails, the files not yet renamed are removed).
+/// Renames every file of `files` into place, in order, once all of them are written: an error
+/// while a run writes its outputs replaces none of the old ones. The renames themselves follow
+/// one another; if one fails (which a local file system all but rules out, once the files are
+/// written), those before it are replaced and the files not yet renamed are removed.
 pub fn commit_all(files: impl IntoIterator<Item = Pending>) -> io::Result<()> {
     files.into_iter().try_for_each(Pending::commit)
 }
@@ -126,18 +126,18 @@ impl DirLock {
     }
 }
 
-/// Removes the temporary files that a killed process left for `names` in `dir` (call it while
-/// holding the directory's [`DirLock`]).
-pub fn remove_stale_temps(dir: &Path, names: &[&str]) -> io::Result<()> {
+/// Removes the temporary files that a killed process left in `dir` for the files whose names `of`
+/// accepts (call it while holding the directory's [`DirLock`]).
+pub fn remove_stale_temps(dir: &Path, of: impl Fn(&str) -> bool) -> io::Result<()> {
     for entry in fs::read_dir(dir)? {
         let name = entry?.file_name();
         let name = name.to_string_lossy();
-        let stale = names.iter().any(|n| {
-            name.strip_prefix(n).and_then(|rest| rest.strip_prefix('.')).is_some_and(|rest| {
-                rest.strip_suffix(".tmp").is_some_and(|pid| pid.bytes().all(|b| b.is_ascii_digit()))
-            })
-        });
-        if stale {
+        // `NAME.PID.tmp`, as [`temp_path`] makes them.
+        let target = name
+            .strip_suffix(".tmp")
+            .and_then(|rest| rest.rsplit_once('.'))
+            .filter(|(_, pid)| !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit()));
+        if target.is_some_and(|(file, _)| of(file)) {
             fs::remove_file(dir.join(&*name))?;
         }
     }

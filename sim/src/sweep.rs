@@ -615,7 +615,14 @@ impl SweepDir {
 fn lock(dir: &Path, elsewhere: &str) -> Result<DirLock, String> {
     std::fs::create_dir_all(dir.join("cells")).map_err(|e| format!("{}: {e}", dir.display()))?;
     match DirLock::try_hold(dir, LOCK_FILE) {
-        Ok(Some(lock)) => Ok(lock),
+        Ok(Some(lock)) => {
+            // What a killed sweep or merge was writing: its cell files, sweep.json, results.csv.
+            let cleaned =
+                crate::output::remove_stale_temps(dir, |n| n == "sweep.json" || n == "results.csv")
+                    .and_then(|()| crate::output::remove_stale_temps(&dir.join("cells"), |_| true));
+            cleaned.map_err(|e| format!("{}: {e}", dir.display()))?;
+            Ok(lock)
+        }
         Ok(None) => Err(format!(
             "{}: another sweep is running there (or a merge into it): wait for it to end, or \
              {elsewhere}",
@@ -694,8 +701,7 @@ fn read_cell(
     if cell >= info.cells {
         return Err(refuse(format!("cell {cell} is not in the grid of {} cells", info.cells)));
     }
-    let bytes = std::fs::read(path).map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
-    let text = std::str::from_utf8(&bytes).map_err(|_| refuse("not UTF-8".into()))?;
+    let text = crate::input::read_file(path).map_err(|e| refuse(e.message))?;
     let header: BTreeMap<&str, &str> = text
         .lines()
         .take_while(|l| l.starts_with('#'))
@@ -728,7 +734,7 @@ fn read_cell(
         let other = field("params").unwrap_or("none");
         return Err(refuse(format!("it says its values are {other}, not {labels}")));
     }
-    let results = SweepResults::from_csv(text)
+    let results = SweepResults::from_csv(&text)
         .map_err(|(line, m)| format!("{}:{line}: {m}", path.display()))?;
     let params = param_columns(info.axes.iter().map(|(column, _)| column.as_str()));
     if results.params != params {
@@ -752,7 +758,7 @@ fn read_cell(
             row.params.join(", ")
         )));
     }
-    Ok((bytes, results))
+    Ok((text.into_bytes(), results))
 }
 
 /// Reads `sweep.json` of a sweep directory. Its cell count must be what its axes and seeds make

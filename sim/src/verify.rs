@@ -17,7 +17,6 @@ use crate::{RunOptions, run};
 use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::fmt;
-use std::fs::File;
 use std::io::{self, BufRead, BufReader, Write};
 use std::path::Path;
 use std::rc::Rc;
@@ -190,8 +189,8 @@ struct TraceLines {
 impl TraceLines {
     fn open(path: &Path) -> Result<TraceLines, VerifyError> {
         let shown = path.display().to_string();
-        let file =
-            File::open(path).map_err(|error| VerifyError::Io { path: shown.clone(), error })?;
+        let file = crate::input::open_regular(path)
+            .map_err(|error| VerifyError::Io { path: shown.clone(), error })?;
         Ok(TraceLines {
             reader: Box::new(BufReader::new(file)),
             path: shown,

@@ -288,3 +288,29 @@ fn regression_a_generated_network_without_capacities_is_refused_at_its_kind() {
     assert_eq!(err.position, Some((3, 22)), "{err}");
     assert!(err.message.starts_with("a generated network needs a capacity range"), "{err}");
 }
+
+// Issue 12 (review): a scenario path naming a FIFO waited forever for a writer, and one naming
+// /dev/zero read 256 MiB of zeros before it was refused. Only regular files are read.
+#[test]
+fn regression_an_input_that_is_not_a_regular_file_is_refused_at_once() {
+    let dir = std::env::temp_dir().join(format!("boltsim-fifo-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let fifo = dir.join("pipe.ron");
+    match std::process::Command::new("mkfifo").arg(&fifo).status() {
+        Ok(status) if status.success() => {
+            let err = Scenario::load(&fifo).unwrap_err();
+            assert_eq!(err.message, "cannot read: not a regular file", "{err}");
+            // A recorded trace too.
+            let err = sim::verify::read_header(&fifo).unwrap_err().to_string();
+            assert!(err.ends_with("cannot read: not a regular file"), "{err}");
+        }
+        _ => eprintln!("skipped the FIFO case: mkfifo is not available here"),
+    }
+    let err = Scenario::load(&dir).unwrap_err();
+    assert_eq!(err.message, "cannot read: a directory", "{err}");
+    if std::path::Path::new("/dev/zero").exists() {
+        let err = Scenario::load(std::path::Path::new("/dev/zero")).unwrap_err();
+        assert_eq!(err.message, "cannot read: not a regular file", "{err}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}

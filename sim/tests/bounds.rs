@@ -241,15 +241,32 @@ fn regression_values_that_passed_validation_no_longer_panic() {
         r#"Scenario(name: "x", nodes: [(name: "a", config: (reserve_ppm: 1000000)), (name: "b")],
            channels: [(from: "a", to: "b", capacity_sat: 2100000000000000)])"#
             .to_string(),
-        // Sleeping to the end of time after a first sleep overflowed the clock.
+        // The issue's Sleep(u64::MAX) and WaitBlocks(u32::MAX) are refused now (below); these
+        // are the largest values accepted in their place, which run to the end.
         with("script: [Sleep(duration_ms: 1), Sleep(duration_ms: 315360000000)]"),
-        // Waiting for the last block a short channel id can name overflowed the height.
         with("script: [WaitBlocks(blocks: 16777215)]"),
     ];
     for text in runs {
         let scenario = Scenario::parse("x.ron", &text).unwrap_or_else(|e| panic!("{e}\n{text}"));
         let out = sim::run(&scenario, sim::RunOptions::without_trace()).unwrap();
         assert!(out.summary.funds.conserved, "{text}");
+    }
+}
+
+/// Regression (issue 12): the issue's own inputs, which passed validation and overflowed the run
+/// (exit 3), are refused in one line at their value.
+#[test]
+fn regression_the_issues_overflowing_inputs_are_refused() {
+    let cases = [
+        ("script: [WaitBlocks(blocks: 4294967295)]", "blocks 4294967295"),
+        ("script: [Sleep(duration_ms: 1), Sleep(duration_ms: 18446744073709551615)]", "ten years"),
+        ("node_defaults: (reserve_ppm: 4294967295)", "reserve_ppm 4294967295"),
+        ("node_defaults: (max_htlc_value_in_flight_percent: 255)", "0 to 100"),
+    ];
+    for (extra, message) in cases {
+        let error = Scenario::parse("x.ron", &with(extra)).expect_err(extra);
+        assert!(error.message.contains(message), "{extra}: {error}");
+        assert!(error.position.is_some(), "{extra}: {error}");
     }
 }
 

@@ -10,9 +10,10 @@
 //! runs the pinned stable one; proptest is already a dev-dependency, runs under `cargo test`, and
 //! shrinks a failing input to a small one, which it saves in `tests/fuzz.proptest-regressions`
 //! (check that file in: the case is replayed first from then on). Without coverage guidance the
-//! seeds and the dictionaries do the steering. `BOLTSIM_FUZZ_CASES` sets the cases per target
-//! (64 by default, for a quick `cargo test`; `.ci/run` gives each target a budget of a few
-//! thousand).
+//! seeds and the dictionaries do the steering. `BOLTSIM_FUZZ_CASES` sets the cases per target:
+//! 64 by default, for a quick `cargo test`; `.ci/run` runs 100,000 per target
+//! (`BOLTSIM_FUZZ_CASES=100000 cargo test -p sim --test fuzz`: 160 s on the project's 2-core
+//! machine, 2026-11-26).
 
 use node_core::NodeId;
 use proptest::prelude::*;
@@ -42,6 +43,9 @@ fn corpus(kind: &str) -> Vec<PathBuf> {
 fn seeds(valid: &[PathBuf], kind: &str) -> Vec<Vec<u8>> {
     valid.iter().cloned().chain(corpus(kind)).map(|p| std::fs::read(&p).unwrap()).collect()
 }
+
+/// Seeds read once per process, by target.
+type Seeds<T> = std::sync::LazyLock<Vec<T>>;
 
 /// Tokens every text format is tried with: numbers at the edges of the integers and of all
 /// bitcoin, quotes and brackets, line endings, a byte-order mark, bytes that are not UTF-8.
@@ -214,7 +218,9 @@ fn temp_dir(what: &str) -> PathBuf {
 
 // ---- targets
 
-fn scenario_seeds() -> Vec<Vec<u8>> {
+static SCENARIO_SEEDS: Seeds<Vec<u8>> = Seeds::new(read_scenario_seeds);
+
+fn read_scenario_seeds() -> Vec<Vec<u8>> {
     let mut valid: Vec<PathBuf> = std::fs::read_dir(manifest("../scenarios"))
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -257,8 +263,8 @@ proptest! {
     #![proptest_config(config())]
 
     #[test]
-    fn scenario_files((seed, edits) in mutation(scenario_seeds().len())) {
-        let text = apply(scenario_seeds().swap_remove(seed), &edits, SCENARIO_WORDS);
+    fn scenario_files((seed, edits) in mutation(SCENARIO_SEEDS.len())) {
+        let text = apply(SCENARIO_SEEDS[seed].clone(), &edits, SCENARIO_WORDS);
         // As `Scenario::load` reads it, relative to the corpus.
         let file = manifest("tests/corpus/scenario/fuzz.ron").display().to_string();
         let result = sim::input::text(&file, text.clone())
@@ -299,8 +305,17 @@ const JSON_WORDS: &[&str] = &[
     "\"alias\": \"\\u001b[2J\"",
 ];
 
-fn snapshot_seeds(fixture: &str, kind: &str) -> Vec<Vec<u8>> {
-    seeds(&[manifest("tests/fixtures").join(fixture)], kind)
+/// The seeds of each of [`SNAPSHOTS`], in its order.
+static SNAPSHOT_SEEDS: Seeds<Vec<Vec<u8>>> = Seeds::new(|| {
+    SNAPSHOTS
+        .iter()
+        .map(|(fixture, kind)| seeds(&[manifest("tests/fixtures").join(fixture)], kind))
+        .collect()
+});
+
+fn snapshot_seeds(fixture: &str) -> &'static [Vec<u8>] {
+    let k = SNAPSHOTS.iter().position(|(f, _)| *f == fixture).expect("a fixture of SNAPSHOTS");
+    &SNAPSHOT_SEEDS[k]
 }
 
 type JsonParser = fn(&[u8]) -> Result<sim::import::ImportedGraph, sim::import::Positioned>;
@@ -308,10 +323,9 @@ type JsonParser = fn(&[u8]) -> Result<sim::import::ImportedGraph, sim::import::P
 fn fuzz_json(
     parse: JsonParser,
     fixture: &str,
-    kind: &str,
     (seed, edits): (usize, Vec<Edit>),
 ) -> Result<(), TestCaseError> {
-    let json = apply(snapshot_seeds(fixture, kind).swap_remove(seed), &edits, JSON_WORDS);
+    let json = apply(snapshot_seeds(fixture)[seed].clone(), &edits, JSON_WORDS);
     let result = parse(&json);
     // `read_graph` refuses a graph without nodes before anything is written from it.
     if let Some(graph) = result.as_ref().ok().filter(|g| !g.node_ids.is_empty()) {
@@ -336,30 +350,32 @@ proptest! {
     #![proptest_config(config())]
 
     #[test]
-    fn core_lightning_listchannels(m in mutation(snapshot_seeds("listchannels.json", "cln").len())) {
-        fuzz_json(sim::import::cln::parse_listchannels, "listchannels.json", "cln", m)?;
+    fn core_lightning_listchannels(m in mutation(snapshot_seeds("listchannels.json").len())) {
+        fuzz_json(sim::import::cln::parse_listchannels, "listchannels.json", m)?;
     }
 
     #[test]
-    fn lnd_describegraph(m in mutation(snapshot_seeds("describegraph.json", "lnd").len())) {
-        fuzz_json(sim::import::lnd::parse_describegraph, "describegraph.json", "lnd", m)?;
+    fn lnd_describegraph(m in mutation(snapshot_seeds("describegraph.json").len())) {
+        fuzz_json(sim::import::lnd::parse_describegraph, "describegraph.json", m)?;
     }
 
     #[test]
-    fn simln_sim_network(m in mutation(snapshot_seeds("sim_network.json", "simln").len())) {
-        fuzz_json(sim::import::simln::parse_sim_network, "sim_network.json", "simln", m)?;
+    fn simln_sim_network(m in mutation(snapshot_seeds("sim_network.json").len())) {
+        fuzz_json(sim::import::simln::parse_sim_network, "sim_network.json", m)?;
     }
 
     /// Whole files through `read_graph`, which tells the format, inflates and checks UTF-8.
     #[test]
-    fn snapshot_files((kind, m) in (0..3usize).prop_flat_map(|k| {
-        let (fixture, kind) = SNAPSHOTS[k];
-        (Just(k), mutation(snapshot_seeds(fixture, kind).len()))
+    fn snapshot_files((k, m) in (0..3usize).prop_flat_map(|k| {
+        (Just(k), mutation(snapshot_seeds(SNAPSHOTS[k].0).len()))
     })) {
-        let (fixture, kind) = SNAPSHOTS[kind];
-        let json = apply(snapshot_seeds(fixture, kind).swap_remove(m.0), &m.1, JSON_WORDS);
+        let json = apply(snapshot_seeds(SNAPSHOTS[k].0)[m.0].clone(), &m.1, JSON_WORDS);
         let dir = temp_dir("snapshot");
-        let path = dir.join("fuzz.json");
+        // A new name per case: `read_graph` caches by path, length and modification time, which
+        // two cases written within one clock tick could share.
+        static CASE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let case = CASE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let path = dir.join(format!("fuzz-{case}.json"));
         std::fs::write(&path, &json).unwrap();
         let result = sim::import::read_graph(&path, None);
         std::fs::remove_dir_all(&dir).unwrap();
@@ -387,7 +403,9 @@ const CSV_WORDS: &[&str] = &[
 ];
 
 /// CLoTH snapshots: the three files of the fixture, or of a corpus case.
-fn cloth_seeds() -> Vec<[Vec<u8>; 3]> {
+static CLOTH_SEEDS: Seeds<[Vec<u8>; 3]> = Seeds::new(read_cloth_seeds);
+
+fn read_cloth_seeds() -> Vec<[Vec<u8>; 3]> {
     std::iter::once(manifest("tests/fixtures/cloth"))
         .chain(corpus("cloth"))
         .map(|dir| CLOTH_FILES.map(|f| std::fs::read(dir.join(f)).unwrap_or_default()))
@@ -395,7 +413,9 @@ fn cloth_seeds() -> Vec<[Vec<u8>; 3]> {
 }
 
 /// Payment lists: the CLoTH-layout fixture, one of ours, and the corpus.
-fn payment_seeds() -> Vec<Vec<u8>> {
+static PAYMENT_SEEDS: Seeds<Vec<u8>> = Seeds::new(read_payment_seeds);
+
+fn read_payment_seeds() -> Vec<Vec<u8>> {
     let mut all = seeds(&[manifest("tests/fixtures/cloth_payments.csv")], "payments");
     all.push(
         b"time_ms,sender,receiver,amount_msat\n5,alice,bob,100\r\n10,bob,alice,2000\n".to_vec(),
@@ -408,9 +428,9 @@ proptest! {
 
     #[test]
     fn cloth_csv(
-        (seed, file, edits) in (0..cloth_seeds().len(), 0..3usize, prop::collection::vec(edit(), 1..6))
+        (seed, file, edits) in (0..CLOTH_SEEDS.len(), 0..3usize, prop::collection::vec(edit(), 1..6))
     ) {
-        let mut files = cloth_seeds().swap_remove(seed);
+        let mut files = CLOTH_SEEDS[seed].clone();
         files[file] = apply(std::mem::take(&mut files[file]), &edits, CSV_WORDS);
         let dir = temp_dir("cloth");
         for (name, bytes) in CLOTH_FILES.iter().zip(&files) {
@@ -433,8 +453,8 @@ proptest! {
     }
 
     #[test]
-    fn payment_lists((seed, edits) in mutation(payment_seeds().len())) {
-        let bytes = apply(payment_seeds().swap_remove(seed), &edits, CSV_WORDS);
+    fn payment_lists((seed, edits) in mutation(PAYMENT_SEEDS.len())) {
+        let bytes = apply(PAYMENT_SEEDS[seed].clone(), &edits, CSV_WORDS);
         let node = |name: &str, by_index: bool| match (name, by_index) {
             ("alice", false) | ("0", true) => Some(NodeId(0)),
             ("bob", false) | ("1", true) => Some(NodeId(1)),
@@ -454,7 +474,9 @@ proptest! {
     }
 }
 
-fn sweep_seeds() -> Vec<Vec<u8>> {
+static SWEEP_SEEDS: Seeds<Vec<u8>> = Seeds::new(read_sweep_seeds);
+
+fn read_sweep_seeds() -> Vec<Vec<u8>> {
     let mut valid: Vec<PathBuf> = std::fs::read_dir(manifest("../scenarios/sweeps"))
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -483,8 +505,8 @@ proptest! {
     #![proptest_config(config())]
 
     #[test]
-    fn sweep_files((seed, edits) in mutation(sweep_seeds().len())) {
-        let text = apply(sweep_seeds().swap_remove(seed), &edits, SWEEP_WORDS);
+    fn sweep_files((seed, edits) in mutation(SWEEP_SEEDS.len())) {
+        let text = apply(SWEEP_SEEDS[seed].clone(), &edits, SWEEP_WORDS);
         // Beside the base scenarios the seeds name.
         let dir = temp_dir("sweep");
         std::fs::create_dir_all(dir.join("base")).unwrap();
@@ -508,7 +530,9 @@ proptest! {
     }
 }
 
-fn trace_seeds() -> Vec<Vec<u8>> {
+static TRACE_SEEDS: Seeds<Vec<u8>> = Seeds::new(read_trace_seeds);
+
+fn read_trace_seeds() -> Vec<Vec<u8>> {
     seeds(&[manifest("../scenarios/cat_store.trace")], "trace")
 }
 
@@ -532,13 +556,15 @@ proptest! {
     /// A recorded trace, verified against the scenario it claims (the cat store, which runs in
     /// milliseconds): identical, diverged or refused, never a panic.
     #[test]
-    fn recorded_traces((seed, edits) in mutation(trace_seeds().len())) {
-        let text = apply(trace_seeds().swap_remove(seed), &edits, TRACE_WORDS);
+    fn recorded_traces((seed, edits) in mutation(TRACE_SEEDS.len())) {
+        let text = apply(TRACE_SEEDS[seed].clone(), &edits, TRACE_WORDS);
         let dir = temp_dir("trace");
         let path = dir.join("fuzz.trace");
         std::fs::write(&path, &text).unwrap();
-        let scenario = Scenario::load(&manifest("../scenarios/cat_store.ron")).unwrap();
-        let result = sim::verify::verify(&scenario, &path);
+        static CAT_STORE: std::sync::LazyLock<Scenario> = std::sync::LazyLock::new(|| {
+            Scenario::load(&manifest("../scenarios/cat_store.ron")).unwrap()
+        });
+        let result = sim::verify::verify(&CAT_STORE, &path);
         std::fs::remove_dir_all(&dir).unwrap();
         match result {
             Ok((outcome, header)) => {
