@@ -269,3 +269,26 @@ fn regression_a_sweep_json_with_an_absurd_cell_count_is_refused() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+// Issue 12 (review): a killed sweep's temporary files (a cell, sweep.json, results.csv) stayed in
+// its directory for good; the next sweep or merge into it removes them, and nothing else.
+#[test]
+fn regression_temporary_files_of_a_killed_sweep_are_removed_by_the_next() {
+    let dir = setup("stale");
+    let out = dir.join("out");
+    run_whole(&dir, "a.ron", &out);
+    let stale = [out.join("cells/000001.csv.4242.tmp"), out.join("sweep.json.4242.tmp")];
+    let kept = [out.join("cells/notes.txt"), out.join("results.csv.tmp")];
+    for path in stale.iter().chain(&kept) {
+        std::fs::write(path, "left by a killed process").unwrap();
+    }
+    drop(config(&dir, "a.ron", &out).unwrap_or_else(|f| panic!("{:?}", f.message())));
+    assert!(stale.iter().all(|p| !p.exists()), "stale temporaries removed");
+    assert!(kept.iter().all(|p| p.exists()), "other files kept");
+    let merged = dir.join("merged");
+    std::fs::create_dir_all(&merged).unwrap();
+    std::fs::write(merged.join("results.csv.77.tmp"), "left by a killed merge").unwrap();
+    merge(&merged, std::slice::from_ref(&out)).unwrap_or_else(|e| panic!("{e}"));
+    assert!(!merged.join("results.csv.77.tmp").exists());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
