@@ -12,7 +12,7 @@
 //! (check that file in: the case is replayed first from then on). Without coverage guidance the
 //! seeds and the dictionaries do the steering. `BOLTSIM_FUZZ_CASES` sets the cases per target:
 //! 64 by default, for a quick `cargo test`; `.ci/run` runs 100,000 per target
-//! (`BOLTSIM_FUZZ_CASES=100000 cargo test -p sim --test fuzz`: 160 s on the project's 2-core
+//! (`BOLTSIM_FUZZ_CASES=100000 cargo test -p sim --test fuzz`: 119 s on the project's 2-core
 //! machine, 2026-11-26).
 
 use node_core::NodeId;
