@@ -126,6 +126,12 @@ pub fn text(file: &str, mut bytes: Vec<u8>) -> Result<String, InputError> {
     if bytes.starts_with(BYTE_ORDER_MARK) {
         bytes.drain(..BYTE_ORDER_MARK.len());
     }
+    utf8(file, bytes)
+}
+
+/// `bytes` of the file `file` as text, as they are; bytes that are not UTF-8 are an error at the
+/// line and column of the first one.
+pub fn utf8(file: &str, bytes: Vec<u8>) -> Result<String, InputError> {
     String::from_utf8(bytes).map_err(|e| {
         let (bytes, at) = (e.as_bytes(), e.utf8_error().valid_up_to());
         InputError {

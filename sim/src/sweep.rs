@@ -276,6 +276,11 @@ fn grid_position(cell: usize, lens: &[usize], seeds: usize) -> (Vec<usize>, usiz
     (at, cell % seeds)
 }
 
+/// The cells of a grid with axes of `lengths` and `seeds` seeds; `None` past `usize`.
+fn grid_cells(lengths: impl Iterator<Item = usize>, seeds: usize) -> Option<usize> {
+    lengths.chain([seeds]).try_fold(1usize, |product, n| product.checked_mul(n))
+}
+
 /// The results columns of a grid with axes `columns`: the axes, and `router` (each payment's)
 /// when no axis sets it.
 fn param_columns<'a>(columns: impl Iterator<Item = &'a str>) -> Vec<String> {
@@ -334,12 +339,7 @@ impl Sweep {
 
     /// How many cells: the product of the axes' lengths times the seeds.
     pub fn cells(&self) -> usize {
-        self.file
-            .grid
-            .iter()
-            .map(Axis::len)
-            .chain([self.file.seeds.len()])
-            .try_fold(1usize, |product, n| product.checked_mul(n))
+        grid_cells(self.file.grid.iter().map(Axis::len), self.file.seeds.len())
             .unwrap_or(usize::MAX)
     }
 
@@ -770,23 +770,13 @@ pub fn read_info(dir: &Path) -> Result<SweepInfo, String> {
         let (position, message) = crate::input::json_error(text.as_bytes(), &e, "not sweep.json");
         ScenarioError { file: path.display().to_string(), position, message }.to_string()
     })?;
-    let grid = info
-        .axes
-        .iter()
-        .map(|(_, values)| values.len())
-        .chain([info.seeds.len()])
-        .try_fold(1usize, |product, n| product.checked_mul(n));
+    let grid = grid_cells(info.axes.iter().map(|(_, values)| values.len()), info.seeds.len());
     if grid == Some(info.cells) && info.cells <= MAX_CELLS {
         return Ok(info);
     }
-    let at = match text.find("\"cells\"") {
-        Some(offset) => {
-            let before = &text[..offset];
-            let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-            format!(":{}:{column}", before.matches('\n').count() + 1)
-        }
-        None => String::new(),
-    };
+    use crate::import::locate::{Step, position};
+    let at = position(text.as_bytes(), &[Step::Key("cells")])
+        .map_or(String::new(), |(line, column)| format!(":{line}:{column}"));
     let sizes: Vec<String> = info
         .axes
         .iter()

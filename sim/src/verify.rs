@@ -243,17 +243,11 @@ impl TraceLines {
         if number == 1 && bytes.starts_with(crate::input::BYTE_ORDER_MARK) {
             bytes.drain(..crate::input::BYTE_ORDER_MARK.len());
         }
-        let text = String::from_utf8(bytes).map_err(|e| {
-            let at = e.utf8_error().valid_up_to();
-            VerifyError::Line {
-                path: self.path.clone(),
-                line: number,
-                column: Some(crate::input::line_column(e.as_bytes(), at).1),
-                reason: format!(
-                    "not UTF-8: byte 0x{:02x} is not part of a valid character",
-                    e.as_bytes()[at]
-                ),
-            }
+        let text = crate::input::utf8(&self.path, bytes).map_err(|e| VerifyError::Line {
+            path: self.path.clone(),
+            line: number,
+            column: e.position.map(|(_, column)| column),
+            reason: e.message,
         })?;
         self.line = number;
         Ok(Some(text))

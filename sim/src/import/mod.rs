@@ -18,7 +18,7 @@
 pub mod cln;
 pub mod cloth;
 pub mod lnd;
-mod locate;
+pub(crate) mod locate;
 pub mod simln;
 
 use node_core::graph::{BaseGraph, ChannelInfo, DirectedPolicy};
