@@ -4,7 +4,9 @@
 //! single fields. This module holds values only; the channel and node modules apply them.
 
 use crate::policy::ChannelPolicy;
-use crate::router::RouterConfig;
+use crate::router::{
+    RouterConfig, cln::ClnParams, eclair::EclairParams, ldk::LdkParams, lnd::LndParams,
+};
 use serde::{Deserialize, Serialize};
 
 /// The implementation a preset is taken from.
@@ -90,7 +92,10 @@ pub struct NodeConfig {
     /// How long a peer may be away before our public channels with it are announced disabled,
     /// seconds (lnd's `chan-disable-timeout`).
     pub disable_after_offline_s: u32,
-    /// The router its payments use unless a payment names another.
+    /// The router its payments use unless a payment names another: each preset its own
+    /// implementation's (lnd 0.18's apriori estimator, Core Lightning's `pay`, LDK's
+    /// `ProbabilisticScorer`, Eclair's path finding); `Cheapest` and `ShortestHops` are
+    /// baselines a scenario names.
     pub router: RouterConfig,
     /// Most parts of one multi-part payment in flight at once (lnd 16, LDK 10).
     pub max_parts: u32,
@@ -140,7 +145,7 @@ impl NodeConfig {
             final_cltv_margin_blocks: 3,
             gossip_flush_interval_ms: 60_000,
             disable_after_offline_s: 1_200,
-            router: RouterConfig::Cheapest,
+            router: RouterConfig::Lnd(LndParams::default()),
             max_parts: 16,
             min_part_msat: 10_000_000,
             mpp_timeout_s: 120,
@@ -168,6 +173,7 @@ impl NodeConfig {
                 max_fee_floor_msat: 5_000,
                 max_fee_whole_below_msat: 0,
                 mpp_timeout_s: 70,
+                router: RouterConfig::Cln(ClnParams::default()),
                 ..lnd
             },
             Implementation::Ldk => NodeConfig {
@@ -191,6 +197,7 @@ impl NodeConfig {
                 max_fee_whole_below_msat: 0,
                 max_total_cltv_delta: 1008,
                 max_parts: 10,
+                router: RouterConfig::Ldk(LdkParams::default()),
                 ..lnd
             },
             Implementation::Eclair => NodeConfig {
@@ -215,6 +222,7 @@ impl NodeConfig {
                 max_fee_floor_msat: 21_000,
                 max_fee_whole_below_msat: 0,
                 mpp_timeout_s: 60,
+                router: RouterConfig::Eclair(EclairParams::default()),
                 ..lnd
             },
         }

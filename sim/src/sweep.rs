@@ -139,7 +139,7 @@ impl Axis {
             Axis::Router(v) => {
                 // Every payment of the cell is planned by this router: the scenario's, every
                 // node's, and none of the workload's, list's or steps' own.
-                raw.router = v[i];
+                raw.router = Some(v[i]);
                 raw.node_defaults.router = Some(v[i]);
                 for node in &mut raw.nodes {
                     node.config.router = None;

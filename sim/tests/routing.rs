@@ -102,7 +102,16 @@ fn the_routers_scenario_compares_every_router_on_the_same_workload() {
     let names: Vec<&str> = by_router.keys().map(String::as_str).collect();
     assert_eq!(
         names,
-        ["cheapest", "cln", "ldk", "lnd_apriori", "lnd_bimodal", "min_cost_flow", "shortest_hops"]
+        [
+            "cheapest",
+            "cln",
+            "eclair",
+            "ldk",
+            "lnd_apriori",
+            "lnd_bimodal",
+            "min_cost_flow",
+            "shortest_hops"
+        ]
     );
     let totals: Vec<u64> = by_router.values().map(|s| s.total).collect();
     let (least, most) = (totals.iter().min().unwrap(), totals.iter().max().unwrap());

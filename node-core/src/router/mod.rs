@@ -8,6 +8,7 @@
 
 pub mod cheapest;
 pub mod cln;
+pub mod eclair;
 pub mod ldk;
 pub mod liquidity;
 pub mod lnd;
@@ -194,6 +195,8 @@ pub enum RouterConfig {
     Cln(cln::ClnParams),
     /// Pickhardt–Richter min-cost flow, a multi-part payment ([`mcf::MinCostFlow`]).
     MinCostFlow(mcf::McfParams),
+    /// Eclair's k-shortest-paths search on its heuristic weight ([`eclair::EclairRouter`]).
+    Eclair(eclair::EclairParams),
 }
 
 impl RouterConfig {
@@ -209,11 +212,12 @@ impl RouterConfig {
             RouterConfig::Ldk(_) => "ldk",
             RouterConfig::Cln(_) => "cln",
             RouterConfig::MinCostFlow(_) => "min_cost_flow",
+            RouterConfig::Eclair(_) => "eclair",
         }
     }
 
     /// A stable integer for traces: 1 cheapest, 2 shortest hops, 3 lnd apriori, 4 lnd bimodal,
-    /// 5 LDK, 6 Core Lightning, 7 min-cost flow.
+    /// 5 LDK, 6 Core Lightning, 7 min-cost flow, 8 Eclair.
     pub fn code(&self) -> u8 {
         match self {
             RouterConfig::Cheapest => 1,
@@ -225,14 +229,15 @@ impl RouterConfig {
             RouterConfig::Ldk(_) => 5,
             RouterConfig::Cln(_) => 6,
             RouterConfig::MinCostFlow(_) => 7,
+            RouterConfig::Eclair(_) => 8,
         }
     }
 
     /// Checks the parameters against what the router handles: lnd's probabilities and weights
     /// are at most 1,000,000 ppm and `apriori_weight_ppm` below it (at 1,000,000 the history
     /// would never count); Core Lightning's fee fuzz is at most 100%; min-cost flow takes 1 to
-    /// 64 pieces, 1 to 100,000 flow units and `mu` at most 1,000,000. Returns the first
-    /// parameter out of range.
+    /// 64 pieces, 1 to 100,000 flow units and `mu` at most 1,000,000; Eclair finds 1 to 16
+    /// routes. Returns the first parameter out of range.
     pub fn validate(&self) -> Result<(), RouterParamError> {
         let check = |field: &'static str, value: u64, bound: ParamBound| {
             if bound.admits(value) { Ok(()) } else { Err(RouterParamError { field, value, bound }) }
@@ -257,6 +262,9 @@ impl RouterConfig {
                 check("flow_units", p.flow_units, ParamBound::Within(1, 100_000))?;
                 check("mu", p.mu, ParamBound::AtMost(1_000_000))
             }
+            RouterConfig::Eclair(p) => {
+                check("routes", u64::from(p.routes), ParamBound::Within(1, 16))
+            }
         }
     }
 
@@ -269,6 +277,7 @@ impl RouterConfig {
             RouterConfig::Ldk(params) => Box::new(ldk::LdkRouter::new(params)),
             RouterConfig::Cln(params) => Box::new(cln::ClnRouter::new(params)),
             RouterConfig::MinCostFlow(params) => Box::new(mcf::MinCostFlow::new(params)),
+            RouterConfig::Eclair(params) => Box::new(eclair::EclairRouter::new(params)),
         }
     }
 }
@@ -426,6 +435,7 @@ mod tests {
             RouterConfig::Ldk(ldk::LdkParams::default()),
             RouterConfig::Cln(cln::ClnParams::default()),
             RouterConfig::MinCostFlow(mcf::McfParams::default()),
+            RouterConfig::Eclair(eclair::EclairParams::default()),
         ] {
             assert_eq!(config.validate(), Ok(()), "{}", config.name());
         }

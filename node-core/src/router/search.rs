@@ -51,6 +51,42 @@ pub struct Reached {
     pub probability: f64,
     /// Hops from this node to the payee.
     pub hops: u32,
+    /// The sum of CLTV deltas from this node to the payee, the final one included, blocks.
+    pub cltv_delta: u32,
+}
+
+/// Where a search starts from the payee's end: a node and the label that the rest of a route,
+/// from that node to the payee, gives it. [`search`] starts at the payee itself; Eclair's
+/// k-shortest-paths search starts a spur search at a node of an earlier route
+/// ([`search_from`]).
+#[derive(Clone, Copy, Debug)]
+pub struct Start {
+    /// The node.
+    pub node: NodeId,
+    /// What the HTLC into it must carry, msat.
+    pub amount_msat: u64,
+    /// The sum of CLTV deltas from it to the payee, the final one included, blocks.
+    pub cltv_delta: u32,
+    /// The label's priority, weight and probability, as the scorer gave them.
+    pub reached: Reached,
+}
+
+impl Start {
+    /// The payee of `req`, with nothing spent yet.
+    pub fn payee(req: &RouteRequest<'_>) -> Start {
+        Start {
+            node: req.target,
+            amount_msat: req.amount_msat,
+            cltv_delta: req.final_cltv_delta,
+            reached: Reached {
+                cost: 0,
+                weight: 0,
+                probability: 1.0,
+                hops: 0,
+                cltv_delta: req.final_cltv_delta,
+            },
+        }
+    }
 }
 
 /// Scores edges for [`search`].
@@ -131,14 +167,27 @@ pub fn search<S: Scorer>(
     req: &RouteRequest<'_>,
     scorer: &mut S,
 ) -> Option<Route> {
-    if req.source == req.target || req.amount_msat == 0 {
+    search_from(view, req, scorer, &Start::payee(req))
+}
+
+/// The lowest-cost route from the payer to `start.node` under `scorer`, continuing a route whose
+/// rest (from `start.node` to the payee) gave `start`'s label: the fee, CLTV and hop limits of
+/// `req` apply to the whole. The route returned ends at `start.node`, its amounts and expiries
+/// already those of the whole route.
+pub fn search_from<S: Scorer>(
+    view: &GraphView,
+    req: &RouteRequest<'_>,
+    scorer: &mut S,
+    start: &Start,
+) -> Option<Route> {
+    if req.source == start.node || start.amount_msat == 0 {
         return None;
     }
     let node_count = view.base().node_count() as usize;
-    if req.source.index() >= node_count || req.target.index() >= node_count {
+    if req.source.index() >= node_count || start.node.index() >= node_count {
         return None;
     }
-    if !can_leave_and_arrive(view, req) {
+    if !can_leave_and_arrive(view, req, start) {
         return None;
     }
     SCRATCH.with(|cell| {
@@ -165,25 +214,26 @@ pub fn search<S: Scorer>(
         req.policy_overrides.keys().for_each(|&(_, n)| flag(n, OVERRIDDEN));
         req.in_flight.keys().for_each(|&(_, n)| flag(n, IN_FLIGHT));
         scratch.heap.clear();
-        run(view, req, scorer, scratch)
+        run(view, req, scorer, scratch, start)
     })
 }
 
 /// A cheap necessary condition, checked before searching because failed searches cost the
 /// most (they explore everything reachable): one of the payer's channels can send the amount, and
 /// one channel into the payee can carry it (or a route hint or a direct channel reaches it).
-fn can_leave_and_arrive(view: &GraphView, req: &RouteRequest<'_>) -> bool {
-    if !req.first_hops.iter().any(|f| f.available_msat >= req.amount_msat) {
+fn can_leave_and_arrive(view: &GraphView, req: &RouteRequest<'_>, start: &Start) -> bool {
+    let amount_msat = start.amount_msat;
+    if !req.first_hops.iter().any(|f| f.available_msat >= amount_msat) {
         return false;
     }
-    if !req.hints.is_empty() || req.first_hops.iter().any(|f| f.peer == req.target) {
+    if !req.hints.is_empty() || req.first_hops.iter().any(|f| f.peer == start.node) {
         return true;
     }
     let mut arrives = false;
-    view.for_each_in_edge(req.target, |edge| {
+    view.for_each_in_edge(start.node, |edge| {
         let policy = req.policy_overrides.get(&(edge.scid, edge.from)).or(edge.policy.as_ref());
-        arrives |= policy.is_some_and(|p| p.admits(req.amount_msat))
-            && edge.capacity_sat.saturating_mul(1000) >= req.amount_msat;
+        arrives |= policy.is_some_and(|p| p.admits(amount_msat))
+            && edge.capacity_sat.saturating_mul(1000) >= amount_msat;
     });
     arrives
 }
@@ -193,22 +243,24 @@ fn run<S: Scorer>(
     req: &RouteRequest<'_>,
     scorer: &mut S,
     scratch: &mut Scratch,
+    start: &Start,
 ) -> Option<Route> {
     let stamp = scratch.stamp;
     let flags_of = |mark: &Mark| if mark.flag_stamp == stamp { mark.flags } else { 0 };
     let marks = &mut scratch.marks;
     let labels = &mut scratch.labels;
     let heap = &mut scratch.heap;
-    let target = &mut marks[req.target.index()];
-    (target.stamp, target.settled, target.hops, target.cost) = (stamp, false, 0, 0);
-    labels[req.target.index()] = Label {
-        weight: 0,
-        probability: 1.0,
-        amount_msat: req.amount_msat,
-        cltv_delta: req.final_cltv_delta,
+    let first = &mut marks[start.node.index()];
+    let (cost, hops) = (start.reached.cost, start.reached.hops);
+    (first.stamp, first.settled, first.hops, first.cost) = (stamp, false, hops, cost);
+    labels[start.node.index()] = Label {
+        weight: start.reached.weight,
+        probability: start.reached.probability,
+        amount_msat: start.amount_msat,
+        cltv_delta: start.cltv_delta,
         next: None,
     };
-    heap.push(Reverse((0, 0, req.target.0)));
+    heap.push(Reverse((cost, hops, start.node.0)));
     // Route hint edges lead to nodes the view may not connect; few, so scanned per node.
     let hint_edges = req.hint_edges();
     while let Some(Reverse((cost, hops, node))) = heap.pop() {
@@ -219,10 +271,10 @@ fn run<S: Scorer>(
         }
         marks[node.index()].settled = true;
         if node == req.source {
-            return Some(build_route(marks, labels, stamp, req));
+            return Some(build_route(marks, labels, stamp, req, start.node));
         }
         if mark.hops as usize >= req.max_hops
-            || (node != req.target && flags_of(&mark) & EXCLUDED_NODE != 0)
+            || (node != start.node && flags_of(&mark) & EXCLUDED_NODE != 0)
         {
             continue;
         }
@@ -232,6 +284,7 @@ fn run<S: Scorer>(
             weight: label.weight,
             probability: label.probability,
             hops: mark.hops,
+            cltv_delta: label.cltv_delta,
         };
         let relax = |from: NodeId,
                      scid: Scid,
@@ -373,7 +426,13 @@ fn offer(
     }
 }
 
-fn build_route(marks: &[Mark], labels: &[Label], stamp: u32, req: &RouteRequest<'_>) -> Route {
+fn build_route(
+    marks: &[Mark],
+    labels: &[Label],
+    stamp: u32,
+    req: &RouteRequest<'_>,
+    end: NodeId,
+) -> Route {
     let mut hops = Vec::new();
     let mut node = req.source;
     while let Some((scid, next, fee_msat)) =
@@ -389,6 +448,6 @@ fn build_route(marks: &[Mark], labels: &[Label], stamp: u32, req: &RouteRequest<
         });
         node = next;
     }
-    debug_assert_eq!(node, req.target);
+    debug_assert_eq!(node, end);
     Route { hops }
 }

@@ -31,9 +31,9 @@ pub struct ScenarioFile {
     #[serde(default)]
     pub links: LinksSpec,
     /// The router every node's payments use, unless a node's `config`, a script step or the
-    /// workload names another.
+    /// workload names another; absent, each node pays with its preset's own router.
     #[serde(default)]
-    pub router: RouterConfig,
+    pub router: Option<RouterConfig>,
     /// Overrides applied to every node before its own.
     #[serde(default)]
     pub node_defaults: NodeOverrides,

@@ -62,7 +62,9 @@ pub(super) fn validate(at: Locator<'_>, raw: ScenarioFile) -> Result<Scenario, S
     if let Some(g) = &raw.generate {
         created_sat = created_sat.saturating_add(v.generate(g, &raw, &mut nodes)?);
     }
-    v.router(&raw.router)?;
+    if let Some(router) = &raw.router {
+        v.router(router)?;
+    }
     if let Some(w) = &raw.workload {
         v.workload(w, &raw.shops)?;
     }

@@ -35,7 +35,7 @@ impl Validator<'_> {
     }
 
     /// The settings of a node of `implementation` whose own overrides are `own`: the preset, then
-    /// the chain's fee rate, the scenario's router, `node_defaults` and `own`, in that order.
+    /// the chain's fee rate, the scenario's router (if it names one), `node_defaults` and `own`, in that order.
     /// Checks the result: a router in range, 1 to 483 parts and HTLCs, a positive smallest
     /// part, an MPP timeout of at least 60 s, a dust limit of at least 354 sat, a reserve of at
     /// most the whole channel, an in-flight cap of at most 100%, amounts of at most all bitcoin
@@ -48,7 +48,9 @@ impl Validator<'_> {
     ) -> Result<NodeConfig, ScenarioError> {
         let mut config = NodeConfig::preset(implementation);
         config.feerate_per_kw = raw.chain.feerate_per_kw;
-        config.router = raw.router;
+        if let Some(router) = raw.router {
+            config.router = router;
+        }
         raw.node_defaults.apply(&mut config);
         own.apply(&mut config);
         self.router(&config.router)?;
