@@ -121,9 +121,10 @@ pub fn plan(
     amount_msat: u64,
 ) -> Vec<node_core::router::Route> {
     let (source, target) = set.pairs[k];
-    let (excluded, excluded_nodes, overrides, in_flight) = (
+    let (excluded, excluded_nodes, overrides, in_flight, caps) = (
         std::collections::BTreeSet::new(),
         std::collections::BTreeSet::new(),
+        std::collections::BTreeMap::new(),
         std::collections::BTreeMap::new(),
         std::collections::BTreeMap::new(),
     );
@@ -141,6 +142,7 @@ pub fn plan(
         excluded_channels: &excluded,
         excluded_nodes: &excluded_nodes,
         policy_overrides: &overrides,
+        capacity_caps: &caps,
         in_flight: &in_flight,
         now: node_core::SimTime::from_secs(1),
         fuzz_seed: k as u64,

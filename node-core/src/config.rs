@@ -102,6 +102,13 @@ pub struct NodeConfig {
     /// Smallest part it splits off when a whole amount finds no route, msat (lnd's
     /// `DefaultShardMinAmt`, 10,000 sat).
     pub min_part_msat: u64,
+    /// Applies the `channel_update` in a payment failure to its own graph (newer timestamp wins)
+    /// and retries the channel once with it: lnd 0.18 (`routing/payment_lifecycle.go`,
+    /// `handleFailureMessage` → `ApplyChannelUpdate`) and Core Lightning 24.11
+    /// (`plugins/libplugin-pay.c`, `addgossip`) do; LDK 0.1 (rust-lightning #3083) and Eclair
+    /// 0.13 (`payment/send/PaymentLifecycle.scala`, for the payer's privacy) ignore it and
+    /// exclude the channel for the payment.
+    pub apply_failure_updates: bool,
     /// How long it holds the parts of an incomplete multi-part payment before failing them all
     /// with `mpp_timeout`, seconds (BOLT 4: at least 60; lnd 120, Core Lightning 70).
     pub mpp_timeout_s: u32,
@@ -149,6 +156,7 @@ impl NodeConfig {
             max_parts: 16,
             min_part_msat: 10_000_000,
             mpp_timeout_s: 120,
+            apply_failure_updates: true,
         };
         match implementation {
             Implementation::Lnd => lnd,
@@ -198,6 +206,7 @@ impl NodeConfig {
                 max_total_cltv_delta: 1008,
                 max_parts: 10,
                 router: RouterConfig::Ldk(LdkParams::default()),
+                apply_failure_updates: false,
                 ..lnd
             },
             Implementation::Eclair => NodeConfig {
@@ -223,6 +232,7 @@ impl NodeConfig {
                 max_fee_whole_below_msat: 0,
                 mpp_timeout_s: 60,
                 router: RouterConfig::Eclair(EclairParams::default()),
+                apply_failure_updates: false,
                 ..lnd
             },
         }

@@ -92,9 +92,15 @@ fn a_payment_crosses_three_hops_and_pays_each_forwarder_its_fee() {
 
 #[test]
 fn a_failure_mid_route_comes_back_with_its_code_and_hop_index() {
-    // Node 2 pushed almost everything to node 3: it cannot forward 50k sat onward.
+    // Node 2 pushed almost everything to node 3: it cannot forward 50k sat onward. The payer
+    // plans with the cheapest-fee baseline, which excludes the failed channel at every amount
+    // (lnd's router would try halves: sim/tests/fidelity.rs).
     let (mut net, [_, _, c]) = line(985_000_000);
-    let id = net.pay(0, 3, 50_000_000);
+    let invoice = net.invoice(3, 50_000_000);
+    let router = Some(node_core::router::RouterConfig::Cheapest);
+    let out = net.command(0, node_core::Command::Pay { invoice, amount_msat: None, router });
+    let node_core::CommandOutput::Payment(id) = out else { panic!("expected a payment: {out:?}") };
+    net.deliver_all();
     let failed = net.take_events_where(|e| matches!(e, Event::PaymentAttemptFailed { .. }));
     assert_eq!(failed.len(), 1);
     let Event::PaymentAttemptFailed { failure, .. } = failed[0].1 else { unreachable!() };

@@ -105,12 +105,21 @@ impl Node {
         self.payments.attempt_settled(id, attempt, preimage, on_chain, &view, &mut self.out);
     }
 
-    /// Part `attempt` of payment `id` failed downstream: learn, and send what is left.
+    /// Part `attempt` of payment `id` failed downstream: learn, apply the failure's
+    /// `channel_update` to our graph if our implementation does (newer timestamp wins; see
+    /// [`crate::config::NodeConfig::apply_failure_updates`]), and send what is left.
     pub(super) fn part_failed(&mut self, id: PaymentId, attempt: u32, packet: ErrorPacket) {
         let view = LearnView { me: self.id, now: self.now, graph: &self.graph };
-        if self.payments.attempt_failed(id, attempt, packet, &view, &mut self.out) {
-            self.send_payment(id);
+        let Some(failure) = self.payments.attempt_failed(id, attempt, packet, &view, &mut self.out)
+        else {
+            return;
+        };
+        if self.config.apply_failure_updates
+            && let Some(update) = failure.channel_update
+        {
+            self.graph.apply_update(&update);
         }
+        self.send_payment(id);
     }
 
     /// Part `attempt` of payment `id` failed at our own channel: retry without it.

@@ -19,7 +19,7 @@ use crate::ids::{NodeId, PaymentHash, PaymentSecret, Preimage, Scid, SimTime};
 use crate::invoice::RouteHint;
 use crate::onion::{Failure, FailureCode, HopPayload, Onion};
 use crate::policy::ChannelPolicy;
-use crate::router::{Route, RouterConfig};
+use crate::router::{FailureMemory, Route, RouterConfig};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -165,6 +165,12 @@ pub struct OutboundPayment {
     pub excluded_nodes: BTreeSet<NodeId>,
     /// Policies learnt from `channel_update`s in errors, for this payment only.
     pub policy_overrides: BTreeMap<(Scid, NodeId), ChannelPolicy>,
+    /// Capacity estimates below amounts that failed, msat ([`FailureMemory::CapacityBelow`]).
+    pub capacity_caps: BTreeMap<(Scid, NodeId), u64>,
+    /// Whether the payer retries a channel whose policy failure carried a new `channel_update`
+    /// (lnd and Core Lightning apply it and retry once), or excludes it at once (LDK 0.1 and
+    /// Eclair 0.13 ignore updates in failures).
+    pub retries_with_failure_updates: bool,
     /// Where it stands.
     pub status: PaymentStatus,
 }
@@ -207,6 +213,8 @@ impl OutboundPayment {
             excluded_channels: BTreeSet::new(),
             excluded_nodes: BTreeSet::new(),
             policy_overrides: BTreeMap::new(),
+            capacity_caps: BTreeMap::new(),
+            retries_with_failure_updates: config.apply_failure_updates,
             status: PaymentStatus::InFlight,
         }
     }
@@ -260,13 +268,15 @@ impl OutboundPayment {
     }
 
     /// Learns from the failure of the attempt over `route`, reported by the node at path index
-    /// `failing_hop` (see [`crate::onion::ErrorPacket::unwrap_at_sender`]).
+    /// `failing_hop` (see [`crate::onion::ErrorPacket::unwrap_at_sender`]), remembering a
+    /// channel that lacked liquidity as `memory` says.
     pub fn learn(
         &mut self,
         payer: NodeId,
         route: &Route,
         failing_hop: usize,
         failure: &Failure,
+        memory: FailureMemory,
     ) -> (AttemptFailure, Verdict) {
         let hops = route.hops.len();
         let node_at = |index: usize| if index == 0 { payer } else { route.hops[index - 1].node_id };
@@ -289,6 +299,20 @@ impl OutboundPayment {
             self.excluded_nodes.insert(failing_node);
             return (record, Verdict::Retry);
         }
+        if code == FailureCode::TEMPORARY_CHANNEL_FAILURE && failing_hop > 0 {
+            match memory {
+                FailureMemory::Exclude => {
+                    self.excluded_channels.insert(key);
+                }
+                FailureMemory::Router => {}
+                FailureMemory::CapacityBelow => {
+                    let failed_msat = route.hops[failing_hop].amount_msat;
+                    let cap = self.capacity_caps.entry(key).or_insert(u64::MAX);
+                    *cap = (*cap).min(failed_msat.saturating_sub(1));
+                }
+            }
+            return (record, Verdict::Retry);
+        }
         let policy_code = matches!(
             code,
             FailureCode::FEE_INSUFFICIENT
@@ -301,8 +325,13 @@ impl OutboundPayment {
             .filter(|u| u.short_channel_id == channel && !u.disabled)
             .map(|u| u.policy);
         match hint {
-            // A newer policy for this channel: retry with it once, for this payment only.
-            Some(policy) if policy_code && self.policy_overrides.get(&key) != Some(&policy) => {
+            // A newer policy for this channel: retry with it once (lnd's "second chance",
+            // `routing/missioncontrol.go`, `requestSecondChance`), then exclude the channel.
+            Some(policy)
+                if policy_code
+                    && self.retries_with_failure_updates
+                    && self.policy_overrides.get(&key) != Some(&policy) =>
+            {
                 self.policy_overrides.insert(key, policy);
             }
             _ => {
@@ -351,17 +380,65 @@ mod tests {
     fn a_channel_failure_excludes_the_failing_nodes_outgoing_channel() {
         let mut p = payment();
         let failure = Failure::new(FailureCode::TEMPORARY_CHANNEL_FAILURE);
-        let (record, verdict) = p.learn(NodeId(0), &route(), 2, &failure);
+        let (record, verdict) = p.learn(NodeId(0), &route(), 2, &failure, FailureMemory::Exclude);
         assert_eq!(verdict, Verdict::Retry);
         assert_eq!(record.scid, Some(Scid(12)));
         assert!(p.excluded_channels.contains(&(Scid(12), NodeId(2))));
     }
 
     #[test]
+    fn a_liquidity_failure_is_remembered_as_the_router_says() {
+        let failure = Failure::new(FailureCode::TEMPORARY_CHANNEL_FAILURE);
+        // lnd: nothing for the payment; mission control remembers the amount.
+        let mut p = payment();
+        p.learn(NodeId(0), &route(), 2, &failure, FailureMemory::Router);
+        assert!(p.excluded_channels.is_empty() && p.capacity_caps.is_empty());
+        // Core Lightning: the direction stays, believed to carry less than what failed.
+        let mut p = payment();
+        p.learn(NodeId(0), &route(), 2, &failure, FailureMemory::CapacityBelow);
+        assert!(p.excluded_channels.is_empty());
+        assert_eq!(p.capacity_caps.get(&(Scid(12), NodeId(2))), Some(&999));
+        // A smaller amount failing lowers the estimate; a larger one does not raise it.
+        let mut small = route();
+        small.hops[2].amount_msat = 400;
+        p.learn(NodeId(0), &small, 2, &failure, FailureMemory::CapacityBelow);
+        p.learn(NodeId(0), &route(), 2, &failure, FailureMemory::CapacityBelow);
+        assert_eq!(p.capacity_caps.get(&(Scid(12), NodeId(2))), Some(&399));
+        // A disabled channel is excluded whatever the memory.
+        let mut p = payment();
+        let disabled = Failure::new(FailureCode::CHANNEL_DISABLED);
+        p.learn(NodeId(0), &route(), 2, &disabled, FailureMemory::Router);
+        assert!(p.excluded_channels.contains(&(Scid(12), NodeId(2))));
+    }
+
+    #[test]
+    fn a_payer_ignoring_failure_updates_excludes_the_channel_at_once() {
+        let mut p = payment();
+        p.retries_with_failure_updates = false;
+        let update = ChannelUpdate {
+            short_channel_id: Scid(11),
+            direction: 0,
+            timestamp: 9,
+            disabled: false,
+            policy: ChannelPolicy {
+                fee_base_msat: 5,
+                fee_proportional_millionths: 0,
+                cltv_expiry_delta: 40,
+                htlc_minimum_msat: 1,
+                htlc_maximum_msat: 10_000,
+            },
+        };
+        let failure = Failure { code: FailureCode::FEE_INSUFFICIENT, channel_update: Some(update) };
+        p.learn(NodeId(0), &route(), 1, &failure, FailureMemory::Exclude);
+        assert!(p.policy_overrides.is_empty());
+        assert!(p.excluded_channels.contains(&(Scid(11), NodeId(1))));
+    }
+
+    #[test]
     fn the_recipient_refusing_ends_the_payment() {
         let mut p = payment();
         let failure = Failure::new(FailureCode::INCORRECT_OR_UNKNOWN_PAYMENT_DETAILS);
-        let (record, verdict) = p.learn(NodeId(0), &route(), 3, &failure);
+        let (record, verdict) = p.learn(NodeId(0), &route(), 3, &failure, FailureMemory::Exclude);
         assert_eq!(verdict, Verdict::GiveUp(FailureReason::RecipientRejected));
         assert_eq!(record.failing_hop, 3);
     }
@@ -384,10 +461,10 @@ mod tests {
             policy,
         };
         let failure = Failure { code: FailureCode::FEE_INSUFFICIENT, channel_update: Some(update) };
-        p.learn(NodeId(0), &route(), 1, &failure);
+        p.learn(NodeId(0), &route(), 1, &failure, FailureMemory::Exclude);
         assert_eq!(p.policy_overrides.get(&(Scid(11), NodeId(1))), Some(&policy));
         assert!(p.excluded_channels.is_empty());
-        p.learn(NodeId(0), &route(), 1, &failure);
+        p.learn(NodeId(0), &route(), 1, &failure, FailureMemory::Exclude);
         assert!(p.excluded_channels.contains(&(Scid(11), NodeId(1))));
         policy.fee_base_msat = 6;
         assert_ne!(p.policy_overrides.get(&(Scid(11), NodeId(1))), Some(&policy));
@@ -397,7 +474,7 @@ mod tests {
     fn a_node_failure_excludes_the_node() {
         let mut p = payment();
         let failure = Failure::new(FailureCode::TEMPORARY_NODE_FAILURE);
-        p.learn(NodeId(0), &route(), 1, &failure);
+        p.learn(NodeId(0), &route(), 1, &failure, FailureMemory::Exclude);
         assert!(p.excluded_nodes.contains(&NodeId(1)));
     }
 }

@@ -12,7 +12,7 @@ use crate::config::NodeConfig;
 use crate::event::Event;
 use crate::graph::GraphView;
 use crate::ids::{NodeId, PaymentHash, Preimage, Scid, SimTime};
-use crate::onion::{ErrorPacket, FailureCode, Onion};
+use crate::onion::{ErrorPacket, Failure, FailureCode, Onion};
 use crate::router::{FirstHop, Learned, Route, RouteRequest, Router, RouterConfig};
 use std::collections::BTreeMap;
 
@@ -155,6 +155,7 @@ impl OutboundPayments {
             excluded_channels: &payment.excluded_channels,
             excluded_nodes: &payment.excluded_nodes,
             policy_overrides: &payment.policy_overrides,
+            capacity_caps: &payment.capacity_caps,
             in_flight: &self.in_flight_by_channel,
             now: view.now,
             fuzz_seed: u64::from_be_bytes(seed),
@@ -215,7 +216,8 @@ impl OutboundPayments {
     }
 
     /// Attempt `attempt` of payment `id` failed downstream; the error names the failing hop.
-    /// Returns whether it was in flight (the payment may then send more).
+    /// Returns the failure if the attempt was in flight (the payment may then send more, and the
+    /// node may apply the failure's `channel_update` to its graph).
     pub fn attempt_failed(
         &mut self,
         id: PaymentId,
@@ -223,13 +225,14 @@ impl OutboundPayments {
         packet: ErrorPacket,
         view: &LearnView<'_>,
         out: &mut Outbox,
-    ) -> bool {
-        let Some(payment) = self.payments.get_mut(&id) else { return false };
-        let Some(route) = payment.in_flight.remove(&attempt) else { return false };
+    ) -> Option<Failure> {
+        let payment = self.payments.get_mut(&id)?;
+        let route = payment.in_flight.remove(&attempt)?;
         let (failing_hop, failure) = packet.unwrap_at_sender();
-        let (record, verdict) = payment.learn(view.me, &route, failing_hop, &failure);
+        let memory = router_for(&mut self.routers, payment.router).failure_memory();
+        let (record, verdict) = payment.learn(view.me, &route, failing_hop, &failure, memory);
         self.part_failed(id, attempt, &route, record, verdict, view, out);
-        true
+        Some(failure)
     }
 
     /// Attempt `attempt` of payment `id` failed at our own channel, as `failure` says (hop 0):

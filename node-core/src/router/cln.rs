@@ -7,11 +7,18 @@
 //! (5,259,600 = 52,596 blocks a year × 100: riskfactor is the annual interest, in percent, the
 //! payer charges for funds locked up). `fuzz` is uniform in ±`fuzz_percent`% per channel and per
 //! payment — drawn here from the payment's seed and the channel id, so repeated attempts of one
-//! payment see the same fuzz and different payments different fuzz. Nothing is learnt across
-//! payments (the payment itself excludes what failed). `pay`'s capacity bias is not modelled.
+//! payment see the same fuzz and different payments different fuzz.
+//!
+//! Failures: as `pay`'s channel hints (`plugins/libplugin-pay.c`, `handle_intermediate_failure`),
+//! a channel that failed for want of liquidity stays usable with its capacity estimate just below
+//! the amount that failed ([`FailureMemory::CapacityBelow`]), for the rest of the payment.
+//! Core Lightning 24.08+ also shares hints across payments and refills them linearly over two
+//! hours (`plugins/channel_hint.c`, `PAY_REFILL_TIME`); that, `pay`'s capacity bias, its shadow
+//! route and its adaptive splitter (halving a failed part down to 100 sat) are not modelled: the
+//! payment halves what finds no route, as for every single-path router.
 
 use super::search::{Edge, Reached, Scorer, search};
-use super::{Learned, Route, RouteRequest, Router};
+use super::{FailureMemory, Learned, Route, RouteRequest, Router};
 use crate::graph::GraphView;
 use crate::ids::{NodeId, SimTime};
 use serde::{Deserialize, Serialize};
@@ -90,6 +97,10 @@ impl Router for ClnRouter {
     }
 
     fn learn(&mut self, _: &GraphView, _: SimTime, _: NodeId, _: &Route, _: Learned) {}
+
+    fn failure_memory(&self) -> FailureMemory {
+        FailureMemory::CapacityBelow
+    }
 }
 
 #[cfg(test)]

@@ -22,12 +22,16 @@
 //!   `(H(a_f) − H(a)) / (H(a_f) − H(a_s))` with H the density's integral; a pair without a recent
 //!   result of its own mixes in the node's other results with weight `node_weight`.
 //!
-//! Learning: after an attempt, every pair before the failing one succeeded with its amount, and
-//! the pair leaving the failing node failed with its amount (channel failures only; policy and
-//! final-node errors teach nothing about liquidity).
+//! Learning (`routing/result_interpretation.go`): after an attempt, every pair before the failing
+//! one succeeded with its amount; on `temporary_channel_failure` the pair leaving the failing node
+//! failed at the amount it was asked to carry (smaller amounts stay allowed), on other channel
+//! failures at every amount, and a node failure fails every pair into and out of the node;
+//! policy and final-node errors teach nothing about liquidity. The payment itself excludes
+//! nothing for a liquidity failure ([`FailureMemory::Router`]): mission control decides, by
+//! amount, so a payment halved after a failure may reuse the channel.
 
 use super::search::{Edge, Reached, Scorer, search};
-use super::{Learned, Route, RouteRequest, Router};
+use super::{FailureMemory, Learned, Route, RouteRequest, Router};
 use crate::graph::GraphView;
 use crate::ids::{NodeId, SimTime};
 use crate::onion::FailureCode;
@@ -345,39 +349,60 @@ impl Router for LndRouter {
 
     fn learn(
         &mut self,
-        _: &GraphView,
+        view: &GraphView,
         now: SimTime,
         payer: NodeId,
         route: &Route,
         outcome: Learned,
     ) {
         let node_at = |i: usize| if i == 0 { payer } else { route.hops[i - 1].node_id };
+        let hops = route.hops.len();
+        // (pairs that succeeded, the failing pair and the amount it failed at).
         let (succeeded, failed) = match outcome {
-            Learned::Succeeded => (route.hops.len(), None),
-            Learned::Failed { failing_hop, code } => {
-                let hops = route.hops.len();
-                if failing_hop >= hops {
-                    (hops, None) // the payee answered: the route itself worked
-                } else if matches!(
-                    code,
-                    FailureCode::FEE_INSUFFICIENT
-                        | FailureCode::INCORRECT_CLTV_EXPIRY
-                        | FailureCode::AMOUNT_BELOW_MINIMUM
-                        | FailureCode::EXPIRY_TOO_SOON
-                ) {
-                    (failing_hop, None) // a policy failure: nothing about liquidity
-                } else {
-                    (failing_hop, Some(failing_hop))
+            Learned::Succeeded => (hops, None),
+            // The payee answered: the route itself worked.
+            Learned::Failed { failing_hop, .. } if failing_hop >= hops => (hops, None),
+            Learned::Failed { failing_hop, code } if code.is_node() => {
+                // `failNode` → `setAllFail`: every pair into and out of the node fails at every
+                // amount (`routing/missioncontrol_state.go`).
+                let node = node_at(failing_hop);
+                let mut peers = Vec::new();
+                view.for_each_channel_of(node, |c| {
+                    peers.push(if c.node_1 == node { c.node_2 } else { c.node_1 });
+                });
+                for peer in peers {
+                    self.record(now, node, peer, 0, false);
+                    self.record(now, peer, node, 0, false);
                 }
+                (failing_hop, None)
             }
+            Learned::Failed { failing_hop, code } => match code {
+                // A policy failure says nothing about liquidity (the update in it is applied
+                // to the graph and the channel gets its second chance).
+                FailureCode::FEE_INSUFFICIENT
+                | FailureCode::INCORRECT_CLTV_EXPIRY
+                | FailureCode::AMOUNT_BELOW_MINIMUM
+                | FailureCode::EXPIRY_TOO_SOON => (failing_hop, None),
+                // `failPairBalance`: the outgoing pair failed at the amount it was asked to
+                // carry; smaller amounts stay allowed.
+                FailureCode::TEMPORARY_CHANNEL_FAILURE => {
+                    (failing_hop, Some((failing_hop, route.hops[failing_hop].amount_msat)))
+                }
+                // `failPair`: unknown_next_peer, channel_disabled, permanent_channel_failure
+                // and the like fail the pair at every amount.
+                _ => (failing_hop, Some((failing_hop, 0))),
+            },
         };
         for (i, hop) in route.hops.iter().enumerate().take(succeeded) {
             self.record(now, node_at(i), hop.node_id, hop.amount_msat, true);
         }
-        if let Some(i) = failed {
-            let hop = &route.hops[i];
-            self.record(now, node_at(i), hop.node_id, hop.amount_msat, false);
+        if let Some((i, amount_msat)) = failed {
+            self.record(now, node_at(i), route.hops[i].node_id, amount_msat, false);
         }
+    }
+
+    fn failure_memory(&self) -> FailureMemory {
+        FailureMemory::Router
     }
 }
 

@@ -67,6 +67,9 @@ pub struct RouteRequest<'a> {
     pub excluded_nodes: &'a BTreeSet<NodeId>,
     /// Policies learnt from errors during this payment, overriding the view.
     pub policy_overrides: &'a BTreeMap<(Scid, NodeId), ChannelPolicy>,
+    /// The most each channel direction is believed to carry, msat, learnt from this payment's
+    /// failures (Core Lightning's channel hints: [`FailureMemory::CapacityBelow`]).
+    pub capacity_caps: &'a BTreeMap<(Scid, NodeId), u64>,
     /// What the payer's own HTLCs in flight (of every payment) already use of each channel
     /// direction beyond its first hop, msat.
     pub in_flight: &'a BTreeMap<(Scid, NodeId), u64>,
@@ -152,6 +155,26 @@ pub enum Learned {
     },
 }
 
+/// What a payment remembers of a channel direction that failed for want of liquidity
+/// (`temporary_channel_failure` from a forwarder), as the implementation its router follows
+/// does. Every other failure is the same for all: a channel that is disabled, unknown or
+/// permanently failed is excluded for the rest of the payment, a failing node too.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FailureMemory {
+    /// Excluded for the rest of the payment at every amount: LDK 0.1 (`router.rs`,
+    /// `PaymentParameters::previously_failed_channels`), Eclair 0.13
+    /// (`payment/send/PaymentLifecycle.scala`, the payment's `Ignore` set), and the baselines.
+    Exclude,
+    /// Nothing for the payment: the router's own memory decides, by amount. lnd 0.18's mission
+    /// control fails the pair at the amount that failed; smaller amounts stay allowed
+    /// (`routing/result_interpretation.go`, `failPairBalance`).
+    Router,
+    /// Kept with its capacity estimate just below the amount that failed: Core Lightning 24.11's
+    /// `pay` (`plugins/libplugin-pay.c`, `handle_intermediate_failure` →
+    /// `channel_hints_update` with `estimated_capacity = amount − 1 msat`).
+    CapacityBelow,
+}
+
 /// A way of finding routes for the payer that owns it.
 pub trait Router: std::fmt::Debug {
     /// Routes delivering `req.amount_msat` in total: at most one for a single-path router, at
@@ -175,6 +198,11 @@ pub trait Router: std::fmt::Debug {
     /// finds no route).
     fn splits(&self) -> bool {
         false
+    }
+
+    /// What a payment it plans remembers of a channel that failed for want of liquidity.
+    fn failure_memory(&self) -> FailureMemory {
+        FailureMemory::Exclude
     }
 }
 

@@ -137,11 +137,12 @@ struct Candidate {
 
 /// Per-node flags of the request, so the per-edge checks skip the maps for nodes they do not
 /// concern: the node is excluded; it starts an excluded channel, a channel with an overridden
-/// policy, or a direction with HTLCs in flight.
+/// policy, a direction with HTLCs in flight, or one whose capacity estimate is capped.
 const EXCLUDED_NODE: u8 = 1;
 const EXCLUDED_CHANNEL: u8 = 2;
 const OVERRIDDEN: u8 = 4;
 const IN_FLIGHT: u8 = 8;
+const CAPPED: u8 = 16;
 
 struct Scratch {
     stamp: u32,
@@ -213,6 +214,7 @@ pub fn search_from<S: Scorer>(
         req.excluded_channels.iter().for_each(|&(_, n)| flag(n, EXCLUDED_CHANNEL));
         req.policy_overrides.keys().for_each(|&(_, n)| flag(n, OVERRIDDEN));
         req.in_flight.keys().for_each(|&(_, n)| flag(n, IN_FLIGHT));
+        req.capacity_caps.keys().for_each(|&(_, n)| flag(n, CAPPED));
         scratch.heap.clear();
         run(view, req, scorer, scratch, start)
     })
@@ -318,6 +320,13 @@ fn run<S: Scorer>(
             let in_flight_msat = match bits & IN_FLIGHT {
                 0 => 0,
                 _ => req.in_flight.get(&(scid, from)).copied().unwrap_or(0),
+            };
+            let capacity_msat = match bits & CAPPED {
+                0 => capacity_msat,
+                _ => req
+                    .capacity_caps
+                    .get(&(scid, from))
+                    .map_or(capacity_msat, |&cap| cap.min(capacity_msat)),
             };
             if !policy.admits(label.amount_msat)
                 || label.amount_msat.saturating_add(in_flight_msat) > capacity_msat

@@ -42,6 +42,7 @@ pub struct Fixture {
     pub excluded_nodes: BTreeSet<NodeId>,
     pub overrides: BTreeMap<(Scid, NodeId), ChannelPolicy>,
     pub in_flight: BTreeMap<(Scid, NodeId), u64>,
+    pub caps: BTreeMap<(Scid, NodeId), u64>,
 }
 
 impl Fixture {
@@ -82,6 +83,7 @@ impl Fixture {
             excluded_nodes: BTreeSet::new(),
             overrides: BTreeMap::new(),
             in_flight: BTreeMap::new(),
+            caps: BTreeMap::new(),
         }
     }
 
@@ -101,6 +103,7 @@ impl Fixture {
             excluded_channels: &self.excluded,
             excluded_nodes: &self.excluded_nodes,
             policy_overrides: &self.overrides,
+            capacity_caps: &self.caps,
             in_flight: &self.in_flight,
             now: SimTime::from_secs(1_000),
             fuzz_seed: 0,
