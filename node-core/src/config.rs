@@ -26,6 +26,20 @@ pub enum Implementation {
     Eclair,
 }
 
+/// The BOLT 4 code a forwarder gives when the outgoing channel's peer is not connected.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum OfflinePeerFailure {
+    /// `temporary_channel_failure` (Core Lightning `lightningd/peer_htlcs.c`; Eclair, not
+    /// confirmed from source).
+    TemporaryChannelFailure,
+    /// `unknown_next_peer`: lnd 0.18 removes a peer's links when it disconnects, and the switch
+    /// finds no link for the channel (`htlcswitch/switch.go`, `FailUnknownNextPeer`).
+    UnknownNextPeer,
+    /// `temporary_channel_failure` until the channel is announced disabled, `channel_disabled`
+    /// after (LDK 0.1, `ln/channelmanager.rs`, `can_forward_htlc`).
+    DisabledOnceAnnounced,
+}
+
 /// What a node declares for the channels it opens or accepts (BOLT 2 `open_channel` and
 /// `accept_channel`). Limits constrain the peer: the reserve is what the peer must keep, the
 /// HTLC limits are on the HTLCs the peer offers.
@@ -83,6 +97,24 @@ pub struct NodeConfig {
     pub max_fee_whole_below_msat: u64,
     /// Largest sum of CLTV deltas of a route, blocks.
     pub max_total_cltv_delta: u32,
+    /// Latest outgoing expiry it forwards, blocks above its height (`expiry_too_far` beyond):
+    /// lnd `DefaultMaxOutgoingCltvExpiry` (`htlcswitch/link.go`), Core Lightning
+    /// `max-locktime-blocks`, LDK `CLTV_FAR_FAR_AWAY` (`ln/channelmanager.rs`), all 2016. Apart
+    /// from `max_total_cltv_delta`, the limit of the routes it plans as a payer.
+    pub max_forward_cltv_delta: u32,
+    /// What it answers when asked to forward over a channel whose peer is not connected.
+    pub offline_peer_failure: OfflinePeerFailure,
+    /// How long after a policy change it still accepts forwards paying the previous fee,
+    /// seconds (BOLT 7: SHOULD keep accepting the previous parameters for 10 minutes): lnd 0.18
+    /// none (`htlcswitch/link.go` checks only the current policy); Core Lightning 600
+    /// (`setchannel` `enforcedelay`, `lightningd/peer_htlcs.c`); LDK 300 (`prev_config` kept
+    /// `EXPIRE_PREV_CONFIG_TICKS` = 5 ticks of a minute, `ln/channel.rs`); Eclair 600
+    /// (`ChannelRelay.scala` accepts the previous update within the relay's enforcement delay;
+    /// its default is not confirmed from source).
+    pub policy_grace_s: u32,
+    /// Whether that grace also covers the previous CLTV delta (LDK, Eclair), or the fee only
+    /// (Core Lightning's `old_feerate_base` and `old_feerate_ppm`).
+    pub policy_grace_covers_cltv: bool,
     /// Largest number of hops of a route.
     pub max_route_hops: u8,
     /// Blocks added to the final CLTV so a block found in flight does not fail the payment.
@@ -148,6 +180,10 @@ impl NodeConfig {
             max_fee_floor_msat: 0,
             max_fee_whole_below_msat: 1_000_000,
             max_total_cltv_delta: 2016,
+            max_forward_cltv_delta: 2016,
+            offline_peer_failure: OfflinePeerFailure::UnknownNextPeer,
+            policy_grace_s: 0,
+            policy_grace_covers_cltv: false,
             max_route_hops: 20,
             final_cltv_margin_blocks: 3,
             gossip_flush_interval_ms: 60_000,
@@ -182,6 +218,8 @@ impl NodeConfig {
                 max_fee_whole_below_msat: 0,
                 mpp_timeout_s: 70,
                 router: RouterConfig::Cln(ClnParams::default()),
+                offline_peer_failure: OfflinePeerFailure::TemporaryChannelFailure,
+                policy_grace_s: 600,
                 ..lnd
             },
             Implementation::Ldk => NodeConfig {
@@ -207,6 +245,9 @@ impl NodeConfig {
                 max_parts: 10,
                 router: RouterConfig::Ldk(LdkParams::default()),
                 apply_failure_updates: false,
+                offline_peer_failure: OfflinePeerFailure::DisabledOnceAnnounced,
+                policy_grace_s: 300,
+                policy_grace_covers_cltv: true,
                 ..lnd
             },
             Implementation::Eclair => NodeConfig {
@@ -233,6 +274,10 @@ impl NodeConfig {
                 mpp_timeout_s: 60,
                 router: RouterConfig::Eclair(EclairParams::default()),
                 apply_failure_updates: false,
+                max_total_cltv_delta: 1008,
+                offline_peer_failure: OfflinePeerFailure::TemporaryChannelFailure,
+                policy_grace_s: 600,
+                policy_grace_covers_cltv: true,
                 ..lnd
             },
         }

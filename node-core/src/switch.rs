@@ -5,9 +5,11 @@
 //! state and decides; the node moves the HTLCs on its channels and reports what happened.
 
 use crate::channel::{Channel, ChannelPhase};
+use crate::config::OfflinePeerFailure;
 use crate::ids::{ChannelId, PaymentHash, SimTime};
 use crate::onion::FailureCode;
 use crate::payment::PaymentId;
+use crate::policy::ChannelPolicy;
 use std::collections::BTreeMap;
 
 /// Blocks an outgoing HTLC must have left before it expires for us to forward it (a forward that
@@ -153,17 +155,30 @@ pub struct Forward {
 /// channel goes with it.
 pub type Refusal = (FailureCode, bool);
 
+/// The forwarder's own rules beyond the outgoing channel's policy (its implementation's).
+#[derive(Clone, Copy, Debug)]
+pub struct ForwardRules<'a> {
+    /// Latest outgoing expiry it forwards, blocks above its height.
+    pub max_cltv_delta: u32,
+    /// What it answers when the outgoing peer is not connected.
+    pub offline_peer: OfflinePeerFailure,
+    /// The policy before the last change while its grace lasts, and whether the grace covers
+    /// its CLTV delta as well as its fee.
+    pub previous_policy: Option<(&'a ChannelPolicy, bool)>,
+}
+
 /// The checks before offering `forward` on `out` (BOLT 4 "Failure Messages", BOLT 7 fees and
 /// CLTV deltas), at our height `height`: the channel is open and enabled, its peer connected, the
 /// amount within our policy's bounds, the fee and CLTV delta paid, the outgoing expiry neither too
-/// soon nor beyond `max_total_cltv_delta` blocks. Liquidity and slots are the channel's own check
+/// soon nor beyond `rules.max_cltv_delta` blocks. A fee or CLTV delta that only the previous
+/// policy admits passes while its grace lasts. Liquidity and slots are the channel's own check
 /// when the HTLC is added.
 pub fn check_forward(
     out: &Channel,
     peer_ready: bool,
     forward: Forward,
     height: u32,
-    max_total_cltv_delta: u32,
+    rules: &ForwardRules<'_>,
 ) -> Result<(), Refusal> {
     if out.phase() == ChannelPhase::Closed {
         return Err((FailureCode::UNKNOWN_NEXT_PEER, false));
@@ -172,7 +187,20 @@ pub fn check_forward(
         return Err((FailureCode::CHANNEL_DISABLED, true));
     }
     if !peer_ready || !out.is_live() {
-        return Err((FailureCode::TEMPORARY_CHANNEL_FAILURE, true));
+        let code = match rules.offline_peer {
+            OfflinePeerFailure::TemporaryChannelFailure => FailureCode::TEMPORARY_CHANNEL_FAILURE,
+            OfflinePeerFailure::UnknownNextPeer => {
+                return Err((FailureCode::UNKNOWN_NEXT_PEER, false));
+            }
+            OfflinePeerFailure::DisabledOnceAnnounced => {
+                if out.last_update().is_some_and(|u| u.disabled) {
+                    FailureCode::CHANNEL_DISABLED
+                } else {
+                    FailureCode::TEMPORARY_CHANNEL_FAILURE
+                }
+            }
+        };
+        return Err((code, true));
     }
     let policy = out.local_policy();
     let Forward { in_msat, in_cltv, out_msat, out_cltv } = forward;
@@ -182,16 +210,19 @@ pub fn check_forward(
     if out_msat > policy.htlc_maximum_msat {
         return Err((FailureCode::TEMPORARY_CHANNEL_FAILURE, true));
     }
-    if in_msat < out_msat.saturating_add(policy.fee_msat(out_msat)) {
+    let pays_fee = |p: &ChannelPolicy| in_msat >= out_msat.saturating_add(p.fee_msat(out_msat));
+    let pays_cltv =
+        |p: &ChannelPolicy| in_cltv >= out_cltv.saturating_add(u32::from(p.cltv_expiry_delta));
+    if !pays_fee(policy) && !rules.previous_policy.is_some_and(|(p, _)| pays_fee(p)) {
         return Err((FailureCode::FEE_INSUFFICIENT, true));
     }
-    if in_cltv < out_cltv.saturating_add(u32::from(policy.cltv_expiry_delta)) {
+    if !pays_cltv(policy) && !rules.previous_policy.is_some_and(|(p, cltv)| cltv && pays_cltv(p)) {
         return Err((FailureCode::INCORRECT_CLTV_EXPIRY, true));
     }
     if out_cltv < height + MIN_OUTGOING_CLTV_MARGIN_BLOCKS {
         return Err((FailureCode::EXPIRY_TOO_SOON, true));
     }
-    if out_cltv > height + max_total_cltv_delta {
+    if out_cltv > height + rules.max_cltv_delta {
         return Err((FailureCode::EXPIRY_TOO_FAR, false));
     }
     Ok(())

@@ -46,19 +46,26 @@ fn a_payment_survives_a_disconnection_at_every_step() {
             net.deliver_all();
             net.reconnect(a, b);
             net.check_channels();
-            // A cut that drops the HTLC before it is committed on a hop fails the attempt with
-            // temporary_channel_failure (there is no other route); any later cut only delays
+            // A cut that drops the HTLC before it is committed on a hop fails the attempt (there
+            // is no other route); any later cut only delays
             // the payment. Either way it ends.
             let payment = net.nodes[0].payment(id).unwrap();
             let succeeded = matches!(payment.status, PaymentStatus::Succeeded { .. });
             match &payment.status {
                 PaymentStatus::Succeeded { .. } => {}
                 PaymentStatus::Failed { .. } => {
+                    // A dropped add fails with temporary_channel_failure; a forward asked of a
+                    // node whose next peer is away fails with lnd's unknown_next_peer.
                     let code = payment.last_failure.map(|f| f.code);
-                    assert_eq!(
-                        code,
-                        Some(FailureCode::TEMPORARY_CHANNEL_FAILURE),
-                        "cut {cut} on {a}-{b}"
+                    assert!(
+                        matches!(
+                            code,
+                            Some(
+                                FailureCode::TEMPORARY_CHANNEL_FAILURE
+                                    | FailureCode::UNKNOWN_NEXT_PEER
+                            )
+                        ),
+                        "cut {cut} on {a}-{b}: {code:?}"
                     );
                     failures += 1;
                 }

@@ -2,15 +2,24 @@
 //! timestamp, same policy, and disabled if it announced the channel disabled (its peer away).
 
 use node_core::Event;
+use node_core::config::{Implementation, NodeConfig, OfflinePeerFailure};
 use node_core::gossip::ChannelUpdate;
 use node_core::msg::Message;
 use node_core::node::Command;
 use node_core::onion::FailureCode;
 use node_core::testing::TestNet;
 
-/// Delivers everything, one message at a time, and returns the channel_update in the failure
-/// node 1 sent node 0 (temporary_channel_failure: its peer 2 is away).
-fn failed_back_with(net: &mut TestNet) -> ChannelUpdate {
+/// Three lnd nodes as `TestNet::new` makes them, but node 1 answers for an offline next peer
+/// as `offline`.
+fn net_with_forwarder(offline: OfflinePeerFailure) -> TestNet {
+    let mut lnd = NodeConfig::default();
+    lnd.channel.minimum_depth = 1;
+    let forwarder = NodeConfig { offline_peer_failure: offline, ..lnd };
+    TestNet::with_configs(vec![lnd, forwarder, lnd])
+}
+
+/// Delivers everything, one message at a time, and returns the failure node 1 sent node 0.
+fn failure_from_1(net: &mut TestNet) -> node_core::onion::Failure {
     let mut carried = None;
     while net.deliver(1) == 1 {
         for (from, to, msg) in net.queued() {
@@ -19,7 +28,13 @@ fn failed_back_with(net: &mut TestNet) -> ChannelUpdate {
             }
         }
     }
-    let failure = carried.expect("node 1 failed the HTLC back");
+    carried.expect("node 1 failed the HTLC back")
+}
+
+/// The channel_update in the failure node 1 sent node 0 (temporary_channel_failure: its peer 2
+/// is away).
+fn failed_back_with(net: &mut TestNet) -> ChannelUpdate {
+    let failure = failure_from_1(net);
     assert_eq!(failure.code, FailureCode::TEMPORARY_CHANNEL_FAILURE);
     failure.channel_update.expect("with its channel_update")
 }
@@ -28,7 +43,7 @@ fn failed_back_with(net: &mut TestNet) -> ChannelUpdate {
 /// published update had, so two updates with one timestamp disagreed on `disabled`.
 #[test]
 fn regression_onion_error_update_matches_the_published_away_disable() {
-    let mut net = TestNet::new(3);
+    let mut net = net_with_forwarder(OfflinePeerFailure::TemporaryChannelFailure);
     net.open_channel(0, 1, 1_000_000, 0, true);
     let scid = net.open_channel(1, 2, 1_000_000, 0, true);
     net.mine(6);
@@ -60,7 +75,7 @@ fn regression_onion_error_update_matches_the_published_away_disable() {
 /// the update its peer was sent, not a disabled one under the same timestamp.
 #[test]
 fn regression_a_private_channel_carries_its_last_update_in_onion_errors() {
-    let mut net = TestNet::new(3);
+    let mut net = net_with_forwarder(OfflinePeerFailure::TemporaryChannelFailure);
     net.open_channel(0, 1, 1_000_000, 0, true);
     net.mine(6);
     net.advance(180);
@@ -80,4 +95,41 @@ fn regression_a_private_channel_carries_its_last_update_in_onion_errors() {
     assert_eq!(net.take_events_where(|e| matches!(e, Event::PaymentAttemptFailed { .. })).len(), 1);
     assert_eq!(net.take_events_where(|e| matches!(e, Event::HtlcRefused { .. })).len(), 1);
     net.discard_routine_events();
+}
+
+/// Node 1's peer 2 is away `away_s` seconds (lnd announces the channel disabled after 1,200):
+/// the failure node 1 answers node 0's payment with, forwarding as `implementation` does.
+fn offline_answer(implementation: Implementation, away_s: u64) -> node_core::onion::Failure {
+    let mut net = net_with_forwarder(NodeConfig::preset(implementation).offline_peer_failure);
+    net.open_channel(0, 1, 1_000_000, 0, true);
+    net.open_channel(1, 2, 1_000_000, 0, true);
+    net.mine(6);
+    net.advance(180);
+    net.discard_routine_events();
+    net.disconnect(1, 2);
+    net.advance(away_s);
+    let invoice = net.invoice(2, 10_000_000);
+    net.command(0, Command::Pay { invoice, amount_msat: None, router: None });
+    let failure = failure_from_1(&mut net);
+    net.take_events_where(|_| true);
+    failure
+}
+
+/// Each implementation's answer for an offline next peer: lnd finds no link (unknown_next_peer,
+/// no update); Core Lightning and Eclair temporary_channel_failure; LDK the same until it
+/// announced the channel disabled, channel_disabled after.
+#[test]
+fn an_offline_next_peer_is_answered_as_each_implementation_does() {
+    let lnd = offline_answer(Implementation::Lnd, 10);
+    assert_eq!((lnd.code, lnd.channel_update), (FailureCode::UNKNOWN_NEXT_PEER, None));
+    for implementation in [Implementation::Cln, Implementation::Eclair] {
+        let f = offline_answer(implementation, 10);
+        assert_eq!(f.code, FailureCode::TEMPORARY_CHANNEL_FAILURE, "{implementation:?}");
+        assert!(f.channel_update.is_some());
+    }
+    let early = offline_answer(Implementation::Ldk, 10);
+    assert_eq!(early.code, FailureCode::TEMPORARY_CHANNEL_FAILURE);
+    let late = offline_answer(Implementation::Ldk, 1_201);
+    assert_eq!(late.code, FailureCode::CHANNEL_DISABLED);
+    assert!(late.channel_update.is_some_and(|u| u.disabled));
 }

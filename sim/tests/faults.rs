@@ -95,9 +95,9 @@ fn a_partition_fails_payments_until_it_heals_and_the_peers_reconnect() {
     let (_, out, lines) = run("partition");
     let p = out.results.payments();
     assert_eq!(p[0].outcome, Outcome::Succeeded);
-    // During the partition b cannot reach c: temporary_channel_failure from b (hop 1).
+    // During the partition b cannot reach c: b, an lnd node, answers unknown_next_peer (hop 1).
     assert_eq!(p[1].outcome, Outcome::Failed(FailureReason::NoRoute));
-    assert_eq!(p[1].failure_code, Some(FailureCode::TEMPORARY_CHANNEL_FAILURE));
+    assert_eq!(p[1].failure_code, Some(FailureCode::UNKNOWN_NEXT_PEER));
     let first_failure = of_kind(&lines, Kind::PaymentAttemptFailed)[0];
     assert_eq!(first_failure[5], 1);
     // lnd's mission control (a's router) still holds b -> c's failure at 200 s: no route.

@@ -146,3 +146,82 @@ fn ldk_ignores_the_update_in_a_failure() {
         assert_eq!(p.failure_code, Some(FailureCode::FEE_INSUFFICIENT));
     }
 }
+
+/// a - b - c, b forwarding as `implementation`. At 10 s b raises its fee toward c from
+/// 1,000 msat + 1 ppm to 5,000 msat + 1 ppm; b flushes gossip once a day, so a keeps the old fee
+/// in its view. a pays c at 20 s and at 700 s.
+fn fee_rise_before_gossip(implementation: &str) -> Vec<PaymentRecord> {
+    let text = format!(
+        r#"Scenario(
+            name: "grace",
+            node_defaults: (fee_base_msat: 1000, fee_proportional_millionths: 1),
+            nodes: [(name: "a"),
+                    (name: "b", implementation: {implementation},
+                     config: (gossip_flush_interval_ms: 86_400_000)),
+                    (name: "c")],
+            channels: [
+                (from: "a", to: "b", capacity_sat: 1_000_000, announce: true),
+                (from: "b", to: "c", capacity_sat: 1_000_000, announce: true),
+            ],
+            faults: [(at_ms: 10_000, fault: SetPolicy(node: "b", peer: "c", fee_base_msat: 5_000))],
+            script: [
+                Sleep(duration_ms: 20_000),
+                Pay(from: "a", to: "c", amount_msat: 10_000_000),
+                Sleep(duration_ms: 680_000),
+                Pay(from: "a", to: "c", amount_msat: 10_000_000),
+            ],
+        )"#
+    );
+    payments(&text)
+}
+
+/// BOLT 7's grace: Core Lightning (600 s), LDK (300 s) and Eclair (600 s) forwarders accept the
+/// previous fee 10 s after the rise, so a pays 1,010 msat on its first attempt; lnd keeps no
+/// previous policy, so a's first attempt fails with fee_insufficient and the retry pays 5,010
+/// (and a, an lnd payer, keeps the update: at 700 s it pays 5,010 at once). At 700 s every
+/// grace is over: a's first attempt with the old fee fails.
+#[test]
+fn a_fee_rise_inside_the_grace_period_still_accepts_the_previous_fee() {
+    for implementation in ["cln", "ldk", "eclair"] {
+        let p = fee_rise_before_gossip(implementation);
+        assert_eq!((p[0].outcome, p[0].attempts), (Outcome::Succeeded, 1), "{implementation}");
+        assert_eq!(p[0].fee_msat, Some(1_010), "{implementation}");
+        assert_eq!((p[1].outcome, p[1].attempts), (Outcome::Succeeded, 2), "{implementation}");
+        assert_eq!(p[1].fee_msat, Some(5_010), "{implementation}");
+    }
+    let p = fee_rise_before_gossip("lnd");
+    assert_eq!((p[0].outcome, p[0].attempts, p[0].fee_msat), (Outcome::Succeeded, 2, Some(5_010)));
+    assert_eq!((p[1].outcome, p[1].attempts, p[1].fee_msat), (Outcome::Succeeded, 1, Some(5_010)));
+}
+
+/// a - b - x - c, b forwarding as `implementation`, x asking a CLTV delta of `x_delta` blocks;
+/// a (lnd) plans routes up to 4,000 blocks. The HTLC b sends on expires 80 (c's invoice) + 3
+/// (a's margin) + `x_delta` blocks above the height.
+fn far_expiry(implementation: &str, x_delta: u16) -> PaymentRecord {
+    let text = format!(
+        r#"Scenario(
+            name: "far",
+            nodes: [(name: "a", config: (max_total_cltv_delta: 4000)),
+                    (name: "b", implementation: {implementation}),
+                    (name: "x", config: (cltv_expiry_delta: {x_delta})), (name: "c")],
+            channels: [
+                (from: "a", to: "b", capacity_sat: 1_000_000, announce: true),
+                (from: "b", to: "x", capacity_sat: 1_000_000, announce: true),
+                (from: "x", to: "c", capacity_sat: 1_000_000, announce: true),
+            ],
+            script: [Pay(from: "a", to: "c", amount_msat: 10_000_000)],
+        )"#
+    );
+    payments(&text).remove(0)
+}
+
+/// LDK plans routes of at most 1,008 blocks but forwards up to `CLTV_FAR_FAR_AWAY`, 2,016: an
+/// outgoing expiry 1,083 blocks out passes, 2,033 fails with expiry_too_far.
+#[test]
+fn an_ldk_forwarder_accepts_expiries_up_to_2016_blocks() {
+    let p = far_expiry("ldk", 1_000);
+    assert_eq!((p.outcome, p.attempts), (Outcome::Succeeded, 1), "{p:?}");
+    let p = far_expiry("ldk", 1_950);
+    assert_eq!(p.outcome, Outcome::Failed(FailureReason::NoRoute));
+    assert_eq!(p.failure_code, Some(FailureCode::EXPIRY_TOO_FAR));
+}

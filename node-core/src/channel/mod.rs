@@ -16,7 +16,7 @@ use crate::commitment::CommitmentFormat;
 use crate::config::{ChannelConfig, NodeConfig};
 use crate::gossip::ChannelUpdate;
 use crate::htlc::{Htlc, View};
-use crate::ids::{ChannelId, NodeId, Scid};
+use crate::ids::{ChannelId, NodeId, Scid, SimTime};
 use crate::msg::{Message, RevokeAndAck};
 use crate::onion::ErrorPacket;
 use crate::policy::{ChannelPolicy, PolicyChange};
@@ -266,6 +266,9 @@ pub(crate) struct Channel {
     remote_commitment_number: u64,
     /// Our forwarding policy over this channel.
     local_policy: ChannelPolicy,
+    /// The policy before the last change, and when it changed (forwards paying it may be
+    /// accepted for a while: BOLT 7).
+    previous_policy: Option<(ChannelPolicy, SimTime)>,
     /// The peer's forwarding policy toward us, once it sent a channel_update.
     remote_policy: Option<ChannelPolicy>,
     /// The last channel_update we made for our direction (at the start: the one the network
@@ -397,6 +400,7 @@ impl Channel {
                 htlc_maximum_msat: config.policy.htlc_maximum_msat.min(capacity_msat),
                 ..config.policy
             },
+            previous_policy: None,
             remote_policy: None,
             last_update: None,
             disabled: false,
@@ -532,10 +536,23 @@ impl Channel {
         self.disabled
     }
 
-    /// Changes our forwarding policy (and whether our direction is disabled).
-    pub fn change_policy(&mut self, change: &PolicyChange) {
-        self.local_policy = change.apply(self.local_policy);
+    /// Changes our forwarding policy (and whether our direction is disabled) at `now`, keeping
+    /// the policy it replaces.
+    pub fn change_policy(&mut self, change: &PolicyChange, now: SimTime) {
+        let policy = change.apply(self.local_policy);
+        if policy != self.local_policy {
+            self.previous_policy = Some((self.local_policy, now));
+        }
+        self.local_policy = policy;
         self.disabled = change.disabled.unwrap_or(self.disabled);
+    }
+
+    /// The policy before the last change, if it changed less than `grace_us` before `now`.
+    pub fn previous_policy(&self, now: SimTime, grace_us: u64) -> Option<&ChannelPolicy> {
+        self.previous_policy
+            .as_ref()
+            .filter(|(_, at)| now.micros_since(*at) < grace_us)
+            .map(|(policy, _)| policy)
     }
 
     /// A new `channel_update` for our direction, with a timestamp of at least `now_s` and after

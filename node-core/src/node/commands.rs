@@ -309,7 +309,7 @@ impl Node {
             .collect();
         for id in ids {
             let channel = self.channels.get_mut(id).expect("listed");
-            channel.change_policy(&change);
+            channel.change_policy(&change, self.now);
             if channel.phase() == ChannelPhase::Normal {
                 self.publish_update(id);
             }

@@ -14,7 +14,7 @@ use crate::ids::{ChannelId, PaymentHash, Preimage, Scid};
 use crate::msg::{Message, UpdateAddHtlc};
 use crate::onion::{ErrorPacket, Failure, FailureCode, HopPayload};
 use crate::payment::AttemptFailure;
-use crate::switch::{Forward, Hold, HtlcSource, check_forward};
+use crate::switch::{Forward, ForwardRules, Hold, HtlcSource, check_forward};
 
 impl Node {
     /// Received HTLC `htlc_id` on `channel_id` is irrevocably committed: claim it, hold it,
@@ -197,9 +197,16 @@ impl Node {
         };
         let out = self.channels.get(out_id).expect("indexed channels exist");
         let peer_ready = self.is_peer_ready(out.peer());
-        let max_total = self.config.max_total_cltv_delta;
+        let grace_us = u64::from(self.config.policy_grace_s) * 1_000_000;
+        let rules = ForwardRules {
+            max_cltv_delta: self.config.max_forward_cltv_delta,
+            offline_peer: self.config.offline_peer_failure,
+            previous_policy: out
+                .previous_policy(self.now, grace_us)
+                .map(|p| (p, self.config.policy_grace_covers_cltv)),
+        };
         if let Err((code, with_update)) =
-            check_forward(out, peer_ready, forward, self.height, max_total)
+            check_forward(out, peer_ready, forward, self.height, &rules)
         {
             let channel_update = if with_update { self.current_update(out_id) } else { None };
             return Err(Failure { code, channel_update });

@@ -288,6 +288,14 @@ pub struct NodeOverrides {
     pub min_part_msat: Option<u64>,
     /// How long the parts of an incomplete multi-part payment to this node are held, seconds.
     pub mpp_timeout_s: Option<u32>,
+    /// Largest sum of CLTV deltas of a route it plans, blocks.
+    pub max_total_cltv_delta: Option<u32>,
+    /// Latest outgoing expiry it forwards, blocks above its height.
+    pub max_forward_cltv_delta: Option<u32>,
+    /// How long after a policy change it still accepts the previous fee, seconds.
+    pub policy_grace_s: Option<u32>,
+    /// Applies the `channel_update` in a payment failure to its graph.
+    pub apply_failure_updates: Option<bool>,
 }
 
 impl NodeOverrides {
@@ -321,6 +329,10 @@ impl NodeOverrides {
             max_parts => max_parts,
             min_part_msat => min_part_msat,
             mpp_timeout_s => mpp_timeout_s,
+            max_total_cltv_delta => max_total_cltv_delta,
+            max_forward_cltv_delta => max_forward_cltv_delta,
+            policy_grace_s => policy_grace_s,
+            apply_failure_updates => apply_failure_updates,
         );
     }
 }
