@@ -55,6 +55,11 @@ pub enum Timer {
         /// The peer.
         peer: NodeId,
     },
+    /// A peer has been back long enough to enable our public channels with it again.
+    PeerOnline {
+        /// The peer.
+        peer: NodeId,
+    },
     /// The parts of a multi-part payment to us have been held long enough: fail them all.
     MppTimeout {
         /// The payment's hash.

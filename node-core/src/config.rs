@@ -119,11 +119,30 @@ pub struct NodeConfig {
     pub max_route_hops: u8,
     /// Blocks added to the final CLTV so a block found in flight does not fail the payment.
     pub final_cltv_margin_blocks: u16,
-    /// How often gossip is flushed to peers, ms.
+    /// The interval of its gossip relay ticker, ms (each node at its own phase): lnd 0.18
+    /// `trickle-delay` 90 s (`config.go`, `defaultTrickleDelay`); Core Lightning 60 s (gossipd's
+    /// broadcast interval, `dev-broadcast-interval`, not confirmed from source); Eclair 60 s
+    /// (`router.broadcast-interval`, `reference.conf`); LDK 0: its `PeerManager` relays gossip
+    /// as it processes it.
     pub gossip_flush_interval_ms: u64,
+    /// Blocks after a channel's funding is spent that it leaves this node's graph: lnd 0.18
+    /// prunes it on the block that spends it (`PruneGraph` on each connected block,
+    /// `graph/builder.go`); Core Lightning and Eclair follow BOLT 7's 12-block delay (not
+    /// confirmed from source); LDK 0.1 watches no other channel's funding output and drops a
+    /// channel without updates after two weeks (`STALE_CHANNEL_UPDATE_AGE_LIMIT_SECS`,
+    /// `routing/gossip.rs`), 2016 blocks.
+    pub forget_spent_after_blocks: u32,
     /// How long a peer may be away before our public channels with it are announced disabled,
-    /// seconds (lnd's `chan-disable-timeout`).
+    /// seconds: lnd `chan-disable-timeout` 20 minutes (`netann/chan_status_manager.go`), LDK
+    /// `DISABLE_GOSSIP_TICKS` 10 ticks of a minute; Core Lightning and Eclair take lnd's value
+    /// here (Core Lightning disables lazily, when a forward needs the channel: not modelled).
     pub disable_after_offline_s: u32,
+    /// How long a peer that came back must stay before our channels with it, announced
+    /// disabled while it was away, are announced enabled again, seconds: lnd 0.18
+    /// `chan-enable-timeout` 19 minutes (`netann/chan_status_manager.go`); LDK 0.1
+    /// `ENABLE_GOSSIP_TICKS` 5 ticks of a minute (`ln/channelmanager.rs`); Core Lightning and
+    /// Eclair enable on reconnection (not confirmed from source).
+    pub enable_after_reconnect_s: u32,
     /// The router its payments use unless a payment names another: each preset its own
     /// implementation's (lnd 0.18's apriori estimator, Core Lightning's `pay`, LDK's
     /// `ProbabilisticScorer`, Eclair's path finding); `Cheapest` and `ShortestHops` are
@@ -186,8 +205,10 @@ impl NodeConfig {
             policy_grace_covers_cltv: false,
             max_route_hops: 20,
             final_cltv_margin_blocks: 3,
-            gossip_flush_interval_ms: 60_000,
+            gossip_flush_interval_ms: 90_000,
             disable_after_offline_s: 1_200,
+            enable_after_reconnect_s: 1_140,
+            forget_spent_after_blocks: 0,
             router: RouterConfig::Lnd(LndParams::default()),
             max_parts: 16,
             min_part_msat: 10_000_000,
@@ -218,6 +239,9 @@ impl NodeConfig {
                 max_fee_whole_below_msat: 0,
                 mpp_timeout_s: 70,
                 router: RouterConfig::Cln(ClnParams::default()),
+                gossip_flush_interval_ms: 60_000,
+                forget_spent_after_blocks: 12,
+                enable_after_reconnect_s: 0,
                 offline_peer_failure: OfflinePeerFailure::TemporaryChannelFailure,
                 policy_grace_s: 600,
                 ..lnd
@@ -245,6 +269,10 @@ impl NodeConfig {
                 max_parts: 10,
                 router: RouterConfig::Ldk(LdkParams::default()),
                 apply_failure_updates: false,
+                forget_spent_after_blocks: 2016,
+                enable_after_reconnect_s: 300,
+                disable_after_offline_s: 600,
+                gossip_flush_interval_ms: 0,
                 offline_peer_failure: OfflinePeerFailure::DisabledOnceAnnounced,
                 policy_grace_s: 300,
                 policy_grace_covers_cltv: true,
@@ -274,6 +302,9 @@ impl NodeConfig {
                 mpp_timeout_s: 60,
                 router: RouterConfig::Eclair(EclairParams::default()),
                 apply_failure_updates: false,
+                forget_spent_after_blocks: 12,
+                enable_after_reconnect_s: 0,
+                gossip_flush_interval_ms: 60_000,
                 max_total_cltv_delta: 1008,
                 offline_peer_failure: OfflinePeerFailure::TemporaryChannelFailure,
                 policy_grace_s: 600,

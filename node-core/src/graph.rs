@@ -10,8 +10,10 @@ use crate::policy::ChannelPolicy;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-/// Blocks after its funding is spent that a channel is forgotten (BOLT 7).
-pub const FORGET_AFTER_SPEND_BLOCKS: u32 = 72;
+/// Blocks after its funding is spent that BOLT 7 suggests a channel be forgotten ("SHOULD
+/// forget a channel after a 12-block delay", so that a splice keeps its channel); each
+/// implementation's own delay is [`crate::config::NodeConfig::forget_spent_after_blocks`].
+pub const FORGET_AFTER_SPEND_BLOCKS: u32 = 12;
 
 /// One direction's policy as last heard.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -298,11 +300,11 @@ impl GraphView {
         }
     }
 
-    /// Forgets channels whose funding was spent [`FORGET_AFTER_SPEND_BLOCKS`] or more blocks
-    /// before `height`.
-    pub fn forget_spent(&mut self, height: u32) {
+    /// Forgets channels whose funding was spent `after_blocks` or more blocks before `height`
+    /// (0: on the block that spends it).
+    pub fn forget_spent(&mut self, height: u32, after_blocks: u32) {
         for entry in self.overlay.values_mut() {
-            if entry.spent_at_height.is_some_and(|h| height >= h + FORGET_AFTER_SPEND_BLOCKS) {
+            if entry.spent_at_height.is_some_and(|h| height >= h.saturating_add(after_blocks)) {
                 entry.forgotten = true;
             }
         }
@@ -413,9 +415,15 @@ mod tests {
         view.for_each_channel_of(NodeId(2), |_| seen += 1);
         assert_eq!(seen, 1);
         view.mark_spent(Scid(7), 100);
-        view.forget_spent(171);
+        view.forget_spent(111, 12);
         assert!(view.channel(Scid(7)).is_some());
-        view.forget_spent(172);
+        view.forget_spent(112, 12);
+        assert!(view.channel(Scid(7)).is_none());
+        // With no delay (lnd) it goes on the block that spends it.
+        let mut view = GraphView::new(view.base);
+        view.apply_announcement(&ann);
+        view.mark_spent(Scid(7), 100);
+        view.forget_spent(100, 0);
         assert!(view.channel(Scid(7)).is_none());
     }
 }

@@ -89,6 +89,8 @@ pub enum Kind {
     /// `node payment_hash`
     MppTimer = 33,
     /// `node peer`
+    PeerOnlineTimer = 34,
+    /// `node peer`
     PeerConnected = 39,
     /// `node peer temporary_channel_id funding_sat`
     ChannelOpening = 40,
@@ -352,6 +354,7 @@ pub fn timer_line(node: u64, timer: &Timer) -> (Kind, [u64; 2]) {
         Timer::Reconnect { peer } => (Kind::ReconnectTimer, [node, u64::from(peer.0)]),
         Timer::PeerOffline { peer } => (Kind::PeerOfflineTimer, [node, u64::from(peer.0)]),
         Timer::MppTimeout { payment_hash } => (Kind::MppTimer, [node, payment_hash.short()]),
+        Timer::PeerOnline { peer } => (Kind::PeerOnlineTimer, [node, u64::from(peer.0)]),
     }
 }
 

@@ -90,17 +90,18 @@ fn ldk_and_eclair_exclude_the_failed_channel_for_the_payment() {
     }
 }
 
-/// A line n0 - n1 - ... - n5; at 10 s n4 raises its fee toward n5 to 5,000 msat. Gossip of the
-/// new update reaches n0 only after four flushes (about 250 s), so n0 pays at 20 s with the old
-/// fee and n4 fails the HTLC with fee_insufficient, carrying its new channel_update. Returns the
-/// payments at 20 s and 122 s.
+/// A line n0 - n1 - ... - n5; at 10 s n4 raises its fee toward n5 to 5,000 msat. n4 relays
+/// gossip once a day, so the new update reaches n0 only inside a failure: n0 pays at 20 s with
+/// the old fee and n4 fails the HTLC with fee_insufficient, carrying its new channel_update.
+/// Returns the payments at 20 s and 122 s.
 fn fee_rise_on_a_line(implementation: &str) -> Vec<PaymentRecord> {
     let text = format!(
         r#"Scenario(
             name: "line",
             node_defaults: (fee_base_msat: 1000, fee_proportional_millionths: 1),
             nodes: [(name: "n0", implementation: {implementation}), (name: "n1"), (name: "n2"),
-                    (name: "n3"), (name: "n4"), (name: "n5")],
+                    (name: "n3"), (name: "n4", config: (gossip_flush_interval_ms: 86_400_000)),
+                    (name: "n5")],
             channels: [
                 (from: "n0", to: "n1", capacity_sat: 1_000_000, announce: true),
                 (from: "n1", to: "n2", capacity_sat: 1_000_000, announce: true),
@@ -136,7 +137,7 @@ fn lnd_and_core_lightning_apply_the_update_in_a_failure_to_their_graph() {
 }
 
 /// LDK ignores the update in a failure and excludes the channel for the payment: on a line
-/// nothing is left, and the next payment, before gossip, fails the same way.
+/// nothing is left, and the next payment, still without the update, fails the same way.
 #[test]
 fn ldk_ignores_the_update_in_a_failure() {
     let p = fee_rise_on_a_line("ldk");
@@ -224,4 +225,51 @@ fn an_ldk_forwarder_accepts_expiries_up_to_2016_blocks() {
     let p = far_expiry("ldk", 1_950);
     assert_eq!(p.outcome, Outcome::Failed(FailureReason::NoRoute));
     assert_eq!(p.failure_code, Some(FailureCode::EXPIRY_TOO_FAR));
+}
+
+/// a pays c over a cheap path a - b - c or a dear one a - d - c (d charges 300 sat). At 10 s b
+/// force-closes b - c; the commitment confirms in the block at 600 s. b relays gossip once a
+/// day, so a learns of the close only from the chain. a (as `implementation`) pays c at 700 s
+/// and at 8,000 s (after 13 blocks).
+fn pay_after_a_close(implementation: &str) -> Vec<PaymentRecord> {
+    let text = format!(
+        r#"Scenario(
+            name: "prune",
+            nodes: [(name: "a", implementation: {implementation}),
+                    (name: "b", config: (gossip_flush_interval_ms: 86_400_000)),
+                    (name: "c"), (name: "d", config: (fee_base_msat: 300_000))],
+            channels: [
+                (from: "a", to: "b", capacity_sat: 1_000_000, announce: true),
+                (from: "b", to: "c", capacity_sat: 1_000_000, from_balance_sat: 500_000,
+                 announce: true),
+                (from: "a", to: "d", capacity_sat: 1_000_000, announce: true),
+                (from: "d", to: "c", capacity_sat: 1_000_000, announce: true),
+            ],
+            faults: [(at_ms: 10_000, fault: ForceClose(node: "b", peer: "c"))],
+            script: [
+                Sleep(duration_ms: 700_000),
+                Pay(from: "a", to: "c", amount_msat: 100_000_000),
+                Sleep(duration_ms: 7_300_000),
+                Pay(from: "a", to: "c", amount_msat: 100_000_000),
+            ],
+        )"#
+    );
+    payments(&text)
+}
+
+/// lnd prunes a channel on the block that spends its funding: at 700 s a goes by d at once.
+/// Core Lightning keeps it 12 blocks (BOLT 7): at 700 s its first attempt still goes by b and
+/// fails (b has no channel to c any more), at 8,000 s it goes by d at once.
+#[test]
+fn a_spent_channel_leaves_the_graph_when_each_implementation_prunes_it() {
+    let d_route = |p: &PaymentRecord| p.routes[0].len() == 3 && p.fee_msat == Some(300_100);
+    let lnd = pay_after_a_close("lnd");
+    for p in &lnd {
+        assert_eq!((p.outcome, p.attempts), (Outcome::Succeeded, 1), "{p:?}");
+        assert!(d_route(p), "{p:?}");
+    }
+    let cln = pay_after_a_close("cln");
+    assert_eq!((cln[0].outcome, cln[0].attempts), (Outcome::Succeeded, 2), "{:?}", cln[0]);
+    assert_eq!((cln[1].outcome, cln[1].attempts), (Outcome::Succeeded, 1), "{:?}", cln[1]);
+    assert!(d_route(&cln[0]) && d_route(&cln[1]));
 }

@@ -85,12 +85,22 @@ impl Node {
         }
     }
 
-    /// Queues gossip to relay (to every ready peer but `source`), flushed in a batch after
-    /// `gossip_flush_interval_ms`.
+    /// Queues gossip to relay (to every ready peer but `source`), flushed in a batch at the next
+    /// tick of this node's relay ticker: every `gossip_flush_interval_ms`, at this node's own
+    /// phase (as lnd's `trickleDelay` ticker, `discovery/gossiper.go`); an interval of 0 relays
+    /// at once (LDK's `PeerManager`).
     pub(super) fn queue_gossip(&mut self, msg: GossipMessage, source: Option<NodeId>) {
         if self.gossip.push(msg, source) {
-            let at =
-                self.now.plus_micros(self.config.gossip_flush_interval_ms.saturating_mul(1000));
+            let interval_us = self.config.gossip_flush_interval_ms.saturating_mul(1000);
+            let at = if interval_us == 0 {
+                self.now
+            } else {
+                let phase_us = self.gossip_phase_us % interval_us;
+                let now_us = self.now.as_micros();
+                // The first tick strictly after now.
+                let since_tick = (now_us + interval_us - phase_us) % interval_us;
+                self.now.plus_micros(interval_us - since_tick)
+            };
             self.out.set_timer(at, Timer::GossipFlush);
         }
     }

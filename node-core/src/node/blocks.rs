@@ -65,7 +65,7 @@ impl Node {
         for scid in block.closed_channels.iter() {
             self.graph.mark_spent(*scid, block.height);
         }
-        self.graph.forget_spent(block.height);
+        self.graph.forget_spent(block.height, self.config.forget_spent_after_blocks);
         for tx in self.onchain.on_height(block.height, feerate, &mut outcomes) {
             self.out.broadcast(tx);
         }

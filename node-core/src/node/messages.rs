@@ -4,6 +4,7 @@
 //! peer still sends is learnt.
 
 use super::Node;
+use crate::action::Timer;
 use crate::chain::Script;
 use crate::channel::{Channel, ChannelError, ChannelPhase};
 use crate::event::Event;
@@ -136,7 +137,13 @@ impl Node {
         }
         self.out.emit(Event::ChannelReestablished { channel_id: id, peer: from, retransmitted });
         self.channels.mark_dirty(id);
-        self.set_away_disabled(from, false);
+        match self.config.enable_after_reconnect_s {
+            0 => self.set_away_disabled(from, false),
+            after_s => {
+                let at = self.now.plus_secs(u64::from(after_s));
+                self.out.set_timer(at, Timer::PeerOnline { peer: from });
+            }
+        }
         Ok(())
     }
 

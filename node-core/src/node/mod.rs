@@ -63,6 +63,9 @@ pub struct Node {
     onchain: OnChain,
     graph: GraphView,
     gossip: GossipQueue,
+    /// Where in each gossip interval this node's relay ticker fires, µs: nodes start at
+    /// different times, so their tickers are out of phase (from the seed, not its stream).
+    gossip_phase_us: u64,
     invoices: Invoices,
     payments: OutboundPayments,
     switch: HtlcSwitch,
@@ -86,6 +89,7 @@ impl Node {
             onchain: OnChain::new(id),
             graph: GraphView::new(graph),
             gossip: GossipQueue::default(),
+            gossip_phase_us: u64::from_le_bytes(seed[24..].try_into().expect("8 bytes")),
             invoices: Invoices::default(),
             payments: OutboundPayments::default(),
             switch: HtlcSwitch::default(),
@@ -310,6 +314,11 @@ impl Node {
             Timer::PeerOffline { peer } => {
                 if !self.is_peer_ready(peer) {
                     self.set_away_disabled(peer, true);
+                }
+            }
+            Timer::PeerOnline { peer } => {
+                if self.is_peer_ready(peer) {
+                    self.set_away_disabled(peer, false);
                 }
             }
             Timer::MppTimeout { payment_hash } => self.mpp_timed_out(payment_hash),
