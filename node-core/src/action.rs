@@ -55,6 +55,10 @@ pub enum Timer {
         /// The peer.
         peer: NodeId,
     },
+    /// Sign the commitments our new updates wait for (a node that batches them).
+    CommitTick,
+    /// Process the received HTLCs held before forwarding or claiming them.
+    ProcessForwards,
     /// A peer has been back long enough to enable our public channels with it again.
     PeerOnline {
         /// The peer.

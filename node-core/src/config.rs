@@ -153,6 +153,25 @@ pub struct NodeConfig {
     /// Smallest part it splits off when a whole amount finds no route, msat (lnd's
     /// `DefaultShardMinAmt`, 10,000 sat).
     pub min_part_msat: u64,
+    /// How its new updates wait to be signed, ms: a commitment ticker of this interval signs
+    /// them all at once; 0 signs at once. lnd 0.18 `channel-commit-interval` 50 ms
+    /// (`config.go`, `defaultChannelCommitInterval`; a full batch of 10 signs early: not
+    /// modelled); Core Lightning, LDK and Eclair sign at once. A commitment owed to the peer
+    /// (after its `commitment_signed` or `revoke_and_ack`) is always signed at once.
+    pub commit_batch_ms: u64,
+    /// How long it holds a received HTLC, once irrevocably committed, before forwarding or
+    /// claiming it: a uniform draw between these bounds, ms. LDK 0.1 100 to 500 ms
+    /// (`MIN_HTLC_RELAY_HOLDING_CELL_MILLIS` = 100, and `PendingHTLCsForwardable` asks for a
+    /// random wait up to five times that, `ln/channelmanager.rs`); the others 0.
+    pub forward_hold_min_ms: u64,
+    /// ... and the upper bound, ms.
+    pub forward_hold_max_ms: u64,
+    /// Time to persist a channel state before its `commitment_signed` or `revoke_and_ack`
+    /// leaves, µs. Every implementation writes the new state before sending them (lnd
+    /// `htlcswitch/link.go`, Core Lightning `channeld` waits for `lightningd`'s database commit,
+    /// LDK `ChannelMonitorUpdate` before the message is released); 5 ms is boltsim's
+    /// assumption of one synchronous write to an SSD, not a measured value.
+    pub persist_us: u64,
     /// Applies the `channel_update` in a payment failure to its own graph (newer timestamp wins)
     /// and retries the channel once with it: lnd 0.18 (`routing/payment_lifecycle.go`,
     /// `handleFailureMessage` → `ApplyChannelUpdate`) and Core Lightning 24.11
@@ -213,6 +232,10 @@ impl NodeConfig {
             max_parts: 16,
             min_part_msat: 10_000_000,
             mpp_timeout_s: 120,
+            commit_batch_ms: 50,
+            forward_hold_min_ms: 0,
+            forward_hold_max_ms: 0,
+            persist_us: 5_000,
             apply_failure_updates: true,
         };
         match implementation {
@@ -239,6 +262,7 @@ impl NodeConfig {
                 max_fee_whole_below_msat: 0,
                 mpp_timeout_s: 70,
                 router: RouterConfig::Cln(ClnParams::default()),
+                commit_batch_ms: 0,
                 gossip_flush_interval_ms: 60_000,
                 forget_spent_after_blocks: 12,
                 enable_after_reconnect_s: 0,
@@ -273,6 +297,9 @@ impl NodeConfig {
                 enable_after_reconnect_s: 300,
                 disable_after_offline_s: 600,
                 gossip_flush_interval_ms: 0,
+                commit_batch_ms: 0,
+                forward_hold_min_ms: 100,
+                forward_hold_max_ms: 500,
                 offline_peer_failure: OfflinePeerFailure::DisabledOnceAnnounced,
                 policy_grace_s: 300,
                 policy_grace_covers_cltv: true,
@@ -305,6 +332,7 @@ impl NodeConfig {
                 forget_spent_after_blocks: 12,
                 enable_after_reconnect_s: 0,
                 gossip_flush_interval_ms: 60_000,
+                commit_batch_ms: 0,
                 max_total_cltv_delta: 1008,
                 offline_peer_failure: OfflinePeerFailure::TemporaryChannelFailure,
                 policy_grace_s: 600,

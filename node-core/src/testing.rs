@@ -44,10 +44,13 @@ pub struct TestNet {
 }
 
 impl TestNet {
-    /// `n` nodes with the lnd preset (minimum depth 1), each with [`WALLET_SAT`] on chain.
+    /// `n` nodes with the lnd preset (minimum depth 1, signing at once rather than on lnd's
+    /// commitment ticker: `deliver_all` delivers messages, not timers), each with
+    /// [`WALLET_SAT`] on chain.
     pub fn new(n: usize) -> TestNet {
         let mut config = NodeConfig::default();
         config.channel.minimum_depth = 1;
+        config.commit_batch_ms = 0;
         TestNet::with_configs(vec![config; n])
     }
 

@@ -14,10 +14,11 @@ use node_core::{Event, NodeConfig, NodeId};
 
 /// A diamond 0 - 1 - 3 and 0 - 2 - 3 of announced 1,000,000 sat channels opened from the left,
 /// gossip spread; the payee 3 holds parts for 60 s and the payer splits parts down to
-/// `min_part_msat`.
+/// `min_part_msat`. Nodes sign at once (the harness delivers messages, not timers).
 fn diamond(min_part_msat: u64) -> TestNet {
     let mut config = NodeConfig::default();
     config.channel.minimum_depth = 1;
+    config.commit_batch_ms = 0;
     config.mpp_timeout_s = 60;
     config.min_part_msat = min_part_msat;
     let mut net = TestNet::with_configs(vec![config; 4]);

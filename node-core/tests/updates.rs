@@ -14,6 +14,7 @@ use node_core::testing::TestNet;
 fn net_with_forwarder(offline: OfflinePeerFailure) -> TestNet {
     let mut lnd = NodeConfig::default();
     lnd.channel.minimum_depth = 1;
+    lnd.commit_batch_ms = 0;
     let forwarder = NodeConfig { offline_peer_failure: offline, ..lnd };
     TestNet::with_configs(vec![lnd, forwarder, lnd])
 }

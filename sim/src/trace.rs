@@ -90,6 +90,10 @@ pub enum Kind {
     MppTimer = 33,
     /// `node peer`
     PeerOnlineTimer = 34,
+    /// `node`
+    CommitTick = 35,
+    /// `node`
+    ProcessForwards = 36,
     /// `node peer`
     PeerConnected = 39,
     /// `node peer temporary_channel_id funding_sat`
@@ -347,7 +351,7 @@ pub fn message_fields(msg: &Message) -> (u64, u64, u64, u64) {
     }
 }
 
-/// The kind and fields of a node's timer firing (kinds 30 to 33).
+/// The kind and fields of a node's timer firing (kinds 30 to 36).
 pub fn timer_line(node: u64, timer: &Timer) -> (Kind, [u64; 2]) {
     match *timer {
         Timer::GossipFlush => (Kind::Timer, [node, 1]),
@@ -355,6 +359,8 @@ pub fn timer_line(node: u64, timer: &Timer) -> (Kind, [u64; 2]) {
         Timer::PeerOffline { peer } => (Kind::PeerOfflineTimer, [node, u64::from(peer.0)]),
         Timer::MppTimeout { payment_hash } => (Kind::MppTimer, [node, payment_hash.short()]),
         Timer::PeerOnline { peer } => (Kind::PeerOnlineTimer, [node, u64::from(peer.0)]),
+        Timer::CommitTick => (Kind::CommitTick, [node, 0]),
+        Timer::ProcessForwards => (Kind::ProcessForwards, [node, 0]),
     }
 }
 

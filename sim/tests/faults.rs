@@ -180,7 +180,7 @@ fn others_stop_routing_through_a_closed_channel_once_the_gossip_reaches_them() {
     let scenario = Scenario::parse("gossip_disable.ron", text).unwrap();
     let (out, _) = sim::run_captured(&scenario, TraceLevel::Off, true).unwrap();
     let p = out.results.payments();
-    // Before the disabling channel_update reaches a (b flushes gossip 60 s after the close), a
+    // Before the disabling channel_update reaches a (b relays it at its next gossip tick), a
     // still routes through b-c and b refuses: the channel is closing.
     assert_eq!(p[0].attempts, 1);
     assert_eq!(p[0].failure_code, Some(FailureCode::CHANNEL_DISABLED));

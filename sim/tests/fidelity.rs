@@ -273,3 +273,46 @@ fn a_spent_channel_leaves_the_graph_when_each_implementation_prunes_it() {
     assert_eq!((cln[1].outcome, cln[1].attempts), (Outcome::Succeeded, 1), "{:?}", cln[1]);
     assert!(d_route(&cln[0]) && d_route(&cln[1]));
 }
+
+/// a - b - c - d, 50 ms per link, a pays d: the time from the start of the payment to the
+/// preimage at a, with every node's processing set by `config` (a `NodeOverrides`).
+fn three_hop_latency_us(config: &str) -> u64 {
+    let text = format!(
+        r#"Scenario(
+            name: "timing",
+            links: (latency: Constant(latency_ms: 50)),
+            node_defaults: {config},
+            nodes: [(name: "a"), (name: "b"), (name: "c"), (name: "d")],
+            channels: [
+                (from: "a", to: "b", capacity_sat: 1_000_000, announce: true),
+                (from: "b", to: "c", capacity_sat: 1_000_000, announce: true),
+                (from: "c", to: "d", capacity_sat: 1_000_000, announce: true),
+            ],
+            script: [Pay(from: "a", to: "d", amount_msat: 10_000_000)],
+        )"#
+    );
+    let p = payments(&text).remove(0);
+    assert_eq!((p.outcome, p.attempts), (Outcome::Succeeded, 1));
+    p.latency_us().unwrap()
+}
+
+/// The dance of one hop, from the add leaving its sender to the HTLC locked in at the next node:
+/// add and commitment_signed (after a persist P) out, revoke_and_ack and commitment_signed back
+/// (after P), revoke_and_ack out (after P): 3 links and 3 persists. The preimage goes back one
+/// link per hop (a forwarder passes an update_fulfill upstream as soon as it reads it). With L =
+/// 50 ms: 3 × (3L + 3P + H) + 3L, H the hold of each received HTLC at b, c and d.
+#[test]
+fn a_three_hop_payment_takes_the_protocol_time_plus_each_nodes_processing() {
+    let none =
+        "(commit_batch_ms: 0, persist_us: 0, forward_hold_min_ms: 0, forward_hold_max_ms: 0)";
+    assert_eq!(three_hop_latency_us(none), 600_000);
+    let persist = "(commit_batch_ms: 0, persist_us: 5000)";
+    assert_eq!(three_hop_latency_us(persist), 600_000 + 9 * 5_000);
+    let held = "(commit_batch_ms: 0, persist_us: 5000, forward_hold_min_ms: 100, \
+                forward_hold_max_ms: 100)";
+    assert_eq!(three_hop_latency_us(held), 645_000 + 3 * 100_000);
+    // lnd's preset: each of the three adds waits for its node's 50 ms commitment tick, at the
+    // node's own phase: more than without batching, at most 3 × 50 ms more.
+    let lnd = three_hop_latency_us("()");
+    assert!(lnd > 645_000 && lnd <= 645_000 + 3 * 50_000, "{lnd}");
+}

@@ -16,6 +16,8 @@ pub(super) struct Channels {
     by_scid: BTreeMap<Scid, ChannelId>,
     /// Channels touched by the current input, to sign and move forward before it returns.
     dirty: BTreeSet<ChannelId>,
+    /// Channels with new updates of ours waiting for the next commitment tick.
+    batched: BTreeSet<ChannelId>,
 }
 
 impl Channels {
@@ -96,5 +98,21 @@ impl Channels {
     /// The next channel that may have something to sign.
     pub(super) fn pop_dirty(&mut self) -> Option<ChannelId> {
         self.dirty.pop_first()
+    }
+
+    /// Channel `id` has a new update of ours to sign, which a node that batches its commitments
+    /// signs at its next commitment tick (else at once, as [`Channels::mark_dirty`]).
+    pub(super) fn mark_batched(&mut self, id: ChannelId) {
+        self.batched.insert(id);
+    }
+
+    /// Whether updates wait for the next commitment tick.
+    pub(super) fn has_batched(&self) -> bool {
+        !self.batched.is_empty()
+    }
+
+    /// The batched channels become dirty: signed at the next flush.
+    pub(super) fn release_batched(&mut self) {
+        self.dirty.append(&mut self.batched);
     }
 }

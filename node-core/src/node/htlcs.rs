@@ -45,7 +45,7 @@ impl Node {
             }
             self.out.emit(Event::HtlcRefused { in_scid, in_htlc_id: htlc_id, code });
         }
-        self.channels.mark_dirty(channel_id);
+        self.channels.mark_batched(channel_id);
     }
 
     /// Claims an HTLC that ends here, or forwards it; `Err` is the failure to send back.
@@ -158,7 +158,7 @@ impl Node {
         if let Some(fulfill) = fulfill {
             self.out.send(peer, Message::UpdateFulfillHtlc(fulfill));
         }
-        self.channels.mark_dirty(channel_id);
+        self.channels.mark_batched(channel_id);
     }
 
     /// The parts of payment `payment_hash` did not all arrive in time: fail every held part with
@@ -174,7 +174,7 @@ impl Node {
             if let Some(fail) = fail {
                 self.out.send(peer, Message::UpdateFailHtlc(fail));
             }
-            self.channels.mark_dirty(channel_id);
+            self.channels.mark_batched(channel_id);
         }
         self.out.emit(Event::PartsTimedOut {
             payment_hash,
@@ -244,7 +244,7 @@ impl Node {
             out_msat: forward.out_msat,
         });
         self.out.send(peer, Message::UpdateAddHtlc(add));
-        self.channels.mark_dirty(out_id);
+        self.channels.mark_batched(out_id);
         Ok(())
     }
 
@@ -269,7 +269,7 @@ impl Node {
                 }
                 // If the upstream channel is on chain, claim the HTLC there with the preimage.
                 self.onchain.learn_preimage(channel, htlc_id, preimage);
-                self.channels.mark_dirty(channel);
+                self.channels.mark_batched(channel);
                 self.out.emit(Event::ForwardSettled {
                     in_scid,
                     in_htlc_id: htlc_id,
@@ -319,7 +319,7 @@ impl Node {
         if let Some(fail) = fail {
             self.out.send(peer, Message::UpdateFailHtlc(fail));
         }
-        self.channels.mark_dirty(channel);
+        self.channels.mark_batched(channel);
         self.out.emit(Event::ForwardFailed { in_scid, in_htlc_id: htlc_id });
     }
 }

@@ -333,7 +333,7 @@ impl Node {
         let outcome = channel.on_revoke_and_ack(&revoke).map_err(|e| (id, e))?;
         self.channels.mark_dirty(id);
         for htlc_id in outcome.locked_in {
-            self.process_incoming(id, htlc_id);
+            self.incoming_locked_in(id, htlc_id);
         }
         for (htlc_id, packet) in outcome.failed {
             if let Some(source) = self.switch.take((id, htlc_id)) {

@@ -66,6 +66,10 @@ pub struct Node {
     /// Where in each gossip interval this node's relay ticker fires, µs: nodes start at
     /// different times, so their tickers are out of phase (from the seed, not its stream).
     gossip_phase_us: u64,
+    /// When the commitment tick our batched updates wait for fires, if one is set.
+    commit_tick_at: Option<SimTime>,
+    /// Received HTLCs, irrevocably committed, held until the forward-processing timer.
+    held_incoming: Vec<(ChannelId, u64)>,
     invoices: Invoices,
     payments: OutboundPayments,
     switch: HtlcSwitch,
@@ -90,6 +94,8 @@ impl Node {
             graph: GraphView::new(graph),
             gossip: GossipQueue::default(),
             gossip_phase_us: u64::from_le_bytes(seed[24..].try_into().expect("8 bytes")),
+            commit_tick_at: None,
+            held_incoming: Vec::new(),
             invoices: Invoices::default(),
             payments: OutboundPayments::default(),
             switch: HtlcSwitch::default(),
@@ -235,7 +241,15 @@ impl Node {
             dropped.extend(self.mark_down(peer, false));
         }
         self.gossip = GossipQueue::default();
+        // The commitment tick and forward-processing timers died with the last life: updates
+        // not signed are gone with the connections; held HTLCs (persisted) are held anew.
+        self.commit_tick_at = None;
+        self.channels.release_batched();
+        let held = std::mem::take(&mut self.held_incoming);
         self.fail_dropped(dropped);
+        for (channel_id, htlc_id) in held {
+            self.incoming_locked_in(channel_id, htlc_id);
+        }
         let mut channel_peers: Vec<NodeId> =
             self.channels.iter().filter(|c| c.needs_reestablish()).map(Channel::peer).collect();
         channel_peers.sort();
@@ -322,13 +336,53 @@ impl Node {
                 }
             }
             Timer::MppTimeout { payment_hash } => self.mpp_timed_out(payment_hash),
+            Timer::CommitTick => {
+                self.commit_tick_at = None;
+                self.channels.release_batched();
+            }
+            Timer::ProcessForwards => {
+                for (channel_id, htlc_id) in std::mem::take(&mut self.held_incoming) {
+                    let held = self.channels.get(channel_id).is_some_and(|c| {
+                        c.phase() == ChannelPhase::Normal && c.received_htlc(htlc_id).is_some()
+                    });
+                    if held {
+                        self.process_incoming(channel_id, htlc_id);
+                    }
+                }
+            }
         }
         self.flush();
     }
 
+    /// Received HTLC `htlc_id` on `channel_id` is irrevocably committed: processed now, or held
+    /// for the forward-processing timer by a node that holds forwards (LDK).
+    pub(super) fn incoming_locked_in(&mut self, channel_id: ChannelId, htlc_id: u64) {
+        let (min_ms, max_ms) = (self.config.forward_hold_min_ms, self.config.forward_hold_max_ms);
+        if max_ms == 0 {
+            self.process_incoming(channel_id, htlc_id);
+            return;
+        }
+        if self.held_incoming.is_empty() {
+            let wait_ms = min_ms + self.rng.next_u64() % (max_ms.saturating_sub(min_ms) + 1);
+            self.out.set_timer(self.now.plus_micros(wait_ms * 1000), Timer::ProcessForwards);
+        }
+        self.held_incoming.push((channel_id, htlc_id));
+    }
+
     /// Sends `commitment_signed` on every channel touched by this input that has something to
-    /// sign, and moves cooperative closes forward.
+    /// sign, and moves cooperative closes forward. New updates of ours wait for the next
+    /// commitment tick if the node batches them (`commit_batch_ms`, at the node's own phase).
     fn flush(&mut self) {
+        let interval_us = self.config.commit_batch_ms.saturating_mul(1000);
+        if interval_us == 0 {
+            self.channels.release_batched();
+        } else if self.channels.has_batched() && self.commit_tick_at.is_none() {
+            let phase_us = self.gossip_phase_us % interval_us;
+            let since_tick = (self.now.as_micros() + interval_us - phase_us) % interval_us;
+            let at = self.now.plus_micros(interval_us - since_tick);
+            self.commit_tick_at = Some(at);
+            self.out.set_timer(at, Timer::CommitTick);
+        }
         while let Some(id) = self.channels.pop_dirty() {
             let Some(channel) = self.channels.get_mut(id) else { continue };
             let peer = channel.peer();

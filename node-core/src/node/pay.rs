@@ -76,7 +76,7 @@ impl Node {
                 let source = HtlcSource::Local { payment: id, attempt: attempt.number };
                 self.switch.add((channel_id, add.id), source);
                 self.out.send(peer, Message::UpdateAddHtlc(add));
-                self.channels.mark_dirty(channel_id);
+                self.channels.mark_batched(channel_id);
                 self.payments.attempt_sent(id, attempt.number, route);
                 true
             }

@@ -591,7 +591,16 @@ impl<'a> World<'a> {
                     if let Some(instant) = self.instant.as_mut() {
                         instant.push_back((node, to, msg));
                     } else if self.links.is_up(node, to) {
-                        let at = self.links.arrival(node, to, self.now);
+                        // A new channel state is persisted before its commitment_signed or
+                        // revoke_and_ack leaves (NodeConfig::persist_us); the link keeps order.
+                        let persist_us = match msg {
+                            Message::CommitmentSigned(_) | Message::RevokeAndAck(_) => {
+                                self.scenario.nodes[node.index()].config.persist_us
+                            }
+                            _ => 0,
+                        };
+                        let departs = self.now.plus_micros(persist_us);
+                        let at = self.links.arrival(node, to, departs);
                         let epoch = self.links.epoch(node, to);
                         self.schedule(at, SimEvent::Deliver { from: node, to, msg, epoch });
                     }

@@ -100,6 +100,12 @@ impl Validator<'_> {
         self.money_msat("min_part_msat", config.min_part_msat)?;
         let flush_ms = config.gossip_flush_interval_ms;
         self.within("gossip_flush_interval_ms", flush_ms, 0, MAX_LATENCY_MS, "at most a day")?;
+        self.within("commit_batch_ms", config.commit_batch_ms, 0, MAX_LATENCY_MS, "at most a day")?;
+        let (hold_min, hold_max) = (config.forward_hold_min_ms, config.forward_hold_max_ms);
+        self.within("forward_hold_max_ms", hold_max, 0, MAX_LATENCY_MS, "at most a day")?;
+        self.within("forward_hold_min_ms", hold_min, 0, hold_max, "at most forward_hold_max_ms")?;
+        let persist_max_us = MAX_LATENCY_MS * 1000;
+        self.within("persist_us", config.persist_us, 0, persist_max_us, "at most a day")?;
         Ok(config)
     }
 }
