@@ -60,7 +60,12 @@ pub struct ChannelConfig {
     pub to_self_delay_blocks: u16,
     /// Confirmations this node waits for before a channel it accepted is usable.
     pub minimum_depth: u32,
-    /// Opens channels with `option_anchors_zero_fee_htlc_tx`.
+    /// Supports `option_anchors_zero_fee_htlc_tx` (a channel has anchors if both ends do): lnd
+    /// since 0.12 (`feature/default_sets.go`, `lncfg/protocol.go`); Core Lightning since 24.08
+    /// (`experimental-anchors` became the default; not confirmed from source); Eclair since 0.7
+    /// (`reference.conf` `features.option_anchors_zero_fee_htlc_tx = optional`; not confirmed from
+    /// source); not LDK 0.1 (`UserConfig::channel_handshake_config`
+    /// `negotiate_anchors_zero_fee_htlc_tx` defaults to false).
     pub anchors: bool,
     /// Largest channel without `option_support_large_channel`, sat (2^24 - 1).
     pub max_funding_sat: u64,
@@ -197,7 +202,7 @@ impl NodeConfig {
                 max_accepted_htlcs: 483,
                 to_self_delay_blocks: 144,
                 minimum_depth: 3,
-                anchors: false,
+                anchors: true,
                 max_funding_sat: (1 << 24) - 1,
                 min_funding_sat: 20_000,
             },
@@ -275,6 +280,7 @@ impl NodeConfig {
                     max_htlc_value_in_flight_percent: 10,
                     max_accepted_htlcs: 50,
                     minimum_depth: 6,
+                    anchors: false,
                     ..lnd.channel
                 },
                 policy: ChannelPolicy {

@@ -102,6 +102,9 @@ impl Message {
 pub struct Init {
     /// Asks the peer for the gossip it learnt after the start of the run.
     pub initial_routing_sync: bool,
+    /// The sender supports `option_anchors_zero_fee_htlc_tx` (BOLT 9 feature 22/23): a channel
+    /// uses anchors only if both ends do.
+    pub anchors: bool,
 }
 
 /// BOLT 1 `error` for a channel.

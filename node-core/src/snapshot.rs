@@ -47,6 +47,8 @@ pub struct ChannelSnapshot {
     pub funding_sat: u64,
     /// Its short id, once confirmed.
     pub scid: Option<Scid>,
+    /// Its commitments have anchor outputs (`option_anchors_zero_fee_htlc_tx`).
+    pub anchors: bool,
     /// The three views, indexed by [`View::index`].
     pub views: [ViewSnapshot; 3],
     /// HTLCs in flight in either direction, in any commitment.
@@ -78,6 +80,7 @@ impl ChannelSnapshot {
             funding: channel.funding_outpoint(),
             funding_sat: channel.funding_sat(),
             scid: channel.scid(),
+            anchors: channel.has_anchors(),
             views: View::ALL.map(view),
             htlcs: channel.offered_htlcs().count() + channel.received_htlcs().count(),
             first_offered_expiry: channel

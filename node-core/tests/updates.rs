@@ -134,3 +134,27 @@ fn an_offline_next_peer_is_answered_as_each_implementation_does() {
     assert_eq!(late.code, FailureCode::CHANNEL_DISABLED);
     assert!(late.channel_update.is_some_and(|u| u.disabled));
 }
+
+/// Anchors are a feature both ends must support (BOLT 9): lnd, Core Lightning and Eclair offer
+/// them, LDK 0.1 does not, so an lnd node opens an anchor channel to lnd and a plain one to LDK.
+#[test]
+fn a_channel_has_anchors_only_if_both_ends_support_them() {
+    let mut lnd = NodeConfig::default();
+    lnd.channel.minimum_depth = 1;
+    lnd.commit_batch_ms = 0;
+    let ldk = NodeConfig {
+        channel: node_core::config::ChannelConfig {
+            minimum_depth: 1,
+            ..NodeConfig::preset(Implementation::Ldk).channel
+        },
+        commit_batch_ms: 0,
+        ..NodeConfig::preset(Implementation::Ldk)
+    };
+    assert!(lnd.channel.anchors && !ldk.channel.anchors);
+    let mut net = TestNet::with_configs(vec![lnd, lnd, ldk]);
+    let with_lnd = net.open_channel(0, 1, 1_000_000, 0, true);
+    let with_ldk = net.open_channel(0, 2, 1_000_000, 0, true);
+    assert!(net.channel(0, with_lnd).anchors && net.channel(1, with_lnd).anchors);
+    assert!(!net.channel(0, with_ldk).anchors && !net.channel(2, with_ldk).anchors);
+    net.discard_routine_events();
+}

@@ -515,6 +515,11 @@ impl Channel {
         map.values().filter(|h| h.state.in_view(view, offered)).map(|h| h.amount_msat).sum()
     }
 
+    /// Whether its commitments have anchor outputs.
+    pub fn has_anchors(&self) -> bool {
+        self.format.anchors
+    }
+
     /// Our forwarding policy over this channel.
     pub fn local_policy(&self) -> &ChannelPolicy {
         &self.local_policy

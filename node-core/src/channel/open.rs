@@ -159,7 +159,8 @@ impl Channel {
         let opener = if spec.we_opened { config } else { peer_config };
         channel.format = CommitmentFormat {
             feerate_per_kw: opener.feerate_per_kw,
-            anchors: opener.channel.anchors,
+            // Negotiated as a feature: both ends must support it.
+            anchors: config.channel.anchors && peer_config.channel.anchors,
         };
         channel.funding = Some(funding);
         channel.scid = Some(spec.scid);

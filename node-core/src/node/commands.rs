@@ -96,6 +96,9 @@ impl Node {
             return Err(WalletError::InsufficientFunds { needed_sat, available_sat }.into());
         }
         let temporary_id = ChannelId(self.rng.next_u64());
+        // Anchors only if the peer's `init` offered them too.
+        let mut config = self.config;
+        config.channel.anchors &= self.peers.supports_anchors(peer);
         let (channel, open) = Channel::new_outbound(
             temporary_id,
             self.id,
@@ -103,7 +106,7 @@ impl Node {
             amount_sat,
             push_msat,
             announce,
-            &self.config,
+            &config,
         );
         self.channels.insert(channel);
         self.out.send(peer, Message::OpenChannel(open));

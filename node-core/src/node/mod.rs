@@ -208,7 +208,8 @@ impl Node {
     pub fn peer_connected(&mut self, now: SimTime, peer: NodeId) {
         self.tick(now);
         self.peers.connect(peer);
-        let init = crate::msg::Init { initial_routing_sync: true };
+        let init =
+            crate::msg::Init { initial_routing_sync: true, anchors: self.config.channel.anchors };
         self.out.send(peer, crate::msg::Message::Init(init));
     }
 

@@ -19,6 +19,8 @@ struct Peer {
     backoff_s: u64,
     /// We disabled our public channels with this peer while it was away.
     disabled_while_away: bool,
+    /// Its last `init` offered anchor channels.
+    anchors: bool,
 }
 
 /// Every peer the node has known, by id.
@@ -59,10 +61,16 @@ impl Peers {
     }
 
     /// `peer`'s `init` arrived: ready, and reconnection attempts start over.
-    pub(super) fn init_received(&mut self, peer: NodeId) {
+    pub(super) fn init_received(&mut self, peer: NodeId, anchors: bool) {
         let p = self.0.entry(peer).or_default();
         p.ready = true;
         p.backoff_s = 0;
+        p.anchors = anchors;
+    }
+
+    /// Whether `peer` said in its last `init` that it supports anchor channels.
+    pub(super) fn supports_anchors(&self, peer: NodeId) -> bool {
+        self.0.get(&peer).is_some_and(|p| p.anchors)
     }
 
     /// The connection to `peer` is gone; false if it was not up.
