@@ -26,6 +26,28 @@ pub enum Implementation {
     Eclair,
 }
 
+/// The most a channel may hold in dust HTLCs (those trimmed from either commitment, whose value
+/// goes to miners if the channel closes): an HTLC that would take it above is refused with
+/// `temporary_channel_failure`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum DustExposure {
+    /// A fixed limit, msat.
+    Fixed(u64),
+    /// This many msat per sat/kw of the channel's fee rate (LDK's
+    /// `MaxDustHTLCExposure::FeeRateMultiplier`).
+    FeeRateMultiplier(u64),
+}
+
+impl DustExposure {
+    /// The limit at `feerate_per_kw`, msat.
+    pub fn limit_msat(self, feerate_per_kw: u32) -> u64 {
+        match self {
+            DustExposure::Fixed(msat) => msat,
+            DustExposure::FeeRateMultiplier(k) => k.saturating_mul(u64::from(feerate_per_kw)),
+        }
+    }
+}
+
 /// The BOLT 4 code a forwarder gives when the outgoing channel's peer is not connected.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum OfflinePeerFailure {
@@ -67,6 +89,13 @@ pub struct ChannelConfig {
     /// source); not LDK 0.1 (`UserConfig::channel_handshake_config`
     /// `negotiate_anchors_zero_fee_htlc_tx` defaults to false).
     pub anchors: bool,
+    /// The most a channel may hold in dust HTLCs: lnd 0.18 500,000 sat
+    /// (`DefaultMaxFeeExposure`, `htlcswitch/switch.go`, which also counts the commitment fee:
+    /// not modelled); Core Lightning `max-dust-htlc-exposure-msat` 50,000 sat and Eclair
+    /// `dust-tolerance.max-exposure-satoshis` 50,000 sat (neither confirmed from source); LDK 0.1
+    /// `FeeRateMultiplier(10_000)` (`util/config.rs`; LDK multiplies its high-priority fee
+    /// estimate, boltsim the channel's fee rate).
+    pub max_dust_exposure: DustExposure,
     /// Largest channel without `option_support_large_channel`, sat (2^24 - 1).
     pub max_funding_sat: u64,
     /// Smallest channel this node accepts, sat.
@@ -203,6 +232,7 @@ impl NodeConfig {
                 to_self_delay_blocks: 144,
                 minimum_depth: 3,
                 anchors: true,
+                max_dust_exposure: DustExposure::Fixed(500_000_000),
                 max_funding_sat: (1 << 24) - 1,
                 min_funding_sat: 20_000,
             },
@@ -251,6 +281,7 @@ impl NodeConfig {
                     htlc_minimum_msat: 0,
                     max_htlc_value_in_flight_percent: 100,
                     max_accepted_htlcs: 30,
+                    max_dust_exposure: DustExposure::Fixed(50_000_000),
                     ..lnd.channel
                 },
                 policy: ChannelPolicy {
@@ -281,6 +312,7 @@ impl NodeConfig {
                     max_accepted_htlcs: 50,
                     minimum_depth: 6,
                     anchors: false,
+                    max_dust_exposure: DustExposure::FeeRateMultiplier(10_000),
                     ..lnd.channel
                 },
                 policy: ChannelPolicy {
@@ -318,6 +350,7 @@ impl NodeConfig {
                     max_accepted_htlcs: 30,
                     to_self_delay_blocks: 720,
                     minimum_depth: 8,
+                    max_dust_exposure: DustExposure::Fixed(50_000_000),
                     ..lnd.channel
                 },
                 policy: ChannelPolicy {

@@ -13,7 +13,7 @@
 
 use crate::chain::{OutPoint, Tx};
 use crate::commitment::CommitmentFormat;
-use crate::config::{ChannelConfig, NodeConfig};
+use crate::config::{ChannelConfig, DustExposure, NodeConfig};
 use crate::gossip::ChannelUpdate;
 use crate::htlc::{Htlc, View};
 use crate::ids::{ChannelId, NodeId, Scid, SimTime};
@@ -114,6 +114,9 @@ pub enum AddHtlcError {
     /// Not enough balance above the reserve and the commitment fee.
     #[error("insufficient balance")]
     InsufficientBalance,
+    /// A dust HTLC that would take the channel's dust above our limit.
+    #[error("over the dust exposure limit")]
+    DustExposure,
 }
 
 /// The phases of a channel's life.
@@ -293,6 +296,8 @@ pub(crate) struct Channel {
     revocation_seq: u64,
     /// The peer is connected and both sides re-established the channel: updates may flow.
     live: bool,
+    /// The most this channel may hold in dust HTLCs (our node's setting).
+    max_dust_exposure: DustExposure,
 }
 
 /// The phase of a channel's life with what that phase alone needs to know (its public face is
@@ -411,6 +416,7 @@ impl Channel {
             commitment_seq: 0,
             revocation_seq: 0,
             live: true,
+            max_dust_exposure: config.channel.max_dust_exposure,
         }
     }
 
@@ -518,6 +524,29 @@ impl Channel {
     /// Whether its commitments have anchor outputs.
     pub fn has_anchors(&self) -> bool {
         self.format.anchors
+    }
+
+    /// Whether an HTLC of `amount_msat` is dust: trimmed from our commitment or the peer's
+    /// (`offered_by_us` says which second-stage transaction each would need).
+    pub fn is_dust(&self, amount_msat: u64, offered_by_us: bool) -> bool {
+        self.format.is_trimmed(amount_msat, self.local.dust_limit_sat, offered_by_us)
+            || self.format.is_trimmed(amount_msat, self.remote.dust_limit_sat, !offered_by_us)
+    }
+
+    /// What the channel holds in dust HTLCs, in either direction and any view, msat.
+    pub fn dust_exposure_msat(&self) -> u64 {
+        let held = |h: &Htlc, offered: bool| {
+            View::ALL.iter().any(|&v| h.state.in_view(v, offered))
+                && self.is_dust(h.amount_msat, offered)
+        };
+        let offered = self.offered.values().filter(|h| held(h, true));
+        let received = self.received.values().filter(|h| held(h, false));
+        offered.chain(received).map(|h| h.amount_msat).sum()
+    }
+
+    /// Whether the channel holds more dust than our limit allows.
+    pub fn over_dust_limit(&self) -> bool {
+        self.dust_exposure_msat() > self.max_dust_exposure.limit_msat(self.format.feerate_per_kw)
     }
 
     /// Our forwarding policy over this channel.

@@ -268,6 +268,32 @@ fn the_peers_slot_limit_is_respected() {
     assert_eq!(a.available_to_send_msat(), 0);
 }
 
+/// LDK's dust limit, `FeeRateMultiplier(10_000)` at 253 sat/kw, is 2,530,000 msat. Without
+/// anchors an HTLC is dust below 354 sat plus its second-stage fee (HTLC-timeout 167 sat,
+/// HTLC-success 177 sat on the peer's side): 500 sat is dust, 600 sat is not. Five 500 sat
+/// HTLCs fit (2,500,000 msat), the sixth does not; a larger HTLC still does.
+#[test]
+fn dust_htlcs_stop_at_the_dust_exposure_limit() {
+    let ldk = NodeConfig::preset(crate::Implementation::Ldk);
+    assert!(!ldk.channel.anchors);
+    let spec = GenesisChannel { announce: false, ..genesis(B, true, 500_000_000) };
+    let mut a = Channel::new_genesis(A, &spec, &ldk, &ldk);
+    assert!(a.is_dust(500_000, true) && !a.is_dust(600_000, true));
+    for n in 0..5 {
+        a.send_add(500_000, preimage(n).payment_hash(), 500, onion()).unwrap();
+    }
+    assert_eq!(a.dust_exposure_msat(), 2_500_000);
+    assert_eq!(a.check_add(500_000), Err(AddHtlcError::DustExposure));
+    assert_eq!(a.check_add(600_000), Ok(()));
+    // lnd's limit is 500,000 sat: the sixth fits there.
+    let lnd =
+        NodeConfig { channel: ChannelConfig { anchors: false, ..config().channel }, ..config() };
+    let mut a = Channel::new_genesis(A, &spec, &lnd, &lnd);
+    for n in 0..6 {
+        a.send_add(500_000, preimage(n).payment_hash(), 500, onion()).unwrap();
+    }
+}
+
 #[test]
 fn a_commitment_that_differs_from_ours_is_refused() {
     let (mut a, mut b) = pair(600_000_000);

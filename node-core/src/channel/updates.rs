@@ -110,6 +110,12 @@ impl Channel {
         if amount_msat > self.available_to_send_msat() {
             return Err(AddHtlcError::InsufficientBalance);
         }
+        let limit_msat = self.max_dust_exposure.limit_msat(self.format.feerate_per_kw);
+        if self.is_dust(amount_msat, true)
+            && self.dust_exposure_msat().saturating_add(amount_msat) > limit_msat
+        {
+            return Err(AddHtlcError::DustExposure);
+        }
         Ok(())
     }
 

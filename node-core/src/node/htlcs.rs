@@ -26,7 +26,12 @@ impl Node {
             .and_then(|c| c.received_htlc(htlc_id))
             .expect("invariant: a locked-in HTLC exists")
             .clone();
-        let result = if htlc.refused {
+        let channel = self.channels.get(channel_id).expect("exists");
+        // A dust HTLC that took the channel over our dust limit is failed back (LDK
+        // `ln/channelmanager.rs`, lnd `htlcswitch/link.go`: the incoming side is checked once
+        // the HTLC is committed).
+        let over_dust = channel.is_dust(htlc.amount_msat, false) && channel.over_dust_limit();
+        let result = if htlc.refused || over_dust {
             let update = self.current_update(channel_id);
             Err(Failure { code: FailureCode::TEMPORARY_CHANNEL_FAILURE, channel_update: update })
         } else {

@@ -311,6 +311,8 @@ pub struct NodeOverrides {
     pub forward_hold_max_ms: Option<u64>,
     /// Time to persist a channel state before `commitment_signed` or `revoke_and_ack` leaves, µs.
     pub persist_us: Option<u64>,
+    /// The most a channel may hold in dust HTLCs, msat (a fixed limit).
+    pub max_dust_exposure_msat: Option<u64>,
 }
 
 impl NodeOverrides {
@@ -353,6 +355,9 @@ impl NodeOverrides {
             forward_hold_max_ms => forward_hold_max_ms,
             persist_us => persist_us,
         );
+        if let Some(msat) = self.max_dust_exposure_msat {
+            config.channel.max_dust_exposure = node_core::config::DustExposure::Fixed(msat);
+        }
     }
 }
 
