@@ -173,6 +173,33 @@ struct OverlayChannel {
     forgotten: bool,
 }
 
+/// The channels of the base graph a view starts without (an incomplete starting view): each
+/// channel that is not the node's own is unknown with probability `ppm` / 1,000,000, decided by a
+/// hash of the seed and the channel, so nothing is stored per channel.
+#[derive(Clone, Copy, Debug)]
+struct Unknown {
+    me: NodeId,
+    seed: u64,
+    ppm: u32,
+}
+
+impl Unknown {
+    /// Whether channel `scid` between `a` and `b` starts unknown.
+    fn hides(&self, scid: Scid, a: NodeId, b: NodeId) -> bool {
+        a != self.me
+            && b != self.me
+            && mix(self.seed ^ mix(scid.0)) % 1_000_000 < u64::from(self.ppm)
+    }
+}
+
+/// SplitMix64's finaliser: a fixed mixing function.
+fn mix(mut x: u64) -> u64 {
+    x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^ (x >> 31)
+}
+
 /// One node's view: the shared base graph plus its own overlay.
 #[derive(Clone, Debug)]
 pub struct GraphView {
@@ -180,12 +207,27 @@ pub struct GraphView {
     overlay: BTreeMap<Scid, OverlayChannel>,
     /// Channels of the overlay that the base graph does not have, by node.
     added_by_node: BTreeMap<NodeId, Vec<Scid>>,
+    /// Base channels this view started without, if its starting view is incomplete.
+    unknown: Option<Unknown>,
 }
 
 impl GraphView {
     /// A view that knows the base graph and nothing else yet.
     pub fn new(base: Arc<BaseGraph>) -> GraphView {
-        GraphView { base, overlay: BTreeMap::new(), added_by_node: BTreeMap::new() }
+        GraphView { base, overlay: BTreeMap::new(), added_by_node: BTreeMap::new(), unknown: None }
+    }
+
+    /// Makes `me`'s view start without each base channel that is not its own with probability
+    /// `ppm` / 1,000,000 (drawn from `seed` and the channel). A channel it does not know is
+    /// learnt from a newer `channel_update` of it (as a node with gossip queries would fetch its
+    /// announcement) or a new announcement.
+    pub fn start_incomplete(&mut self, me: NodeId, seed: u64, ppm: u32) {
+        self.unknown = (ppm > 0).then_some(Unknown { me, seed, ppm });
+    }
+
+    /// Whether base channel `info` is one this view has not learnt.
+    fn hidden(&self, info: &ChannelInfo) -> bool {
+        self.unknown.is_some_and(|u| u.hides(info.scid, info.node_1, info.node_2))
     }
 
     /// The shared base graph.
@@ -198,7 +240,7 @@ impl GraphView {
         match self.overlay.get(&scid) {
             Some(entry) if entry.forgotten => None,
             Some(entry) => Some(&entry.info),
-            None => self.base.channel(scid),
+            None => self.base.channel(scid).filter(|info| !self.hidden(info)),
         }
     }
 
@@ -212,7 +254,13 @@ impl GraphView {
                 (Some(&start), Some(&end)) => start as usize..end as usize,
                 _ => 0..0,
             };
-            base.in_edges[range].iter().for_each(f);
+            match self.unknown {
+                None => base.in_edges[range].iter().for_each(f),
+                Some(u) => base.in_edges[range]
+                    .iter()
+                    .filter(|e| !u.hides(e.scid, e.from, node))
+                    .for_each(f),
+            }
             return;
         }
         self.for_each_channel_of(node, |info| {
@@ -224,7 +272,7 @@ impl GraphView {
 
     /// Calls `f` with each channel of `node` this view knows, base channels first in scid order.
     pub fn for_each_channel_of(&self, node: NodeId, mut f: impl FnMut(&ChannelInfo)) {
-        if self.overlay.is_empty() {
+        if self.overlay.is_empty() && self.unknown.is_none() {
             self.base.channels_of(node).for_each(f);
             return;
         }
@@ -232,6 +280,7 @@ impl GraphView {
             match self.overlay.get(&info.scid) {
                 Some(entry) if entry.forgotten => {}
                 Some(entry) => f(&entry.info),
+                None if self.hidden(info) => {}
                 None => f(info),
             }
         }
@@ -245,10 +294,17 @@ impl GraphView {
 
     /// Applies a channel_announcement. Returns true when the channel is new to this view.
     pub fn apply_announcement(&mut self, msg: &ChannelAnnouncement) -> bool {
-        if self.overlay.contains_key(&msg.short_channel_id)
-            || self.base.channel(msg.short_channel_id).is_some()
-        {
+        if self.overlay.contains_key(&msg.short_channel_id) {
             return false;
+        }
+        if let Some(info) = self.base.channel(msg.short_channel_id).copied() {
+            // A base channel is new only to a view that started without it.
+            if !self.hidden(&info) {
+                return false;
+            }
+            let entry = OverlayChannel { info, spent_at_height: None, forgotten: false };
+            self.overlay.insert(info.scid, entry);
+            return true;
         }
         let info = ChannelInfo {
             scid: msg.short_channel_id,
@@ -268,8 +324,14 @@ impl GraphView {
     /// Applies a channel_update. Returns true when it is newer than what this view had; updates
     /// of unknown or forgotten channels are ignored.
     pub fn apply_update(&mut self, msg: &ChannelUpdate) -> bool {
-        let Some(current) = self.channel(msg.short_channel_id).copied() else {
-            return false;
+        let scid = msg.short_channel_id;
+        let current = match self.channel(scid) {
+            Some(info) => *info,
+            // A base channel this view started without: learnt with its update.
+            None => match (self.overlay.get(&scid), self.base.channel(scid)) {
+                (None, Some(info)) if self.hidden(info) => *info,
+                _ => return false,
+            },
         };
         let direction = usize::from(msg.direction & 1);
         if current.directions[direction].is_some_and(|d| d.timestamp >= msg.timestamp) {

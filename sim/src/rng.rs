@@ -37,6 +37,8 @@ pub enum StreamId<'a> {
     FaultSpike(&'a str),
     /// `faults/close/<index>`: unilateral closes of the `index`-th channel of the start.
     FaultClose(usize),
+    /// `views/<name>`: which channels of the start a node does not know.
+    View(&'a str),
 }
 
 impl StreamId<'_> {
@@ -54,6 +56,7 @@ impl StreamId<'_> {
             StreamId::FaultPartition(name) => format!("faults/partition/{name}"),
             StreamId::FaultSpike(name) => format!("faults/spike/{name}"),
             StreamId::FaultClose(index) => format!("faults/close/{index}"),
+            StreamId::View(name) => format!("views/{name}"),
         }
     }
 

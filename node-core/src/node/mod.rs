@@ -103,6 +103,13 @@ impl Node {
         }
     }
 
+    /// Makes its view of the network start without each channel of the start that is not its
+    /// own with probability `ppm` / 1,000,000, drawn from `seed` (see
+    /// [`GraphView::start_incomplete`]). Call before the run starts.
+    pub fn start_incomplete(&mut self, seed: u64, ppm: u32) {
+        self.graph.start_incomplete(self.id, seed, ppm);
+    }
+
     // ---- the read-only surface ----
 
     /// Its id.

@@ -30,6 +30,9 @@ pub struct ScenarioFile {
     /// Latency of the peer links.
     #[serde(default)]
     pub links: LinksSpec,
+    /// What each node knows of the network at the start.
+    #[serde(default)]
+    pub views: ViewsSpec,
     /// The router every node's payments use, unless a node's `config`, a script step or the
     /// workload names another; absent, each node pays with its preset's own router.
     #[serde(default)]
@@ -218,6 +221,16 @@ impl Default for ChainSpec {
 /// median keeps the earlier constant's 50 ms, and the spread gives latency distributions without
 /// the steps a constant makes.
 pub const DEFAULT_LATENCY: LatencyModel = LatencyModel::LogNormal { median_ms: 50, sigma: 0.5 };
+
+/// What each node knows of the network at the start.
+#[derive(Clone, Copy, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ViewsSpec {
+    /// Millionths of the channels of the start (other than its own) each node does not know,
+    /// drawn per node and channel from the stream `views/<name>`; it learns one from a newer
+    /// `channel_update` of it. 0: every node knows them all.
+    pub unknown_ppm: u32,
+}
 
 /// Latency of the peer links.
 #[derive(Clone, Debug, Deserialize)]

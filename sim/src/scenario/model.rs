@@ -3,7 +3,7 @@
 //! Values of these types are made only by validation; nothing here reads a file or checks a value,
 //! and running a scenario is the world's job.
 
-use super::file::{ChainSpec, RandomFaultsSpec};
+use super::file::{ChainSpec, RandomFaultsSpec, ViewsSpec};
 use crate::generate::{BalanceSplit, GenerateSpec};
 use crate::import::ImportedGraph;
 use crate::link::LinksDef;
@@ -267,6 +267,8 @@ pub struct Scenario {
     pub max_duration: SimTime,
     /// End when idle.
     pub stop_when_idle: bool,
+    /// What each node knows of the network at the start.
+    pub views: ViewsSpec,
 }
 
 impl Scenario {

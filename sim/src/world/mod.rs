@@ -225,8 +225,15 @@ impl<'a> World<'a> {
             .iter()
             .enumerate()
             .map(|(i, def)| {
-                let seed = StreamId::Node(&def.name).seed(seed);
-                Node::new(NodeId(i as u32), def.config, seed, genesis.graph.clone())
+                let node_seed = StreamId::Node(&def.name).seed(seed);
+                let mut node =
+                    Node::new(NodeId(i as u32), def.config, node_seed, genesis.graph.clone());
+                if scenario.views.unknown_ppm > 0 {
+                    let view_seed = StreamId::View(&def.name).seed(seed);
+                    let view_seed = u64::from_le_bytes(view_seed[..8].try_into().expect("8"));
+                    node.start_incomplete(view_seed, scenario.views.unknown_ppm);
+                }
+                node
             })
             .collect();
         let mut chain = MockChain::new(scenario.chain.start_height);

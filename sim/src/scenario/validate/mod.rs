@@ -115,6 +115,7 @@ pub(super) fn validate(at: Locator<'_>, raw: ScenarioFile) -> Result<Scenario, S
         random_faults: raw.random_faults,
         max_duration: SimTime::from_secs(raw.stop.max_duration_s),
         stop_when_idle: raw.stop.when_idle,
+        views: raw.views,
     })
 }
 
