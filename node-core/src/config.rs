@@ -214,7 +214,11 @@ pub struct NodeConfig {
     /// exclude the channel for the payment.
     pub apply_failure_updates: bool,
     /// How long it holds the parts of an incomplete multi-part payment before failing them all
-    /// with `mpp_timeout`, seconds (BOLT 4: at least 60; lnd 120, Core Lightning 70).
+    /// with `mpp_timeout`, seconds (BOLT 4: at least 60): lnd 120 (`DefaultHtlcHoldDuration`,
+    /// `invoices/invoiceregistry.go`); Core Lightning 70 (DESIGN.md; 60 in
+    /// `lightningd/htlc_set.c` per the research notes, not confirmed from source); LDK 120
+    /// (`MPP_TIMEOUT_TICKS` = 3 ticks of a minute, timed out on the third tick after the first
+    /// part: 120 to 180 s, `ln/channelmanager.rs`); Eclair 60 (`multi-part-payment-expiry`).
     pub mpp_timeout_s: u32,
 }
 
