@@ -419,6 +419,34 @@ mod tests {
         assert_eq!(NodeConfig::preset(Implementation::Lnd).invoice_expiry_s, 86_400);
     }
 
+    /// The behaviour each preset takes from its implementation (FIDELITY.md), one row each.
+    #[test]
+    fn presets_follow_their_implementations() {
+        use crate::config::{DustExposure, OfflinePeerFailure};
+        let [lnd, cln, ldk, eclair] =
+            [Implementation::Lnd, Implementation::Cln, Implementation::Ldk, Implementation::Eclair]
+                .map(NodeConfig::preset);
+        let names = [lnd, cln, ldk, eclair].map(|c| c.router.name());
+        assert_eq!(names, ["lnd_apriori", "cln", "ldk", "eclair"]);
+        let each = |f: fn(&NodeConfig) -> u64| [lnd, cln, ldk, eclair].map(|c| f(&c));
+        assert_eq!(each(|c| u64::from(c.max_total_cltv_delta)), [2016, 2016, 1008, 1008]);
+        assert_eq!(each(|c| u64::from(c.max_forward_cltv_delta)), [2016; 4]);
+        assert_eq!(each(|c| u64::from(c.policy_grace_s)), [0, 600, 300, 600]);
+        assert_eq!(each(|c| c.gossip_flush_interval_ms), [90_000, 60_000, 0, 60_000]);
+        assert_eq!(each(|c| u64::from(c.disable_after_offline_s)), [1200, 1200, 600, 1200]);
+        assert_eq!(each(|c| u64::from(c.enable_after_reconnect_s)), [1140, 0, 300, 0]);
+        assert_eq!(each(|c| u64::from(c.forget_spent_after_blocks)), [0, 12, 2016, 12]);
+        assert_eq!(each(|c| c.commit_batch_ms), [50, 0, 0, 0]);
+        assert_eq!(each(|c| c.forward_hold_max_ms), [0, 0, 500, 0]);
+        assert_eq!(each(|c| u64::from(c.mpp_timeout_s)), [120, 70, 120, 60]);
+        assert_eq!(each(|c| u64::from(c.apply_failure_updates)), [1, 1, 0, 0]);
+        assert_eq!(each(|c| u64::from(c.channel.anchors)), [1, 1, 0, 1]);
+        assert_eq!(lnd.offline_peer_failure, OfflinePeerFailure::UnknownNextPeer);
+        assert_eq!(ldk.offline_peer_failure, OfflinePeerFailure::DisabledOnceAnnounced);
+        assert_eq!(cln.channel.max_dust_exposure, DustExposure::Fixed(50_000_000));
+        assert_eq!(ldk.channel.max_dust_exposure.limit_msat(253), 2_530_000);
+    }
+
     #[test]
     fn fee_limits_follow_each_implementation() {
         let cln = NodeConfig::preset(Implementation::Cln);

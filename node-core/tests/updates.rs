@@ -158,3 +158,36 @@ fn a_channel_has_anchors_only_if_both_ends_support_them() {
     assert!(!net.channel(0, with_ldk).anchors && !net.channel(2, with_ldk).anchors);
     net.discard_routine_events();
 }
+
+/// Node 1's channel with node 2, as node 1 announces it: disabled or not.
+fn announced_disabled(net: &TestNet, scid: node_core::Scid) -> bool {
+    let direction = usize::from(net.nodes[1].id() > net.nodes[2].id());
+    let channel = net.nodes[1].graph().channel(scid).expect("node 1 knows its channel");
+    channel.directions[direction].expect("with its own update").disabled
+}
+
+/// A peer away past the disable timeout, then back: lnd announces the channel enabled again only
+/// after `chan-enable-timeout` (19 min); Core Lightning at once.
+#[test]
+fn a_channel_is_enabled_again_when_each_implementation_does() {
+    for (enable_after_s, implementation) in [(1_140, "lnd"), (0, "cln")] {
+        let mut config = NodeConfig::default();
+        config.channel.minimum_depth = 1;
+        config.commit_batch_ms = 0;
+        config.enable_after_reconnect_s = enable_after_s;
+        let mut net = TestNet::with_configs(vec![config; 3]);
+        net.open_channel(0, 1, 1_000_000, 0, true);
+        let scid = net.open_channel(1, 2, 1_000_000, 0, true);
+        net.mine(6);
+        net.advance(180);
+        net.disconnect(1, 2);
+        net.advance(u64::from(config.disable_after_offline_s) + 1);
+        assert!(announced_disabled(&net, scid), "{implementation}: disabled while away");
+        net.reconnect(1, 2);
+        net.advance(1_000);
+        assert_eq!(announced_disabled(&net, scid), enable_after_s > 1_000, "{implementation}");
+        net.advance(200);
+        assert!(!announced_disabled(&net, scid), "{implementation}: enabled 1,200 s after");
+        net.take_events_where(|_| true);
+    }
+}
