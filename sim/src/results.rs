@@ -118,9 +118,25 @@ pub struct PaymentRecord {
     pub fee_msat: Option<u64>,
     /// The last attempt was settled on chain (its first channel closed with it in flight).
     pub on_chain: bool,
+    /// Attempt rounds: the parts sent together (at one instant) are one round, so a payment
+    /// split into three parts at once and retried once has 2 rounds and 4 or more attempts.
+    pub rounds: u32,
+    /// When the last round was sent.
+    last_round_at: Option<SimTime>,
 }
 
 impl PaymentRecord {
+    /// The round it succeeded on (its last: the parts of the last round completed it), if it
+    /// succeeded.
+    pub fn success_round(&self) -> Option<u32> {
+        (self.outcome == Outcome::Succeeded).then_some(self.rounds)
+    }
+
+    /// Whether it succeeded on its first round.
+    pub fn first_try(&self) -> bool {
+        self.success_round() == Some(1)
+    }
+
     /// Hops of its longest path.
     pub fn hops(&self) -> usize {
         self.routes.iter().map(|r| r.len().saturating_sub(1)).max().unwrap_or(0)
@@ -184,6 +200,8 @@ pub struct AttemptRecord {
     pub failure_code: Option<FailureCode>,
     /// It was settled or failed on chain.
     pub on_chain: bool,
+    /// The payment's round it was sent in, from 1.
+    pub round: u32,
 }
 
 /// All payments of a run.
@@ -232,6 +250,45 @@ pub struct PaymentStats {
     pub latency_p90_us: u64,
     /// Largest latency of succeeded payments, µs.
     pub latency_max_us: u64,
+    /// Attempt rounds over all payments (the parts sent together are one round).
+    pub rounds: u64,
+    /// Succeeded on the first round.
+    pub first_try: u64,
+    /// Succeeded within 1, 2, 3, 5 and 10 rounds, and at all, among the payments started.
+    pub within_rounds: Vec<WithinRounds>,
+}
+
+/// How many of the payments started succeeded within a number of attempt rounds, with the 95%
+/// Wilson score interval of the rate.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct WithinRounds {
+    /// The most rounds; `null`: any number.
+    pub max_rounds: Option<u32>,
+    /// Succeeded within them.
+    pub succeeded: u64,
+    /// Per million payments started.
+    pub rate_ppm: u64,
+    /// Lower end of the 95% Wilson score interval, ppm.
+    pub wilson_low_ppm: u64,
+    /// Upper end, ppm.
+    pub wilson_high_ppm: u64,
+}
+
+/// The round counts success is reported within (`None`: any).
+pub const WITHIN_ROUNDS: [Option<u32>; 6] = [Some(1), Some(2), Some(3), Some(5), Some(10), None];
+
+/// The 95% Wilson score interval of `successes` in `n`, in ppm.
+pub fn wilson_ppm(successes: u64, n: u64) -> (u64, u64) {
+    if n == 0 {
+        return (0, 0);
+    }
+    let (n_f, z) = (n as f64, 1.96_f64);
+    let p = successes as f64 / n_f;
+    let denominator = 1.0 + z * z / n_f;
+    let center = (p + z * z / (2.0 * n_f)) / denominator;
+    let half = z * (p * (1.0 - p) / n_f + z * z / (4.0 * n_f * n_f)).sqrt() / denominator;
+    let ppm = |x: f64| (x.clamp(0.0, 1.0) * 1e6).round() as u64;
+    (ppm(center - half), ppm(center + half))
 }
 
 impl PaymentStats {
@@ -246,6 +303,8 @@ impl PaymentStats {
             }
             stats.total += 1;
             stats.attempts += u64::from(p.attempts);
+            stats.rounds += u64::from(p.rounds);
+            stats.first_try += u64::from(p.first_try());
             match p.outcome {
                 Outcome::Succeeded => {
                     stats.succeeded += 1;
@@ -276,6 +335,31 @@ impl PaymentStats {
         stats.latency_p50_us = pick(50);
         stats.latency_p90_us = pick(90);
         stats.latency_max_us = latencies.last().copied().unwrap_or(0);
+        stats
+    }
+
+    /// [`PaymentStats::over`] with success within [`WITHIN_ROUNDS`] rounds filled in.
+    pub fn with_rounds<'a>(
+        payments: impl IntoIterator<Item = &'a PaymentRecord> + Clone,
+    ) -> PaymentStats {
+        let mut stats = PaymentStats::over(payments.clone());
+        let rounds: Vec<u32> =
+            payments.into_iter().filter_map(PaymentRecord::success_round).collect();
+        stats.within_rounds = WITHIN_ROUNDS
+            .iter()
+            .map(|&max_rounds| {
+                let succeeded =
+                    rounds.iter().filter(|&&r| max_rounds.is_none_or(|k| r <= k)).count() as u64;
+                let (wilson_low_ppm, wilson_high_ppm) = wilson_ppm(succeeded, stats.total);
+                WithinRounds {
+                    max_rounds,
+                    succeeded,
+                    rate_ppm: (succeeded * 1_000_000).checked_div(stats.total).unwrap_or(0),
+                    wilson_low_ppm,
+                    wilson_high_ppm,
+                }
+            })
+            .collect();
         stats
     }
 }
@@ -335,13 +419,19 @@ impl Results {
                     routes: Vec::new(),
                     fee_msat: None,
                     on_chain: false,
+                    rounds: 0,
+                    last_round_at: None,
                 });
             }
             Event::PaymentAttempted { payment_id, attempt: number, route } => {
                 let r = record(self, node, payment_id);
                 r.attempts = *number;
                 r.routes = vec![path(route)];
-                let payment = r.id;
+                if r.last_round_at != Some(now) {
+                    r.rounds += 1;
+                    r.last_round_at = Some(now);
+                }
+                let (payment, round) = (r.id, r.rounds);
                 self.attempt_index.insert((node, *payment_id, *number), self.attempts.len());
                 self.attempts.push(AttemptRecord {
                     payment,
@@ -355,6 +445,7 @@ impl Results {
                     failing_hop: None,
                     failure_code: None,
                     on_chain: false,
+                    round,
                 });
             }
             Event::PaymentAttemptFailed { payment_id, attempt: number, failure } => {
@@ -423,13 +514,15 @@ impl Results {
             routes: Vec::new(),
             fee_msat: None,
             on_chain: false,
+            rounds: 0,
+            last_round_at: None,
         });
         id
     }
 
     /// Counts and totals over every payment.
     pub fn stats(&self) -> PaymentStats {
-        PaymentStats::over(&self.payments)
+        PaymentStats::with_rounds(&self.payments)
     }
 
     /// Counts and totals per router, by router label ([`PaymentRecord::router`]).
@@ -438,7 +531,8 @@ impl Results {
         routers
             .into_iter()
             .map(|router| {
-                let stats = PaymentStats::over(self.payments.iter().filter(|p| p.router == router));
+                let stats =
+                    PaymentStats::with_rounds(self.payments.iter().filter(|p| p.router == router));
                 (router.to_owned(), stats)
             })
             .collect()
@@ -463,7 +557,7 @@ impl Results {
     pub fn write_csv(&self, names: &[String], out: &mut dyn Write) -> io::Result<()> {
         writeln!(
             out,
-            "id,sender,receiver,amount_msat,start_us,end_us,outcome,failure_code,failure_reason,attempts,hops,fee_msat,route,on_chain,router,parts"
+            "id,sender,receiver,amount_msat,start_us,end_us,outcome,failure_code,failure_reason,attempts,hops,fee_msat,route,on_chain,router,parts,rounds,first_try,success_round"
         )?;
         let path = |route: &[NodeId]| {
             route.iter().map(|n| names[n.index()].as_str()).collect::<Vec<_>>().join(">")
@@ -472,7 +566,7 @@ impl Results {
             let routes: Vec<String> = p.routes.iter().map(|r| path(r)).collect();
             writeln!(
                 out,
-                "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
+                "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
                 p.id,
                 names[p.sender.index()],
                 names[p.receiver.index()],
@@ -489,6 +583,9 @@ impl Results {
                 u8::from(p.on_chain),
                 p.router,
                 p.parts(),
+                p.rounds,
+                u8::from(p.first_try()),
+                p.success_round().map(|r| r.to_string()).unwrap_or_default(),
             )?;
         }
         Ok(())
@@ -498,13 +595,13 @@ impl Results {
     pub fn write_attempts_csv(&self, names: &[String], out: &mut dyn Write) -> io::Result<()> {
         writeln!(
             out,
-            "payment,attempt,start_us,end_us,outcome,amount_msat,fee_msat,hops,route,failing_hop,failure_code,on_chain"
+            "payment,attempt,start_us,end_us,outcome,amount_msat,fee_msat,hops,route,failing_hop,failure_code,on_chain,round"
         )?;
         for a in &self.attempts {
             let route: Vec<&str> = a.route.iter().map(|n| names[n.index()].as_str()).collect();
             writeln!(
                 out,
-                "{},{},{},{},{},{},{},{},{},{},{},{}",
+                "{},{},{},{},{},{},{},{},{},{},{},{},{}",
                 a.payment,
                 a.attempt,
                 a.start.as_micros(),
@@ -517,6 +614,7 @@ impl Results {
                 a.failing_hop.map(|h| h.to_string()).unwrap_or_default(),
                 a.failure_code.map(|c| c.0.to_string()).unwrap_or_default(),
                 u8::from(a.on_chain),
+                a.round,
             )?;
         }
         Ok(())
@@ -618,15 +716,16 @@ mod tests {
         results.write_csv(&names, &mut csv).unwrap();
         let text = String::from_utf8(csv).unwrap();
         let lines: Vec<&str> = text.lines().collect();
-        assert_eq!(lines[1], "0,a,c,1000,10,30,succeeded,,,2,2,5,a>d>c,0,cheapest,1");
-        assert_eq!(lines[2], "1,b,a,5,40,41,failed,,no_route,0,0,,,0,min_cost_flow,0");
+        // Succeeded on its second round (the retry at 20 µs): not a first try.
+        assert_eq!(lines[1], "0,a,c,1000,10,30,succeeded,,,2,2,5,a>d>c,0,cheapest,1,2,0,2");
+        assert_eq!(lines[2], "1,b,a,5,40,41,failed,,no_route,0,0,,,0,min_cost_flow,0,0,0,");
         let mut csv = Vec::new();
         results.write_attempts_csv(&names, &mut csv).unwrap();
         let text = String::from_utf8(csv).unwrap();
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), 3);
-        assert_eq!(lines[1], "0,1,10,20,failed,1000,7,2,a>b>c,1,4103,0");
-        assert_eq!(lines[2], "0,2,20,30,settled,1000,5,2,a>d>c,,,0");
+        assert_eq!(lines[1], "0,1,10,20,failed,1000,7,2,a>b>c,1,4103,0,1");
+        assert_eq!(lines[2], "0,2,20,30,settled,1000,5,2,a>d>c,,,0,2");
         let by_router = results.stats_by_router();
         assert_eq!(by_router.keys().collect::<Vec<_>>(), ["cheapest", "min_cost_flow"]);
         assert_eq!(by_router["cheapest"].succeeded, 1);
@@ -638,7 +737,30 @@ mod tests {
         );
         assert_eq!(stats.success_rate_ppm, 500_000);
         assert_eq!(stats.latency_p50_us, 20);
+        // Rounds: the succeeded payment took 2, the failed one none.
+        assert_eq!((stats.rounds, stats.first_try), (2, 0));
+        let within: Vec<(Option<u32>, u64)> =
+            stats.within_rounds.iter().map(|w| (w.max_rounds, w.succeeded)).collect();
+        assert_eq!(
+            within,
+            [(Some(1), 0), (Some(2), 1), (Some(3), 1), (Some(5), 1), (Some(10), 1), (None, 1)]
+        );
+        let two = &stats.within_rounds[1];
+        assert_eq!(
+            (two.rate_ppm, two.wilson_low_ppm, two.wilson_high_ppm),
+            (500_000, 94_529, 905_471)
+        );
         assert_eq!(results.global_id(NodeId(1), PaymentId(0)), Some(1));
+    }
+
+    #[test]
+    fn the_wilson_interval_matches_the_formula() {
+        // 80 of 100 at 95%: 0.7112 to 0.8666 (worked out with z = 1.96).
+        assert_eq!(wilson_ppm(80, 100), (711_169, 866_634));
+        assert_eq!(wilson_ppm(0, 0), (0, 0));
+        let (low, high) = wilson_ppm(0, 10);
+        assert_eq!(low, 0);
+        assert!(high > 0 && high < 400_000);
     }
 
     #[test]
