@@ -184,6 +184,13 @@ pub struct NodeConfig {
     pub router: RouterConfig,
     /// Most parts of one multi-part payment in flight at once (lnd 16, LDK 10).
     pub max_parts: u32,
+    /// Most attempt rounds of a payment (the parts sent at one instant are one round) before
+    /// it gives up with `attempt_limit`; 0: no limit, the payment timeout alone ends it. lnd,
+    /// Core Lightning and LDK 0: lnd retries until its timeout, Core Lightning's `pay` counts 10
+    /// retries per part (not a round limit: not modelled), LDK leaves `Retry` to its user.
+    /// Eclair 5 (`max-payment-attempts`, 0.5 `reference.conf`; not confirmed from source for
+    /// 0.13).
+    pub max_rounds: u32,
     /// Smallest part it splits off when a whole amount finds no route, msat (lnd's
     /// `DefaultShardMinAmt`, 10,000 sat).
     pub min_part_msat: u64,
@@ -269,6 +276,7 @@ impl NodeConfig {
             forget_spent_after_blocks: 0,
             router: RouterConfig::Lnd(LndParams::default()),
             max_parts: 16,
+            max_rounds: 0,
             min_part_msat: 10_000_000,
             mpp_timeout_s: 120,
             commit_batch_ms: 50,
@@ -371,6 +379,7 @@ impl NodeConfig {
                 max_fee_whole_below_msat: 0,
                 mpp_timeout_s: 60,
                 router: RouterConfig::Eclair(EclairParams::default()),
+                max_rounds: 5,
                 apply_failure_updates: false,
                 forget_spent_after_blocks: 12,
                 enable_after_reconnect_s: 0,
@@ -439,6 +448,7 @@ mod tests {
         assert_eq!(each(|c| c.commit_batch_ms), [50, 0, 0, 0]);
         assert_eq!(each(|c| c.forward_hold_max_ms), [0, 0, 500, 0]);
         assert_eq!(each(|c| u64::from(c.mpp_timeout_s)), [120, 70, 120, 60]);
+        assert_eq!(each(|c| u64::from(c.max_rounds)), [0, 0, 0, 5]);
         assert_eq!(each(|c| u64::from(c.apply_failure_updates)), [1, 1, 0, 0]);
         assert_eq!(each(|c| u64::from(c.channel.anchors)), [1, 1, 0, 1]);
         assert_eq!(lnd.offline_peer_failure, OfflinePeerFailure::UnknownNextPeer);

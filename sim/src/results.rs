@@ -232,6 +232,8 @@ pub struct PaymentStats {
     pub failed_timeout: u64,
     /// Failed: the recipient rejected it (`recipient_rejected`).
     pub failed_recipient: u64,
+    /// Failed: the payer's limit on attempt rounds was reached (`attempt_limit`).
+    pub failed_attempt_limit: u64,
     /// Never started: the payer's or payee's node was down, or refused the command.
     pub refused: u64,
     /// Succeeded per million started.
@@ -320,6 +322,7 @@ impl PaymentStats {
                         FailureReason::NoRoute => stats.failed_no_route += 1,
                         FailureReason::Timeout => stats.failed_timeout += 1,
                         FailureReason::RecipientRejected => stats.failed_recipient += 1,
+                        FailureReason::AttemptLimit => stats.failed_attempt_limit += 1,
                     }
                 }
                 Outcome::Pending => stats.pending += 1,

@@ -20,7 +20,12 @@ fn payments(text: &str) -> Vec<PaymentRecord> {
 /// hold 580,000 sat on the forwarder's side: no single path carries the whole amount, two halves
 /// fit. `router` is the scenario's router (empty: each node's preset).
 fn two_paths(implementation: &str, router: &str) -> PaymentRecord {
-    let text = format!(
+    payments(&two_paths_text(implementation, router)).remove(0)
+}
+
+/// The scenario of [`two_paths`].
+fn two_paths_text(implementation: &str, router: &str) -> String {
+    format!(
         r#"Scenario(
             name: "two_paths",
             {router}
@@ -37,8 +42,7 @@ fn two_paths(implementation: &str, router: &str) -> PaymentRecord {
             ],
             script: [Pay(from: "s", to: "t", amount_msat: 1_000_000_000)],
         )"#
-    );
-    payments(&text).remove(0)
+    )
 }
 
 /// lnd's mission control fails a→t and b→t at 1,000,000 sat only: the halves may use them.
@@ -359,4 +363,37 @@ fn a_node_that_starts_without_a_channel_learns_it_from_a_newer_update() {
     let no_route =
         outcomes.iter().filter(|o| **o == Outcome::Failed(FailureReason::NoRoute)).count();
     assert!(no_route > 0 && no_route < outcomes.len(), "{no_route} of {}", outcomes.len());
+}
+
+/// The two-path network of `two_paths`, paid by an lnd node whose payments may make at most
+/// `max_rounds` attempt rounds.
+fn two_paths_with_rounds(max_rounds: u32) -> PaymentRecord {
+    let text = two_paths_text("lnd", "").replace(
+        r#"(name: "s", implementation: lnd)"#,
+        &format!(r#"(name: "s", implementation: lnd, config: (max_rounds: {max_rounds}))"#),
+    );
+    payments(&text).remove(0)
+}
+
+/// Rounds, as lnd plans them here: 1, the whole over a (fails at a); 2, the whole over b (fails
+/// at b); 3, a half over a and, at the same instant, the other half over a too (lnd counts its
+/// own 500,000 sat in flight against a -> t's 1,200,000 sat capacity, not a's 580,000 sat
+/// balance), which fails; 4, that half over b: paid. With a limit of 1 round the payer gives up
+/// after the first failure; with 3 it gives up when round 4 is due (the half held at t fails
+/// back with mpp_timeout); with 4 it pays on round 4, not a first try. Eclair's preset allows 5.
+#[test]
+fn a_payer_stops_at_its_limit_of_attempt_rounds() {
+    let p = two_paths_with_rounds(1);
+    assert_eq!(p.outcome, Outcome::Failed(FailureReason::AttemptLimit));
+    assert_eq!((p.attempts, p.rounds), (1, 1));
+    let p = two_paths_with_rounds(3);
+    assert_eq!(p.outcome, Outcome::Failed(FailureReason::AttemptLimit));
+    assert_eq!((p.attempts, p.rounds), (4, 3));
+    assert_eq!(p.failure_code, Some(FailureCode::MPP_TIMEOUT));
+    let p = two_paths_with_rounds(4);
+    assert_eq!(p.outcome, Outcome::Succeeded, "{p:?}");
+    assert_eq!((p.attempts, p.rounds, p.success_round(), p.first_try()), (5, 4, Some(4), false));
+    let unlimited = two_paths("lnd", "");
+    assert_eq!((unlimited.rounds, unlimited.success_round()), (4, Some(4)));
+    assert_eq!(node_core::NodeConfig::preset(node_core::Implementation::Eclair).max_rounds, 5);
 }

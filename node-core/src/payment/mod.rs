@@ -43,6 +43,8 @@ pub enum FailureReason {
     Timeout,
     /// The recipient refused the payment (unknown hash, wrong amount or CLTV, expired invoice).
     RecipientRejected,
+    /// The payer's limit on attempt rounds was reached ([`NodeConfig::max_rounds`]).
+    AttemptLimit,
 }
 
 impl FailureReason {
@@ -52,6 +54,7 @@ impl FailureReason {
             FailureReason::NoRoute => 1,
             FailureReason::Timeout => 2,
             FailureReason::RecipientRejected => 3,
+            FailureReason::AttemptLimit => 4,
         }
     }
 
@@ -61,6 +64,7 @@ impl FailureReason {
             FailureReason::NoRoute => "no_route",
             FailureReason::Timeout => "timeout",
             FailureReason::RecipientRejected => "recipient_rejected",
+            FailureReason::AttemptLimit => "attempt_limit",
         }
     }
 }
@@ -143,6 +147,12 @@ pub struct OutboundPayment {
     pub mpp: bool,
     /// Most parts in flight at once.
     pub max_parts: u32,
+    /// Most attempt rounds (0: no limit): the parts sent at one instant are one round.
+    pub max_rounds: u32,
+    /// Attempt rounds sent so far.
+    pub rounds: u32,
+    /// When the last round was sent.
+    pub last_round_at: Option<SimTime>,
     /// Smallest part the payer splits off when a whole amount finds no route, msat.
     pub min_part_msat: u64,
     /// The router that plans it.
@@ -202,6 +212,9 @@ impl OutboundPayment {
             deadline: now.plus_secs(u64::from(config.payment_timeout_s)),
             mpp: false,
             max_parts: config.max_parts.max(1),
+            max_rounds: config.max_rounds,
+            rounds: 0,
+            last_round_at: None,
             min_part_msat: config.min_part_msat,
             router,
             attempts: 0,

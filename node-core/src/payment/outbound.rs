@@ -117,8 +117,20 @@ impl OutboundPayments {
             if payment.in_flight_msat() >= payment.amount_msat {
                 return None;
             }
+            // Parts sent at one instant are one round; a payer with a round limit gives up
+            // rather than start another.
+            let new_round = payment.last_round_at != Some(view.now);
+            if new_round && payment.max_rounds > 0 && payment.rounds >= payment.max_rounds {
+                payment.give_up = Some(FailureReason::AttemptLimit);
+                continue;
+            }
             let routes = self.plan(id, view);
             if !routes.is_empty() {
+                let payment = self.payments.get_mut(&id).expect("exists");
+                if new_round {
+                    payment.rounds += 1;
+                    payment.last_round_at = Some(view.now);
+                }
                 return Some(routes);
             }
             self.payments.get_mut(&id).expect("exists").give_up = Some(FailureReason::NoRoute);

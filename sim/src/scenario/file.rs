@@ -326,6 +326,8 @@ pub struct NodeOverrides {
     pub persist_us: Option<u64>,
     /// The most a channel may hold in dust HTLCs, msat (a fixed limit).
     pub max_dust_exposure_msat: Option<u64>,
+    /// Most attempt rounds of a payment (0: no limit).
+    pub max_rounds: Option<u32>,
 }
 
 impl NodeOverrides {
@@ -367,6 +369,7 @@ impl NodeOverrides {
             forward_hold_min_ms => forward_hold_min_ms,
             forward_hold_max_ms => forward_hold_max_ms,
             persist_us => persist_us,
+            max_rounds => max_rounds,
         );
         if let Some(msat) = self.max_dust_exposure_msat {
             config.channel.max_dust_exposure = node_core::config::DustExposure::Fixed(msat);
