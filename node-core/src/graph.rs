@@ -5,7 +5,7 @@
 //! [`GraphView`]; gossip writes to it.
 
 use crate::gossip::{ChannelAnnouncement, ChannelUpdate};
-use crate::ids::{NodeId, Scid};
+use crate::ids::{NodeId, Scid, mix};
 use crate::policy::ChannelPolicy;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -190,14 +190,6 @@ impl Unknown {
             && b != self.me
             && mix(self.seed ^ mix(scid.0)) % 1_000_000 < u64::from(self.ppm)
     }
-}
-
-/// SplitMix64's finaliser: a fixed mixing function.
-fn mix(mut x: u64) -> u64 {
-    x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    x ^ (x >> 31)
 }
 
 /// One node's view: the shared base graph plus its own overlay.

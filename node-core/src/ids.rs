@@ -199,6 +199,16 @@ impl Preimage {
     }
 }
 
+/// SplitMix64's step and finaliser: a fast, fixed mixing function, for values that must look
+/// random but follow from their inputs alone (Core Lightning's fee fuzz, Eclair's route pick,
+/// which channels an incomplete view starts without). Not a random stream of its own.
+pub(crate) fn mix(mut x: u64) -> u64 {
+    x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^ (x >> 31)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -20,7 +20,7 @@
 use super::search::{Edge, Reached, Scorer, search};
 use super::{FailureMemory, Learned, Route, RouteRequest, Router};
 use crate::graph::GraphView;
-use crate::ids::{NodeId, SimTime};
+use crate::ids::{NodeId, SimTime, mix};
 use serde::{Deserialize, Serialize};
 
 /// Core Lightning's route parameters.
@@ -43,14 +43,6 @@ impl Default for ClnParams {
 #[derive(Clone, Copy, Debug)]
 pub struct ClnRouter {
     params: ClnParams,
-}
-
-/// SplitMix64: a fast, fixed mixing function, for the per-channel fuzz.
-fn mix(mut x: u64) -> u64 {
-    x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    x ^ (x >> 31)
 }
 
 impl ClnRouter {

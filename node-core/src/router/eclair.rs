@@ -26,7 +26,7 @@
 use super::search::{Edge, Reached, Scorer, Start, search, search_from};
 use super::{Learned, Route, RouteRequest, Router};
 use crate::graph::GraphView;
-use crate::ids::{NodeId, Scid, SimTime};
+use crate::ids::{NodeId, Scid, SimTime, mix};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 
@@ -307,14 +307,6 @@ impl EclairRouter {
         }
         found
     }
-}
-
-/// SplitMix64, for the random pick among the routes found.
-fn mix(mut x: u64) -> u64 {
-    x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    x ^ (x >> 31)
 }
 
 impl Router for EclairRouter {
