@@ -222,7 +222,7 @@ pub fn check_forward(
     if out_cltv < height + MIN_OUTGOING_CLTV_MARGIN_BLOCKS {
         return Err((FailureCode::EXPIRY_TOO_SOON, true));
     }
-    if out_cltv > height + rules.max_cltv_delta {
+    if out_cltv > height.saturating_add(rules.max_cltv_delta) {
         return Err((FailureCode::EXPIRY_TOO_FAR, false));
     }
     Ok(())

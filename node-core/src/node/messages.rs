@@ -93,7 +93,7 @@ impl Node {
     /// BOLT 1 `init`: the peer is ready; our funded channels with it are re-established, and it
     /// gets the gossip we have heard.
     fn on_init(&mut self, from: NodeId, init: Init) {
-        self.peers.init_received(from, init.anchors);
+        self.peers.init_received(from, init.anchors, self.now);
         self.out.emit(Event::PeerConnected { peer: from });
         let funded: Vec<ChannelId> = self
             .channels

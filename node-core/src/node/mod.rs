@@ -339,7 +339,14 @@ impl Node {
                 }
             }
             Timer::PeerOnline { peer } => {
-                if self.is_peer_ready(peer) {
+                // Only if it stayed the whole wait: a timer of an earlier connection that dropped
+                // and came back sooner does not count.
+                let after_us = u64::from(self.config.enable_after_reconnect_s) * 1_000_000;
+                let stayed = self
+                    .peers
+                    .ready_since(peer)
+                    .is_some_and(|at| self.now.micros_since(at) >= after_us);
+                if stayed {
                     self.set_away_disabled(peer, false);
                 }
             }
@@ -350,8 +357,10 @@ impl Node {
             }
             Timer::ProcessForwards => {
                 for (channel_id, htlc_id) in std::mem::take(&mut self.held_incoming) {
+                    // A channel shutting down still resolves its HTLCs; one gone on chain
+                    // resolves them there.
                     let held = self.channels.get(channel_id).is_some_and(|c| {
-                        c.phase() == ChannelPhase::Normal && c.received_htlc(htlc_id).is_some()
+                        c.phase() < ChannelPhase::ForceClosing && c.received_htlc(htlc_id).is_some()
                     });
                     if held {
                         self.process_incoming(channel_id, htlc_id);

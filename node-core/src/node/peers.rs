@@ -3,7 +3,7 @@
 //! and whether we announced our public channels with it disabled while it was away. State only;
 //! the node decides when to connect and what to announce.
 
-use crate::ids::NodeId;
+use crate::ids::{NodeId, SimTime};
 use std::collections::BTreeMap;
 
 /// First reconnection delay, seconds; doubled after each failure up to [`RECONNECT_MAX_S`].
@@ -21,6 +21,8 @@ struct Peer {
     disabled_while_away: bool,
     /// Its last `init` offered anchor channels.
     anchors: bool,
+    /// When its current connection became ready (its `init` arrived).
+    ready_at: Option<SimTime>,
 }
 
 /// Every peer the node has known, by id.
@@ -61,11 +63,17 @@ impl Peers {
     }
 
     /// `peer`'s `init` arrived: ready, and reconnection attempts start over.
-    pub(super) fn init_received(&mut self, peer: NodeId, anchors: bool) {
+    pub(super) fn init_received(&mut self, peer: NodeId, anchors: bool, now: SimTime) {
         let p = self.0.entry(peer).or_default();
         p.ready = true;
         p.backoff_s = 0;
         p.anchors = anchors;
+        p.ready_at = Some(now);
+    }
+
+    /// When `peer`'s current connection became ready, if it is ready.
+    pub(super) fn ready_since(&self, peer: NodeId) -> Option<SimTime> {
+        self.0.get(&peer).filter(|p| p.ready).and_then(|p| p.ready_at)
     }
 
     /// Whether `peer` said in its last `init` that it supports anchor channels.

@@ -374,7 +374,8 @@ impl Router for LndRouter {
                     self.record(now, node, peer, 0, false);
                     self.record(now, peer, node, 0, false);
                 }
-                (failing_hop, None)
+                // The pairs before the one into the failing node forwarded; that one did not.
+                (failing_hop.saturating_sub(1), None)
             }
             Learned::Failed { failing_hop, code } => match code {
                 // A policy failure says nothing about liquidity (the update in it is applied

@@ -65,6 +65,8 @@ pub(super) fn validate(at: Locator<'_>, raw: ScenarioFile) -> Result<Scenario, S
     if let Some(router) = &raw.router {
         v.router(router)?;
     }
+    let unknown_ppm = u64::from(raw.views.unknown_ppm);
+    v.within("unknown_ppm", unknown_ppm, 0, 1_000_000, "0 to 1000000 (every channel)")?;
     if let Some(w) = &raw.workload {
         v.workload(w, &raw.shops)?;
     }

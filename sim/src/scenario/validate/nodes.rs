@@ -104,6 +104,10 @@ impl Validator<'_> {
         let (hold_min, hold_max) = (config.forward_hold_min_ms, config.forward_hold_max_ms);
         self.within("forward_hold_max_ms", hold_max, 0, MAX_LATENCY_MS, "at most a day")?;
         self.within("forward_hold_min_ms", hold_min, 0, hold_max, "at most forward_hold_max_ms")?;
+        let far = u64::from(config.max_forward_cltv_delta);
+        self.within("max_forward_cltv_delta", far, 1, 100_000, "1 to 100000 blocks")?;
+        let total = u64::from(config.max_total_cltv_delta);
+        self.within("max_total_cltv_delta", total, 1, 100_000, "1 to 100000 blocks")?;
         let persist_max_us = MAX_LATENCY_MS * 1000;
         self.within("persist_us", config.persist_us, 0, persist_max_us, "at most a day")?;
         Ok(config)
