@@ -92,15 +92,7 @@ impl Node {
     pub(super) fn queue_gossip(&mut self, msg: GossipMessage, source: Option<NodeId>) {
         if self.gossip.push(msg, source) {
             let interval_us = self.config.gossip_flush_interval_ms.saturating_mul(1000);
-            let at = if interval_us == 0 {
-                self.now
-            } else {
-                let phase_us = self.gossip_phase_us % interval_us;
-                let now_us = self.now.as_micros();
-                // The first tick strictly after now.
-                let since_tick = (now_us + interval_us - phase_us) % interval_us;
-                self.now.plus_micros(interval_us - since_tick)
-            };
+            let at = if interval_us == 0 { self.now } else { self.next_tick(interval_us) };
             self.out.set_timer(at, Timer::GossipFlush);
         }
     }

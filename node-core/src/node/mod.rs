@@ -63,11 +63,12 @@ pub struct Node {
     onchain: OnChain,
     graph: GraphView,
     gossip: GossipQueue,
-    /// Where in each gossip interval this node's relay ticker fires, µs: nodes start at
-    /// different times, so their tickers are out of phase (from the seed, not its stream).
-    gossip_phase_us: u64,
-    /// When the commitment tick our batched updates wait for fires, if one is set.
-    commit_tick_at: Option<SimTime>,
+    /// Where in each interval this node's tickers (gossip relay, commitments) fire, µs: nodes
+    /// start at different times, so their tickers are out of phase (from the seed, not its
+    /// stream).
+    tick_phase_us: u64,
+    /// A commitment tick is set for our batched updates.
+    commit_tick_pending: bool,
     /// Received HTLCs, irrevocably committed, held until the forward-processing timer.
     held_incoming: Vec<(ChannelId, u64)>,
     invoices: Invoices,
@@ -93,8 +94,8 @@ impl Node {
             onchain: OnChain::new(id),
             graph: GraphView::new(graph),
             gossip: GossipQueue::default(),
-            gossip_phase_us: u64::from_le_bytes(seed[24..].try_into().expect("8 bytes")),
-            commit_tick_at: None,
+            tick_phase_us: u64::from_le_bytes(seed[24..].try_into().expect("8 bytes")),
+            commit_tick_pending: false,
             held_incoming: Vec::new(),
             invoices: Invoices::default(),
             payments: OutboundPayments::default(),
@@ -251,7 +252,7 @@ impl Node {
         self.gossip = GossipQueue::default();
         // The commitment tick and forward-processing timers died with the last life: updates
         // not signed are gone with the connections; held HTLCs (persisted) are held anew.
-        self.commit_tick_at = None;
+        self.commit_tick_pending = false;
         self.channels.release_batched();
         let held = std::mem::take(&mut self.held_incoming);
         self.fail_dropped(dropped);
@@ -352,7 +353,7 @@ impl Node {
             }
             Timer::MppTimeout { payment_hash } => self.mpp_timed_out(payment_hash),
             Timer::CommitTick => {
-                self.commit_tick_at = None;
+                self.commit_tick_pending = false;
                 self.channels.release_batched();
             }
             Timer::ProcessForwards => {
@@ -386,6 +387,13 @@ impl Node {
         self.held_incoming.push((channel_id, htlc_id));
     }
 
+    /// The first tick strictly after now of a ticker of `interval_us` (> 0) at this node's phase.
+    pub(super) fn next_tick(&self, interval_us: u64) -> SimTime {
+        let phase_us = self.tick_phase_us % interval_us;
+        let since_tick = (self.now.as_micros() + interval_us - phase_us) % interval_us;
+        self.now.plus_micros(interval_us - since_tick)
+    }
+
     /// Sends `commitment_signed` on every channel touched by this input that has something to
     /// sign, and moves cooperative closes forward. New updates of ours wait for the next
     /// commitment tick if the node batches them (`commit_batch_ms`, at the node's own phase).
@@ -393,11 +401,9 @@ impl Node {
         let interval_us = self.config.commit_batch_ms.saturating_mul(1000);
         if interval_us == 0 {
             self.channels.release_batched();
-        } else if self.channels.has_batched() && self.commit_tick_at.is_none() {
-            let phase_us = self.gossip_phase_us % interval_us;
-            let since_tick = (self.now.as_micros() + interval_us - phase_us) % interval_us;
-            let at = self.now.plus_micros(interval_us - since_tick);
-            self.commit_tick_at = Some(at);
+        } else if self.channels.has_batched() && !self.commit_tick_pending {
+            self.commit_tick_pending = true;
+            let at = self.next_tick(interval_us);
             self.out.set_timer(at, Timer::CommitTick);
         }
         while let Some(id) = self.channels.pop_dirty() {
