@@ -61,27 +61,32 @@ pub enum Refusal {
     Invoice(CommandError),
     /// The payer's node refused to pay (see [`CommandError::name`]).
     Pay(CommandError),
+    /// The workload found no payee other than the payer (or no shop but the customer's own) in
+    /// 64 draws.
+    NoDistinctPayee,
 }
 
 impl Refusal {
-    /// Its name in results: `payer_offline`, `payee_offline`, `payee_refused`, or the payer's
-    /// [`CommandError::name`].
+    /// Its name in results: `payer_offline`, `payee_offline`, `payee_refused`,
+    /// `no_distinct_payee`, or the payer's [`CommandError::name`].
     pub fn name(self) -> &'static str {
         match self {
             Refusal::PayerOffline => "payer_offline",
             Refusal::PayeeOffline => "payee_offline",
             Refusal::Invoice(_) => "payee_refused",
             Refusal::Pay(error) => error.name(),
+            Refusal::NoDistinctPayee => "no_distinct_payee",
         }
     }
 
-    /// A stable integer for traces: 1 payer offline, 2 payee offline, 3 the payee refused, and
-    /// 10 + [`CommandError::code`] for the payer's refusal.
+    /// A stable integer for traces: 1 payer offline, 2 payee offline, 3 the payee refused, 4 no
+    /// distinct payee, and 10 + [`CommandError::code`] for the payer's refusal.
     pub fn code(self) -> u64 {
         match self {
             Refusal::PayerOffline => 1,
             Refusal::PayeeOffline => 2,
             Refusal::Invoice(_) => 3,
+            Refusal::NoDistinctPayee => 4,
             Refusal::Pay(error) => 10 + u64::from(error.code()),
         }
     }
@@ -236,6 +241,8 @@ pub struct PaymentStats {
     pub failed_attempt_limit: u64,
     /// Never started: the payer's or payee's node was down, or refused the command.
     pub refused: u64,
+    /// The refused ones by reason ([`Refusal::name`]).
+    pub refused_by_reason: BTreeMap<&'static str, u64>,
     /// Succeeded per million started.
     pub success_rate_ppm: u64,
     /// Amount delivered by succeeded payments, msat.
@@ -299,8 +306,9 @@ impl PaymentStats {
         let mut stats = PaymentStats::default();
         let mut latencies = Vec::new();
         for p in payments {
-            if let Outcome::Refused(_) = p.outcome {
+            if let Outcome::Refused(refusal) = p.outcome {
                 stats.refused += 1;
+                *stats.refused_by_reason.entry(refusal.name()).or_default() += 1;
                 continue;
             }
             stats.total += 1;

@@ -389,7 +389,9 @@ impl RunSummary {
             p.pending
         );
         if p.refused > 0 {
-            let _ = write!(s, "; {} never started (a node down or refusing)", p.refused);
+            let reasons: Vec<String> =
+                p.refused_by_reason.iter().map(|(reason, n)| format!("{n} {reason}")).collect();
+            let _ = write!(s, "; {} never started ({})", p.refused, reasons.join(", "));
         }
         s.push('\n');
         if p.succeeded > 0 {

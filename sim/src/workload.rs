@@ -1,8 +1,9 @@
 //! Payment workloads: payments arriving as a Poisson process between two times, each from a
 //! sender to a distinct receiver for an amount drawn from a distribution. Senders and receivers
 //! are drawn from the nodes that have a channel enabled in some direction at the start:
-//! uniformly, weighted by their channels' capacity, or from a named set (merchants, or the
-//! largest nodes); receivers may also be shops, whose items customers buy. Everything is drawn
+//! uniformly, weighted by their channels' capacity, from a named set (merchants, or the largest
+//! nodes), or among those that can send or receive an amount at the start; receivers may also be
+//! shops, whose items customers buy. Everything is drawn
 //! from the stream `workload`. This module draws; the world makes the receiver invoice and the
 //! sender pay. Payment lists read from CSV are [`PaymentList`].
 
@@ -79,6 +80,18 @@ pub enum Endpoints {
     Nodes(Vec<String>),
     /// Uniformly among the `n` nodes with the most capacity (ties: the lower id).
     Largest(u32),
+    /// Uniformly among the nodes with a usable channel that can send `amount_sat` on the
+    /// starting network: what their channels can send, summed, covers it.
+    CanSend {
+        /// The amount, sat.
+        amount_sat: u64,
+    },
+    /// Uniformly among the nodes with a usable channel that can receive `amount_sat` on the
+    /// starting network: what their peers can send them, summed, covers it.
+    CanReceive {
+        /// The amount, sat.
+        amount_sat: u64,
+    },
     /// Receivers only: a uniformly drawn item of a uniformly drawn shop, bought by the sender as
     /// a customer (the amount is the item's price).
     Shops,
@@ -187,6 +200,15 @@ impl Workload {
         Workload { spec, stream, senders, receivers, shop_items, shop_nodes, drawn: 0 }
     }
 
+    /// Whether no distinct payee turned up for `arrival`: the payer drew itself (or a shop's
+    /// own node drew its shop) in every one of 64 draws.
+    pub fn payer_is_payee(&self, arrival: &Arrival) -> bool {
+        match *arrival {
+            Arrival::Pay { from, to, .. } => from == to,
+            Arrival::Buy { customer, shop, .. } => self.shop_nodes.get(shop) == Some(&customer),
+        }
+    }
+
     /// Whether any payment can be drawn at all.
     fn possible(&self) -> bool {
         if self.spec.receivers == Endpoints::Shops {
@@ -215,8 +237,10 @@ impl Workload {
 
     /// The next arrival: a payment from a sender to a distinct receiver for a drawn amount
     /// with the router whose turn it is (none: the sender's own), or a purchase at a shop.
-    /// `None` when no distinct receiver turned up in 64 draws.
-    pub fn draw(&mut self) -> Option<Arrival> {
+    /// When no distinct receiver turned up in 64 draws, the last draw is returned with the
+    /// payer as its payee (or a shop's own node as its customer): the world records it as not
+    /// paid ([`Workload::payer_is_payee`]).
+    pub fn draw(&mut self) -> Arrival {
         let router = match self.spec.routers.len() {
             0 => None,
             n => Some(self.spec.routers[(self.drawn % n as u64) as usize]),
@@ -226,15 +250,21 @@ impl Workload {
             let open: Vec<usize> =
                 (0..self.shop_items.len()).filter(|&i| self.shop_items[i] > 0).collect();
             // A shop's own node does not buy from it: such a draw is made again (64 times).
-            for _ in 0..64 {
+            let mut draw = || {
                 let customer = self.senders.pick(&mut self.stream);
                 let shop = open[self.stream.below(open.len() as u64) as usize];
                 let item = self.stream.below(self.shop_items[shop] as u64) as usize;
-                if self.shop_nodes.get(shop) != Some(&customer) {
-                    return Some(Arrival::Buy { customer, shop, item });
+                let own = self.shop_nodes.get(shop) == Some(&customer);
+                (Arrival::Buy { customer, shop, item }, own)
+            };
+            let mut arrival = draw();
+            for _ in 1..64 {
+                if !arrival.1 {
+                    break;
                 }
+                arrival = draw();
             }
-            return None;
+            return arrival.0;
         }
         let (from, to) = if self.senders.cumulative.is_none() && self.senders == self.receivers {
             // Uniform over one set: the receiver is drawn among the others in one go.
@@ -265,7 +295,7 @@ impl Workload {
                 self.stream.log_normal(median_msat, sigma).clamp(1, MAX_MONEY_MSAT)
             }
         };
-        (from != to).then_some(Arrival::Pay { from, to, amount_msat, router })
+        Arrival::Pay { from, to, amount_msat, router }
     }
 }
 
@@ -403,8 +433,7 @@ mod tests {
         let mut n = 0;
         while let Some(next) = w.next_arrival(at) {
             assert!(next > SimTime::from_secs(10) && next < SimTime::from_secs(1_010));
-            let Some(Arrival::Pay { from: s, to: r, amount_msat: amount, router }) = w.draw()
-            else {
+            let Arrival::Pay { from: s, to: r, amount_msat: amount, router } = w.draw() else {
                 panic!("a payment")
             };
             let turn = if n % 2 == 0 { RouterConfig::Cheapest } else { RouterConfig::ShortestHops };
@@ -458,8 +487,7 @@ mod tests {
         );
         for _ in 0..50 {
             match w.draw() {
-                Some(Arrival::Pay { from, to, .. }) => assert!(to == NodeId(3) && from != to),
-                None => {} // the pair came out equal 64 times: impossible in practice
+                Arrival::Pay { from, to, .. } => assert!(to == NodeId(3) && from != to),
                 other => panic!("{other:?}"),
             }
         }
@@ -468,9 +496,7 @@ mod tests {
         let mut w =
             Workload::new(spec, Stream::new(3, "workload"), everyone.clone(), everyone, shops);
         for _ in 0..20 {
-            let Some(Arrival::Buy { customer, shop, item }) = w.draw() else {
-                panic!("a purchase")
-            };
+            let Arrival::Buy { customer, shop, item } = w.draw() else { panic!("a purchase") };
             assert!(shop == 1 && item < 2, "only shop 1 has items");
             assert_ne!(customer, NodeId(2), "a shop's node does not buy from it");
         }

@@ -13,8 +13,9 @@ use crate::router::{FirstHop, Route};
 use crate::switch::HtlcSource;
 
 impl Node {
-    /// Our channels that can send an HTLC now: normal, with a ready peer and something to send.
-    fn first_hops(&self) -> Vec<FirstHop> {
+    /// Our channels that can send an HTLC now: normal, with a ready peer and something to send,
+    /// with what each can send. Read-only; the simulator's feasibility oracle reads it too.
+    pub fn sendable_channels(&self) -> impl Iterator<Item = FirstHop> + '_ {
         self.channels
             .iter()
             .filter(|c| c.phase() == ChannelPhase::Normal && self.peers.is_ready(c.peer()))
@@ -27,7 +28,26 @@ impl Node {
                 })
             })
             .filter(|f| f.available_msat > 0)
-            .collect()
+    }
+
+    /// What each of our channels could send were its peer connected: normal channels with
+    /// something to send, whatever the peer's state (the starting network, before any peer has
+    /// connected).
+    pub fn spendable_channels(&self) -> impl Iterator<Item = FirstHop> + '_ {
+        self.channels.iter().filter(|c| c.phase() == ChannelPhase::Normal).filter_map(|c| {
+            Some(FirstHop {
+                scid: c.scid()?,
+                peer: c.peer(),
+                available_msat: c.available_to_send_msat(),
+                htlc_minimum_msat: c.remote_params().htlc_minimum_msat,
+            })
+            .filter(|f| f.available_msat > 0)
+        })
+    }
+
+    /// [`Node::sendable_channels`], collected.
+    fn first_hops(&self) -> Vec<FirstHop> {
+        self.sendable_channels().collect()
     }
 
     /// Takes `payment` on and sends its first parts.

@@ -12,17 +12,26 @@ use crate::scenario::Scenario;
 use crate::shop::{AppMessage, AppSend};
 use crate::trace::Kind;
 use crate::workload::{Arrival, Endpoints, Picker, Workload};
-use node_core::NodeId;
 use node_core::node::{Command, CommandOutput};
 use node_core::payment::PaymentId;
 use node_core::router::RouterConfig;
+use node_core::{Node, NodeId};
 use std::collections::BTreeMap;
 
 /// The workload of `scenario` on the network of `genesis`: senders and receivers are drawn from
 /// the nodes with a channel that can carry a payment in at least one direction (weighted, where
 /// asked, by those channels' capacity).
-pub(super) fn workload(scenario: &Scenario, genesis: &Genesis) -> Option<Workload> {
+pub(super) fn workload(scenario: &Scenario, genesis: &Genesis, nodes: &[Node]) -> Option<Workload> {
     let spec = scenario.workload.clone()?;
+    // What each node's channels can send, and what its peers can send it, at the start.
+    let (mut send_msat, mut receive_msat) = (vec![0u64; nodes.len()], vec![0u64; nodes.len()]);
+    for (i, node) in nodes.iter().enumerate() {
+        for first in node.spendable_channels() {
+            send_msat[i] = send_msat[i].saturating_add(first.available_msat);
+            let peer = &mut receive_msat[first.peer.index()];
+            *peer = peer.saturating_add(first.available_msat);
+        }
+    }
     let mut capacity_sat: BTreeMap<NodeId, u64> = BTreeMap::new();
     for c in genesis.channels.iter().map(|c| &c.def).filter(|c| !(c.from_disabled && c.to_disabled))
     {
@@ -31,6 +40,10 @@ pub(super) fn workload(scenario: &Scenario, genesis: &Genesis) -> Option<Workloa
         }
     }
     let participants: Vec<NodeId> = capacity_sat.keys().copied().collect();
+    let at_least = |have: &[u64], amount_sat: u64| {
+        let need_msat = amount_sat.saturating_mul(1000);
+        participants.iter().copied().filter(|n| have[n.index()] >= need_msat).collect()
+    };
     let picker = |endpoints: &Endpoints| match endpoints {
         Endpoints::Uniform | Endpoints::Shops => Picker::uniform(participants.clone()),
         Endpoints::CapacityWeighted => {
@@ -43,6 +56,10 @@ pub(super) fn workload(scenario: &Scenario, genesis: &Genesis) -> Option<Workloa
                 .map(|n| scenario.node_id(n).expect("invariant: validated names"))
                 .collect(),
         ),
+        Endpoints::CanSend { amount_sat } => Picker::uniform(at_least(&send_msat, *amount_sat)),
+        Endpoints::CanReceive { amount_sat } => {
+            Picker::uniform(at_least(&receive_msat, *amount_sat))
+        }
         Endpoints::Largest(n) => {
             let mut by_size: Vec<(u64, NodeId)> =
                 capacity_sat.iter().map(|(&node, &sat)| (sat, node)).collect();
@@ -65,17 +82,28 @@ impl World<'_> {
     pub(super) fn workload_payment(&mut self) {
         let workload = self.workload.as_mut().expect("invariant: payments come from a workload");
         let arrival = workload.draw();
+        let no_payee = workload.payer_is_payee(&arrival);
         if let Some(at) = workload.next_arrival(self.now) {
             self.schedule(at, SimEvent::Payment);
         }
+        if no_payee {
+            let (from, to, amount_msat, router) = match arrival {
+                Arrival::Pay { from, to, amount_msat, router } => (from, to, amount_msat, router),
+                Arrival::Buy { customer, shop, item } => {
+                    let def = &self.shops.defs()[shop];
+                    (customer, def.node, def.items[item].price_msat, None)
+                }
+            };
+            self.refused(from, to, amount_msat, router, Refusal::NoDistinctPayee);
+            return;
+        }
         match arrival {
-            Some(Arrival::Pay { from, to, amount_msat, router }) => {
+            Arrival::Pay { from, to, amount_msat, router } => {
                 let _ = self.pay(from, to, amount_msat, router); // a refusal is recorded
             }
-            Some(Arrival::Buy { customer, shop, item }) => {
+            Arrival::Buy { customer, shop, item } => {
                 self.buy(customer, shop, item);
             }
-            None => {}
         }
     }
 

@@ -264,7 +264,7 @@ impl<'a> World<'a> {
             trace,
             results: Results::default(),
             shops: Shops::new(scenario.shops.clone()),
-            workload: apps::workload(scenario, &genesis),
+            workload: apps::workload(scenario, &genesis, &nodes),
             script: Script::default(),
             poke: false,
             channel_log: Vec::new(),
