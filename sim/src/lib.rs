@@ -10,7 +10,8 @@
 //! seeded stream), [`world`] (the run: state, event loop, script, applications, faults, invariant
 //! checks), [`engine`] (the event queue), [`chain`] (the mocked chain), [`link`] (latency and
 //! ordering), [`shop`] and [`workload`] (applications), [`random_faults`] (faults drawn from the seed);
-//! then the outputs: [`trace`], [`results`] and [`summary`], [`output`] (atomic files),
+//! then the outputs: [`trace`], [`results`] (with the labelled feasibility [`oracle`]) and
+//! [`summary`], [`output`] (atomic files),
 //! [`verify`] (replay against a recorded trace), [`export`] (networks out), [`sweep`] (grids of
 //! runs and their reports), [`input`] (the one error of every input file) and [`cli`] (the
 //! command line of the `boltsim` binary).
@@ -26,6 +27,7 @@ pub mod genesis;
 pub mod import;
 pub mod input;
 pub mod link;
+pub mod oracle;
 pub mod output;
 pub mod random_faults;
 pub mod results;

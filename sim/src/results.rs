@@ -5,6 +5,7 @@
 //! always gives the same file. Aggregates over the records (counts, fees, latency percentiles)
 //! live here too; charts are the reports crate's job.
 
+use crate::oracle::Feasibility;
 use node_core::event::Event;
 use node_core::node::CommandError;
 use node_core::onion::FailureCode;
@@ -128,6 +129,8 @@ pub struct PaymentRecord {
     pub rounds: u32,
     /// When the last round was sent.
     last_round_at: Option<SimTime>,
+    /// What the feasibility oracle said at its start, when it ran (an oracle no node has).
+    pub feasibility: Option<Feasibility>,
 }
 
 impl PaymentRecord {
@@ -218,6 +221,9 @@ pub struct Results {
     attempt_index: BTreeMap<(NodeId, PaymentId, u32), usize>,
     /// Every router configuration seen, in order of first use, with its label.
     router_labels: Vec<(RouterConfig, String)>,
+    /// The oracle's class for the next payment recorded (the world classifies a payment just
+    /// before it asks the node to start it).
+    next_feasibility: Option<Feasibility>,
 }
 
 /// Counts and totals over the payments.
@@ -265,6 +271,21 @@ pub struct PaymentStats {
     pub first_try: u64,
     /// Succeeded within 1, 2, 3, 5 and 10 rounds, and at all, among the payments started.
     pub within_rounds: Vec<WithinRounds>,
+    /// What the feasibility oracle said, when it ran (absent otherwise).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub oracle: Option<OracleStats>,
+}
+
+/// The feasibility oracle's classes over the payments, and success among the feasible ones.
+/// The oracle reads true balances no node has: these figures are labelled as its.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct OracleStats {
+    /// Payments (refused ones included) by class ([`Feasibility::name`]).
+    pub classes: BTreeMap<&'static str, u64>,
+    /// Payments started that the oracle called feasible.
+    pub feasible_started: u64,
+    /// Success within 1, 2, 3, 5, 10 rounds and at all among those.
+    pub feasible_within_rounds: Vec<WithinRounds>,
 }
 
 /// How many of the payments started succeeded within a number of attempt rounds, with the 95%
@@ -349,30 +370,52 @@ impl PaymentStats {
         stats
     }
 
-    /// [`PaymentStats::over`] with success within [`WITHIN_ROUNDS`] rounds filled in.
+    /// [`PaymentStats::over`] with success within [`WITHIN_ROUNDS`] rounds filled in, and the
+    /// oracle's figures when it ran.
     pub fn with_rounds<'a>(
         payments: impl IntoIterator<Item = &'a PaymentRecord> + Clone,
     ) -> PaymentStats {
         let mut stats = PaymentStats::over(payments.clone());
         let rounds: Vec<u32> =
-            payments.into_iter().filter_map(PaymentRecord::success_round).collect();
-        stats.within_rounds = WITHIN_ROUNDS
-            .iter()
-            .map(|&max_rounds| {
-                let succeeded =
-                    rounds.iter().filter(|&&r| max_rounds.is_none_or(|k| r <= k)).count() as u64;
-                let (wilson_low_ppm, wilson_high_ppm) = wilson_ppm(succeeded, stats.total);
-                WithinRounds {
-                    max_rounds,
-                    succeeded,
-                    rate_ppm: (succeeded * 1_000_000).checked_div(stats.total).unwrap_or(0),
-                    wilson_low_ppm,
-                    wilson_high_ppm,
-                }
-            })
-            .collect();
+            payments.clone().into_iter().filter_map(PaymentRecord::success_round).collect();
+        stats.within_rounds = within_rounds(&rounds, stats.total);
+        let mut oracle: Option<OracleStats> = None;
+        let mut feasible_rounds = Vec::new();
+        for p in payments {
+            let Some(class) = p.feasibility else { continue };
+            let o = oracle.get_or_insert_with(OracleStats::default);
+            *o.classes.entry(class.name()).or_default() += 1;
+            if class == Feasibility::Feasible && !matches!(p.outcome, Outcome::Refused(_)) {
+                o.feasible_started += 1;
+                feasible_rounds.extend(p.success_round());
+            }
+        }
+        if let Some(o) = oracle.as_mut() {
+            o.feasible_within_rounds = within_rounds(&feasible_rounds, o.feasible_started);
+        }
+        stats.oracle = oracle;
         stats
     }
+}
+
+/// Success within each of [`WITHIN_ROUNDS`] among `total` payments whose successes took
+/// `rounds`.
+fn within_rounds(rounds: &[u32], total: u64) -> Vec<WithinRounds> {
+    WITHIN_ROUNDS
+        .iter()
+        .map(|&max_rounds| {
+            let succeeded =
+                rounds.iter().filter(|&&r| max_rounds.is_none_or(|k| r <= k)).count() as u64;
+            let (wilson_low_ppm, wilson_high_ppm) = wilson_ppm(succeeded, total);
+            WithinRounds {
+                max_rounds,
+                succeeded,
+                rate_ppm: (succeeded * 1_000_000).checked_div(total).unwrap_or(0),
+                wilson_low_ppm,
+                wilson_high_ppm,
+            }
+        })
+        .collect()
 }
 
 impl Results {
@@ -384,6 +427,12 @@ impl Results {
     /// The attempts, in the order they were sent.
     pub fn attempts(&self) -> &[AttemptRecord] {
         &self.attempts
+    }
+
+    /// Labels the next payment recorded (started or refused) with the oracle's class (`None`:
+    /// no label, and a label set before is dropped).
+    pub fn classify_next(&mut self, class: Option<Feasibility>) {
+        self.next_feasibility = class;
     }
 
     /// The global id of `node`'s payment `payment`.
@@ -432,6 +481,7 @@ impl Results {
                     on_chain: false,
                     rounds: 0,
                     last_round_at: None,
+                    feasibility: self.next_feasibility.take(),
                 });
             }
             Event::PaymentAttempted { payment_id, attempt: number, route } => {
@@ -527,6 +577,7 @@ impl Results {
             on_chain: false,
             rounds: 0,
             last_round_at: None,
+            feasibility: self.next_feasibility.take(),
         });
         id
     }
@@ -568,7 +619,7 @@ impl Results {
     pub fn write_csv(&self, names: &[String], out: &mut dyn Write) -> io::Result<()> {
         writeln!(
             out,
-            "id,sender,receiver,amount_msat,start_us,end_us,outcome,failure_code,failure_reason,attempts,hops,fee_msat,route,on_chain,router,parts,rounds,first_try,success_round"
+            "id,sender,receiver,amount_msat,start_us,end_us,outcome,failure_code,failure_reason,attempts,hops,fee_msat,route,on_chain,router,parts,rounds,first_try,success_round,feasibility"
         )?;
         let path = |route: &[NodeId]| {
             route.iter().map(|n| names[n.index()].as_str()).collect::<Vec<_>>().join(">")
@@ -577,7 +628,7 @@ impl Results {
             let routes: Vec<String> = p.routes.iter().map(|r| path(r)).collect();
             writeln!(
                 out,
-                "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
+                "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
                 p.id,
                 names[p.sender.index()],
                 names[p.receiver.index()],
@@ -597,6 +648,7 @@ impl Results {
                 p.rounds,
                 u8::from(p.first_try()),
                 p.success_round().map(|r| r.to_string()).unwrap_or_default(),
+                p.feasibility.map_or("", Feasibility::name),
             )?;
         }
         Ok(())
@@ -728,8 +780,8 @@ mod tests {
         let text = String::from_utf8(csv).unwrap();
         let lines: Vec<&str> = text.lines().collect();
         // Succeeded on its second round (the retry at 20 µs): not a first try.
-        assert_eq!(lines[1], "0,a,c,1000,10,30,succeeded,,,2,2,5,a>d>c,0,cheapest,1,2,0,2");
-        assert_eq!(lines[2], "1,b,a,5,40,41,failed,,no_route,0,0,,,0,min_cost_flow,0,0,0,");
+        assert_eq!(lines[1], "0,a,c,1000,10,30,succeeded,,,2,2,5,a>d>c,0,cheapest,1,2,0,2,");
+        assert_eq!(lines[2], "1,b,a,5,40,41,failed,,no_route,0,0,,,0,min_cost_flow,0,0,0,,");
         let mut csv = Vec::new();
         results.write_attempts_csv(&names, &mut csv).unwrap();
         let text = String::from_utf8(csv).unwrap();

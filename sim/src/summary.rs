@@ -405,6 +405,20 @@ impl RunSummary {
                 t(p.latency_max_us)
             );
         }
+        if let Some(o) = &p.oracle {
+            let classes: Vec<String> =
+                o.classes.iter().map(|(class, n)| format!("{n} {class}")).collect();
+            let pct = |ppm: u64| format!("{}.{:01}%", ppm / 10_000, ppm / 1_000 % 10);
+            let (first, any) = (&o.feasible_within_rounds[0], &o.feasible_within_rounds[5]);
+            let _ = writeln!(
+                s,
+                "  feasibility oracle (true balances, known to no node): {}; of {} feasible payments started, {} first try, {} at all",
+                classes.join(", "),
+                o.feasible_started,
+                pct(first.rate_ppm),
+                pct(any.rate_ppm)
+            );
+        }
         if self.routers.len() > 1 {
             s.push_str("\nper router:\n");
             for (router, r) in &self.routers {

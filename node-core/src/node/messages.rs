@@ -28,7 +28,11 @@ fn unknown(id: ChannelId, message: &'static str) -> Violation {
 impl Node {
     /// A message arrived from `from`.
     pub fn handle_message(&mut self, now: SimTime, from: NodeId, msg: Message) {
-        self.tick(now);
+        if matches!(msg, Message::Gossip(_) | Message::ChannelUpdate(_)) {
+            self.tick_gossip(now);
+        } else {
+            self.tick(now);
+        }
         if let Err((channel_id, error)) = self.dispatch(from, msg) {
             self.fail_channel(channel_id, from, error);
         }

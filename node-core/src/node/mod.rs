@@ -75,6 +75,8 @@ pub struct Node {
     payments: OutboundPayments,
     switch: HtlcSwitch,
     out: Outbox,
+    /// Inputs taken so far that may change its channels or peers: every input but gossip.
+    changes: u64,
 }
 
 impl Node {
@@ -101,7 +103,16 @@ impl Node {
             payments: OutboundPayments::default(),
             switch: HtlcSwitch::default(),
             out: Outbox::default(),
+            changes: 0,
         }
+    }
+
+    /// How many inputs it has taken that may change its channels or peers: every message,
+    /// timer, block, command, connection change and restart except gossip (announcements and
+    /// updates received, and the relay timer). A reader that keeps what it read of the node's
+    /// channels knows it is still current while this number is the same.
+    pub fn changes(&self) -> u64 {
+        self.changes
     }
 
     /// Makes its view of the network start without each channel of the start that is not its
@@ -199,6 +210,13 @@ impl Node {
     fn tick(&mut self, now: SimTime) {
         debug_assert!(now >= self.now, "time never runs backwards");
         self.now = now;
+        self.changes += 1;
+    }
+
+    /// [`Node::tick`] for gossip, which changes no channel or peer.
+    fn tick_gossip(&mut self, now: SimTime) {
+        debug_assert!(now >= self.now, "time never runs backwards");
+        self.now = now;
     }
 
     // ---- set-up ----
@@ -208,6 +226,7 @@ impl Node {
     pub fn add_genesis_channel(&mut self, spec: &GenesisChannel, peer_config: &NodeConfig) {
         let channel = Channel::new_genesis(self.id, spec, &self.config, peer_config);
         self.channels.insert(channel);
+        self.changes += 1;
     }
 
     // ---- connections ----
@@ -325,7 +344,11 @@ impl Node {
 
     /// A timer fired.
     pub fn timer_fired(&mut self, now: SimTime, timer: Timer) {
-        self.tick(now);
+        if timer == Timer::GossipFlush {
+            self.tick_gossip(now);
+        } else {
+            self.tick(now);
+        }
         match timer {
             Timer::GossipFlush => self.flush_gossip(),
             Timer::Reconnect { peer } => {

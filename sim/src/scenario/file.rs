@@ -73,6 +73,20 @@ pub struct ScenarioFile {
     /// When the run ends.
     #[serde(default)]
     pub stop: StopSpec,
+    /// What a run measures beyond its payments and attempts.
+    #[serde(default)]
+    pub outputs: OutputsSpec,
+}
+
+/// What a run measures beyond its payments and attempts.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutputsSpec {
+    /// Classify every payment at its start with the feasibility oracle ([`crate::oracle`]),
+    /// which reads true balances no node has; the class is a results column. Off by default:
+    /// it costs a maximum flow per payment.
+    #[serde(default)]
+    pub feasibility_oracle: bool,
 }
 
 /// A fault at a given time.

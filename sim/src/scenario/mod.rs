@@ -16,8 +16,8 @@ mod validate;
 
 pub use file::{
     ChainSpec, ChannelSpec, FaultSpec, ImportSpec, ItemSpec, LinkOverride, LinksSpec,
-    NodeOverrides, NodeSpec, PolicySpec, RandomFaultsSpec, ScenarioFile, ScheduledFaultSpec,
-    ShopSpec, StepSpec, StopSpec,
+    NodeOverrides, NodeSpec, OutputsSpec, PolicySpec, RandomFaultsSpec, ScenarioFile,
+    ScheduledFaultSpec, ShopSpec, StepSpec, StopSpec,
 };
 pub use locate::ScenarioError;
 pub use model::{

@@ -3,7 +3,7 @@
 //! Values of these types are made only by validation; nothing here reads a file or checks a value,
 //! and running a scenario is the world's job.
 
-use super::file::{ChainSpec, RandomFaultsSpec, ViewsSpec};
+use super::file::{ChainSpec, OutputsSpec, RandomFaultsSpec, ViewsSpec};
 use crate::generate::{BalanceSplit, GenerateSpec};
 use crate::import::ImportedGraph;
 use crate::link::LinksDef;
@@ -269,6 +269,8 @@ pub struct Scenario {
     pub stop_when_idle: bool,
     /// What each node knows of the network at the start.
     pub views: ViewsSpec,
+    /// What the run measures beyond payments and attempts.
+    pub outputs: OutputsSpec,
 }
 
 impl Scenario {

@@ -121,6 +121,17 @@ impl World<'_> {
         let _ = self.pay(from, to, amount_msat, router); // a refusal is recorded
     }
 
+    /// With the feasibility oracle on, classifies a payment about to start and labels the next
+    /// record with it; the class reaches the results only.
+    fn classify(&mut self, from: NodeId, to: NodeId, amount_msat: u64) {
+        if let Some(oracle) = self.oracle.as_mut() {
+            let hosts = &self.hosts;
+            let online = |n: NodeId| hosts[n.index()].online;
+            let class = oracle.classify(&self.nodes, &online, from, to, amount_msat);
+            self.results.classify_next(Some(class));
+        }
+    }
+
     /// The receiver invoices and the sender pays; returns the payment, or records and returns
     /// why it was refused (a node down, or a command refused).
     pub(super) fn pay(
@@ -130,6 +141,7 @@ impl World<'_> {
         amount_msat: u64,
         router: Option<RouterConfig>,
     ) -> Result<PaymentId, Refusal> {
+        self.classify(from, to, amount_msat);
         let command = Command::CreateInvoice {
             amount_msat: Some(amount_msat),
             description: String::new(),
@@ -162,6 +174,7 @@ impl World<'_> {
         amount_msat: u64,
         router: Option<RouterConfig>,
     ) -> Result<PaymentId, Refusal> {
+        self.classify(from, to, amount_msat);
         let command = Command::Keysend { destination: to, amount_msat, router };
         self.start_payment(from, to, amount_msat, router, command)
     }
@@ -176,7 +189,9 @@ impl World<'_> {
         router: Option<RouterConfig>,
         command: Command,
     ) -> Result<PaymentId, Refusal> {
-        match self.command(from, command) {
+        let out = self.command(from, command);
+        self.results.classify_next(None);
+        match out {
             Ok(CommandOutput::Payment(payment)) => Ok(payment),
             Ok(other) => unreachable!("a payment command answers with a payment: {other:?}"),
             Err(error) => {
@@ -262,11 +277,13 @@ impl World<'_> {
             }
             AppMessage::InvoiceReply { order, invoice } => {
                 let amount_msat = invoice.amount_msat.unwrap_or(0);
+                self.classify(to, from, amount_msat);
                 let paid = self.shops.on_invoice(now, &mut self.nodes[to.index()], order, invoice);
                 self.collect(to);
                 if let Some(Err(error)) = paid {
                     self.refused(to, from, amount_msat, None, Refusal::Pay(error));
                 }
+                self.results.classify_next(None);
                 if !matches!(paid, Some(Ok(_))) {
                     self.trace.record(now, Kind::OrderFailed, &[peers[0], peers[1], order], &[]);
                     self.poke = true;

@@ -21,6 +21,7 @@ use crate::chain::{MinedBlock, MockChain};
 use crate::engine::EventQueue;
 use crate::genesis::Genesis;
 use crate::link::{LinkKind, Links};
+use crate::oracle::Oracle;
 use crate::random_faults::RandomFaults;
 use crate::results::{Refusal, Results};
 use crate::rng::StreamId;
@@ -183,6 +184,8 @@ pub struct World<'a> {
     connecting: BTreeSet<(NodeId, NodeId)>,
     trace: TraceWriter,
     results: Results,
+    /// The feasibility oracle, when the scenario asks for it.
+    oracle: Option<Oracle>,
     shops: Shops,
     workload: Option<Workload>,
     script: Script,
@@ -263,6 +266,7 @@ impl<'a> World<'a> {
             connecting: BTreeSet::new(),
             trace,
             results: Results::default(),
+            oracle: scenario.outputs.feasibility_oracle.then(Oracle::default),
             shops: Shops::new(scenario.shops.clone()),
             workload: apps::workload(scenario, &genesis, &nodes),
             script: Script::default(),

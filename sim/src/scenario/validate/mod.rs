@@ -118,6 +118,7 @@ pub(super) fn validate(at: Locator<'_>, raw: ScenarioFile) -> Result<Scenario, S
         max_duration: SimTime::from_secs(raw.stop.max_duration_s),
         stop_when_idle: raw.stop.when_idle,
         views: raw.views,
+        outputs: raw.outputs,
     })
 }
 
