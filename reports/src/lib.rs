@@ -12,21 +12,109 @@ pub mod charts;
 pub mod report;
 pub mod results;
 
-/// One payment, as the reports see it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// One payment, as the reports see it: every column of a sweep's `results.csv` after the cell's
+/// parameters.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct PaymentRow {
+    /// Its id within its run (the `id` of that run's `payments.csv`).
+    pub id: u64,
+    /// The payer's name.
+    pub sender: String,
+    /// The payee's name.
+    pub receiver: String,
+    /// The payer's public key, for an imported node (CLoTH: its id); else empty.
+    pub sender_pubkey: String,
+    /// The payer's alias, for an imported node; else empty.
+    pub sender_alias: String,
+    /// The payee's public key, for an imported node; else empty.
+    pub receiver_pubkey: String,
+    /// The payee's alias, for an imported node; else empty.
+    pub receiver_alias: String,
     /// What the payee was to receive, msat.
     pub amount_msat: u64,
-    /// Whether it succeeded.
-    pub succeeded: bool,
+    /// `succeeded`, `failed`, `refused` (never started) or `pending`.
+    pub outcome: String,
+    /// Why it failed or was refused (empty otherwise).
+    pub failure_reason: String,
+    /// The BOLT 4 code of its last failed attempt, for failed payments.
+    pub failure_code: Option<u16>,
     /// The fee paid, msat (0 unless it succeeded).
     pub fee_msat: u64,
-    /// Start to end, µs.
-    pub latency_us: u64,
-    /// Attempts made.
+    /// Start to end, µs; `None` if it had not ended when the run did.
+    pub latency_us: Option<u64>,
+    /// Attempts made (each part of a split payment is one).
     pub attempts: u32,
+    /// Attempt rounds (the parts sent together are one round).
+    pub rounds: u32,
+    /// Parts that paid it (0 unless it succeeded).
+    pub parts: u32,
+    /// Hops of its longest path.
+    pub hops: u32,
+    /// The round it succeeded on, if it did.
+    pub success_round: Option<u32>,
     /// When it started, µs of simulated time.
     pub start_us: u64,
+    /// The feasibility oracle's class at its start (empty: the oracle did not run).
+    pub feasibility: String,
+}
+
+impl PaymentRow {
+    /// Whether it succeeded.
+    pub fn succeeded(&self) -> bool {
+        self.outcome == "succeeded"
+    }
+
+    /// Whether it started (a refused payment never did; rates are over started payments).
+    pub fn started(&self) -> bool {
+        self.outcome != "refused"
+    }
+
+    /// Whether it succeeded on its first round.
+    pub fn first_try(&self) -> bool {
+        self.success_round == Some(1)
+    }
+}
+
+/// A CSV field: as is, or quoted (with `"` doubled) when it holds a comma, a quote or a line
+/// break.
+pub fn csv_field(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", text.replace('"', "\"\"")).into()
+    } else {
+        text.into()
+    }
+}
+
+/// The fields of one CSV line, quoted fields unquoted ([`csv_field`]'s inverse); `None` when a
+/// quote is not closed.
+pub fn csv_split(line: &str) -> Option<Vec<String>> {
+    let mut fields = Vec::new();
+    let mut field = String::new();
+    let mut chars = line.chars().peekable();
+    let mut quoted = false;
+    let mut at_start = true;
+    while let Some(c) = chars.next() {
+        match (quoted, c) {
+            (false, ',') => {
+                fields.push(std::mem::take(&mut field));
+                at_start = true;
+                continue;
+            }
+            (false, '"') if at_start => quoted = true,
+            (true, '"') if chars.peek() == Some(&'"') => {
+                chars.next();
+                field.push('"');
+            }
+            (true, '"') => quoted = false,
+            (_, c) => field.push(c),
+        }
+        at_start = false;
+    }
+    if quoted {
+        return None;
+    }
+    fields.push(field);
+    Some(fields)
 }
 
 /// Successes out of trials.
@@ -57,11 +145,10 @@ impl Proportion {
     }
 }
 
-/// The success rate of `rows`.
+/// The success rate of the payments of `rows` that started (refused ones never did).
 pub fn success_rate<'a>(rows: impl IntoIterator<Item = &'a PaymentRow>) -> Proportion {
-    rows.into_iter().fold(Proportion::default(), |acc, row| Proportion {
-        successes: acc.successes + u64::from(row.succeeded),
-        trials: acc.trials + 1,
+    rows.into_iter().filter(|row| row.started()).fold(Proportion::default(), |acc, row| {
+        Proportion { successes: acc.successes + u64::from(row.succeeded()), trials: acc.trials + 1 }
     })
 }
 
@@ -93,7 +180,7 @@ pub fn mean_t95(values: &[f64]) -> Option<(f64, f64, f64)> {
 
 /// The fee of a succeeded payment in millionths of its amount, or `None`.
 pub fn fee_ppm(row: &PaymentRow) -> Option<f64> {
-    (row.succeeded && row.amount_msat > 0)
+    (row.succeeded() && row.amount_msat > 0)
         .then(|| row.fee_msat as f64 * 1e6 / row.amount_msat as f64)
 }
 
@@ -101,14 +188,14 @@ pub fn fee_ppm(row: &PaymentRow) -> Option<f64> {
 mod tests {
     use super::*;
 
-    fn row(succeeded: bool) -> PaymentRow {
+    fn row(outcome: &str) -> PaymentRow {
         PaymentRow {
             amount_msat: 1_000_000,
-            succeeded,
+            outcome: outcome.into(),
             fee_msat: 1_001,
-            latency_us: 1,
+            latency_us: Some(1),
             attempts: 1,
-            start_us: 0,
+            ..PaymentRow::default()
         }
     }
 
@@ -127,12 +214,24 @@ mod tests {
 
     #[test]
     fn success_rate_and_fee_ppm_come_from_the_rows() {
-        let rows = [row(true), row(false), row(true), row(true)];
+        let rows = [row("succeeded"), row("failed"), row("succeeded"), row("succeeded")];
         let rate = success_rate(&rows);
         assert_eq!(rate, Proportion { successes: 3, trials: 4 });
+        let with_refused = [row("succeeded"), row("refused")];
+        assert_eq!(success_rate(&with_refused), Proportion { successes: 1, trials: 1 });
         assert_eq!(rate.rate(), Some(0.75));
         assert_eq!(fee_ppm(&rows[0]), Some(1001.0));
         assert_eq!(fee_ppm(&rows[1]), None);
+    }
+
+    #[test]
+    fn csv_fields_survive_commas_quotes_and_empty_values() {
+        let fields = ["plain", "a,b", "say \"hi\"", "", "last"];
+        let line: Vec<String> = fields.iter().map(|f| csv_field(f).into_owned()).collect();
+        let line = line.join(",");
+        assert_eq!(line, "plain,\"a,b\",\"say \"\"hi\"\"\",,last");
+        assert_eq!(csv_split(&line).unwrap(), fields);
+        assert_eq!(csv_split("\"open,"), None);
     }
 
     #[test]

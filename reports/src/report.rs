@@ -67,7 +67,7 @@ fn rate_series(
 ) -> (Vec<Series>, Intervals) {
     // series -> x -> seed -> proportion
     let mut groups: BTreeMap<String, BTreeMap<Key, BTreeMap<u64, Proportion>>> = BTreeMap::new();
-    for row in &results.rows {
+    for row in results.rows.iter().filter(|r| r.payment.started()) {
         let p = groups
             .entry(series_of(results, row, skip))
             .or_default()
@@ -76,7 +76,7 @@ fn rate_series(
             .entry(row.seed)
             .or_default();
         p.trials += 1;
-        p.successes += u64::from(row.payment.succeeded);
+        p.successes += u64::from(row.payment.succeeded());
     }
     let seeds: BTreeSet<u64> = results.rows.iter().map(|r| r.seed).collect();
     let over_seeds = seeds.len() >= 2;
@@ -171,7 +171,7 @@ pub fn charts(results: &SweepResults) -> Vec<(String, Chart)> {
     ));
     // Fees of succeeded payments: median ppm, band from the first to the third quartile.
     let mut fees: BTreeMap<String, BTreeMap<Key, Vec<f64>>> = BTreeMap::new();
-    for row in results.rows.iter().filter(|r| r.payment.succeeded) {
+    for row in results.rows.iter().filter(|r| r.payment.succeeded()) {
         if let Some(ppm) = crate::fee_ppm(&row.payment) {
             fees.entry(series_of(results, row, amount_param))
                 .or_default()
@@ -212,7 +212,7 @@ pub fn charts(results: &SweepResults) -> Vec<(String, Chart)> {
     // more).
     let mut attempts: BTreeMap<String, BTreeMap<u32, u64>> = BTreeMap::new();
     let mut totals: BTreeMap<String, u64> = BTreeMap::new();
-    for row in &results.rows {
+    for row in results.rows.iter().filter(|r| r.payment.started()) {
         let name = series_of(results, row, amount_param);
         *attempts
             .entry(name.clone())
@@ -251,11 +251,13 @@ pub fn charts(results: &SweepResults) -> Vec<(String, Chart)> {
     ));
     // Latency of succeeded payments: the empirical CDF, at every half percent.
     let mut latency: BTreeMap<String, Vec<f64>> = BTreeMap::new();
-    for row in results.rows.iter().filter(|r| r.payment.succeeded && r.ended) {
-        latency
-            .entry(series_of(results, row, amount_param))
-            .or_default()
-            .push((row.payment.latency_us.max(1)) as f64 / 1e6);
+    for row in results.rows.iter().filter(|r| r.payment.succeeded()) {
+        if let Some(latency_us) = row.payment.latency_us {
+            latency
+                .entry(series_of(results, row, amount_param))
+                .or_default()
+                .push(latency_us.max(1) as f64 / 1e6);
+        }
     }
     let series = latency
         .into_iter()
@@ -373,13 +375,15 @@ mod tests {
                         params: vec![router.into(), amount_sat.to_string()],
                         payment: PaymentRow {
                             amount_msat: amount_sat * 1000,
-                            succeeded,
+                            outcome: if succeeded { "succeeded" } else { "failed" }.into(),
                             fee_msat: if succeeded { amount_sat } else { 0 },
-                            latency_us: 500_000 + i * 100_000,
+                            latency_us: Some(500_000 + i * 100_000),
                             attempts: if succeeded { 1 } else { 3 },
+                            rounds: if succeeded { 1 } else { 3 },
+                            success_round: succeeded.then_some(1),
                             start_us: i * 1_000_000,
+                            ..PaymentRow::default()
                         },
-                        ended: true,
                     });
                 }
             }

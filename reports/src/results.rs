@@ -1,24 +1,49 @@
-//! The results file of a sweep, `results.csv`: one row per payment of every cell, with the cell's
-//! index, its seed and its parameters, then the payment. The header names the parameters, so a
-//! notebook reads the file as is:
+//! The results file of a sweep, `results.csv`: one row per payment asked for in every cell (those
+//! refused before they started included, with outcome `refused`), with the cell's index, its
+//! seed and its parameters, then the payment. The header names the parameters, so a notebook
+//! reads the file as is:
 //!
 //! ```text
-//! cell,seed,router,amount_sat,amount_msat,succeeded,fee_msat,latency_us,attempts,start_us
-//! 0,1,cheapest,1000,1000000,1,12,600000,1,1510
+//! cell,seed,router,amount_sat,id,sender,receiver,sender_pubkey,sender_alias,receiver_pubkey,receiver_alias,amount_msat,outcome,failure_reason,failure_code,succeeded,fee_msat,latency_us,attempts,rounds,parts,hops,first_try,success_round,start_us,feasibility
+//! 0,1,cheapest,1000,0,n12,n40,,,,,1000000,succeeded,,,1,12,600000,1,1,1,3,1,1,1510,
 //! ```
 //!
-//! Parameters are the columns between `seed` and `amount_msat`; their values are text (a router
-//! label, an amount). `latency_us` is empty for payments that did not end. A file may start with
-//! comment lines (`#`) before the header, which [`SweepResults::from_csv`] skips: a sweep's cell
-//! files say there which sweep and cell they hold; `results.csv` has none. This module reads and
-//! writes the format; it does not know what the parameters or the comments mean.
+//! Parameters are the columns between `seed` and `id`; their values are text (a router label, an
+//! amount). `latency_us` is empty for payments that did not end; `succeeded` and `first_try` are
+//! 0 or 1, derived from `outcome` and `success_round` for the reader's convenience. Aliases are
+//! quoted when they hold a comma or a quote ([`crate::csv_field`]). A file may start with comment
+//! lines (`#`) before the header, which [`SweepResults::from_csv`] skips: a sweep's cell files
+//! say there which sweep and cell they hold; `results.csv` has none. This module reads and writes
+//! the format; it does not know what the parameters or the comments mean.
 
-use crate::PaymentRow;
+use crate::{PaymentRow, csv_field, csv_split};
 use std::fmt::Write as _;
 
 /// The fixed columns after the parameters.
-const PAYMENT_COLUMNS: [&str; 6] =
-    ["amount_msat", "succeeded", "fee_msat", "latency_us", "attempts", "start_us"];
+pub const PAYMENT_COLUMNS: [&str; 22] = [
+    "id",
+    "sender",
+    "receiver",
+    "sender_pubkey",
+    "sender_alias",
+    "receiver_pubkey",
+    "receiver_alias",
+    "amount_msat",
+    "outcome",
+    "failure_reason",
+    "failure_code",
+    "succeeded",
+    "fee_msat",
+    "latency_us",
+    "attempts",
+    "rounds",
+    "parts",
+    "hops",
+    "first_try",
+    "success_round",
+    "start_us",
+    "feasibility",
+];
 
 /// One payment of one cell.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -31,8 +56,6 @@ pub struct SweepRow {
     pub params: Vec<String>,
     /// The payment.
     pub payment: PaymentRow,
-    /// Whether the payment ended (succeeded or failed) before the run did.
-    pub ended: bool,
 }
 
 /// All rows of a sweep (or of some of its cells).
@@ -43,6 +66,9 @@ pub struct SweepResults {
     /// The rows, by cell then payment.
     pub rows: Vec<SweepRow>,
 }
+
+/// The outcomes a row may have.
+const OUTCOMES: [&str; 4] = ["succeeded", "failed", "refused", "pending"];
 
 impl SweepResults {
     /// The CSV text, header first.
@@ -57,6 +83,7 @@ impl SweepResults {
             s.push_str(c);
         }
         s.push('\n');
+        let opt = |v: Option<u64>| v.map(|v| v.to_string()).unwrap_or_default();
         for row in &self.rows {
             let _ = write!(s, "{},{}", row.cell, row.seed);
             for v in &row.params {
@@ -64,15 +91,31 @@ impl SweepResults {
                 s.push_str(v);
             }
             let p = &row.payment;
-            let latency = if row.ended { p.latency_us.to_string() } else { String::new() };
             let _ = writeln!(
                 s,
-                ",{},{},{},{latency},{},{}",
+                ",{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
+                p.id,
+                csv_field(&p.sender),
+                csv_field(&p.receiver),
+                csv_field(&p.sender_pubkey),
+                csv_field(&p.sender_alias),
+                csv_field(&p.receiver_pubkey),
+                csv_field(&p.receiver_alias),
                 p.amount_msat,
-                u8::from(p.succeeded),
+                p.outcome,
+                p.failure_reason,
+                opt(p.failure_code.map(u64::from)),
+                u8::from(p.succeeded()),
                 p.fee_msat,
+                opt(p.latency_us),
                 p.attempts,
-                p.start_us
+                p.rounds,
+                p.parts,
+                p.hops,
+                u8::from(p.first_try()),
+                opt(p.success_round.map(u64::from)),
+                p.start_us,
+                p.feasibility,
             );
         }
         s
@@ -91,23 +134,24 @@ impl SweepResults {
             .map(|(i, l)| (i, l.split(',').collect()))
             .unwrap_or((text.lines().count() + 1, Vec::new()));
         let n = header.len();
+        let k = n.saturating_sub(PAYMENT_COLUMNS.len());
         if n < 2 + PAYMENT_COLUMNS.len()
             || header[..2] != ["cell", "seed"]
-            || header[n - PAYMENT_COLUMNS.len()..] != PAYMENT_COLUMNS
+            || header[k..] != PAYMENT_COLUMNS
         {
             return Err((
                 header_line,
                 format!(
-                    "not a sweep results file: the header must be cell,seed,PARAMS...,{}",
+                    "not a sweep results file of this version: the header must be cell,seed,PARAMS...,{}",
                     PAYMENT_COLUMNS.join(",")
                 ),
             ));
         }
-        let params: Vec<String> =
-            header[2..n - PAYMENT_COLUMNS.len()].iter().map(|s| s.to_string()).collect();
+        let params: Vec<String> = header[2..k].iter().map(|s| s.to_string()).collect();
         let mut rows = Vec::new();
         for (line, text) in lines.filter(|(_, l)| !l.is_empty()) {
-            let fields: Vec<&str> = text.split(',').collect();
+            let fields =
+                csv_split(text).ok_or((line, "a quoted field is not closed".to_string()))?;
             if fields.len() != n {
                 return Err((line, format!("{} fields where the header has {n}", fields.len())));
             }
@@ -116,26 +160,58 @@ impl SweepResults {
                     (line, format!("{} {:?} is not a whole number", header[i], fields[i]))
                 })
             };
-            let k = n - PAYMENT_COLUMNS.len();
-            let ended = !fields[k + 3].is_empty();
+            let opt = |i: usize| -> Result<Option<u64>, (usize, String)> {
+                if fields[i].is_empty() { Ok(None) } else { int(i).map(Some) }
+            };
+            let small = |i: usize| -> Result<u32, (usize, String)> {
+                u32::try_from(int(i)?).map_err(|_| (line, format!("{} above 2^32", header[i])))
+            };
+            let outcome = fields[k + 8].clone();
+            if !OUTCOMES.contains(&outcome.as_str()) {
+                return Err((
+                    line,
+                    format!("outcome {outcome:?} is not one of {}", OUTCOMES.join(", ")),
+                ));
+            }
+            let failure_code = match opt(k + 10)? {
+                Some(code) => Some(
+                    u16::try_from(code)
+                        .map_err(|_| (line, "failure_code above 65535".to_string()))?,
+                ),
+                None => None,
+            };
+            let success_round = match opt(k + 19)? {
+                Some(r) => Some(
+                    u32::try_from(r).map_err(|_| (line, "success_round above 2^32".to_string()))?,
+                ),
+                None => None,
+            };
             rows.push(SweepRow {
-                cell: u32::try_from(int(0)?).map_err(|_| (line, "cell above 2^32".to_string()))?,
+                cell: small(0)?,
                 seed: int(1)?,
-                params: fields[2..k].iter().map(|s| s.to_string()).collect(),
+                params: fields[2..k].to_vec(),
                 payment: PaymentRow {
-                    amount_msat: int(k)?,
-                    succeeded: match fields[k + 1] {
-                        "1" => true,
-                        "0" => false,
-                        other => return Err((line, format!("succeeded {other:?} is not 0 or 1"))),
-                    },
-                    fee_msat: int(k + 2)?,
-                    latency_us: if ended { int(k + 3)? } else { 0 },
-                    attempts: u32::try_from(int(k + 4)?)
-                        .map_err(|_| (line, "attempts above 2^32".to_string()))?,
-                    start_us: int(k + 5)?,
+                    id: int(k)?,
+                    sender: fields[k + 1].clone(),
+                    receiver: fields[k + 2].clone(),
+                    sender_pubkey: fields[k + 3].clone(),
+                    sender_alias: fields[k + 4].clone(),
+                    receiver_pubkey: fields[k + 5].clone(),
+                    receiver_alias: fields[k + 6].clone(),
+                    amount_msat: int(k + 7)?,
+                    outcome,
+                    failure_reason: fields[k + 9].clone(),
+                    failure_code,
+                    fee_msat: int(k + 12)?,
+                    latency_us: opt(k + 13)?,
+                    attempts: small(k + 14)?,
+                    rounds: small(k + 15)?,
+                    parts: small(k + 16)?,
+                    hops: small(k + 17)?,
+                    success_round,
+                    start_us: int(k + 20)?,
+                    feasibility: fields[k + 21].clone(),
                 },
-                ended,
             });
         }
         Ok(SweepResults { params, rows })
@@ -153,30 +229,49 @@ mod tests {
 
     #[test]
     fn results_survive_a_round_trip() {
-        let row = |cell, succeeded, ended| SweepRow {
+        let row = |cell: u32, outcome: &str, ended: bool| SweepRow {
             cell,
             seed: 7,
             params: vec!["lnd_apriori".into(), "1000".into()],
             payment: PaymentRow {
+                id: u64::from(cell),
+                sender: "n1".into(),
+                receiver: "n2".into(),
+                sender_pubkey: "02aa".into(),
+                sender_alias: "Shop, \"the\" best".into(),
                 amount_msat: 1_000_000,
-                succeeded,
-                fee_msat: if succeeded { 12 } else { 0 },
-                latency_us: if ended { 600_000 } else { 0 },
+                outcome: outcome.into(),
+                failure_reason: if outcome == "failed" { "no_route".into() } else { String::new() },
+                failure_code: (outcome == "failed").then_some(4103),
+                fee_msat: if outcome == "succeeded" { 12 } else { 0 },
+                latency_us: ended.then_some(600_000),
                 attempts: 2,
+                rounds: 2,
+                parts: u32::from(outcome == "succeeded"),
+                hops: 3,
+                success_round: (outcome == "succeeded").then_some(2),
                 start_us: 1_510,
+                feasibility: "feasible".into(),
+                ..PaymentRow::default()
             },
-            ended,
         };
         let results = SweepResults {
             params: vec!["router".into(), "amount_sat".into()],
-            rows: vec![row(0, true, true), row(1, false, false)],
+            rows: vec![row(0, "succeeded", true), row(1, "failed", false)],
         };
         let text = results.to_csv();
-        assert!(text.starts_with("cell,seed,router,amount_sat,amount_msat,succeeded,"));
-        assert!(text.contains("\n1,7,lnd_apriori,1000,1000000,0,0,,2,1510\n"), "{text}");
+        assert!(text.starts_with("cell,seed,router,amount_sat,id,sender,receiver,"));
+        assert!(
+            text.contains(
+                "\n1,7,lnd_apriori,1000,1,n1,n2,02aa,\"Shop, \"\"the\"\" best\",,,1000000,failed,no_route,4103,0,0,,2,2,0,3,0,,1510,feasible\n"
+            ),
+            "{text}"
+        );
         assert_eq!(SweepResults::from_csv(&text).unwrap(), results);
         assert_eq!(results.param("amount_sat"), Some(1));
-        let bad = text.replace("1000000,0,0", "1000000,x,0");
+        let bad = text.replace("1000000,failed", "1000000,lost");
+        assert_eq!(SweepResults::from_csv(&bad).unwrap_err().0, 3);
+        let bad = text.replace("failed,no_route,4103", "failed,no_route,x");
         assert_eq!(SweepResults::from_csv(&bad).unwrap_err().0, 3);
         assert_eq!(SweepResults::from_csv("a,b\n").unwrap_err().0, 1);
         // Comment lines before the header are skipped; lines are still counted from the top.

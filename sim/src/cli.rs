@@ -37,8 +37,8 @@ pub struct CliArgs {
 /// A command and its flags.
 #[derive(Subcommand)]
 pub enum Command {
-    /// Run a scenario: print a summary; write trace.txt, payments.csv, attempts.csv and
-    /// summary.json.
+    /// Run a scenario: print a summary; write trace.txt, payments.csv, attempts.csv,
+    /// summary.json and channels.csv.
     Run(RunArgs),
     /// Replay a scenario against a recorded trace; exit 1 at the first difference.
     Verify {
@@ -137,6 +137,10 @@ pub struct SweepArgs {
     /// shards' directories afterwards with `boltsim merge`.
     #[arg(long, value_name = "K/N")]
     pub shard: Option<String>,
+    /// Keep each cell's payments.csv and attempts.csv (cells/NNNNNN.payments.csv and
+    /// cells/NNNNNN.attempts.csv), for the cells this command runs.
+    #[arg(long)]
+    pub keep_cells: bool,
 }
 
 /// How a command failed: each kind is one exit code.
@@ -284,6 +288,8 @@ pub struct SweepConfig {
     pub dir: SweepDir,
     /// Threads, at least one.
     pub threads: usize,
+    /// Keep each cell's payments.csv and attempts.csv.
+    pub keep_cells: bool,
     /// The shard's cells, and how many are finished.
     pub plan: ShardPlan,
 }
@@ -305,7 +311,7 @@ impl TryFrom<SweepArgs> for SweepConfig {
         let cores = || std::thread::available_parallelism().map_or(1, |n| n.get());
         let threads = args.threads.unwrap_or_else(cores).max(1);
         let plan = sweep.plan(shard, &dir);
-        Ok(SweepConfig { sweep, shard, dir, threads, plan })
+        Ok(SweepConfig { sweep, shard, dir, threads, keep_cells: args.keep_cells, plan })
     }
 }
 
@@ -332,7 +338,9 @@ impl SweepConfig {
     /// Runs the shard's unfinished cells on the threads, calling `done` after each; returns how
     /// many ran.
     pub fn run(&self, done: &(dyn Fn() + Sync)) -> Result<usize, Failure> {
-        self.dir.run(&self.sweep, &self.plan.cells, self.threads, done).map_err(Failure::BadInput)
+        self.dir
+            .run(&self.sweep, &self.plan.cells, self.threads, self.keep_cells, done)
+            .map_err(Failure::BadInput)
     }
 
     /// Writes the directory's `results.csv` from every cell it holds, after `ran` cells ran.

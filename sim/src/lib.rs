@@ -84,6 +84,8 @@ pub struct RunOutput {
     pub footer: TraceFooter,
     /// The trace writer's output, flushed.
     pub trace: Box<dyn Write>,
+    /// The channels of the start, with their starting balances.
+    pub start_channels: Vec<genesis::PlacedChannel>,
 }
 
 /// Runs `scenario` to its end.
@@ -100,7 +102,13 @@ pub fn run(scenario: &Scenario, options: RunOptions) -> io::Result<RunOutput> {
     let (record, writer) = world.finish();
     let (trace, footer) = writer.finish()?;
     let summary = RunSummary::build(&record, scenario, &footer, options.level.name());
-    Ok(RunOutput { results: record.results, summary, footer, trace })
+    Ok(RunOutput {
+        results: record.results,
+        summary,
+        footer,
+        trace,
+        start_channels: record.start_channels,
+    })
 }
 
 /// Runs `scenario` with its trace kept in memory; returns the output and the trace bytes.
@@ -116,11 +124,12 @@ pub fn run_captured(
 }
 
 /// The files a run writes into its output directory.
-pub const OUTPUT_FILES: [&str; 4] = ["trace.txt", "payments.csv", "attempts.csv", "summary.json"];
+pub const OUTPUT_FILES: [&str; 5] =
+    ["trace.txt", "payments.csv", "attempts.csv", "summary.json", "channels.csv"];
 
-/// Runs `scenario` and writes `trace.txt`, `payments.csv`, `attempts.csv` and `summary.json` into
-/// `dir` (created if missing). The directory is held for the run (a second run into it fails at
-/// once), temporary files a killed run left there are removed, and the four files replace the
+/// Runs `scenario` and writes `trace.txt`, `payments.csv`, `attempts.csv`, `summary.json` and
+/// `channels.csv` into `dir` (created if missing). The directory is held for the run (a second run into it fails at
+/// once), temporary files a killed run left there are removed, and the five files replace the
 /// old ones once all are written ([`output::commit_all`]): an error while running or writing
 /// replaces none, and no temporary file is left. `progress` is told the simulated time as the run goes.
 pub fn run_to_dir(
@@ -137,15 +146,17 @@ pub fn run_to_dir(
     let file = io::BufWriter::new(std::fs::File::create(trace.tmp())?);
     let mut out = run(scenario, RunOptions { trace: Box::new(file), level, check, progress })?;
     out.trace = Box::new(io::sink()); // drops (and closes) the file, already flushed by the footer
-    let names: Vec<String> = scenario.nodes.iter().map(|n| n.name.clone()).collect();
-    let (mut payments, mut attempts) = (Vec::new(), Vec::new());
-    out.results.write_csv(&names, &mut payments)?;
-    out.results.write_attempts_csv(&names, &mut attempts)?;
+    let labels = results::NodeLabels::of(scenario);
+    let (mut payments, mut attempts, mut channels) = (Vec::new(), Vec::new(), Vec::new());
+    out.results.write_csv(&labels, &mut payments)?;
+    out.results.write_attempts_csv(&labels, &mut attempts)?;
+    results::write_channels_csv(&out.start_channels, &labels, &mut channels)?;
     let files = [
         trace,
         output::Pending::write(&dir.join(OUTPUT_FILES[1]), &payments)?,
         output::Pending::write(&dir.join(OUTPUT_FILES[2]), &attempts)?,
         output::Pending::write(&dir.join(OUTPUT_FILES[3]), out.summary.to_json().as_bytes())?,
+        output::Pending::write(&dir.join(OUTPUT_FILES[4]), &channels)?,
     ];
     output::commit_all(files)?;
     Ok(out)

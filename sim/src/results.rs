@@ -5,16 +5,62 @@
 //! always gives the same file. Aggregates over the records (counts, fees, latency percentiles)
 //! live here too; charts are the reports crate's job.
 
+use crate::genesis::PlacedChannel;
 use crate::oracle::Feasibility;
+use crate::scenario::Scenario;
 use node_core::event::Event;
 use node_core::node::CommandError;
 use node_core::onion::FailureCode;
 use node_core::payment::{FailureReason, PaymentId};
 use node_core::router::{Route, RouterConfig};
 use node_core::{NodeId, SimTime};
+use reports::{PaymentRow, csv_field};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{self, Write};
+
+/// How a run's outputs name its nodes: the scenario's names and, for imported nodes, the
+/// snapshot's public key (CLoTH: its node id) and alias (empty for other nodes).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct NodeLabels {
+    /// Names, by node id.
+    pub names: Vec<String>,
+    /// Public keys, by node id.
+    pub pubkeys: Vec<String>,
+    /// Aliases, by node id.
+    pub aliases: Vec<String>,
+}
+
+impl NodeLabels {
+    /// The labels of `scenario`'s nodes.
+    pub fn of(scenario: &Scenario) -> NodeLabels {
+        let n = scenario.nodes.len();
+        let mut labels = NodeLabels {
+            names: scenario.nodes.iter().map(|d| d.name.clone()).collect(),
+            pubkeys: vec![String::new(); n],
+            aliases: vec![String::new(); n],
+        };
+        if let Some(imported) = &scenario.imported {
+            let first = imported.first as usize;
+            let graph = &imported.graph;
+            for (i, (key, alias)) in graph.node_ids.iter().zip(&graph.aliases).enumerate() {
+                labels.pubkeys[first + i].clone_from(key);
+                labels.aliases[first + i].clone_from(alias);
+            }
+        }
+        labels
+    }
+
+    /// Labels with names only (tests).
+    pub fn names(names: &[&str]) -> NodeLabels {
+        let n = names.len();
+        NodeLabels {
+            names: names.iter().map(|s| s.to_string()).collect(),
+            pubkeys: vec![String::new(); n],
+            aliases: vec![String::new(); n],
+        }
+    }
+}
 
 /// How a payment ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -158,6 +204,33 @@ impl PaymentRecord {
     /// Time from start to end, µs.
     pub fn latency_us(&self) -> Option<u64> {
         self.end.map(|e| e.micros_since(self.start))
+    }
+
+    /// The record as a row of a sweep's results.
+    pub fn row(&self, labels: &NodeLabels) -> PaymentRow {
+        let (s, r) = (self.sender.index(), self.receiver.index());
+        PaymentRow {
+            id: self.id,
+            sender: labels.names[s].clone(),
+            receiver: labels.names[r].clone(),
+            sender_pubkey: labels.pubkeys[s].clone(),
+            sender_alias: labels.aliases[s].clone(),
+            receiver_pubkey: labels.pubkeys[r].clone(),
+            receiver_alias: labels.aliases[r].clone(),
+            amount_msat: self.amount_msat,
+            outcome: self.outcome.name().to_string(),
+            failure_reason: self.outcome.reason().to_string(),
+            failure_code: self.failure_code.map(|c| c.0),
+            fee_msat: self.fee_msat.unwrap_or(0),
+            latency_us: self.latency_us(),
+            attempts: self.attempts,
+            rounds: self.rounds,
+            parts: self.parts() as u32,
+            hops: self.hops() as u32,
+            success_round: self.success_round(),
+            start_us: self.start.as_micros(),
+            feasibility: self.feasibility.map_or("", Feasibility::name).to_string(),
+        }
     }
 }
 
@@ -615,11 +688,12 @@ impl Results {
         label
     }
 
-    /// Writes the per-payment CSV; `names` are the node names by id.
-    pub fn write_csv(&self, names: &[String], out: &mut dyn Write) -> io::Result<()> {
+    /// Writes the per-payment CSV, naming nodes by `labels`.
+    pub fn write_csv(&self, labels: &NodeLabels, out: &mut dyn Write) -> io::Result<()> {
+        let names = &labels.names;
         writeln!(
             out,
-            "id,sender,receiver,amount_msat,start_us,end_us,outcome,failure_code,failure_reason,attempts,hops,fee_msat,route,on_chain,router,parts,rounds,first_try,success_round,feasibility"
+            "id,sender,receiver,amount_msat,start_us,end_us,outcome,failure_code,failure_reason,attempts,hops,fee_msat,route,on_chain,router,parts,rounds,first_try,success_round,feasibility,sender_pubkey,sender_alias,receiver_pubkey,receiver_alias"
         )?;
         let path = |route: &[NodeId]| {
             route.iter().map(|n| names[n.index()].as_str()).collect::<Vec<_>>().join(">")
@@ -628,7 +702,7 @@ impl Results {
             let routes: Vec<String> = p.routes.iter().map(|r| path(r)).collect();
             writeln!(
                 out,
-                "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
+                "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
                 p.id,
                 names[p.sender.index()],
                 names[p.receiver.index()],
@@ -649,13 +723,18 @@ impl Results {
                 u8::from(p.first_try()),
                 p.success_round().map(|r| r.to_string()).unwrap_or_default(),
                 p.feasibility.map_or("", Feasibility::name),
+                csv_field(&labels.pubkeys[p.sender.index()]),
+                csv_field(&labels.aliases[p.sender.index()]),
+                csv_field(&labels.pubkeys[p.receiver.index()]),
+                csv_field(&labels.aliases[p.receiver.index()]),
             )?;
         }
         Ok(())
     }
 
-    /// Writes the per-attempt CSV (one row per part sent); `names` are the node names by id.
-    pub fn write_attempts_csv(&self, names: &[String], out: &mut dyn Write) -> io::Result<()> {
+    /// Writes the per-attempt CSV (one row per part sent), naming nodes by `labels`.
+    pub fn write_attempts_csv(&self, labels: &NodeLabels, out: &mut dyn Write) -> io::Result<()> {
+        let names = &labels.names;
         writeln!(
             out,
             "payment,attempt,start_us,end_us,outcome,amount_msat,fee_msat,hops,route,failing_hop,failure_code,on_chain,round"
@@ -682,6 +761,55 @@ impl Results {
         }
         Ok(())
     }
+}
+
+/// The column of `channels.csv` and `series.csv` naming a channel direction: the short channel
+/// id (BOLT 7's `800000x12x1`) and the sending end's name.
+pub fn direction_label(scid: node_core::Scid, from: &str) -> String {
+    format!("{scid}/{from}")
+}
+
+/// Writes `channels.csv`: every channel of the start, one row per direction, with its starting
+/// balance (the sending end's) and policy, naming nodes by `labels`.
+pub fn write_channels_csv(
+    channels: &[PlacedChannel],
+    labels: &NodeLabels,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    writeln!(
+        out,
+        "direction,scid,from,to,capacity_sat,opener,announced,start_balance_msat,fee_base_msat,fee_ppm,cltv_expiry_delta,htlc_minimum_msat,htlc_maximum_msat,disabled"
+    )?;
+    for placed in channels {
+        let c = &placed.def;
+        let capacity_msat = c.capacity_sat.saturating_mul(1000);
+        let sides = [
+            (c.from, c.to, true, c.from_balance_msat, &c.from_policy, c.from_disabled),
+            (c.to, c.from, false, capacity_msat - c.from_balance_msat, &c.to_policy, c.to_disabled),
+        ];
+        for (from, to, opener, balance_msat, policy, disabled) in sides {
+            let from_name = &labels.names[from.index()];
+            writeln!(
+                out,
+                "{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
+                direction_label(placed.scid, from_name),
+                placed.scid,
+                from_name,
+                labels.names[to.index()],
+                c.capacity_sat,
+                u8::from(opener),
+                u8::from(c.announce),
+                balance_msat,
+                policy.fee_base_msat,
+                policy.fee_proportional_millionths,
+                policy.cltv_expiry_delta,
+                policy.htlc_minimum_msat,
+                policy.htlc_maximum_msat.min(capacity_msat),
+                u8::from(disabled),
+            )?;
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -774,14 +902,14 @@ mod tests {
                 last_failure: None,
             },
         );
-        let names: Vec<String> = ["a", "b", "c", "d"].iter().map(|s| s.to_string()).collect();
+        let names = NodeLabels::names(&["a", "b", "c", "d"]);
         let mut csv = Vec::new();
         results.write_csv(&names, &mut csv).unwrap();
         let text = String::from_utf8(csv).unwrap();
         let lines: Vec<&str> = text.lines().collect();
         // Succeeded on its second round (the retry at 20 µs): not a first try.
-        assert_eq!(lines[1], "0,a,c,1000,10,30,succeeded,,,2,2,5,a>d>c,0,cheapest,1,2,0,2,");
-        assert_eq!(lines[2], "1,b,a,5,40,41,failed,,no_route,0,0,,,0,min_cost_flow,0,0,0,,");
+        assert_eq!(lines[1], "0,a,c,1000,10,30,succeeded,,,2,2,5,a>d>c,0,cheapest,1,2,0,2,,,,,");
+        assert_eq!(lines[2], "1,b,a,5,40,41,failed,,no_route,0,0,,,0,min_cost_flow,0,0,0,,,,,,");
         let mut csv = Vec::new();
         results.write_attempts_csv(&names, &mut csv).unwrap();
         let text = String::from_utf8(csv).unwrap();

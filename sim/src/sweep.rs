@@ -18,11 +18,10 @@
 
 use crate::generate::TopologyKind;
 use crate::output::{DirLock, write_atomic};
-use crate::results::Outcome;
+use crate::results::NodeLabels;
 use crate::scenario::{Scenario, ScenarioError, ScenarioFile, StepSpec};
 use crate::workload::AmountSpec;
 use node_core::router::RouterConfig;
-use reports::PaymentRow;
 use reports::results::{SweepResults, SweepRow};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -412,8 +411,9 @@ impl Sweep {
         }
     }
 
-    /// Runs cell `cell` and returns its rows.
-    pub fn run_cell(&self, cell: usize) -> Result<SweepResults, String> {
+    /// Runs cell `cell` and returns its rows (every payment asked for, refused ones too) and,
+    /// when `keep` is set, the run's `payments.csv` and `attempts.csv`.
+    pub fn run_cell(&self, cell: usize, keep: bool) -> Result<CellOutput, String> {
         let scenario = self.scenario(cell).map_err(|e| e.to_string())?;
         let (at, seed) = self.coordinates(cell);
         let out = crate::run(&scenario, crate::RunOptions::without_trace())
@@ -421,36 +421,37 @@ impl Sweep {
         let labels: Vec<String> =
             self.file.grid.iter().zip(&at).map(|(axis, &i)| axis.label(i)).collect();
         let own_router = !self.file.grid.iter().any(|a| matches!(a, Axis::Router(_)));
-        // Payments refused before they started are in payments.csv; results.csv keeps the
-        // payments made.
+        let nodes = NodeLabels::of(&scenario);
         let rows = out
             .results
             .payments()
             .iter()
-            .filter(|p| !matches!(p.outcome, Outcome::Refused(_)))
             .map(|p| {
                 let mut params = labels.clone();
                 if own_router {
                     params.push(p.router.clone());
                 }
-                SweepRow {
-                    cell: cell as u32,
-                    seed,
-                    params,
-                    payment: PaymentRow {
-                        amount_msat: p.amount_msat,
-                        succeeded: p.outcome == Outcome::Succeeded,
-                        fee_msat: p.fee_msat.unwrap_or(0),
-                        latency_us: p.end.map_or(0, |end| end.0 - p.start.0),
-                        attempts: p.attempts,
-                        start_us: p.start.0,
-                    },
-                    ended: p.end.is_some(),
-                }
+                SweepRow { cell: cell as u32, seed, params, payment: p.row(&nodes) }
             })
             .collect();
-        Ok(SweepResults { params: self.params(), rows })
+        let kept = if keep {
+            let (mut payments, mut attempts) = (Vec::new(), Vec::new());
+            out.results.write_csv(&nodes, &mut payments).map_err(|e| e.to_string())?;
+            out.results.write_attempts_csv(&nodes, &mut attempts).map_err(|e| e.to_string())?;
+            Some((payments, attempts))
+        } else {
+            None
+        };
+        Ok(CellOutput { results: SweepResults { params: self.params(), rows }, kept })
     }
+}
+
+/// What a cell's run leaves.
+pub struct CellOutput {
+    /// Its rows.
+    pub results: SweepResults,
+    /// Its `payments.csv` and `attempts.csv`, when kept (`--keep-cells`).
+    pub kept: Option<(Vec<u8>, Vec<u8>)>,
 }
 
 /// One shard of a sweep's cells, `k` of `n` (1-based), for job arrays: cells k-1, k-1+n, ...
@@ -553,12 +554,14 @@ impl SweepDir {
 
     /// Runs the `cells` of `sweep` (the sweep it was opened for) not yet finished here on
     /// `threads` threads, calling `done` after each; returns how many ran. Each cell's file is
-    /// written atomically as soon as it finishes.
+    /// written atomically as soon as it finishes, after its `payments.csv` and `attempts.csv`
+    /// when `keep` is set ([`kept_paths`]).
     pub fn run(
         &self,
         sweep: &Sweep,
         cells: &[usize],
         threads: usize,
+        keep: bool,
         done: &(dyn Fn() + Sync),
     ) -> Result<usize, String> {
         if sweep.info().fingerprint != self.info.fingerprint {
@@ -577,11 +580,20 @@ impl SweepDir {
                         }
                         let i = next.fetch_add(1, Ordering::Relaxed);
                         let Some(&cell) = pending.get(i) else { return };
-                        let written = sweep.run_cell(cell).and_then(|results| {
+                        let written = sweep.run_cell(cell, keep).and_then(|out| {
                             let path = cell_path(&self.path, cell);
-                            let text = self.info.cell_header(cell) + &results.to_csv();
-                            write_atomic(&path, text.as_bytes())
-                                .map_err(|e| format!("{}: {e}", path.display()))
+                            let write = |path: &Path, bytes: &[u8]| {
+                                write_atomic(path, bytes)
+                                    .map_err(|e| format!("{}: {e}", path.display()))
+                            };
+                            // The kept files first: the cell file says the cell is done.
+                            if let Some((payments, attempts)) = &out.kept {
+                                let [p, a] = kept_paths(&self.path, cell);
+                                write(&p, payments)?;
+                                write(&a, attempts)?;
+                            }
+                            let text = self.info.cell_header(cell) + &out.results.to_csv();
+                            write(&path, text.as_bytes())
                         });
                         match written {
                             Ok(()) => done(),
@@ -658,9 +670,17 @@ pub fn run(
     dir: &Path,
     cells: &[usize],
     threads: usize,
+    keep: bool,
     done: &(dyn Fn() + Sync),
 ) -> Result<usize, String> {
-    SweepDir::open(dir, sweep)?.run(sweep, cells, threads, done)
+    SweepDir::open(dir, sweep)?.run(sweep, cells, threads, keep, done)
+}
+
+/// Where a cell's kept `payments.csv` and `attempts.csv` go: `cells/NNNNNN.payments.csv` and
+/// `cells/NNNNNN.attempts.csv` beside its cell file.
+pub fn kept_paths(dir: &Path, cell: usize) -> [PathBuf; 2] {
+    let cells = dir.join("cells");
+    [cells.join(format!("{cell:06}.payments.csv")), cells.join(format!("{cell:06}.attempts.csv"))]
 }
 
 /// The cell files in `dir`, by index: the files of `cells/` named as [`cell_path`] names them.

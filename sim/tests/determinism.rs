@@ -10,7 +10,7 @@ fn run(seed: u64) -> (Vec<u8>, Vec<u8>, String) {
     let mut scenario = Scenario::load(&path).unwrap();
     scenario.seed = seed;
     let (out, trace) = sim::run_captured(&scenario, TraceLevel::Full, true).unwrap();
-    let names: Vec<String> = scenario.nodes.iter().map(|n| n.name.clone()).collect();
+    let names = sim::results::NodeLabels::of(&scenario);
     let mut csv = Vec::new();
     out.results.write_csv(&names, &mut csv).unwrap();
     assert!(out.summary.funds.conserved, "{:?}", out.summary.funds.violations);

@@ -50,11 +50,11 @@ fn the_oracle_classifies_each_payment_at_its_start() {
     let oracle = out.summary.payments.oracle.as_ref().expect("the oracle ran");
     assert_eq!(oracle.classes["feasible"], 1);
     assert_eq!(oracle.feasible_started, 1);
-    let names: Vec<String> = ["s", "x", "y", "t", "u", "v", "w"].map(String::from).to_vec();
+    let names = sim::results::NodeLabels::names(&["s", "x", "y", "t", "u", "v", "w"]);
     let mut csv = Vec::new();
     out.results.write_csv(&names, &mut csv).unwrap();
     let csv = String::from_utf8(csv).unwrap();
-    assert!(csv.lines().nth(2).unwrap().ends_with(",no_liquid_path"), "{csv}");
+    assert!(csv.lines().nth(2).unwrap().ends_with(",no_liquid_path,,,,"), "{csv}");
     assert!(out.summary.to_text().contains("1 feasible"), "{}", out.summary.to_text());
 }
 

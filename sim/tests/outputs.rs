@@ -54,7 +54,14 @@ fn regression_a_failed_write_keeps_the_old_outputs_and_leaves_no_temporary_file(
     }
     assert_eq!(
         names(&dir),
-        [".boltsim.lock", "attempts.csv", "payments.csv", "summary.json", "trace.txt"]
+        [
+            ".boltsim.lock",
+            "attempts.csv",
+            "channels.csv",
+            "payments.csv",
+            "summary.json",
+            "trace.txt"
+        ]
     );
     fs::remove_dir_all(&dir).unwrap();
 }

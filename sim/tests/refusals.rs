@@ -45,7 +45,7 @@ fn payments_to_and_from_a_crashed_node_are_refused_rows() {
     assert_eq!(refused[0][2..], [0, 2, 0, 1_000_000, Refusal::PayeeOffline.code()]);
     assert_eq!(refused[1][2..], [2, 0, 1, 1_000_000, Refusal::PayerOffline.code()]);
     let mut csv = Vec::new();
-    let names: Vec<String> = scenario.nodes.iter().map(|n| n.name.clone()).collect();
+    let names = sim::results::NodeLabels::of(&scenario);
     out.results.write_csv(&names, &mut csv).unwrap();
     let csv = String::from_utf8(csv).unwrap();
     assert!(csv.lines().nth(1).unwrap().contains(",refused,,payee_offline,0,"), "{csv}");

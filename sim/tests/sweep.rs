@@ -31,7 +31,7 @@ fn setup(name: &str) -> (PathBuf, Sweep) {
 }
 
 fn run_all(sweep: &Sweep, out: &Path, cells: &[usize], threads: usize) -> usize {
-    run(sweep, out, cells, threads, &|| {}).unwrap()
+    run(sweep, out, cells, threads, false, &|| {}).unwrap()
 }
 
 fn results_csv(dir: &Path) -> Vec<u8> {
@@ -83,7 +83,7 @@ fn shards_merge_into_the_whole_and_runs_resume() {
     std::fs::remove_file(sim::sweep::cell_path(&whole, 3)).unwrap();
     std::fs::remove_file(sim::sweep::cell_path(&whole, 6)).unwrap();
     let count = AtomicUsize::new(0);
-    let ran = run(&sweep, &whole, &(0..8).collect::<Vec<_>>(), 2, &|| {
+    let ran = run(&sweep, &whole, &(0..8).collect::<Vec<_>>(), 2, false, &|| {
         count.fetch_add(1, Ordering::Relaxed);
     })
     .unwrap();
@@ -135,7 +135,7 @@ fn a_directory_never_mixes_two_sweeps_and_every_combination_is_checked_first() {
     // The same directory with an edited sweep is refused, not resumed with stale cells.
     std::fs::write(dir.join("tiny.ron"), SWEEP.replace("seeds: [1, 2]", "seeds: [1, 3]")).unwrap();
     let edited = Sweep::load(&dir.join("tiny.ron")).unwrap();
-    let err = run(&edited, &out, &[0, 1, 2], 1, &|| {}).unwrap_err();
+    let err = run(&edited, &out, &[0, 1, 2], 1, false, &|| {}).unwrap_err();
     assert!(err.contains("another sweep") && !err.contains('\n'), "{err}");
     // A value that makes a bad scenario is found when the sweep loads, with its cell named.
     let bad = SWEEP.replace("Router([Cheapest, Lnd(())])", "Topology([Ring, Grid(columns: 100)])");
@@ -195,5 +195,36 @@ fn a_report_is_written_from_a_sweep_directory_or_its_results() {
     assert_eq!((again.files, again.index), (summary.files, elsewhere.join("index.html")));
     let err = write_report(&dir.join("missing.csv"), None).unwrap_err();
     assert!(err.contains("missing.csv: cannot read") && !err.contains('\n'), "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// `--keep-cells` keeps each cell's payments.csv and attempts.csv beside its cell file, and
+/// results.csv carries every payment with its sender, receiver, reason, rounds and hops.
+#[test]
+fn kept_cells_hold_each_runs_payments_and_results_join_them() {
+    let (dir, sweep) = setup("keep");
+    let out = dir.join("out");
+    let ran = run(&sweep, &out, &[0, 5], 1, true, &|| {}).unwrap();
+    assert_eq!(ran, 2);
+    let [payments, attempts] = sim::sweep::kept_paths(&out, 5);
+    let payments = std::fs::read_to_string(payments).unwrap();
+    assert!(payments.starts_with("id,sender,receiver,amount_msat,"));
+    assert_eq!(payments.lines().count(), 13, "12 payments and a header");
+    assert!(std::fs::read_to_string(attempts).unwrap().starts_with("payment,attempt,"));
+    let (results, _) = merge(&dir.join("merged"), std::slice::from_ref(&out)).unwrap();
+    let cell5: Vec<_> = results.rows.iter().filter(|r| r.cell == 5).collect();
+    assert_eq!(cell5.len(), 12);
+    // Each row of results.csv is the same payment as the kept payments.csv's row of its id.
+    for row in &cell5 {
+        let line = payments.lines().nth(row.payment.id as usize + 1).unwrap();
+        let fields: Vec<&str> = line.split(',').collect();
+        assert_eq!(
+            (fields[1], fields[2]),
+            (row.payment.sender.as_str(), row.payment.receiver.as_str())
+        );
+        assert_eq!(fields[6], row.payment.outcome);
+        assert_eq!(fields[16], row.payment.rounds.to_string());
+    }
+    assert!(!sim::sweep::kept_paths(&out, 1)[0].exists(), "cell 1 did not run");
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -51,7 +51,7 @@ fn load(dir: &Path, file: &str) -> Sweep {
 fn run_whole(dir: &Path, file: &str, out: &Path) {
     let sweep = load(dir, file);
     let cells: Vec<usize> = (0..sweep.cells()).collect();
-    run(&sweep, out, &cells, 2, &|| {}).unwrap_or_else(|e| panic!("{e}"));
+    run(&sweep, out, &cells, 2, false, &|| {}).unwrap_or_else(|e| panic!("{e}"));
 }
 
 /// The `boltsim sweep dir/FILE --out OUT` command, checked.
@@ -61,6 +61,7 @@ fn config(dir: &Path, file: &str, out: &Path) -> Result<SweepConfig, Failure> {
         out: Some(out.to_path_buf()),
         threads: Some(1),
         shard: None,
+        keep_cells: false,
     })
 }
 
@@ -96,7 +97,7 @@ fn regression_two_sweeps_into_one_directory_do_not_mix() {
     let line = refusal(config(&dir, "b.ron", &out));
     assert!(line.contains(&shown) && line.contains("another sweep is running there"), "{line}");
     let sweep = load(&dir, "a.ron");
-    let err = one_line(run(&sweep, &out, &[0], 1, &|| {}).unwrap_err());
+    let err = one_line(run(&sweep, &out, &[0], 1, false, &|| {}).unwrap_err());
     assert!(err.contains("another sweep is running there"), "{err}");
     let other = dir.join("other");
     run_whole(&dir, "a.ron", &other);
@@ -153,7 +154,7 @@ fn regression_a_foreign_or_garbled_cell_is_not_resumed() {
         let line = refusal(config(&dir, "a.ron", &a));
         assert!(line.contains(name), "{what}: {line}");
         let sweep = load(&dir, "a.ron");
-        let err = one_line(run(&sweep, &a, &[0, 1, 2, 3], 1, &|| {}).unwrap_err());
+        let err = one_line(run(&sweep, &a, &[0, 1, 2, 3], 1, false, &|| {}).unwrap_err());
         assert!(err.contains(name), "{what}: {err}");
         assert_eq!(std::fs::read(&cell).unwrap(), bytes, "{what}: the refused file is kept");
     }
@@ -185,7 +186,7 @@ fn regression_a_directory_with_cells_but_no_valid_sweep_json_is_refused() {
         assert!(line.contains(&out.display().to_string()), "{line}");
         assert!(line.contains("give another --out, or remove the directory"), "{line}");
         let sweep = load(&dir, "a.ron");
-        let err = one_line(run(&sweep, &out, &[0], 1, &|| {}).unwrap_err());
+        let err = one_line(run(&sweep, &out, &[0], 1, false, &|| {}).unwrap_err());
         assert!(err.contains("remove the directory"), "{err}");
         let err = one_line(merge(&out, std::slice::from_ref(&out)).unwrap_err());
         assert!(err.contains("sweep.json"), "{err}");

@@ -363,3 +363,38 @@ fn cloth_node_ids_must_be_whole_numbers() {
     assert!(err.message.ends_with("is not a whole number"), "{err}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Issue 14: imported nodes are `nX`; every output names them by public key and alias too, and
+/// channels.csv lists every channel of the start with its starting balances and policies.
+#[test]
+fn outputs_carry_imported_keys_aliases_and_starting_channels() {
+    let dir = temp_dir("labels");
+    // An alias with a comma and a quote is quoted in the CSV.
+    let file = describegraph(&key("aa"), r#"Shop, \"the\" best"#);
+    std::fs::write(dir.join("graph.json"), file).unwrap();
+    let text = r#"Scenario(name: "labels", seed: 1,
+        import: (file: "graph.json", balance: ratio(opener_ppm: 600_000)),
+        script: [Pay(from: "n0", to: "n1", amount_msat: 1_000_000)])"#;
+    let scenario = Scenario::parse(dir.join("labels.ron").to_str().unwrap(), text).unwrap();
+    let out = sim::run_to_dir(&scenario, &dir.join("out"), TraceLevel::Off, true, None).unwrap();
+    assert_eq!(out.results.payments()[0].outcome, Outcome::Succeeded);
+    let payments = std::fs::read_to_string(dir.join("out/payments.csv")).unwrap();
+    let row = payments.lines().nth(1).unwrap();
+    let expected = format!(r#",{},"Shop, ""the"" best",{},b"#, key("aa"), key("bb"));
+    assert!(row.ends_with(&expected), "{row}");
+    let channels = std::fs::read_to_string(dir.join("out/channels.csv")).unwrap();
+    let lines: Vec<&str> = channels.lines().collect();
+    assert_eq!(lines.len(), 3, "a header and both directions: {channels}");
+    // 500,000 sat, 60% at the opener (node_1, the smaller key: n0), placed in block 800,000.
+    assert!(
+        lines[1].starts_with("800000x1x0/n0,800000x1x0,n0,n1,500000,1,1,300000000,"),
+        "{}",
+        lines[1]
+    );
+    assert!(
+        lines[2].starts_with("800000x1x0/n1,800000x1x0,n1,n0,500000,0,1,200000000,"),
+        "{}",
+        lines[2]
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -19,7 +19,7 @@ pub use script::StepRecord;
 
 use crate::chain::{MinedBlock, MockChain};
 use crate::engine::EventQueue;
-use crate::genesis::Genesis;
+use crate::genesis::{Genesis, PlacedChannel};
 use crate::link::{LinkKind, Links};
 use crate::oracle::Oracle;
 use crate::random_faults::RandomFaults;
@@ -148,6 +148,8 @@ pub struct RunRecord {
     pub orders: Vec<Order>,
     /// Channels opened during the run, in the order their funding was broadcast.
     pub channels: Vec<ChannelRecord>,
+    /// The channels of the start (listed, imported, generated), with their starting balances.
+    pub start_channels: Vec<PlacedChannel>,
     /// The nodes, by id.
     pub nodes: Vec<NodeRecord>,
     /// The script's steps that started, in order.
@@ -192,6 +194,8 @@ pub struct World<'a> {
     /// Something a script step may wait for happened: look at the script after this event.
     poke: bool,
     channel_log: Vec<ChannelRecord>,
+    /// The channels of the start, as placed in the genesis block.
+    start_channels: Vec<PlacedChannel>,
     fees_earned_msat: Vec<u64>,
     forwards: Vec<u64>,
     tx_rejections: u64,
@@ -281,6 +285,7 @@ impl<'a> World<'a> {
             instant: Some(VecDeque::new()),
             history: Vec::new(),
             random_faults,
+            start_channels: Vec::new(),
             random_started: 0,
             active_faults: BTreeMap::new(),
             check,
@@ -301,6 +306,7 @@ impl<'a> World<'a> {
         }
         world.schedule_random_fault();
         let pairs = genesis.peer_pairs();
+        world.start_channels = genesis.channels;
         let block = world.chain.genesis(genesis.txs);
         world.connect_block(block);
         // Peers of existing channels were connected before the run: their links are up and their
@@ -421,6 +427,7 @@ impl<'a> World<'a> {
             results: self.results,
             orders: self.shops.into_orders(),
             channels,
+            start_channels: self.start_channels,
             nodes,
             steps: self.script.into_steps(),
             chain: ChainRecord {
