@@ -163,6 +163,8 @@ pub enum Event {
         in_scid: Scid,
         /// Incoming HTLC id.
         in_htlc_id: u64,
+        /// The channel the onion asked us to forward it over (`None`: it was for us).
+        out_scid: Option<Scid>,
         /// The code we failed it with.
         code: FailureCode,
     },

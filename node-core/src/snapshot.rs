@@ -53,6 +53,8 @@ pub struct ChannelSnapshot {
     pub views: [ViewSnapshot; 3],
     /// HTLCs in flight in either direction, in any commitment.
     pub htlcs: usize,
+    /// Of those, the ones we offered.
+    pub offered: usize,
     /// The offered HTLC that expires first: (id, `cltv_expiry`).
     pub first_offered_expiry: Option<(u64, u32)>,
     /// A state change ever debited a side below zero (the peer signed something its balance did
@@ -83,6 +85,7 @@ impl ChannelSnapshot {
             anchors: channel.has_anchors(),
             views: View::ALL.map(view),
             htlcs: channel.offered_htlcs().count() + channel.received_htlcs().count(),
+            offered: channel.offered_htlcs().count(),
             first_offered_expiry: channel
                 .offered_htlcs()
                 .map(|h| (h.cltv_expiry, h.id))

@@ -33,6 +33,7 @@ pub mod random_faults;
 pub mod results;
 pub mod rng;
 pub mod scenario;
+pub mod series;
 pub mod shop;
 pub mod summary;
 pub mod sweep;
@@ -86,6 +87,8 @@ pub struct RunOutput {
     pub trace: Box<dyn Write>,
     /// The channels of the start, with their starting balances.
     pub start_channels: Vec<genesis::PlacedChannel>,
+    /// `series.csv`, when the scenario samples time series.
+    pub series: Option<String>,
 }
 
 /// Runs `scenario` to its end.
@@ -108,6 +111,7 @@ pub fn run(scenario: &Scenario, options: RunOptions) -> io::Result<RunOutput> {
         footer,
         trace,
         start_channels: record.start_channels,
+        series: record.series,
     })
 }
 
@@ -122,6 +126,9 @@ pub fn run_captured(
     let out = run(scenario, options)?;
     Ok((out, buffer.bytes()))
 }
+
+/// The time series a run writes beside [`OUTPUT_FILES`] when its scenario samples them.
+pub const SERIES_FILE: &str = "series.csv";
 
 /// The files a run writes into its output directory.
 pub const OUTPUT_FILES: [&str; 5] =
@@ -141,7 +148,7 @@ pub fn run_to_dir(
 ) -> io::Result<RunOutput> {
     std::fs::create_dir_all(dir)?;
     let _held = output::DirLock::acquire(dir, "run")?;
-    output::remove_stale_temps(dir, |name| OUTPUT_FILES.contains(&name))?;
+    output::remove_stale_temps(dir, |name| OUTPUT_FILES.contains(&name) || name == SERIES_FILE)?;
     let trace = output::Pending::new(&dir.join(OUTPUT_FILES[0]));
     let file = io::BufWriter::new(std::fs::File::create(trace.tmp())?);
     let mut out = run(scenario, RunOptions { trace: Box::new(file), level, check, progress })?;
@@ -158,7 +165,18 @@ pub fn run_to_dir(
         output::Pending::write(&dir.join(OUTPUT_FILES[3]), out.summary.to_json().as_bytes())?,
         output::Pending::write(&dir.join(OUTPUT_FILES[4]), &channels)?,
     ];
-    output::commit_all(files)?;
+    let series = match &out.series {
+        Some(csv) => Some(output::Pending::write(&dir.join(SERIES_FILE), csv.as_bytes())?),
+        None => None,
+    };
+    output::commit_all(files.into_iter().chain(series))?;
+    if out.series.is_none() {
+        // A series of an earlier run would not match this run's other files.
+        match std::fs::remove_file(dir.join(SERIES_FILE)) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        }
+    }
     Ok(out)
 }
 

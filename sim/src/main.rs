@@ -36,7 +36,11 @@ fn dispatch(command: Command) -> Result<(), Failure> {
             if !config.quiet {
                 print!("{}", output.summary.to_text());
             }
-            println!("wrote {}/{{{}}}", config.out.display(), sim::OUTPUT_FILES.join(","));
+            let mut files = sim::OUTPUT_FILES.to_vec();
+            if output.series.is_some() {
+                files.push(sim::SERIES_FILE);
+            }
+            println!("wrote {}/{{{}}}", config.out.display(), files.join(","));
             config.check_funds(&output)
         }
         Command::Verify { scenario: path, trace } => {

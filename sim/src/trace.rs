@@ -437,7 +437,7 @@ pub fn event_line(
             vec![node, in_scid.0, *in_htlc_id, out_scid.0, *out_htlc_id, *in_msat, *out_msat],
             vec![],
         ),
-        Event::HtlcRefused { in_scid, in_htlc_id, code } => {
+        Event::HtlcRefused { in_scid, in_htlc_id, code, .. } => {
             (Kind::HtlcRefused, vec![node, in_scid.0, *in_htlc_id, u64::from(code.0)], vec![])
         }
         Event::ForwardSettled { in_scid, in_htlc_id, fee_msat } => {

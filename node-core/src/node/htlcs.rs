@@ -48,7 +48,11 @@ impl Node {
             if let Some(fail) = fail {
                 self.out.send(peer, Message::UpdateFailHtlc(fail));
             }
-            self.out.emit(Event::HtlcRefused { in_scid, in_htlc_id: htlc_id, code });
+            let out_scid = match htlc.onion.payload() {
+                HopPayload::Forward { short_channel_id, .. } => Some(*short_channel_id),
+                HopPayload::Final { .. } => None,
+            };
+            self.out.emit(Event::HtlcRefused { in_scid, in_htlc_id: htlc_id, out_scid, code });
         }
         self.channels.mark_batched(channel_id);
     }

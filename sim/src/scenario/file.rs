@@ -87,6 +87,10 @@ pub struct OutputsSpec {
     /// it costs a maximum flow per payment.
     #[serde(default)]
     pub feasibility_oracle: bool,
+    /// Sample the time series (`series.csv`, [`crate::series`]) every this many seconds; none:
+    /// no series.
+    #[serde(default)]
+    pub series_interval_s: Option<u64>,
 }
 
 /// A fault at a given time.

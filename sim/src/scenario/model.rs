@@ -213,6 +213,27 @@ pub enum Fault {
 }
 
 impl Fault {
+    /// Its kind's name: `crash`, `force_close`, `partition`, `latency_spike`, `set_policy`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Fault::Crash { .. } => "crash",
+            Fault::ForceClose { .. } => "force_close",
+            Fault::Partition { .. } => "partition",
+            Fault::LatencySpike { .. } => "latency_spike",
+            Fault::SetPolicy { .. } => "set_policy",
+        }
+    }
+
+    /// The node it strikes, when it strikes one.
+    pub fn node(&self) -> Option<NodeId> {
+        match self {
+            Fault::Crash { node, .. }
+            | Fault::ForceClose { node, .. }
+            | Fault::SetPolicy { node, .. } => Some(*node),
+            Fault::Partition { .. } | Fault::LatencySpike { .. } => None,
+        }
+    }
+
     /// A stable integer for traces.
     pub fn code(&self) -> u64 {
         match self {

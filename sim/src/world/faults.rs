@@ -30,6 +30,10 @@ impl World<'_> {
     /// Fault number `index` starts.
     pub(super) fn start_fault(&mut self, index: usize, fault: Fault) {
         self.trace.record(self.now, Kind::FaultStarted, &[index as u64, fault.code()], &[]);
+        if let Some(series) = self.series.as_mut() {
+            let node = fault.node().map(|n| self.names[n.index()].as_str());
+            series.fault(self.now, fault.name(), node);
+        }
         if matches!(
             fault,
             Fault::Crash { .. } | Fault::Partition { .. } | Fault::LatencySpike { .. }

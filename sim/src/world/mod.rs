@@ -26,6 +26,7 @@ use crate::random_faults::RandomFaults;
 use crate::results::{Refusal, Results};
 use crate::rng::StreamId;
 use crate::scenario::{ChannelDef, Fault, Scenario};
+use crate::series::SeriesRecorder;
 use crate::shop::{AppMessage, Order, Shops};
 use crate::trace::{self, Kind, TraceWriter};
 use crate::workload::Workload;
@@ -72,6 +73,8 @@ enum SimEvent {
     RandomFault { fault: Fault },
     /// Fault `index` ends.
     FaultEnd { index: usize },
+    /// The time series are sampled (like blocks, this keeps no run alive).
+    Sample,
 }
 
 /// Why a run ended.
@@ -150,6 +153,8 @@ pub struct RunRecord {
     pub channels: Vec<ChannelRecord>,
     /// The channels of the start (listed, imported, generated), with their starting balances.
     pub start_channels: Vec<PlacedChannel>,
+    /// `series.csv`, when the scenario samples time series.
+    pub series: Option<String>,
     /// The nodes, by id.
     pub nodes: Vec<NodeRecord>,
     /// The script's steps that started, in order.
@@ -188,6 +193,10 @@ pub struct World<'a> {
     results: Results,
     /// The feasibility oracle, when the scenario asks for it.
     oracle: Option<Oracle>,
+    /// The time series, when the scenario asks for them.
+    series: Option<SeriesRecorder>,
+    /// Node names, by id.
+    names: Vec<String>,
     shops: Shops,
     workload: Option<Workload>,
     script: Script,
@@ -271,6 +280,8 @@ impl<'a> World<'a> {
             trace,
             results: Results::default(),
             oracle: scenario.outputs.feasibility_oracle.then(Oracle::default),
+            series: None,
+            names: Vec::new(),
             shops: Shops::new(scenario.shops.clone()),
             workload: apps::workload(scenario, &genesis, &nodes),
             script: Script::default(),
@@ -306,6 +317,21 @@ impl<'a> World<'a> {
         }
         world.schedule_random_fault();
         let pairs = genesis.peer_pairs();
+        if let Some(interval_s) = scenario.outputs.series_interval_s {
+            let start: Vec<_> = genesis
+                .channels
+                .iter()
+                .flat_map(|c| {
+                    let d = &c.def;
+                    let to_msat = d.capacity_sat * 1000 - d.from_balance_msat;
+                    [((c.scid, d.from), d.from_balance_msat), ((c.scid, d.to), to_msat)]
+                })
+                .collect();
+            let interval_us = interval_s.saturating_mul(1_000_000);
+            world.series = Some(SeriesRecorder::new(interval_us, n, &start));
+            world.queue.push(SimTime(interval_us), SimEvent::Sample);
+        }
+        world.names = scenario.nodes.iter().map(|d| d.name.clone()).collect();
         world.start_channels = genesis.channels;
         let block = world.chain.genesis(genesis.txs);
         world.connect_block(block);
@@ -360,7 +386,7 @@ impl<'a> World<'a> {
             }
             let (at, event) = self.queue.pop().expect("peeked");
             self.now = at;
-            if !matches!(event, SimEvent::Block) {
+            if !matches!(event, SimEvent::Block | SimEvent::Sample) {
                 self.busy -= 1;
             }
             self.handle(event);
@@ -391,8 +417,12 @@ impl<'a> World<'a> {
 
     /// What the run leaves: its records, the nodes' final state and the funds check, and the
     /// trace for the caller to finish.
-    pub fn finish(self) -> (RunRecord, TraceWriter) {
+    pub fn finish(mut self) -> (RunRecord, TraceWriter) {
         let funds = self.check_funds();
+        let series = self.series.take().map(|mut series| {
+            series.sample(self.now, &self.nodes, &self.names);
+            series.into_csv()
+        });
         let nodes = self
             .nodes
             .iter()
@@ -428,6 +458,7 @@ impl<'a> World<'a> {
             orders: self.shops.into_orders(),
             channels,
             start_channels: self.start_channels,
+            series,
             nodes,
             steps: self.script.into_steps(),
             chain: ChainRecord {
@@ -483,6 +514,13 @@ impl<'a> World<'a> {
             SimEvent::App { from, to, msg } => self.on_app(from, to, msg),
             SimEvent::ShopPoll { shop } => self.shop_poll(shop),
             SimEvent::ScriptWake { step } => self.script_woken(step),
+            SimEvent::Sample => {
+                if let Some(series) = self.series.as_mut() {
+                    series.sample(self.now, &self.nodes, &self.names);
+                    let next = self.now.plus_micros(series.interval_us());
+                    self.queue.push(next, SimEvent::Sample);
+                }
+            }
         }
     }
 
@@ -656,6 +694,9 @@ impl<'a> World<'a> {
     /// Records what a node reported and lets the parts of the world that wait on it know.
     fn on_node_event(&mut self, node: NodeId, event: Event) {
         self.results.on_event(self.now, node, &event);
+        if let Some(series) = self.series.as_mut() {
+            series.on_event(node, &event);
+        }
         let (kind, fields, tail) = {
             let results = &self.results;
             trace::event_line(u64::from(node.0), &event, |p| {

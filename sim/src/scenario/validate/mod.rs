@@ -97,6 +97,15 @@ pub(super) fn validate(at: Locator<'_>, raw: ScenarioFile) -> Result<Scenario, S
     if raw.stop.max_duration_s == 0 {
         return Err(v.at.at_field("max_duration_s", "0", "max_duration_s must be positive".into()));
     }
+    if let Some(interval_s) = raw.outputs.series_interval_s
+        && !(1..=MAX_DURATION_S).contains(&interval_s)
+    {
+        return Err(v.at.at_field(
+            "series_interval_s",
+            &interval_s.to_string(),
+            format!("series_interval_s must be 1 to {MAX_DURATION_S} seconds"),
+        ));
+    }
     Ok(Scenario {
         name: raw.name,
         description: raw.description,
