@@ -171,7 +171,7 @@ impl Iterator for RandomFaults {
             Kind::Close(from, to) => {
                 let (node, peer) =
                     if process.stream.below(2) == 0 { (from, to) } else { (to, from) };
-                Fault::ForceClose { node, peer }
+                Fault::ForceClose { node, peer: Some(peer) }
             }
         };
         self.schedule(index, at);

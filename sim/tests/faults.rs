@@ -212,3 +212,50 @@ fn regression_random_faults_are_drawn_as_the_run_goes() {
     assert!((100..180).contains(&n), "{n}");
     assert!(out.summary.funds.conserved);
 }
+
+/// Issue 14: a fault may name its node by rank (`Largest(k)`, known once the network is built)
+/// and a force close may take every peer (`peer: All`). In a star of 6 the hub n0 has the most
+/// capacity; n1..n5 tie and rank by id.
+#[test]
+fn faults_strike_nodes_by_rank_and_every_peer_at_once() {
+    let text = r#"Scenario(
+        name: "rank", seed: 1,
+        generate: (kind: Star, nodes: 6, capacity: (min_sat: 1_000_000, max_sat: 1_000_000)),
+        faults: [(at_ms: 1_000, fault: ForceClose(node: Largest(1), peer: All)),
+                 (at_ms: 2_000, fault: Crash(node: Largest(3), duration_s: 60))],
+    )"#;
+    let scenario = Scenario::parse("rank.ron", text).unwrap();
+    let (out, trace) = sim::run_captured(&scenario, TraceLevel::Full, true).unwrap();
+    assert!(out.summary.funds.conserved, "{:?}", out.summary.funds.violations);
+    let lines: Vec<Vec<u64>> = String::from_utf8(trace)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .map(|l| l.split(' ').map(|f| f.parse().unwrap()).collect())
+        .collect();
+    // Every channel of the hub was force-closed by the hub (node 0), one per peer.
+    let closed = of_kind(&lines, Kind::ChannelForceClosed);
+    let by_hub: std::collections::BTreeSet<u64> =
+        closed.iter().filter(|l| l[2] == 0).map(|l| l[3]).collect();
+    assert_eq!(by_hub.into_iter().collect::<Vec<_>>(), [1, 2, 3, 4, 5], "{closed:?}");
+    // The third largest is n2 (n1..n5 tie below the hub; the lower id first).
+    let down = of_kind(&lines, Kind::NodeDown);
+    assert_eq!(down.len(), 1);
+    assert_eq!((down[0][0], down[0][2]), (2_000_000, 2));
+}
+
+#[test]
+fn ranks_out_of_range_and_all_where_no_peer_is_meant_are_refused_in_place() {
+    let text = |fault: &str| {
+        format!(
+            r#"Scenario(name: "rank", seed: 1,
+    generate: (kind: Star, nodes: 6, capacity: (min_sat: 1_000_000, max_sat: 1_000_000)),
+    faults: [(at_ms: 1_000, fault: {fault})])"#
+        )
+    };
+    let err =
+        Scenario::parse("r.ron", &text("Crash(node: Largest(7), duration_s: 1)")).unwrap_err();
+    assert_eq!(err.to_string(), "r.ron:3:48: Largest(7): k must be 1 to 6, the node count");
+    let err = Scenario::parse("r.ron", &text("Crash(node: All, duration_s: 1)")).unwrap_err();
+    assert_eq!(err.to_string(), "r.ron:3:48: All names every peer of a ForceClose only");
+}

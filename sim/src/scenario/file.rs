@@ -103,6 +103,27 @@ pub struct ScheduledFaultSpec {
     pub fault: FaultSpec,
 }
 
+/// A node a fault strikes: by name, or by rank among the nodes of the start.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+pub enum NodeRef {
+    /// The node of this name.
+    Name(String),
+    /// By rank, or every peer.
+    Rank(Rank),
+}
+
+/// A node by rank.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+pub enum Rank {
+    /// The node with the `k`-th most capacity in its channels at the start (from 1; ties: the
+    /// lower id), known once the network is built.
+    Largest(u32),
+    /// Every peer the node has a channel with when the fault strikes (`ForceClose`'s `peer`
+    /// only).
+    All,
+}
+
 /// A fault.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -110,17 +131,17 @@ pub enum FaultSpec {
     /// The node crashes and restarts `duration_s` later: it loses its connections and what it
     /// keeps in memory, and catches up with the chain on restart.
     Crash {
-        /// The node.
-        node: String,
+        /// The node: a name, or `Largest(k)`.
+        node: NodeRef,
         /// Time offline, seconds.
         duration_s: u64,
     },
-    /// The node closes its channels with the peer unilaterally.
+    /// The node closes its channels with the peer unilaterally (with every peer: `All`).
     ForceClose {
-        /// The closing node.
-        node: String,
-        /// The peer.
-        peer: String,
+        /// The closing node: a name, or `Largest(k)`.
+        node: NodeRef,
+        /// The peer: a name, `Largest(k)`, or `All`.
+        peer: NodeRef,
     },
     /// Every link between a node of `a` and a node of `b` is cut for `duration_s`: messages in
     /// flight are lost and connections fail until it heals.

@@ -76,6 +76,11 @@ impl<'a> Locator<'a> {
         None
     }
 
+    /// The first place where `text` is written, as is.
+    pub(super) fn find_text(&self, text: &str) -> Option<(usize, usize)> {
+        self.source.find(text).map(|at| self.position_of(at))
+    }
+
     /// The first place where the string literal `text` is written.
     pub(super) fn find_string(&self, text: &str) -> Option<(usize, usize)> {
         let quoted = format!("\"{text}\"");

@@ -182,8 +182,8 @@ pub enum Fault {
     ForceClose {
         /// The closer.
         node: NodeId,
-        /// The peer.
-        peer: NodeId,
+        /// The peer; `None`: every peer it has a channel with when the fault strikes.
+        peer: Option<NodeId>,
     },
     /// See [`FaultSpec::Partition`](super::FaultSpec::Partition): the links cut, (smaller id, larger id), sorted.
     Partition {
@@ -246,6 +246,18 @@ impl Fault {
     }
 }
 
+/// A fault's node given by rank: (fault index, which node, k of `Largest(k)`).
+pub type FaultRank = (usize, FaultRole, u32);
+
+/// Which node of a fault a rank names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FaultRole {
+    /// The node it strikes.
+    Node,
+    /// A force close's peer.
+    Peer,
+}
+
 /// A validated scenario.
 #[derive(Clone, Debug)]
 pub struct Scenario {
@@ -280,8 +292,12 @@ pub struct Scenario {
     pub shops: Vec<ShopDef>,
     /// The script.
     pub script: Vec<Step>,
-    /// Faults at given times, in file order.
+    /// Faults at given times, in file order. A node given by rank is a placeholder here until
+    /// the run resolves `fault_ranks`.
     pub faults: Vec<(SimTime, Fault)>,
+    /// The faults' nodes given by rank: (fault index, which node, k of `Largest(k)`), resolved
+    /// when the network is built ([`Scenario::resolved_faults`]).
+    pub fault_ranks: Vec<FaultRank>,
     /// Faults drawn from the seed.
     pub random_faults: Option<RandomFaultsSpec>,
     /// End of the run.
@@ -295,6 +311,26 @@ pub struct Scenario {
 }
 
 impl Scenario {
+    /// The scheduled faults with their nodes given by rank resolved: `largest_first` is every
+    /// node, the most capacity at the start first.
+    pub fn resolved_faults(&self, largest_first: &[NodeId]) -> Vec<Fault> {
+        let mut faults: Vec<Fault> = self.faults.iter().map(|(_, f)| f.clone()).collect();
+        for &(index, role, k) in &self.fault_ranks {
+            let id = largest_first[k as usize - 1];
+            match (&mut faults[index], role) {
+                (
+                    Fault::Crash { node, .. }
+                    | Fault::ForceClose { node, .. }
+                    | Fault::SetPolicy { node, .. },
+                    FaultRole::Node,
+                ) => *node = id,
+                (Fault::ForceClose { peer, .. }, FaultRole::Peer) => *peer = Some(id),
+                _ => unreachable!("invariant: ranks are only given where a node is"),
+            }
+        }
+        faults
+    }
+
     /// The node id of `name`.
     pub fn node_id(&self, name: &str) -> Option<NodeId> {
         self.nodes.iter().position(|n| n.name == name).map(|i| NodeId(i as u32))

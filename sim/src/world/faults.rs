@@ -1,14 +1,16 @@
 //! Faults as the world carries them out: a crash takes a node's host down (its links drop, its
 //! timers die with its life) and the restart brings it back to catch up with the chain; a
-//! partition cuts links; a latency spike slows them; a force close or a policy change is a
-//! command to the node. Crash and restart are done here and nowhere else. Which faults happen
+//! partition cuts links; a latency spike slows them; a force close (with one peer, or all) or a policy
+//! change is a command to the node. Crash and restart are done here and nowhere else. Which faults happen
 //! and when is the scenario's and [`crate::random_faults`]'s.
 
 use super::{SimEvent, World};
 use crate::scenario::Fault;
 use crate::trace::Kind;
 use node_core::NodeId;
+use node_core::channel::ChannelPhase;
 use node_core::node::Command;
+use std::collections::BTreeSet;
 
 impl World<'_> {
     /// Draws the next random fault, if any, and schedules it.
@@ -47,7 +49,20 @@ impl World<'_> {
             }
             Fault::ForceClose { node, peer } => {
                 if self.hosts[node.index()].online {
-                    let _ = self.command(node, Command::ForceClose { peer });
+                    // Every peer with a channel not yet closing, in id order.
+                    let peers: Vec<NodeId> = match peer {
+                        Some(peer) => vec![peer],
+                        None => {
+                            let open = self.nodes[node.index()]
+                                .channel_snapshots()
+                                .filter(|c| c.phase < ChannelPhase::ForceClosing)
+                                .map(|c| c.peer);
+                            open.collect::<BTreeSet<_>>().into_iter().collect()
+                        }
+                    };
+                    for peer in peers {
+                        let _ = self.command(node, Command::ForceClose { peer });
+                    }
                 }
             }
             Fault::Partition { links, duration_us } => {

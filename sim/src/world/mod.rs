@@ -195,6 +195,8 @@ pub struct World<'a> {
     oracle: Option<Oracle>,
     /// The time series, when the scenario asks for them.
     series: Option<SeriesRecorder>,
+    /// The scenario's scheduled faults, nodes given by rank resolved.
+    faults: Vec<Fault>,
     /// Node names, by id.
     names: Vec<String>,
     shops: Shops,
@@ -227,6 +229,20 @@ pub struct World<'a> {
     /// How each node resolved each incoming HTLC (checked with `check`).
     resolutions: Resolutions,
     end: EndReason,
+}
+
+/// Every node, the most capacity in its channels of the start first (ties: the lower id).
+fn largest_first(channels: &[PlacedChannel], nodes: usize) -> Vec<NodeId> {
+    let mut capacity_sat = vec![0u64; nodes];
+    for c in channels {
+        for node in [c.def.from, c.def.to] {
+            capacity_sat[node.index()] =
+                capacity_sat[node.index()].saturating_add(c.def.capacity_sat);
+        }
+    }
+    let mut order: Vec<NodeId> = (0..nodes as u32).map(NodeId).collect();
+    order.sort_by_key(|n| (std::cmp::Reverse(capacity_sat[n.index()]), *n));
+    order
 }
 
 impl<'a> World<'a> {
@@ -281,6 +297,7 @@ impl<'a> World<'a> {
             results: Results::default(),
             oracle: scenario.outputs.feasibility_oracle.then(Oracle::default),
             series: None,
+            faults: scenario.resolved_faults(&largest_first(&genesis.channels, n)),
             names: Vec::new(),
             shops: Shops::new(scenario.shops.clone()),
             workload: apps::workload(scenario, &genesis, &nodes),
@@ -496,7 +513,7 @@ impl<'a> World<'a> {
                 self.collect(node);
             }
             SimEvent::FaultStart { index } => {
-                let fault = self.scenario.faults[index].1.clone();
+                let fault = self.faults[index].clone();
                 self.start_fault(index, fault);
             }
             SimEvent::RandomFault { fault } => self.random_fault(fault),

@@ -3,11 +3,14 @@
 //! world's job ([`crate::random_faults`] plans the random ones).
 
 use super::Validator;
-use crate::scenario::file::{FaultSpec, RandomFaultsSpec, ScheduledFaultSpec};
+use crate::scenario::file::{FaultSpec, NodeRef, RandomFaultsSpec, Rank, ScheduledFaultSpec};
 use crate::scenario::locate::ScenarioError;
-use crate::scenario::model::{Fault, MAX_DURATION_S, MAX_LATENCY_MS};
+use crate::scenario::model::{Fault, FaultRank, FaultRole, MAX_DURATION_S, MAX_LATENCY_MS};
 use node_core::policy::PolicyChange;
 use node_core::{NodeId, SimTime};
+
+/// The scheduled faults, in file order, and their nodes given by rank.
+type ScheduledFaults = (Vec<(SimTime, Fault)>, Vec<FaultRank>);
 
 impl Validator<'_> {
     /// The scheduled faults, in file order: within ten years, durations of 1 s to ten years,
@@ -15,9 +18,44 @@ impl Validator<'_> {
     pub(super) fn faults(
         &self,
         specs: &[ScheduledFaultSpec],
-    ) -> Result<Vec<(SimTime, Fault)>, ScenarioError> {
+    ) -> Result<ScheduledFaults, ScenarioError> {
         let mut faults = Vec::with_capacity(specs.len());
-        for spec in specs {
+        let mut ranks = Vec::new();
+        for (index, spec) in specs.iter().enumerate() {
+            // A node by name, or a placeholder and its rank.
+            // RON reads a bare `All` as the name "All" where a name may stand: it is `All`
+            // unless a node has that name.
+            let all = |r: &NodeRef| match r {
+                NodeRef::Rank(Rank::All) => true,
+                NodeRef::Name(name) => name == "All" && !self.ids.contains_key("All"),
+                NodeRef::Rank(Rank::Largest(_)) => false,
+            };
+            let mut target = |r: &NodeRef, role: FaultRole| -> Result<NodeId, ScenarioError> {
+                if all(r) {
+                    let field = if role == FaultRole::Node { "node" } else { "peer" };
+                    return Err(self.at.error(
+                        self.at.find_field(field, "All", 0),
+                        "All names every peer of a ForceClose only".into(),
+                    ));
+                }
+                match r {
+                    NodeRef::Name(name) => self.resolve(name),
+                    NodeRef::Rank(Rank::Largest(k)) => {
+                        if *k == 0 || *k as usize > self.ids.len() {
+                            return Err(self.at.error(
+                                self.at.find_text(&format!("Largest({k})")),
+                                format!(
+                                    "Largest({k}): k must be 1 to {}, the node count",
+                                    self.ids.len()
+                                ),
+                            ));
+                        }
+                        ranks.push((index, role, *k));
+                        Ok(NodeId(u32::MAX))
+                    }
+                    NodeRef::Rank(Rank::All) => unreachable!("handled above"),
+                }
+            };
             if spec.at_ms > MAX_DURATION_S * 1000 {
                 return Err(self.at.at_field(
                     "at_ms",
@@ -27,11 +65,19 @@ impl Validator<'_> {
             }
             let fault = match &spec.fault {
                 FaultSpec::Crash { node, duration_s } => Fault::Crash {
-                    node: self.resolve(node)?,
+                    node: target(node, FaultRole::Node)?,
                     duration_us: self.duration("duration_s", *duration_s)?,
                 },
-                FaultSpec::ForceClose { node, peer } => {
+                FaultSpec::ForceClose { node: NodeRef::Name(node), peer: NodeRef::Name(peer) }
+                    if !all(&NodeRef::Name(peer.clone())) =>
+                {
                     let (node, peer) = self.pair(node, peer, "force close")?;
+                    Fault::ForceClose { node, peer: Some(peer) }
+                }
+                FaultSpec::ForceClose { node, peer } => {
+                    let peer_all = all(peer);
+                    let node = target(node, FaultRole::Node)?;
+                    let peer = if peer_all { None } else { Some(target(peer, FaultRole::Peer)?) };
                     Fault::ForceClose { node, peer }
                 }
                 FaultSpec::Partition { a, b, duration_s } => Fault::Partition {
@@ -76,7 +122,7 @@ impl Validator<'_> {
             };
             faults.push((SimTime::from_millis(spec.at_ms), fault));
         }
-        Ok(faults)
+        Ok((faults, ranks))
     }
 
     /// Every link between a node of `a` and a node of `b`, as (smaller id, larger id), sorted

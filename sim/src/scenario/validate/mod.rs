@@ -90,7 +90,7 @@ pub(super) fn validate(at: Locator<'_>, raw: ScenarioFile) -> Result<Scenario, S
     };
     let shops = v.shops(&raw.shops)?;
     let script = v.script(&raw.script, &nodes, &shops)?;
-    let faults = v.faults(&raw.faults)?;
+    let (faults, fault_ranks) = v.faults(&raw.faults)?;
     if let Some(r) = &raw.random_faults {
         v.random_faults(r)?;
     }
@@ -123,6 +123,7 @@ pub(super) fn validate(at: Locator<'_>, raw: ScenarioFile) -> Result<Scenario, S
         workload: raw.workload,
         payment_list,
         faults,
+        fault_ranks,
         random_faults: raw.random_faults,
         max_duration: SimTime::from_secs(raw.stop.max_duration_s),
         stop_when_idle: raw.stop.when_idle,
