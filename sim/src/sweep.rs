@@ -64,12 +64,26 @@ pub enum Axis {
     CrashesPerNodeDay(Vec<f64>),
     /// Random unilateral closes per channel and day (column `force_closes_per_channel_day`).
     ForceClosesPerChannelDay(Vec<f64>),
+    /// Any field of the scenario, by its path (`workload.receivers`, `faults`,
+    /// `node_defaults.mpp_timeout_s`): each value is RON text put in the field's place (added if
+    /// the field is absent). The column is the path; the labels are `labels`, or the values'
+    /// text with spaces dropped and commas turned to `;`.
+    Field {
+        /// Field names from the top of the scenario, joined by dots.
+        path: String,
+        /// The values, as RON text.
+        values: Vec<String>,
+        /// Their labels in the results (no commas); empty: from the values.
+        #[serde(default)]
+        labels: Vec<String>,
+    },
 }
 
 impl Axis {
     /// The results column.
-    pub fn column(&self) -> &'static str {
+    pub fn column(&self) -> &str {
         match self {
+            Axis::Field { path, .. } => path,
             Axis::AmountSat(_) => "amount_sat",
             Axis::Router(_) => "router",
             Axis::RatePerS(_) => "rate_per_s",
@@ -88,12 +102,21 @@ impl Axis {
             Axis::Nodes(v) => v.len(),
             Axis::Topology(v) => v.len(),
             Axis::CrashesPerNodeDay(v) | Axis::ForceClosesPerChannelDay(v) => v.len(),
+            Axis::Field { values, .. } => values.len(),
         }
     }
 
     /// Value `i`'s label in the results (no commas).
     fn label(&self, i: usize) -> String {
         match self {
+            Axis::Field { values, labels, .. } => match labels.get(i) {
+                Some(label) => label.clone(),
+                None => values[i]
+                    .chars()
+                    .filter(|c| !c.is_whitespace())
+                    .map(|c| if c == ',' { ';' } else { c })
+                    .collect(),
+            },
             Axis::AmountSat(v) => v[i].to_string(),
             Axis::Router(v) => {
                 // Distinct configurations of one kind are numbered in order of first appearance.
@@ -127,10 +150,12 @@ impl Axis {
         }
     }
 
-    /// Sets value `i` in a scenario file.
+    /// Sets value `i` in a scenario file (a `Field` is set in the text, before parsing:
+    /// [`Sweep::scenario`]).
     fn apply(&self, i: usize, raw: &mut ScenarioFile) -> Result<(), String> {
         let need = |what: &str| format!("the {} axis needs a scenario with {what}", self.column());
         match self {
+            Axis::Field { .. } => {}
             Axis::AmountSat(v) => {
                 let w = raw.workload.as_mut().ok_or_else(|| need("a workload"))?;
                 w.amount = AmountSpec::Fixed { amount_msat: v[i].saturating_mul(1000) };
@@ -312,6 +337,35 @@ impl Sweep {
         if let Some(axis) = file.grid.iter().find(|a| a.len() == 0) {
             return Err(fail(None, format!("the {} axis has no values", axis.column())));
         }
+        for axis in &file.grid {
+            let Axis::Field { path, values, labels } = axis else { continue };
+            if !labels.is_empty() && labels.len() != values.len() {
+                return Err(fail(
+                    None,
+                    format!(
+                        "the {path} axis has {} labels for {} values",
+                        labels.len(),
+                        values.len()
+                    ),
+                ));
+            }
+            if let Some(bad) = labels.iter().find(|l| l.contains([',', '\n', '"']) || l.is_empty())
+            {
+                return Err(fail(
+                    None,
+                    format!(
+                        "the {path} axis's label {bad:?} is empty or holds a comma, a quote or a line break"
+                    ),
+                ));
+            }
+            let all: Vec<String> = (0..axis.len()).map(|i| axis.label(i)).collect();
+            if let Some(i) = (0..all.len()).find(|&i| all[..i].contains(&all[i])) {
+                return Err(fail(
+                    None,
+                    format!("the {path} axis has the label {:?} twice: give labels", all[i]),
+                ));
+            }
+        }
         let columns: Vec<&str> = file.grid.iter().map(Axis::column).collect();
         if let Some(c) = columns.iter().enumerate().find(|(i, c)| columns[..*i].contains(c)) {
             return Err(fail(None, format!("the {} axis is given twice", c.1)));
@@ -354,11 +408,25 @@ impl Sweep {
         self.info().labels(cell)
     }
 
-    /// The scenario of cell `cell`: the base with the cell's values and seed.
+    /// The scenario of cell `cell`: the base with the cell's values and seed. `Field` values
+    /// are set in the base's text first ([`crate::scenario::splice`]); a position in an error
+    /// then counts in that text.
     pub fn scenario(&self, cell: usize) -> Result<Scenario, ScenarioError> {
         let (at, seed) = self.coordinates(cell);
         let file = self.scenario_path.display().to_string();
-        Scenario::parse_with(&file, &self.scenario_text, |raw| {
+        let mut text = std::borrow::Cow::Borrowed(self.scenario_text.as_str());
+        for (axis, &i) in self.file.grid.iter().zip(&at) {
+            if let Axis::Field { path, values, .. } = axis {
+                text = crate::scenario::splice::set_field(&text, path, &values[i])
+                    .map_err(|message| ScenarioError {
+                        file: file.clone(),
+                        position: None,
+                        message,
+                    })?
+                    .into();
+            }
+        }
+        Scenario::parse_with(&file, &text, |raw| {
             raw.seed = seed;
             for (axis, &i) in self.file.grid.iter().zip(&at) {
                 axis.apply(i, raw)?;

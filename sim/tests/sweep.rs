@@ -228,3 +228,51 @@ fn kept_cells_hold_each_runs_payments_and_results_join_them() {
     assert!(!sim::sweep::kept_paths(&out, 1)[0].exists(), "cell 1 did not run");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Issue 14: any field can be an axis. A control cell and a crash of the largest node run from
+/// one file; the endpoint model is a field too; a value that makes no valid scenario is refused
+/// when the sweep loads, naming its cell.
+#[test]
+fn any_field_is_an_axis_and_bad_values_name_their_cell() {
+    let (dir, _) = setup("field");
+    let sweep_text = r#"Sweep(
+        name: "outage", scenario: "small.ron", seeds: [1],
+        grid: [
+            Field(path: "faults", labels: ["control", "hub_crash"],
+                  values: ["[]", "[(at_ms: 1_000, fault: Crash(node: Largest(1), duration_s: 600))]"]),
+            Field(path: "workload.receivers", values: ["Uniform", "Largest(3)"]),
+        ],
+    )"#;
+    std::fs::write(dir.join("outage.ron"), sweep_text).unwrap();
+    let sweep = Sweep::load(&dir.join("outage.ron")).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(sweep.params(), ["faults", "workload.receivers", "router"]);
+    assert_eq!(sweep.labels(3), ["faults=hub_crash", "workload.receivers=Largest(3)", "seed=1"]);
+    let out = dir.join("out");
+    run_all(&sweep, &out, &[0, 1, 2, 3], 1);
+    let (results, _) = merge(&dir.join("merged"), std::slice::from_ref(&out)).unwrap();
+    let crash = sweep.scenario(2).unwrap();
+    assert_eq!(crash.faults.len(), 1);
+    assert!(sweep.scenario(0).unwrap().faults.is_empty());
+    // The hub is down from 1 s to 601 s: payments it takes part in are refused meanwhile.
+    let refused = |cell: u32| {
+        results.rows.iter().filter(|r| r.cell == cell && r.payment.outcome == "refused").count()
+    };
+    assert_eq!(refused(0), 0);
+    assert!(refused(2) > 0, "the crashed hub neither pays nor invoices");
+    // Cells 1 and 3 pay only the three largest nodes.
+    let receivers: std::collections::BTreeSet<&str> =
+        results.rows.iter().filter(|r| r.cell == 1).map(|r| r.payment.receiver.as_str()).collect();
+    assert!(receivers.len() <= 3, "{receivers:?}");
+    let bad = sweep_text.replace(r#""Largest(3)""#, r#""Nodes([\"nobody\"])""#);
+    std::fs::write(dir.join("outage.ron"), bad).unwrap();
+    let err = Sweep::load(&dir.join("outage.ron")).unwrap_err().to_string();
+    assert!(
+        err.contains(r#"cell 1 (faults=control, workload.receivers=Nodes(["nobody"]), seed=1) is not a valid scenario"#),
+        "{err}"
+    );
+    let missing = sweep_text.replace("workload.receivers", "random_faults.crashes_per_node_day");
+    std::fs::write(dir.join("outage.ron"), missing).unwrap();
+    let err = Sweep::load(&dir.join("outage.ron")).unwrap_err().to_string();
+    assert!(err.contains("the base scenario has no random_faults"), "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -12,6 +12,7 @@
 mod file;
 mod locate;
 mod model;
+pub mod splice;
 mod validate;
 
 pub use file::{
