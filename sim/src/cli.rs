@@ -85,6 +85,25 @@ pub enum Command {
         #[arg(short, long)]
         out: Option<PathBuf>,
     },
+    /// Describe the network a scenario starts with: components, degree and capacity
+    /// distributions, the largest hubs, who can send or receive an amount, articulation points
+    /// and what removing a hub does to reachability.
+    Inspect {
+        /// The scenario file (RON).
+        scenario: PathBuf,
+        /// Root seed, instead of the scenario's (it draws generated networks and balances).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// The amount whose possible senders and receivers are counted, sat.
+        #[arg(long, default_value_t = 10_000)]
+        amount_sat: u64,
+        /// How many hubs to list and remove one at a time.
+        #[arg(long, default_value_t = 10)]
+        top: usize,
+        /// Also write the network as Graphviz DOT to this file (at most 500 nodes).
+        #[arg(long)]
+        dot: Option<PathBuf>,
+    },
     /// Write the network a scenario starts with in SimLN's sim_network format, to cross-check a
     /// run against SimLN.
     Export {

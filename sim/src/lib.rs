@@ -12,7 +12,8 @@
 //! ordering), [`shop`] and [`workload`] (applications), [`random_faults`] (faults drawn from the seed);
 //! then the outputs: [`trace`], [`results`] (with the labelled feasibility [`oracle`]) and
 //! [`summary`], [`output`] (atomic files),
-//! [`verify`] (replay against a recorded trace), [`export`] (networks out), [`sweep`] (grids of
+//! [`verify`] (replay against a recorded trace), [`export`] (networks out), [`inspect`] (a
+//! network described), [`sweep`] (grids of
 //! runs and their reports), [`input`] (the one error of every input file) and [`cli`] (the
 //! command line of the `boltsim` binary).
 
@@ -26,6 +27,7 @@ pub mod generate;
 pub mod genesis;
 pub mod import;
 pub mod input;
+pub mod inspect;
 pub mod link;
 pub mod oracle;
 pub mod output;

@@ -73,6 +73,17 @@ fn dispatch(command: Command) -> Result<(), Failure> {
             eprintln!("{}: {nodes} nodes, {channels} channels{balances}", file.display());
             emit(&sim::export::scenario_ron(&graph, &file.display().to_string()), out)
         }
+        Command::Inspect { scenario, seed, amount_sat, top, dot } => {
+            let mut scenario = Scenario::load(&scenario)?;
+            scenario.seed = seed.unwrap_or(scenario.seed);
+            if let Some(path) = dot {
+                let text = sim::inspect::dot(&scenario).map_err(Failure::BadInput)?;
+                emit(&text, Some(path))?;
+            }
+            let options = sim::inspect::InspectOptions { amount_sat, top };
+            print!("{}", sim::inspect::report(&scenario, &options));
+            Ok(())
+        }
         Command::Export { scenario, seed, out } => {
             let mut scenario = Scenario::load(&scenario)?;
             scenario.seed = seed.unwrap_or(scenario.seed);

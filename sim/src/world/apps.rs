@@ -23,15 +23,7 @@ use std::collections::BTreeMap;
 /// asked, by those channels' capacity).
 pub(super) fn workload(scenario: &Scenario, genesis: &Genesis, nodes: &[Node]) -> Option<Workload> {
     let spec = scenario.workload.clone()?;
-    // What each node's channels can send, and what its peers can send it, at the start.
-    let (mut send_msat, mut receive_msat) = (vec![0u64; nodes.len()], vec![0u64; nodes.len()]);
-    for (i, node) in nodes.iter().enumerate() {
-        for first in node.spendable_channels() {
-            send_msat[i] = send_msat[i].saturating_add(first.available_msat);
-            let peer = &mut receive_msat[first.peer.index()];
-            *peer = peer.saturating_add(first.available_msat);
-        }
-    }
+    let (send_msat, receive_msat) = liquidity(nodes);
     let mut capacity_sat: BTreeMap<NodeId, u64> = BTreeMap::new();
     for c in genesis.channels.iter().map(|c| &c.def).filter(|c| !(c.from_disabled && c.to_disabled))
     {
@@ -74,6 +66,21 @@ pub(super) fn workload(scenario: &Scenario, genesis: &Genesis, nodes: &[Node]) -
     let shop_items = scenario.shops.iter().map(|s| (s.node, s.items.len())).collect();
     let stream = StreamId::Workload.stream(scenario.seed);
     Some(Workload::new(spec, stream, senders, receivers, shop_items))
+}
+
+/// What each node's channels can send, and what its peers' channels can send it, msat, as
+/// node-core computes what one more HTLC may carry ([`Node::spendable_channels`]), whether or
+/// not the peers are connected.
+pub(crate) fn liquidity(nodes: &[Node]) -> (Vec<u64>, Vec<u64>) {
+    let (mut send_msat, mut receive_msat) = (vec![0u64; nodes.len()], vec![0u64; nodes.len()]);
+    for (i, node) in nodes.iter().enumerate() {
+        for first in node.spendable_channels() {
+            send_msat[i] = send_msat[i].saturating_add(first.available_msat);
+            let peer = &mut receive_msat[first.peer.index()];
+            *peer = peer.saturating_add(first.available_msat);
+        }
+    }
+    (send_msat, receive_msat)
 }
 
 impl World<'_> {

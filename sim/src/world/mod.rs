@@ -367,6 +367,16 @@ impl<'a> World<'a> {
         world
     }
 
+    /// What each node can send and receive now, msat: see `apps::liquidity`.
+    pub fn liquidity(&self) -> (Vec<u64>, Vec<u64>) {
+        apps::liquidity(&self.nodes)
+    }
+
+    /// The channels of the start.
+    pub fn start_channels(&self) -> &[PlacedChannel] {
+        &self.start_channels
+    }
+
     fn schedule(&mut self, at: SimTime, event: SimEvent) {
         if !matches!(event, SimEvent::Block) {
             self.busy += 1;
