@@ -12,7 +12,7 @@
 //! ordering), [`shop`] and [`workload`] (applications), [`random_faults`] (faults drawn from the seed);
 //! then the outputs: [`trace`], [`results`] (with the labelled feasibility [`oracle`]) and
 //! [`summary`], [`output`] (atomic files),
-//! [`verify`] (replay against a recorded trace), [`export`] (networks out), [`inspect`] (a
+//! [`verify`] (replay against a recorded trace, its lines read by [`decode`]), [`export`] (networks out), [`inspect`] (a
 //! network described), [`sweep`] (grids of
 //! runs and their reports), [`input`] (the one error of every input file) and [`cli`] (the
 //! command line of the `boltsim` binary).
@@ -21,6 +21,7 @@
 
 pub mod chain;
 pub mod cli;
+pub mod decode;
 pub mod engine;
 pub mod export;
 pub mod generate;

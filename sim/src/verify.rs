@@ -1,7 +1,10 @@
 //! Replaying a scenario against a recorded trace. The recorded file is read as a stream, line by
 //! line, while the replay writes its own trace into a comparer, so neither trace is ever held
 //! whole in memory. The first line that differs is reported with three lines of context, the
-//! seed, and the commands that reproduce it. A recorded trace of another format version or of
+//! seed, and the commands that reproduce it; each shown line is also decoded (kind and field
+//! names, node names, message types and failure codes: [`crate::decode`]), a changed scenario text
+//! is said, and both traces are read to their ends to count the payments whose outcome, fee or
+//! time changed. A recorded trace of another format version or of
 //! another scenario is refused before anything runs. The replay uses the seed and level written in
 //! the recorded header.
 //!
@@ -109,6 +112,80 @@ pub struct Divergence {
     pub expected_after: Vec<String>,
     /// The replayed lines that follow.
     pub actual_after: Vec<String>,
+    /// The scenario's text changed since the trace was recorded (its digest in the header).
+    pub scenario_file_changed: bool,
+    /// The node names, by id, to decode lines with.
+    pub names: Vec<String>,
+    /// What the difference did to the payments, from both traces read to their ends.
+    pub impact: Impact,
+}
+
+/// How the payments of a replay differ from those of the recorded trace, each side read from its
+/// payment lines (kinds 70, 73, 74, 76) to the end.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Impact {
+    /// Payments in the recorded trace.
+    pub recorded: usize,
+    /// Payments in the replay.
+    pub replayed: usize,
+    /// Payments in both whose outcome (succeeded, failed, refused, unfinished) differs.
+    pub outcome_changed: usize,
+    /// Payments that succeeded in both, for different fees.
+    pub fee_changed: usize,
+    /// Payments that ended in both, after different times.
+    pub latency_changed: usize,
+}
+
+/// What a trace says of each payment: outcome (0 unfinished, 1 succeeded, 2 failed,
+/// 3 refused), start, end and fee.
+#[derive(Debug, Default)]
+struct Ledger {
+    payments: std::collections::BTreeMap<u64, (u8, u64, Option<u64>, u64)>,
+}
+
+impl Ledger {
+    fn feed(&mut self, line: &str) {
+        let mut fields = line.split(' ').map(|f| f.parse::<u64>());
+        let (Some(Ok(time)), Some(Ok(kind))) = (fields.next(), fields.next()) else { return };
+        if !matches!(kind, 70 | 73 | 74 | 76) {
+            return;
+        }
+        let values: Vec<u64> = fields.map_while(Result::ok).collect();
+        let payments = &mut self.payments;
+        match (kind, values.as_slice()) {
+            (70, [_, id, ..]) => payments.entry(*id).or_default().1 = time,
+            (73, [_, id, _, fee, ..]) => {
+                let p = payments.entry(*id).or_default();
+                (p.0, p.2, p.3) = (1, Some(time), *fee);
+            }
+            (74, [_, id, ..]) => {
+                let p = payments.entry(*id).or_default();
+                (p.0, p.2) = (2, Some(time));
+            }
+            (76, [_, _, id, ..]) => {
+                payments.insert(*id, (3, time, Some(time), 0));
+            }
+            _ => {}
+        }
+    }
+
+    fn impact(&self, replay: &Ledger) -> Impact {
+        let mut impact = Impact {
+            recorded: self.payments.len(),
+            replayed: replay.payments.len(),
+            ..Impact::default()
+        };
+        for (id, a) in &self.payments {
+            let Some(b) = replay.payments.get(id) else { continue };
+            impact.outcome_changed += usize::from(a.0 != b.0);
+            impact.fee_changed += usize::from(a.0 == 1 && b.0 == 1 && a.3 != b.3);
+            let latency = |p: &(u8, u64, Option<u64>, u64)| p.2.map(|end| end - p.1);
+            impact.latency_changed += usize::from(
+                latency(a).is_some() && latency(b).is_some() && latency(a) != latency(b),
+            );
+        }
+        impact
+    }
 }
 
 /// What verifying found.
@@ -276,6 +353,9 @@ struct Comparer {
     scenario_file_changed: bool,
     /// Why the recorded file could not be read on; nothing more is read from it.
     error: Option<VerifyError>,
+    /// The payments of each side, read as the lines go by.
+    recorded_ledger: Ledger,
+    replayed_ledger: Ledger,
 }
 
 impl Comparer {
@@ -283,13 +363,18 @@ impl Comparer {
         if self.error.is_some() {
             return None;
         }
-        self.recorded.next().unwrap_or_else(|e| {
+        let line = self.recorded.next().unwrap_or_else(|e| {
             self.error = Some(e);
             None
-        })
+        });
+        if let Some(line) = &line {
+            self.recorded_ledger.feed(line);
+        }
+        line
     }
 
     fn compare(&mut self, actual: String) {
+        self.replayed_ledger.feed(&actual);
         if let Some(d) = &mut self.divergence {
             if d.actual_after.len() < CONTEXT_LINES {
                 d.actual_after.push(actual);
@@ -337,16 +422,27 @@ impl Comparer {
             before: self.before.drain(..).collect(),
             expected_after,
             actual_after: Vec::new(),
+            scenario_file_changed: self.scenario_file_changed,
+            names: Vec::new(),
+            impact: Impact::default(),
         });
     }
 
-    /// The replay ended: the recorded trace must end too.
+    /// The replay ended: the recorded trace must end too. After a difference, the rest of the
+    /// recorded trace is read for its payments.
     fn finish(&mut self) {
         if self.divergence.is_none()
             && let Some(extra) = self.next_recorded()
         {
             self.line += 1;
             self.diverge(Some(extra), None);
+        }
+        if self.divergence.is_some() {
+            while self.next_recorded().is_some() {}
+            let impact = self.recorded_ledger.impact(&self.replayed_ledger);
+            if let Some(d) = self.divergence.as_mut() {
+                d.impact = impact;
+            }
         }
     }
 }
@@ -394,6 +490,8 @@ pub fn verify(
         divergence: None,
         scenario_file_changed: false,
         error: None,
+        recorded_ledger: Ledger::default(),
+        replayed_ledger: Ledger::default(),
     }));
     let mut replay = scenario.clone();
     replay.seed = header.seed;
@@ -410,7 +508,10 @@ pub fn verify(
         return Err(error);
     }
     let outcome = match c.divergence.take() {
-        Some(d) => VerifyOutcome::Diverged(d),
+        Some(mut d) => {
+            d.names = scenario.nodes.iter().map(|n| n.name.clone()).collect();
+            VerifyOutcome::Diverged(d)
+        }
         None => VerifyOutcome::Identical {
             lines: c.line,
             scenario_file_changed: c.scenario_file_changed,
@@ -456,12 +557,28 @@ impl Divergence {
             header.level.name(),
             self.line
         );
+        if self.scenario_file_changed {
+            s.push_str(
+                "note: the scenario's text changed since the trace was recorded (its digest \
+                 differs); the difference below is what the change did\n",
+            );
+        }
+        let decoded = |line: &str| -> String {
+            crate::decode::describe(line, &self.names)
+                .map(|d| format!("  {:>7}    = {d}\n", ""))
+                .unwrap_or_default()
+        };
         for (n, line) in &self.before {
             s.push_str(&format!("  {n:>7}  {line}\n"));
+            s.push_str(&decoded(line));
         }
         let end = "<end of trace>".to_string();
-        s.push_str(&format!("- {:>7}  {}\n", self.line, self.expected.as_ref().unwrap_or(&end)));
-        s.push_str(&format!("+ {:>7}  {}\n", self.line, self.actual.as_ref().unwrap_or(&end)));
+        let expected = self.expected.as_ref().unwrap_or(&end);
+        let actual = self.actual.as_ref().unwrap_or(&end);
+        s.push_str(&format!("- {:>7}  {expected}\n", self.line));
+        s.push_str(&decoded(expected));
+        s.push_str(&format!("+ {:>7}  {actual}\n", self.line));
+        s.push_str(&decoded(actual));
         if !self.expected_after.is_empty() {
             s.push_str("  recorded goes on:\n");
             for (i, line) in self.expected_after.iter().enumerate() {
@@ -474,6 +591,11 @@ impl Divergence {
                 s.push_str(&format!("+ {:>7}  {line}\n", self.line + 1 + i as u64));
             }
         }
+        let i = &self.impact;
+        s.push_str(&format!(
+            "impact, both traces read to their ends: {} payments recorded, {} replayed; of those in both, {} changed outcome, {} succeeded in both for a different fee, {} took a different time\n",
+            i.recorded, i.replayed, i.outcome_changed, i.fee_changed, i.latency_changed
+        ));
         s.push_str(&format!(
             "reproduce: boltsim verify {scenario_path} {trace_path}\n   or see the whole replay: boltsim run {scenario_path} --seed {} --trace-level {} --out out/replay && diff {trace_path} out/replay/trace.txt\n",
             header.seed,

@@ -99,6 +99,23 @@ fn a_fee_one_msat_higher_is_caught_at_the_first_line_that_shows_it() {
     assert_eq!(d.actual_after.len(), 3);
     let report = d.report("cat_store.ron", "cat_store.trace", &header);
     assert!(report.contains("seed 2016"), "{report}");
+    // Explained: the line decoded with names, the text change said, the impact counted.
+    assert!(
+        report.contains("= 600.100000 s  message delivered: channel_update (258) from christian to server, scid 1020715126971432960, timestamp 600, disabled 0, fee_base_msat 1001, fee_ppm 10"),
+        "{report}"
+    );
+    assert!(report.contains("note: the scenario's text changed"), "{report}");
+    // The second customer's payment routes through christian: the same outcome, 1 msat more.
+    assert_eq!(
+        d.impact,
+        sim::verify::Impact {
+            recorded: 2,
+            replayed: 2,
+            outcome_changed: 0,
+            fee_changed: 1,
+            latency_changed: 0
+        }
+    );
     assert!(report.contains("boltsim verify cat_store.ron cat_store.trace"), "{report}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
