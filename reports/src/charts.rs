@@ -1,10 +1,14 @@
 //! Charts as data ([`Chart`]: series of points, optional interval bands, lines or bars) drawn to
-//! PNG and SVG with plotters. Text uses DejaVu Sans, embedded in the binary (`assets/`, Bitstream
-//! Vera license beside it), so no system font is needed and a chart looks the same everywhere.
+//! PNG and SVG with plotters. PNG text uses DejaVu Sans, embedded in the binary (`assets/`,
+//! Bitstream Vera license beside it), so no system font is needed and a PNG looks the same
+//! everywhere; SVG text names the `sans-serif` family and is drawn in the viewer's font. Each
+//! series has its colour, dash pattern and marker shape, and the legend shows a sample of each;
+//! vertical dashed markers label instants (faults).
 //! PNGs are encoded here without metadata, so identical charts are identical bytes. This module
 //! draws what it is given; choosing what to show is [`crate::report`]'s.
 
 use plotters::coord::Shift;
+use plotters::element::DashedPathElement;
 use plotters::prelude::*;
 use std::sync::Once;
 
@@ -34,6 +38,8 @@ pub struct Series {
     pub points: Vec<(f64, f64)>,
     /// (x, low, high) for a shaded band.
     pub band: Vec<(f64, f64, f64)>,
+    /// How many payments (or pairs) each point stands on, by point; empty when not counted.
+    pub n: Vec<u64>,
 }
 
 /// A chart.
@@ -59,6 +65,53 @@ pub struct Chart {
     pub band_label: String,
     /// The series.
     pub series: Vec<Series>,
+    /// Vertical marker lines: (x, label), e.g. a fault's start on a time axis.
+    pub markers: Vec<(f64, String)>,
+}
+
+/// How series `i` is told apart besides its colour: a dash pattern (dash, gap in pixels; none:
+/// solid) and a marker shape, so that overlapping lines and grey-scale prints stay readable.
+fn dash(i: usize) -> Option<(u32, u32)> {
+    [None, Some((10, 5)), Some((3, 4)), Some((14, 4)), Some((6, 3))][i % 5]
+}
+
+/// The marker shapes, in turn: circle, triangle, square, diamond, plus; all filled.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Shape {
+    Circle,
+    Triangle,
+    Square,
+    Diamond,
+    Plus,
+}
+
+fn shape(i: usize) -> Shape {
+    [Shape::Circle, Shape::Triangle, Shape::Square, Shape::Diamond, Shape::Plus][(i / 5 + i) % 5]
+}
+
+/// The outline of `shape` in pixels around (`dx`, `dy`).
+fn outline(shape: Shape, dx: i32, dy: i32) -> Vec<(i32, i32)> {
+    let points: &[(i32, i32)] = match shape {
+        Shape::Circle => &[(4, 0), (3, 3), (0, 4), (-3, 3), (-4, 0), (-3, -3), (0, -4), (3, -3)],
+        Shape::Triangle => &[(0, -5), (5, 4), (-5, 4)],
+        Shape::Square => &[(-4, -4), (4, -4), (4, 4), (-4, 4)],
+        Shape::Diamond => &[(0, -5), (5, 0), (0, 5), (-5, 0)],
+        Shape::Plus => &[
+            (-1, -5),
+            (1, -5),
+            (1, -1),
+            (5, -1),
+            (5, 1),
+            (1, 1),
+            (1, 5),
+            (-1, 5),
+            (-1, 1),
+            (-5, 1),
+            (-5, -1),
+            (-1, -1),
+        ],
+    };
+    points.iter().map(|&(x, y)| (x + dx, y + dy)).collect()
 }
 
 /// A drawing failure, as text.
@@ -151,7 +204,8 @@ where
 {
     let fail = |e: &dyn std::fmt::Display| e.to_string();
     root.fill(&WHITE).map_err(|e| fail(&e))?;
-    let (title_area, plot_area) = root.split_vertically(60);
+    let note = wrap(&chart.note, NOTE_CHARS);
+    let (title_area, plot_area) = root.split_vertically(42 + 19 * note.len() as i32);
     title_area
         .draw(&Text::new(
             chart.title.clone(),
@@ -159,13 +213,15 @@ where
             (FAMILY, 24).into_font().style(FontStyle::Bold),
         ))
         .map_err(|e| fail(&e))?;
-    title_area
-        .draw(&Text::new(
-            chart.note.clone(),
-            (20, 38),
-            (FAMILY, 15).into_font().color(&RGBColor(80, 80, 80)),
-        ))
-        .map_err(|e| fail(&e))?;
+    for (i, line) in note.iter().enumerate() {
+        title_area
+            .draw(&Text::new(
+                line.clone(),
+                (20, 38 + 19 * i as i32),
+                (FAMILY, 15).into_font().color(&RGBColor(80, 80, 80)),
+            ))
+            .map_err(|e| fail(&e))?;
+    }
     let ((x0, x1), (y0, y1)) = extents(chart);
     let mut builder = ChartBuilder::on(&plot_area);
     builder.margin(20).x_label_area_size(55).y_label_area_size(75);
@@ -195,18 +251,27 @@ where
                     ctx.draw_series(std::iter::once(Polygon::new(outline, c.mix(0.15))))
                         .map_err(|e| fail(&e))?;
                 }
+                let (pattern, form) = (dash(i), shape(i));
                 let drawn = match chart.kind {
                     Kind::Lines => {
-                        ctx.draw_series(LineSeries::new(
-                            series.points.iter().copied(),
-                            c.stroke_width(2),
-                        ))
+                        let points = series.points.iter().copied();
+                        match pattern {
+                            None => ctx.draw_series(LineSeries::new(points, c.stroke_width(2))),
+                            Some((d, g)) => ctx.draw_series(DashedLineSeries::new(
+                                points,
+                                d,
+                                g,
+                                c.stroke_width(2),
+                            )),
+                        }
                         .map_err(|e| fail(&e))?;
                         // Markers on sparse lines only; a CDF's hundreds of points are a curve.
                         let marked =
                             if series.points.len() <= 40 { &series.points[..] } else { &[] };
-                        ctx.draw_series(marked.iter().map(|&p| Circle::new(p, 3, c.filled())))
-                            .map_err(|e| fail(&e))?
+                        ctx.draw_series(marked.iter().map(|&p| {
+                            EmptyElement::at(p) + Polygon::new(outline(form, 0, 0), c.filled())
+                        }))
+                        .map_err(|e| fail(&e))?
                     }
                     Kind::Bars => {
                         let width = 0.8 / groups;
@@ -217,9 +282,38 @@ where
                         .map_err(|e| fail(&e))?
                     }
                 };
+                let bars = chart.kind == Kind::Bars;
                 drawn.label(series.name.clone()).legend(move |(x, y)| {
-                    Rectangle::new([(x, y - 5), (x + 18, y + 5)], c.filled())
+                    // A sample of the line, its dash and its marker (a bar: a block).
+                    let (d, g) = pattern.unwrap_or((100, 1));
+                    let (width, height) = if bars { (12, 5) } else { (2, 0) };
+                    let sample = if bars { vec![] } else { vec![(0, 0), (24, 0)] };
+                    let block = if bars {
+                        vec![(0, -height), (24, -height), (24, height), (0, height)]
+                    } else {
+                        outline(form, 12, 0)
+                    };
+                    EmptyElement::at((x, y))
+                        + DashedPathElement::new(sample, d, g, c.stroke_width(width))
+                        + Polygon::new(block, c.filled())
                 });
+            }
+            for (x, label) in &chart.markers {
+                let grey = RGBColor(90, 90, 90);
+                let top = y0 + (y1 - y0) * 0.97;
+                ctx.draw_series(std::iter::once(DashedPathElement::new(
+                    vec![(*x, y0), (*x, y1)],
+                    6,
+                    4,
+                    grey.stroke_width(1),
+                )))
+                .map_err(|e| fail(&e))?;
+                ctx.draw_series(std::iter::once(Text::new(
+                    format!(" {label}"),
+                    (*x, top),
+                    (FAMILY, 14).into_font().color(&grey),
+                )))
+                .map_err(|e| fail(&e))?;
             }
             if !chart.band_label.is_empty() {
                 let grey = RGBColor(120, 120, 120);
@@ -255,6 +349,24 @@ where
     Ok(())
 }
 
+/// The most characters of a note's line (15 px text across a 960 px chart).
+const NOTE_CHARS: usize = 115;
+
+/// `text` in lines of at most `width` characters, broken at spaces.
+fn wrap(text: &str, width: usize) -> Vec<String> {
+    let mut lines: Vec<String> = Vec::new();
+    for word in text.split(' ') {
+        match lines.last_mut() {
+            Some(line) if line.chars().count() + 1 + word.chars().count() <= width => {
+                line.push(' ');
+                line.push_str(word);
+            }
+            _ => lines.push(word.to_string()),
+        }
+    }
+    lines
+}
+
 /// An axis number, short: 1k, 2.5M, 0.25, 40.
 pub fn short_number(v: f64) -> String {
     let a = v.abs();
@@ -287,16 +399,26 @@ mod tests {
             note: "bands: 95% t interval over seeds".into(),
             legend_low: false,
             band_label: "shaded: 95% t interval over seeds".into(),
-            series: vec![Series {
-                name: "cheapest".into(),
-                points: vec![(1.0, 90.0), (2.0, 80.0), (3.0, 50.0)],
-                band: vec![(1.0, 85.0, 95.0), (2.0, 70.0, 90.0), (3.0, 40.0, 60.0)],
-            }],
+            series: (0..6)
+                .map(|i| Series {
+                    name: format!("router {i}"),
+                    points: vec![(1.0, 90.0 - f64::from(i)), (2.0, 80.0), (3.0, 50.0)],
+                    band: vec![(1.0, 85.0, 95.0), (2.0, 70.0, 90.0), (3.0, 40.0, 60.0)],
+                    n: vec![10, 10, 10],
+                })
+                .collect(),
+            markers: vec![(2.5, "crash n0".into())],
         }
     }
 
     #[test]
     fn charts_are_valid_png_and_svg_and_reproducible() {
+        // Six series: dashes and markers repeat with different pairings, never both alike.
+        let styles: Vec<(Option<(u32, u32)>, usize)> =
+            (0..10).map(|i| (dash(i), shape(i) as usize)).collect();
+        for (i, a) in styles.iter().enumerate() {
+            assert!(!styles[..i].contains(a), "series {i} looks like an earlier one");
+        }
         for kind in [Kind::Lines, Kind::Bars] {
             let bytes = png(&chart(kind)).unwrap();
             assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n", "PNG signature");
@@ -309,12 +431,19 @@ mod tests {
             assert_eq!(png(&chart(kind)).unwrap(), bytes, "same chart, same bytes");
             let text = svg(&chart(kind)).unwrap();
             assert!(text.starts_with("<svg") && text.trim_end().ends_with("</svg>"), "{text}");
-            assert!(text.contains("Success rate") && text.contains("cheapest"));
+            assert!(text.contains("Success rate") && text.contains("router 5"));
+            assert!(text.contains("crash n0"), "the marker's label");
             assert!(
                 text.contains("shaded: 95% t interval over seeds"),
                 "the legend names the bands"
             );
         }
+    }
+
+    #[test]
+    fn notes_wrap_at_spaces() {
+        assert_eq!(wrap("a bb ccc dd", 6), ["a bb", "ccc dd"]);
+        assert_eq!(wrap("short", 115), ["short"]);
     }
 
     #[test]

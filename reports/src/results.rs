@@ -58,6 +58,17 @@ pub struct SweepRow {
     pub payment: PaymentRow,
 }
 
+/// Something that happened to a cell's network at an instant: a fault, drawn on time charts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Marker {
+    /// The cell.
+    pub cell: u32,
+    /// When, µs of simulated time.
+    pub time_us: u64,
+    /// What (`crash n0`), no line break.
+    pub label: String,
+}
+
 /// All rows of a sweep (or of some of its cells).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SweepResults {
@@ -65,6 +76,9 @@ pub struct SweepResults {
     pub params: Vec<String>,
     /// The rows, by cell then payment.
     pub rows: Vec<SweepRow>,
+    /// The faults of the cells, by cell then time: comment lines `# fault: CELL TIME_US LABEL`
+    /// before the header.
+    pub markers: Vec<Marker>,
 }
 
 /// The outcomes a row may have.
@@ -73,7 +87,17 @@ const OUTCOMES: [&str; 4] = ["succeeded", "failed", "refused", "pending"];
 impl SweepResults {
     /// The CSV text, header first.
     pub fn to_csv(&self) -> String {
-        let mut s = String::from("cell,seed");
+        let mut s = String::new();
+        for m in &self.markers {
+            let _ = writeln!(
+                s,
+                "# fault: {} {} {}",
+                m.cell,
+                m.time_us,
+                m.label.replace(['\n', '\r'], " ")
+            );
+        }
+        s.push_str("cell,seed");
         for p in &self.params {
             s.push(',');
             s.push_str(p);
@@ -124,6 +148,19 @@ impl SweepResults {
     /// Parses the CSV text, after any comment lines (`#`) before the header; errors are (line,
     /// message), the line counted from the top of the text.
     pub fn from_csv(text: &str) -> Result<SweepResults, (usize, String)> {
+        let mut markers = Vec::new();
+        for (i, line) in text.lines().enumerate().take_while(|(_, l)| l.starts_with('#')) {
+            let Some(rest) = line.trim_end_matches('\r').strip_prefix("# fault: ") else {
+                continue;
+            };
+            let mut parts = rest.splitn(3, ' ');
+            let (cell, time, label) = (parts.next(), parts.next(), parts.next());
+            let parsed = cell.and_then(|c| c.parse().ok()).zip(time.and_then(|t| t.parse().ok()));
+            let Some((cell, time_us)) = parsed else {
+                return Err((i + 1, "a fault line must be '# fault: CELL TIME_US LABEL'".into()));
+            };
+            markers.push(Marker { cell, time_us, label: label.unwrap_or("").to_string() });
+        }
         let mut lines = text
             .lines()
             .enumerate()
@@ -214,7 +251,7 @@ impl SweepResults {
                 },
             });
         }
-        Ok(SweepResults { params, rows })
+        Ok(SweepResults { params, rows, markers })
     }
 
     /// The index of parameter `name`.
@@ -258,9 +295,12 @@ mod tests {
         let results = SweepResults {
             params: vec!["router".into(), "amount_sat".into()],
             rows: vec![row(0, "succeeded", true), row(1, "failed", false)],
+            markers: vec![Marker { cell: 1, time_us: 1_200_000_000, label: "crash n0".into() }],
         };
         let text = results.to_csv();
-        assert!(text.starts_with("cell,seed,router,amount_sat,id,sender,receiver,"));
+        assert!(
+            text.starts_with("# fault: 1 1200000000 crash n0\ncell,seed,router,amount_sat,id,")
+        );
         assert!(
             text.contains(
                 "\n1,7,lnd_apriori,1000,1,n1,n2,02aa,\"Shop, \"\"the\"\" best\",,,1000000,failed,no_route,4103,0,0,,2,2,0,3,0,,1510,feasible\n"
@@ -270,15 +310,15 @@ mod tests {
         assert_eq!(SweepResults::from_csv(&text).unwrap(), results);
         assert_eq!(results.param("amount_sat"), Some(1));
         let bad = text.replace("1000000,failed", "1000000,lost");
-        assert_eq!(SweepResults::from_csv(&bad).unwrap_err().0, 3);
+        assert_eq!(SweepResults::from_csv(&bad).unwrap_err().0, 4);
         let bad = text.replace("failed,no_route,4103", "failed,no_route,x");
-        assert_eq!(SweepResults::from_csv(&bad).unwrap_err().0, 3);
+        assert_eq!(SweepResults::from_csv(&bad).unwrap_err().0, 4);
         assert_eq!(SweepResults::from_csv("a,b\n").unwrap_err().0, 1);
         // Comment lines before the header are skipped; lines are still counted from the top.
         let commented = format!("# sweep: tiny\n# cell: 0\n{text}");
         assert_eq!(SweepResults::from_csv(&commented).unwrap(), results);
         let bad = format!("# sweep: tiny\n{bad}");
-        assert_eq!(SweepResults::from_csv(&bad).unwrap_err().0, 4);
+        assert_eq!(SweepResults::from_csv(&bad).unwrap_err().0, 5);
         assert_eq!(SweepResults::from_csv("# only a comment\n").unwrap_err().0, 2);
     }
 }

@@ -77,13 +77,29 @@ pub enum Command {
         #[arg(required = true)]
         dirs: Vec<PathBuf>,
     },
-    /// Draw the charts of a sweep's results (PNG and SVG) and an index.html.
+    /// Draw the charts of a sweep's results (PNG, SVG and the points as CSV) and an index.html.
     Report {
         /// A sweep directory, or its results.csv.
         results: PathBuf,
         /// The directory to write [default: RESULTS/report].
         #[arg(short, long)]
         out: Option<PathBuf>,
+        /// Only these charts (comma-separated): success_vs_amount, first_try_vs_amount,
+        /// within_rounds, paired_difference_vs_amount, fee_vs_amount, rounds_vs_amount,
+        /// latency_vs_amount, rounds, latency_cdf, success_over_time [default: all].
+        #[arg(long, value_delimiter = ',')]
+        charts: Vec<String>,
+        /// What success means in success_vs_amount, success_over_time and the paired
+        /// differences.
+        #[arg(long, default_value = "success", value_parser = ["success", "first_try"])]
+        metric: String,
+        /// Only the payments the feasibility oracle called feasible (the sweep's scenario needs
+        /// outputs: (feasibility_oracle: true)).
+        #[arg(long)]
+        feasible_only: bool,
+        /// A parameter whose values each get their own set of charts (files NAME__PARAM=VALUE).
+        #[arg(long)]
+        facet: Option<String>,
     },
     /// Describe the network a scenario starts with: components, degree and capacity
     /// distributions, the largest hubs, who can send or receive an amount, articulation points

@@ -92,6 +92,8 @@ pub struct RunOutput {
     pub start_channels: Vec<genesis::PlacedChannel>,
     /// `series.csv`, when the scenario samples time series.
     pub series: Option<String>,
+    /// Every fault that started: when, and its kind and node (`crash n0`).
+    pub fault_log: Vec<(SimTime, String)>,
 }
 
 /// Runs `scenario` to its end.
@@ -115,6 +117,7 @@ pub fn run(scenario: &Scenario, options: RunOptions) -> io::Result<RunOutput> {
         trace,
         start_channels: record.start_channels,
         series: record.series,
+        fault_log: record.fault_log,
     })
 }
 

@@ -111,9 +111,18 @@ fn dispatch(command: Command) -> Result<(), Failure> {
             }
             Ok(())
         }
-        Command::Report { results, out } => {
-            let report =
-                sim::sweep::write_report(&results, out.as_deref()).map_err(Failure::BadInput)?;
+        Command::Report { results, out, charts, metric, feasible_only, facet } => {
+            use reports::report::{CHARTS, Metric, ReportOptions};
+            if let Some(bad) = charts.iter().find(|c| !CHARTS.contains(&c.as_str())) {
+                return Err(Failure::BadInput(format!(
+                    "--charts {bad}: not a chart ({})",
+                    CHARTS.join(", ")
+                )));
+            }
+            let metric = if metric == "first_try" { Metric::FirstTry } else { Metric::Success };
+            let options = ReportOptions { charts, metric, feasible_only, facet };
+            let report = sim::sweep::write_report(&results, out.as_deref(), &options)
+                .map_err(Failure::BadInput)?;
             println!("wrote {} files; open {}", report.files, report.index.display());
             Ok(())
         }

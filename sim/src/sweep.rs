@@ -22,7 +22,7 @@ use crate::results::NodeLabels;
 use crate::scenario::{Scenario, ScenarioError, ScenarioFile, StepSpec};
 use crate::workload::AmountSpec;
 use node_core::router::RouterConfig;
-use reports::results::{SweepResults, SweepRow};
+use reports::results::{Marker, SweepResults, SweepRow};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
@@ -510,7 +510,16 @@ impl Sweep {
         } else {
             None
         };
-        Ok(CellOutput { results: SweepResults { params: self.params(), rows }, kept })
+        let markers = out
+            .fault_log
+            .iter()
+            .map(|(at, label)| Marker {
+                cell: cell as u32,
+                time_us: at.as_micros(),
+                label: label.clone(),
+            })
+            .collect();
+        Ok(CellOutput { results: SweepResults { params: self.params(), rows, markers }, kept })
     }
 }
 
@@ -933,6 +942,7 @@ fn merge_into(
     let mut all = SweepResults {
         params: param_columns(info.axes.iter().map(|(column, _)| column.as_str())),
         rows: Vec::new(),
+        markers: Vec::new(),
     };
     let mut cells: Vec<usize> = Vec::new();
     for (cell, path, bytes, results) in gathered {
@@ -941,6 +951,7 @@ fn merge_into(
             write_atomic(&target, &bytes).map_err(|e| format!("{}: {e}", target.display()))?;
         }
         all.rows.extend(results.rows);
+        all.markers.extend(results.markers);
         cells.push(cell);
     }
     let path = out.join("results.csv");
@@ -975,7 +986,11 @@ pub struct ReportSummary {
 /// `out` (default: `report/` beside the results), each file atomically. The title and the list
 /// of parameters come from the directory's `sweep.json`, if it has one. Errors are one line,
 /// naming the file.
-pub fn write_report(results: &Path, out: Option<&Path>) -> Result<ReportSummary, String> {
+pub fn write_report(
+    results: &Path,
+    out: Option<&Path>,
+    options: &reports::report::ReportOptions,
+) -> Result<ReportSummary, String> {
     let (dir, csv) = if results.is_dir() {
         (results.to_path_buf(), results.join("results.csv"))
     } else {
@@ -1000,7 +1015,7 @@ pub fn write_report(results: &Path, out: Option<&Path>) -> Result<ReportSummary,
         }
         Err(_) => (format!("boltsim results: {}", csv.display()), Vec::new()),
     };
-    let files = reports::report::report(&data, &title, &about)?;
+    let files = reports::report::report(&data, &title, &about, options)?;
     let out = out.map_or_else(|| dir.join("report"), Path::to_path_buf);
     std::fs::create_dir_all(&out).map_err(|e| format!("{}: {e}", out.display()))?;
     for (name, bytes) in &files {

@@ -179,7 +179,7 @@ impl Ledger {
             let Some(b) = replay.payments.get(id) else { continue };
             impact.outcome_changed += usize::from(a.0 != b.0);
             impact.fee_changed += usize::from(a.0 == 1 && b.0 == 1 && a.3 != b.3);
-            let latency = |p: &(u8, u64, Option<u64>, u64)| p.2.map(|end| end - p.1);
+            let latency = |p: &(u8, u64, Option<u64>, u64)| p.2.map(|end| end.saturating_sub(p.1));
             impact.latency_changed += usize::from(
                 latency(a).is_some() && latency(b).is_some() && latency(a) != latency(b),
             );

@@ -185,15 +185,16 @@ fn a_report_is_written_from_a_sweep_directory_or_its_results() {
     let out = dir.join("out");
     run_all(&sweep, &out, &(0..8).collect::<Vec<_>>(), 2);
     merge(&out, std::slice::from_ref(&out)).unwrap();
-    let summary = write_report(&out, None).unwrap();
+    let options = reports::report::ReportOptions::default();
+    let summary = write_report(&out, None, &options).unwrap();
     assert_eq!(summary.index, out.join("report/index.html"));
     let index = std::fs::read_to_string(&summary.index).unwrap();
     assert!(index.contains("boltsim sweep: tiny"), "the title comes from sweep.json");
     assert_eq!(std::fs::read_dir(out.join("report")).unwrap().count(), summary.files);
     let elsewhere = dir.join("elsewhere");
-    let again = write_report(&out.join("results.csv"), Some(&elsewhere)).unwrap();
+    let again = write_report(&out.join("results.csv"), Some(&elsewhere), &options).unwrap();
     assert_eq!((again.files, again.index), (summary.files, elsewhere.join("index.html")));
-    let err = write_report(&dir.join("missing.csv"), None).unwrap_err();
+    let err = write_report(&dir.join("missing.csv"), None, &options).unwrap_err();
     assert!(err.contains("missing.csv: cannot read") && !err.contains('\n'), "{err}");
     std::fs::remove_dir_all(&dir).unwrap();
 }

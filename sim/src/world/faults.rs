@@ -32,10 +32,15 @@ impl World<'_> {
     /// Fault number `index` starts.
     pub(super) fn start_fault(&mut self, index: usize, fault: Fault) {
         self.trace.record(self.now, Kind::FaultStarted, &[index as u64, fault.code()], &[]);
+        let node = fault.node().map(|n| self.names[n.index()].as_str());
         if let Some(series) = self.series.as_mut() {
-            let node = fault.node().map(|n| self.names[n.index()].as_str());
             series.fault(self.now, fault.name(), node);
         }
+        let label = match node {
+            Some(node) => format!("{} {node}", fault.name()),
+            None => fault.name().to_string(),
+        };
+        self.fault_log.push((self.now, label));
         if matches!(
             fault,
             Fault::Crash { .. } | Fault::Partition { .. } | Fault::LatencySpike { .. }

@@ -155,6 +155,8 @@ pub struct RunRecord {
     pub start_channels: Vec<PlacedChannel>,
     /// `series.csv`, when the scenario samples time series.
     pub series: Option<String>,
+    /// Every fault that started: when, and its kind and node (`crash n0`).
+    pub fault_log: Vec<(SimTime, String)>,
     /// The nodes, by id.
     pub nodes: Vec<NodeRecord>,
     /// The script's steps that started, in order.
@@ -197,6 +199,8 @@ pub struct World<'a> {
     series: Option<SeriesRecorder>,
     /// The scenario's scheduled faults, nodes given by rank resolved.
     faults: Vec<Fault>,
+    /// Every fault that started (scheduled or drawn): when, and its kind and node.
+    fault_log: Vec<(SimTime, String)>,
     /// Node names, by id.
     names: Vec<String>,
     shops: Shops,
@@ -298,6 +302,7 @@ impl<'a> World<'a> {
             oracle: scenario.outputs.feasibility_oracle.then(Oracle::default),
             series: None,
             faults: scenario.resolved_faults(&largest_first(&genesis.channels, n)),
+            fault_log: Vec::new(),
             names: Vec::new(),
             shops: Shops::new(scenario.shops.clone()),
             workload: apps::workload(scenario, &genesis, &nodes),
@@ -486,6 +491,7 @@ impl<'a> World<'a> {
             channels,
             start_channels: self.start_channels,
             series,
+            fault_log: self.fault_log,
             nodes,
             steps: self.script.into_steps(),
             chain: ChainRecord {
