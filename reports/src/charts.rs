@@ -59,7 +59,8 @@ pub struct Chart {
     pub kind: Kind,
     /// A note under the title (what the bands are).
     pub note: String,
-    /// The legend goes to the lower right (for rising curves) instead of the upper right.
+    /// The legend prefers the lower corners (for rising curves); it goes to the corner with the
+    /// fewest points of the data in any case.
     pub legend_low: bool,
     /// A legend entry naming what the shaded bands are (empty: none).
     pub band_label: String,
@@ -329,11 +330,7 @@ where
                     .label_font(label_style.clone())
                     .background_style(WHITE.mix(0.85))
                     .border_style(RGBColor(160, 160, 160))
-                    .position(if chart.legend_low {
-                        SeriesLabelPosition::LowerRight
-                    } else {
-                        SeriesLabelPosition::UpperRight
-                    })
+                    .position(legend_corner(chart, (x0, x1), (y0, y1)))
                     .draw()
                     .map_err(|e| fail(&e))?;
             }
@@ -347,6 +344,42 @@ where
         body!(builder.build_cartesian_2d(x0..x1, y0..y1).map_err(|e| fail(&e))?);
     }
     Ok(())
+}
+
+/// The corner of the plot holding the fewest points and band ends (the legend's place), by
+/// preference among equals: the upper right, or the lower right when `legend_low`.
+fn legend_corner(chart: &Chart, (x0, x1): (f64, f64), (y0, y1): (f64, f64)) -> SeriesLabelPosition {
+    let nx = |x: f64| {
+        if chart.x_log && x0 > 0.0 && x > 0.0 {
+            (x.ln() - x0.ln()) / (x1.ln() - x0.ln())
+        } else {
+            (x - x0) / (x1 - x0)
+        }
+    };
+    let ny = |y: f64| (y - y0) / (y1 - y0);
+    // Corners: (right, upper); the legend box takes about 45% of the width and height.
+    let mut counts = [0usize; 4];
+    let corners = [(true, true), (true, false), (false, true), (false, false)];
+    for series in &chart.series {
+        let ys = series.points.iter().map(|p| (p.0, p.1));
+        let bands = series.band.iter().flat_map(|b| [(b.0, b.1), (b.0, b.2)]);
+        for (x, y) in ys.chain(bands) {
+            let (x, y) = (nx(x), ny(y));
+            for (k, (right, upper)) in corners.iter().enumerate() {
+                let in_x = if *right { x > 0.55 } else { x < 0.45 };
+                let in_y = if *upper { y > 0.55 } else { y < 0.45 };
+                counts[k] += usize::from(in_x && in_y);
+            }
+        }
+    }
+    let order: [usize; 4] = if chart.legend_low { [1, 3, 0, 2] } else { [0, 1, 2, 3] };
+    let best = order.into_iter().min_by_key(|&k| counts[k]).unwrap_or(0);
+    match corners[best] {
+        (true, true) => SeriesLabelPosition::UpperRight,
+        (true, false) => SeriesLabelPosition::LowerRight,
+        (false, true) => SeriesLabelPosition::UpperLeft,
+        (false, false) => SeriesLabelPosition::LowerLeft,
+    }
 }
 
 /// The most characters of a note's line (15 px text across a 960 px chart).

@@ -3,7 +3,8 @@
 //! workspace: the simulator turns its results into rows, and this crate never runs a
 //! simulation. Here: the statistics (success rates with the Wilson score interval, the t interval
 //! of per-seed means, fees in ppm); [`results`]: the sweep results file; [`charts`]: PNG and SVG
-//! drawing with an embedded font; [`report`]: the charts of a sweep and their `index.html`.
+//! drawing with an embedded font; [`report`]: the charts of a sweep and their `index.html`;
+//! [`series`]: the charts of one run's time series.
 //! Identical results give byte-identical files: nothing here reads a clock or hash order.
 
 #![deny(missing_docs)]
@@ -11,6 +12,7 @@
 pub mod charts;
 pub mod report;
 pub mod results;
+pub mod series;
 
 /// One payment, as the reports see it: every column of a sweep's `results.csv` after the cell's
 /// parameters.

@@ -753,10 +753,14 @@ fn chart_set(view: &View, options: &ReportOptions, suffix: &str) -> Vec<(String,
                 legend_low: true,
                 band_label: i.legend(),
                 series,
-                markers: markers
-                    .into_iter()
-                    .map(|(t, l)| (t as f64 / 1e6, l.to_string()))
-                    .collect(),
+                markers: {
+                    // Faults at one instant share a line and a label.
+                    let mut at: BTreeMap<u64, Vec<&str>> = BTreeMap::new();
+                    for (t, label) in markers {
+                        at.entry(t).or_default().push(label);
+                    }
+                    at.into_iter().map(|(t, l)| (t as f64 / 1e6, l.join("; "))).collect()
+                },
             },
         ));
     }
@@ -768,7 +772,7 @@ fn escape(text: &str) -> String {
 }
 
 /// A chart's points as CSV: series, x, y, low, high, n.
-fn points_csv(chart: &Chart) -> String {
+pub(crate) fn points_csv(chart: &Chart) -> String {
     let mut s = String::from("series,x,y,low,high,n\n");
     for series in &chart.series {
         for (i, &(x, y)) in series.points.iter().enumerate() {

@@ -172,8 +172,9 @@ pub struct SweepArgs {
     /// shards' directories afterwards with `boltsim merge`.
     #[arg(long, value_name = "K/N")]
     pub shard: Option<String>,
-    /// Keep each cell's payments.csv and attempts.csv (cells/NNNNNN.payments.csv and
-    /// cells/NNNNNN.attempts.csv), for the cells this command runs.
+    /// Keep each cell's payments.csv, attempts.csv and series.csv (if sampled) as
+    /// cells/NNNNNN.payments.csv, .attempts.csv and .series.csv, for the cells this command
+    /// runs.
     #[arg(long)]
     pub keep_cells: bool,
 }

@@ -10,12 +10,11 @@
 //! seeded stream), [`world`] (the run: state, event loop, script, applications, faults, invariant
 //! checks), [`engine`] (the event queue), [`chain`] (the mocked chain), [`link`] (latency and
 //! ordering), [`shop`] and [`workload`] (applications), [`random_faults`] (faults drawn from the seed);
-//! then the outputs: [`trace`], [`results`] (with the labelled feasibility [`oracle`]) and
-//! [`summary`], [`output`] (atomic files),
-//! [`verify`] (replay against a recorded trace, its lines read by [`decode`]), [`export`] (networks out), [`inspect`] (a
-//! network described), [`sweep`] (grids of
-//! runs and their reports), [`input`] (the one error of every input file) and [`cli`] (the
-//! command line of the `boltsim` binary).
+//! then the outputs: [`trace`], [`results`] (with the labelled feasibility [`oracle`]),
+//! [`series`] (time series) and [`summary`], [`output`] (atomic files), [`verify`] (replay
+//! against a recorded trace, its lines read by [`decode`]), [`export`] (networks out),
+//! [`inspect`] (a network described), [`sweep`] (grids of runs and their reports), [`input`] (the
+//! one error of every input file) and [`cli`] (the command line of the `boltsim` binary).
 
 #![deny(missing_docs)]
 

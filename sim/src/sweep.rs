@@ -506,7 +506,7 @@ impl Sweep {
             let (mut payments, mut attempts) = (Vec::new(), Vec::new());
             out.results.write_csv(&nodes, &mut payments).map_err(|e| e.to_string())?;
             out.results.write_attempts_csv(&nodes, &mut attempts).map_err(|e| e.to_string())?;
-            Some((payments, attempts))
+            Some((payments, attempts, out.series.clone().map(String::into_bytes)))
         } else {
             None
         };
@@ -523,12 +523,16 @@ impl Sweep {
     }
 }
 
+/// A cell's kept `payments.csv`, `attempts.csv` and `series.csv` (if sampled), as bytes.
+pub type KeptFiles = (Vec<u8>, Vec<u8>, Option<Vec<u8>>);
+
 /// What a cell's run leaves.
 pub struct CellOutput {
     /// Its rows.
     pub results: SweepResults,
-    /// Its `payments.csv` and `attempts.csv`, when kept (`--keep-cells`).
-    pub kept: Option<(Vec<u8>, Vec<u8>)>,
+    /// Its `payments.csv`, `attempts.csv` and `series.csv` (if sampled), when kept
+    /// (`--keep-cells`).
+    pub kept: Option<KeptFiles>,
 }
 
 /// One shard of a sweep's cells, `k` of `n` (1-based), for job arrays: cells k-1, k-1+n, ...
@@ -631,8 +635,8 @@ impl SweepDir {
 
     /// Runs the `cells` of `sweep` (the sweep it was opened for) not yet finished here on
     /// `threads` threads, calling `done` after each; returns how many ran. Each cell's file is
-    /// written atomically as soon as it finishes, after its `payments.csv` and `attempts.csv`
-    /// when `keep` is set ([`kept_paths`]).
+    /// written atomically as soon as it finishes, after its `payments.csv`, `attempts.csv` and
+    /// `series.csv` when `keep` is set ([`kept_paths`]).
     pub fn run(
         &self,
         sweep: &Sweep,
@@ -664,10 +668,13 @@ impl SweepDir {
                                     .map_err(|e| format!("{}: {e}", path.display()))
                             };
                             // The kept files first: the cell file says the cell is done.
-                            if let Some((payments, attempts)) = &out.kept {
-                                let [p, a] = kept_paths(&self.path, cell);
+                            if let Some((payments, attempts, series)) = &out.kept {
+                                let [p, a, s] = kept_paths(&self.path, cell);
                                 write(&p, payments)?;
                                 write(&a, attempts)?;
+                                if let Some(series) = series {
+                                    write(&s, series)?;
+                                }
                             }
                             let text = self.info.cell_header(cell) + &out.results.to_csv();
                             write(&path, text.as_bytes())
@@ -753,11 +760,11 @@ pub fn run(
     SweepDir::open(dir, sweep)?.run(sweep, cells, threads, keep, done)
 }
 
-/// Where a cell's kept `payments.csv` and `attempts.csv` go: `cells/NNNNNN.payments.csv` and
-/// `cells/NNNNNN.attempts.csv` beside its cell file.
-pub fn kept_paths(dir: &Path, cell: usize) -> [PathBuf; 2] {
+/// Where a cell's kept `payments.csv`, `attempts.csv` and `series.csv` go:
+/// `cells/NNNNNN.payments.csv`, `.attempts.csv` and `.series.csv` beside its cell file.
+pub fn kept_paths(dir: &Path, cell: usize) -> [PathBuf; 3] {
     let cells = dir.join("cells");
-    [cells.join(format!("{cell:06}.payments.csv")), cells.join(format!("{cell:06}.attempts.csv"))]
+    ["payments", "attempts", "series"].map(|kind| cells.join(format!("{cell:06}.{kind}.csv")))
 }
 
 /// The cell files in `dir`, by index: the files of `cells/` named as [`cell_path`] names them.
@@ -982,8 +989,9 @@ pub struct ReportSummary {
     pub index: PathBuf,
 }
 
-/// Draws the charts of the results at `results` (a sweep directory, or its `results.csv`) into
-/// `out` (default: `report/` beside the results), each file atomically. The title and the list
+/// Draws the charts of the results at `results` (a sweep directory, or its `results.csv`; or a run's
+/// directory, or a `series.csv`, for its time series) into `out` (default: `report/` beside the
+/// results), each file atomically. The title and the list
 /// of parameters come from the directory's `sweep.json`, if it has one. Errors are one line,
 /// naming the file.
 pub fn write_report(
@@ -991,6 +999,41 @@ pub fn write_report(
     out: Option<&Path>,
     options: &reports::report::ReportOptions,
 ) -> Result<ReportSummary, String> {
+    // A run's directory (or its series.csv, or a sweep cell's kept NNNNNN.series.csv): the charts
+    // of its time series.
+    let series_file = if results.is_dir() && !results.join("results.csv").exists() {
+        Some(results.join(crate::SERIES_FILE))
+    } else if results.to_string_lossy().ends_with("series.csv") {
+        Some(results.to_path_buf())
+    } else {
+        None
+    };
+    if let Some(series_path) = series_file {
+        let dir = series_path.parent().unwrap_or(Path::new(".")).to_path_buf();
+        let series = crate::input::read_file(&series_path).map_err(|e| e.to_string())?;
+        let channels_path = dir.join(crate::OUTPUT_FILES[4]);
+        let channels = if series_path.file_name() == Some(std::ffi::OsStr::new(crate::SERIES_FILE))
+            && channels_path.exists()
+        {
+            Some(crate::input::read_file(&channels_path).map_err(|e| e.to_string())?)
+        } else {
+            None
+        };
+        let title = format!("boltsim run: {}", series_path.display());
+        let files = reports::series::report(&series, channels.as_deref(), &title).map_err(
+            |(file, line, m)| {
+                let path = if file == 0 { &series_path } else { &channels_path };
+                format!("{}:{line}: {m}", path.display())
+            },
+        )?;
+        let out = out.map_or_else(|| dir.join("report"), Path::to_path_buf);
+        std::fs::create_dir_all(&out).map_err(|e| format!("{}: {e}", out.display()))?;
+        for (name, bytes) in &files {
+            let path = out.join(name);
+            write_atomic(&path, bytes).map_err(|e| format!("{}: {e}", path.display()))?;
+        }
+        return Ok(ReportSummary { files: files.len(), index: out.join("index.html") });
+    }
     let (dir, csv) = if results.is_dir() {
         (results.to_path_buf(), results.join("results.csv"))
     } else {

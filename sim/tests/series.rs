@@ -90,3 +90,22 @@ fn sampling_changes_nothing_a_node_sees() {
     assert!(body(&trace_with) == body(&trace_without), "sampling changed the trace");
     assert_eq!(with.summary.payments, without.summary.payments);
 }
+
+/// `boltsim report RUN_DIR` draws a run's time series: the busiest directions' balances (as a
+/// share of capacity, from channels.csv) and success per sample interval, faults marked.
+#[test]
+fn a_run_directory_gets_a_series_report() {
+    let dir = std::env::temp_dir().join(format!("boltsim-series-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    sim::run_to_dir(&scenario(true), &dir, TraceLevel::Off, true, None).unwrap();
+    let options = reports::report::ReportOptions::default();
+    let summary = sim::sweep::write_report(&dir, None, &options).unwrap();
+    assert_eq!(summary.index, dir.join("report/index.html"));
+    let depletion = std::fs::read_to_string(dir.join("report/depletion.csv")).unwrap();
+    // b's direction to c forwarded the three payments: 100% of 1,000,000 sat at the start, then
+    // 99.7%.
+    assert!(depletion.contains("/b (3 forwards),0,100,"), "{depletion}");
+    assert!(depletion.contains("/b (3 forwards),1,99.7,"), "{depletion}");
+    assert!(dir.join("report/depletion.png").exists());
+    std::fs::remove_dir_all(&dir).unwrap();
+}

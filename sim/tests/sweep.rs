@@ -207,7 +207,8 @@ fn kept_cells_hold_each_runs_payments_and_results_join_them() {
     let out = dir.join("out");
     let ran = run(&sweep, &out, &[0, 5], 1, true, &|| {}).unwrap();
     assert_eq!(ran, 2);
-    let [payments, attempts] = sim::sweep::kept_paths(&out, 5);
+    let [payments, attempts, series] = sim::sweep::kept_paths(&out, 5);
+    assert!(!series.exists(), "the base scenario samples no series");
     let payments = std::fs::read_to_string(payments).unwrap();
     assert!(payments.starts_with("id,sender,receiver,amount_msat,"));
     assert_eq!(payments.lines().count(), 13, "12 payments and a header");
