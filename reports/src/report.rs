@@ -435,7 +435,20 @@ pub fn charts(
                 let subset: Vec<&SweepRow> =
                     rows.iter().copied().filter(|r| r.params[f] == value).collect();
                 let view = View { results, rows: subset, skip: skip.clone() };
-                let suffix = format!("__{}={}", results.params[f], value);
+                // File names keep letters, digits and `_-.=`; anything else becomes `_`.
+                let safe =
+                    |t: &str| -> String {
+                        t.chars()
+                            .map(|c| {
+                                if c.is_ascii_alphanumeric() || "_-.=".contains(c) {
+                                    c
+                                } else {
+                                    '_'
+                                }
+                            })
+                            .collect()
+                    };
+                let suffix = format!("__{}={}", safe(&results.params[f]), safe(value));
                 out.extend(chart_set(&view, options, &suffix));
             }
         }
@@ -525,6 +538,7 @@ fn chart_set(view: &View, options: &ReportOptions, suffix: &str) -> Vec<(String,
     ));
     if multi_amount
         && let Some((baseline, by_router, over_seeds)) = paired(view, options.metric, &amount_of)
+        && !by_router.is_empty()
     {
         let mut n = (u64::MAX, 0);
         let series = by_router
@@ -712,15 +726,14 @@ fn chart_set(view: &View, options: &ReportOptions, suffix: &str) -> Vec<(String,
     let end_us = view.started().map(|r| r.payment.start_us).max().unwrap_or(0);
     let start_us = view.started().map(|r| r.payment.start_us).min().unwrap_or(0);
     if end_us > start_us {
-        let width_us = end_us / 20 + 1;
+        // Twenty bins from the first start to the last: the last payment falls in the last.
+        let width_us = (end_us - start_us) / 20 + 1;
         let metric = options.metric;
         let (series, i) = rate_series(
             view,
             |r| {
-                Some(
-                    (r.payment.start_us / width_us) as f64 * width_us as f64 / 1e6
-                        + width_us as f64 / 2e6,
-                )
+                let bin = (r.payment.start_us - start_us) / width_us;
+                Some((start_us + bin * width_us) as f64 / 1e6 + width_us as f64 / 2e6)
             },
             |r| metric.of(r),
         );
@@ -832,7 +845,9 @@ pub fn report(
             .collect(),
         skip: results.param("amount_sat").into_iter().collect(),
     };
-    if let Some((baseline, by_router, over_seeds)) = paired(&view, options.metric, &|_| Some(0.0)) {
+    if let Some((baseline, by_router, over_seeds)) = paired(&view, options.metric, &|_| Some(0.0))
+        && !by_router.is_empty()
+    {
         let _ = writeln!(
             html,
             "<h2>Paired differences from {}</h2>\n<p>{} minus {} on the same payments, percentage points, 95% interval ({}).</p>\n<table>\n<tr><th>router</th><th>difference</th><th>95% interval</th><th>pairs</th></tr>",
@@ -968,6 +983,16 @@ mod tests {
         assert!(xs.len() <= 20 && xs.iter().all(|&x| x < 9.0 + 0.450001), "{xs:?}");
         assert!(xs.last().is_some_and(|&x| x > 8.5), "{xs:?}");
         assert_eq!(over_time.markers, [(4.0, "crash n0".to_string())]);
+        // Bins start at the first payment: starts from 3,000 s to 3,009 s get ten bins.
+        let mut late = results();
+        for row in &mut late.rows {
+            row.payment.start_us += 3_000_000_000;
+        }
+        let all = charts(&late, &ReportOptions::default()).unwrap();
+        let xs: Vec<f64> =
+            chart(&all, "success_over_time").series[0].points.iter().map(|p| p.0).collect();
+        assert_eq!(xs.len(), 10, "{xs:?}");
+        assert!(xs[0] > 3_000.0 && xs[0] < 3_000.5, "{xs:?}");
     }
 
     #[test]

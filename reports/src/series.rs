@@ -72,7 +72,8 @@ fn channels(text: &str) -> Result<BTreeMap<String, (u64, u64)>, (usize, String)>
                 .and_then(|s| s.parse::<u64>().ok())
                 .ok_or((i + 1, format!("column {} is not a whole number", header[k])))
         };
-        out.insert(f[d].clone(), (int(c)?.saturating_mul(1000), int(b)?));
+        let direction = f.get(d).ok_or((i + 1, "no direction field".to_string()))?;
+        out.insert(direction.clone(), (int(c)?.saturating_mul(1000), int(b)?));
     }
     Ok(out)
 }
@@ -151,8 +152,8 @@ pub fn charts(
     for r in rows.iter().filter(|r| r.kind == "network") {
         let e = ended.entry(r.time_us).or_default();
         match r.metric {
-            "succeeded" => e.0 = r.value,
-            "failed" => e.1 = r.value,
+            "succeeded" => e.0 += r.value,
+            "failed" => e.1 += r.value,
             _ => {}
         }
     }

@@ -106,7 +106,10 @@ pub fn report(scenario: &Scenario, options: &InspectOptions) -> String {
     by_capacity.sort_by_key(|v| (std::cmp::Reverse(node_capacity_sat[v.index()]), *v));
     let hubs: Vec<NodeId> =
         by_capacity.iter().copied().filter(|v| degree[v.index()] > 0).take(options.top).collect();
-    let _ = writeln!(s, "\nlargest nodes by capacity (Largest(k) in faults and workloads):");
+    let _ = writeln!(
+        s,
+        "\nlargest nodes by capacity of all their channels (what Largest(k) names in faults; a workload's Largest(n) counts only channels enabled in some direction):"
+    );
     for (k, &v) in hubs.iter().enumerate() {
         let line = format!(
             "  {:>3}. {:<10} {:>5} channels {:>16} sat  {}{}",

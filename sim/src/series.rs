@@ -52,6 +52,8 @@ pub struct SeriesRecorder {
     node_written: Vec<[u64; 4]>,
     /// Payments started, succeeded and failed since the last sample.
     network: [u64; 3],
+    /// When the last sample was taken, µs.
+    last_sample_us: Option<u64>,
 }
 
 /// The node metrics, in the order of [`SeriesRecorder::node_counts`].
@@ -75,6 +77,7 @@ impl SeriesRecorder {
             node_counts: vec![[0; 4]; nodes],
             node_written: vec![[0; 4]; nodes],
             network: [0; 3],
+            last_sample_us: None,
         }
     }
 
@@ -115,9 +118,14 @@ impl SeriesRecorder {
         let _ = writeln!(self.rows, "{},fault,{},{kind},1", now.as_micros(), node.unwrap_or("-"));
     }
 
-    /// Samples at `now`: every value that changed, named by `names`.
+    /// Samples at `now`: every value that changed, named by `names`. A second sample at the same
+    /// instant (the run's end falling on a sample) writes nothing.
     pub fn sample(&mut self, now: SimTime, nodes: &[Node], names: &[String]) {
         let t = now.as_micros();
+        if self.last_sample_us == Some(t) {
+            return;
+        }
+        self.last_sample_us = Some(t);
         let mut direction_rows: BTreeMap<(Direction, &'static str), u64> = BTreeMap::new();
         for (i, node) in nodes.iter().enumerate() {
             if self.read_at[i] == node.changes() {

@@ -113,7 +113,7 @@ impl Axis {
                 Some(label) => label.clone(),
                 None => values[i]
                     .chars()
-                    .filter(|c| !c.is_whitespace())
+                    .filter(|c| !c.is_whitespace() && *c != '"')
                     .map(|c| if c == ',' { ';' } else { c })
                     .collect(),
             },
@@ -339,6 +339,17 @@ impl Sweep {
         }
         for axis in &file.grid {
             let Axis::Field { path, values, labels } = axis else { continue };
+            let taken = ["cell", "seed", "router", "amount_sat"];
+            if taken.contains(&path.as_str())
+                || reports::results::PAYMENT_COLUMNS.contains(&path.as_str())
+            {
+                return Err(fail(
+                    None,
+                    format!(
+                        "the Field axis {path:?} would name a results column taken by boltsim; use the {path} axis of its own, or another field"
+                    ),
+                ));
+            }
             if !labels.is_empty() && labels.len() != values.len() {
                 return Err(fail(
                     None,
@@ -1008,6 +1019,15 @@ pub fn write_report(
     } else {
         None
     };
+    if results.is_dir()
+        && !results.join("results.csv").exists()
+        && results.join("sweep.json").exists()
+    {
+        return Err(format!(
+            "{}: a sweep directory without results.csv: gather its cells with boltsim merge first",
+            results.display()
+        ));
+    }
     if let Some(series_path) = series_file {
         let dir = series_path.parent().unwrap_or(Path::new(".")).to_path_buf();
         let series = crate::input::read_file(&series_path).map_err(|e| e.to_string())?;

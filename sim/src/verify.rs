@@ -121,7 +121,8 @@ pub struct Divergence {
 }
 
 /// How the payments of a replay differ from those of the recorded trace, each side read from its
-/// payment lines (kinds 70, 73, 74, 76) to the end.
+/// payment lines (kinds 70, 73, 74, 76) to the end, a payment matched by payer, payee, amount
+/// and start (ids may shift after a difference).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Impact {
     /// Payments in the recorded trace.
@@ -137,13 +138,28 @@ pub struct Impact {
 }
 
 /// What a trace says of each payment: outcome (0 unfinished, 1 succeeded, 2 failed,
-/// 3 refused), start, end and fee.
+/// 3 refused), start, end and fee, keyed by what the payment is (payer, payee, amount, start,
+/// and a count among equal ones) rather than by its id, which a difference may shift.
 #[derive(Debug, Default)]
 struct Ledger {
-    payments: std::collections::BTreeMap<u64, (u8, u64, Option<u64>, u64)>,
+    payments: std::collections::BTreeMap<PaymentKey, (u8, u64, Option<u64>, u64)>,
+    /// The key of each payment id seen started.
+    keys: std::collections::BTreeMap<u64, PaymentKey>,
 }
 
+/// (payer, payee, amount msat, start µs, index among payments equal in all four).
+type PaymentKey = (u64, u64, u64, u64, u32);
+
 impl Ledger {
+    fn key(&mut self, id: u64, payer: u64, payee: u64, amount_msat: u64, time: u64) -> PaymentKey {
+        let mut key = (payer, payee, amount_msat, time, 0);
+        while self.payments.contains_key(&key) {
+            key.4 += 1;
+        }
+        self.keys.insert(id, key);
+        key
+    }
+
     fn feed(&mut self, line: &str) {
         let mut fields = line.split(' ').map(|f| f.parse::<u64>());
         let (Some(Ok(time)), Some(Ok(kind))) = (fields.next(), fields.next()) else { return };
@@ -151,19 +167,24 @@ impl Ledger {
             return;
         }
         let values: Vec<u64> = fields.map_while(Result::ok).collect();
-        let payments = &mut self.payments;
         match (kind, values.as_slice()) {
-            (70, [_, id, ..]) => payments.entry(*id).or_default().1 = time,
+            (70, [payer, id, payee, amount, ..]) => {
+                let key = self.key(*id, *payer, *payee, *amount, time);
+                self.payments.insert(key, (0, time, None, 0));
+            }
             (73, [_, id, _, fee, ..]) => {
-                let p = payments.entry(*id).or_default();
-                (p.0, p.2, p.3) = (1, Some(time), *fee);
+                if let Some(p) = self.keys.get(id).and_then(|k| self.payments.get_mut(k)) {
+                    (p.0, p.2, p.3) = (1, Some(time), *fee);
+                }
             }
             (74, [_, id, ..]) => {
-                let p = payments.entry(*id).or_default();
-                (p.0, p.2) = (2, Some(time));
+                if let Some(p) = self.keys.get(id).and_then(|k| self.payments.get_mut(k)) {
+                    (p.0, p.2) = (2, Some(time));
+                }
             }
-            (76, [_, _, id, ..]) => {
-                payments.insert(*id, (3, time, Some(time), 0));
+            (76, [payer, payee, id, amount, ..]) => {
+                let key = self.key(*id, *payer, *payee, *amount, time);
+                self.payments.insert(key, (3, time, Some(time), 0));
             }
             _ => {}
         }

@@ -269,9 +269,13 @@ fn any_field_is_an_axis_and_bad_values_name_their_cell() {
     std::fs::write(dir.join("outage.ron"), bad).unwrap();
     let err = Sweep::load(&dir.join("outage.ron")).unwrap_err().to_string();
     assert!(
-        err.contains(r#"cell 1 (faults=control, workload.receivers=Nodes(["nobody"]), seed=1) is not a valid scenario"#),
+        err.contains("cell 1 (faults=control, workload.receivers=Nodes([nobody]), seed=1) is not a valid scenario"),
         "{err}"
     );
+    let taken = sweep_text.replace("workload.receivers", "router");
+    std::fs::write(dir.join("outage.ron"), taken).unwrap();
+    let err = Sweep::load(&dir.join("outage.ron")).unwrap_err().to_string();
+    assert!(err.contains("would name a results column taken by boltsim"), "{err}");
     let missing = sweep_text.replace("workload.receivers", "random_faults.crashes_per_node_day");
     std::fs::write(dir.join("outage.ron"), missing).unwrap();
     let err = Sweep::load(&dir.join("outage.ron")).unwrap_err().to_string();

@@ -31,11 +31,12 @@ pub fn set_field(text: &str, path: &str, value: &str) -> Result<String, String> 
                 body = inner;
             }
             None if last => {
-                // Added before the struct's closing parenthesis, after a comma if needed.
-                let before = text[..body.1].trim_end();
+                // Added right after the struct's last token (never inside a comment that may
+                // follow it), after a comma if needed.
+                let at = last_token_end(bytes, body);
+                let before = &text[..at];
                 let comma = if before.ends_with('(') || before.ends_with(',') { "" } else { "," };
-                let at = before.len();
-                return Ok(format!("{}{comma} {name}: {value}{}", &text[..at], &text[at..]));
+                return Ok(format!("{before}{comma} {name}: {value}{}", &text[at..]));
             }
             None => {
                 return Err(format!(
@@ -115,6 +116,25 @@ fn token_end(bytes: &[u8], i: usize) -> usize {
         }
         _ => i + 1,
     }
+}
+
+/// The end of the last token in the struct body `(start, end)` (comments and blanks skipped),
+/// or `start` when the body is empty.
+fn last_token_end(bytes: &[u8], (start, end): (usize, usize)) -> usize {
+    let mut i = start;
+    let mut last = start;
+    while i < end {
+        i = skip_blank(bytes, i);
+        if i >= end {
+            break;
+        }
+        i = match bytes[i] {
+            b'(' | b'[' | b'{' => matching(bytes, i) + 1,
+            _ => token_end(bytes, i),
+        };
+        last = i.min(end);
+    }
+    last
 }
 
 /// The body of the top-level struct: (after its `(`, at its `)`).
@@ -245,6 +265,12 @@ mod tests {
         assert!(out.contains("/* faults: [] */"), "a commented-out field is not the field");
         let out = set_field(BASE, "workload.max_payments", "7").unwrap();
         assert!(out.contains(r#"senders: Nodes(["a,b"]), max_payments: 7)"#), "{out}");
+        // A comment after the last field stays a comment; the field goes before it.
+        let commented = "Scenario(\n    stop: (max_duration_s: 60), // one minute\n)";
+        let out = set_field(commented, "faults", "[]").unwrap();
+        assert_eq!(out, "Scenario(\n    stop: (max_duration_s: 60), faults: [] // one minute\n)");
+        let out = set_field("Scenario()", "seed", "3").unwrap();
+        assert_eq!(out, "Scenario( seed: 3)");
         let err = set_field(BASE, "random_faults.crashes_per_node_day", "1.0").unwrap_err();
         assert_eq!(
             err,
