@@ -36,6 +36,15 @@ pub enum AmountSpec {
         /// Standard deviation of the log.
         sigma: f64,
     },
+    /// Normal, folded at zero: |mean + sigma × N(0, 1)|, rounded (at least 1 msat). CLoTH draws
+    /// its amounts so (`src/payments.c`, `generate_random_payments`: `fabs(average_amount +
+    /// gsl_ran_ugaussian(...)) * 1000`, i.e. mean `average_amount` sat and sigma 1 sat).
+    Normal {
+        /// Mean, msat.
+        mean_msat: u64,
+        /// Standard deviation, msat.
+        sigma_msat: u64,
+    },
 }
 
 /// A payment workload.
@@ -294,6 +303,10 @@ impl Workload {
             AmountSpec::LogNormal { median_msat, sigma } => {
                 self.stream.log_normal(median_msat, sigma).clamp(1, MAX_MONEY_MSAT)
             }
+            AmountSpec::Normal { mean_msat, sigma_msat } => {
+                let draw = mean_msat as f64 + sigma_msat as f64 * self.stream.standard_normal();
+                (libm::round(libm::fabs(draw)) as u64).clamp(1, MAX_MONEY_MSAT)
+            }
         };
         Arrival::Pay { from, to, amount_msat, router }
     }
@@ -444,6 +457,26 @@ mod tests {
             n += 1;
         }
         assert!((1_850..2_150).contains(&n), "{n}");
+    }
+
+    #[test]
+    fn normal_amounts_fold_at_zero_and_centre_on_the_mean() {
+        let mut w = workload(1.0, None);
+        w.spec.amount = AmountSpec::Normal { mean_msat: 100_000, sigma_msat: 1_000 };
+        let amounts: Vec<u64> = (0..4_000)
+            .map(|_| match w.draw() {
+                Arrival::Pay { amount_msat, .. } => amount_msat,
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        let mean = amounts.iter().sum::<u64>() as f64 / amounts.len() as f64;
+        assert!((mean - 100_000.0).abs() < 60.0, "{mean}");
+        assert!(amounts.iter().all(|&a| (95_000..=105_000).contains(&a)), "within 5 sigma");
+        w.spec.amount = AmountSpec::Normal { mean_msat: 1, sigma_msat: 1_000 };
+        assert!(
+            (0..1_000)
+                .all(|_| matches!(w.draw(), Arrival::Pay { amount_msat, .. } if amount_msat >= 1))
+        );
     }
 
     #[test]

@@ -398,3 +398,23 @@ fn outputs_carry_imported_keys_aliases_and_starting_channels() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Issue 15: the CLoTH comparison scenario loads CLoTH's snapshot from ../shared/data/cloth and
+/// draws CLoTH-style payments (skipped, saying so, when the data is absent).
+#[test]
+fn the_cloth_scenario_reads_cloths_snapshot() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    if !root.join("../shared/data/cloth/nodes_ln.csv").exists() {
+        eprintln!("skipped: ../shared/data/cloth is not beside the project");
+        return;
+    }
+    let scenario = Scenario::load(&root.join("scenarios/cloth/cloth_5k.ron")).unwrap();
+    assert_eq!(scenario.nodes.len(), 6_006);
+    assert_eq!(start_channels(&scenario).len(), 30_457);
+    let workload = scenario.workload.as_ref().unwrap();
+    assert_eq!(
+        workload.amount,
+        sim::workload::AmountSpec::Normal { mean_msat: 100_000, sigma_msat: 1_000 }
+    );
+    assert!(scenario.nodes.iter().all(|n| n.config.channel.reserve_ppm == 0));
+}

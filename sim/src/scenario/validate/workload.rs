@@ -96,6 +96,16 @@ impl Validator<'_> {
                         .into(),
                 )
             }
+            AmountSpec::Normal { mean_msat, sigma_msat }
+                if mean_msat == 0 || mean_msat > max_msat || sigma_msat > max_msat =>
+            {
+                bad(
+                    "mean_msat",
+                    "normal amounts need 0 < mean_msat <= all bitcoin and sigma_msat at most all \
+                     bitcoin"
+                        .into(),
+                )
+            }
             _ => Ok(()),
         }
     }
