@@ -167,6 +167,11 @@ impl LndRouter {
         let weight = ppm(self.params.apriori_weight_ppm).min(0.999_999);
         let f = 1.0 / (1.0 - weight) - 1.0;
         let (mut numerator, mut denominator) = (apriori * f, f);
+        if self.pairs.is_empty() {
+            // Nothing learnt yet (a payer's first payment): no pair adds to either sum, and the
+            // pair itself has no result. The same arithmetic as below, without the lookups.
+            return if denominator > 0.0 { numerator / denominator } else { apriori };
+        }
         for (_, r) in self.pairs_from(from) {
             if let Some((success_amount, _)) = r.success
                 && amount <= success_amount
@@ -327,10 +332,21 @@ struct Scoring<'a> {
 
 impl Scorer for Scoring<'_> {
     fn score(&mut self, edge: &Edge<'_>, to: &Reached) -> Option<(u64, u64, f64)> {
-        let risk = (u128::from(edge.amount_msat) * u128::from(edge.cltv_delta))
-            .saturating_mul(u128::from(self.router.params.risk_factor_billionths))
-            / 1_000_000_000;
-        let risk = u64::try_from(risk).unwrap_or(u64::MAX);
+        // In u64 when the product fits (nearly always), else in u128: the same integer either way.
+        let risk_factor = self.router.params.risk_factor_billionths;
+        let risk = match edge
+            .amount_msat
+            .checked_mul(u64::from(edge.cltv_delta))
+            .and_then(|x| x.checked_mul(risk_factor))
+        {
+            Some(product) => product / 1_000_000_000,
+            None => {
+                let wide = (u128::from(edge.amount_msat) * u128::from(edge.cltv_delta))
+                    .saturating_mul(u128::from(risk_factor))
+                    / 1_000_000_000;
+                u64::try_from(wide).unwrap_or(u64::MAX)
+            }
+        };
         let weight = to.weight.saturating_add(edge.fee_msat).saturating_add(risk);
         let probability = to.probability * self.router.probability(self.now, edge);
         if probability < self.min_probability || probability <= 0.0 {
