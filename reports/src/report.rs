@@ -780,7 +780,7 @@ fn chart_set(view: &View, options: &ReportOptions, suffix: &str) -> Vec<(String,
     out.into_iter().map(|(name, chart)| (format!("{name}{suffix}"), chart)).collect()
 }
 
-fn escape(text: &str) -> String {
+pub(crate) fn escape(text: &str) -> String {
     text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
@@ -871,20 +871,32 @@ pub fn report(
         html.push_str("</table>\n");
     }
     for (name, chart) in all {
-        files.push((format!("{name}.png"), charts::png(&chart)?));
-        files.push((format!("{name}.svg"), charts::svg(&chart)?.into_bytes()));
-        files.push((format!("{name}.csv"), points_csv(&chart).into_bytes()));
-        let _ = writeln!(
-            html,
-            "<h2>{}</h2>\n<p>{}</p>\n<p><img src=\"{name}.png\" alt=\"{}\"><br><a href=\"{name}.svg\">SVG</a> · <a href=\"{name}.csv\">points (CSV, with n)</a></p>",
-            escape(&chart.title),
-            escape(&chart.note),
-            escape(&chart.title)
-        );
+        chart_files(&name, &chart, &mut files, &mut html)?;
     }
     html.push_str("</body>\n</html>\n");
     files.push(("index.html".into(), html.into_bytes()));
     Ok(files)
+}
+
+/// Chart `name` as PNG, SVG and the CSV of its points into `files`, and its section of an
+/// `index.html` into `html`.
+pub(crate) fn chart_files(
+    name: &str,
+    chart: &Chart,
+    files: &mut Vec<File>,
+    html: &mut String,
+) -> Result<(), charts::DrawError> {
+    files.push((format!("{name}.png"), charts::png(chart)?));
+    files.push((format!("{name}.svg"), charts::svg(chart)?.into_bytes()));
+    files.push((format!("{name}.csv"), points_csv(chart).into_bytes()));
+    let _ = writeln!(
+        html,
+        "<h2>{}</h2>\n<p>{}</p>\n<p><img src=\"{name}.png\" alt=\"{}\"><br><a href=\"{name}.svg\">SVG</a> · <a href=\"{name}.csv\">points (CSV, with n)</a></p>",
+        escape(&chart.title),
+        escape(&chart.note),
+        escape(&chart.title)
+    );
+    Ok(())
 }
 
 #[cfg(test)]

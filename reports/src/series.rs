@@ -211,7 +211,7 @@ pub fn report(
 ) -> Result<Vec<crate::report::File>, (u8, usize, String)> {
     let all = charts(series, channels_text)?;
     let mut files = Vec::new();
-    let escape = |t: &str| t.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;");
+    let escape = crate::report::escape;
     let mut html = format!(
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>{t}</title>\n\
          <style>body{{font-family:sans-serif;max-width:1000px;margin:2em auto;color:#222}}\
@@ -222,16 +222,8 @@ pub fn report(
         html.push_str("<p>No direction forwarded anything and fewer than two samples had payments end: nothing to draw.</p>\n");
     }
     for (name, chart) in all {
-        let draw = |e: String| (0u8, 0usize, e);
-        files.push((format!("{name}.png"), crate::charts::png(&chart).map_err(draw)?));
-        files.push((format!("{name}.svg"), crate::charts::svg(&chart).map_err(draw)?.into_bytes()));
-        files.push((format!("{name}.csv"), crate::report::points_csv(&chart).into_bytes()));
-        html.push_str(&format!(
-            "<h2>{}</h2>\n<p>{}</p>\n<p><img src=\"{name}.png\" alt=\"{}\"><br><a href=\"{name}.svg\">SVG</a> · <a href=\"{name}.csv\">points (CSV)</a></p>\n",
-            escape(&chart.title),
-            escape(&chart.note),
-            escape(&chart.title)
-        ));
+        crate::report::chart_files(&name, &chart, &mut files, &mut html)
+            .map_err(|e| (0u8, 0usize, e))?;
     }
     html.push_str("</body>\n</html>\n");
     files.push(("index.html".into(), html.into_bytes()));

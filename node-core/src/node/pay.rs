@@ -16,18 +16,7 @@ impl Node {
     /// Our channels that can send an HTLC now: normal, with a ready peer and something to send,
     /// with what each can send. Read-only; the simulator's feasibility oracle reads it too.
     pub fn sendable_channels(&self) -> impl Iterator<Item = FirstHop> + '_ {
-        self.channels
-            .iter()
-            .filter(|c| c.phase() == ChannelPhase::Normal && self.peers.is_ready(c.peer()))
-            .filter_map(|c| {
-                Some(FirstHop {
-                    scid: c.scid()?,
-                    peer: c.peer(),
-                    available_msat: c.available_to_send_msat(),
-                    htlc_minimum_msat: c.remote_params().htlc_minimum_msat,
-                })
-            })
-            .filter(|f| f.available_msat > 0)
+        self.spendable_channels().filter(|f| self.peers.is_ready(f.peer))
     }
 
     /// What each of our channels could send were its peer connected: normal channels with
