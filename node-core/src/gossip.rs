@@ -1,7 +1,10 @@
 //! BOLT 7 gossip: the channel_announcement and channel_update messages, and the queue a node
 //! relays them from. A node batches what it learnt and floods it to its peers (except to the peer
-//! it came from) when its flush timer fires, about every 60 s as implementations do. Applying
-//! gossip to a node's view of the network is the graph module's job.
+//! it came from) when its flush timer fires, about every 60 s as implementations do. Messages
+//! travel as [`GossipId`]s: each is made once and kept in the network's shared log
+//! ([`crate::graph::BaseGraph::message`] reads it), so a batch heard by thousands of nodes is not
+//! copied thousands of times. Applying gossip to a node's view of the network is the graph
+//! module's job.
 
 use crate::ids::{NodeId, Scid};
 use crate::policy::ChannelPolicy;
@@ -46,17 +49,22 @@ pub enum GossipMessage {
     Update(ChannelUpdate),
 }
 
+/// A gossip message in the network's shared log. Ids are handed out in the order messages are
+/// made; they name messages and never order them in an output.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct GossipId(pub(crate) u32);
+
 /// Gossip a node has learnt and not yet relayed.
 #[derive(Clone, Debug, Default)]
 pub struct GossipQueue {
-    pending: Vec<(GossipMessage, Option<NodeId>)>,
+    pending: Vec<(GossipId, Option<NodeId>)>,
     flush_scheduled: bool,
 }
 
 impl GossipQueue {
     /// Queues `msg`, learnt from `source` (`None` when the node made it). Returns true when a
     /// flush timer must be set.
-    pub fn push(&mut self, msg: GossipMessage, source: Option<NodeId>) -> bool {
+    pub fn push(&mut self, msg: GossipId, source: Option<NodeId>) -> bool {
         self.pending.push((msg, source));
         !std::mem::replace(&mut self.flush_scheduled, true)
     }
@@ -68,18 +76,18 @@ impl GossipQueue {
 
     /// Takes the queue and returns, for each of `peers` in order, the batch to send it: every
     /// queued message except those it sent us. Peers that sent none share one allocation.
-    pub fn flush(&mut self, peers: &[NodeId]) -> Vec<(NodeId, Arc<[GossipMessage]>)> {
+    pub fn flush(&mut self, peers: &[NodeId]) -> Vec<(NodeId, Arc<[GossipId]>)> {
         self.flush_scheduled = false;
         let pending = std::mem::take(&mut self.pending);
         if pending.is_empty() {
             return Vec::new();
         }
-        let all: Arc<[GossipMessage]> = pending.iter().map(|(m, _)| *m).collect();
+        let all: Arc<[GossipId]> = pending.iter().map(|(m, _)| *m).collect();
         peers
             .iter()
             .filter_map(|&peer| {
                 if pending.iter().any(|(_, source)| *source == Some(peer)) {
-                    let batch: Arc<[GossipMessage]> =
+                    let batch: Arc<[GossipId]> =
                         pending.iter().filter(|(_, s)| *s != Some(peer)).map(|(m, _)| *m).collect();
                     (!batch.is_empty()).then_some((peer, batch))
                 } else {
@@ -94,26 +102,21 @@ impl GossipQueue {
 mod tests {
     use super::*;
 
-    fn announcement(scid: u64) -> GossipMessage {
-        GossipMessage::Announcement(ChannelAnnouncement {
-            short_channel_id: Scid(scid),
-            node_1: NodeId(0),
-            node_2: NodeId(1),
-            capacity_sat: 1,
-        })
+    fn gossip(id: u32) -> GossipId {
+        GossipId(id)
     }
 
     #[test]
     fn flush_skips_the_source_and_asks_for_one_timer() {
         let mut queue = GossipQueue::default();
-        assert!(queue.push(announcement(1), Some(NodeId(5))));
-        assert!(!queue.push(announcement(2), None));
+        assert!(queue.push(gossip(1), Some(NodeId(5))));
+        assert!(!queue.push(gossip(2), None));
         let batches = queue.flush(&[NodeId(5), NodeId(6)]);
         assert_eq!(batches.len(), 2);
         assert_eq!(batches[0].0, NodeId(5));
         assert_eq!(batches[0].1.len(), 1);
         assert_eq!(batches[1].1.len(), 2);
         assert!(queue.is_empty());
-        assert!(queue.push(announcement(3), None), "a new timer after a flush");
+        assert!(queue.push(gossip(3), None), "a new timer after a flush");
     }
 }

@@ -3,7 +3,7 @@
 //! a summary of the commitment it signs, which the receiver checks against its own, so a
 //! disagreement between two state machines is caught as a real node would catch a bad signature.
 
-use crate::gossip::{ChannelUpdate, GossipMessage};
+use crate::gossip::{ChannelUpdate, GossipId};
 use crate::ids::{ChannelId, PaymentHash, Preimage, Scid, Txid};
 use crate::onion::{ErrorPacket, Onion};
 use std::sync::Arc;
@@ -45,8 +45,8 @@ pub enum Message {
     AnnouncementSignatures(AnnouncementSignatures),
     /// BOLT 7 `channel_update` sent straight to the channel peer (for unannounced channels).
     ChannelUpdate(ChannelUpdate),
-    /// BOLT 7 gossip flushed in one batch.
-    Gossip(Arc<[GossipMessage]>),
+    /// BOLT 7 gossip flushed in one batch, as ids into the network's shared log.
+    Gossip(Arc<[GossipId]>),
 }
 
 impl Message {

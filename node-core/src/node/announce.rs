@@ -8,7 +8,7 @@ use super::Node;
 use crate::action::Timer;
 use crate::channel::{Channel, ChannelPhase};
 use crate::event::Event;
-use crate::gossip::{ChannelAnnouncement, ChannelUpdate, GossipMessage};
+use crate::gossip::{ChannelAnnouncement, ChannelUpdate, GossipId};
 use crate::ids::{ChannelId, NodeId};
 use crate::msg::Message;
 
@@ -46,8 +46,8 @@ impl Node {
         let (peer, public) = (channel.peer(), channel.is_announced());
         let update = self.make_update(id);
         if public {
-            if self.graph.apply_update(&update) {
-                self.queue_gossip(GossipMessage::Update(update), None);
+            if let Some(logged) = self.graph.apply_update(&update) {
+                self.queue_gossip(logged, None);
             }
         } else if self.is_peer_ready(peer) {
             self.out.send(peer, Message::ChannelUpdate(update));
@@ -74,14 +74,10 @@ impl Node {
         let funding = channel.funding_outpoint().expect("invariant: announced channels are funded");
         self.out.emit(Event::ChannelAnnounced { scid, funding });
         let update = self.make_update(id);
-        for msg in [GossipMessage::Announcement(announcement), GossipMessage::Update(update)] {
-            let new = match &msg {
-                GossipMessage::Announcement(a) => self.graph.apply_announcement(a),
-                GossipMessage::Update(u) => self.graph.apply_update(u),
-            };
-            if new {
-                self.queue_gossip(msg, None);
-            }
+        let logged =
+            [self.graph.apply_announcement(&announcement), self.graph.apply_update(&update)];
+        for id in logged.into_iter().flatten() {
+            self.queue_gossip(id, None);
         }
     }
 
@@ -89,7 +85,7 @@ impl Node {
     /// tick of this node's relay ticker: every `gossip_flush_interval_ms`, at this node's own
     /// phase (as lnd's `trickleDelay` ticker, `discovery/gossiper.go`); an interval of 0 relays
     /// at once (LDK's `PeerManager`).
-    pub(super) fn queue_gossip(&mut self, msg: GossipMessage, source: Option<NodeId>) {
+    pub(super) fn queue_gossip(&mut self, msg: GossipId, source: Option<NodeId>) {
         if self.gossip.push(msg, source) {
             let interval_us = self.config.gossip_flush_interval_ms.saturating_mul(1000);
             let at = if interval_us == 0 { self.now } else { self.next_tick(interval_us) };

@@ -8,7 +8,7 @@ use crate::action::Timer;
 use crate::chain::Script;
 use crate::channel::{Channel, ChannelError, ChannelPhase};
 use crate::event::Event;
-use crate::gossip::{ChannelUpdate, GossipMessage};
+use crate::gossip::{ChannelUpdate, GossipId};
 use crate::ids::{ChannelId, NodeId, SimTime};
 use crate::msg::{
     AcceptChannel, AnnouncementSignatures, ChannelReady, ChannelReestablish, ClosingSigned,
@@ -271,14 +271,10 @@ impl Node {
     }
 
     /// Gossip: what is new to us joins our view and is relayed to the other peers.
-    fn on_gossip(&mut self, from: NodeId, batch: Arc<[GossipMessage]>) {
-        for msg in batch.iter() {
-            let new = match msg {
-                GossipMessage::Announcement(a) => self.graph.apply_announcement(a),
-                GossipMessage::Update(u) => self.graph.apply_update(u),
-            };
-            if new {
-                self.queue_gossip(*msg, Some(from));
+    fn on_gossip(&mut self, from: NodeId, batch: Arc<[GossipId]>) {
+        for &id in batch.iter() {
+            if self.graph.apply_gossip(id) {
+                self.queue_gossip(id, Some(from));
             }
         }
     }

@@ -463,8 +463,7 @@ fn route_for(problem: &Problem<'_>, arcs: &[ArcKey], delivered_msat: u64) -> Opt
                     problem
                         .view
                         .channel(arc.scid)
-                        .and_then(|c| c.policy_from(arc.from))
-                        .map(|p| p.cltv_expiry_delta)
+                        .and_then(|c| c.policy_from(arc.from).map(|p| p.cltv_expiry_delta))
                 })
                 .or_else(|| {
                     problem

@@ -1,0 +1,346 @@
+//! A node's view of the public network. At mainnet scale nodes cannot each hold a copy of the
+//! graph, so every node shares one [`BaseGraph`]: the channels that exist when the run starts,
+//! and a log of every gossip message sent during the run, each kept once however many nodes hear
+//! it. A node's [`GraphView`] holds only which of those messages it knows where it differs from
+//! the start (a log index per channel direction), the channels it heard announced, and the height
+//! of the last block it processed (a channel's funding spend is a chain fact, the same for every
+//! node that has seen the block). Nothing here reads another node's balances or view. Routing
+//! reads a [`GraphView`]; gossip writes to it.
+
+mod log;
+mod view;
+
+pub use log::AppendLog;
+pub use view::GraphView;
+
+use crate::gossip::{GossipId, GossipMessage};
+use crate::ids::{NodeId, Scid};
+use crate::policy::ChannelPolicy;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+
+/// Blocks after its funding is spent that BOLT 7 suggests a channel be forgotten ("SHOULD
+/// forget a channel after a 12-block delay", so that a splice keeps its channel); each
+/// implementation's own delay is [`crate::config::NodeConfig::forget_spent_after_blocks`].
+pub const FORGET_AFTER_SPEND_BLOCKS: u32 = 12;
+
+/// One direction's policy as last heard.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DirectedPolicy {
+    /// The forwarding policy.
+    pub policy: ChannelPolicy,
+    /// The direction is disabled.
+    pub disabled: bool,
+    /// The channel_update's timestamp.
+    pub timestamp: u32,
+}
+
+/// A public channel and what is known of its two directions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ChannelInfo {
+    /// The channel.
+    pub scid: Scid,
+    /// The smaller node id.
+    pub node_1: NodeId,
+    /// The larger node id.
+    pub node_2: NodeId,
+    /// Funding value, satoshis.
+    pub capacity_sat: u64,
+    /// Direction 0 (from `node_1`) and direction 1 (from `node_2`); `None` until an update is heard.
+    pub directions: [Option<DirectedPolicy>; 2],
+}
+
+impl ChannelInfo {
+    /// The direction whose start is `from`, and the node at its end.
+    pub fn direction_from(&self, from: NodeId) -> Option<(usize, NodeId)> {
+        if from == self.node_1 {
+            Some((0, self.node_2))
+        } else if from == self.node_2 {
+            Some((1, self.node_1))
+        } else {
+            None
+        }
+    }
+
+    /// The usable policy for forwarding from `from`: known and not disabled.
+    pub fn policy_from(&self, from: NodeId) -> Option<&ChannelPolicy> {
+        let (direction, _) = self.direction_from(from)?;
+        self.directions[direction].as_ref().filter(|d| !d.disabled).map(|d| &d.policy)
+    }
+}
+
+/// The channels every node knows at the start of a run and the gossip sent since, shared by all
+/// nodes. Channels are sorted by scid; each node's incident channels are stored contiguously
+/// (CSR layout).
+///
+/// Gossip ids: `2c + d` names direction `d` of channel `c` (by index) as it was at the start;
+/// ids from `2 × channels` on name entries of the log.
+#[derive(Debug, Default)]
+pub struct BaseGraph {
+    node_count: u32,
+    channels: Vec<ChannelInfo>,
+    offsets: Vec<u32>,
+    incident: Vec<u32>,
+    /// For each entry of `incident`, the direction into the node: what a route search scans,
+    /// laid out contiguously per node so the scan stays in cache.
+    in_edges: Vec<InEdge>,
+    /// Every announcement and update made during the run, once, with the index of its channel in
+    /// the base graph (`u32::MAX` for a channel announced during the run).
+    log: AppendLog<(GossipMessage, u32)>,
+    /// Per channel: some view may know it differently from the start (an update of it was made,
+    /// its funding was spent, or a view that started without it learnt it). A clean channel is
+    /// read from the start's copy without looking at a view.
+    changed: Vec<AtomicBool>,
+    /// Per channel: the height of the block that spent its funding, 0 while unspent.
+    spent_at: Vec<AtomicU32>,
+}
+
+/// A channel direction into a node, as a route search reads it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct InEdge {
+    /// The channel's index in the base graph (`u32::MAX` for a channel announced later).
+    index: u32,
+    /// The direction: 0 from the channel's `node_1`, 1 from its `node_2`.
+    direction: u8,
+    /// The node the direction starts from.
+    pub from: NodeId,
+    /// The channel.
+    pub scid: Scid,
+    /// The channel's value, sat.
+    pub capacity_sat: u64,
+    /// `from`'s policy, if known and not disabled.
+    pub policy: Option<ChannelPolicy>,
+}
+
+impl InEdge {
+    /// The direction of `info` into `to`, if `to` is one of its ends.
+    fn of(info: &ChannelInfo, to: NodeId, index: u32) -> Option<InEdge> {
+        let (into, from) = info.direction_from(to)?;
+        Some(InEdge {
+            index,
+            direction: 1 - into as u8,
+            from,
+            scid: info.scid,
+            capacity_sat: info.capacity_sat,
+            policy: info.policy_from(from).copied(),
+        })
+    }
+}
+
+impl BaseGraph {
+    /// A graph of `node_count` nodes (ids `0..node_count`) and `channels`.
+    pub fn new(node_count: u32, mut channels: Vec<ChannelInfo>) -> BaseGraph {
+        channels.sort_by_key(|c| c.scid);
+        let mut degree = vec![0u32; node_count as usize + 1];
+        for channel in &channels {
+            assert!(
+                channel.node_1 < channel.node_2 && channel.node_2.0 < node_count,
+                "invariant: channel endpoints are ordered and in range"
+            );
+            degree[channel.node_1.index()] += 1;
+            degree[channel.node_2.index()] += 1;
+        }
+        let mut offsets = Vec::with_capacity(node_count as usize + 1);
+        let mut total = 0u32;
+        for d in &degree[..node_count as usize] {
+            offsets.push(total);
+            total += d;
+        }
+        offsets.push(total);
+        let mut fill = offsets.clone();
+        let mut incident = vec![0u32; total as usize];
+        for (index, channel) in channels.iter().enumerate() {
+            for node in [channel.node_1, channel.node_2] {
+                incident[fill[node.index()] as usize] = index as u32;
+                fill[node.index()] += 1;
+            }
+        }
+        let mut in_edges = Vec::with_capacity(incident.len());
+        for node in 0..node_count {
+            let range = offsets[node as usize] as usize..offsets[node as usize + 1] as usize;
+            for &i in &incident[range] {
+                let edge = InEdge::of(&channels[i as usize], NodeId(node), i);
+                in_edges.push(edge.expect("invariant: an incident channel has the node as an end"));
+            }
+        }
+        let changed = channels.iter().map(|_| AtomicBool::new(false)).collect();
+        let spent_at = channels.iter().map(|_| AtomicU32::new(0)).collect();
+        BaseGraph {
+            node_count,
+            channels,
+            offsets,
+            incident,
+            in_edges,
+            log: AppendLog::default(),
+            changed,
+            spent_at,
+        }
+    }
+
+    /// How many nodes the network has.
+    pub fn node_count(&self) -> u32 {
+        self.node_count
+    }
+
+    /// All channels, sorted by scid.
+    pub fn channels(&self) -> &[ChannelInfo] {
+        &self.channels
+    }
+
+    /// The channel with `scid`, if it is in the base graph.
+    pub fn channel(&self, scid: Scid) -> Option<&ChannelInfo> {
+        self.channels.binary_search_by_key(&scid, |c| c.scid).ok().map(|i| &self.channels[i])
+    }
+
+    /// The channels of `node`, in scid order.
+    pub fn channels_of(&self, node: NodeId) -> impl Iterator<Item = &ChannelInfo> + '_ {
+        self.incident[self.range(node)].iter().map(|&i| &self.channels[i as usize])
+    }
+
+    /// The positions of `node`'s channels in `incident` and `in_edges`.
+    fn range(&self, node: NodeId) -> std::ops::Range<usize> {
+        match (self.offsets.get(node.index()), self.offsets.get(node.index() + 1)) {
+            (Some(&start), Some(&end)) => start as usize..end as usize,
+            _ => 0..0,
+        }
+    }
+
+    /// The index of channel `scid`, if it is in the base graph.
+    fn index_of(&self, scid: Scid) -> Option<u32> {
+        self.channels.binary_search_by_key(&scid, |c| c.scid).ok().map(|i| i as u32)
+    }
+
+    /// Adds `msg` to the shared log.
+    pub fn log(&self, msg: GossipMessage) -> GossipId {
+        let scid = match msg {
+            GossipMessage::Announcement(a) => a.short_channel_id,
+            GossipMessage::Update(u) => u.short_channel_id,
+        };
+        let index = self.index_of(scid).unwrap_or(u32::MAX);
+        GossipId(self.base_ids() + self.log.push((msg, index)))
+    }
+
+    /// The message `id` names and its channel's index in the base graph, if it is there.
+    fn entry(&self, id: GossipId) -> (GossipMessage, Option<u32>) {
+        let base_ids = self.base_ids();
+        if id.0 < base_ids {
+            return (self.message(id), Some(id.0 / 2));
+        }
+        let (msg, index) = *self
+            .log
+            .get(id.0 - base_ids)
+            .expect("invariant: gossip ids come from this graph's log");
+        (msg, (index != u32::MAX).then_some(index))
+    }
+
+    /// The message `id` names.
+    ///
+    /// # Panics
+    /// If `id` was not handed out by this graph.
+    pub fn message(&self, id: GossipId) -> GossipMessage {
+        let base_ids = self.base_ids();
+        if id.0 < base_ids {
+            let info = &self.channels[(id.0 / 2) as usize];
+            let direction = (id.0 % 2) as u8;
+            let known = info.directions[direction as usize]
+                .expect("invariant: start ids name directions known at the start");
+            return GossipMessage::Update(crate::gossip::ChannelUpdate {
+                short_channel_id: info.scid,
+                direction,
+                timestamp: known.timestamp,
+                disabled: known.disabled,
+                policy: known.policy,
+            });
+        }
+        self.log.get(id.0 - base_ids).expect("invariant: gossip ids come from this graph's log").0
+    }
+
+    /// How many gossip messages were made during the run.
+    pub fn logged(&self) -> u32 {
+        self.log.len()
+    }
+
+    /// The first id of the log: the ids below name the start's directions.
+    fn base_ids(&self) -> u32 {
+        u32::try_from(self.channels.len() * 2).expect("invariant: channels fit in u32 ids")
+    }
+
+    /// The id of direction `direction` of channel `index` as at the start.
+    fn start_id(index: u32, direction: usize) -> GossipId {
+        GossipId(index * 2 + direction as u32)
+    }
+
+    /// The policy an update id carries.
+    fn directed(&self, id: GossipId) -> DirectedPolicy {
+        match self.message(id) {
+            GossipMessage::Update(u) => {
+                DirectedPolicy { policy: u.policy, disabled: u.disabled, timestamp: u.timestamp }
+            }
+            GossipMessage::Announcement(_) => {
+                unreachable!("invariant: views store update ids for directions")
+            }
+        }
+    }
+
+    /// Whether some view may know channel `index` differently from the start.
+    fn is_changed(&self, index: u32) -> bool {
+        self.changed[index as usize].load(Ordering::Relaxed)
+    }
+
+    /// Marks channel `index` as known differently by some view.
+    fn mark_changed(&self, index: u32) {
+        self.changed[index as usize].store(true, Ordering::Relaxed);
+    }
+
+    /// The height at which channel `index`'s funding was spent, 0 while unspent.
+    fn spent_at(&self, index: u32) -> u32 {
+        self.spent_at[index as usize].load(Ordering::Relaxed)
+    }
+
+    /// Records that channel `index`'s funding was spent in the block at `height`; every node that
+    /// processes that block records the same height.
+    fn record_spent(&self, index: u32, height: u32) {
+        let _ = self.spent_at[index as usize].compare_exchange(
+            0,
+            height,
+            Ordering::Relaxed,
+            Ordering::Relaxed,
+        );
+        self.mark_changed(index);
+    }
+}
+
+#[cfg(test)]
+pub(super) mod tests {
+    use super::*;
+
+    pub(super) fn policy() -> ChannelPolicy {
+        ChannelPolicy {
+            fee_base_msat: 1000,
+            fee_proportional_millionths: 1,
+            cltv_expiry_delta: 40,
+            htlc_minimum_msat: 1,
+            htlc_maximum_msat: 1_000_000_000,
+        }
+    }
+
+    pub(super) fn channel(scid: u64, a: u32, b: u32) -> ChannelInfo {
+        let d = Some(DirectedPolicy { policy: policy(), disabled: false, timestamp: 1 });
+        ChannelInfo {
+            scid: Scid(scid),
+            node_1: NodeId(a),
+            node_2: NodeId(b),
+            capacity_sat: 1_000_000,
+            directions: [d, d],
+        }
+    }
+
+    #[test]
+    fn base_graph_lists_each_nodes_channels() {
+        let graph = BaseGraph::new(4, vec![channel(3, 1, 2), channel(1, 0, 1), channel(2, 1, 3)]);
+        let of_1: Vec<u64> = graph.channels_of(NodeId(1)).map(|c| c.scid.0).collect();
+        assert_eq!(of_1, vec![1, 2, 3]);
+        assert_eq!(graph.channels_of(NodeId(0)).count(), 1);
+        assert!(graph.channel(Scid(2)).is_some());
+        assert!(graph.channel(Scid(9)).is_none());
+    }
+}
