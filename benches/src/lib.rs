@@ -97,7 +97,7 @@ impl RequestSet {
 
 /// Every router with its default parameters, in the order results list them.
 pub fn all_routers() -> Vec<node_core::router::RouterConfig> {
-    use node_core::router::{RouterConfig, cln, ldk, lnd, mcf};
+    use node_core::router::{RouterConfig, cln, eclair, ldk, lnd, mcf};
     vec![
         RouterConfig::Cheapest,
         RouterConfig::ShortestHops,
@@ -108,6 +108,7 @@ pub fn all_routers() -> Vec<node_core::router::RouterConfig> {
         }),
         RouterConfig::Ldk(ldk::LdkParams::default()),
         RouterConfig::Cln(cln::ClnParams::default()),
+        RouterConfig::Eclair(eclair::EclairParams::default()),
         RouterConfig::MinCostFlow(mcf::McfParams::default()),
     ]
 }

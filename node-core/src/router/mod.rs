@@ -13,6 +13,8 @@ pub mod ldk;
 pub mod liquidity;
 pub mod lnd;
 pub mod mcf;
+#[cfg(any(test, feature = "test-utils"))]
+pub mod reference;
 pub mod search;
 
 use crate::graph::GraphView;
