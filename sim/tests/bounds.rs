@@ -207,7 +207,7 @@ fn values_beyond_each_bound_are_refused_in_one_line() {
             "generate: (kind: ErdosRenyi(channels: 1000001), nodes: 1000000, capacity: (min_sat: 1000000, max_sat: 1000000))",
             "could have 1000001 channels: at most 1000000",
         ),
-        ("generate: (kind: MainnetLike, nodes: 27028)", "could have 1000036 channels"),
+        ("generate: (kind: MainnetLike, nodes: 250001)", "could have 1000004 channels"),
         (
             "generate: (kind: Grid(columns: 10), nodes: 500001, capacity: (min_sat: 1000000, max_sat: 1000000))",
             "could have 1000002 channels",

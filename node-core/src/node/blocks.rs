@@ -10,10 +10,11 @@ use crate::chain::{Block, TxKind};
 use crate::channel::{Channel, ChannelPhase};
 use crate::event::{CloseReason, Event};
 use crate::htlc::Removal;
-use crate::ids::{ChannelId, NodeId, SimTime};
+use crate::ids::{ChannelId, NodeId, SimTime, Txid};
 use crate::msg::{AnnouncementSignatures, ErrorMessage, Message};
 use crate::onchain::{FULFILL_DEADLINE_BLOCKS, GRACE_BLOCKS, Outcome};
 use crate::onion::FailureCode;
+use std::collections::BTreeMap;
 
 impl Node {
     /// A block was connected.
@@ -22,18 +23,35 @@ impl Node {
         self.height = self.height.max(block.height);
         let feerate = self.config.feerate_per_kw;
         let mut outcomes = Vec::new();
+        // The open channels by funding txid, so that each transaction costs a few lookups
+        // rather than a pass over every channel (a hub has thousands).
+        let mut by_funding: BTreeMap<Txid, Vec<ChannelId>> = BTreeMap::new();
+        if !block.txs.is_empty() {
+            for c in self.channels.iter().filter(|c| c.phase() != ChannelPhase::Closed) {
+                if let Some(f) = c.funding_outpoint() {
+                    by_funding.entry(f.txid).or_default().push(c.id());
+                }
+            }
+        }
         for confirmed in &block.txs {
             let tx = &confirmed.tx;
             self.wallet.apply_confirmed(tx);
-            let ids: Vec<ChannelId> = self
-                .channels
-                .iter()
-                .filter(|c| c.phase() != ChannelPhase::Closed)
-                .filter(|c| {
-                    c.funding_outpoint().is_some_and(|f| f.txid == tx.txid || tx.spends(&f))
+            let mut ids: Vec<ChannelId> = std::iter::once(&tx.txid)
+                .chain(tx.inputs.iter().map(|i| &i.prevout.txid))
+                .filter_map(|txid| by_funding.get(txid))
+                .flatten()
+                .copied()
+                .filter(|&id| {
+                    self.channels.get(id).is_some_and(|c| {
+                        c.phase() != ChannelPhase::Closed
+                            && c.funding_outpoint()
+                                .is_some_and(|f| f.txid == tx.txid || tx.spends(&f))
+                    })
                 })
-                .map(Channel::id)
                 .collect();
+            // In id order, as a pass over the channels would list them.
+            ids.sort();
+            ids.dedup();
             for id in ids {
                 let channel = self.channels.get_mut(id).expect("listed above");
                 let funding = channel.funding_outpoint().expect("filtered on it");

@@ -20,7 +20,7 @@ pub use crate::link::MAX_LATENCY_MS;
 /// All bitcoin there will ever be, sat: no amount or total in a scenario may exceed it.
 pub use node_core::chain::MAX_MONEY_SAT;
 /// The most channels a generated network may have, counting the most its wiring could make
-/// (`ScaleFree` nodes × links, `MainnetLike` nodes × 37, `Grid` 2 × nodes). Sized so that a run
+/// (`ScaleFree` nodes × links, `MainnetLike` nodes × 4 (2.8 on average), `Grid` 2 × nodes). Sized so that a run
 /// at the limits (1,000,000 nodes and this many channels) fits in 8 GiB, half of a 16 GB
 /// workstation: a run costs about 2.8 KB a node and 3.3 KB a channel, and measured with
 /// `/usr/bin/time -v boltsim run S.ron --trace-level off` (a minute, no payments) an
