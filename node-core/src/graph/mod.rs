@@ -90,6 +90,14 @@ pub struct BaseGraph {
     /// its funding was spent, or a view that started without it learnt it). A clean channel is
     /// read from the start's copy without looking at a view.
     changed: Vec<AtomicBool>,
+    /// Per node: one of its channels is in `changed`, so a search scanning its incoming
+    /// directions must look at each one's flag; for the others it reads the slice as is.
+    node_changed: Vec<AtomicBool>,
+    /// `changed` again, laid out as `in_edges` (each channel twice), so a scan reads its flags
+    /// in order.
+    in_changed: Vec<AtomicBool>,
+    /// Per channel: the positions of its two directions in `in_edges`.
+    in_positions: Vec<[u32; 2]>,
     /// Per channel: the height of the block that spent its funding, 0 while unspent.
     spent_at: Vec<AtomicU32>,
 }
@@ -97,10 +105,10 @@ pub struct BaseGraph {
 /// A channel direction into a node, as a route search reads it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct InEdge {
-    /// The channel's index in the base graph (`u32::MAX` for a channel announced later).
-    index: u32,
-    /// The direction: 0 from the channel's `node_1`, 1 from its `node_2`.
-    direction: u8,
+    /// `2 × index + direction`: the channel's index in the base graph and the direction (0
+    /// from its `node_1`, 1 from its `node_2`); `u32::MAX` for a channel announced later. One
+    /// word, so an edge stays 64 bytes.
+    key: u32,
     /// The node the direction starts from.
     pub from: NodeId,
     /// The channel.
@@ -111,13 +119,25 @@ pub struct InEdge {
     pub policy: Option<ChannelPolicy>,
 }
 
+// A search scans these by the thousand: keep one to a cache line.
+const _: () = assert!(std::mem::size_of::<InEdge>() <= 64);
+
 impl InEdge {
+    /// The channel's index in the base graph.
+    fn index(&self) -> u32 {
+        self.key / 2
+    }
+
+    /// The direction, as an index into [`ChannelInfo::directions`].
+    fn direction(&self) -> usize {
+        (self.key % 2) as usize
+    }
+
     /// The direction of `info` into `to`, if `to` is one of its ends.
     fn of(info: &ChannelInfo, to: NodeId, index: u32) -> Option<InEdge> {
         let (into, from) = info.direction_from(to)?;
         Some(InEdge {
-            index,
-            direction: 1 - into as u8,
+            key: index.saturating_mul(2).saturating_add(1 - into as u32),
             from,
             scid: info.scid,
             capacity_sat: info.capacity_sat,
@@ -163,6 +183,12 @@ impl BaseGraph {
             }
         }
         let changed = channels.iter().map(|_| AtomicBool::new(false)).collect();
+        let node_changed = (0..node_count).map(|_| AtomicBool::new(false)).collect();
+        let in_changed = in_edges.iter().map(|_| AtomicBool::new(false)).collect();
+        let mut in_positions = vec![[0u32; 2]; channels.len()];
+        for (position, edge) in in_edges.iter().enumerate() {
+            in_positions[edge.index() as usize][edge.direction()] = position as u32;
+        }
         let spent_at = channels.iter().map(|_| AtomicU32::new(0)).collect();
         BaseGraph {
             node_count,
@@ -172,6 +198,9 @@ impl BaseGraph {
             in_edges,
             log: AppendLog::default(),
             changed,
+            node_changed,
+            in_changed,
+            in_positions,
             spent_at,
         }
     }
@@ -286,9 +315,22 @@ impl BaseGraph {
         self.changed[index as usize].load(Ordering::Relaxed)
     }
 
+    /// Whether some channel of `node` may be known differently by some view.
+    fn is_node_changed(&self, node: NodeId) -> bool {
+        self.node_changed.get(node.index()).is_some_and(|c| c.load(Ordering::Relaxed))
+    }
+
     /// Marks channel `index` as known differently by some view.
     fn mark_changed(&self, index: u32) {
-        self.changed[index as usize].store(true, Ordering::Relaxed);
+        if !self.changed[index as usize].swap(true, Ordering::Relaxed) {
+            let info = &self.channels[index as usize];
+            for node in [info.node_1, info.node_2] {
+                self.node_changed[node.index()].store(true, Ordering::Relaxed);
+            }
+            for position in self.in_positions[index as usize] {
+                self.in_changed[position as usize].store(true, Ordering::Relaxed);
+            }
+        }
     }
 
     /// The height at which channel `index`'s funding was spent, 0 while unspent.

@@ -9,6 +9,7 @@ use crate::gossip::{ChannelAnnouncement, ChannelUpdate, GossipId, GossipMessage}
 use crate::ids::{NodeId, Scid, mix};
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 /// A direction this view knows as at the start.
 const AS_AT_START: GossipId = GossipId(u32::MAX);
@@ -153,29 +154,44 @@ impl GraphView {
     /// base graph's contiguous copy as they are.
     pub fn for_each_in_edge(&self, node: NodeId, mut f: impl FnMut(&InEdge)) {
         let base = &*self.base;
-        for edge in &base.in_edges[base.range(node)] {
+        let range = base.range(node);
+        let edges = &base.in_edges[range.clone()];
+        if !base.is_node_changed(node) {
+            match self.unknown {
+                None => edges.iter().for_each(&mut f),
+                Some(u) => edges.iter().filter(|e| !u.hides(e.scid, e.from, node)).for_each(&mut f),
+            }
+            self.for_each_added_in_edge(node, f);
+            return;
+        }
+        for (edge, changed) in edges.iter().zip(&base.in_changed[range]) {
             let hides = |view: &GraphView| {
                 view.unknown.is_some_and(|u| u.hides(edge.scid, edge.from, node))
             };
-            if !base.is_changed(edge.index) {
+            if !changed.load(Ordering::Relaxed) {
                 if !hides(self) {
                     f(edge);
                 }
                 continue;
             }
-            if self.forgot(edge.index) {
+            if self.forgot(edge.index()) {
                 continue;
             }
-            match self.held(edge.index, usize::from(edge.direction)) {
+            match self.held(edge.index(), edge.direction()) {
                 Some(AS_AT_START) => f(edge),
                 Some(id) => {
                     let known = base.directed(id);
                     f(&InEdge { policy: (!known.disabled).then_some(known.policy), ..*edge });
                 }
-                None if hides(self) && !self.has_entry(edge.index) => {}
+                None if hides(self) && !self.has_entry(edge.index()) => {}
                 None => f(edge),
             }
         }
+        self.for_each_added_in_edge(node, f);
+    }
+
+    /// Calls `f` with each direction into `node` of the channels announced after the start.
+    fn for_each_added_in_edge(&self, node: NodeId, mut f: impl FnMut(&InEdge)) {
         for scid in self.added_by_node.get(&node).into_iter().flatten() {
             let added = &self.added[scid];
             if !added.forgotten
