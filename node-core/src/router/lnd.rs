@@ -112,6 +112,12 @@ const PREV_SUCCESS_PROBABILITY: f64 = 0.95;
 pub struct LndRouter {
     params: LndParams,
     pairs: BTreeMap<(NodeId, NodeId), PairResult>,
+    /// The parameters the apriori estimator reads for every edge, converted once (the same
+    /// values the conversions give each time): the hop probability, the capacity fraction, and
+    /// `1 / (1 − apriori weight) − 1`.
+    hop_probability: f64,
+    capacity_fraction: f64,
+    apriori_factor: f64,
 }
 
 fn ppm(x: u64) -> f64 {
@@ -121,7 +127,14 @@ fn ppm(x: u64) -> f64 {
 impl LndRouter {
     /// A router whose mission control is empty.
     pub fn new(params: LndParams) -> LndRouter {
-        LndRouter { params, pairs: BTreeMap::new() }
+        let weight = ppm(params.apriori_weight_ppm).min(0.999_999);
+        LndRouter {
+            params,
+            pairs: BTreeMap::new(),
+            hop_probability: ppm(params.apriori_hop_probability_ppm),
+            capacity_fraction: ppm(params.capacity_fraction_ppm),
+            apriori_factor: 1.0 / (1.0 - weight) - 1.0,
+        }
     }
 
     fn pairs_from(&self, from: NodeId) -> impl Iterator<Item = (&NodeId, &PairResult)> {
@@ -129,7 +142,7 @@ impl LndRouter {
     }
 
     fn capacity_factor(&self, amount: u64, capacity: u64) -> f64 {
-        let fraction = ppm(self.params.capacity_fraction_ppm);
+        let fraction = self.capacity_fraction;
         if capacity == 0 || fraction >= 1.0 {
             return 1.0;
         }
@@ -162,10 +175,8 @@ impl LndRouter {
         amount: u64,
         capacity: u64,
     ) -> f64 {
-        let apriori =
-            ppm(self.params.apriori_hop_probability_ppm) * self.capacity_factor(amount, capacity);
-        let weight = ppm(self.params.apriori_weight_ppm).min(0.999_999);
-        let f = 1.0 / (1.0 - weight) - 1.0;
+        let apriori = self.hop_probability * self.capacity_factor(amount, capacity);
+        let f = self.apriori_factor;
         let (mut numerator, mut denominator) = (apriori * f, f);
         if self.pairs.is_empty() {
             // Nothing learnt yet (a payer's first payment): no pair adds to either sum, and the
