@@ -118,6 +118,12 @@ pub struct LndRouter {
     hop_probability: f64,
     capacity_fraction: f64,
     apriori_factor: f64,
+    /// The apriori estimate of a pair with nothing learnt and a capacity factor of 1.0:
+    /// `hop_probability × factor / factor`, as `apriori_probability` computes it.
+    apriori_alone: f64,
+    /// Amounts up to this share of the capacity have a capacity factor of exactly 1.0, known
+    /// without the division (`capacity_factor`); -1 when no share is safe.
+    certain_share: f64,
 }
 
 fn ppm(x: u64) -> f64 {
@@ -128,12 +134,30 @@ impl LndRouter {
     /// A router whose mission control is empty.
     pub fn new(params: LndParams) -> LndRouter {
         let weight = ppm(params.apriori_weight_ppm).min(0.999_999);
+        let hop_probability = ppm(params.apriori_hop_probability_ppm);
+        let apriori_factor = 1.0 / (1.0 - weight) - 1.0;
+        let capacity_fraction = ppm(params.capacity_fraction_ppm);
+        let apriori_alone = if apriori_factor > 0.0 {
+            hop_probability * apriori_factor / apriori_factor
+        } else {
+            hop_probability
+        };
+        // z = (fraction − amount / capacity) / 0.025 ≥ 38 when amount / capacity ≤ fraction −
+        // 0.95; a relative margin of 10^-6 keeps the rounded z of `capacity_factor` at 38 or
+        // more (its rounding errors are about 10^-16), given fraction − 0.95 ≥ 10^-3.
+        let certain_share = if capacity_fraction >= 0.951 {
+            (capacity_fraction - 0.95) * (1.0 - 1e-6)
+        } else {
+            -1.0
+        };
         LndRouter {
             params,
             pairs: BTreeMap::new(),
-            hop_probability: ppm(params.apriori_hop_probability_ppm),
-            capacity_fraction: ppm(params.capacity_fraction_ppm),
-            apriori_factor: 1.0 / (1.0 - weight) - 1.0,
+            hop_probability,
+            capacity_fraction,
+            apriori_factor,
+            apriori_alone,
+            certain_share,
         }
     }
 
@@ -150,6 +174,9 @@ impl LndRouter {
             return 0.0;
         }
         let c = capacity as f64;
+        if amount as f64 <= self.certain_share * c {
+            return 1.0;
+        }
         let z = -(amount as f64 - fraction * c) / (0.025 * c);
         // From z = 38 on, 0.5 / (1 + e^z) < 1.6e-17, under half the gap below 1.0 (2^-54): the
         // factor rounds to exactly 1.0, so e^z need not be computed (amounts below about 5% of
@@ -175,7 +202,11 @@ impl LndRouter {
         amount: u64,
         capacity: u64,
     ) -> f64 {
-        let apriori = self.hop_probability * self.capacity_factor(amount, capacity);
+        let capacity_factor = self.capacity_factor(amount, capacity);
+        if capacity_factor == 1.0 && self.pairs.is_empty() {
+            return self.apriori_alone;
+        }
+        let apriori = self.hop_probability * capacity_factor;
         let f = self.apriori_factor;
         let (mut numerator, mut denominator) = (apriori * f, f);
         if self.pairs.is_empty() {
@@ -457,6 +488,24 @@ mod tests {
                 let got = router.capacity_factor(amount, capacity);
                 assert_eq!(got.to_bits(), formula.to_bits(), "{amount} of {capacity}");
             }
+            // Densely around where the shortcuts end (about 4.99% of the capacity).
+            for step in 0..=20_000u64 {
+                let amount = capacity / 1_000 * 49 + capacity / 1_000 * step / 10_000;
+                let c = capacity as f64;
+                let formula =
+                    1.0 - 0.5 / (1.0 + libm::exp(-(amount as f64 - 0.9999 * c) / (0.025 * c)));
+                let got = router.capacity_factor(amount, capacity);
+                assert_eq!(got.to_bits(), formula.to_bits(), "{amount} of {capacity}");
+            }
+        }
+        // With nothing learnt, the estimate is the same bits as its full expression.
+        let (now, a, b) = (crate::SimTime::from_secs(1), crate::NodeId(1), crate::NodeId(2));
+        for amount in [1u64, 1_000, 40_000, 49_000, 60_000, 99_999] {
+            let factor = router.capacity_factor(amount, 1_000_000);
+            let f = 1.0 / (1.0 - 500_000.0 / 1e6) - 1.0;
+            let full = 600_000.0 / 1e6 * factor * f / f;
+            let got = router.apriori_probability(now, a, b, amount, 1_000_000);
+            assert_eq!(got.to_bits(), full.to_bits(), "{amount}");
         }
     }
 
