@@ -15,6 +15,7 @@ pub mod lnd;
 pub mod mcf;
 #[cfg(any(test, feature = "test-utils"))]
 pub mod reference;
+pub mod scorer;
 pub mod search;
 
 use crate::graph::GraphView;

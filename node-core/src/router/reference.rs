@@ -4,7 +4,7 @@
 //! Tests run every router with it in place of the fast search and require the same routes
 //! ([`with_reference_search`]); it is built only for tests and the `test-utils` feature.
 
-use super::search::{Edge, Reached, Scorer, Start};
+use super::scorer::{Edge, Reached, Scorer, Start};
 use super::{Route, RouteHop, RouteRequest};
 use crate::graph::GraphView;
 use crate::ids::{NodeId, Scid};

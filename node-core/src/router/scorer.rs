@@ -1,0 +1,90 @@
+//! What a route search and a router's scoring share: the edge a search offers ([`Edge`]), the
+//! label it has reached ([`Reached`]), where it starts ([`Start`]) and the [`Scorer`] trait a
+//! router implements. The searches themselves are [`super::search`]'s (and, for tests, the
+//! reference search's); this module holds no algorithm.
+
+use super::RouteRequest;
+use crate::ids::{NodeId, Scid};
+use crate::policy::ChannelPolicy;
+
+/// An edge the search offers a scorer: the HTLC `from` would send to `to` over `scid`.
+#[derive(Clone, Copy, Debug)]
+pub struct Edge<'a> {
+    /// The node that sends (and, unless it is the payer, forwards and takes the fee).
+    pub from: NodeId,
+    /// The node that receives.
+    pub to: NodeId,
+    /// The channel.
+    pub scid: Scid,
+    /// `from`'s policy for it (`None` for the payer's own channels).
+    pub policy: Option<&'a ChannelPolicy>,
+    /// What the payer knows of the channel's capacity, msat (its spendable balance for its own).
+    pub capacity_msat: u64,
+    /// The HTLC's amount over this channel, msat.
+    pub amount_msat: u64,
+    /// The fee `from` takes for forwarding it, msat (0 for the payer's own channels).
+    pub fee_msat: u64,
+    /// What the payer's HTLCs in flight already use of this direction, msat (0 for its own
+    /// channels, whose `capacity_msat` already excludes them).
+    pub in_flight_msat: u64,
+    /// The CLTV delta `from` adds, blocks.
+    pub cltv_delta: u16,
+    /// Whether this is one of the payer's own channels.
+    pub first_hop: bool,
+}
+
+/// The label of the node an edge leads to, as a scorer sees it.
+#[derive(Clone, Copy, Debug)]
+pub struct Reached {
+    /// Its priority.
+    pub cost: u64,
+    /// A router's additive weight so far (lnd's fee plus time-lock penalty).
+    pub weight: u64,
+    /// The success probability of the route so far.
+    pub probability: f64,
+    /// Hops from this node to the payee.
+    pub hops: u32,
+    /// The sum of CLTV deltas from this node to the payee, the final one included, blocks.
+    pub cltv_delta: u32,
+}
+
+/// Where a search starts from the payee's end: a node and the label that the rest of a route,
+/// from that node to the payee, gives it. [`search`] starts at the payee itself; Eclair's
+/// k-shortest-paths search starts a spur search at a node of an earlier route
+/// ([`search_from`]).
+#[derive(Clone, Copy, Debug)]
+pub struct Start {
+    /// The node.
+    pub node: NodeId,
+    /// What the HTLC into it must carry, msat.
+    pub amount_msat: u64,
+    /// The sum of CLTV deltas from it to the payee, the final one included, blocks.
+    pub cltv_delta: u32,
+    /// The label's priority, weight and probability, as the scorer gave them.
+    pub reached: Reached,
+}
+
+impl Start {
+    /// The payee of `req`, with nothing spent yet.
+    pub fn payee(req: &RouteRequest<'_>) -> Start {
+        Start {
+            node: req.target,
+            amount_msat: req.amount_msat,
+            cltv_delta: req.final_cltv_delta,
+            reached: Reached {
+                cost: 0,
+                weight: 0,
+                probability: 1.0,
+                hops: 0,
+                cltv_delta: req.final_cltv_delta,
+            },
+        }
+    }
+}
+
+/// Scores edges for [`search`].
+pub trait Scorer {
+    /// The label at `edge.from` given the one at `edge.to`: (cost, weight, probability), or
+    /// `None` if the edge must not be used.
+    fn score(&mut self, edge: &Edge<'_>, to: &Reached) -> Option<(u64, u64, f64)>;
+}
