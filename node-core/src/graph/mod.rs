@@ -96,8 +96,6 @@ pub struct BaseGraph {
     /// `changed` again, laid out as `in_edges` (each channel twice), so a scan reads its flags
     /// in order.
     in_changed: Vec<AtomicBool>,
-    /// Per channel: the positions of its two directions in `in_edges`.
-    in_positions: Vec<[u32; 2]>,
     /// Per channel: the height of the block that spent its funding, 0 while unspent.
     spent_at: Vec<AtomicU32>,
 }
@@ -185,10 +183,6 @@ impl BaseGraph {
         let changed = channels.iter().map(|_| AtomicBool::new(false)).collect();
         let node_changed = (0..node_count).map(|_| AtomicBool::new(false)).collect();
         let in_changed = in_edges.iter().map(|_| AtomicBool::new(false)).collect();
-        let mut in_positions = vec![[0u32; 2]; channels.len()];
-        for (position, edge) in in_edges.iter().enumerate() {
-            in_positions[edge.index() as usize][edge.direction()] = position as u32;
-        }
         let spent_at = channels.iter().map(|_| AtomicU32::new(0)).collect();
         BaseGraph {
             node_count,
@@ -200,7 +194,6 @@ impl BaseGraph {
             changed,
             node_changed,
             in_changed,
-            in_positions,
             spent_at,
         }
     }
@@ -217,7 +210,7 @@ impl BaseGraph {
 
     /// The channel with `scid`, if it is in the base graph.
     pub fn channel(&self, scid: Scid) -> Option<&ChannelInfo> {
-        self.channels.binary_search_by_key(&scid, |c| c.scid).ok().map(|i| &self.channels[i])
+        self.index_of(scid).map(|i| &self.channels[i as usize])
     }
 
     /// The channels of `node`, in scid order.
@@ -238,14 +231,10 @@ impl BaseGraph {
         self.channels.binary_search_by_key(&scid, |c| c.scid).ok().map(|i| i as u32)
     }
 
-    /// Adds `msg` to the shared log.
-    pub fn log(&self, msg: GossipMessage) -> GossipId {
-        let scid = match msg {
-            GossipMessage::Announcement(a) => a.short_channel_id,
-            GossipMessage::Update(u) => u.short_channel_id,
-        };
-        let index = self.index_of(scid).unwrap_or(u32::MAX);
-        GossipId(self.base_ids() + self.log.push((msg, index)))
+    /// Adds `msg`, about base channel `index` (`None`: a channel announced during the run), to
+    /// the shared log.
+    fn log(&self, msg: GossipMessage, index: Option<u32>) -> GossipId {
+        GossipId(self.base_ids() + self.log.push((msg, index.unwrap_or(u32::MAX))))
     }
 
     /// The message `id` names and its channel's index in the base graph, if it is there.
@@ -300,6 +289,10 @@ impl BaseGraph {
 
     /// The policy an update id carries.
     fn directed(&self, id: GossipId) -> DirectedPolicy {
+        if id.0 < self.base_ids() {
+            return self.channels[(id.0 / 2) as usize].directions[(id.0 % 2) as usize]
+                .expect("invariant: start ids name directions known at the start");
+        }
         match self.message(id) {
             GossipMessage::Update(u) => {
                 DirectedPolicy { policy: u.policy, disabled: u.disabled, timestamp: u.timestamp }
@@ -326,9 +319,12 @@ impl BaseGraph {
             let info = &self.channels[index as usize];
             for node in [info.node_1, info.node_2] {
                 self.node_changed[node.index()].store(true, Ordering::Relaxed);
-            }
-            for position in self.in_positions[index as usize] {
-                self.in_changed[position as usize].store(true, Ordering::Relaxed);
+                // The channel's place among the node's incoming directions: `incident` lists a
+                // node's channels by increasing index.
+                let range = self.range(node);
+                if let Ok(rank) = self.incident[range.clone()].binary_search(&index) {
+                    self.in_changed[range.start + rank].store(true, Ordering::Relaxed);
+                }
             }
         }
     }

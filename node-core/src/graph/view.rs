@@ -234,24 +234,31 @@ impl GraphView {
     /// Applies a channel_announcement this node made. Returns its id in the shared log when it
     /// is new to this view (and so to be relayed).
     pub fn apply_announcement(&mut self, msg: &ChannelAnnouncement) -> Option<GossipId> {
-        let mut logged = None;
-        let base = self.base.clone();
-        let index = base.index_of(msg.short_channel_id);
-        let log = || *logged.insert(base.log(GossipMessage::Announcement(*msg)));
-        self.learn_announcement(msg, index, log)
-            .then(|| logged.expect("invariant: a new announcement was logged"))
+        self.apply_own(GossipMessage::Announcement(*msg))
     }
 
     /// Applies a channel_update this node made or read in a failure. Returns its id in the
     /// shared log when it is newer than what this view had; updates of unknown or forgotten
     /// channels are ignored.
     pub fn apply_update(&mut self, msg: &ChannelUpdate) -> Option<GossipId> {
+        self.apply_own(GossipMessage::Update(*msg))
+    }
+
+    /// Applies `msg`, not yet in the shared log, and logs it if it is new to this view.
+    fn apply_own(&mut self, msg: GossipMessage) -> Option<GossipId> {
         let mut logged = None;
         let base = self.base.clone();
-        let index = base.index_of(msg.short_channel_id);
-        let log = || *logged.insert(base.log(GossipMessage::Update(*msg)));
-        self.learn_update(msg, index, log)
-            .then(|| logged.expect("invariant: a new update was logged"))
+        let new = match msg {
+            GossipMessage::Announcement(a) => {
+                let index = base.index_of(a.short_channel_id);
+                self.learn_announcement(&a, index, || *logged.insert(base.log(msg, index)))
+            }
+            GossipMessage::Update(u) => {
+                let index = base.index_of(u.short_channel_id);
+                self.learn_update(&u, index, || *logged.insert(base.log(msg, index)))
+            }
+        };
+        new.then(|| logged.expect("invariant: what is new was logged"))
     }
 
     /// Applies an announcement of base channel `index` (`None`: not a base channel); `id` names
