@@ -14,7 +14,7 @@ use crate::graph::BaseGraph;
 use crate::htlc::View;
 use crate::invoice::Invoice;
 use crate::msg::Message;
-use crate::node::{Action, Command, CommandOutput, Timer};
+use crate::node::{Action, Command, CommandOutput, PlannedPayment, Timer};
 use crate::payment::PaymentId;
 use crate::snapshot::ChannelSnapshot;
 use crate::{Event, Node, NodeConfig, NodeId, PaymentHash, Scid, SimTime};
@@ -294,6 +294,27 @@ impl TestNet {
     pub fn pay(&mut self, payer: u32, payee: u32, amount_msat: u64) -> PaymentId {
         let invoice = self.invoice(payee, amount_msat);
         let out = self.command(payer, Command::Pay { invoice, amount_msat: None, router: None });
+        self.deliver_all();
+        match out {
+            CommandOutput::Payment(id) => id,
+            other => panic!("expected a payment, got {other:?}"),
+        }
+    }
+
+    /// Pays `invoice` from `payer`, offering the payment a plan made ahead
+    /// ([`Node::command_planned`]), and delivers everything; the outcome events are left for
+    /// the test to take.
+    pub fn pay_planned(
+        &mut self,
+        payer: u32,
+        invoice: Invoice,
+        planned: Option<PlannedPayment>,
+    ) -> PaymentId {
+        let command = Command::Pay { invoice, amount_msat: None, router: None };
+        let out = self.nodes[payer as usize]
+            .command_planned(self.now, command, planned)
+            .expect("payment accepted");
+        self.collect(NodeId(payer));
         self.deliver_all();
         match out {
             CommandOutput::Payment(id) => id,

@@ -46,6 +46,10 @@ pub enum Command {
         scenario: PathBuf,
         /// The recorded trace [default: the scenario's golden trace, SCENARIO with .trace].
         trace: Option<PathBuf>,
+        /// Threads that search routes ahead [default: the machine's cores]; a trace recorded
+        /// on any number replays on any other.
+        #[arg(long)]
+        threads: Option<usize>,
     },
     /// Record the golden trace of each scenario beside it (SCENARIO with .trace).
     Bless {
@@ -155,6 +159,10 @@ pub struct RunArgs {
     /// and failed, no HTLC left past its expiry. A broken one stops the run with exit 3.
     #[arg(long)]
     pub check: bool,
+    /// Threads that search the routes of payments about to start, ahead [default: the machine's
+    /// cores]. Every output is the same bytes whatever the number.
+    #[arg(long)]
+    pub threads: Option<usize>,
 }
 
 /// The flags of `boltsim sweep`.
@@ -255,6 +263,13 @@ pub struct RunConfig {
     pub quiet: bool,
     /// Check the invariants after every event.
     pub check: bool,
+    /// Threads that plan payments ahead.
+    pub threads: usize,
+}
+
+/// The machine's cores: the default thread count of `run`, `verify` and `sweep`.
+pub fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
 impl TryFrom<RunArgs> for RunConfig {
@@ -274,6 +289,7 @@ impl TryFrom<RunArgs> for RunConfig {
             level,
             quiet: args.quiet,
             check: args.check,
+            threads: args.threads.unwrap_or_else(cores).max(1),
         })
     }
 }
@@ -289,7 +305,8 @@ impl RunConfig {
     /// becomes [`Failure::Invariant`]; an output that cannot be written is bad input.
     pub fn run(&self, progress: Option<Box<dyn FnMut(SimTime)>>) -> Result<RunOutput, Failure> {
         let run = std::panic::AssertUnwindSafe(|| {
-            crate::run_to_dir(&self.scenario, &self.out, self.level, self.check, progress)
+            let (scenario, out) = (&self.scenario, &self.out);
+            crate::run_to_dir(scenario, out, self.level, self.check, progress, self.threads)
         });
         match std::panic::catch_unwind(run) {
             Ok(Ok(output)) => Ok(output),
@@ -344,7 +361,6 @@ impl TryFrom<SweepArgs> for SweepConfig {
         };
         let dir = args.out.unwrap_or_else(|| sweep.default_dir());
         let dir = SweepDir::open(&dir, &sweep).map_err(Failure::BadInput)?;
-        let cores = || std::thread::available_parallelism().map_or(1, |n| n.get());
         let threads = args.threads.unwrap_or_else(cores).max(1);
         let plan = sweep.plan(shard, &dir);
         Ok(SweepConfig { sweep, shard, dir, threads, keep_cells: args.keep_cells, plan })

@@ -39,7 +39,8 @@ pub fn report(scenario: &Scenario, options: &InspectOptions) -> String {
         level: TraceLevel::Off,
         nodes: Vec::new(),
     };
-    let world = World::new(scenario, TraceWriter::new(Box::new(std::io::sink()), &header), false);
+    let world =
+        World::new(scenario, TraceWriter::new(Box::new(std::io::sink()), &header), false, 1);
     let labels = NodeLabels::of(scenario);
     let channels = world.start_channels();
     let n = scenario.nodes.len();

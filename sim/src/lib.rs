@@ -63,6 +63,9 @@ pub struct RunOptions {
     /// Told the simulated time now and then while the run goes (a progress bar on a terminal);
     /// what it does reaches no output.
     pub progress: Option<Box<dyn FnMut(SimTime)>>,
+    /// Threads that may plan payments ahead (at least 1); every output is the same bytes
+    /// whatever the number (see `world::ahead`).
+    pub threads: usize,
 }
 
 impl RunOptions {
@@ -73,6 +76,7 @@ impl RunOptions {
             level: TraceLevel::Off,
             check: false,
             progress: None,
+            threads: 1,
         }
     }
 }
@@ -104,7 +108,8 @@ pub fn run(scenario: &Scenario, options: RunOptions) -> io::Result<RunOutput> {
         level: options.level,
         nodes: scenario.nodes.iter().map(|n| n.name.clone()).collect(),
     };
-    let mut world = World::new(scenario, TraceWriter::new(options.trace, &header), options.check);
+    let trace = TraceWriter::new(options.trace, &header);
+    let mut world = World::new(scenario, trace, options.check, options.threads);
     world.run(options.progress);
     let (record, writer) = world.finish();
     let (trace, footer) = writer.finish()?;
@@ -127,7 +132,8 @@ pub fn run_captured(
     check: bool,
 ) -> io::Result<(RunOutput, Vec<u8>)> {
     let buffer = output::SharedBuffer::default();
-    let options = RunOptions { trace: Box::new(buffer.clone()), level, check, progress: None };
+    let options =
+        RunOptions { trace: Box::new(buffer.clone()), level, check, progress: None, threads: 1 };
     let out = run(scenario, options)?;
     Ok((out, buffer.bytes()))
 }
@@ -143,20 +149,23 @@ pub const OUTPUT_FILES: [&str; 5] =
 /// `channels.csv` into `dir` (created if missing). The directory is held for the run (a second run into it fails at
 /// once), temporary files a killed run left there are removed, and the five files replace the
 /// old ones once all are written ([`output::commit_all`]): an error while running or writing
-/// replaces none, and no temporary file is left. `progress` is told the simulated time as the run goes.
+/// replaces none, and no temporary file is left. `progress` is told the simulated time as the run goes;
+/// `threads` may plan payments ahead (the files are the same bytes whatever the number).
 pub fn run_to_dir(
     scenario: &Scenario,
     dir: &std::path::Path,
     level: TraceLevel,
     check: bool,
     progress: Option<Box<dyn FnMut(SimTime)>>,
+    threads: usize,
 ) -> io::Result<RunOutput> {
     std::fs::create_dir_all(dir)?;
     let _held = output::DirLock::acquire(dir, "run")?;
     output::remove_stale_temps(dir, |name| OUTPUT_FILES.contains(&name) || name == SERIES_FILE)?;
     let trace = output::Pending::new(&dir.join(OUTPUT_FILES[0]));
     let file = io::BufWriter::new(std::fs::File::create(trace.tmp())?);
-    let mut out = run(scenario, RunOptions { trace: Box::new(file), level, check, progress })?;
+    let options = RunOptions { trace: Box::new(file), level, check, progress, threads };
+    let mut out = run(scenario, options)?;
     out.trace = Box::new(io::sink()); // drops (and closes) the file, already flushed by the footer
     let labels = results::NodeLabels::of(scenario);
     let (mut payments, mut attempts, mut channels) = (Vec::new(), Vec::new(), Vec::new());
@@ -204,7 +213,8 @@ pub fn bless(
     for level in [TraceLevel::Full, TraceLevel::Payments] {
         let pending = output::Pending::new(trace_path);
         let file = io::BufWriter::new(std::fs::File::create(pending.tmp())?);
-        let options = RunOptions { trace: Box::new(file), level, check: false, progress: None };
+        let options =
+            RunOptions { trace: Box::new(file), level, check: false, progress: None, threads: 1 };
         let mut out = run(scenario, options)?;
         out.trace = Box::new(io::sink());
         let bytes = std::fs::metadata(pending.tmp())?.len();

@@ -43,9 +43,10 @@ fn dispatch(command: Command) -> Result<(), Failure> {
             println!("wrote {}/{{{}}}", config.out.display(), files.join(","));
             config.check_funds(&output)
         }
-        Command::Verify { scenario: path, trace } => {
+        Command::Verify { scenario: path, trace, threads } => {
             let trace = trace.unwrap_or_else(|| sim::golden_path(&path));
-            let (outcome, header) = sim::verify::verify(&Scenario::load(&path)?, &trace)?;
+            let threads = threads.unwrap_or_else(sim::cli::cores).max(1);
+            let (outcome, header) = sim::verify::verify(&Scenario::load(&path)?, &trace, threads)?;
             let (shown_path, shown_trace) =
                 (path.display().to_string(), trace.display().to_string());
             print!("{}", outcome.report(&shown_path, &shown_trace, &header));

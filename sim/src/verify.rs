@@ -489,10 +489,11 @@ impl Write for CompareSink {
 }
 
 /// Replays `scenario` against the trace recorded at `trace_path`, with the recorded seed and
-/// level.
+/// level, on `threads` threads (a trace recorded on any number replays on any other).
 pub fn verify(
     scenario: &Scenario,
     trace_path: &Path,
+    threads: usize,
 ) -> Result<(VerifyOutcome, RecordedHeader), VerifyError> {
     let header = read_header(trace_path)?;
     let shown = trace_path.display().to_string();
@@ -521,6 +522,7 @@ pub fn verify(
         level: header.level,
         check: false,
         progress: None,
+        threads,
     };
     run(&replay, options).map_err(|error| VerifyError::Io { path: shown.clone(), error })?;
     let mut c = comparer.borrow_mut();

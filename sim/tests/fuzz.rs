@@ -564,7 +564,7 @@ proptest! {
         static CAT_STORE: std::sync::LazyLock<Scenario> = std::sync::LazyLock::new(|| {
             Scenario::load(&manifest("../scenarios/cat_store.ron")).unwrap()
         });
-        let result = sim::verify::verify(&CAT_STORE, &path);
+        let result = sim::verify::verify(&CAT_STORE, &path, 2);
         std::fs::remove_dir_all(&dir).unwrap();
         match result {
             Ok((outcome, header)) => {

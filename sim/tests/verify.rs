@@ -33,7 +33,7 @@ fn every_bundled_scenario_verifies_against_its_golden_trace() {
             path.display(),
             path.display()
         );
-        let (outcome, _) = verify(&scenario, &golden).unwrap();
+        let (outcome, _) = verify(&scenario, &golden, 2).unwrap();
         match outcome {
             VerifyOutcome::Identical { scenario_file_changed, .. } => assert!(
                 !scenario_file_changed,
@@ -68,7 +68,7 @@ fn a_fee_one_msat_higher_is_caught_at_the_first_line_that_shows_it() {
     let dir = temp_dir("perturbed");
     let recorded = dir.join("cat_store.trace");
     sim::bless(&original, &recorded).unwrap();
-    let (outcome, header) = verify(&perturbed, &recorded).unwrap();
+    let (outcome, header) = verify(&perturbed, &recorded, 1).unwrap();
     let VerifyOutcome::Diverged(d) = outcome else { panic!("the change must be caught") };
     // Independently: the first line where the two full traces differ (the scenario digest in the
     // header differs too, as the text changed; verify looks past it to behaviour).
@@ -127,15 +127,15 @@ fn traces_of_other_scenarios_or_versions_are_refused() {
     let dir = temp_dir("refused");
     let other = dir.join("other.trace");
     std::fs::write(&other, golden.replacen("# scenario cat_store", "# scenario line", 1)).unwrap();
-    assert!(matches!(verify(&scenario, &other), Err(VerifyError::OtherScenario { .. })));
+    assert!(matches!(verify(&scenario, &other, 1), Err(VerifyError::OtherScenario { .. })));
     std::fs::write(&other, golden.replacen("# boltsim trace v2", "# boltsim trace v1", 1)).unwrap();
-    let err = verify(&scenario, &other).unwrap_err();
+    let err = verify(&scenario, &other, 1).unwrap_err();
     assert_eq!(
         err.to_string(),
         format!("{}: trace format v1; this boltsim reads v2", other.display())
     );
     std::fs::write(&other, "hello\n").unwrap();
-    assert!(matches!(verify(&scenario, &other), Err(VerifyError::Format { .. })));
+    assert!(matches!(verify(&scenario, &other, 1), Err(VerifyError::Format { .. })));
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -147,7 +147,7 @@ fn a_recorded_trace_with_more_or_fewer_lines_diverges_where_one_ends() {
     let dir = temp_dir("ends");
     let longer = dir.join("longer.trace");
     std::fs::write(&longer, format!("{golden}1 1 1\n")).unwrap();
-    let (VerifyOutcome::Diverged(d), _) = verify(&scenario, &longer).unwrap() else {
+    let (VerifyOutcome::Diverged(d), _) = verify(&scenario, &longer, 1).unwrap() else {
         panic!("extra line")
     };
     assert_eq!(
@@ -157,7 +157,7 @@ fn a_recorded_trace_with_more_or_fewer_lines_diverges_where_one_ends() {
     let shorter = dir.join("shorter.trace");
     let cut: String = golden.lines().take(50).map(|l| format!("{l}\n")).collect();
     std::fs::write(&shorter, cut).unwrap();
-    let (VerifyOutcome::Diverged(d), _) = verify(&scenario, &shorter).unwrap() else {
+    let (VerifyOutcome::Diverged(d), _) = verify(&scenario, &shorter, 1).unwrap() else {
         panic!("missing lines")
     };
     assert_eq!((d.line, d.expected.as_deref()), (51, None));
@@ -198,7 +198,7 @@ fn regression_verify_refuses_a_line_longer_than_the_limit_and_names_it() {
     let long = "7".repeat(sim::verify::MAX_TRACE_LINE_BYTES + 1);
     let no_newline = dir.join("no_newline.trace");
     std::fs::write(&no_newline, &long).unwrap();
-    let err = verify(&scenario, &no_newline).unwrap_err();
+    let err = verify(&scenario, &no_newline, 1).unwrap_err();
     assert_eq!(
         err.to_string(),
         format!(
@@ -210,12 +210,12 @@ fn regression_verify_refuses_a_line_longer_than_the_limit_and_names_it() {
     lines[11] = &long;
     let inside = dir.join("inside.trace");
     std::fs::write(&inside, lines.join("\n") + "\n").unwrap();
-    let err = verify(&scenario, &inside).unwrap_err();
+    let err = verify(&scenario, &inside, 1).unwrap_err();
     assert!(matches!(err, VerifyError::Line { line: 12, column: None, .. }), "{err}");
     // A line of exactly the limit is read (and differs).
     lines[11] = &long[1..];
     std::fs::write(&inside, lines.join("\n") + "\n").unwrap();
-    let (VerifyOutcome::Diverged(d), _) = verify(&scenario, &inside).unwrap() else {
+    let (VerifyOutcome::Diverged(d), _) = verify(&scenario, &inside, 1).unwrap() else {
         panic!("the line differs")
     };
     assert_eq!(d.line, 12);
@@ -231,7 +231,7 @@ fn regression_verify_accepts_windows_line_endings_and_still_checks_the_digest() 
     let dir = temp_dir("crlf");
     let crlf = dir.join("crlf.trace");
     std::fs::write(&crlf, format!("\u{feff}{}", golden.replace('\n', "\r\n"))).unwrap();
-    let (outcome, header) = verify(&scenario, &crlf).unwrap();
+    let (outcome, header) = verify(&scenario, &crlf, 1).unwrap();
     assert_eq!(
         outcome,
         VerifyOutcome::Identical {
@@ -246,7 +246,7 @@ fn regression_verify_accepts_windows_line_endings_and_still_checks_the_digest() 
     let digest = golden.lines().find(|l| l.starts_with("# digest ")).unwrap();
     let changed = golden.replace(digest, &format!("{}0", &digest[..digest.len() - 1]));
     std::fs::write(&crlf, changed.replace('\n', "\r\n")).unwrap();
-    let (VerifyOutcome::Diverged(d), _) = verify(&scenario, &crlf).unwrap() else {
+    let (VerifyOutcome::Diverged(d), _) = verify(&scenario, &crlf, 1).unwrap() else {
         panic!("the digest differs")
     };
     assert_eq!(d.expected.as_deref().map(|l| l.starts_with("# digest ")), Some(true));
@@ -271,7 +271,7 @@ fn regression_verify_names_the_line_and_column_of_bytes_that_are_not_utf8() {
         bytes.push(b'\n');
     }
     std::fs::write(&bad, bytes).unwrap();
-    let err = verify(&scenario, &bad).unwrap_err();
+    let err = verify(&scenario, &bad, 1).unwrap_err();
     let column = golden.lines().nth(19).unwrap().len() + 2;
     assert_eq!(
         err.to_string(),

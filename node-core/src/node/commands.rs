@@ -3,7 +3,7 @@
 //! payments — one function each (the types are [`crate::command`]'s). A command that cannot be
 //! done is refused with a [`CommandError`] and changes nothing.
 
-use super::Node;
+use super::{InvoiceTerms, Node};
 use crate::chain::{MAX_MONEY_MSAT, weight};
 use crate::channel::{Channel, ChannelPhase};
 use crate::command::{
@@ -11,7 +11,7 @@ use crate::command::{
 };
 use crate::event::Event;
 use crate::htlc::View;
-use crate::ids::{ChannelId, NodeId, PaymentSecret, Preimage, SimTime};
+use crate::ids::{ChannelId, NodeId, PaymentHash, PaymentSecret, Preimage, SimTime};
 use crate::invoice::{Invoice, RouteHint, RouteHintHop};
 use crate::msg::{Message, Shutdown};
 use crate::payment::OutboundPayment;
@@ -150,7 +150,7 @@ impl Node {
     }
 
     /// Route hints for our unannounced channels whose peer could send us `amount_msat`.
-    fn route_hints(&self, amount_msat: u64) -> Vec<RouteHint> {
+    pub(super) fn route_hints(&self, amount_msat: u64) -> Vec<RouteHint> {
         if !self.config.route_hints {
             return Vec::new();
         }
@@ -211,21 +211,41 @@ impl Node {
             return Err(CommandError::DuplicatePayment);
         }
         let router = router.unwrap_or(self.config.router);
-        let payment = OutboundPayment {
-            payment_secret: Some(invoice.payment_secret),
+        let terms = InvoiceTerms {
             min_final_cltv_expiry_delta: invoice.min_final_cltv_expiry_delta,
             route_hints: invoice.route_hints,
-            mpp: true,
-            ..OutboundPayment::new(
+        };
+        let payment = OutboundPayment {
+            payment_secret: Some(invoice.payment_secret),
+            ..self.invoice_payment(
                 invoice.payment_hash,
                 invoice.payee,
                 amount_msat,
+                terms,
                 router,
-                &self.config,
                 self.now,
             )
         };
         Ok(CommandOutput::Payment(self.start_payment(payment)))
+    }
+
+    /// The payment of an invoice from `payee` with `terms`, as `pay` starts it at `now` (and as
+    /// a plan made ahead assumes it: [`Node::plan_ahead`]).
+    pub(super) fn invoice_payment(
+        &self,
+        payment_hash: PaymentHash,
+        payee: NodeId,
+        amount_msat: u64,
+        terms: InvoiceTerms,
+        router: RouterConfig,
+        now: SimTime,
+    ) -> OutboundPayment {
+        OutboundPayment {
+            min_final_cltv_expiry_delta: terms.min_final_cltv_expiry_delta,
+            route_hints: terms.route_hints,
+            mpp: true,
+            ..OutboundPayment::new(payment_hash, payee, amount_msat, router, &self.config, now)
+        }
     }
 
     /// `keysend`: pays a node without an invoice (we pick the preimage); never split.

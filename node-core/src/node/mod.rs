@@ -15,6 +15,7 @@
 //! parts (`pay`). This file holds the state, the read-only surface, the connection and timer
 //! inputs, and the flush that signs what an input changed.
 
+mod ahead;
 mod announce;
 mod blocks;
 mod channels;
@@ -28,6 +29,7 @@ pub use crate::action::{Action, Timer};
 pub use crate::command::{
     ChannelSummary, Command, CommandError, CommandOutput, InvoiceSummary, PaymentSummary,
 };
+pub use ahead::{InvoiceTerms, PlannedPayment};
 pub use commands::MAX_ROUTE_HINTS;
 pub use peers::{RECONNECT_FIRST_S, RECONNECT_MAX_S};
 
@@ -77,6 +79,9 @@ pub struct Node {
     out: Outbox,
     /// Inputs taken so far that may change its channels or peers: every input but gossip.
     changes: u64,
+    /// Inputs taken so far, gossip included: while it stays the same, nothing the node reads
+    /// has changed (a plan made ahead is still its own answer).
+    inputs: u64,
 }
 
 impl Node {
@@ -104,6 +109,7 @@ impl Node {
             switch: HtlcSwitch::default(),
             out: Outbox::default(),
             changes: 0,
+            inputs: 0,
         }
     }
 
@@ -119,6 +125,7 @@ impl Node {
     /// own with probability `ppm` / 1,000,000, drawn from `seed` (see
     /// [`GraphView::start_incomplete`]). Call before the run starts.
     pub fn start_incomplete(&mut self, seed: u64, ppm: u32) {
+        self.inputs += 1;
         self.graph.start_incomplete(self.id, seed, ppm);
     }
 
@@ -211,12 +218,14 @@ impl Node {
         debug_assert!(now >= self.now, "time never runs backwards");
         self.now = now;
         self.changes += 1;
+        self.inputs += 1;
     }
 
     /// [`Node::tick`] for gossip, which changes no channel or peer.
     fn tick_gossip(&mut self, now: SimTime) {
         debug_assert!(now >= self.now, "time never runs backwards");
         self.now = now;
+        self.inputs += 1;
     }
 
     // ---- set-up ----
@@ -227,6 +236,7 @@ impl Node {
         let channel = Channel::new_genesis(self.id, spec, &self.config, peer_config);
         self.channels.insert(channel);
         self.changes += 1;
+        self.inputs += 1;
     }
 
     // ---- connections ----

@@ -35,7 +35,7 @@ impl Node {
     }
 
     /// [`Node::sendable_channels`], collected.
-    fn first_hops(&self) -> Vec<FirstHop> {
+    pub(super) fn first_hops(&self) -> Vec<FirstHop> {
         self.sendable_channels().collect()
     }
 

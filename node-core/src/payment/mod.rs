@@ -12,7 +12,7 @@
 
 mod outbound;
 
-pub(crate) use outbound::{LearnView, OutboundPayments, PayerView};
+pub(crate) use outbound::{AheadKey, LearnView, OutboundPayments, PayerView};
 
 use crate::config::NodeConfig;
 use crate::ids::{NodeId, PaymentHash, PaymentSecret, Preimage, Scid, SimTime};

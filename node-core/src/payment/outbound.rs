@@ -12,6 +12,7 @@ use crate::config::NodeConfig;
 use crate::event::Event;
 use crate::graph::GraphView;
 use crate::ids::{NodeId, PaymentHash, Preimage, Scid, SimTime};
+use crate::invoice::RouteHint;
 use crate::onion::{ErrorPacket, Failure, FailureCode, Onion};
 use crate::router::{FirstHop, Learned, Route, RouteRequest, Router, RouterConfig};
 use std::collections::BTreeMap;
@@ -54,6 +55,52 @@ pub(crate) struct OutboundPayments {
     /// The routers the payments have used, each with what it learnt (kept across restarts: lnd
     /// persists mission control and LDK's users persist the scorer).
     routers: Vec<(RouterConfig, Box<dyn Router>)>,
+    /// A plan made ahead for the payment about to start, offered for its first plan.
+    ahead: Option<Ahead>,
+}
+
+/// What a plan made ahead assumed of its payment: everything its first route request is built
+/// from that is not the payer's own state (the payer checks that itself: nothing it holds may
+/// have changed since).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AheadKey {
+    /// The payee.
+    pub destination: NodeId,
+    /// The amount, msat.
+    pub amount_msat: u64,
+    /// The invoice's final CLTV delta.
+    pub min_final_cltv_expiry_delta: u16,
+    /// The invoice's route hints.
+    pub route_hints: Vec<RouteHint>,
+    /// The router.
+    pub router: RouterConfig,
+    /// When the payment starts.
+    pub now: SimTime,
+}
+
+/// A plan made ahead, with what it assumed.
+struct Ahead {
+    key: AheadKey,
+    routes: Vec<Route>,
+}
+
+impl Ahead {
+    /// Whether it was made for `payment`, starting at `now`, and nothing of the payment has
+    /// happened yet.
+    fn fits(&self, payment: &OutboundPayment, now: SimTime) -> bool {
+        let key = &self.key;
+        payment.attempts == 0
+            && payment.in_flight.is_empty()
+            && payment.started_at == now
+            && key.now == now
+            && key.destination == payment.destination
+            && key.amount_msat == payment.amount_msat
+            && key.min_final_cltv_expiry_delta == payment.min_final_cltv_expiry_delta
+            && key.route_hints == payment.route_hints
+            && key.router == payment.router
+            && payment.mpp
+            && !payment.router.uses_payment_seed()
+    }
 }
 
 impl OutboundPayments {
@@ -137,54 +184,44 @@ impl OutboundPayments {
         }
     }
 
-    /// Routes for what payment `id` still has to send, from its router. A router that does not
-    /// split gets the whole rest first, then halves of it down to the payment's smallest part
-    /// (as lnd does), while the payment may have more parts.
+    /// Routes for what payment `id` still has to send, from its router: the plan made ahead
+    /// for it, if one is offered and was made for this payment at this instant, else a search
+    /// now.
     fn plan(&mut self, id: PaymentId, view: &PayerView<'_>) -> Vec<Route> {
         let payment = &self.payments[&id];
-        let parts_left = if payment.mpp {
-            (payment.max_parts as usize).saturating_sub(payment.in_flight.len())
-        } else {
-            usize::from(payment.in_flight.is_empty())
-        };
-        if parts_left == 0 {
-            return Vec::new();
+        if let Some(ahead) = self.ahead.take()
+            && ahead.fits(payment, view.now)
+        {
+            return ahead.routes;
         }
-        let mut seed = [0u8; 8];
-        seed.copy_from_slice(&payment.payment_hash.0[..8]);
-        let mut req = RouteRequest {
-            source: view.me,
-            target: payment.destination,
-            amount_msat: payment.amount_msat - payment.in_flight_msat(),
-            current_height: view.height,
-            final_cltv_delta: u32::from(payment.min_final_cltv_expiry_delta)
-                + u32::from(view.config.final_cltv_margin_blocks),
-            max_fee_msat: payment.max_fee_msat.saturating_sub(payment.in_flight_fee_msat()),
-            max_total_cltv_delta: view.config.max_total_cltv_delta,
-            max_hops: usize::from(view.config.max_route_hops),
-            first_hops: view.first_hops,
-            hints: &payment.route_hints,
-            excluded_channels: &payment.excluded_channels,
-            excluded_nodes: &payment.excluded_nodes,
-            policy_overrides: &payment.policy_overrides,
-            capacity_caps: &payment.capacity_caps,
-            in_flight: &self.in_flight_by_channel,
-            now: view.now,
-            fuzz_seed: u64::from_be_bytes(seed),
-            max_parts: parts_left,
-        };
         let router = router_for(&mut self.routers, payment.router);
-        loop {
-            let routes = router.plan(view.graph, &req);
-            if !routes.is_empty() {
-                return routes;
+        plan_with(router, payment, &self.in_flight_by_channel, view)
+    }
+
+    /// What [`OutboundPayments::plan`] would answer for `payment` (not taken on yet) as its
+    /// first plan, without changing anything: its router as it is now, or a fresh one if the
+    /// payer has not used that router yet.
+    pub fn plan_ahead(&self, payment: &OutboundPayment, view: &PayerView<'_>) -> Vec<Route> {
+        let fresh;
+        let router = match self.routers.iter().find(|(c, _)| *c == payment.router) {
+            Some((_, router)) => router.as_ref(),
+            None => {
+                fresh = payment.router.build();
+                fresh.as_ref()
             }
-            let half_msat = req.amount_msat / 2;
-            if router.splits() || parts_left < 2 || half_msat < payment.min_part_msat.max(1) {
-                return routes;
-            }
-            req.amount_msat = half_msat;
-        }
+        };
+        plan_with(router, payment, &self.in_flight_by_channel, view)
+    }
+
+    /// Offers the routes a plan made ahead found, for the next payment's first plan only if it
+    /// is the payment `key` describes.
+    pub fn offer_ahead(&mut self, key: AheadKey, routes: Vec<Route>) {
+        self.ahead = Some(Ahead { key, routes });
+    }
+
+    /// Withdraws an offered plan that was not taken.
+    pub fn withdraw_ahead(&mut self) {
+        self.ahead = None;
     }
 
     /// Starts the next attempt of payment `id`, over `route`: returns what its HTLC carries.
@@ -366,6 +403,59 @@ pub(crate) struct LearnView<'a> {
     pub now: SimTime,
     /// The payer's view of the network.
     pub graph: &'a GraphView,
+}
+
+/// Routes for what `payment` still has to send, from `router`. A router that does not split
+/// gets the whole rest first, then halves of it down to the payment's smallest part (as lnd
+/// does), while the payment may have more parts.
+fn plan_with(
+    router: &dyn Router,
+    payment: &OutboundPayment,
+    in_flight: &BTreeMap<(Scid, NodeId), u64>,
+    view: &PayerView<'_>,
+) -> Vec<Route> {
+    let parts_left = if payment.mpp {
+        (payment.max_parts as usize).saturating_sub(payment.in_flight.len())
+    } else {
+        usize::from(payment.in_flight.is_empty())
+    };
+    if parts_left == 0 {
+        return Vec::new();
+    }
+    let mut seed = [0u8; 8];
+    seed.copy_from_slice(&payment.payment_hash.0[..8]);
+    let mut req = RouteRequest {
+        source: view.me,
+        target: payment.destination,
+        amount_msat: payment.amount_msat - payment.in_flight_msat(),
+        current_height: view.height,
+        final_cltv_delta: u32::from(payment.min_final_cltv_expiry_delta)
+            + u32::from(view.config.final_cltv_margin_blocks),
+        max_fee_msat: payment.max_fee_msat.saturating_sub(payment.in_flight_fee_msat()),
+        max_total_cltv_delta: view.config.max_total_cltv_delta,
+        max_hops: usize::from(view.config.max_route_hops),
+        first_hops: view.first_hops,
+        hints: &payment.route_hints,
+        excluded_channels: &payment.excluded_channels,
+        excluded_nodes: &payment.excluded_nodes,
+        policy_overrides: &payment.policy_overrides,
+        capacity_caps: &payment.capacity_caps,
+        in_flight,
+        now: view.now,
+        fuzz_seed: u64::from_be_bytes(seed),
+        max_parts: parts_left,
+    };
+    loop {
+        let routes = router.plan(view.graph, &req);
+        if !routes.is_empty() {
+            return routes;
+        }
+        let half_msat = req.amount_msat / 2;
+        if router.splits() || parts_left < 2 || half_msat < payment.min_part_msat.max(1) {
+            return routes;
+        }
+        req.amount_msat = half_msat;
+    }
 }
 
 /// The router `config` of a payer, built on first use.

@@ -18,8 +18,8 @@ impl Scorer for Cheapest {
 }
 
 impl Router for Cheapest {
-    fn plan(&mut self, view: &GraphView, req: &RouteRequest<'_>) -> Vec<Route> {
-        search(view, req, self).into_iter().collect()
+    fn plan(&self, view: &GraphView, req: &RouteRequest<'_>) -> Vec<Route> {
+        search(view, req, &mut { *self }).into_iter().collect()
     }
 
     fn learn(&mut self, _: &GraphView, _: SimTime, _: NodeId, _: &Route, _: Learned) {}
@@ -39,8 +39,8 @@ impl Scorer for ShortestHops {
 }
 
 impl Router for ShortestHops {
-    fn plan(&mut self, view: &GraphView, req: &RouteRequest<'_>) -> Vec<Route> {
-        search(view, req, self).into_iter().collect()
+    fn plan(&self, view: &GraphView, req: &RouteRequest<'_>) -> Vec<Route> {
+        search(view, req, &mut { *self }).into_iter().collect()
     }
 
     fn learn(&mut self, _: &GraphView, _: SimTime, _: NodeId, _: &Route, _: Learned) {}

@@ -83,7 +83,7 @@ impl Scorer for Scoring {
 }
 
 impl Router for ClnRouter {
-    fn plan(&mut self, view: &GraphView, req: &RouteRequest<'_>) -> Vec<Route> {
+    fn plan(&self, view: &GraphView, req: &RouteRequest<'_>) -> Vec<Route> {
         let mut scoring = Scoring { router: *self, seed: req.fuzz_seed };
         search(view, req, &mut scoring).into_iter().collect()
     }

@@ -310,7 +310,7 @@ impl EclairRouter {
 }
 
 impl Router for EclairRouter {
-    fn plan(&mut self, view: &GraphView, req: &RouteRequest<'_>) -> Vec<Route> {
+    fn plan(&self, view: &GraphView, req: &RouteRequest<'_>) -> Vec<Route> {
         let routes = self.k_shortest(view, req);
         if let Some(direct) = routes.iter().find(|r| r.hops.len() == 1) {
             return vec![direct.clone()];
@@ -385,7 +385,7 @@ mod tests {
     #[test]
     fn the_pick_is_one_of_the_routes_found_and_follows_the_seed() {
         let f = fixture();
-        let mut router = EclairRouter::new(EclairParams::default());
+        let router = EclairRouter::new(EclairParams::default());
         let mut picked = BTreeSet::new();
         for seed in 0..64 {
             let mut req = f.request(1_000_000);
@@ -395,8 +395,7 @@ mod tests {
             picked.insert(route.hops[0].node_id);
         }
         assert_eq!(picked, BTreeSet::from([NodeId(1), NodeId(2), NodeId(3)]));
-        let mut best =
-            EclairRouter::new(EclairParams { randomize: false, ..EclairParams::default() });
+        let best = EclairRouter::new(EclairParams { randomize: false, ..EclairParams::default() });
         let route = best.plan(&f.view, &f.request(1_000_000)).remove(0);
         assert_eq!(route.hops[0].node_id, NodeId(1));
     }

@@ -272,7 +272,7 @@ impl Scorer for Scoring<'_> {
 }
 
 impl Router for LdkRouter {
-    fn plan(&mut self, view: &GraphView, req: &RouteRequest<'_>) -> Vec<Route> {
+    fn plan(&self, view: &GraphView, req: &RouteRequest<'_>) -> Vec<Route> {
         let mut scoring = Scoring { router: self, now: req.now };
         search(view, req, &mut scoring).into_iter().collect()
     }

@@ -400,7 +400,7 @@ impl Scorer for Scoring<'_> {
 }
 
 impl Router for LndRouter {
-    fn plan(&mut self, view: &GraphView, req: &RouteRequest<'_>) -> Vec<Route> {
+    fn plan(&self, view: &GraphView, req: &RouteRequest<'_>) -> Vec<Route> {
         let attempt_cost = self.params.attempt_cost_msat as f64
             + req.amount_msat as f64 * self.params.attempt_cost_ppm as f64 / 1e6;
         let mut scoring = Scoring {

@@ -509,7 +509,7 @@ fn routes_for(problem: &Problem<'_>, paths: &[(Vec<ArcKey>, u64)]) -> Vec<Route>
 }
 
 impl Router for MinCostFlow {
-    fn plan(&mut self, view: &GraphView, req: &RouteRequest<'_>) -> Vec<Route> {
+    fn plan(&self, view: &GraphView, req: &RouteRequest<'_>) -> Vec<Route> {
         if req.source == req.target || req.amount_msat == 0 {
             return Vec::new();
         }
@@ -622,7 +622,7 @@ mod tests {
         // slice via 1 (100) and the third via 2 (300): 100 units = 200 sat via 1, 900 units =
         // 1800 sat via 2. Parts come largest first.
         let f = diamond();
-        let mut router = MinCostFlow::new(McfParams::default());
+        let router = MinCostFlow::new(McfParams::default());
         let routes = router.plan(&f.view, &f.request(2_000_000));
         let parts: Vec<(Vec<NodeId>, u64)> =
             routes.iter().map(|r| (r.nodes().collect(), r.delivered_msat())).collect();
@@ -669,7 +669,7 @@ mod tests {
         // With 2500 sat of the payer's own HTLCs in flight over 2 -> 3, that path keeps 500 sat.
         let mut f = diamond();
         f.in_flight.insert((Scid(4), NodeId(2)), 2_500_000);
-        let mut router = MinCostFlow::new(McfParams::default());
+        let router = MinCostFlow::new(McfParams::default());
         let routes = router.plan(&f.view, &f.request(1_200_000));
         let via_2: u64 = routes
             .iter()
@@ -685,7 +685,7 @@ mod tests {
         // The same diamond, but each forwarder charges 1000 msat + 1%, and the payer can send
         // exactly the capacities: the flow fills both own channels, the fees do not fit.
         let f = diamond_with(policy(1_000, 10_000, 40));
-        let mut router = MinCostFlow::new(McfParams::default());
+        let router = MinCostFlow::new(McfParams::default());
         let routes = router.plan(&f.view, &f.request(3_900_000));
         assert!(!routes.is_empty());
         for first in &f.first_hops {
@@ -700,7 +700,7 @@ mod tests {
     #[test]
     fn more_than_the_network_holds_or_than_the_parts_allowed_finds_nothing() {
         let f = diamond();
-        let mut router = MinCostFlow::new(McfParams::default());
+        let router = MinCostFlow::new(McfParams::default());
         assert!(router.plan(&f.view, &f.request(4_001_000)).is_empty());
         let mut req = f.request(2_000_000);
         req.max_parts = 1;

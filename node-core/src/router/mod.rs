@@ -179,12 +179,14 @@ pub enum FailureMemory {
 }
 
 /// A way of finding routes for the payer that owns it.
-pub trait Router: std::fmt::Debug {
+pub trait Router: std::fmt::Debug + Send + Sync {
     /// Routes delivering `req.amount_msat` in total: at most one for a single-path router, at
     /// most `req.max_parts` parts of a split for a multi-part one; none if there is no way. A
     /// multi-part router may deliver less (parts it could not fit are left out): the payer
-    /// sends what it got and plans the rest.
-    fn plan(&mut self, view: &GraphView, req: &RouteRequest<'_>) -> Vec<Route>;
+    /// sends what it got and plans the rest. Planning only reads: the answer is a function of
+    /// what the router learnt, the view and the request (so a payment's first plan can be made
+    /// ahead, on another thread: [`crate::node::PlannedPayment`]).
+    fn plan(&self, view: &GraphView, req: &RouteRequest<'_>) -> Vec<Route>;
 
     /// Learns from how an attempt over `route` by `payer` ended at `now` (`view` gives channel
     /// capacities).
@@ -261,6 +263,21 @@ impl RouterConfig {
             RouterConfig::Cln(_) => 6,
             RouterConfig::MinCostFlow(_) => 7,
             RouterConfig::Eclair(_) => 8,
+        }
+    }
+
+    /// Whether its routes depend on the payment's own random value ([`RouteRequest::fuzz_seed`],
+    /// drawn from the payment hash): Core Lightning's fee fuzz, and Eclair's pick among its
+    /// routes when it randomizes. Every other router answers the same whatever the value.
+    pub fn uses_payment_seed(&self) -> bool {
+        match self {
+            RouterConfig::Cln(_) => true,
+            RouterConfig::Eclair(p) => p.randomize,
+            RouterConfig::Cheapest
+            | RouterConfig::ShortestHops
+            | RouterConfig::Lnd(_)
+            | RouterConfig::Ldk(_)
+            | RouterConfig::MinCostFlow(_) => false,
         }
     }
 
@@ -388,6 +405,42 @@ mod tests {
         Fixture::new(5, channels, 0, 4, Some(5_000_000_000))
     }
 
+    /// A payment's first plan is made ahead only with routers that answer the same whatever the
+    /// payment's random value ([`RouterConfig::uses_payment_seed`]); Eclair's random pick does
+    /// not.
+    #[test]
+    fn only_routers_said_to_use_the_payment_seed_depend_on_it() {
+        let f = fixture();
+        let configs = [
+            RouterConfig::Cheapest,
+            RouterConfig::ShortestHops,
+            RouterConfig::Lnd(lnd::LndParams::default()),
+            RouterConfig::Lnd(lnd::LndParams {
+                estimator: lnd::Estimator::Bimodal,
+                ..lnd::LndParams::default()
+            }),
+            RouterConfig::Ldk(ldk::LdkParams::default()),
+            RouterConfig::MinCostFlow(mcf::McfParams::default()),
+            RouterConfig::Eclair(eclair::EclairParams {
+                randomize: false,
+                ..eclair::EclairParams::default()
+            }),
+            RouterConfig::Eclair(eclair::EclairParams::default()),
+        ];
+        for config in configs {
+            let router = config.build();
+            let mut answers = BTreeSet::new();
+            for amount_msat in [100_000, 1_000_000, 5_000_000] {
+                for fuzz_seed in 0..32 {
+                    let req = RouteRequest { fuzz_seed, ..f.request(amount_msat) };
+                    answers.insert((amount_msat, format!("{:?}", router.plan(&f.view, &req))));
+                }
+            }
+            let depends = answers.len() > 3;
+            assert_eq!(depends, config.uses_payment_seed(), "{config:?}");
+        }
+    }
+
     #[test]
     fn picks_the_cheapest_route_worked_out_by_hand() {
         let f = fixture();
@@ -415,7 +468,7 @@ mod tests {
     fn shortest_hops_takes_the_fewest_hops_then_the_lowest_fee() {
         let f = fixture();
         // Two 2-hop routes (via 1->4 at 5000, via 2->4 at 2001) beat the 3-hop one at 1010.
-        let mut router = RouterConfig::ShortestHops.build();
+        let router = RouterConfig::ShortestHops.build();
         let route = router.plan(&f.view, &f.request(1_000_000)).remove(0);
         assert_eq!(route.nodes().collect::<Vec<_>>(), vec![NodeId(2), NodeId(4)]);
         assert_eq!(route.fee_msat(), 2001);

@@ -12,7 +12,7 @@ use crate::scenario::Scenario;
 use crate::shop::{AppMessage, AppSend};
 use crate::trace::Kind;
 use crate::workload::{Arrival, Endpoints, Picker, Workload};
-use node_core::node::{Command, CommandOutput};
+use node_core::node::{Command, CommandOutput, PlannedPayment};
 use node_core::payment::PaymentId;
 use node_core::router::RouterConfig;
 use node_core::{Node, NodeId};
@@ -88,9 +88,10 @@ impl World<'_> {
     /// customer buys from a shop.
     pub(super) fn workload_payment(&mut self) {
         let workload = self.workload.as_mut().expect("invariant: payments come from a workload");
-        let arrival = workload.draw();
+        let upcoming = self.ahead.next(self.now, workload, &self.nodes);
+        let arrival = upcoming.arrival;
         let no_payee = workload.payer_is_payee(&arrival);
-        if let Some(at) = workload.next_arrival(self.now) {
+        if let Some(at) = upcoming.next_at {
             self.schedule(at, SimEvent::Payment);
         }
         if no_payee {
@@ -106,7 +107,8 @@ impl World<'_> {
         }
         match arrival {
             Arrival::Pay { from, to, amount_msat, router } => {
-                let _ = self.pay(from, to, amount_msat, router); // a refusal is recorded
+                // A refusal is recorded.
+                let _ = self.pay_planned(from, to, amount_msat, router, upcoming.planned);
             }
             Arrival::Buy { customer, shop, item } => {
                 self.buy(customer, shop, item);
@@ -148,6 +150,18 @@ impl World<'_> {
         amount_msat: u64,
         router: Option<RouterConfig>,
     ) -> Result<PaymentId, Refusal> {
+        self.pay_planned(from, to, amount_msat, router, None)
+    }
+
+    /// [`World::pay`], offering the payer a plan made ahead for this payment.
+    fn pay_planned(
+        &mut self,
+        from: NodeId,
+        to: NodeId,
+        amount_msat: u64,
+        router: Option<RouterConfig>,
+        planned: Option<PlannedPayment>,
+    ) -> Result<PaymentId, Refusal> {
         self.classify(from, to, amount_msat);
         let command = Command::CreateInvoice {
             amount_msat: Some(amount_msat),
@@ -169,6 +183,7 @@ impl World<'_> {
             amount_msat,
             router,
             Command::Pay { invoice, amount_msat: None, router },
+            planned,
         )
     }
 
@@ -183,7 +198,7 @@ impl World<'_> {
     ) -> Result<PaymentId, Refusal> {
         self.classify(from, to, amount_msat);
         let command = Command::Keysend { destination: to, amount_msat, router };
-        self.start_payment(from, to, amount_msat, router, command)
+        self.start_payment(from, to, amount_msat, router, command, None)
     }
 
     /// Runs a payment command on the payer; returns the payment, or records and returns why it
@@ -195,8 +210,9 @@ impl World<'_> {
         amount_msat: u64,
         router: Option<RouterConfig>,
         command: Command,
+        planned: Option<PlannedPayment>,
     ) -> Result<PaymentId, Refusal> {
-        let out = self.command(from, command);
+        let out = self.command_planned(from, command, planned);
         self.results.classify_next(None);
         match out {
             Ok(CommandOutput::Payment(payment)) => Ok(payment),

@@ -9,6 +9,7 @@
 //! payment lists (`apps`), faults and crashes (`faults`) and the invariant checks (`checks`).
 //! This file keeps the state, the loop and what nodes ask for.
 
+mod ahead;
 mod apps;
 mod checks;
 mod faults;
@@ -35,7 +36,7 @@ use node_core::chain::ConfirmedTx;
 use node_core::channel::ChannelPhase;
 use node_core::event::Event;
 use node_core::msg::Message;
-use node_core::node::{Action, Command, CommandError, CommandOutput, Timer};
+use node_core::node::{Action, Command, CommandError, CommandOutput, PlannedPayment, Timer};
 use node_core::payment::PaymentId;
 use node_core::router::RouterConfig;
 use node_core::{ChannelId, Implementation, Node, NodeId, Scid, SimTime};
@@ -205,6 +206,8 @@ pub struct World<'a> {
     names: Vec<String>,
     shops: Shops,
     workload: Option<Workload>,
+    /// The workload's arrivals drawn ahead, with their plans.
+    ahead: ahead::Ahead,
     script: Script,
     /// Something a script step may wait for happened: look at the script after this event.
     poke: bool,
@@ -251,8 +254,14 @@ fn largest_first(channels: &[PlacedChannel], nodes: usize) -> Vec<NodeId> {
 
 impl<'a> World<'a> {
     /// The start state of `scenario`: nodes, wallets and existing channels in the genesis block,
-    /// links of existing channels up, the first block and the script scheduled.
-    pub fn new(scenario: &'a Scenario, trace: TraceWriter, check: bool) -> World<'a> {
+    /// links of existing channels up, the first block and the script scheduled. `threads` is
+    /// how many threads may plan payments ahead (the outputs do not depend on it).
+    pub fn new(
+        scenario: &'a Scenario,
+        trace: TraceWriter,
+        check: bool,
+        threads: usize,
+    ) -> World<'a> {
         let seed = scenario.seed;
         let genesis = Genesis::build(scenario);
         let names: Vec<String> = scenario.nodes.iter().map(|n| n.name.clone()).collect();
@@ -306,6 +315,7 @@ impl<'a> World<'a> {
             names: Vec::new(),
             shops: Shops::new(scenario.shops.clone()),
             workload: apps::workload(scenario, &genesis, &nodes),
+            ahead: ahead::Ahead::new(threads),
             script: Script::default(),
             poke: false,
             channel_log: Vec::new(),
@@ -646,10 +656,20 @@ impl<'a> World<'a> {
         node: NodeId,
         command: Command,
     ) -> Result<CommandOutput, Option<CommandError>> {
+        self.command_planned(node, command, None)
+    }
+
+    /// [`World::command`], offering a payment's plan made ahead with it.
+    fn command_planned(
+        &mut self,
+        node: NodeId,
+        command: Command,
+        planned: Option<PlannedPayment>,
+    ) -> Result<CommandOutput, Option<CommandError>> {
         if !self.hosts[node.index()].online {
             return Err(None);
         }
-        let out = self.nodes[node.index()].command(self.now, command);
+        let out = self.nodes[node.index()].command_planned(self.now, command, planned);
         self.collect(node);
         out.map_err(Some)
     }
