@@ -214,7 +214,12 @@ impl LndRouter {
             // pair itself has no result. The same arithmetic as below, without the lookups.
             return if denominator > 0.0 { numerator / denominator } else { apriori };
         }
-        for (_, r) in self.pairs_from(from) {
+        // One pass over what `from`'s pairs taught, which also finds the pair itself.
+        let mut pair = PairResult::default();
+        for (other, r) in self.pairs_from(from) {
+            if *other == to {
+                pair = *r;
+            }
             if let Some((success_amount, _)) = r.success
                 && amount <= success_amount
             {
@@ -228,7 +233,6 @@ impl LndRouter {
             }
         }
         let node = if denominator > 0.0 { numerator / denominator } else { apriori };
-        let pair = self.pairs.get(&(from, to)).copied().unwrap_or_default();
         if pair.success.is_some_and(|(s, _)| amount <= s) {
             return PREV_SUCCESS_PROBABILITY;
         }
