@@ -20,17 +20,20 @@ fn run(scenario: &Scenario, threads: usize) -> PathBuf {
 }
 
 fn same_outputs(path: &Path) {
-    let scenario = Scenario::load(path).unwrap();
-    let one = run(&scenario, 1);
+    same_outputs_of(&Scenario::load(path).unwrap(), &path.display().to_string());
+}
+
+fn same_outputs_of(scenario: &Scenario, shown: &str) {
+    let path = shown;
+    let one = run(scenario, 1);
     let payments = fs::read_to_string(one.join("payments.csv")).unwrap();
-    assert!(payments.lines().count() > 100, "{}: a workload to plan", path.display());
+    assert!(payments.lines().count() > 100, "{path}: payments to plan");
     for threads in [2, 3] {
-        let many = run(&scenario, threads);
+        let many = run(scenario, threads);
         for file in sim::OUTPUT_FILES {
             assert!(
                 fs::read(one.join(file)).unwrap() == fs::read(many.join(file)).unwrap(),
-                "{}: {file} differs on {threads} threads",
-                path.display()
+                "{path}: {file} differs on {threads} threads"
             );
         }
         fs::remove_dir_all(many).unwrap();
@@ -49,4 +52,25 @@ fn every_router_writes_the_same_bytes_on_any_thread_count() {
 #[test]
 fn faults_write_the_same_bytes_on_any_thread_count() {
     same_outputs(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/random_faults.ron"));
+}
+
+/// A payment list (planned ahead as the workload is), with routers taking turns, a payer
+/// paying itself, payments due at one instant, and ten busy payers whose plans often go stale.
+#[test]
+fn a_payment_list_writes_the_same_bytes_on_any_thread_count() {
+    let dir = std::env::temp_dir().join(format!("boltsim-threads-list-{}", std::process::id()));
+    fs::create_dir_all(&dir).unwrap();
+    let mut csv = String::from("time_ms,sender,receiver,amount_msat\n");
+    for i in 0..300u64 {
+        let (from, to) = (i % 10, (i * 13 + 5) % 100);
+        csv += &format!("{},n{from},n{to},{}\n", (i / 3) * 100, 20_000_000 + i * 997);
+    }
+    fs::write(dir.join("pay.csv"), csv).unwrap();
+    let text = r#"Scenario(name: "list", seed: 3,
+        generate: (kind: ScaleFree(links_per_node: 3), nodes: 100,
+            capacity: (min_sat: 200_000, max_sat: 20_000_000), balance: random),
+        payments: (file: "pay.csv", routers: [Lnd(()), Cheapest, Cln(()), Ldk(())]))"#;
+    let scenario = Scenario::parse(dir.join("list.ron").to_str().unwrap(), text).unwrap();
+    same_outputs_of(&scenario, "list.ron");
+    fs::remove_dir_all(&dir).unwrap();
 }

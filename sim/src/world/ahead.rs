@@ -1,19 +1,22 @@
-//! The workload's next arrivals, drawn ahead, and their payments' first route searches run
-//! ahead on every thread the run was given.
+//! The workload's next arrivals, drawn ahead, and the first route searches of the payments
+//! about to start (the workload's and the scenario's payment list's), run ahead on every thread
+//! the run was given.
 //!
 //! The route search is the simulator's inner loop, and most searches are a payment's first.
 //! With more than one thread, the world draws the workload's next arrivals in a batch (in the
 //! order and with the calls the one-at-a-time loop makes, so the workload's stream is drawn
-//! alike) and has each payer plan its payment now, read-only, all at once across the threads
-//! ([`Node::plan_ahead`]). When an arrival comes, its plan is offered to the payer, which takes
-//! it only if it is exactly the answer it would compute then: the same payment at the same
-//! instant, and no input taken by the payer since (see `node_core::node::ahead`). So results,
-//! trace and every output are the same bytes whatever the thread count; threads only change how
-//! long a run takes. With one thread nothing is drawn or planned ahead.
+//! alike), or takes the payment list's next entries, and has each payer plan its payment now,
+//! read-only, all at once across the threads ([`Node::plan_ahead`]). When a payment starts, its
+//! plan is offered to the payer, which takes it only if it is exactly the answer it would
+//! compute then: the same payment at the same instant, and no input taken by the payer since
+//! (see `node_core::node::ahead`). So results, trace and every output are the same bytes
+//! whatever the thread count; threads only change how long a run takes. With one thread nothing
+//! is drawn or planned ahead.
 //!
 //! It does not run anything else in parallel: deliveries, timers, retries and the commitment
 //! dance stay on the world's one loop.
 
+use crate::scenario::PaymentListDef;
 use crate::workload::{Arrival, Workload};
 use node_core::node::PlannedPayment;
 use node_core::router::RouterConfig;
@@ -35,7 +38,7 @@ pub(super) struct Upcoming {
     pub planned: Option<PlannedPayment>,
 }
 
-/// A payment to plan ahead: arrival `index` of the batch, due `at`.
+/// A payment to plan ahead: arrival `index` of the batch (or of the payment list), due `at`.
 struct Job {
     index: usize,
     at: SimTime,
@@ -49,12 +52,14 @@ struct Job {
 pub(super) struct Ahead {
     threads: usize,
     upcoming: VecDeque<Upcoming>,
+    /// Plans of the scenario's payment list made ahead, by index, oldest first.
+    listed: VecDeque<(usize, Option<PlannedPayment>)>,
 }
 
 impl Ahead {
     /// Draws ahead for `threads` threads (1: one arrival at a time, as it comes).
     pub fn new(threads: usize) -> Ahead {
-        Ahead { threads: threads.max(1), upcoming: VecDeque::new() }
+        Ahead { threads: threads.max(1), upcoming: VecDeque::new(), listed: VecDeque::new() }
     }
 
     /// The arrival due at `now`: drawn now (with the next ones, and their plans, when there
@@ -85,7 +90,7 @@ impl Ahead {
         }
     }
 
-    /// Plans every payment of the batch drawn at `now`, spread over the threads.
+    /// Plans every payment of the batch drawn at `now`.
     fn plan(&mut self, now: SimTime, nodes: &[Node]) {
         // Each arrival's time: the batch's first is now, each next the one before announced.
         let mut jobs: Vec<Job> = Vec::new();
@@ -99,31 +104,76 @@ impl Ahead {
             }
             at = upcoming.next_at;
         }
-        let plan_one = |job: &Job| {
-            let terms = nodes[job.to.index()].invoice_terms(job.amount_msat);
-            let payer = &nodes[job.from.index()];
-            (job.index, payer.plan_ahead(job.at, job.to, job.amount_msat, terms, job.router))
-        };
-        // Each thread takes the next job not taken yet; which thread plans which job changes
-        // nothing, as a plan depends only on the nodes and the job.
-        let next = AtomicUsize::new(0);
-        let work = || {
-            let mut plans = Vec::new();
-            while let Some(job) = jobs.get(next.fetch_add(1, Ordering::Relaxed)) {
-                plans.push(plan_one(job));
-            }
-            plans
-        };
-        let plans: Vec<(usize, Option<PlannedPayment>)> = std::thread::scope(|scope| {
-            let helpers: Vec<_> = (1..self.threads).map(|_| scope.spawn(work)).collect();
-            let mut plans = work();
-            for helper in helpers {
-                plans.extend(helper.join().expect("a planning thread panicked"));
-            }
-            plans
-        });
-        for (index, planned) in plans {
+        for (index, planned) in plan_all(self.threads, &jobs, nodes) {
             self.upcoming[index].planned = planned;
         }
     }
+
+    /// The plan of payment `index` of `list`, due now: made now with the next ones' (each due
+    /// when the one before was, or at its own time if later, as the world schedules them), or
+    /// made with an earlier batch. `None` with one thread.
+    pub fn list_plan(
+        &mut self,
+        index: usize,
+        now: SimTime,
+        list: &PaymentListDef,
+        nodes: &[Node],
+    ) -> Option<PlannedPayment> {
+        if self.threads == 1 {
+            return None;
+        }
+        while self.listed.front().is_some_and(|&(i, _)| i < index) {
+            self.listed.pop_front();
+        }
+        if self.listed.is_empty() {
+            let payments = &list.payments.payments;
+            let end = payments.len().min(index + self.threads * PER_THREAD);
+            let mut at = now;
+            let mut jobs = Vec::new();
+            for (i, &(due, from, to, amount_msat)) in
+                payments.iter().enumerate().take(end).skip(index)
+            {
+                at = at.max(due);
+                let router = match list.routers.len() {
+                    0 => None,
+                    n => Some(list.routers[i % n]),
+                };
+                jobs.push(Job { index: i, at, from, to, amount_msat, router });
+            }
+            let mut plans = plan_all(self.threads, &jobs, nodes);
+            plans.sort_by_key(|&(i, _)| i);
+            self.listed.extend(plans);
+        }
+        match self.listed.front() {
+            Some(&(i, _)) if i == index => self.listed.pop_front().and_then(|(_, planned)| planned),
+            _ => None,
+        }
+    }
+}
+
+/// Plans `jobs` on `threads` threads: (job index, plan), in no particular order.
+fn plan_all(threads: usize, jobs: &[Job], nodes: &[Node]) -> Vec<(usize, Option<PlannedPayment>)> {
+    let plan_one = |job: &Job| {
+        let terms = nodes[job.to.index()].invoice_terms(job.amount_msat);
+        let payer = &nodes[job.from.index()];
+        (job.index, payer.plan_ahead(job.at, job.to, job.amount_msat, terms, job.router))
+    };
+    // Each thread takes the next job not taken yet; which thread plans which job changes
+    // nothing, as a plan depends only on the nodes and the job.
+    let next = AtomicUsize::new(0);
+    let work = || {
+        let mut plans = Vec::new();
+        while let Some(job) = jobs.get(next.fetch_add(1, Ordering::Relaxed)) {
+            plans.push(plan_one(job));
+        }
+        plans
+    };
+    std::thread::scope(|scope| {
+        let helpers: Vec<_> = (1..threads).map(|_| scope.spawn(work)).collect();
+        let mut plans = work();
+        for helper in helpers {
+            plans.extend(helper.join().expect("a planning thread panicked"));
+        }
+        plans
+    })
 }

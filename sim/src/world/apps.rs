@@ -127,7 +127,8 @@ impl World<'_> {
         if let Some(&(at, ..)) = list.payments.payments.get(index + 1) {
             self.schedule(at.max(self.now), SimEvent::ListPayment { index: index + 1 });
         }
-        let _ = self.pay(from, to, amount_msat, router); // a refusal is recorded
+        let planned = self.ahead.list_plan(index, self.now, list, &self.nodes);
+        let _ = self.pay_planned(from, to, amount_msat, router, planned); // a refusal is recorded
     }
 
     /// With the feasibility oracle on, classifies a payment about to start and labels the next
