@@ -20,7 +20,8 @@
 //! can send is read again only from nodes whose channels or peers may have changed since the last payment
 //! ([`Node::changes`]). Its cost is in `benches/README.md`.
 
-use node_core::{Node, NodeId};
+use crate::world::Nodes;
+use node_core::NodeId;
 
 /// What the oracle says of a payment at its start.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -87,7 +88,7 @@ impl Oracle {
     /// `online` says whether a node is up.
     pub fn classify(
         &mut self,
-        nodes: &[Node],
+        nodes: &Nodes,
         online: &dyn Fn(NodeId) -> bool,
         from: NodeId,
         to: NodeId,
@@ -116,7 +117,7 @@ impl Oracle {
         }
         // What the payee's peers can send it: every peer up with a channel to it.
         let peers: std::collections::BTreeSet<NodeId> =
-            nodes[to.index()].channel_snapshots().map(|c| c.peer).collect();
+            nodes.get(to).channel_snapshots().map(|c| c.peer).collect();
         let mut payee_msat = 0u64;
         if online(to) {
             for peer in peers.into_iter().filter(|&p| online(p)) {
@@ -133,12 +134,13 @@ impl Oracle {
     }
 
     /// What `node`'s channels can send now, read again only if they may have changed since.
-    fn read(&mut self, nodes: &[Node], node: NodeId) -> &[(NodeId, u64)] {
+    fn read(&mut self, nodes: &Nodes, node: NodeId) -> &[(NodeId, u64)] {
         let i = node.index();
-        if self.read_at[i] != nodes[i].changes() {
-            self.read_at[i] = nodes[i].changes();
+        let node = nodes.get(node);
+        if self.read_at[i] != node.changes() {
+            self.read_at[i] = node.changes();
             self.sendable[i].clear();
-            let list = nodes[i].sendable_channels().map(|f| (f.peer, f.available_msat));
+            let list = node.sendable_channels().map(|f| (f.peer, f.available_msat));
             self.sendable[i].extend(list);
         }
         &self.sendable[i]
@@ -147,7 +149,7 @@ impl Oracle {
     /// Whether a flow of `amount_msat` from `s` to `t` fits the channels' sendable amounts.
     fn max_flow_reaches(
         &mut self,
-        nodes: &[Node],
+        nodes: &Nodes,
         online: &dyn Fn(NodeId) -> bool,
         s: NodeId,
         t: NodeId,
@@ -189,7 +191,7 @@ impl Oracle {
 
     /// Adds the channel directions out of local node `u` that can send now to a peer that is up
     /// (the peers join the graph as they are met).
-    fn expand(&mut self, nodes: &[Node], online: &dyn Fn(NodeId) -> bool, u: u32) {
+    fn expand(&mut self, nodes: &Nodes, online: &dyn Fn(NodeId) -> bool, u: u32) {
         self.expanded[u as usize] = true;
         let node = self.ids[u as usize];
         self.read(nodes, node);
@@ -228,7 +230,7 @@ impl Oracle {
     /// BFS levels from the source (local 0) over edges with residual capacity, up to the
     /// sink's level, adding each node's channels when it is first dequeued; whether the sink is
     /// reached.
-    fn levels(&mut self, nodes: &[Node], online: &dyn Fn(NodeId) -> bool, sink: u32) -> bool {
+    fn levels(&mut self, nodes: &Nodes, online: &dyn Fn(NodeId) -> bool, sink: u32) -> bool {
         self.level.clear();
         self.level.resize(self.ids.len(), NONE);
         self.level[0] = 0;

@@ -23,9 +23,10 @@
 //! ([`Node::changes`]). This module records and formats; the world calls it.
 
 use crate::results::direction_label;
+use crate::world::Nodes;
 use node_core::event::Event;
 use node_core::htlc::View;
-use node_core::{Node, NodeId, Scid, SimTime};
+use node_core::{NodeId, Scid, SimTime};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
@@ -120,7 +121,7 @@ impl SeriesRecorder {
 
     /// Samples at `now`: every value that changed, named by `names`. A second sample at the same
     /// instant (the run's end falling on a sample) writes nothing.
-    pub fn sample(&mut self, now: SimTime, nodes: &[Node], names: &[String]) {
+    pub fn sample(&mut self, now: SimTime, nodes: &Nodes, names: &[String]) {
         let t = now.as_micros();
         if self.last_sample_us == Some(t) {
             return;

@@ -1,46 +1,40 @@
-//! The workload's next arrivals, drawn ahead, and the first route searches of the payments
-//! about to start (the workload's and the scenario's payment list's), run ahead on every thread
-//! the run was given.
+//! The first route searches of the payments about to start (the workload's and the scenario's
+//! payment list's), run ahead on planner threads while the world's loop goes on.
 //!
-//! The route search is the simulator's inner loop, and most searches are a payment's first.
-//! With more than one thread, the world draws the workload's next arrivals in a batch (in the
-//! order and with the calls the one-at-a-time loop makes, so the workload's stream is drawn
-//! alike), or takes the payment list's next entries, and has each payer plan its payment now,
-//! read-only, all at once across the threads ([`Node::plan_ahead`]). When a payment starts, its
-//! plan is offered to the payer, which takes it only if it is exactly the answer it would
-//! compute then: the same payment at the same instant, and no input taken by the payer since
-//! (see `node_core::node::ahead`). So results, trace and every output are the same bytes
-//! whatever the thread count; threads only change how long a run takes. With one thread nothing
-//! is drawn or planned ahead.
+//! The route search is the simulator's inner loop, and most searches are a payment's first. With
+//! more than one thread, the world keeps the workload's next arrivals drawn ahead (in the order
+//! and with the calls the one-at-a-time loop makes, so the workload's stream is drawn alike) and
+//! the payment list's next entries in view, and posts a job for each: plan this payment, due
+//! then. Planner threads take the jobs oldest first and have the payer plan its payment,
+//! read-only, with the node locked ([`Node::plan_ahead`], [`super::Nodes`]), while the loop
+//! handles other nodes. When a payment is due, the world takes its plan if it is made, waits for
+//! it if a planner is making it, or withdraws the job and lets the payer search itself if no
+//! planner took it yet. The payer takes a plan only if it is exactly the answer it would compute
+//! then: the same payment at the same instant, and no input taken by the payer since (see
+//! `node_core::node::ahead`). So results, trace and every output are the same bytes whatever
+//! the thread count and however the threads are scheduled; threads only change how long a run
+//! takes. With one thread nothing is drawn or planned ahead.
 //!
-//! It does not run anything else in parallel: deliveries, timers, retries and the commitment
-//! dance stay on the world's one loop.
+//! Nothing else runs in parallel: deliveries, timers, retries and the commitment dance stay on
+//! the world's one loop.
 
+use super::Nodes;
 use crate::scenario::PaymentListDef;
 use crate::workload::{Arrival, Workload};
 use node_core::node::PlannedPayment;
 use node_core::router::RouterConfig;
-use node_core::{Node, NodeId, SimTime};
-use std::collections::VecDeque;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use node_core::{NodeId, SimTime};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::JoinHandle;
 
-/// Arrivals drawn ahead per thread: enough to keep the threads busy between two batches, few
-/// enough that plans rarely go stale (a payer that took an input since plans again).
-const PER_THREAD: usize = 16;
+/// Payments kept in view ahead per planner thread: enough that a planner always has a job,
+/// few enough that plans rarely go stale (a payer that took an input since searches again).
+const PER_THREAD: usize = 8;
 
-/// An arrival of the workload drawn ahead.
-pub(super) struct Upcoming {
-    /// The arrival.
-    pub arrival: Arrival,
-    /// When the next one comes (what the workload answered right after drawing this one).
-    pub next_at: Option<SimTime>,
-    /// Its payment's first plan, made ahead.
-    pub planned: Option<PlannedPayment>,
-}
-
-/// A payment to plan ahead: arrival `index` of the batch (or of the payment list), due `at`.
+/// A job: plan the payment of `amount_msat` from `from` to `to`, due `at`.
+#[derive(Clone, Copy, Debug)]
 struct Job {
-    index: usize,
     at: SimTime,
     from: NodeId,
     to: NodeId,
@@ -48,132 +42,254 @@ struct Job {
     router: Option<RouterConfig>,
 }
 
-/// The arrivals drawn ahead, oldest first.
+/// The jobs, shared by the world and the planners.
+#[derive(Default)]
+struct Jobs {
+    /// Posted, not taken yet, oldest first.
+    waiting: VecDeque<(u64, Job)>,
+    /// Being planned.
+    running: BTreeSet<u64>,
+    /// Planned, not collected yet.
+    done: BTreeMap<u64, Option<PlannedPayment>>,
+    /// The world is done: planners stop.
+    stop: bool,
+}
+
+/// The job board: the jobs, a signal for their changes, and the nodes to plan on.
+struct Board {
+    jobs: Mutex<Jobs>,
+    changed: Condvar,
+    nodes: Nodes,
+}
+
+impl Board {
+    fn jobs(&self) -> std::sync::MutexGuard<'_, Jobs> {
+        self.jobs.lock().expect("invariant: no thread panics holding the job board")
+    }
+
+    /// Job `job`'s plan, made now.
+    fn plan(&self, job: &Job) -> Option<PlannedPayment> {
+        let terms = self.nodes.get(job.to).invoice_terms(job.amount_msat);
+        let payer = self.nodes.get(job.from);
+        payer.plan_ahead(job.at, job.to, job.amount_msat, terms, job.router)
+    }
+
+    /// Posts the plan of running job `id`.
+    fn finish(&self, id: u64, planned: Option<PlannedPayment>) {
+        let mut jobs = self.jobs();
+        jobs.running.remove(&id);
+        jobs.done.insert(id, planned);
+        self.changed.notify_all();
+    }
+
+    /// A planner: takes the oldest waiting job, plans it, posts the plan; until told to stop.
+    fn plan_until_stopped(&self) {
+        loop {
+            let (id, job) = {
+                let mut jobs = self.jobs();
+                loop {
+                    if jobs.stop {
+                        return;
+                    }
+                    if let Some((id, job)) = jobs.waiting.pop_front() {
+                        jobs.running.insert(id);
+                        break (id, job);
+                    }
+                    jobs = self.changed.wait(jobs).expect("invariant: the board is not poisoned");
+                }
+            };
+            let planned =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.plan(&job)));
+            // A planner that panics posts no plan (the world does not wait for it forever) and
+            // stops; the node it held is poisoned, and the world stops at its next use of it.
+            self.finish(id, planned.as_ref().ok().cloned().flatten());
+            if let Err(panic) = planned {
+                std::panic::resume_unwind(panic);
+            }
+        }
+    }
+}
+
+/// A workload arrival drawn ahead.
+pub(super) struct Upcoming {
+    /// The arrival.
+    pub arrival: Arrival,
+    /// When the next one comes (what the workload answered right after drawing this one).
+    pub next_at: Option<SimTime>,
+    /// Its payment's job.
+    job: Option<u64>,
+}
+
+/// The payments in view ahead, their jobs, and the planner threads.
 pub(super) struct Ahead {
-    threads: usize,
+    /// How many payments to keep in view after the one due (with planners).
+    depth: usize,
+    /// The workload's arrivals drawn ahead, oldest first.
     upcoming: VecDeque<Upcoming>,
-    /// Plans of the scenario's payment list made ahead, by index, oldest first.
-    listed: VecDeque<(usize, Option<PlannedPayment>)>,
+    /// When the next arrival to draw comes (`None`: no more).
+    draw_at: Option<SimTime>,
+    /// The payment list's entries in view: (index, job), oldest first.
+    listed: VecDeque<(usize, Option<u64>)>,
+    /// The next entry of the list to bring into view, and when it is due.
+    list_next: (usize, SimTime),
+    board: Option<Arc<Board>>,
+    planners: Vec<JoinHandle<()>>,
+    next_id: u64,
 }
 
 impl Ahead {
-    /// Draws ahead for `threads` threads (1: one arrival at a time, as it comes).
-    pub fn new(threads: usize) -> Ahead {
-        Ahead { threads: threads.max(1), upcoming: VecDeque::new(), listed: VecDeque::new() }
+    /// Planning on `threads` threads in all (the world's own and `threads - 1` planners); 1:
+    /// nothing is drawn or planned ahead.
+    pub fn new(threads: usize, nodes: &Nodes) -> Ahead {
+        let threads = threads.max(1);
+        let mut ahead = Ahead {
+            depth: 1,
+            upcoming: VecDeque::new(),
+            draw_at: None,
+            listed: VecDeque::new(),
+            list_next: (0, SimTime::ZERO),
+            board: None,
+            planners: Vec::new(),
+            next_id: 0,
+        };
+        if threads > 1 {
+            let board = Arc::new(Board {
+                jobs: Mutex::new(Jobs::default()),
+                changed: Condvar::new(),
+                nodes: nodes.clone(),
+            });
+            ahead.planners = (1..threads)
+                .map(|_| {
+                    let board = board.clone();
+                    // Thread timing decides only which plans are ready when their payments
+                    // start, never what a payer does: a plan is taken only if it is the
+                    // payer's own search at that instant (see the module's documentation).
+                    #[allow(clippy::disallowed_methods)]
+                    std::thread::spawn(move || board.plan_until_stopped())
+                })
+                .collect();
+            ahead.depth = (threads - 1) * PER_THREAD;
+            ahead.board = Some(board);
+        }
+        ahead
     }
 
-    /// The arrival due at `now`: drawn now (with the next ones, and their plans, when there
-    /// are threads to plan them).
-    pub fn next(&mut self, now: SimTime, workload: &mut Workload, nodes: &[Node]) -> Upcoming {
-        if self.upcoming.is_empty() {
-            self.draw(now, workload);
-            if self.threads > 1 {
-                self.plan(now, nodes);
+    /// Posts a job, if there are planners; returns its id.
+    fn post(&mut self, job: Job) -> Option<u64> {
+        let board = self.board.as_ref()?;
+        let id = self.next_id;
+        self.next_id += 1;
+        board.jobs().waiting.push_back((id, job));
+        board.changed.notify_one();
+        Some(id)
+    }
+
+    /// The plan of job `id`: made, or waited for if a planner is making it (planning the
+    /// oldest waiting jobs meanwhile); `None` if no planner took it yet (it is withdrawn: the
+    /// payer searches itself).
+    fn collect(&mut self, id: Option<u64>) -> Option<PlannedPayment> {
+        let (board, id) = (self.board.as_ref()?, id?);
+        let mut jobs = board.jobs();
+        loop {
+            if let Some(planned) = jobs.done.remove(&id) {
+                return planned;
+            }
+            if !jobs.running.contains(&id) {
+                jobs.waiting.retain(|&(waiting, _)| waiting != id);
+                return None;
+            }
+            match jobs.waiting.pop_front() {
+                Some((other, job)) => {
+                    jobs.running.insert(other);
+                    drop(jobs);
+                    board.finish(other, board.plan(&job));
+                    jobs = board.jobs();
+                }
+                None => {
+                    jobs = board.changed.wait(jobs).expect("invariant: the board is not poisoned");
+                }
             }
         }
-        self.upcoming.pop_front().expect("invariant: a batch holds at least one arrival")
     }
 
-    /// Draws a batch from `now`, one arrival and the time of the next at a time, as the world
-    /// would when each comes.
-    fn draw(&mut self, now: SimTime, workload: &mut Workload) {
-        let batch = if self.threads > 1 { self.threads * PER_THREAD } else { 1 };
-        let mut at = now;
-        for _ in 0..batch {
+    /// The workload's arrival due at `now`, with its plan if one was made; the arrivals after
+    /// it are drawn (and posted) to keep `depth` in view.
+    pub fn next(
+        &mut self,
+        now: SimTime,
+        workload: &mut Workload,
+    ) -> (Upcoming, Option<PlannedPayment>) {
+        if self.upcoming.is_empty() {
+            self.draw_at = Some(now);
+        }
+        // This one and, with planners, `depth` after it.
+        let in_view = if self.board.is_some() { self.depth + 1 } else { 1 };
+        while self.upcoming.len() < in_view {
+            let Some(at) = self.draw_at else { break };
             let arrival = workload.draw();
             let next_at = workload.next_arrival(at);
-            self.upcoming.push_back(Upcoming { arrival, next_at, planned: None });
-            match next_at {
-                Some(next) => at = next,
-                None => break,
-            }
+            let job = match arrival {
+                Arrival::Pay { from, to, amount_msat, router } if from != to => {
+                    self.post(Job { at, from, to, amount_msat, router })
+                }
+                _ => None,
+            };
+            self.upcoming.push_back(Upcoming { arrival, next_at, job });
+            self.draw_at = next_at;
         }
+        let upcoming = self.upcoming.pop_front().expect("invariant: an arrival is due");
+        let planned = self.collect(upcoming.job);
+        (upcoming, planned)
     }
 
-    /// Plans every payment of the batch drawn at `now`.
-    fn plan(&mut self, now: SimTime, nodes: &[Node]) {
-        // Each arrival's time: the batch's first is now, each next the one before announced.
-        let mut jobs: Vec<Job> = Vec::new();
-        let mut at = Some(now);
-        for (index, upcoming) in self.upcoming.iter().enumerate() {
-            if let (Some(at), &Arrival::Pay { from, to, amount_msat, router }) =
-                (at, &upcoming.arrival)
-                && from != to
-            {
-                jobs.push(Job { index, at, from, to, amount_msat, router });
-            }
-            at = upcoming.next_at;
-        }
-        for (index, planned) in plan_all(self.threads, &jobs, nodes) {
-            self.upcoming[index].planned = planned;
-        }
-    }
-
-    /// The plan of payment `index` of `list`, due now: made now with the next ones' (each due
-    /// when the one before was, or at its own time if later, as the world schedules them), or
-    /// made with an earlier batch. `None` with one thread.
+    /// The plan of payment `index` of `list`, due `now`, if one was made; the entries after it
+    /// are posted to keep `depth` in view, each due when the world will start it (its own time,
+    /// or the one before it if later).
     pub fn list_plan(
         &mut self,
         index: usize,
         now: SimTime,
         list: &PaymentListDef,
-        nodes: &[Node],
     ) -> Option<PlannedPayment> {
-        if self.threads == 1 {
-            return None;
-        }
-        while self.listed.front().is_some_and(|&(i, _)| i < index) {
+        self.board.as_ref()?;
+        while let Some(&(i, job)) = self.listed.front()
+            && i < index
+        {
             self.listed.pop_front();
+            self.collect(job);
         }
-        if self.listed.is_empty() {
-            let payments = &list.payments.payments;
-            let end = payments.len().min(index + self.threads * PER_THREAD);
-            let mut at = now;
-            let mut jobs = Vec::new();
-            for (i, &(due, from, to, amount_msat)) in
-                payments.iter().enumerate().take(end).skip(index)
-            {
-                at = at.max(due);
-                let router = match list.routers.len() {
-                    0 => None,
-                    n => Some(list.routers[i % n]),
-                };
-                jobs.push(Job { index: i, at, from, to, amount_msat, router });
-            }
-            let mut plans = plan_all(self.threads, &jobs, nodes);
-            plans.sort_by_key(|&(i, _)| i);
-            self.listed.extend(plans);
+        if self.listed.front().is_none_or(|&(i, _)| i != index) {
+            self.list_next = (index, now);
         }
-        match self.listed.front() {
-            Some(&(i, _)) if i == index => self.listed.pop_front().and_then(|(_, planned)| planned),
+        let payments = &list.payments.payments;
+        while self.listed.len() <= self.depth && self.list_next.0 < payments.len() {
+            let (i, due) = self.list_next;
+            let (own, from, to, amount_msat) = payments[i];
+            let at = due.max(own);
+            let router = match list.routers.len() {
+                0 => None,
+                n => Some(list.routers[i % n]),
+            };
+            let job = self.post(Job { at, from, to, amount_msat, router });
+            self.listed.push_back((i, job));
+            self.list_next = (i + 1, at);
+        }
+        match self.listed.pop_front() {
+            Some((i, job)) if i == index => self.collect(job),
             _ => None,
         }
     }
 }
 
-/// Plans `jobs` on `threads` threads: (job index, plan), in no particular order.
-fn plan_all(threads: usize, jobs: &[Job], nodes: &[Node]) -> Vec<(usize, Option<PlannedPayment>)> {
-    let plan_one = |job: &Job| {
-        let terms = nodes[job.to.index()].invoice_terms(job.amount_msat);
-        let payer = &nodes[job.from.index()];
-        (job.index, payer.plan_ahead(job.at, job.to, job.amount_msat, terms, job.router))
-    };
-    // Each thread takes the next job not taken yet; which thread plans which job changes
-    // nothing, as a plan depends only on the nodes and the job.
-    let next = AtomicUsize::new(0);
-    let work = || {
-        let mut plans = Vec::new();
-        while let Some(job) = jobs.get(next.fetch_add(1, Ordering::Relaxed)) {
-            plans.push(plan_one(job));
+impl Drop for Ahead {
+    fn drop(&mut self) {
+        if let Some(board) = self.board.take() {
+            board.jobs().stop = true;
+            board.changed.notify_all();
         }
-        plans
-    };
-    std::thread::scope(|scope| {
-        let helpers: Vec<_> = (1..threads).map(|_| scope.spawn(work)).collect();
-        let mut plans = work();
-        for helper in helpers {
-            plans.extend(helper.join().expect("a planning thread panicked"));
+        for planner in self.planners.drain(..) {
+            // A planner that panicked has said so on stderr; the run's outputs do not depend on it.
+            let _ = planner.join();
         }
-        plans
-    })
+    }
 }

@@ -17,11 +17,16 @@ use node_core::payment::PaymentId;
 use node_core::router::RouterConfig;
 use node_core::{Node, NodeId};
 use std::collections::BTreeMap;
+use std::ops::Deref;
 
 /// The workload of `scenario` on the network of `genesis`: senders and receivers are drawn from
 /// the nodes with a channel that can carry a payment in at least one direction (weighted, where
 /// asked, by those channels' capacity).
-pub(super) fn workload(scenario: &Scenario, genesis: &Genesis, nodes: &[Node]) -> Option<Workload> {
+pub(super) fn workload<N: Deref<Target = Node>>(
+    scenario: &Scenario,
+    genesis: &Genesis,
+    nodes: impl ExactSizeIterator<Item = N>,
+) -> Option<Workload> {
     let spec = scenario.workload.clone()?;
     let (send_msat, receive_msat) = liquidity(nodes);
     let mut capacity_sat: BTreeMap<NodeId, u64> = BTreeMap::new();
@@ -71,9 +76,11 @@ pub(super) fn workload(scenario: &Scenario, genesis: &Genesis, nodes: &[Node]) -
 /// What each node's channels can send, and what its peers' channels can send it, msat, as
 /// node-core computes what one more HTLC may carry ([`Node::spendable_channels`]), whether or
 /// not the peers are connected.
-pub(crate) fn liquidity(nodes: &[Node]) -> (Vec<u64>, Vec<u64>) {
+pub(crate) fn liquidity<N: Deref<Target = Node>>(
+    nodes: impl ExactSizeIterator<Item = N>,
+) -> (Vec<u64>, Vec<u64>) {
     let (mut send_msat, mut receive_msat) = (vec![0u64; nodes.len()], vec![0u64; nodes.len()]);
-    for (i, node) in nodes.iter().enumerate() {
+    for (i, node) in nodes.enumerate() {
         for first in node.spendable_channels() {
             send_msat[i] = send_msat[i].saturating_add(first.available_msat);
             let peer = &mut receive_msat[first.peer.index()];
@@ -88,7 +95,7 @@ impl World<'_> {
     /// customer buys from a shop.
     pub(super) fn workload_payment(&mut self) {
         let workload = self.workload.as_mut().expect("invariant: payments come from a workload");
-        let upcoming = self.ahead.next(self.now, workload, &self.nodes);
+        let (upcoming, planned) = self.ahead.next(self.now, workload);
         let arrival = upcoming.arrival;
         let no_payee = workload.payer_is_payee(&arrival);
         if let Some(at) = upcoming.next_at {
@@ -108,7 +115,7 @@ impl World<'_> {
         match arrival {
             Arrival::Pay { from, to, amount_msat, router } => {
                 // A refusal is recorded.
-                let _ = self.pay_planned(from, to, amount_msat, router, upcoming.planned);
+                let _ = self.pay_planned(from, to, amount_msat, router, planned);
             }
             Arrival::Buy { customer, shop, item } => {
                 self.buy(customer, shop, item);
@@ -127,7 +134,7 @@ impl World<'_> {
         if let Some(&(at, ..)) = list.payments.payments.get(index + 1) {
             self.schedule(at.max(self.now), SimEvent::ListPayment { index: index + 1 });
         }
-        let planned = self.ahead.list_plan(index, self.now, list, &self.nodes);
+        let planned = self.ahead.list_plan(index, self.now, list);
         let _ = self.pay_planned(from, to, amount_msat, router, planned); // a refusal is recorded
     }
 
@@ -245,7 +252,7 @@ impl World<'_> {
             return;
         }
         let (deliveries, expired, again) =
-            self.shops.poll(self.now, shop, &mut self.nodes[node.index()]);
+            self.shops.poll(self.now, shop, &mut self.nodes.get(node));
         self.collect(node);
         for order in expired {
             let o = self.shops.order(order);
@@ -286,7 +293,7 @@ impl World<'_> {
         match msg {
             AppMessage::BuyRequest { order, .. } => {
                 let (reply, start_polling) =
-                    self.shops.on_buy_request(now, &mut self.nodes[to.index()], order);
+                    self.shops.on_buy_request(now, &mut self.nodes.get(to), order);
                 self.collect(to);
                 if let AppMessage::InvoiceReply { invoice, .. } = &reply.2 {
                     let fields = [peers[0], peers[1], order, invoice.payment_hash.short()];
@@ -302,7 +309,7 @@ impl World<'_> {
             AppMessage::InvoiceReply { order, invoice } => {
                 let amount_msat = invoice.amount_msat.unwrap_or(0);
                 self.classify(to, from, amount_msat);
-                let paid = self.shops.on_invoice(now, &mut self.nodes[to.index()], order, invoice);
+                let paid = self.shops.on_invoice(now, &mut self.nodes.get(to), order, invoice);
                 self.collect(to);
                 if let Some(Err(error)) = paid {
                     self.refused(to, from, amount_msat, None, Refusal::Pay(error));

@@ -58,7 +58,8 @@ impl World<'_> {
                     let peers: Vec<NodeId> = match peer {
                         Some(peer) => vec![peer],
                         None => {
-                            let open = self.nodes[node.index()]
+                            let node = self.nodes.get(node);
+                            let open = node
                                 .channel_snapshots()
                                 .filter(|c| c.phase < ChannelPhase::ForceClosing)
                                 .map(|c| c.peer);
@@ -142,14 +143,14 @@ impl World<'_> {
         }
         self.hosts[node.index()].online = true;
         self.trace.record(self.now, Kind::NodeUp, &[u64::from(node.0)], &[]);
-        self.nodes[node.index()].restart(self.now);
+        self.nodes.get(node).restart(self.now);
         let first = self.history.first().map_or(0, |b| b.height);
         let from = (self.hosts[node.index()].synced_height + 1).saturating_sub(first) as usize;
         for index in from..self.history.len() {
             let block = &self.history[index];
             let notice = block.notice(block.txs_for(node), self.now);
             self.hosts[node.index()].synced_height = block.height;
-            self.nodes[node.index()].block_connected(self.now, &notice);
+            self.nodes.get(node).block_connected(self.now, &notice);
             self.collect(node);
         }
         self.collect(node);

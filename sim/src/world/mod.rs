@@ -13,7 +13,10 @@ mod ahead;
 mod apps;
 mod checks;
 mod faults;
+mod nodes;
 mod script;
+
+pub use nodes::Nodes;
 
 pub use checks::FundsSummary;
 pub use script::StepRecord;
@@ -186,7 +189,7 @@ pub struct World<'a> {
     queue: EventQueue<SimEvent>,
     /// Scheduled events other than blocks.
     busy: usize,
-    nodes: Vec<Node>,
+    nodes: Nodes,
     hosts: Vec<Host>,
     chain: MockChain,
     links: Links,
@@ -296,6 +299,8 @@ impl<'a> World<'a> {
             let defs: Vec<&ChannelDef> = genesis.channels.iter().map(|c| &c.def).collect();
             RandomFaults::new(spec, scenario, &defs)
         });
+        let workload = apps::workload(scenario, &genesis, nodes.iter());
+        let nodes = Nodes::new(nodes);
         let mut world = World {
             scenario,
             now: SimTime::ZERO,
@@ -314,8 +319,8 @@ impl<'a> World<'a> {
             fault_log: Vec::new(),
             names: Vec::new(),
             shops: Shops::new(scenario.shops.clone()),
-            workload: apps::workload(scenario, &genesis, &nodes),
-            ahead: ahead::Ahead::new(threads),
+            workload,
+            ahead: ahead::Ahead::new(threads, &nodes),
             script: Script::default(),
             poke: false,
             channel_log: Vec::new(),
@@ -384,7 +389,7 @@ impl<'a> World<'a> {
 
     /// What each node can send and receive now, msat: see `apps::liquidity`.
     pub fn liquidity(&self) -> (Vec<u64>, Vec<u64>) {
-        apps::liquidity(&self.nodes)
+        apps::liquidity(self.nodes.iter())
     }
 
     /// The channels of the start.
@@ -524,7 +529,7 @@ impl<'a> World<'a> {
                     return;
                 }
                 self.trace.message(self.now, u64::from(from.0), u64::from(to.0), &msg);
-                self.nodes[to.index()].handle_message(self.now, from, msg);
+                self.nodes.get(to).handle_message(self.now, from, msg);
                 self.collect(to);
             }
             SimEvent::Connect { from, to } => self.connection_attempted(from, to),
@@ -535,7 +540,7 @@ impl<'a> World<'a> {
                 }
                 let (kind, fields) = trace::timer_line(u64::from(node.0), &timer);
                 self.trace.record(self.now, kind, &fields, &[]);
-                self.nodes[node.index()].timer_fired(self.now, timer);
+                self.nodes.get(node).timer_fired(self.now, timer);
                 self.collect(node);
             }
             SimEvent::FaultStart { index } => {
@@ -583,7 +588,7 @@ impl<'a> World<'a> {
             let fields = [u64::from(from.0), u64::from(to.0)];
             self.trace.record(self.now, Kind::ConnectFailed, &fields, &[]);
             if self.hosts[from.index()].online {
-                self.nodes[from.index()].connection_failed(self.now, to);
+                self.nodes.get(from).connection_failed(self.now, to);
                 self.collect(from);
             }
         }
@@ -617,7 +622,7 @@ impl<'a> World<'a> {
             }
             let id = NodeId(i as u32);
             let notice = block.notice(per_node.remove(&id).unwrap_or_default(), self.now);
-            self.nodes[i].block_connected(self.now, &notice);
+            self.nodes.get(id).block_connected(self.now, &notice);
             self.hosts[i].synced_height = block.height;
             self.collect(id);
         }
@@ -628,9 +633,9 @@ impl<'a> World<'a> {
     fn link_up(&mut self, a: NodeId, b: NodeId) {
         self.links.set_up(a, b, true);
         self.trace.record(self.now, Kind::LinkUp, &[u64::from(a.0), u64::from(b.0)], &[]);
-        self.nodes[a.index()].peer_connected(self.now, b);
+        self.nodes.get(a).peer_connected(self.now, b);
         self.collect(a);
-        self.nodes[b.index()].peer_connected(self.now, a);
+        self.nodes.get(b).peer_connected(self.now, a);
         self.collect(b);
     }
 
@@ -643,7 +648,7 @@ impl<'a> World<'a> {
         self.trace.record(self.now, Kind::LinkDown, &[u64::from(a.0), u64::from(b.0)], &[]);
         for (node, peer) in [(a, b), (b, a)] {
             if self.hosts[node.index()].online {
-                self.nodes[node.index()].peer_disconnected(self.now, peer);
+                self.nodes.get(node).peer_disconnected(self.now, peer);
                 self.collect(node);
             }
         }
@@ -669,7 +674,7 @@ impl<'a> World<'a> {
         if !self.hosts[node.index()].online {
             return Err(None);
         }
-        let out = self.nodes[node.index()].command_planned(self.now, command, planned);
+        let out = self.nodes.get(node).command_planned(self.now, command, planned);
         self.collect(node);
         out.map_err(Some)
     }
@@ -693,7 +698,7 @@ impl<'a> World<'a> {
     /// Carries out what node `node` asked for.
     fn collect(&mut self, node: NodeId) {
         let mut actions = std::mem::take(&mut self.actions);
-        self.nodes[node.index()].drain_actions(&mut actions);
+        self.nodes.get(node).drain_actions(&mut actions);
         for action in actions.drain(..) {
             match action {
                 Action::Send { to, msg } => {

@@ -189,7 +189,9 @@ impl World<'_> {
             }
             Step::Close { from, to } => {
                 let first = self.script.closing.len();
-                let open: Vec<ChannelId> = self.nodes[from.index()]
+                let open: Vec<ChannelId> = self
+                    .nodes
+                    .get(from)
                     .channel_snapshots()
                     .filter(|c| c.peer == to && c.phase == ChannelPhase::Normal)
                     .map(|c| c.id)
@@ -212,13 +214,14 @@ impl World<'_> {
     /// `Some(ok)` once the wait is over.
     fn wait_outcome(&self, wait: Wait) -> Option<bool> {
         let has_channel = |a: NodeId, b: NodeId, id: Option<ChannelId>, phase: ChannelPhase| {
-            self.nodes[a.index()]
+            self.nodes
+                .get(a)
                 .channel_snapshots()
                 .any(|c| c.peer == b && id.is_none_or(|id| c.id == id) && c.phase == phase)
         };
         match wait {
-            Wait::Connected { from, to } => (self.nodes[from.index()].is_peer_ready(to)
-                && self.nodes[to.index()].is_peer_ready(from))
+            Wait::Connected { from, to } => (self.nodes.get(from).is_peer_ready(to)
+                && self.nodes.get(to).is_peer_ready(from))
             .then_some(true),
             Wait::Funding { node, temporary } => {
                 self.script.opened.get(&(node, temporary)).map(|channel| channel.is_some())
@@ -234,7 +237,7 @@ impl World<'_> {
                 _ => None,
             },
             Wait::Payment { node, payment } => {
-                match self.nodes[node.index()].payment(payment)?.status {
+                match self.nodes.get(node).payment(payment)?.status {
                     PaymentStatus::InFlight => None,
                     PaymentStatus::Succeeded { .. } => Some(true),
                     PaymentStatus::Failed { .. } => Some(false),
@@ -242,7 +245,8 @@ impl World<'_> {
             }
             Wait::Closed { node, first, count } => {
                 let closed = |&(_, id): &(NodeId, ChannelId)| {
-                    self.nodes[node.index()]
+                    self.nodes
+                        .get(node)
                         .channel_snapshots()
                         .any(|c| c.id == id && c.phase == ChannelPhase::Closed)
                 };
