@@ -252,13 +252,12 @@ impl Ahead {
         list: &PaymentListDef,
     ) -> Option<PlannedPayment> {
         self.board.as_ref()?;
-        while let Some(&(i, job)) = self.listed.front()
-            && i < index
-        {
-            self.listed.pop_front();
-            self.collect(job);
-        }
+        // The world starts the list's payments in order, each once: what is in view starts
+        // with this one, unless nothing is.
         if self.listed.front().is_none_or(|&(i, _)| i != index) {
+            for (_, job) in std::mem::take(&mut self.listed) {
+                self.collect(job);
+            }
             self.list_next = (index, now);
         }
         let payments = &list.payments.payments;
