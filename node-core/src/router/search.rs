@@ -67,7 +67,7 @@ struct Scratch {
     stamp: u32,
     marks: Vec<Mark>,
     labels: Vec<Label>,
-    heap: BinaryHeap<Reverse<(u64, u32, u32)>>,
+    heap: BinaryHeap<Reverse<u128>>,
 }
 
 thread_local! {
@@ -185,11 +185,11 @@ fn run<S: Scorer>(
         cltv_delta: start.cltv_delta,
         next: None,
     };
-    heap.push(Reverse((cost, hops, start.node.0)));
+    heap.push(Reverse(queued(cost, hops, start.node)));
     // Route hint edges lead to nodes the view may not connect; few, so scanned per node.
     let hint_edges = req.hint_edges();
-    while let Some(Reverse((cost, hops, node))) = heap.pop() {
-        let node = NodeId(node);
+    while let Some(Reverse(key)) = heap.pop() {
+        let (cost, hops, node) = unqueued(key);
         let mark = marks[node.index()];
         if mark.stamp != stamp || mark.settled || (mark.cost, mark.hops) != (cost, hops) {
             continue;
@@ -218,7 +218,7 @@ fn run<S: Scorer>(
                      scorer: &mut S,
                      marks: &mut Vec<Mark>,
                      labels: &mut Vec<Label>,
-                     heap: &mut BinaryHeap<Reverse<(u64, u32, u32)>>| {
+                     heap: &mut BinaryHeap<Reverse<u128>>| {
             // The edge's own checks first: most edges fail them (disabled, too small for the
             // amount), and they read no per-node state scattered in memory.
             let unfit = policy
@@ -334,10 +334,21 @@ fn run<S: Scorer>(
     None
 }
 
+/// A heap key ordered as (cost, hops, node id), in one integer: one comparison where a tuple
+/// takes three.
+fn queued(cost: u64, hops: u32, node: NodeId) -> u128 {
+    u128::from(cost) << 64 | u128::from(hops) << 32 | u128::from(node.0)
+}
+
+/// The (cost, hops, node) of a heap key.
+fn unqueued(key: u128) -> (u64, u32, NodeId) {
+    ((key >> 64) as u64, (key >> 32) as u32, NodeId(key as u32))
+}
+
 fn offer(
     marks: &mut [Mark],
     labels: &mut [Label],
-    heap: &mut BinaryHeap<Reverse<(u64, u32, u32)>>,
+    heap: &mut BinaryHeap<Reverse<u128>>,
     req: &RouteRequest<'_>,
     stamp: u32,
     node: NodeId,
@@ -354,7 +365,7 @@ fn offer(
         (old.stamp, old.settled, old.hops, old.cost) =
             (stamp, false, candidate.hops, candidate.cost);
         labels[node.index()] = candidate.label;
-        heap.push(Reverse((candidate.cost, candidate.hops, node.0)));
+        heap.push(Reverse(queued(candidate.cost, candidate.hops, node)));
     }
 }
 
