@@ -281,7 +281,7 @@ impl World<'_> {
 
     fn send_app(&mut self, (from, to, msg): AppSend) {
         let at = self.http.arrival(from, to, self.now);
-        self.schedule(at, SimEvent::App { from, to, msg });
+        self.schedule(at, SimEvent::App { from, to, msg: Box::new(msg) });
     }
 
     /// An application message arrives.

@@ -61,8 +61,9 @@ enum SimEvent {
     Timer { node: NodeId, timer: Timer, life: u64 },
     /// The next block is mined.
     Block,
-    /// An application message arrives.
-    App { from: NodeId, to: NodeId, msg: AppMessage },
+    /// An application message arrives (boxed: it is rare, and the largest event would set the
+    /// size of every one in the queue).
+    App { from: NodeId, to: NodeId, msg: Box<AppMessage> },
     /// A shop polls its node's invoices.
     ShopPoll { shop: usize },
     /// A `Sleep` step is over.
@@ -559,7 +560,7 @@ impl<'a> World<'a> {
                 self.queue.push(next, SimEvent::Block);
                 self.poke = true;
             }
-            SimEvent::App { from, to, msg } => self.on_app(from, to, msg),
+            SimEvent::App { from, to, msg } => self.on_app(from, to, *msg),
             SimEvent::ShopPoll { shop } => self.shop_poll(shop),
             SimEvent::ScriptWake { step } => self.script_woken(step),
             SimEvent::Sample => {
