@@ -3,6 +3,12 @@
 //! update it holds (8 bytes a direction); channels announced during the run in full; and
 //! the height of the last block it processed, from which the base graph's shared record of spent
 //! fundings tells what it has seen spent and forgotten. It reads no other node's view.
+//!
+//! What a view answers depends only on its own state, never on what other views did to the
+//! shared base: the "changed" flags only choose between two readings that agree for a channel
+//! this view holds nothing of, and a spend height counts only once this view's own height has
+//! reached it (flags only turn on, heights are only set once). Plans made ahead on other
+//! threads rely on this (`crate::node::ahead`): keep it so for anything added to the base.
 
 use super::{BaseGraph, ChannelInfo, DirectedPolicy, InEdge};
 use crate::gossip::{ChannelAnnouncement, ChannelUpdate, GossipId, GossipMessage};

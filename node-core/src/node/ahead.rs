@@ -32,6 +32,8 @@ pub struct InvoiceTerms {
 /// [`Node::command_planned`].
 #[derive(Clone, Debug)]
 pub struct PlannedPayment {
+    /// The payer that made it.
+    payer: NodeId,
     /// The payer's input count when the plan was made.
     inputs: u64,
     key: AheadKey,
@@ -96,12 +98,12 @@ impl Node {
             first_hops: &first_hops,
         };
         let routes = self.payments.plan_ahead(&payment, &view);
-        Some(PlannedPayment { inputs: self.inputs, key, routes })
+        Some(PlannedPayment { payer: self.id, inputs: self.inputs, key, routes })
     }
 
     /// [`Node::command`], offering `planned` to the payment a `Pay` command starts: taken if
-    /// the node took no input since it was made and it was made for this payment at this
-    /// instant, and ignored otherwise. The outcome is the same either way.
+    /// this node made it, took no input since, and made it for this payment at this instant;
+    /// ignored otherwise. The outcome is the same either way.
     pub fn command_planned(
         &mut self,
         now: SimTime,
@@ -109,6 +111,7 @@ impl Node {
         planned: Option<PlannedPayment>,
     ) -> Result<CommandOutput, CommandError> {
         if let Some(planned) = planned
+            && planned.payer == self.id
             && planned.inputs == self.inputs
         {
             self.payments.offer_ahead(planned.key, planned.routes);
@@ -189,7 +192,7 @@ mod tests {
     }
 
     #[test]
-    fn a_plan_is_not_taken_after_an_input_or_for_another_payment() {
+    fn a_plan_is_not_taken_after_an_input_from_another_node_or_for_another_payment() {
         // The payer took an input (a block, a minute later) since the plan for that minute was
         // made.
         let (mut net, invoice, planned) = set_up(60);
@@ -198,6 +201,10 @@ mod tests {
         net.discard_routine_events();
         net.pay_planned(0, invoice, Some(emptied(&planned)));
         assert_eq!(outcome(&mut net), (None, 1), "searched anew");
+        // Made by another node.
+        let (mut net, invoice, planned) = set_up(0);
+        net.pay_planned(0, invoice, Some(PlannedPayment { payer: NodeId(1), ..emptied(&planned) }));
+        assert_eq!(outcome(&mut net), (None, 1), "not taken from node 1");
         // Made for another amount, payee, instant, router or final CLTV delta.
         let key = set_up(0).2.key;
         let others = [

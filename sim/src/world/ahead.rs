@@ -32,6 +32,9 @@ use std::thread::JoinHandle;
 /// few enough that plans rarely go stale (a payer that took an input since searches again).
 const PER_THREAD: usize = 8;
 
+/// The most payments kept in view, however many threads: further ahead, plans mostly go stale.
+const MAX_IN_VIEW: usize = 32;
+
 /// A job: plan the payment of `amount_msat` from `from` to `to`, due `at`.
 #[derive(Clone, Copy, Debug)]
 struct Job {
@@ -98,14 +101,13 @@ impl Board {
                     jobs = self.changed.wait(jobs).expect("invariant: the board is not poisoned");
                 }
             };
+            // A search that panics posts no plan and the planner goes on: the panic may come
+            // from a state the payer never searches in (it takes an input first), so it must
+            // not end a run that one thread would finish; if the payer does search in that
+            // state, its own search panics on the loop (the message is on stderr either way).
             let planned =
                 std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.plan(&job)));
-            // A planner that panics posts no plan (the world does not wait for it forever) and
-            // stops; the node it held is poisoned, and the world stops at its next use of it.
-            self.finish(id, planned.as_ref().ok().cloned().flatten());
-            if let Err(panic) = planned {
-                std::panic::resume_unwind(panic);
-            }
+            self.finish(id, planned.unwrap_or(None));
         }
     }
 }
@@ -168,7 +170,7 @@ impl Ahead {
                     std::thread::spawn(move || board.plan_until_stopped())
                 })
                 .collect();
-            ahead.depth = (threads - 1) * PER_THREAD;
+            ahead.depth = ((threads - 1) * PER_THREAD).min(MAX_IN_VIEW);
             ahead.board = Some(board);
         }
         ahead

@@ -6,8 +6,9 @@
 //! the run leaves as a [`RunRecord`]. It owns no protocol logic; node-core does.
 //!
 //! The seams have rooms of their own: the script runner (`script`), the shops, workload and
-//! payment lists (`apps`), faults and crashes (`faults`) and the invariant checks (`checks`).
-//! This file keeps the state, the loop and what nodes ask for.
+//! payment lists (`apps`), faults and crashes (`faults`), the invariant checks (`checks`), the
+//! nodes behind their locks (`nodes`) and the first route searches planned ahead on other
+//! threads (`ahead`). This file keeps the state, the loop and what nodes ask for.
 
 mod ahead;
 mod apps;
@@ -321,7 +322,14 @@ impl<'a> World<'a> {
             names: Vec::new(),
             shops: Shops::new(scenario.shops.clone()),
             workload,
-            ahead: ahead::Ahead::new(threads, &nodes),
+            // Only the workload's and a payment list's payments are planned ahead.
+            ahead: ahead::Ahead::new(
+                match scenario.workload.is_some() || scenario.payment_list.is_some() {
+                    true => threads,
+                    false => 1,
+                },
+                &nodes,
+            ),
             script: Script::default(),
             poke: false,
             channel_log: Vec::new(),

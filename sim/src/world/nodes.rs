@@ -1,12 +1,14 @@
 //! The nodes of a run, each behind its own lock. The world's loop locks a node for each input it
-//! hands it and each read it makes; planner threads (`ahead`) lock a payer, or a payee, for as
-//! long as one plan takes, while the loop goes on with other nodes. A planner holds one node at a
-//! time, so the loop, which may hold several, never waits on a planner that waits on it.
+//! hands it and each read it makes; a planner (`ahead`: a planner thread, or the loop itself
+//! while it waits for a plan) locks a payee while it reads its invoice terms, then the payer
+//! for as long as the plan takes, while the loop goes on with other nodes. A planner holds one
+//! node at a time and the loop never waits for a plan holding one, so no cycle can form.
 //!
-//! Uncontended, a lock costs a few nanoseconds: with one thread nothing else takes them.
+//! A planner only reads a node, so a planner that panicked (and poisoned the lock) left it
+//! whole: the lock's poisoning is ignored. Uncontended, a lock costs a few nanoseconds.
 
 use node_core::{Node, NodeId};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 /// Every node of a run, by id; cloning shares them.
 #[derive(Clone)]
@@ -30,7 +32,7 @@ impl Nodes {
 
     /// Node `id`, locked.
     pub fn get(&self, id: NodeId) -> MutexGuard<'_, Node> {
-        self.0[id.index()].lock().expect("invariant: no thread panics holding a node")
+        self.0[id.index()].lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Every node in id order, each locked in turn.

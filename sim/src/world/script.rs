@@ -220,9 +220,11 @@ impl World<'_> {
                 .any(|c| c.peer == b && id.is_none_or(|id| c.id == id) && c.phase == phase)
         };
         match wait {
-            Wait::Connected { from, to } => (self.nodes.get(from).is_peer_ready(to)
-                && self.nodes.get(to).is_peer_ready(from))
-            .then_some(true),
+            Wait::Connected { from, to } => {
+                // One node locked at a time.
+                let from_ready = self.nodes.get(from).is_peer_ready(to);
+                (from_ready && self.nodes.get(to).is_peer_ready(from)).then_some(true)
+            }
             Wait::Funding { node, temporary } => {
                 self.script.opened.get(&(node, temporary)).map(|channel| channel.is_some())
             }
