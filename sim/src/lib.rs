@@ -8,7 +8,8 @@
 //! [`import`] and [`generate`] (networks from snapshots and generators), [`genesis`] (the start
 //! of a run: every channel, the genesis block, the graph, the drawn faults), [`rng`] (every
 //! seeded stream), [`world`] (the run: state, event loop, script, applications, faults, invariant
-//! checks), [`engine`] (the event queue), [`chain`] (the mocked chain), [`link`] (latency and
+//! checks, first searches planned ahead on other threads), [`nodes`] (the nodes, behind a lock
+//! each), [`engine`] (the event queue), [`chain`] (the mocked chain), [`link`] (latency and
 //! ordering), [`shop`] and [`workload`] (applications), [`random_faults`] (faults drawn from the seed);
 //! then the outputs: [`trace`], [`results`] (with the labelled feasibility [`oracle`]),
 //! [`series`] (time series) and [`summary`], [`output`] (atomic files), [`verify`] (replay
@@ -29,6 +30,7 @@ pub mod import;
 pub mod input;
 pub mod inspect;
 pub mod link;
+pub mod nodes;
 pub mod oracle;
 pub mod output;
 pub mod random_faults;

@@ -20,7 +20,7 @@
 //! can send is read again only from nodes whose channels or peers may have changed since the last payment
 //! ([`Node::changes`]). Its cost is in `benches/README.md`.
 
-use crate::world::Nodes;
+use crate::nodes::Nodes;
 use node_core::NodeId;
 
 /// What the oracle says of a payment at its start.

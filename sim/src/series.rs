@@ -22,8 +22,8 @@
 //! every sample. A node is read again only if it took an input that may change its channels
 //! ([`Node::changes`]). This module records and formats; the world calls it.
 
+use crate::nodes::Nodes;
 use crate::results::direction_label;
-use crate::world::Nodes;
 use node_core::event::Event;
 use node_core::htlc::View;
 use node_core::{NodeId, Scid, SimTime};

@@ -6,7 +6,7 @@
 //! and with the calls the one-at-a-time loop makes, so the workload's stream is drawn alike) and
 //! the payment list's next entries in view, and posts a job for each: plan this payment, due
 //! then. Planner threads take the jobs oldest first and have the payer plan its payment,
-//! read-only, with the node locked ([`Node::plan_ahead`], [`super::Nodes`]), while the loop
+//! read-only, with the node locked ([`Node::plan_ahead`], [`Nodes`]), while the loop
 //! handles other nodes. When a payment is due, the world takes its plan if it is made, waits for
 //! it if a planner is making it, or withdraws the job and lets the payer search itself if no
 //! planner took it yet. The payer takes a plan only if it is exactly the answer it would compute
@@ -18,7 +18,7 @@
 //! Nothing else runs in parallel: deliveries, timers, retries and the commitment dance stay on
 //! the world's one loop.
 
-use super::Nodes;
+use crate::nodes::Nodes;
 use crate::scenario::PaymentListDef;
 use crate::workload::{Arrival, Workload};
 use node_core::node::PlannedPayment;

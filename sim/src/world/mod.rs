@@ -6,18 +6,15 @@
 //! the run leaves as a [`RunRecord`]. It owns no protocol logic; node-core does.
 //!
 //! The seams have rooms of their own: the script runner (`script`), the shops, workload and
-//! payment lists (`apps`), faults and crashes (`faults`), the invariant checks (`checks`), the
-//! nodes behind their locks (`nodes`) and the first route searches planned ahead on other
-//! threads (`ahead`). This file keeps the state, the loop and what nodes ask for.
+//! payment lists (`apps`), faults and crashes (`faults`), the invariant checks (`checks`) and
+//! the first route searches planned ahead on other threads (`ahead`); the nodes, behind their
+//! locks, are [`crate::nodes`]'s. This file keeps the state, the loop and what nodes ask for.
 
 mod ahead;
 mod apps;
 mod checks;
 mod faults;
-mod nodes;
 mod script;
-
-pub use nodes::Nodes;
 
 pub use checks::FundsSummary;
 pub use script::StepRecord;
@@ -26,6 +23,7 @@ use crate::chain::{MinedBlock, MockChain};
 use crate::engine::EventQueue;
 use crate::genesis::{Genesis, PlacedChannel};
 use crate::link::{LinkKind, Links};
+use crate::nodes::Nodes;
 use crate::oracle::Oracle;
 use crate::random_faults::RandomFaults;
 use crate::results::{Refusal, Results};

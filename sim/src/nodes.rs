@@ -1,5 +1,6 @@
 //! The nodes of a run, each behind its own lock. The world's loop locks a node for each input it
-//! hands it and each read it makes; a planner (`ahead`: a planner thread, or the loop itself
+//! hands it and each read it makes (so do the oracle and the time series it drives); a planner
+//! (`world::ahead`: a planner thread, or the loop itself
 //! while it waits for a plan) locks a payee while it reads its invoice terms, then the payer
 //! for as long as the plan takes, while the loop goes on with other nodes. A planner holds one
 //! node at a time and the loop never waits for a plan holding one, so no cycle can form.
