@@ -95,22 +95,10 @@ impl RequestSet {
     }
 }
 
-/// Every router with its default parameters, in the order results list them.
+/// Every router with its default parameters, in the order results list them
+/// ([`node_core::router::RouterConfig::defaults`]).
 pub fn all_routers() -> Vec<node_core::router::RouterConfig> {
-    use node_core::router::{RouterConfig, cln, eclair, ldk, lnd, mcf};
-    vec![
-        RouterConfig::Cheapest,
-        RouterConfig::ShortestHops,
-        RouterConfig::Lnd(lnd::LndParams::default()),
-        RouterConfig::Lnd(lnd::LndParams {
-            estimator: lnd::Estimator::Bimodal,
-            ..lnd::LndParams::default()
-        }),
-        RouterConfig::Ldk(ldk::LdkParams::default()),
-        RouterConfig::Cln(cln::ClnParams::default()),
-        RouterConfig::Eclair(eclair::EclairParams::default()),
-        RouterConfig::MinCostFlow(mcf::McfParams::default()),
-    ]
+    node_core::router::RouterConfig::defaults().to_vec()
 }
 
 /// Plans route request `k` of `set` for `amount_msat` with `router`.

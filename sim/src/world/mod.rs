@@ -209,7 +209,8 @@ pub struct World<'a> {
     names: Vec<String>,
     shops: Shops,
     workload: Option<Workload>,
-    /// The workload's arrivals drawn ahead, with their plans.
+    /// The workload's and the payment list's next payments, their first searches planned
+    /// ahead by planner threads.
     ahead: ahead::Ahead,
     script: Script,
     /// Something a script step may wait for happened: look at the script after this event.
@@ -322,9 +323,10 @@ impl<'a> World<'a> {
             workload,
             // Only the workload's and a payment list's payments are planned ahead.
             ahead: ahead::Ahead::new(
-                match scenario.workload.is_some() || scenario.payment_list.is_some() {
-                    true => threads,
-                    false => 1,
+                if scenario.workload.is_some() || scenario.payment_list.is_some() {
+                    threads
+                } else {
+                    1
                 },
                 &nodes,
             ),
