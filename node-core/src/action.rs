@@ -106,8 +106,10 @@ impl Outbox {
         std::mem::take(&mut self.0)
     }
 
-    /// Moves the queued actions into `out` (keeping `out`'s allocation).
+    /// Moves the queued actions into `out` (keeping `out`'s allocation, and freeing this one's:
+    /// a network of a million nodes would otherwise keep room for a few actions in each).
     pub fn drain_into(&mut self, out: &mut Vec<Action>) {
         out.append(&mut self.0);
+        self.0 = Vec::new();
     }
 }

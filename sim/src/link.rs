@@ -68,7 +68,11 @@ struct LinkState {
     extra_us: u64,
     /// The latest arrival scheduled in each direction: from the smaller id, from the larger id.
     last_arrival: [SimTime; 2],
-    stream: Stream,
+    /// Made at the first latency drawn (it is named by the link, so when it is made changes
+    /// nothing it draws): most links of a large network carry no message but `init`, which is
+    /// exchanged at time 0 without a draw, and a stream is some 300 bytes. Boxed for the same
+    /// reason.
+    stream: Option<Box<Stream>>,
 }
 
 /// All links of a run (created on first use).
@@ -87,22 +91,28 @@ impl Links {
     }
 
     fn state(&mut self, a: NodeId, b: NodeId) -> &mut LinkState {
+        self.states.entry((a.min(b), a.max(b))).or_insert(LinkState {
+            up: false,
+            epoch: 0,
+            cuts: 0,
+            extra_us: 0,
+            last_arrival: [SimTime::ZERO; 2],
+            stream: None,
+        })
+    }
+
+    /// The link's stream, labelled with both node names.
+    fn stream(&mut self, a: NodeId, b: NodeId) -> &mut Stream {
         let key = (a.min(b), a.max(b));
         let (kind, seed, names) = (self.kind, self.seed, &self.names);
-        self.states.entry(key).or_insert_with(|| {
+        let state = self.states.get_mut(&key).expect("invariant: the link's state exists");
+        state.stream.get_or_insert_with(|| {
             let (a, b) = (names[key.0.index()].as_str(), names[key.1.index()].as_str());
             let id = match kind {
                 LinkKind::Peer => StreamId::Link(a, b),
                 LinkKind::Http => StreamId::Http(a, b),
             };
-            LinkState {
-                up: false,
-                epoch: 0,
-                cuts: 0,
-                extra_us: 0,
-                last_arrival: [SimTime::ZERO; 2],
-                stream: id.stream(seed),
-            }
+            Box::new(id.stream(seed))
         })
     }
 
@@ -114,16 +124,14 @@ impl Links {
     /// A log-normal draw above [`MAX_LATENCY_MS`] is that; spikes in force add to it.
     pub fn sample_us(&mut self, a: NodeId, b: NodeId) -> u64 {
         let model = self.model(a, b);
-        let state = self.state(a, b);
-        let extra_us = state.extra_us;
-        let stream = &mut state.stream;
+        let extra_us = self.state(a, b).extra_us;
         let drawn_us = match model {
             LatencyModel::Constant { latency_ms } => latency_ms * 1000,
             LatencyModel::Uniform { min_ms, max_ms } => {
-                stream.range_inclusive(min_ms * 1000, max_ms * 1000)
+                self.stream(a, b).range_inclusive(min_ms * 1000, max_ms * 1000)
             }
             LatencyModel::LogNormal { median_ms, sigma } => {
-                stream.log_normal(median_ms * 1000, sigma).min(MAX_LATENCY_MS * 1000)
+                self.stream(a, b).log_normal(median_ms * 1000, sigma).min(MAX_LATENCY_MS * 1000)
             }
         };
         extra_us.saturating_add(drawn_us)

@@ -112,7 +112,8 @@ impl Channel {
         }
         let fee_sat = weight::fee_sat(self.format.feerate_per_kw, weight::closing_tx(2));
         let tx = self.build_closing_tx(fee_sat);
-        self.state = State::ShuttingDown { sent: true, received: true, closing_tx: Some(tx) };
+        self.state =
+            State::ShuttingDown { sent: true, received: true, closing_tx: Some(Box::new(tx)) };
         Some(ClosingSigned { channel_id: self.id, fee_sat })
     }
 
@@ -128,17 +129,17 @@ impl Channel {
             .then_some(ClosingSigned { channel_id: self.id, fee_sat: msg.fee_sat });
         let tx = match &self.state {
             // Our agreement was lost on a disconnection: agree again to the same transaction.
-            State::Closing { closing_tx } => return Ok((closing_tx.clone(), agreement)),
+            State::Closing { closing_tx } => return Ok(((**closing_tx).clone(), agreement)),
             State::ShuttingDown { .. } if self.has_htlcs() => {
                 return Err(unexpected(self.phase()));
             }
             State::ShuttingDown { closing_tx, .. } if self.we_opened => {
-                closing_tx.clone().ok_or(unexpected(self.phase()))?
+                closing_tx.as_deref().cloned().ok_or(unexpected(self.phase()))?
             }
             State::ShuttingDown { .. } => self.build_closing_tx(msg.fee_sat),
             _ => return Err(unexpected(self.phase())),
         };
-        self.state = State::Closing { closing_tx: tx.clone() };
+        self.state = State::Closing { closing_tx: Box::new(tx.clone()) };
         Ok((tx, agreement))
     }
 
@@ -165,7 +166,7 @@ impl Channel {
     /// `funding_signed`), taken out of the channel.
     pub fn unbroadcast_funding(self) -> Option<Tx> {
         match self.state {
-            State::FundingCreated { funding_tx } => Some(funding_tx),
+            State::FundingCreated { funding_tx } => Some(*funding_tx),
             _ => None,
         }
     }

@@ -301,7 +301,8 @@ pub(crate) struct Channel {
 }
 
 /// The phase of a channel's life with what that phase alone needs to know (its public face is
-/// [`ChannelPhase`]).
+/// [`ChannelPhase`]). Transactions are boxed: nearly every channel of a run is `Normal`, and the
+/// state's size is every channel's.
 #[derive(Clone, Debug)]
 enum State {
     /// Opener: `open_channel` sent.
@@ -309,7 +310,7 @@ enum State {
     /// Acceptor: `accept_channel` sent.
     AcceptSent,
     /// Opener: `funding_created` sent; the funding transaction waits for `funding_signed`.
-    FundingCreated { funding_tx: Tx },
+    FundingCreated { funding_tx: Box<Tx> },
     /// The funding is signed; waiting for `minimum_depth` and both `channel_ready`.
     AwaitingReady {
         ready_sent: bool,
@@ -320,9 +321,9 @@ enum State {
     /// Open for HTLCs (both `channel_ready` exchanged).
     Normal,
     /// `shutdown` sent or received (or both); the opener's proposed closing transaction.
-    ShuttingDown { sent: bool, received: bool, closing_tx: Option<Tx> },
+    ShuttingDown { sent: bool, received: bool, closing_tx: Option<Box<Tx>> },
     /// The closing transaction is agreed and broadcast.
-    Closing { closing_tx: Tx },
+    Closing { closing_tx: Box<Tx> },
     /// Our commitment is broadcast.
     ForceClosing,
     /// The funding output is spent, or the channel failed before it was funded.

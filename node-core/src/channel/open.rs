@@ -227,7 +227,7 @@ impl Channel {
         };
         self.funding = Some(tx.outpoint(vout));
         self.id = ChannelId::from_funding(&tx.txid, vout);
-        self.state = State::FundingCreated { funding_tx: tx };
+        self.state = State::FundingCreated { funding_tx: Box::new(tx) };
         msg
     }
 
@@ -267,7 +267,7 @@ impl Channel {
             signed_at_height: None,
         };
         match std::mem::replace(&mut self.state, awaiting) {
-            State::FundingCreated { funding_tx } => Ok(funding_tx),
+            State::FundingCreated { funding_tx } => Ok(*funding_tx),
             _ => unreachable!("checked the phase above"),
         }
     }

@@ -1,23 +1,25 @@
 //! The node's channels: by channel id (temporary until the funding is known), indexed by peer and
 //! by short channel id once confirmed, with the set touched by the current input that may have
 //! something to sign. The channels themselves are [`crate::channel`]'s; this only keeps them.
+//! Its indexes are sorted vectors while small and B-trees once large: a network's memory is
+//! mostly its nodes' few channels.
 
+use super::index::Index;
 use crate::channel::Channel;
 use crate::ids::{ChannelId, NodeId, Scid};
-use std::collections::{BTreeMap, BTreeSet};
 
 /// Every channel of a node.
 #[derive(Debug, Default)]
 pub(super) struct Channels {
-    /// Boxed: a B-tree leaf holds eleven entries, and most nodes have a channel or two.
-    by_id: BTreeMap<ChannelId, Box<Channel>>,
+    /// Boxed: an entry moves when another is inserted before it.
+    by_id: Index<ChannelId, Box<Channel>>,
     /// The channels with each peer (a hub's peers each look up their own, not all of them).
-    by_peer: BTreeMap<NodeId, BTreeSet<ChannelId>>,
-    by_scid: BTreeMap<Scid, ChannelId>,
+    by_peer: Index<(NodeId, ChannelId), ()>,
+    by_scid: Index<Scid, ChannelId>,
     /// Channels touched by the current input, to sign and move forward before it returns.
-    dirty: BTreeSet<ChannelId>,
+    dirty: Index<ChannelId, ()>,
     /// Channels with new updates of ours waiting for the next commitment tick.
-    batched: BTreeSet<ChannelId>,
+    batched: Index<ChannelId, ()>,
 }
 
 impl Channels {
@@ -38,22 +40,23 @@ impl Channels {
 
     /// Whether channel `id` exists.
     pub(super) fn contains(&self, id: ChannelId) -> bool {
-        self.by_id.contains_key(&id)
+        self.by_id.get(&id).is_some()
     }
 
     /// Every channel, by id.
     pub(super) fn iter(&self) -> impl Iterator<Item = &Channel> {
-        self.by_id.values().map(|c| &**c)
+        self.by_id.iter().map(|(_, c)| &**c)
     }
 
     /// The ids of every channel.
     pub(super) fn ids(&self) -> Vec<ChannelId> {
-        self.by_id.keys().copied().collect()
+        self.by_id.iter().map(|(id, _)| *id).collect()
     }
 
     /// The channels with `peer`, by id.
     pub(super) fn of_peer(&self, peer: NodeId) -> impl Iterator<Item = &Channel> {
-        self.by_peer.get(&peer).into_iter().flatten().map(|id| &*self.by_id[id])
+        let ids = self.by_peer.range((peer, ChannelId(0)), (peer, ChannelId(u64::MAX)));
+        ids.filter_map(|((_, id), ())| self.get(*id))
     }
 
     /// Adds `channel` under its id (and its short id, if confirmed).
@@ -61,7 +64,7 @@ impl Channels {
         if let Some(scid) = channel.scid() {
             self.by_scid.insert(scid, channel.id());
         }
-        self.by_peer.entry(channel.peer()).or_default().insert(channel.id());
+        self.by_peer.insert((channel.peer(), channel.id()), ());
         self.by_id.insert(channel.id(), Box::new(channel));
     }
 
@@ -71,12 +74,7 @@ impl Channels {
         if let Some(scid) = channel.scid() {
             self.by_scid.remove(&scid);
         }
-        if let Some(ids) = self.by_peer.get_mut(&channel.peer()) {
-            ids.remove(&id);
-            if ids.is_empty() {
-                self.by_peer.remove(&channel.peer());
-            }
-        }
+        self.by_peer.remove(&(channel.peer(), id));
         Some(channel)
     }
 
@@ -92,18 +90,18 @@ impl Channels {
 
     /// Channel `id` may have something to sign.
     pub(super) fn mark_dirty(&mut self, id: ChannelId) {
-        self.dirty.insert(id);
+        self.dirty.insert(id, ());
     }
 
     /// The next channel that may have something to sign.
     pub(super) fn pop_dirty(&mut self) -> Option<ChannelId> {
-        self.dirty.pop_first()
+        self.dirty.pop_first().map(|(id, ())| id)
     }
 
     /// Channel `id` has a new update of ours to sign, which a node that batches its commitments
     /// signs at its next commitment tick (else at once, as [`Channels::mark_dirty`]).
     pub(super) fn mark_batched(&mut self, id: ChannelId) {
-        self.batched.insert(id);
+        self.batched.insert(id, ());
     }
 
     /// Whether updates wait for the next commitment tick.
@@ -113,6 +111,8 @@ impl Channels {
 
     /// The batched channels become dirty: signed at the next flush.
     pub(super) fn release_batched(&mut self) {
-        self.dirty.append(&mut self.batched);
+        while let Some((id, ())) = self.batched.pop_first() {
+            self.dirty.insert(id, ());
+        }
     }
 }

@@ -95,9 +95,9 @@ impl Node {
         if available_sat < needed_sat {
             return Err(WalletError::InsufficientFunds { needed_sat, available_sat }.into());
         }
-        let temporary_id = ChannelId(self.rng.next_u64());
+        let temporary_id = ChannelId(self.rng.get().next_u64());
         // Anchors only if the peer's `init` offered them too.
-        let mut config = self.config;
+        let mut config = *self.config;
         config.channel.anchors &= self.peers.supports_anchors(peer);
         let (channel, open) = Channel::new_outbound(
             temporary_id,

@@ -21,6 +21,7 @@ mod blocks;
 mod channels;
 mod commands;
 mod htlcs;
+mod index;
 mod messages;
 mod pay;
 mod peers;
@@ -55,8 +56,9 @@ use std::sync::Arc;
 /// One Lightning node.
 pub struct Node {
     id: NodeId,
-    config: NodeConfig,
-    rng: ChaCha20Rng,
+    /// Shared by the nodes the driver gives the same settings (a network holds few presets).
+    config: Arc<NodeConfig>,
+    rng: LazyRng,
     now: SimTime,
     height: u32,
     peers: Peers,
@@ -84,15 +86,41 @@ pub struct Node {
     inputs: u64,
 }
 
+/// The node's random stream, made at its first draw: most nodes of a large network never draw
+/// (they neither pay, nor are paid, nor hold forwards), and a stream is some 300 bytes. When it
+/// is made changes nothing it draws.
+#[derive(Clone, Debug)]
+enum LazyRng {
+    Seed([u8; 32]),
+    Made(Box<ChaCha20Rng>),
+}
+
+impl LazyRng {
+    fn get(&mut self) -> &mut ChaCha20Rng {
+        if let LazyRng::Seed(seed) = *self {
+            *self = LazyRng::Made(Box::new(ChaCha20Rng::from_seed(seed)));
+        }
+        match self {
+            LazyRng::Made(rng) => rng,
+            LazyRng::Seed(_) => unreachable!("made just above"),
+        }
+    }
+}
+
 impl Node {
     /// A node with no peers, channels or funds. `seed` seeds its random stream (preimages,
     /// payment secrets, temporary channel ids); `graph` is the network every node knows at the
     /// start.
-    pub fn new(id: NodeId, config: NodeConfig, seed: [u8; 32], graph: Arc<BaseGraph>) -> Node {
+    pub fn new(
+        id: NodeId,
+        config: impl Into<Arc<NodeConfig>>,
+        seed: [u8; 32],
+        graph: Arc<BaseGraph>,
+    ) -> Node {
         Node {
             id,
-            config,
-            rng: ChaCha20Rng::from_seed(seed),
+            config: config.into(),
+            rng: LazyRng::Seed(seed),
             now: SimTime::ZERO,
             height: 0,
             peers: Peers::default(),
@@ -210,7 +238,7 @@ impl Node {
 
     fn random_bytes(&mut self) -> [u8; 32] {
         let mut bytes = [0u8; 32];
-        self.rng.fill_bytes(&mut bytes);
+        self.rng.get().fill_bytes(&mut bytes);
         bytes
     }
 
@@ -414,7 +442,7 @@ impl Node {
             return;
         }
         if self.held_incoming.is_empty() {
-            let wait_ms = min_ms + self.rng.next_u64() % (max_ms.saturating_sub(min_ms) + 1);
+            let wait_ms = min_ms + self.rng.get().next_u64() % (max_ms.saturating_sub(min_ms) + 1);
             self.out.set_timer(self.now.plus_micros(wait_ms * 1000), Timer::ProcessForwards);
         }
         self.held_incoming.push((channel_id, htlc_id));

@@ -3,8 +3,8 @@
 //! and whether we announced our public channels with it disabled while it was away. State only;
 //! the node decides when to connect and what to announce.
 
+use super::index::Index;
 use crate::ids::{NodeId, SimTime};
-use std::collections::BTreeMap;
 
 /// First reconnection delay, seconds; doubled after each failure up to [`RECONNECT_MAX_S`].
 pub const RECONNECT_FIRST_S: u64 = 1;
@@ -27,7 +27,7 @@ struct Peer {
 
 /// Every peer the node has known, by id.
 #[derive(Debug, Default)]
-pub(super) struct Peers(BTreeMap<NodeId, Peer>);
+pub(super) struct Peers(Index<NodeId, Peer>);
 
 impl Peers {
     /// Whether `peer` is connected.
@@ -52,19 +52,19 @@ impl Peers {
 
     /// Every peer known, by id.
     pub(super) fn all(&self) -> Vec<NodeId> {
-        self.0.keys().copied().collect()
+        self.0.iter().map(|(id, _)| *id).collect()
     }
 
     /// A connection to `peer` is up; `init` is not exchanged yet.
     pub(super) fn connect(&mut self, peer: NodeId) {
-        let p = self.0.entry(peer).or_default();
+        let p = self.0.entry_or_default(peer);
         p.connected = true;
         p.ready = false;
     }
 
     /// `peer`'s `init` arrived: ready, and reconnection attempts start over.
     pub(super) fn init_received(&mut self, peer: NodeId, anchors: bool, now: SimTime) {
-        let p = self.0.entry(peer).or_default();
+        let p = self.0.entry_or_default(peer);
         p.ready = true;
         p.backoff_s = 0;
         p.anchors = anchors;
@@ -95,7 +95,7 @@ impl Peers {
 
     /// The delay before the next reconnection to `peer`, seconds; the one after doubles.
     pub(super) fn next_backoff_s(&mut self, peer: NodeId) -> u64 {
-        let p = self.0.entry(peer).or_default();
+        let p = self.0.entry_or_default(peer);
         let delay_s = p.backoff_s.max(RECONNECT_FIRST_S);
         p.backoff_s = (delay_s * 2).min(RECONNECT_MAX_S);
         delay_s
@@ -103,7 +103,7 @@ impl Peers {
 
     /// Reconnection attempts to `peer` start over.
     pub(super) fn reset_backoff(&mut self, peer: NodeId) {
-        self.0.entry(peer).or_default().backoff_s = 0;
+        self.0.entry_or_default(peer).backoff_s = 0;
     }
 
     /// Whether our public channels with `peer` are announced disabled because it is away.
@@ -113,7 +113,7 @@ impl Peers {
 
     /// Marks `peer` away (or back); false if it already was.
     pub(super) fn set_away(&mut self, peer: NodeId, away: bool) -> bool {
-        let p = self.0.entry(peer).or_default();
+        let p = self.0.entry_or_default(peer);
         let changed = p.disabled_while_away != away;
         p.disabled_while_away = away;
         changed

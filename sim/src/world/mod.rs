@@ -36,6 +36,7 @@ use crate::workload::Workload;
 use checks::Resolutions;
 use node_core::chain::ConfirmedTx;
 use node_core::channel::ChannelPhase;
+use node_core::config::NodeConfig;
 use node_core::event::Event;
 use node_core::msg::Message;
 use node_core::node::{Action, Command, CommandError, CommandOutput, PlannedPayment, Timer};
@@ -44,6 +45,7 @@ use node_core::router::RouterConfig;
 use node_core::{ChannelId, Implementation, Node, NodeId, Scid, SimTime};
 use script::Script;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::sync::Arc;
 
 /// How often a run reports its progress, in events.
 pub const PROGRESS_EVENTS: u64 = 1 << 14;
@@ -269,14 +271,26 @@ impl<'a> World<'a> {
         let seed = scenario.seed;
         let genesis = Genesis::build(scenario);
         let names: Vec<String> = scenario.nodes.iter().map(|n| n.name.clone()).collect();
+        // Nodes with the same settings share one copy: a network holds a few presets.
+        let mut presets: Vec<Arc<NodeConfig>> = Vec::new();
         let mut nodes: Vec<Node> = scenario
             .nodes
             .iter()
             .enumerate()
             .map(|(i, def)| {
+                let config = match presets.iter().find(|c| ***c == def.config) {
+                    Some(config) => config.clone(),
+                    None => {
+                        let config = Arc::new(def.config);
+                        if presets.len() < 16 {
+                            presets.push(config.clone());
+                        }
+                        config
+                    }
+                };
                 let node_seed = StreamId::Node(&def.name).seed(seed);
                 let mut node =
-                    Node::new(NodeId(i as u32), def.config, node_seed, genesis.graph.clone());
+                    Node::new(NodeId(i as u32), config, node_seed, genesis.graph.clone());
                 if scenario.views.unknown_ppm > 0 {
                     let view_seed = StreamId::View(&def.name).seed(seed);
                     let view_seed = u64::from_le_bytes(view_seed[..8].try_into().expect("8"));
