@@ -177,6 +177,10 @@ pub struct Tx {
     pub outputs: Vec<TxOut>,
     /// Distinguishes otherwise identical coinbase transactions.
     pub nonce: u64,
+    /// The outputs paying a wallet, as (owner, output index), sorted: a wallet finds its own
+    /// without a pass over every output (a transaction of the start funds a thousand channels,
+    /// and a thousand nodes look at it).
+    wallet_outputs: Vec<(NodeId, u32)>,
 }
 
 impl Tx {
@@ -230,7 +234,20 @@ impl Tx {
                 }
             }
         }
-        Tx { txid: Txid(sha256(&bytes)), kind, inputs, outputs, nonce }
+        let mut wallet_outputs: Vec<(NodeId, u32)> = (outputs.iter().enumerate())
+            .filter_map(|(vout, o)| match o.script {
+                Script::Wallet { owner } => Some((owner, vout as u32)),
+                _ => None,
+            })
+            .collect();
+        wallet_outputs.sort_unstable();
+        Tx { txid: Txid(sha256(&bytes)), kind, inputs, outputs, nonce, wallet_outputs }
+    }
+
+    /// The indexes of the outputs paying `owner`'s wallet, in order.
+    pub fn outputs_to_wallet(&self, owner: NodeId) -> impl Iterator<Item = u32> + '_ {
+        let start = self.wallet_outputs.partition_point(|(o, _)| *o < owner);
+        self.wallet_outputs[start..].iter().take_while(move |(o, _)| *o == owner).map(|(_, v)| *v)
     }
 
     /// The sum of the outputs, in satoshis.
@@ -320,6 +337,22 @@ pub mod weight {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_wallet_finds_exactly_its_outputs() {
+        let wallet =
+            |owner| TxOut { amount_sat: 5, script: Script::Wallet { owner: NodeId(owner) } };
+        let funding = TxOut {
+            amount_sat: 9,
+            script: Script::Funding { node_1: NodeId(1), node_2: NodeId(2) },
+        };
+        let outputs = vec![wallet(2), funding, wallet(1), wallet(2), wallet(3), funding, wallet(2)];
+        let tx = Tx::new(TxKind::Coinbase, vec![], outputs, 0);
+        assert_eq!(tx.outputs_to_wallet(NodeId(2)).collect::<Vec<_>>(), [0, 3, 6]);
+        assert_eq!(tx.outputs_to_wallet(NodeId(1)).collect::<Vec<_>>(), [2]);
+        assert_eq!(tx.outputs_to_wallet(NodeId(0)).count(), 0, "a funding output is no wallet's");
+        assert_eq!(tx.outputs_to_wallet(NodeId(4)).count(), 0);
+    }
 
     #[test]
     fn txid_depends_on_content_only() {

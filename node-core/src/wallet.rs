@@ -53,10 +53,8 @@ impl Wallet {
             self.utxos.remove(&input.prevout);
             self.reserved.remove(&input.prevout);
         }
-        for (vout, output) in tx.outputs.iter().enumerate() {
-            if output.script == (Script::Wallet { owner: self.owner }) {
-                self.utxos.insert(tx.outpoint(vout as u32), output.amount_sat);
-            }
+        for vout in tx.outputs_to_wallet(self.owner) {
+            self.utxos.insert(tx.outpoint(vout), tx.outputs[vout as usize].amount_sat);
         }
     }
 

@@ -270,8 +270,8 @@ pub(crate) struct Channel {
     /// Our forwarding policy over this channel.
     local_policy: ChannelPolicy,
     /// The policy before the last change, and when it changed (forwards paying it may be
-    /// accepted for a while: BOLT 7).
-    previous_policy: Option<(ChannelPolicy, SimTime)>,
+    /// accepted for a while: BOLT 7). Boxed: policies rarely change.
+    previous_policy: Option<Box<(ChannelPolicy, SimTime)>>,
     /// The peer's forwarding policy toward us, once it sent a channel_update.
     remote_policy: Option<ChannelPolicy>,
     /// The last channel_update we made for our direction (at the start: the one the network
@@ -283,6 +283,18 @@ pub(crate) struct Channel {
     /// A state change debited a side below zero: the peer signed or sent something its balance
     /// does not cover. Checked after every message from the peer.
     overdrawn: bool,
+    /// What we may have to send again on reconnection; made at our first update.
+    resend: Option<Box<Resend>>,
+    /// The peer is connected and both sides re-established the channel: updates may flow.
+    live: bool,
+    /// The most this channel may hold in dust HTLCs (our node's setting).
+    max_dust_exposure: DustExposure,
+}
+
+/// What a channel may have to send again after a reconnection (BOLT 2). Boxed in the channel
+/// and made at its first update: most channels of a large network never carry one.
+#[derive(Clone, Debug, Default)]
+struct Resend {
     /// Updates sent since our last `commitment_signed`, for nothing (they are forgotten on
     /// disconnection) but their order.
     uncommitted: Vec<Message>,
@@ -294,11 +306,16 @@ pub(crate) struct Channel {
     /// Send order of our last commitment and last revocation, to retransmit them in that order.
     commitment_seq: u64,
     revocation_seq: u64,
-    /// The peer is connected and both sides re-established the channel: updates may flow.
-    live: bool,
-    /// The most this channel may hold in dust HTLCs (our node's setting).
-    max_dust_exposure: DustExposure,
 }
+
+/// A channel's [`Resend`] before its first update.
+static NOTHING_TO_RESEND: Resend = Resend {
+    uncommitted: Vec::new(),
+    last_commitment: Vec::new(),
+    last_revocation: None,
+    commitment_seq: 0,
+    revocation_seq: 0,
+};
 
 /// The phase of a channel's life with what that phase alone needs to know (its public face is
 /// [`ChannelPhase`]). Transactions are boxed: nearly every channel of a run is `Normal`, and the
@@ -365,6 +382,16 @@ enum Announcement {
 }
 
 impl Channel {
+    /// What we may have to send again on reconnection.
+    fn resend(&self) -> &Resend {
+        self.resend.as_deref().unwrap_or(&NOTHING_TO_RESEND)
+    }
+
+    /// What we may have to send again on reconnection, to change.
+    fn resend_mut(&mut self) -> &mut Resend {
+        self.resend.get_or_insert_with(Box::default)
+    }
+
     fn blank(
         id: ChannelId,
         me: NodeId,
@@ -411,11 +438,7 @@ impl Channel {
             last_update: None,
             disabled: false,
             overdrawn: false,
-            uncommitted: Vec::new(),
-            last_commitment: Vec::new(),
-            last_revocation: None,
-            commitment_seq: 0,
-            revocation_seq: 0,
+            resend: None,
             live: true,
             max_dust_exposure: config.channel.max_dust_exposure,
         }
@@ -576,7 +599,7 @@ impl Channel {
     pub fn change_policy(&mut self, change: &PolicyChange, now: SimTime) {
         let policy = change.apply(self.local_policy);
         if policy != self.local_policy {
-            self.previous_policy = Some((self.local_policy, now));
+            self.previous_policy = Some(Box::new((self.local_policy, now)));
         }
         self.local_policy = policy;
         self.disabled = change.disabled.unwrap_or(self.disabled);
@@ -585,7 +608,7 @@ impl Channel {
     /// The policy before the last change, if it changed less than `grace_us` before `now`.
     pub fn previous_policy(&self, now: SimTime, grace_us: u64) -> Option<&ChannelPolicy> {
         self.previous_policy
-            .as_ref()
+            .as_deref()
             .filter(|(_, at)| now.micros_since(*at) < grace_us)
             .map(|(policy, _)| policy)
     }

@@ -15,7 +15,9 @@ impl Channel {
     /// go back to committed (ours are sent again once the channel is re-established).
     pub fn disconnected(&mut self) -> Vec<Htlc> {
         self.live = false;
-        self.uncommitted.clear();
+        if let Some(resend) = &mut self.resend {
+            resend.uncommitted.clear();
+        }
         let mut dropped = Vec::new();
         for offered in [true, false] {
             let map = if offered { &self.offered } else { &self.received };
@@ -115,7 +117,7 @@ impl Channel {
         };
         let resend_commitment = if msg.next_commitment_number == self.remote_commitment_number
             && self.awaiting_revocation
-            && !self.last_commitment.is_empty()
+            && !self.resend().last_commitment.is_empty()
         {
             true
         } else if msg.next_commitment_number == self.remote_commitment_number + 1 {
@@ -128,13 +130,15 @@ impl Channel {
         {
             out.push(Message::ChannelReady(ChannelReady { channel_id: self.id }));
         }
-        let revocation = match (resend_revocation, self.last_revocation) {
+        let resend = self.resend();
+        let revocation = match (resend_revocation, resend.last_revocation) {
             (false, _) => None,
             (true, Some(revoke)) => Some(Message::RevokeAndAck(revoke)),
             (true, None) => return Err(out_of_sync),
         };
-        let commitment = if resend_commitment { self.last_commitment.clone() } else { Vec::new() };
-        if self.revocation_seq < self.commitment_seq {
+        let commitment =
+            if resend_commitment { resend.last_commitment.clone() } else { Vec::new() };
+        if resend.revocation_seq < resend.commitment_seq {
             out.extend(revocation);
             out.extend(commitment);
         } else {

@@ -151,7 +151,7 @@ impl Channel {
             cltv_expiry,
             onion,
         };
-        self.uncommitted.push(Message::UpdateAddHtlc(msg.clone()));
+        self.resend_mut().uncommitted.push(Message::UpdateAddHtlc(msg.clone()));
         Ok(msg)
     }
 
@@ -272,7 +272,7 @@ impl Channel {
             }
         };
         self.set_state(false, id, HtlcState::RemovePending);
-        self.uncommitted.push(msg.clone());
+        self.resend_mut().uncommitted.push(msg.clone());
         Some(msg)
     }
 
@@ -386,9 +386,10 @@ impl Channel {
             counterparty_msat: remote.ours_msat,
             htlc_count: self.htlcs_in(View::Remote) as u32,
         };
-        self.last_commitment = std::mem::take(&mut self.uncommitted);
-        self.last_commitment.push(Message::CommitmentSigned(msg));
-        self.commitment_seq = self.commitment_seq.max(self.revocation_seq) + 1;
+        let resend = self.resend_mut();
+        resend.last_commitment = std::mem::take(&mut resend.uncommitted);
+        resend.last_commitment.push(Message::CommitmentSigned(msg));
+        resend.commitment_seq = resend.commitment_seq.max(resend.revocation_seq) + 1;
         Some(msg)
     }
 
@@ -426,8 +427,9 @@ impl Channel {
             channel_id: self.id,
             revoked_commitment_number: self.local_commitment_number - 1,
         };
-        self.last_revocation = Some(revoke);
-        self.revocation_seq = self.commitment_seq.max(self.revocation_seq) + 1;
+        let resend = self.resend_mut();
+        resend.last_revocation = Some(revoke);
+        resend.revocation_seq = resend.commitment_seq.max(resend.revocation_seq) + 1;
         Ok(revoke)
     }
 
@@ -442,7 +444,9 @@ impl Channel {
             return Err(ChannelError::UnexpectedRevocation);
         }
         self.awaiting_revocation = false;
-        self.last_commitment.clear();
+        if let Some(resend) = &mut self.resend {
+            resend.last_commitment.clear();
+        }
         let mut outcome = RevocationOutcome::default();
         for (offered, id, state, removed) in self.advance_all(HtlcState::after_receiving_revocation)
         {

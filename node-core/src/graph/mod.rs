@@ -148,6 +148,8 @@ impl BaseGraph {
     /// A graph of `node_count` nodes (ids `0..node_count`) and `channels`.
     pub fn new(node_count: u32, mut channels: Vec<ChannelInfo>) -> BaseGraph {
         channels.sort_by_key(|c| c.scid);
+        // Kept for the whole run by every node's view: no room to spare.
+        channels.shrink_to_fit();
         let mut degree = vec![0u32; node_count as usize + 1];
         for channel in &channels {
             assert!(

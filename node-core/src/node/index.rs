@@ -65,10 +65,26 @@ impl<K: Ord + Copy, V> Index<K, V> {
     where
         V: Default,
     {
-        if self.get(&key).is_none() {
-            self.insert(key, V::default());
+        let mut found = match self {
+            Index::Few(v) => Some((v.binary_search_by(|(k, _)| k.cmp(&key)), v.len())),
+            Index::Many(_) => None,
+        };
+        if let (Index::Few(v), Some((Err(_), FEW))) = (&mut *self, found) {
+            *self = Index::Many(std::mem::take(v).into_iter().collect());
+            found = None;
         }
-        self.get_mut(&key).expect("invariant: inserted just above")
+        match (self, found) {
+            (Index::Few(v), Some((Ok(i), _))) => &mut v[i].1,
+            (Index::Few(v), Some((Err(i), _))) => {
+                if v.len() == v.capacity() && v.len() < 4 {
+                    v.reserve_exact(1);
+                }
+                v.insert(i, (key, V::default()));
+                &mut v[i].1
+            }
+            (Index::Many(m), _) => m.entry(key).or_default(),
+            (Index::Few(_), None) => unreachable!("a vector is always searched"),
+        }
     }
 
     pub(super) fn remove(&mut self, key: &K) -> Option<V> {

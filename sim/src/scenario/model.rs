@@ -59,8 +59,9 @@ pub struct ImportedNetwork {
 pub struct NodeDef {
     /// Its name.
     pub name: String,
-    /// Its settings.
-    pub config: NodeConfig,
+    /// Its settings, shared by the nodes given the same (a generated or imported network's
+    /// nodes all are: a million copies would take 330 MB).
+    pub config: Arc<NodeConfig>,
     /// On-chain funds at the start, sat.
     pub wallet_sat: u64,
 }

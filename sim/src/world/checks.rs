@@ -22,6 +22,7 @@ use node_core::onchain::{GRACE_BLOCKS, MIN_CLAIM_SAT};
 use node_core::snapshot::NodeSnapshot;
 use node_core::{NodeId, Scid};
 use serde::Serialize;
+use std::borrow::Borrow;
 use std::collections::BTreeMap;
 
 /// Where the money is at the end, and whether it all adds up.
@@ -52,14 +53,17 @@ pub struct FundsSummary {
 /// Checks that no money appeared or vanished (see the module's documentation). `online[i]`
 /// says whether node `i` runs: a node that is down has not seen the latest blocks, so its wallet
 /// is not compared.
-pub fn funds(
+///
+/// `nodes` are every node's snapshot in id order, taken one at a time: a network of a million
+/// nodes would hold gigabytes of snapshots at once.
+pub fn funds<N: Borrow<NodeSnapshot>>(
     chain: &MockChain,
-    nodes: &[NodeSnapshot],
+    nodes: impl IntoIterator<Item = N>,
     online: &[bool],
     name: &dyn Fn(NodeId) -> String,
 ) -> FundsSummary {
     let mut violations = Vec::new();
-    let mut wallets_chain_sat = vec![0u64; nodes.len()];
+    let mut wallets_chain_sat = vec![0u64; online.len()];
     let (mut wallets_sat, mut channels_sat, mut in_transit_sat) = (0u64, 0u64, 0u64);
     let mut onchain_sat = 0u64;
     let mut funding_value: BTreeMap<OutPoint, u64> = BTreeMap::new();
@@ -88,7 +92,12 @@ pub fn funds(
             "chain: wallets {wallets_sat} + channels {channels_sat} + claims {onchain_sat} + fees {miner_fees_sat} != created {created} sat"
         ));
     }
-    for ((node, &on_chain), &online) in nodes.iter().zip(&wallets_chain_sat).zip(online) {
+    // Channel violations follow every wallet violation, as nodes come one at a time.
+    let mut channel_violations = Vec::new();
+    let mut channel_balances_msat = 0u64;
+    let mut htlcs_msat = 0u64;
+    for ((node, &on_chain), &online) in nodes.into_iter().zip(&wallets_chain_sat).zip(online) {
+        let node = node.borrow();
         let known = node.wallet_sat + node.wallet_reserved_sat;
         if online && known != on_chain {
             violations.push(format!(
@@ -96,21 +105,17 @@ pub fn funds(
                 name(node.id),
             ));
         }
-    }
-    let mut channel_balances_msat = 0u64;
-    let mut htlcs_msat = 0u64;
-    for node in nodes {
         for c in &node.channels {
             let Some(funding) = c.funding else { continue };
             let Some(&value_sat) = funding_value.get(&funding) else { continue };
             if c.funding_sat != value_sat {
-                violations.push(format!(
+                channel_violations.push(format!(
                     "channel {}: funding {} sat, output {value_sat} sat",
                     c.id, c.funding_sat
                 ));
             }
             if let Some((view, sum)) = c.unbalanced_view() {
-                violations.push(format!(
+                channel_violations.push(format!(
                     "channel {} at {}: {view:?} view sums to {sum} msat, not {} sat",
                     c.id, node.id, c.funding_sat
                 ));
@@ -119,6 +124,7 @@ pub fn funds(
             htlcs_msat += c.view(View::Local).offered_msat;
         }
     }
+    violations.append(&mut channel_violations);
     FundsSummary {
         created_sat: created,
         wallets_sat,
@@ -214,7 +220,8 @@ impl World<'_> {
 
     /// The funds check now.
     pub(super) fn check_funds(&self) -> FundsSummary {
-        funds(&self.chain, &self.snapshots(), &self.online(), &self.node_name())
+        let snapshots = self.nodes.iter().map(|n| n.snapshot());
+        funds(&self.chain, snapshots, &self.online(), &self.node_name())
     }
 
     /// Every invariant that must hold after each event; returns what is broken.

@@ -16,7 +16,7 @@ impl World<'_> {
     /// Draws the next random fault, if any, and schedules it.
     pub(super) fn schedule_random_fault(&mut self) {
         if let Some((at, fault)) = self.random_faults.as_mut().and_then(Iterator::next) {
-            self.schedule(at, SimEvent::RandomFault { fault });
+            self.schedule(at, SimEvent::RandomFault { fault: Box::new(fault) });
         }
     }
 

@@ -36,7 +36,6 @@ use crate::workload::Workload;
 use checks::Resolutions;
 use node_core::chain::ConfirmedTx;
 use node_core::channel::ChannelPhase;
-use node_core::config::NodeConfig;
 use node_core::event::Event;
 use node_core::msg::Message;
 use node_core::node::{Action, Command, CommandError, CommandOutput, PlannedPayment, Timer};
@@ -45,7 +44,6 @@ use node_core::router::RouterConfig;
 use node_core::{ChannelId, Implementation, Node, NodeId, Scid, SimTime};
 use script::Script;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
-use std::sync::Arc;
 
 /// How often a run reports its progress, in events.
 pub const PROGRESS_EVENTS: u64 = 1 << 14;
@@ -53,8 +51,10 @@ pub const PROGRESS_EVENTS: u64 = 1 << 14;
 /// Something scheduled.
 #[derive(Debug)]
 enum SimEvent {
-    /// A message arrives, if its connection (of that epoch) is still up.
-    Deliver { from: NodeId, to: NodeId, msg: Message, epoch: u64 },
+    /// A message arrives, if its connection (of that epoch) is still up. Boxed: a network of a
+    /// million nodes starts with millions of events queued, and the message would set the size
+    /// of every one.
+    Deliver { from: NodeId, to: NodeId, msg: Box<Message>, epoch: u64 },
     /// A connection attempt from `from` completes, or fails if a partition or a crash is in the
     /// way.
     Connect { from: NodeId, to: NodeId },
@@ -75,8 +75,8 @@ enum SimEvent {
     ListPayment { index: usize },
     /// The scenario's fault `index` starts.
     FaultStart { index: usize },
-    /// A fault drawn from the seed starts (and the next one is drawn).
-    RandomFault { fault: Fault },
+    /// A fault drawn from the seed starts (and the next one is drawn). Boxed: rare.
+    RandomFault { fault: Box<Fault> },
     /// Fault `index` ends.
     FaultEnd { index: usize },
     /// The time series are sampled (like blocks, this keeps no run alive).
@@ -271,23 +271,12 @@ impl<'a> World<'a> {
         let seed = scenario.seed;
         let genesis = Genesis::build(scenario);
         let names: Vec<String> = scenario.nodes.iter().map(|n| n.name.clone()).collect();
-        // Nodes with the same settings share one copy: a network holds a few presets.
-        let mut presets: Vec<Arc<NodeConfig>> = Vec::new();
         let mut nodes: Vec<Node> = scenario
             .nodes
             .iter()
             .enumerate()
             .map(|(i, def)| {
-                let config = match presets.iter().find(|c| ***c == def.config) {
-                    Some(config) => config.clone(),
-                    None => {
-                        let config = Arc::new(def.config);
-                        if presets.len() < 16 {
-                            presets.push(config.clone());
-                        }
-                        config
-                    }
-                };
+                let config = def.config.clone();
                 let node_seed = StreamId::Node(&def.name).seed(seed);
                 let mut node =
                     Node::new(NodeId(i as u32), config, node_seed, genesis.graph.clone());
@@ -353,7 +342,10 @@ impl<'a> World<'a> {
             blocks_mined: 0,
             block_interval_us: scenario.chain.block_interval_s * 1_000_000,
             actions: Vec::new(),
-            instant: Some(VecDeque::new()),
+            // Room for the start's messages at their most: two inits a connection, then two
+            // channel_reestablish a channel (connections are at most channels; it grows if a
+            // node sends more); a queue that doubled its way there could hold twice as much.
+            instant: Some(VecDeque::with_capacity(2 * genesis.channels.len() + 64)),
             history: Vec::new(),
             random_faults,
             start_channels: Vec::new(),
@@ -402,7 +394,7 @@ impl<'a> World<'a> {
         }
         while let Some((from, to, msg)) = world.instant.as_mut().and_then(|q| q.pop_front()) {
             let epoch = world.links.epoch(from, to);
-            world.handle(SimEvent::Deliver { from, to, msg, epoch });
+            world.handle(SimEvent::Deliver { from, to, msg: Box::new(msg), epoch });
         }
         world.instant = None;
         world.queue.push(SimTime(world.block_interval_us), SimEvent::Block);
@@ -552,7 +544,7 @@ impl<'a> World<'a> {
                     return;
                 }
                 self.trace.message(self.now, u64::from(from.0), u64::from(to.0), &msg);
-                self.nodes.get(to).handle_message(self.now, from, msg);
+                self.nodes.get(to).handle_message(self.now, from, *msg);
                 self.collect(to);
             }
             SimEvent::Connect { from, to } => self.connection_attempted(from, to),
@@ -570,7 +562,7 @@ impl<'a> World<'a> {
                 let fault = self.faults[index].clone();
                 self.start_fault(index, fault);
             }
-            SimEvent::RandomFault { fault } => self.random_fault(fault),
+            SimEvent::RandomFault { fault } => self.random_fault(*fault),
             SimEvent::Payment => self.workload_payment(),
             SimEvent::ListPayment { index } => self.list_payment(index),
             SimEvent::FaultEnd { index } => self.end_fault(index),
@@ -739,6 +731,7 @@ impl<'a> World<'a> {
                         let departs = self.now.plus_micros(persist_us);
                         let at = self.links.arrival(node, to, departs);
                         let epoch = self.links.epoch(node, to);
+                        let msg = Box::new(msg);
                         self.schedule(at, SimEvent::Deliver { from: node, to, msg, epoch });
                     }
                 }

@@ -19,6 +19,7 @@ use node_core::config::NodeConfig;
 use node_core::policy::ChannelPolicy;
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::Arc;
 
 impl Validator<'_> {
     /// Reads the snapshot of `spec` and adds its nodes, named `<prefix><i>`, after the listed
@@ -45,7 +46,8 @@ impl Validator<'_> {
         if spec.wallet_sat > MAX_MONEY_SAT {
             return Err(bad("wallet_sat", "wallet_sat is more than all bitcoin".into()));
         }
-        let config = self.node_config(raw, spec.implementation, &NodeOverrides::default())?;
+        let config =
+            Arc::new(self.node_config(raw, spec.implementation, &NodeOverrides::default())?);
         let dust_sat = config.channel.dust_limit_sat;
         if let Some(c) = graph.channels.iter().find(|c| c.capacity_sat < dust_sat) {
             return Err(bad(
@@ -69,7 +71,7 @@ impl Validator<'_> {
                     format!("imported node {name:?} clashes with a listed node"),
                 ));
             }
-            nodes.push(NodeDef { name, config, wallet_sat: spec.wallet_sat });
+            nodes.push(NodeDef { name, config: config.clone(), wallet_sat: spec.wallet_sat });
         }
         Ok(ImportedNetwork { graph, first, balance: spec.balance })
     }
@@ -179,7 +181,7 @@ impl Validator<'_> {
         self.check_name(&g.name_prefix, "name_prefix", "name_prefix", "")?;
         // Every generated node has the same settings: built and checked once, after the first
         // node's name is known not to clash.
-        let mut shared: Option<NodeConfig> = None;
+        let mut shared: Option<Arc<NodeConfig>> = None;
         for i in 0..g.nodes {
             let name = format!("{}{i}", g.name_prefix);
             if self.ids.contains_key(name.as_str()) {
@@ -188,9 +190,9 @@ impl Validator<'_> {
                     format!("generated node {name:?} clashes with a listed node"),
                 ));
             }
-            let config = match shared {
-                Some(config) => config,
-                None => *shared.insert(self.generated_config(g, raw)?),
+            let config = match &shared {
+                Some(config) => config.clone(),
+                None => shared.insert(Arc::new(self.generated_config(g, raw)?)).clone(),
             };
             nodes.push(NodeDef { name, config, wallet_sat: 0 });
         }

@@ -9,6 +9,7 @@ use crate::scenario::locate::ScenarioError;
 use crate::scenario::model::{MAX_LATENCY_MS, NodeDef};
 use node_core::NodeId;
 use node_core::config::{Implementation, NodeConfig};
+use std::sync::Arc;
 
 impl Validator<'_> {
     /// The listed nodes, in file order, each named in `ids` by its index.
@@ -29,6 +30,7 @@ impl Validator<'_> {
             self.ids.insert(spec.name.clone(), NodeId(nodes.len() as u32));
             let config = self.node_config(raw, spec.implementation, &spec.config)?;
             self.money("wallet_sat", spec.wallet_sat)?;
+            let config = Arc::new(config);
             nodes.push(NodeDef { name: spec.name.clone(), config, wallet_sat: spec.wallet_sat });
         }
         Ok(nodes)
