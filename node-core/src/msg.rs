@@ -8,7 +8,8 @@ use crate::ids::{ChannelId, PaymentHash, Preimage, Scid, Txid};
 use crate::onion::{ErrorPacket, Onion};
 use std::sync::Arc;
 
-/// A message from one peer to another.
+/// A message from one peer to another. The three largest are boxed, so that a message is 56
+/// bytes: a network of a million nodes starts with millions of messages in flight at once.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Message {
     /// BOLT 1 `init`.
@@ -16,7 +17,7 @@ pub enum Message {
     /// BOLT 1 `error`: the channel failed.
     Error(ErrorMessage),
     /// BOLT 2 `open_channel`.
-    OpenChannel(OpenChannel),
+    OpenChannel(Box<OpenChannel>),
     /// BOLT 2 `accept_channel`.
     AcceptChannel(AcceptChannel),
     /// BOLT 2 `funding_created`.
@@ -26,11 +27,11 @@ pub enum Message {
     /// BOLT 2 `channel_ready`.
     ChannelReady(ChannelReady),
     /// BOLT 2 `update_add_htlc`.
-    UpdateAddHtlc(UpdateAddHtlc),
+    UpdateAddHtlc(Box<UpdateAddHtlc>),
     /// BOLT 2 `update_fulfill_htlc`.
     UpdateFulfillHtlc(UpdateFulfillHtlc),
     /// BOLT 2 `update_fail_htlc`.
-    UpdateFailHtlc(UpdateFailHtlc),
+    UpdateFailHtlc(Box<UpdateFailHtlc>),
     /// BOLT 2 `commitment_signed`.
     CommitmentSigned(CommitmentSigned),
     /// BOLT 2 `revoke_and_ack`.
@@ -48,6 +49,10 @@ pub enum Message {
     /// BOLT 7 gossip flushed in one batch, as ids into the network's shared log.
     Gossip(Arc<[GossipId]>),
 }
+
+// What the boxing above is for (on 64-bit targets).
+#[cfg(target_pointer_width = "64")]
+const _: () = assert!(std::mem::size_of::<Message>() <= 56);
 
 impl Message {
     /// The channel a channel-scoped message is about (`None` for `init` and gossip).

@@ -125,6 +125,28 @@ impl Genesis {
         Genesis { channels, txs, graph }
     }
 
+    /// Each node's ends of the channels of the start, in the list's order: (index in
+    /// `channels`, 0 for the opener's end and 1 for the other's).
+    pub fn sides_by_node(&self, node_count: usize) -> SidesByNode {
+        let mut offsets = vec![0u32; node_count + 1];
+        for c in &self.channels {
+            offsets[c.def.from.index() + 1] += 1;
+            offsets[c.def.to.index() + 1] += 1;
+        }
+        for i in 0..node_count {
+            offsets[i + 1] += offsets[i];
+        }
+        let mut fill = offsets.clone();
+        let mut ends = vec![(0u32, 0u8); offsets[node_count] as usize];
+        for (i, c) in self.channels.iter().enumerate() {
+            for (end, node) in [(0u8, c.def.from), (1, c.def.to)] {
+                ends[fill[node.index()] as usize] = (i as u32, end);
+                fill[node.index()] += 1;
+            }
+        }
+        SidesByNode { offsets, ends }
+    }
+
     /// The pairs of nodes that share a channel of the start, (smaller id, larger id), sorted:
     /// they were connected before the run.
     pub fn peer_pairs(&self) -> Vec<(NodeId, NodeId)> {
@@ -136,6 +158,19 @@ impl Genesis {
         pairs.sort();
         pairs.dedup();
         pairs
+    }
+}
+
+/// Each node's ends of the channels of the start ([`Genesis::sides_by_node`]).
+pub struct SidesByNode {
+    offsets: Vec<u32>,
+    ends: Vec<(u32, u8)>,
+}
+
+impl SidesByNode {
+    /// Node `id`'s ends, in the channel list's order.
+    pub fn of(&self, id: NodeId) -> &[(u32, u8)] {
+        &self.ends[self.offsets[id.index()] as usize..self.offsets[id.index() + 1] as usize]
     }
 }
 

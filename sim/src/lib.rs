@@ -170,16 +170,20 @@ pub fn run_to_dir(
     let mut out = run(scenario, options)?;
     out.trace = Box::new(io::sink()); // drops (and closes) the file, already flushed by the footer
     let labels = results::NodeLabels::of(scenario);
-    let (mut payments, mut attempts, mut channels) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut payments, mut attempts) = (Vec::new(), Vec::new());
     out.results.write_csv(&labels, &mut payments)?;
     out.results.write_attempts_csv(&labels, &mut attempts)?;
-    results::write_channels_csv(&out.start_channels, &labels, &mut channels)?;
+    // Written as it goes: a network of a million nodes has five million rows.
+    let channels = output::Pending::new(&dir.join(OUTPUT_FILES[4]));
+    let mut file = io::BufWriter::new(std::fs::File::create(channels.tmp())?);
+    results::write_channels_csv(&out.start_channels, &labels, &mut file)?;
+    file.into_inner().map_err(io::IntoInnerError::into_error)?;
     let files = [
         trace,
         output::Pending::write(&dir.join(OUTPUT_FILES[1]), &payments)?,
         output::Pending::write(&dir.join(OUTPUT_FILES[2]), &attempts)?,
         output::Pending::write(&dir.join(OUTPUT_FILES[3]), out.summary.to_json().as_bytes())?,
-        output::Pending::write(&dir.join(OUTPUT_FILES[4]), &channels)?,
+        channels,
     ];
     let series = match &out.series {
         Some(csv) => Some(output::Pending::write(&dir.join(SERIES_FILE), csv.as_bytes())?),

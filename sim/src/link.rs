@@ -10,6 +10,7 @@ use crate::rng::{Stream, StreamId};
 use node_core::{NodeId, SimTime};
 use serde::Deserialize;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// The largest one-way latency a model may give, ms (a day): a scenario's models are checked
 /// against it, and a log-normal draw above it is cut to it.
@@ -79,14 +80,14 @@ struct LinkState {
 pub struct Links {
     kind: LinkKind,
     seed: u64,
-    names: Vec<String>,
+    names: Arc<[String]>,
     def: LinksDef,
     states: BTreeMap<(NodeId, NodeId), LinkState>,
 }
 
 impl Links {
     /// Links of `kind` with the scenario's latency models; `names` are the node names by id.
-    pub fn new(kind: LinkKind, seed: u64, names: Vec<String>, def: LinksDef) -> Links {
+    pub fn new(kind: LinkKind, seed: u64, names: Arc<[String]>, def: LinksDef) -> Links {
         Links { kind, seed, names, def, states: BTreeMap::new() }
     }
 
@@ -196,7 +197,7 @@ mod tests {
 
     fn links(model: LatencyModel) -> Links {
         let def = LinksDef { latency: model, overrides: BTreeMap::new() };
-        Links::new(LinkKind::Peer, 1, vec!["a".into(), "b".into(), "c".into()], def)
+        Links::new(LinkKind::Peer, 1, vec!["a".into(), "b".into(), "c".into()].into(), def)
     }
 
     #[test]
@@ -246,7 +247,8 @@ mod tests {
             overrides: BTreeMap::new(),
         };
         def.overrides.insert((NodeId(0), NodeId(1)), LatencyModel::Constant { latency_ms: 7 });
-        let mut l = Links::new(LinkKind::Peer, 1, vec!["a".into(), "b".into(), "c".into()], def);
+        let mut l =
+            Links::new(LinkKind::Peer, 1, vec!["a".into(), "b".into(), "c".into()].into(), def);
         assert_eq!(l.sample_us(NodeId(1), NodeId(0)), 7_000);
         assert_eq!(l.sample_us(NodeId(1), NodeId(2)), 50_000);
     }

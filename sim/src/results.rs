@@ -789,10 +789,12 @@ pub fn write_channels_csv(
         ];
         for (from, to, opener, balance_msat, policy, disabled) in sides {
             let from_name = &labels.names[from.index()];
+            // The direction's label as `direction_label` writes it, without a string apiece.
             writeln!(
                 out,
-                "{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
-                direction_label(placed.scid, from_name),
+                "{}/{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
+                placed.scid,
+                from_name,
                 placed.scid,
                 from_name,
                 labels.names[to.index()],

@@ -151,7 +151,7 @@ impl Channel {
             cltv_expiry,
             onion,
         };
-        self.resend_mut().uncommitted.push(Message::UpdateAddHtlc(msg.clone()));
+        self.resend_mut().uncommitted.push(Message::UpdateAddHtlc(Box::new(msg.clone())));
         Ok(msg)
     }
 
@@ -249,7 +249,7 @@ impl Channel {
     ) -> Result<Option<UpdateFailHtlc>, ChannelError> {
         Channel::committed(&self.received, id)?;
         Ok(self.remove_received(id, Removal::Fail(reason)).map(|m| match m {
-            Message::UpdateFailHtlc(m) => m,
+            Message::UpdateFailHtlc(m) => *m,
             _ => unreachable!("a fail removal makes update_fail_htlc"),
         }))
     }
@@ -267,9 +267,11 @@ impl Channel {
                 id,
                 payment_preimage,
             }),
-            Removal::Fail(reason) => {
-                Message::UpdateFailHtlc(UpdateFailHtlc { channel_id: self.id, id, reason })
-            }
+            Removal::Fail(reason) => Message::UpdateFailHtlc(Box::new(UpdateFailHtlc {
+                channel_id: self.id,
+                id,
+                reason,
+            })),
         };
         self.set_state(false, id, HtlcState::RemovePending);
         self.resend_mut().uncommitted.push(msg.clone());

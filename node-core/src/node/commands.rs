@@ -109,7 +109,7 @@ impl Node {
             &config,
         );
         self.channels.insert(channel);
-        self.out.send(peer, Message::OpenChannel(open));
+        self.out.send(peer, Message::OpenChannel(Box::new(open)));
         self.out.emit(Event::ChannelOpening {
             temporary_channel_id: temporary_id,
             peer,

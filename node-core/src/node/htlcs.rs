@@ -46,7 +46,7 @@ impl Node {
                 .expect("invariant: a locked-in HTLC can be failed");
             let peer = channel.peer();
             if let Some(fail) = fail {
-                self.out.send(peer, Message::UpdateFailHtlc(fail));
+                self.out.send(peer, Message::UpdateFailHtlc(Box::new(fail)));
             }
             let out_scid = match htlc.onion.payload() {
                 HopPayload::Forward { short_channel_id, .. } => Some(*short_channel_id),
@@ -181,7 +181,7 @@ impl Node {
             let Ok(fail) = channel.send_fail(htlc_id, packet) else { continue };
             let peer = channel.peer();
             if let Some(fail) = fail {
-                self.out.send(peer, Message::UpdateFailHtlc(fail));
+                self.out.send(peer, Message::UpdateFailHtlc(Box::new(fail)));
             }
             self.channels.mark_batched(channel_id);
         }
@@ -252,7 +252,7 @@ impl Node {
             in_msat: htlc.amount_msat,
             out_msat: forward.out_msat,
         });
-        self.out.send(peer, Message::UpdateAddHtlc(add));
+        self.out.send(peer, Message::UpdateAddHtlc(Box::new(add)));
         self.channels.mark_batched(out_id);
         Ok(())
     }
@@ -326,7 +326,7 @@ impl Node {
         let Ok(fail) = upstream.send_fail(htlc_id, packet) else { return };
         let (peer, in_scid) = (upstream.peer(), upstream.scid().expect("confirmed"));
         if let Some(fail) = fail {
-            self.out.send(peer, Message::UpdateFailHtlc(fail));
+            self.out.send(peer, Message::UpdateFailHtlc(Box::new(fail)));
         }
         self.channels.mark_batched(channel);
         self.out.emit(Event::ForwardFailed { in_scid, in_htlc_id: htlc_id });

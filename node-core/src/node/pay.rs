@@ -84,7 +84,7 @@ impl Node {
                 let peer = channel.peer();
                 let source = HtlcSource::Local { payment: id, attempt: attempt.number };
                 self.switch.add((channel_id, add.id), source);
-                self.out.send(peer, Message::UpdateAddHtlc(add));
+                self.out.send(peer, Message::UpdateAddHtlc(Box::new(add)));
                 self.channels.mark_batched(channel_id);
                 self.payments.attempt_sent(id, attempt.number, route);
                 true

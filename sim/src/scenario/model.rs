@@ -20,13 +20,15 @@ pub use crate::link::MAX_LATENCY_MS;
 /// All bitcoin there will ever be, sat: no amount or total in a scenario may exceed it.
 pub use node_core::chain::MAX_MONEY_SAT;
 /// The most channels a generated network may have, counting the most its wiring could make
-/// (`ScaleFree` nodes × links, `MainnetLike` nodes × 4 (2.8 on average), `Grid` 2 × nodes). Sized so that a run
-/// at the limits (1,000,000 nodes and this many channels) fits in 8 GiB, half of a 16 GB
-/// workstation: a run costs about 2.8 KB a node and 3.3 KB a channel, and measured with
-/// `/usr/bin/time -v boltsim run S.ron --trace-level off` (a minute, no payments) an
-/// `ErdosRenyi` network of 1,000,000 nodes took 6.1 GiB with 1,000,000 channels, 7.8 GiB with
-/// 1,500,000 and 19.3 GiB with 5,000,000 (the limit before issue 12, which did not fit).
-pub const MAX_GENERATED_CHANNELS: u64 = 1_000_000;
+/// (`ScaleFree` nodes × links, `MainnetLike` nodes × 3 (2.67 on average), `Grid` 2 × nodes).
+/// Sized so that a run at the limits (1,000,000 nodes and this many channels) fits in 8 GiB,
+/// half of a 16 GB workstation. Measured with `/usr/bin/time -v boltsim run S.ron --trace-level
+/// off --threads 2` (a minute, no payments; benches/README.md, "Generated networks at the
+/// limit"): an `ErdosRenyi` network of 1,000,000 nodes and 3,000,000 channels took 7.8 GiB and a
+/// 1,000,000-node `MainnetLike` (2,675,487 channels) 7.1 GiB. Before issue 15 a run cost about
+/// 2.8 KB a node and 3.3 KB a channel, and the limit was 1,000,000 channels (5,000,000 before
+/// issue 12, which took 19.3 GiB).
+pub const MAX_GENERATED_CHANNELS: u64 = 3_000_000;
 /// The most nodes a generated network may have.
 pub const MAX_GENERATED_NODES: u32 = 1_000_000;
 /// The most payments a workload may make (its expected count, or `max_payments` if smaller).

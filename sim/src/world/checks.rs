@@ -210,18 +210,12 @@ impl World<'_> {
         self.nodes.iter().map(|n| n.snapshot()).collect()
     }
 
-    fn online(&self) -> Vec<bool> {
+    pub(super) fn online(&self) -> Vec<bool> {
         self.hosts.iter().map(|h| h.online).collect()
     }
 
-    fn node_name(&self) -> impl Fn(NodeId) -> String + '_ {
+    pub(super) fn node_name(&self) -> impl Fn(NodeId) -> String + '_ {
         |id| self.scenario.node_name(id).to_string()
-    }
-
-    /// The funds check now.
-    pub(super) fn check_funds(&self) -> FundsSummary {
-        let snapshots = self.nodes.iter().map(|n| n.snapshot());
-        funds(&self.chain, snapshots, &self.online(), &self.node_name())
     }
 
     /// Every invariant that must hold after each event; returns what is broken.

@@ -44,6 +44,7 @@ use node_core::router::RouterConfig;
 use node_core::{ChannelId, Implementation, Node, NodeId, Scid, SimTime};
 use script::Script;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::sync::Arc;
 
 /// How often a run reports its progress, in events.
 pub const PROGRESS_EVENTS: u64 = 1 << 14;
@@ -208,12 +209,15 @@ pub struct World<'a> {
     /// Every fault that started (scheduled or drawn): when, and its kind and node.
     fault_log: Vec<(SimTime, String)>,
     /// Node names, by id.
-    names: Vec<String>,
+    names: Arc<[String]>,
     shops: Shops,
     workload: Option<Workload>,
     /// The workload's and the payment list's next payments, their first searches planned
     /// ahead by planner threads.
     ahead: ahead::Ahead,
+    /// Threads a pass over every node may use (each node's blocks; the outputs do not depend on
+    /// it).
+    threads: usize,
     script: Script,
     /// Something a script step may wait for happened: look at the script after this event.
     poke: bool,
@@ -270,33 +274,33 @@ impl<'a> World<'a> {
     ) -> World<'a> {
         let seed = scenario.seed;
         let genesis = Genesis::build(scenario);
-        let names: Vec<String> = scenario.nodes.iter().map(|n| n.name.clone()).collect();
-        let mut nodes: Vec<Node> = scenario
-            .nodes
-            .iter()
-            .enumerate()
-            .map(|(i, def)| {
-                let config = def.config.clone();
-                let node_seed = StreamId::Node(&def.name).seed(seed);
-                let mut node =
-                    Node::new(NodeId(i as u32), config, node_seed, genesis.graph.clone());
-                if scenario.views.unknown_ppm > 0 {
-                    let view_seed = StreamId::View(&def.name).seed(seed);
-                    let view_seed = u64::from_le_bytes(view_seed[..8].try_into().expect("8"));
-                    node.start_incomplete(view_seed, scenario.views.unknown_ppm);
-                }
-                node
-            })
-            .collect();
-        let mut chain = MockChain::new(scenario.chain.start_height);
-        for placed in &genesis.channels {
-            let [(a, a_side), (b, b_side)] = placed.sides();
-            let config = |node: NodeId| &scenario.nodes[node.index()].config;
-            nodes[a.index()].add_genesis_channel(&a_side, config(b));
-            nodes[b.index()].add_genesis_channel(&b_side, config(a));
-            if placed.def.announce {
-                chain.watch_announced(placed.funding, placed.scid);
+        // One copy of the names for the world and its two kinds of links.
+        let names: Arc<[String]> = scenario.nodes.iter().map(|n| n.name.clone()).collect();
+        let nodes = Nodes::new(scenario.nodes.iter().enumerate().map(|(i, def)| {
+            let config = def.config.clone();
+            let node_seed = StreamId::Node(&def.name).seed(seed);
+            let mut node = Node::new(NodeId(i as u32), config, node_seed, genesis.graph.clone());
+            if scenario.views.unknown_ppm > 0 {
+                let view_seed = StreamId::View(&def.name).seed(seed);
+                let view_seed = u64::from_le_bytes(view_seed[..8].try_into().expect("8"));
+                node.start_incomplete(view_seed, scenario.views.unknown_ppm);
             }
+            node
+        }));
+        // Each node takes its channels of the start in the list's order, nodes on `threads`
+        // threads: a node's channels are its own, so that is a pass over the list.
+        let sides = genesis.sides_by_node(nodes.len());
+        nodes.for_each_parallel(threads, |id, node| {
+            for &(channel, end) in sides.of(id) {
+                let [from, to] = genesis.channels[channel as usize].sides();
+                let side = if end == 0 { from.1 } else { to.1 };
+                node.add_genesis_channel(&side, &scenario.nodes[side.peer.index()].config);
+            }
+        });
+        drop(sides);
+        let mut chain = MockChain::new(scenario.chain.start_height);
+        for placed in genesis.channels.iter().filter(|c| c.def.announce) {
+            chain.watch_announced(placed.funding, placed.scid);
         }
         let n = nodes.len();
         let random_faults = scenario.random_faults.map(|spec| {
@@ -304,7 +308,6 @@ impl<'a> World<'a> {
             RandomFaults::new(spec, scenario, &defs)
         });
         let workload = apps::workload(scenario, &genesis, nodes.iter());
-        let nodes = Nodes::new(nodes);
         let mut world = World {
             scenario,
             now: SimTime::ZERO,
@@ -313,7 +316,7 @@ impl<'a> World<'a> {
             hosts: vec![Host { online: true, life: 0, synced_height: 0 }; n],
             chain,
             links: Links::new(LinkKind::Peer, seed, names.clone(), scenario.links.clone()),
-            http: Links::new(LinkKind::Http, seed, names, scenario.links.clone()),
+            http: Links::new(LinkKind::Http, seed, names.clone(), scenario.links.clone()),
             connecting: BTreeSet::new(),
             trace,
             results: Results::default(),
@@ -321,7 +324,7 @@ impl<'a> World<'a> {
             series: None,
             faults: scenario.resolved_faults(&largest_first(&genesis.channels, n)),
             fault_log: Vec::new(),
-            names: Vec::new(),
+            names,
             shops: Shops::new(scenario.shops.clone()),
             workload,
             // Only the workload's and a payment list's payments are planned ahead.
@@ -333,6 +336,7 @@ impl<'a> World<'a> {
                 },
                 &nodes,
             ),
+            threads,
             script: Script::default(),
             poke: false,
             channel_log: Vec::new(),
@@ -383,7 +387,6 @@ impl<'a> World<'a> {
             world.series = Some(SeriesRecorder::new(interval_us, n, &start));
             world.queue.push(SimTime(interval_us), SimEvent::Sample);
         }
-        world.names = scenario.nodes.iter().map(|d| d.name.clone()).collect();
         world.start_channels = genesis.channels;
         let block = world.chain.genesis(genesis.txs);
         world.connect_block(block);
@@ -480,30 +483,29 @@ impl<'a> World<'a> {
     /// What the run leaves: its records, the nodes' final state and the funds check, and the
     /// trace for the caller to finish.
     pub fn finish(mut self) -> (RunRecord, TraceWriter) {
-        let funds = self.check_funds();
         let series = self.series.take().map(|mut series| {
             series.sample(self.now, &self.nodes, &self.names);
             series.into_csv()
         });
-        let nodes = self
-            .nodes
-            .iter()
-            .map(|node| {
-                let snapshot = node.snapshot();
-                let open = snapshot.channels.iter().filter(|c| c.phase != ChannelPhase::Closed);
-                let (channels, channel_balance_msat) = open.fold((0, 0), |(n, b), c| {
-                    (n + 1, b + c.view(node_core::htlc::View::Local).ours_msat)
-                });
-                NodeRecord {
-                    implementation: snapshot.implementation,
-                    wallet_sat: snapshot.wallet_sat,
-                    channels,
-                    channel_balance_msat,
-                    forwards: self.forwards[node.id().index()],
-                    fees_earned_msat: self.fees_earned_msat[node.id().index()],
-                }
-            })
-            .collect();
+        // One snapshot of each node, one at a time, for its record and the funds check.
+        let mut nodes = Vec::with_capacity(self.nodes.len());
+        let snapshots = self.nodes.iter().map(|node| {
+            let snapshot = node.snapshot();
+            let open = snapshot.channels.iter().filter(|c| c.phase != ChannelPhase::Closed);
+            let (channels, channel_balance_msat) = open.fold((0, 0), |(n, b), c| {
+                (n + 1, b + c.view(node_core::htlc::View::Local).ours_msat)
+            });
+            nodes.push(NodeRecord {
+                implementation: snapshot.implementation,
+                wallet_sat: snapshot.wallet_sat,
+                channels,
+                channel_balance_msat,
+                forwards: self.forwards[snapshot.id.index()],
+                fees_earned_msat: self.fees_earned_msat[snapshot.id.index()],
+            });
+            snapshot
+        });
+        let funds = checks::funds(&self.chain, snapshots, &self.online(), &self.node_name());
         let chain = &self.chain;
         let channels = self
             .channel_log
@@ -631,15 +633,20 @@ impl<'a> World<'a> {
                     .push(ConfirmedTx { tx_index: mined.tx_index, tx: mined.tx.clone() });
             }
         }
-        for i in 0..self.nodes.len() {
-            if !self.hosts[i].online {
-                continue;
+        // Every running node takes the block, on `threads` threads (a node's block is its own
+        // input), then the world carries out what each asked for, in id order.
+        let (hosts, now) = (&self.hosts, self.now);
+        self.nodes.for_each_parallel(self.threads, |id, node| {
+            if hosts[id.index()].online {
+                let txs = per_node.get(&id).cloned().unwrap_or_default();
+                node.block_connected(now, &block.notice(txs, now));
             }
-            let id = NodeId(i as u32);
-            let notice = block.notice(per_node.remove(&id).unwrap_or_default(), self.now);
-            self.nodes.get(id).block_connected(self.now, &notice);
-            self.hosts[i].synced_height = block.height;
-            self.collect(id);
+        });
+        for i in 0..self.nodes.len() {
+            if self.hosts[i].online {
+                self.hosts[i].synced_height = block.height;
+                self.collect(NodeId(i as u32));
+            }
         }
         self.history.push(block);
     }
