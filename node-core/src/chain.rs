@@ -165,7 +165,7 @@ impl TxKind {
 
 /// A transaction. Its id is the SHA-256 of its canonical encoding, so the same inputs and outputs
 /// always give the same id.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Tx {
     /// Its id.
     pub txid: Txid,

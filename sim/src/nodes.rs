@@ -11,9 +11,9 @@
 use node_core::{Node, NodeId};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-/// Below this many nodes, [`Nodes::for_each_parallel`] stays on one thread: starting threads
-/// would cost more than they save.
-pub const PARALLEL_MIN_NODES: usize = 4096;
+/// The fewest nodes [`Nodes::for_each_parallel`] gives a thread: starting one for fewer would
+/// cost more than it saves.
+pub const PARALLEL_MIN_NODES: usize = 2048;
 
 /// Every node of a run, by id; cloning shares them. (A vector, not a slice: the nodes are
 /// made in place, where an `Arc<[_]>` would copy them, a gigabyte for a million nodes.)
@@ -41,19 +41,21 @@ impl Nodes {
         self.0[id.index()].lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Runs `f` on every node, on up to `threads` threads, each taking a run of ids (one
-    /// thread below [`PARALLEL_MIN_NODES`] nodes). `f` must change only the node it is given
-    /// and read nothing another call changes: then what it does to a node is what a pass in id
-    /// order would do, whatever the threads and their timing.
+    /// Runs `f` on every node, on up to `threads` threads, each taking a run of at least
+    /// [`PARALLEL_MIN_NODES`] ids. `f` must change only the node it is given (nothing the nodes
+    /// share, such as the graph's gossip log) and read nothing another call changes: then what
+    /// it does to a node is what a pass in id order would do, whatever the threads and their
+    /// timing.
     pub fn for_each_parallel(&self, threads: usize, f: impl Fn(NodeId, &mut Node) + Sync) {
         let n = self.len();
+        let threads = threads.min(n / PARALLEL_MIN_NODES);
         let run = |ids: std::ops::Range<usize>| {
             for i in ids {
                 let id = NodeId(i as u32);
                 f(id, &mut self.get(id));
             }
         };
-        if threads <= 1 || n < PARALLEL_MIN_NODES {
+        if threads <= 1 {
             return run(0..n);
         }
         let chunk = n.div_ceil(threads);

@@ -118,9 +118,10 @@ impl<K: Ord + Copy, V> Index<K, V> {
         few.into_iter().flatten().chain(many.into_iter().flatten())
     }
 
-    /// The entries with keys in `from..=to`, in key order.
+    /// The entries with keys in `from..=to`, in key order (none if `from > to`).
     pub(super) fn range(&self, from: K, to: K) -> impl Iterator<Item = (&K, &V)> {
         let (few, many) = match self {
+            _ if from > to => (None, None),
             Index::Few(v) => {
                 let start = v.partition_point(|(k, _)| *k < from);
                 let end = v.partition_point(|(k, _)| *k <= to);
@@ -175,6 +176,7 @@ mod tests {
                 let got: Vec<_> = index.range(40, 90).map(|(k, _)| *k).collect();
                 let want: Vec<_> = model.range(40..=90).map(|(k, _)| *k).collect();
                 prop_assert_eq!(got, want);
+                prop_assert_eq!(index.range(90, 40).count(), 0, "an empty range, not a panic");
                 for k in [0, 7, 64, 255] {
                     prop_assert_eq!(index.get(&k), model.get(&k));
                 }

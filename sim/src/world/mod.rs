@@ -215,8 +215,8 @@ pub struct World<'a> {
     /// The workload's and the payment list's next payments, their first searches planned
     /// ahead by planner threads.
     ahead: ahead::Ahead,
-    /// Threads a pass over every node may use (each node's blocks; the outputs do not depend on
-    /// it).
+    /// Threads a pass over every node may use while the start is built (the outputs do not
+    /// depend on it).
     threads: usize,
     script: Script,
     /// Something a script step may wait for happened: look at the script after this event.
@@ -389,7 +389,16 @@ impl<'a> World<'a> {
         }
         world.start_channels = genesis.channels;
         let block = world.chain.genesis(genesis.txs);
-        world.connect_block(block);
+        // The start's block is taken on the run's threads: it spends no channel and no node has
+        // an HTLC, so no node publishes to the graph every node shares (a later block may close
+        // channels, and the order of the updates nodes publish must not depend on threads).
+        let logged = genesis.graph.logged();
+        world.connect_block(block, world.threads);
+        assert_eq!(
+            genesis.graph.logged(),
+            logged,
+            "invariant: the start's block publishes nothing"
+        );
         // Peers of existing channels were connected before the run: their links are up and their
         // `init` messages are exchanged at time 0, before anything else happens.
         for (a, b) in pairs {
@@ -571,7 +580,7 @@ impl<'a> World<'a> {
             SimEvent::Block => {
                 let block = self.chain.mine();
                 self.blocks_mined += 1;
-                self.connect_block(block);
+                self.connect_block(block, 1);
                 let next = self.now.plus_micros(self.block_interval_us);
                 self.queue.push(next, SimEvent::Block);
                 self.poke = true;
@@ -612,8 +621,9 @@ impl<'a> World<'a> {
     }
 
     /// Tells every running node about a mined block (each sees the transactions that concern
-    /// it).
-    fn connect_block(&mut self, block: MinedBlock) {
+    /// it), nodes on `threads` threads: only where no node can write to what they share (the
+    /// graph's gossip log), as the order of those writes would follow the threads.
+    fn connect_block(&mut self, block: MinedBlock, threads: usize) {
         let fields = [u64::from(block.height), block.txs.len() as u64];
         self.trace.record(self.now, Kind::Block, &fields, &[]);
         let mut per_node: BTreeMap<NodeId, Vec<ConfirmedTx>> = BTreeMap::new();
@@ -633,10 +643,10 @@ impl<'a> World<'a> {
                     .push(ConfirmedTx { tx_index: mined.tx_index, tx: mined.tx.clone() });
             }
         }
-        // Every running node takes the block, on `threads` threads (a node's block is its own
-        // input), then the world carries out what each asked for, in id order.
+        // Every running node takes the block (a node's block is its own input), then the world
+        // carries out what each asked for, in id order.
         let (hosts, now) = (&self.hosts, self.now);
-        self.nodes.for_each_parallel(self.threads, |id, node| {
+        self.nodes.for_each_parallel(threads, |id, node| {
             if hosts[id.index()].online {
                 let txs = per_node.get(&id).cloned().unwrap_or_default();
                 node.block_connected(now, &block.notice(txs, now));

@@ -148,7 +148,9 @@ impl Validator<'_> {
             // limit (1,000,000 nodes: a mean of 2.67M channels, 0.33M below the limit, is 61
             // standard deviations of the draw's sum; seed 1 makes 2,675,487). Their capacities
             // are mainnet's, at most 10 BTC and 0.128 BTC on average: 0.34M BTC at 1,000,000
-            // nodes, far below all bitcoin and 2^64 msat.
+            // nodes (seed 1: 342,067 BTC). This bound is a likelihood, not a guarantee: only a
+            // draw of 37 channels of 5 BTC or more for every node of a 1,000,000-node network
+            // would reach 2^64 msat (184M BTC) in the funds check's sums.
             TopologyKind::MainnetLike => n * 3,
             TopologyKind::ErdosRenyi { channels } => u64::from(channels),
             TopologyKind::Ring | TopologyKind::Line | TopologyKind::Star => n,
