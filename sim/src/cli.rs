@@ -306,7 +306,13 @@ impl RunConfig {
     pub fn run(&self, progress: Option<Box<dyn FnMut(SimTime)>>) -> Result<RunOutput, Failure> {
         let run = std::panic::AssertUnwindSafe(|| {
             let (scenario, out) = (&self.scenario, &self.out);
-            crate::run_to_dir(scenario, out, self.level, self.check, progress, self.threads)
+            let options = crate::DirOptions {
+                check: self.check,
+                progress,
+                threads: self.threads,
+                ..crate::DirOptions::new(self.level)
+            };
+            crate::run_to_dir(scenario, out, options)
         });
         match std::panic::catch_unwind(run) {
             Ok(Ok(output)) => Ok(output),

@@ -65,9 +65,28 @@ pub struct RunOptions {
     /// Told the simulated time now and then while the run goes (a progress bar on a terminal);
     /// what it does reaches no output.
     pub progress: Option<Box<dyn FnMut(SimTime)>>,
-    /// Threads that may plan payments ahead (at least 1); every output is the same bytes
-    /// whatever the number (see `world::ahead`).
+    /// Threads the run may use (at least 1): to plan payments ahead (`world::ahead`) and to
+    /// build the start's nodes. Every output is the same bytes whatever the number.
     pub threads: usize,
+}
+
+/// How [`run_to_dir`] runs: [`RunOptions`] but the trace, which goes to the directory.
+pub struct DirOptions {
+    /// How much the trace records.
+    pub level: TraceLevel,
+    /// Check the invariants after every event (slow); a broken one panics with the seed.
+    pub check: bool,
+    /// Told the simulated time now and then while the run goes.
+    pub progress: Option<Box<dyn FnMut(SimTime)>>,
+    /// Threads the run may use (at least 1); the files are the same bytes whatever the number.
+    pub threads: usize,
+}
+
+impl DirOptions {
+    /// A run tracing at `level` on one thread, unchecked, with no progress.
+    pub fn new(level: TraceLevel) -> DirOptions {
+        DirOptions { level, check: false, progress: None, threads: 1 }
+    }
 }
 
 impl RunOptions {
@@ -151,16 +170,13 @@ pub const OUTPUT_FILES: [&str; 5] =
 /// `channels.csv` into `dir` (created if missing). The directory is held for the run (a second run into it fails at
 /// once), temporary files a killed run left there are removed, and the five files replace the
 /// old ones once all are written ([`output::commit_all`]): an error while running or writing
-/// replaces none, and no temporary file is left. `progress` is told the simulated time as the run goes;
-/// `threads` may plan payments ahead (the files are the same bytes whatever the number).
+/// replaces none, and no temporary file is left.
 pub fn run_to_dir(
     scenario: &Scenario,
     dir: &std::path::Path,
-    level: TraceLevel,
-    check: bool,
-    progress: Option<Box<dyn FnMut(SimTime)>>,
-    threads: usize,
+    options: DirOptions,
 ) -> io::Result<RunOutput> {
+    let DirOptions { level, check, progress, threads } = options;
     std::fs::create_dir_all(dir)?;
     let _held = output::DirLock::acquire(dir, "run")?;
     output::remove_stale_temps(dir, |name| OUTPUT_FILES.contains(&name) || name == SERIES_FILE)?;

@@ -23,7 +23,7 @@ fn dir(name: &str) -> PathBuf {
 
 fn run(dir: &Path) -> std::io::Result<sim::RunOutput> {
     let scenario = Scenario::parse("outputs.ron", LINE).unwrap();
-    sim::run_to_dir(&scenario, dir, TraceLevel::Full, false, None, 1)
+    sim::run_to_dir(&scenario, dir, sim::DirOptions::new(TraceLevel::Full))
 }
 
 /// The names in `dir`, sorted.

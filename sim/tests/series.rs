@@ -97,7 +97,8 @@ fn sampling_changes_nothing_a_node_sees() {
 fn a_run_directory_gets_a_series_report() {
     let dir = std::env::temp_dir().join(format!("boltsim-series-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    sim::run_to_dir(&scenario(true), &dir, TraceLevel::Off, true, None, 1).unwrap();
+    let options = sim::DirOptions { check: true, ..sim::DirOptions::new(TraceLevel::Off) };
+    sim::run_to_dir(&scenario(true), &dir, options).unwrap();
     let options = reports::report::ReportOptions::default();
     let summary = sim::sweep::write_report(&dir, None, &options).unwrap();
     assert_eq!(summary.index, dir.join("report/index.html"));

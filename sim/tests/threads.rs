@@ -15,7 +15,8 @@ fn run(scenario: &Scenario, threads: usize) -> PathBuf {
         std::process::id()
     ));
     let _ = fs::remove_dir_all(&dir);
-    sim::run_to_dir(scenario, &dir, TraceLevel::Full, false, None, threads).unwrap();
+    let options = sim::DirOptions { threads, ..sim::DirOptions::new(TraceLevel::Full) };
+    sim::run_to_dir(scenario, &dir, options).unwrap();
     dir
 }
 

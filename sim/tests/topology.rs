@@ -376,7 +376,8 @@ fn outputs_carry_imported_keys_aliases_and_starting_channels() {
         import: (file: "graph.json", balance: ratio(opener_ppm: 600_000)),
         script: [Pay(from: "n0", to: "n1", amount_msat: 1_000_000)])"#;
     let scenario = Scenario::parse(dir.join("labels.ron").to_str().unwrap(), text).unwrap();
-    let out = sim::run_to_dir(&scenario, &dir.join("out"), TraceLevel::Off, true, None, 1).unwrap();
+    let options = sim::DirOptions { check: true, ..sim::DirOptions::new(TraceLevel::Off) };
+    let out = sim::run_to_dir(&scenario, &dir.join("out"), options).unwrap();
     assert_eq!(out.results.payments()[0].outcome, Outcome::Succeeded);
     let payments = std::fs::read_to_string(dir.join("out/payments.csv")).unwrap();
     let row = payments.lines().nth(1).unwrap();
