@@ -15,7 +15,7 @@
 
 use super::World;
 use crate::chain::MockChain;
-use node_core::chain::{OutPoint, Script};
+use node_core::chain::Script;
 use node_core::channel::ChannelPhase;
 use node_core::htlc::View;
 use node_core::onchain::{GRACE_BLOCKS, MIN_CLAIM_SAT};
@@ -66,7 +66,6 @@ pub fn funds<N: Borrow<NodeSnapshot>>(
     let mut wallets_chain_sat = vec![0u64; online.len()];
     let (mut wallets_sat, mut channels_sat, mut in_transit_sat) = (0u64, 0u64, 0u64);
     let mut onchain_sat = 0u64;
-    let mut funding_value: BTreeMap<OutPoint, u64> = BTreeMap::new();
     for (outpoint, out) in chain.utxos() {
         if chain.spent_in_mempool(outpoint) {
             in_transit_sat += out.amount_sat;
@@ -78,7 +77,6 @@ pub fn funds<N: Borrow<NodeSnapshot>>(
             }
             Script::Funding { .. } => {
                 channels_sat += out.amount_sat;
-                funding_value.insert(*outpoint, out.amount_sat);
             }
             Script::Delayed { .. } | Script::Htlc { .. } | Script::Anchor { .. } => {
                 onchain_sat += out.amount_sat;
@@ -107,7 +105,12 @@ pub fn funds<N: Borrow<NodeSnapshot>>(
         }
         for c in &node.channels {
             let Some(funding) = c.funding else { continue };
-            let Some(&value_sat) = funding_value.get(&funding) else { continue };
+            // The funding output, if unspent (looked up in the chain: a copy of its funding
+            // outputs would hold millions of entries on a large network).
+            let value_sat = match chain.utxo(&funding) {
+                Some(out) if matches!(out.script, Script::Funding { .. }) => out.amount_sat,
+                _ => continue,
+            };
             if c.funding_sat != value_sat {
                 channel_violations.push(format!(
                     "channel {}: funding {} sat, output {value_sat} sat",
@@ -284,5 +287,60 @@ mod tests {
         let settled = [net.nodes[0].snapshot()];
         assert_eq!(settled[0].channels[0].first_offered_expiry, None);
         assert!(expiries(&settled, &[true], expiry + 100, &name).is_empty());
+    }
+
+    /// A channel's funding output is looked up in the chain: a channel claiming another value
+    /// than its output holds is reported, one whose outpoint is not an unspent funding output
+    /// (spent, or another kind) is not compared.
+    #[test]
+    fn a_channel_is_compared_with_its_funding_output_only() {
+        use node_core::chain::{Tx, TxKind, TxOut};
+        use node_core::snapshot::{ChannelSnapshot, ViewSnapshot};
+        let (a, b) = (NodeId(0), NodeId(1));
+        let outputs = vec![
+            TxOut { amount_sat: 1_000_000, script: Script::funding(a, b) },
+            TxOut { amount_sat: 700_000, script: Script::Wallet { owner: a } },
+        ];
+        let tx = Tx::new(TxKind::Genesis, vec![], outputs, 1);
+        let (funding, wallet) = (tx.outpoint(0), tx.outpoint(1));
+        let mut chain = MockChain::new(100);
+        chain.genesis(vec![tx]);
+        let channel = |outpoint, funding_sat: u64| {
+            let view = ViewSnapshot { ours_msat: funding_sat * 1000, ..ViewSnapshot::default() };
+            ChannelSnapshot {
+                id: node_core::ChannelId(outpoint_id(outpoint)),
+                peer: b,
+                phase: ChannelPhase::Normal,
+                we_opened: true,
+                funding: Some(outpoint),
+                funding_sat,
+                scid: None,
+                anchors: false,
+                views: [view; 3],
+                htlcs: 0,
+                offered: 0,
+                first_offered_expiry: None,
+                overdrawn: false,
+            }
+        };
+        let node = |channels| NodeSnapshot {
+            id: a,
+            implementation: node_core::Implementation::Lnd,
+            height: 101,
+            wallet_sat: 700_000,
+            wallet_reserved_sat: 0,
+            channels,
+            offered_outputs: Vec::new(),
+        };
+        let check = |channels| funds(&chain, [node(channels)], &[true], &name).violations;
+        assert_eq!(check(vec![channel(funding, 1_000_000)]), Vec::<String>::new());
+        let wrong = check(vec![channel(funding, 900_000)]);
+        assert_eq!(wrong.len(), 1, "{wrong:?}");
+        assert!(wrong[0].ends_with("funding 900000 sat, output 1000000 sat"), "{wrong:?}");
+        assert_eq!(check(vec![channel(wallet, 900_000)]), Vec::<String>::new(), "a wallet output");
+    }
+
+    fn outpoint_id(outpoint: node_core::chain::OutPoint) -> u64 {
+        u64::from(outpoint.vout) + 1
     }
 }
