@@ -7,6 +7,11 @@
 //!
 //! A planner only reads a node, so a planner that panicked (and poisoned the lock) left it
 //! whole: the lock's poisoning is ignored. Uncontended, a lock costs a few nanoseconds.
+//!
+//! While the start is built, the world also hands every node the same kind of input on several
+//! threads ([`Nodes::for_each_parallel`]: its channels of the start, the start's block), each
+//! thread locking one node at a time; the world carries out what the nodes asked for after, in
+//! id order.
 
 use node_core::{Node, NodeId};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
