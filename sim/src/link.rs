@@ -76,6 +76,37 @@ struct LinkState {
     stream: Option<Box<Stream>>,
 }
 
+impl LinkState {
+    /// A link never up yet.
+    const DOWN: LinkState = LinkState {
+        up: false,
+        epoch: 0,
+        cuts: 0,
+        extra_us: 0,
+        last_arrival: [SimTime::ZERO; 2],
+        stream: None,
+    };
+}
+
+/// The stream of the link `key` in `slot`, made at its first use and labelled with both node
+/// names.
+fn stream<'s>(
+    slot: &'s mut Option<Box<Stream>>,
+    kind: LinkKind,
+    seed: u64,
+    names: &[String],
+    key: (NodeId, NodeId),
+) -> &'s mut Stream {
+    slot.get_or_insert_with(|| {
+        let (a, b) = (names[key.0.index()].as_str(), names[key.1.index()].as_str());
+        let id = match kind {
+            LinkKind::Peer => StreamId::Link(a, b),
+            LinkKind::Http => StreamId::Http(a, b),
+        };
+        Box::new(id.stream(seed))
+    })
+}
+
 /// All links of a run (created on first use).
 pub struct Links {
     kind: LinkKind,
@@ -92,29 +123,7 @@ impl Links {
     }
 
     fn state(&mut self, a: NodeId, b: NodeId) -> &mut LinkState {
-        self.states.entry((a.min(b), a.max(b))).or_insert(LinkState {
-            up: false,
-            epoch: 0,
-            cuts: 0,
-            extra_us: 0,
-            last_arrival: [SimTime::ZERO; 2],
-            stream: None,
-        })
-    }
-
-    /// The link's stream, labelled with both node names.
-    fn stream(&mut self, a: NodeId, b: NodeId) -> &mut Stream {
-        let key = (a.min(b), a.max(b));
-        let (kind, seed, names) = (self.kind, self.seed, &self.names);
-        let state = self.states.get_mut(&key).expect("invariant: the link's state exists");
-        state.stream.get_or_insert_with(|| {
-            let (a, b) = (names[key.0.index()].as_str(), names[key.1.index()].as_str());
-            let id = match kind {
-                LinkKind::Peer => StreamId::Link(a, b),
-                LinkKind::Http => StreamId::Http(a, b),
-            };
-            Box::new(id.stream(seed))
-        })
+        self.states.entry((a.min(b), a.max(b))).or_insert(LinkState::DOWN)
     }
 
     fn model(&self, a: NodeId, b: NodeId) -> LatencyModel {
@@ -125,15 +134,19 @@ impl Links {
     /// A log-normal draw above [`MAX_LATENCY_MS`] is that; spikes in force add to it.
     pub fn sample_us(&mut self, a: NodeId, b: NodeId) -> u64 {
         let model = self.model(a, b);
-        let extra_us = self.state(a, b).extra_us;
+        let key = (a.min(b), a.max(b));
+        let (kind, seed, names) = (self.kind, self.seed, &self.names);
+        let state = self.states.entry(key).or_insert(LinkState::DOWN);
+        let extra_us = state.extra_us;
+        let slot = &mut state.stream;
         let drawn_us = match model {
             LatencyModel::Constant { latency_ms } => latency_ms * 1000,
             LatencyModel::Uniform { min_ms, max_ms } => {
-                self.stream(a, b).range_inclusive(min_ms * 1000, max_ms * 1000)
+                stream(slot, kind, seed, names, key).range_inclusive(min_ms * 1000, max_ms * 1000)
             }
-            LatencyModel::LogNormal { median_ms, sigma } => {
-                self.stream(a, b).log_normal(median_ms * 1000, sigma).min(MAX_LATENCY_MS * 1000)
-            }
+            LatencyModel::LogNormal { median_ms, sigma } => stream(slot, kind, seed, names, key)
+                .log_normal(median_ms * 1000, sigma)
+                .min(MAX_LATENCY_MS * 1000),
         };
         extra_us.saturating_add(drawn_us)
     }

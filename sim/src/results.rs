@@ -764,9 +764,16 @@ impl Results {
 }
 
 /// The column of `channels.csv` and `series.csv` naming a channel direction: the short channel
-/// id (BOLT 7's `800000x12x1`) and the sending end's name.
-pub fn direction_label(scid: node_core::Scid, from: &str) -> String {
-    format!("{scid}/{from}")
+/// id (BOLT 7's `800000x12x1`) and the sending end's name. Written where it is formatted, so a
+/// file of millions of rows makes no string apiece.
+pub fn direction_label(scid: node_core::Scid, from: &str) -> impl std::fmt::Display + '_ {
+    struct Label<'a>(node_core::Scid, &'a str);
+    impl std::fmt::Display for Label<'_> {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "{}/{}", self.0, self.1)
+        }
+    }
+    Label(scid, from)
 }
 
 /// Writes `channels.csv`: every channel of the start, one row per direction, with its starting
@@ -789,12 +796,10 @@ pub fn write_channels_csv(
         ];
         for (from, to, opener, balance_msat, policy, disabled) in sides {
             let from_name = &labels.names[from.index()];
-            // The direction's label as `direction_label` writes it, without a string apiece.
             writeln!(
                 out,
-                "{}/{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
-                placed.scid,
-                from_name,
+                "{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
+                direction_label(placed.scid, from_name),
                 placed.scid,
                 from_name,
                 labels.names[to.index()],

@@ -37,26 +37,12 @@ impl<K: Ord + Copy, V> Index<K, V> {
         }
     }
 
+    /// Sets the value at `key`.
     pub(super) fn insert(&mut self, key: K, value: V) {
-        match self {
-            Index::Few(v) => match v.binary_search_by(|(k, _)| k.cmp(&key)) {
-                Ok(i) => v[i].1 = value,
-                Err(_) if v.len() == FEW => {
-                    let mut m: BTreeMap<K, V> = std::mem::take(v).into_iter().collect();
-                    m.insert(key, value);
-                    *self = Index::Many(m);
-                }
-                Err(i) => {
-                    // Exact growth while tiny: most nodes stop at one to four entries.
-                    if v.len() == v.capacity() && v.len() < 4 {
-                        v.reserve_exact(1);
-                    }
-                    v.insert(i, (key, value));
-                }
-            },
-            Index::Many(m) => {
-                m.insert(key, value);
-            }
+        let mut value = Some(value);
+        let slot = self.entry_or_insert_with(key, || value.take().expect("made once"));
+        if let Some(value) = value {
+            *slot = value;
         }
     }
 
@@ -65,6 +51,11 @@ impl<K: Ord + Copy, V> Index<K, V> {
     where
         V: Default,
     {
+        self.entry_or_insert_with(key, V::default)
+    }
+
+    /// The value at `key`, inserted as `make` makes it if absent (one search either way).
+    fn entry_or_insert_with(&mut self, key: K, make: impl FnOnce() -> V) -> &mut V {
         let mut found = match self {
             Index::Few(v) => Some((v.binary_search_by(|(k, _)| k.cmp(&key)), v.len())),
             Index::Many(_) => None,
@@ -76,13 +67,14 @@ impl<K: Ord + Copy, V> Index<K, V> {
         match (self, found) {
             (Index::Few(v), Some((Ok(i), _))) => &mut v[i].1,
             (Index::Few(v), Some((Err(i), _))) => {
+                // Exact growth while tiny: most nodes stop at one to four entries.
                 if v.len() == v.capacity() && v.len() < 4 {
                     v.reserve_exact(1);
                 }
-                v.insert(i, (key, V::default()));
+                v.insert(i, (key, make()));
                 &mut v[i].1
             }
-            (Index::Many(m), _) => m.entry(key).or_default(),
+            (Index::Many(m), _) => m.entry(key).or_insert_with(make),
             (Index::Few(_), None) => unreachable!("a vector is always searched"),
         }
     }

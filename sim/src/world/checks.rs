@@ -308,7 +308,7 @@ mod tests {
         let channel = |outpoint, funding_sat: u64| {
             let view = ViewSnapshot { ours_msat: funding_sat * 1000, ..ViewSnapshot::default() };
             ChannelSnapshot {
-                id: node_core::ChannelId(outpoint_id(outpoint)),
+                id: node_core::ChannelId(1),
                 peer: b,
                 phase: ChannelPhase::Normal,
                 we_opened: true,
@@ -338,9 +338,5 @@ mod tests {
         assert_eq!(wrong.len(), 1, "{wrong:?}");
         assert!(wrong[0].ends_with("funding 900000 sat, output 1000000 sat"), "{wrong:?}");
         assert_eq!(check(vec![channel(wallet, 900_000)]), Vec::<String>::new(), "a wallet output");
-    }
-
-    fn outpoint_id(outpoint: node_core::chain::OutPoint) -> u64 {
-        u64::from(outpoint.vout) + 1
     }
 }

@@ -215,9 +215,6 @@ pub struct World<'a> {
     /// The workload's and the payment list's next payments, their first searches planned
     /// ahead by planner threads.
     ahead: ahead::Ahead,
-    /// Threads a pass over every node may use while the start is built (the outputs do not
-    /// depend on it).
-    threads: usize,
     script: Script,
     /// Something a script step may wait for happened: look at the script after this event.
     poke: bool,
@@ -336,7 +333,6 @@ impl<'a> World<'a> {
                 },
                 &nodes,
             ),
-            threads,
             script: Script::default(),
             poke: false,
             channel_log: Vec::new(),
@@ -393,7 +389,7 @@ impl<'a> World<'a> {
         // an HTLC, so no node publishes to the graph every node shares (a later block may close
         // channels, and the order of the updates nodes publish must not depend on threads).
         let logged = genesis.graph.logged();
-        world.connect_block(block, world.threads);
+        world.connect_block(block, threads);
         assert_eq!(
             genesis.graph.logged(),
             logged,
