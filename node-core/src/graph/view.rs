@@ -196,8 +196,19 @@ impl GraphView {
         self.for_each_added_in_edge(node, f);
     }
 
+    /// The directions into `node` of the base graph's channels, as one slice, when this view
+    /// reads them as they are (no node heard anything new of them and the view started with all
+    /// of them): what [`GraphView::for_each_in_edge`] gives before the directions of channels
+    /// announced later ([`GraphView::for_each_added_in_edge`]). The route search scans this
+    /// slice in a loop of its own.
+    pub fn in_edges_as_at_start(&self, node: NodeId) -> Option<&[InEdge]> {
+        let base = &*self.base;
+        (self.unknown.is_none() && !base.is_node_changed(node))
+            .then(|| &base.in_edges[base.range(node)])
+    }
+
     /// Calls `f` with each direction into `node` of the channels announced after the start.
-    fn for_each_added_in_edge(&self, node: NodeId, mut f: impl FnMut(&InEdge)) {
+    pub fn for_each_added_in_edge(&self, node: NodeId, mut f: impl FnMut(&InEdge)) {
         for scid in self.added_by_node.get(&node).into_iter().flatten() {
             let added = &self.added[scid];
             if !added.forgotten

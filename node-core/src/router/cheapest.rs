@@ -13,7 +13,12 @@ pub struct Cheapest;
 
 impl Scorer for Cheapest {
     fn score(&mut self, edge: &Edge<'_>, to: &Reached) -> Option<(u64, u64, f64)> {
-        Some((to.cost.saturating_add(edge.fee_msat), 0, 1.0))
+        Some((self.lower_bound(edge, to), 0, 1.0))
+    }
+
+    /// The cost itself: it is as cheap.
+    fn lower_bound(&self, edge: &Edge<'_>, to: &Reached) -> u64 {
+        to.cost.saturating_add(edge.fee_msat)
     }
 }
 
@@ -34,7 +39,12 @@ const HOP: u64 = 1 << 44;
 
 impl Scorer for ShortestHops {
     fn score(&mut self, edge: &Edge<'_>, to: &Reached) -> Option<(u64, u64, f64)> {
-        Some((to.cost.saturating_add(HOP).saturating_add(edge.fee_msat.min(HOP - 1)), 0, 1.0))
+        Some((self.lower_bound(edge, to), 0, 1.0))
+    }
+
+    /// The cost itself: it is as cheap.
+    fn lower_bound(&self, edge: &Edge<'_>, to: &Reached) -> u64 {
+        to.cost.saturating_add(HOP).saturating_add(edge.fee_msat.min(HOP - 1))
     }
 }
 

@@ -92,6 +92,23 @@ impl Scoring {
         base.saturating_add(u64::try_from(proportional).unwrap_or(u64::MAX))
     }
 
+    /// The hop costs of a route from the start of a hop carrying `amount_msat` on: Eclair's
+    /// `hopCost` (none for the payer's own channel) added to those after it.
+    fn weight(&self, amount_msat: u64, first_hop: bool, to: &Reached) -> u64 {
+        let p = &self.params;
+        let hop_cost = if first_hop {
+            0
+        } else {
+            Self::node_fee(p.hop_cost_base_msat, p.hop_cost_ppm, amount_msat)
+        };
+        to.weight.saturating_add(hop_cost)
+    }
+
+    /// The fees of a route from the start of a hop carrying `amount_msat` (`fee_msat` on top) on.
+    fn fees_msat(&self, amount_msat: u64, fee_msat: u64) -> u64 {
+        amount_msat.saturating_add(fee_msat).saturating_sub(self.final_amount_msat)
+    }
+
     /// The label at the start of a hop carrying `amount_msat` (the fee `fee_msat` on top) over a
     /// channel of `capacity_msat` with CLTV delta `cltv_delta`, given the label `to` at its end.
     fn hop(
@@ -104,12 +121,7 @@ impl Scoring {
         to: &Reached,
     ) -> Option<(u64, u64, f64)> {
         let p = &self.params;
-        let hop_cost = if first_hop {
-            0
-        } else {
-            Self::node_fee(p.hop_cost_base_msat, p.hop_cost_ppm, amount_msat)
-        };
-        let weight = to.weight.saturating_add(hop_cost);
+        let weight = self.weight(amount_msat, first_hop, to);
         let edge_probability = if first_hop || capacity_msat == 0 {
             1.0
         } else {
@@ -120,7 +132,7 @@ impl Scoring {
             return None;
         }
         let total_msat = amount_msat.saturating_add(fee_msat);
-        let fees_msat = total_msat.saturating_sub(self.final_amount_msat);
+        let fees_msat = self.fees_msat(amount_msat, fee_msat);
         let cltv = (to.cltv_delta + u32::from(cltv_delta)).saturating_sub(self.final_cltv_delta);
         let risk =
             total_msat as f64 * f64::from(cltv) * p.locked_funds_risk_billionths as f64 / 1e9;
@@ -146,6 +158,14 @@ impl Scorer for Scoring {
             edge.first_hop,
             to,
         )
+    }
+
+    /// Fees and hop costs alone: the cost's risk and failure terms are never negative (the
+    /// failure term is `failure_cost / p` or `−failure_cost × ln p` with p ≤ 1).
+    fn lower_bound(&self, edge: &Edge<'_>, to: &Reached) -> u64 {
+        let weight = self.weight(edge.amount_msat, edge.first_hop, to);
+        let fees_msat = self.fees_msat(edge.amount_msat, edge.fee_msat);
+        (fees_msat as f64 + weight as f64).min(u64::MAX as f64 / 2.0) as u64
     }
 }
 

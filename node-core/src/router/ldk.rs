@@ -267,7 +267,13 @@ impl Scorer for Scoring<'_> {
                 edge.capacity_msat,
             ));
         }
-        Some((to.cost.saturating_add(edge.fee_msat).saturating_add(penalty), 0, 1.0))
+        Some((self.lower_bound(edge, to).saturating_add(penalty), 0, 1.0))
+    }
+
+    /// The fee alone: the penalties are never negative, and they are what costs to compute
+    /// (the liquidity bounds and the history are looked up).
+    fn lower_bound(&self, edge: &Edge<'_>, to: &Reached) -> u64 {
+        to.cost.saturating_add(edge.fee_msat)
     }
 }
 

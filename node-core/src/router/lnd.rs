@@ -376,9 +376,11 @@ struct Scoring<'a> {
     min_probability: f64,
 }
 
-impl Scorer for Scoring<'_> {
-    fn score(&mut self, edge: &Edge<'_>, to: &Reached) -> Option<(u64, u64, f64)> {
-        // In u64 when the product fits (nearly always), else in u128: the same integer either way.
+impl Scoring<'_> {
+    /// lnd's additive weight through `edge`: the weight so far, the fee and the time-lock risk
+    /// (`amount × cltv_delta × risk_factor`), in u64 when the product fits (nearly always), else
+    /// in u128: the same integer either way.
+    fn weight(&self, edge: &Edge<'_>, to: &Reached) -> u64 {
         let risk_factor = self.router.params.risk_factor_billionths;
         let risk = match edge
             .amount_msat
@@ -393,13 +395,31 @@ impl Scorer for Scoring<'_> {
                 u64::try_from(wide).unwrap_or(u64::MAX)
             }
         };
-        let weight = to.weight.saturating_add(edge.fee_msat).saturating_add(risk);
+        to.weight.saturating_add(edge.fee_msat).saturating_add(risk)
+    }
+
+    /// lnd's cost of a path of `weight` and success `probability`: the weight plus the attempt
+    /// cost divided by the probability.
+    fn cost(&self, weight: u64, probability: f64) -> u64 {
+        let cost = weight as f64 + self.attempt_cost / probability;
+        cost.min(u64::MAX as f64 / 2.0) as u64
+    }
+}
+
+impl Scorer for Scoring<'_> {
+    fn score(&mut self, edge: &Edge<'_>, to: &Reached) -> Option<(u64, u64, f64)> {
+        let weight = self.weight(edge, to);
         let probability = to.probability * self.router.probability(self.now, edge);
         if probability < self.min_probability || probability <= 0.0 {
             return None;
         }
-        let cost = weight as f64 + self.attempt_cost / probability;
-        Some((cost.min(u64::MAX as f64 / 2.0) as u64, weight, probability))
+        Some((self.cost(weight, probability), weight, probability))
+    }
+
+    /// The cost were the hop sure to succeed: a hop's probability is at most 1, and the cost
+    /// only grows as the probability falls (each step of it rounds monotonically).
+    fn lower_bound(&self, edge: &Edge<'_>, to: &Reached) -> u64 {
+        self.cost(self.weight(edge, to), to.probability)
     }
 }
 

@@ -450,6 +450,29 @@ mod tests {
         }
     }
 
+    /// In debug builds the search checks every lower bound it uses against the scorer's cost,
+    /// so a bound that could skip a winning edge fails the tests that search.
+    #[test]
+    #[cfg(debug_assertions)]
+    #[should_panic(expected = "lower bound exceeds its cost")]
+    fn a_lower_bound_above_the_cost_is_caught() {
+        struct Overstated;
+        impl search::Scorer for Overstated {
+            fn score(
+                &mut self,
+                edge: &search::Edge<'_>,
+                to: &search::Reached,
+            ) -> Option<(u64, u64, f64)> {
+                Some((to.cost + edge.fee_msat, 0, 1.0))
+            }
+            fn lower_bound(&self, edge: &search::Edge<'_>, to: &search::Reached) -> u64 {
+                to.cost + edge.fee_msat + 1
+            }
+        }
+        let f = fixture();
+        search::search(&f.view, &f.request(100_000), &mut Overstated);
+    }
+
     #[test]
     fn picks_the_cheapest_route_worked_out_by_hand() {
         let f = fixture();

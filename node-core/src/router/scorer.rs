@@ -87,4 +87,13 @@ pub trait Scorer {
     /// The label at `edge.from` given the one at `edge.to`: (cost, weight, probability), or
     /// `None` if the edge must not be used.
     fn score(&mut self, edge: &Edge<'_>, to: &Reached) -> Option<(u64, u64, f64)>;
+
+    /// A cost that [`Scorer::score`] never goes below for this edge, computed without what makes
+    /// scoring dear (probabilities, learnt history): the search skips scoring an edge whose bound
+    /// already loses to the label `edge.from` holds, so a bound must never exceed the cost. The
+    /// default, 0, skips nothing.
+    fn lower_bound(&self, edge: &Edge<'_>, to: &Reached) -> u64 {
+        let _ = (edge, to);
+        0
+    }
 }

@@ -4,11 +4,14 @@
 //! payer's own channels come from `first_hops` with their exact spendable balance; route hints
 //! add edges the view lacks. Priorities are integers, ties broken by (cost, hops, node id), so a
 //! search is deterministic. The label arrays are kept per thread and reused across searches, so
-//! a search allocates nothing proportional to the network.
+//! a search allocates nothing proportional to the network. An edge into a node whose label its
+//! scorer's lower bound cannot beat is not scored (lnd's probabilities, LDK's liquidity
+//! penalties); a node's directions read as in the base graph are scanned in a loop with the step
+//! inlined. Neither changes a route: a debug build checks every bound against the cost.
 
 pub use super::scorer::{Edge, Reached, Scorer, Start};
 use super::{Route, RouteHop, RouteRequest};
-use crate::graph::GraphView;
+use crate::graph::{GraphView, InEdge};
 use crate::ids::{NodeId, Scid};
 use crate::policy::ChannelPolicy;
 use std::cell::RefCell;
@@ -211,96 +214,25 @@ fn run<S: Scorer>(
             hops: mark.hops,
             cltv_delta: label.cltv_delta,
         };
-        let relax = |from: NodeId,
-                     scid: Scid,
-                     policy: Option<ChannelPolicy>,
-                     capacity_msat: u64,
-                     scorer: &mut S,
-                     marks: &mut Vec<Mark>,
-                     labels: &mut Vec<Label>,
-                     heap: &mut BinaryHeap<Reverse<u128>>| {
-            // The edge's own checks first: most edges fail them (disabled, too small for the
-            // amount), and they read no per-node state scattered in memory.
-            let unfit = policy
-                .is_none_or(|p| !p.admits(label.amount_msat) || label.amount_msat > capacity_msat);
-            if unfit && req.policy_overrides.is_empty() {
-                return;
+        let at = Settled { req, stamp, node, hops: mark.hops, label, reached };
+        // Most nodes' directions are read as they are in the base graph: a loop of its own, the
+        // step inlined into it.
+        match view.in_edges_as_at_start(node) {
+            Some(edges) => {
+                for edge in edges {
+                    at.relax_in_edge(edge, scorer, marks, labels, heap);
+                }
+                view.for_each_added_in_edge(node, |edge| {
+                    at.relax_in_edge(edge, scorer, marks, labels, heap);
+                });
             }
-            let at_from = &marks[from.index()];
-            let bits = flags_of(at_from);
-            if (at_from.stamp == stamp && at_from.settled)
-                || (unfit && bits & OVERRIDDEN == 0)
-                || bits & EXCLUDED_NODE != 0
-                || (bits & EXCLUDED_CHANNEL != 0 && req.excluded_channels.contains(&(scid, from)))
-            {
-                return;
-            }
-            let policy = match bits & OVERRIDDEN {
-                0 => policy,
-                _ => req.policy_overrides.get(&(scid, from)).copied().or(policy),
-            };
-            let Some(policy) = policy else { return };
-            let in_flight_msat = match bits & IN_FLIGHT {
-                0 => 0,
-                _ => req.in_flight.get(&(scid, from)).copied().unwrap_or(0),
-            };
-            let capacity_msat = match bits & CAPPED {
-                0 => capacity_msat,
-                _ => req
-                    .capacity_caps
-                    .get(&(scid, from))
-                    .map_or(capacity_msat, |&cap| cap.min(capacity_msat)),
-            };
-            if !policy.admits(label.amount_msat)
-                || label.amount_msat.saturating_add(in_flight_msat) > capacity_msat
-            {
-                return;
-            }
-            let fee_msat = policy.fee_msat(label.amount_msat);
-            let edge = Edge {
-                from,
-                to: node,
-                scid,
-                policy: Some(&policy),
-                capacity_msat,
-                amount_msat: label.amount_msat,
-                fee_msat,
-                in_flight_msat,
-                cltv_delta: policy.cltv_expiry_delta,
-                first_hop: false,
-            };
-            let Some((cost, weight, probability)) = scorer.score(&edge, &reached) else { return };
-            let candidate = Candidate {
-                cost,
-                hops: mark.hops + 1,
-                label: Label {
-                    weight,
-                    probability,
-                    amount_msat: label.amount_msat.saturating_add(fee_msat),
-                    cltv_delta: label.cltv_delta + u32::from(policy.cltv_expiry_delta),
-                    next: Some((scid, node, fee_msat)),
-                },
-            };
-            offer(marks, labels, heap, req, stamp, from, candidate);
-        };
-        view.for_each_in_edge(node, |edge| {
-            if edge.from != req.source {
-                let capacity_msat = edge.capacity_sat.saturating_mul(1000);
-                relax(
-                    edge.from,
-                    edge.scid,
-                    edge.policy,
-                    capacity_msat,
-                    scorer,
-                    marks,
-                    labels,
-                    heap,
-                );
-            }
-        });
-        for &(from, to, scid, policy) in &hint_edges {
-            if to == node && from != req.source {
-                relax(from, scid, Some(policy), u64::MAX, scorer, marks, labels, heap);
+            None => view.for_each_in_edge(node, |edge| {
+                at.relax_in_edge(edge, scorer, marks, labels, heap);
+            }),
+        }
+        for (from, to, scid, policy) in &hint_edges {
+            if *to == node && *from != req.source {
+                at.relax(*from, *scid, Some(policy), u64::MAX, scorer, marks, labels, heap);
             }
         }
         for first in req.first_hops.iter().filter(|f| f.peer == node) {
@@ -334,6 +266,129 @@ fn run<S: Scorer>(
     None
 }
 
+/// A node just settled, whose label the edges into it extend: what relaxing one reads.
+struct Settled<'a, 'r> {
+    req: &'a RouteRequest<'r>,
+    stamp: u32,
+    node: NodeId,
+    hops: u32,
+    label: Label,
+    reached: Reached,
+}
+
+impl Settled<'_, '_> {
+    /// [`Settled::relax`] over a direction of the view, unless it leaves the payer (whose own
+    /// channels come from `first_hops`).
+    #[inline(always)]
+    fn relax_in_edge<S: Scorer>(
+        &self,
+        edge: &InEdge,
+        scorer: &mut S,
+        marks: &mut [Mark],
+        labels: &mut [Label],
+        heap: &mut BinaryHeap<Reverse<u128>>,
+    ) {
+        if edge.from != self.req.source {
+            let capacity_msat = edge.capacity_sat.saturating_mul(1000);
+            let policy = edge.policy.as_ref();
+            self.relax(edge.from, edge.scid, policy, capacity_msat, scorer, marks, labels, heap);
+        }
+    }
+
+    /// Offers `from` the label through the channel `scid` from `from` into the settled node,
+    /// if the channel can carry the amount and the scorer admits it. Inlined into the scan of a
+    /// node's edges, where a search spends most of its time.
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    fn relax<S: Scorer>(
+        &self,
+        from: NodeId,
+        scid: Scid,
+        policy: Option<&ChannelPolicy>,
+        capacity_msat: u64,
+        scorer: &mut S,
+        marks: &mut [Mark],
+        labels: &mut [Label],
+        heap: &mut BinaryHeap<Reverse<u128>>,
+    ) {
+        let (req, stamp, amount_msat) = (self.req, self.stamp, self.label.amount_msat);
+        // The edge's own checks first: most edges fail them (disabled, too small for the
+        // amount), and they read no per-node state scattered in memory.
+        let unfit = policy.is_none_or(|p| !p.admits(amount_msat) || amount_msat > capacity_msat);
+        if unfit && req.policy_overrides.is_empty() {
+            return;
+        }
+        let at_from = &marks[from.index()];
+        let bits = if at_from.flag_stamp == stamp { at_from.flags } else { 0 };
+        if (at_from.stamp == stamp && at_from.settled)
+            || (unfit && bits & OVERRIDDEN == 0)
+            || bits & EXCLUDED_NODE != 0
+            || (bits & EXCLUDED_CHANNEL != 0 && req.excluded_channels.contains(&(scid, from)))
+        {
+            return;
+        }
+        let overridden;
+        let policy = match bits & OVERRIDDEN {
+            0 => policy,
+            _ => {
+                overridden = req.policy_overrides.get(&(scid, from)).copied();
+                overridden.as_ref().or(policy)
+            }
+        };
+        let Some(policy) = policy else { return };
+        let in_flight_msat = match bits & IN_FLIGHT {
+            0 => 0,
+            _ => req.in_flight.get(&(scid, from)).copied().unwrap_or(0),
+        };
+        let capacity_msat = match bits & CAPPED {
+            0 => capacity_msat,
+            _ => req
+                .capacity_caps
+                .get(&(scid, from))
+                .map_or(capacity_msat, |&cap| cap.min(capacity_msat)),
+        };
+        if !policy.admits(amount_msat) || amount_msat.saturating_add(in_flight_msat) > capacity_msat
+        {
+            return;
+        }
+        let fee_msat = policy.fee_msat(amount_msat);
+        let edge = Edge {
+            from,
+            to: self.node,
+            scid,
+            policy: Some(policy),
+            capacity_msat,
+            amount_msat,
+            fee_msat,
+            in_flight_msat,
+            cltv_delta: policy.cltv_expiry_delta,
+            first_hop: false,
+        };
+        // A label `from` already holds and the candidate cannot beat needs no scoring.
+        let bound = scorer.lower_bound(&edge, &self.reached);
+        debug_assert!(
+            scorer.score(&edge, &self.reached).is_none_or(|(cost, ..)| bound <= cost),
+            "a scorer's lower bound exceeds its cost over {scid}"
+        );
+        if at_from.stamp == stamp && (bound, self.hops + 1) >= (at_from.cost, at_from.hops) {
+            return;
+        }
+        let Some((cost, weight, probability)) = scorer.score(&edge, &self.reached) else { return };
+        let candidate = Candidate {
+            cost,
+            hops: self.hops + 1,
+            label: Label {
+                weight,
+                probability,
+                amount_msat: amount_msat.saturating_add(fee_msat),
+                cltv_delta: self.label.cltv_delta + u32::from(policy.cltv_expiry_delta),
+                next: Some((scid, self.node, fee_msat)),
+            },
+        };
+        offer(marks, labels, heap, req, stamp, from, candidate);
+    }
+}
+
 /// A heap key ordered as (cost, hops, node id), in one integer: one comparison where a tuple
 /// takes three.
 fn queued(cost: u64, hops: u32, node: NodeId) -> u128 {
@@ -345,6 +400,7 @@ fn unqueued(key: u128) -> (u64, u32, NodeId) {
     ((key >> 64) as u64, (key >> 32) as u32, NodeId(key as u32))
 }
 
+#[inline(always)]
 fn offer(
     marks: &mut [Mark],
     labels: &mut [Label],
