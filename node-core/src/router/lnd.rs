@@ -193,6 +193,19 @@ impl LndRouter {
         libm::pow(2.0, -(now.micros_since(at) as f64) / half_life_us)
     }
 
+    /// A probability no hop that is not the payer's own exceeds, for bounding costs: with the
+    /// apriori estimator and nothing learnt, the estimate of a pair with a capacity factor of
+    /// 1.0 (a smaller factor gives a smaller product and quotient, as every step rounds
+    /// monotonically); otherwise 1.
+    fn max_hop_probability(&self) -> f64 {
+        match self.params.estimator {
+            Estimator::Apriori if self.pairs.is_empty() => {
+                self.apriori_alone.max(self.hop_probability)
+            }
+            _ => 1.0,
+        }
+    }
+
     /// The apriori estimator's probability for `from` → `to` carrying `amount`.
     pub fn apriori_probability(
         &self,
@@ -374,6 +387,8 @@ struct Scoring<'a> {
     now: SimTime,
     attempt_cost: f64,
     min_probability: f64,
+    /// No hop's probability exceeds this (for [`Scorer::lower_bound`]).
+    max_hop_probability: f64,
 }
 
 impl Scoring<'_> {
@@ -416,10 +431,11 @@ impl Scorer for Scoring<'_> {
         Some((self.cost(weight, probability), weight, probability))
     }
 
-    /// The cost were the hop sure to succeed: a hop's probability is at most 1, and the cost
-    /// only grows as the probability falls (each step of it rounds monotonically).
+    /// The cost were the hop as likely to succeed as any hop can be
+    /// ([`LndRouter::max_hop_probability`]): the cost only grows as the probability falls (each
+    /// step of it rounds monotonically).
     fn lower_bound(&self, edge: &Edge<'_>, to: &Reached) -> u64 {
-        self.cost(self.weight(edge, to), to.probability)
+        self.cost(self.weight(edge, to), to.probability * self.max_hop_probability)
     }
 }
 
@@ -432,6 +448,7 @@ impl Router for LndRouter {
             now: req.now,
             attempt_cost,
             min_probability: ppm(self.params.min_probability_ppm),
+            max_hop_probability: self.max_hop_probability(),
         };
         search(view, req, &mut scoring).into_iter().collect()
     }
@@ -534,6 +551,26 @@ mod tests {
     }
 
     use super::*;
+
+    #[test]
+    fn no_hop_is_likelier_than_the_bound_the_search_uses() {
+        let (now, a, b) = (SimTime::from_secs(1), NodeId(1), NodeId(2));
+        for weight_ppm in [0, 300_000, 999_999] {
+            let params = LndParams { apriori_weight_ppm: weight_ppm, ..LndParams::default() };
+            let mut r = LndRouter::new(params);
+            let cold = r.max_hop_probability();
+            assert!(cold < 1.0, "a cold apriori router bounds below 1: {cold}");
+            for capacity in [1_000u64, 1_000_000, 123_456_789] {
+                for step in 0..=1_000u64 {
+                    let p = r.apriori_probability(now, a, b, capacity * step / 1_000, capacity);
+                    assert!(p <= cold, "{p} > {cold} at {step}/1000 of {capacity}");
+                }
+            }
+            // A success elsewhere raises a node's estimate toward 0.95: the bound becomes 1.
+            r.record(now, a, NodeId(3), 5_000, true);
+            assert_eq!(r.max_hop_probability(), 1.0);
+        }
+    }
 
     #[test]
     fn apriori_matches_lnd_without_history() {
