@@ -112,6 +112,8 @@ const PREV_SUCCESS_PROBABILITY: f64 = 0.95;
 pub struct LndRouter {
     params: LndParams,
     pairs: BTreeMap<(NodeId, NodeId), PairResult>,
+    /// Whether any pair has a success recorded ([`LndRouter::max_hop_probability`]).
+    learnt_success: bool,
     /// The parameters the apriori estimator reads for every edge, converted once (the same
     /// values the conversions give each time): the hop probability, the capacity fraction, and
     /// `1 / (1 − apriori weight) − 1`.
@@ -153,6 +155,7 @@ impl LndRouter {
         LndRouter {
             params,
             pairs: BTreeMap::new(),
+            learnt_success: false,
             hop_probability,
             capacity_fraction,
             apriori_factor,
@@ -194,15 +197,20 @@ impl LndRouter {
     }
 
     /// A probability no hop that is not the payer's own exceeds, for bounding costs: with the
-    /// apriori estimator and nothing learnt, the estimate of a pair with a capacity factor of
-    /// 1.0 (a smaller factor gives a smaller product and quotient, as every step rounds
-    /// monotonically); otherwise 1.
+    /// apriori estimator and no success learnt, the estimate of a pair with nothing learnt and
+    /// a capacity factor of 1.0 (a smaller factor gives a smaller product and quotient, as
+    /// every step rounds monotonically); after a success, 0.95 or that, whichever is larger,
+    /// with a margin for rounding; with the bimodal estimator, 1.
     fn max_hop_probability(&self) -> f64 {
+        let cold = self.apriori_alone.max(self.hop_probability);
         match self.params.estimator {
-            Estimator::Apriori if self.pairs.is_empty() => {
-                self.apriori_alone.max(self.hop_probability)
-            }
-            _ => 1.0,
+            // Failures only lower a node's weighted average and a pair's estimate.
+            Estimator::Apriori if !self.learnt_success => cold,
+            // A pair that carried the amount gets 0.95, and a node's estimate is a weighted
+            // average of that and the apriori value; the margin covers the rounding of sums of
+            // up to millions of terms (relative error about 2 × terms × 1.1e-16).
+            Estimator::Apriori => cold.max(PREV_SUCCESS_PROBABILITY) * (1.0 + 1e-9),
+            Estimator::Bimodal => 1.0,
         }
     }
 
@@ -362,6 +370,7 @@ impl LndRouter {
     fn record(&mut self, now: SimTime, from: NodeId, to: NodeId, amount: u64, success: bool) {
         let r = self.pairs.entry((from, to)).or_default();
         if success {
+            self.learnt_success = true;
             let best = r.success.map_or(amount, |(s, _)| s.max(amount));
             r.success = Some((best, now));
             // As lnd's `setLastPairResult`: a failure below the success moves up, keeping its
@@ -566,9 +575,22 @@ mod tests {
                     assert!(p <= cold, "{p} > {cold} at {step}/1000 of {capacity}");
                 }
             }
-            // A success elsewhere raises a node's estimate toward 0.95: the bound becomes 1.
-            r.record(now, a, NodeId(3), 5_000, true);
-            assert_eq!(r.max_hop_probability(), 1.0);
+            // Failures only lower estimates: the bound stays.
+            r.record(now, a, NodeId(3), 5_000, false);
+            r.record(now, b, a, 0, false);
+            assert_eq!(r.max_hop_probability(), cold);
+            // Successes raise a node's estimate toward 0.95, and a pair's to it.
+            for to in 4..200 {
+                r.record(now, a, NodeId(to), 1_000_000, true);
+            }
+            let warm = r.max_hop_probability();
+            assert!(warm > 0.95 && warm < 0.95 + 1e-6, "{warm}");
+            for to in 2..250 {
+                for amount in [1_000, 999_999, 1_000_001, 50_000_000] {
+                    let p = r.apriori_probability(now, a, NodeId(to), amount, 100_000_000);
+                    assert!(p <= warm, "{p} > {warm}");
+                }
+            }
         }
     }
 
