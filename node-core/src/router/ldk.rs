@@ -184,6 +184,15 @@ impl LdkRouter {
         ((cube(max) - cube(amount)) / denominator).clamp(0.0, 1.0)
     }
 
+    /// The penalty every hop but the payer's own pays, whatever is known of its liquidity:
+    /// `base_penalty_msat + base_penalty_amount_multiplier_msat × amount / 2^30`.
+    fn base_penalty_msat(&self, amount: u64) -> u64 {
+        let p = &self.params;
+        let by_amount =
+            (u128::from(p.base_penalty_amount_multiplier_msat) * u128::from(amount)) >> 30;
+        p.base_penalty_msat.saturating_add(u64::try_from(by_amount).unwrap_or(u64::MAX))
+    }
+
     /// The penalty of sending `amount` over an edge whose liquidity is known to lie in
     /// [min, max].
     pub fn penalty_msat(
@@ -195,10 +204,7 @@ impl LdkRouter {
         anti_probing: bool,
     ) -> u64 {
         let p = &self.params;
-        let by_amount =
-            (u128::from(p.base_penalty_amount_multiplier_msat) * u128::from(amount)) >> 30;
-        let mut penalty =
-            p.base_penalty_msat.saturating_add(u64::try_from(by_amount).unwrap_or(u64::MAX));
+        let mut penalty = self.base_penalty_msat(amount);
         if anti_probing {
             penalty = penalty.saturating_add(p.anti_probing_penalty_msat);
         }
@@ -267,13 +273,18 @@ impl Scorer for Scoring<'_> {
                 edge.capacity_msat,
             ));
         }
-        Some((self.lower_bound(edge, to).saturating_add(penalty), 0, 1.0))
+        Some((to.cost.saturating_add(edge.fee_msat).saturating_add(penalty), 0, 1.0))
     }
 
-    /// The fee alone: the penalties are never negative, and they are what costs to compute
-    /// (the liquidity bounds and the history are looked up).
+    /// The fee and the base penalty: the other penalties are never negative, and they are what
+    /// costs to compute (the liquidity bounds and the history are looked up).
     fn lower_bound(&self, edge: &Edge<'_>, to: &Reached) -> u64 {
-        to.cost.saturating_add(edge.fee_msat)
+        let cost = to.cost.saturating_add(edge.fee_msat);
+        if edge.first_hop {
+            return cost;
+        }
+        let amount = edge.amount_msat.saturating_add(edge.in_flight_msat);
+        cost.saturating_add(self.router.base_penalty_msat(amount))
     }
 }
 
