@@ -279,11 +279,11 @@ impl Scorer for Scoring<'_> {
     /// The fee and the base penalty: the other penalties are never negative, and they are what
     /// costs to compute (the liquidity bounds and the history are looked up).
     fn lower_bound(&self, edge: &Edge<'_>, to: &Reached) -> u64 {
-        let cost = to.cost.saturating_add(edge.fee_msat);
         if edge.first_hop {
-            return cost;
+            return to.cost;
         }
         let amount = edge.amount_msat.saturating_add(edge.in_flight_msat);
+        let cost = to.cost.saturating_add(edge.fee_msat);
         cost.saturating_add(self.router.base_penalty_msat(amount))
     }
 }

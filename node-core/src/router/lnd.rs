@@ -396,7 +396,7 @@ struct Scoring<'a> {
     now: SimTime,
     attempt_cost: f64,
     min_probability: f64,
-    /// No hop's probability exceeds this (for [`Scorer::lower_bound`]).
+    /// No hop's probability but the payer's own exceeds this (for [`Scorer::lower_bound`]).
     max_hop_probability: f64,
 }
 
@@ -441,10 +441,12 @@ impl Scorer for Scoring<'_> {
     }
 
     /// The cost were the hop as likely to succeed as any hop can be
-    /// ([`LndRouter::max_hop_probability`]): the cost only grows as the probability falls (each
-    /// step of it rounds monotonically).
+    /// ([`LndRouter::max_hop_probability`], 1 for the payer's own): the cost only grows as the
+    /// probability falls (each step of it rounds monotonically).
     fn lower_bound(&self, edge: &Edge<'_>, to: &Reached) -> u64 {
-        self.cost(self.weight(edge, to), to.probability * self.max_hop_probability)
+        // The payer's own channels start at 0.95 (apriori) or 1 (bimodal): bounded by 1.
+        let max_probability = if edge.first_hop { 1.0 } else { self.max_hop_probability };
+        self.cost(self.weight(edge, to), to.probability * max_probability)
     }
 }
 

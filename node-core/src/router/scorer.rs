@@ -85,13 +85,15 @@ impl Start {
 /// Scores edges for [`search`].
 pub trait Scorer {
     /// The label at `edge.from` given the one at `edge.to`: (cost, weight, probability), or
-    /// `None` if the edge must not be used.
+    /// `None` if the edge must not be used. It must not change what later calls return: the
+    /// search skips calls ([`Scorer::lower_bound`]) and a debug build repeats them.
     fn score(&mut self, edge: &Edge<'_>, to: &Reached) -> Option<(u64, u64, f64)>;
 
     /// A cost that [`Scorer::score`] never goes below for this edge, computed without what makes
     /// scoring dear (probabilities, learnt history): the search skips scoring an edge whose bound
     /// already loses to the label `edge.from` holds, so a bound must never exceed the cost. The
-    /// default, 0, skips nothing.
+    /// default, 0, is always safe: it skips an edge only when its start already holds a label of
+    /// cost 0.
     fn lower_bound(&self, edge: &Edge<'_>, to: &Reached) -> u64 {
         let _ = (edge, to);
         0

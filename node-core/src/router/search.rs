@@ -4,10 +4,11 @@
 //! payer's own channels come from `first_hops` with their exact spendable balance; route hints
 //! add edges the view lacks. Priorities are integers, ties broken by (cost, hops, node id), so a
 //! search is deterministic. The label arrays are kept per thread and reused across searches, so
-//! a search allocates nothing proportional to the network. An edge into a node whose label its
-//! scorer's lower bound cannot beat is not scored (lnd's probabilities, LDK's liquidity
-//! penalties); a node's directions read as in the base graph are scanned in a loop with the step
-//! inlined. Neither changes a route: a debug build checks every bound against the cost.
+//! a search allocates nothing proportional to the network. An edge whose start already holds a
+//! label the scorer's lower bound for the edge cannot beat is not scored (lnd's probabilities,
+//! LDK's liquidity penalties); a node's directions read as in the base graph are scanned in a
+//! loop with the step inlined. Neither changes a route: a debug build checks every bound against
+//! the cost.
 
 pub use super::scorer::{Edge, Reached, Scorer, Start};
 use super::{Route, RouteHop, RouteRequest};
@@ -319,6 +320,7 @@ impl Settled<'_, '_> {
             return;
         }
         let at_from = &marks[from.index()];
+        // As `run`'s `flags_of`: a method shared by both ran 7% more instructions per search.
         let bits = if at_from.flag_stamp == stamp { at_from.flags } else { 0 };
         if (at_from.stamp == stamp && at_from.settled)
             || (unfit && bits & OVERRIDDEN == 0)
