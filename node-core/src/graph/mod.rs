@@ -220,6 +220,12 @@ impl BaseGraph {
         self.incident[self.range(node)].iter().map(|&i| &self.channels[i as usize])
     }
 
+    /// The nodes `node` shares a channel with (once per channel), whatever the channels'
+    /// policies.
+    pub fn peers_of(&self, node: NodeId) -> impl Iterator<Item = NodeId> + '_ {
+        self.in_edges[self.range(node)].iter().map(|edge| edge.from)
+    }
+
     /// The positions of `node`'s channels in `incident` and `in_edges`.
     fn range(&self, node: NodeId) -> std::ops::Range<usize> {
         match (self.offsets.get(node.index()), self.offsets.get(node.index() + 1)) {

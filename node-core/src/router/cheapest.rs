@@ -46,6 +46,11 @@ impl Scorer for ShortestHops {
     fn lower_bound(&self, edge: &Edge<'_>, to: &Reached) -> u64 {
         to.cost.saturating_add(HOP).saturating_add(edge.fee_msat.min(HOP - 1))
     }
+
+    /// A hop: every edge adds one.
+    fn hop_floor(&self) -> u64 {
+        HOP
+    }
 }
 
 impl Router for ShortestHops {

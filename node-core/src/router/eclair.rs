@@ -23,7 +23,7 @@
 //! Eclair's own multi-part splitting (`findMultiPartRoute`) is not modelled: the payment splits
 //! by halving, as for the other single-path routers.
 
-use super::search::{Edge, Reached, Scorer, Start, search, search_from};
+use super::search::{Edge, FLOOR_CEILING, Reached, Scorer, Start, search, search_from};
 use super::{Learned, Route, RouteRequest, Router};
 use crate::graph::GraphView;
 use crate::ids::{NodeId, Scid, SimTime, mix};
@@ -166,6 +166,16 @@ impl Scorer for Scoring {
         let weight = self.weight(edge.amount_msat, edge.first_hop, to);
         let fees_msat = self.fees_msat(edge.amount_msat, edge.fee_msat);
         (fees_msat as f64 + weight as f64).min(u64::MAX as f64 / 2.0) as u64
+    }
+
+    /// The hop cost of the smallest amount a hop carries, the payee's: every hop but the
+    /// payer's own adds its hop cost (which grows with the amount), and none of the other terms
+    /// falls; less 4 msat for the rounding of the four terms' sum below [`FLOOR_CEILING`].
+    fn hop_floor(&self) -> u64 {
+        let p = &self.params;
+        Self::node_fee(p.hop_cost_base_msat, p.hop_cost_ppm, self.final_amount_msat)
+            .min(FLOOR_CEILING)
+            .saturating_sub(4)
     }
 }
 

@@ -250,6 +250,8 @@ impl LdkRouter {
 struct Scoring<'a> {
     router: &'a LdkRouter,
     now: SimTime,
+    /// What the payee receives, msat: no hop carries less.
+    amount_msat: u64,
 }
 
 impl Scorer for Scoring<'_> {
@@ -286,11 +288,18 @@ impl Scorer for Scoring<'_> {
         let cost = to.cost.saturating_add(edge.fee_msat);
         cost.saturating_add(self.router.base_penalty_msat(amount))
     }
+
+    /// The base penalty of the smallest amount a hop carries, the payee's: every hop but the
+    /// payer's own adds the base penalty of its amount (and its fee), and the base penalty grows
+    /// with the amount.
+    fn hop_floor(&self) -> u64 {
+        self.router.base_penalty_msat(self.amount_msat)
+    }
 }
 
 impl Router for LdkRouter {
     fn plan(&self, view: &GraphView, req: &RouteRequest<'_>) -> Vec<Route> {
-        let mut scoring = Scoring { router: self, now: req.now };
+        let mut scoring = Scoring { router: self, now: req.now, amount_msat: req.amount_msat };
         search(view, req, &mut scoring).into_iter().collect()
     }
 

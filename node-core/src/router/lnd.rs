@@ -30,7 +30,7 @@
 //! nothing for a liquidity failure ([`FailureMemory::Router`]): mission control decides, by
 //! amount, so a payment halved after a failure may reuse the channel.
 
-use super::search::{Edge, Reached, Scorer, search};
+use super::search::{Edge, FLOOR_CEILING, Reached, Scorer, search};
 use super::{FailureMemory, Learned, Route, RouteRequest, Router};
 use crate::graph::GraphView;
 use crate::ids::{NodeId, SimTime};
@@ -447,6 +447,20 @@ impl Scorer for Scoring<'_> {
         // The payer's own channels start at 0.95 (apriori) or 1 (bimodal): bounded by 1.
         let max_probability = if edge.first_hop { 1.0 } else { self.max_hop_probability };
         self.cost(self.weight(edge, to), to.probability * max_probability)
+    }
+
+    /// Each hop multiplies the probability by at most `p` ([`LndRouter::max_hop_probability`])
+    /// and adds a non-negative weight, so the cost `weight + attempt_cost / P` grows by at least
+    /// `attempt_cost / P × (1/p − 1) ≥ attempt_cost × (1/p − 1)` (as P ≤ 1); less a relative
+    /// 10^-9 and 3 msat for the rounding of costs below [`FLOOR_CEILING`] (each of the four
+    /// roundings and truncations of `cost` below it is off by under 1 msat).
+    fn hop_floor(&self) -> u64 {
+        let p = self.max_hop_probability;
+        if !(p > 0.0 && p < 1.0) {
+            return 0;
+        }
+        let step = self.attempt_cost * (1.0 / p - 1.0) * (1.0 - 1e-9);
+        (step.min(FLOOR_CEILING as f64) as u64).saturating_sub(3)
     }
 }
 

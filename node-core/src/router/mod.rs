@@ -473,6 +473,98 @@ mod tests {
         search::search(&f.view, &f.request(100_000), &mut Overstated);
     }
 
+    /// A debug build checks every scored edge against the scorer's hop floor, so a floor that
+    /// could steer a search past the route plain Dijkstra finds fails the tests that search.
+    #[test]
+    #[cfg(debug_assertions)]
+    #[should_panic(expected = "hop floor exceeds what")]
+    fn a_hop_floor_above_what_a_hop_adds_is_caught() {
+        struct Overstated;
+        impl search::Scorer for Overstated {
+            fn score(
+                &mut self,
+                edge: &search::Edge<'_>,
+                to: &search::Reached,
+            ) -> Option<(u64, u64, f64)> {
+                Some((to.cost + edge.fee_msat + 1_000, 0, 1.0))
+            }
+            fn hop_floor(&self) -> u64 {
+                1_000_000
+            }
+        }
+        let f = fixture();
+        search::search(&f.view, &f.request(100_000), &mut Overstated);
+    }
+
+    /// Payer 0 reaches payee 5 over 0-1-2-3-5 or 0-1-2-4-5, at the same cost and length (no
+    /// fees). Node 4 shares a channel with 1 (whose direction from 1 is disabled), so a steered
+    /// search settles 4 before 3, the reverse of plain Dijkstra (3 has the lower id), and 4
+    /// offers 2 its label first.
+    fn equal_routes_settled_out_of_order() -> Fixture {
+        let free = policy(0, 0, 40);
+        let mut one_to_four = channel(3, 1, 4, 1_000, free);
+        one_to_four.directions[0] = None;
+        let channels = vec![
+            channel(1, 0, 1, 1_000, free),
+            channel(2, 1, 2, 1_000, free),
+            one_to_four,
+            channel(4, 2, 3, 1_000, free),
+            channel(5, 2, 4, 1_000, free),
+            channel(6, 3, 5, 1_000, free),
+            channel(7, 4, 5, 1_000, free),
+        ];
+        Fixture::new(6, channels, 0, 5, None)
+    }
+
+    /// Of two equal offers a steered search keeps the one plain Dijkstra made first, whatever
+    /// order it settles the offering nodes in: the same route as the reference search.
+    #[test]
+    fn a_steered_search_breaks_ties_as_plain_dijkstra_does() {
+        let f = equal_routes_settled_out_of_order();
+        let req = f.request(100_000);
+        let router = RouterConfig::ShortestHops.build();
+        assert!(search::Scorer::hop_floor(&cheapest::ShortestHops) > 0, "the search is steered");
+        let route = router.plan(&f.view, &req).remove(0);
+        let reference = reference::with_reference_search(|| router.plan(&f.view, &req));
+        assert_eq!(vec![route.clone()], reference);
+        assert_eq!(
+            route.nodes().collect::<Vec<_>>(),
+            vec![NodeId(1), NodeId(2), NodeId(3), NodeId(5)]
+        );
+    }
+
+    /// Above [`search::FLOOR_CEILING`] a scorer's cost need not grow by its floor (lnd's cost
+    /// saturates): a steered search that reaches it searches again unsteered, and finds the
+    /// reference search's route.
+    #[test]
+    fn a_steered_search_past_the_floor_ceiling_finds_the_reference_route() {
+        struct Saturating;
+        impl search::Scorer for Saturating {
+            fn score(
+                &mut self,
+                edge: &search::Edge<'_>,
+                to: &search::Reached,
+            ) -> Option<(u64, u64, f64)> {
+                let step = (1 << 49) + edge.fee_msat;
+                Some((to.cost.saturating_add(step).min(search::FLOOR_CEILING + 5), 0, 1.0))
+            }
+            fn hop_floor(&self) -> u64 {
+                1 << 49
+            }
+        }
+        for f in [fixture(), equal_routes_settled_out_of_order()] {
+            for amount_msat in [100_000, 1_000_000] {
+                let req = f.request(amount_msat);
+                let route = search::search(&f.view, &req, &mut Saturating);
+                let reference = reference::with_reference_search(|| {
+                    search::search(&f.view, &req, &mut Saturating)
+                });
+                assert!(route.is_some());
+                assert_eq!(route, reference);
+            }
+        }
+    }
+
     #[test]
     fn picks_the_cheapest_route_worked_out_by_hand() {
         let f = fixture();

@@ -98,4 +98,17 @@ pub trait Scorer {
         let _ = (edge, to);
         0
     }
+
+    /// A cost every hop but the payer's own adds at least: `score(edge, to)` is at least
+    /// `to.cost + hop_floor()` for any edge not `first_hop`, or at least [`FLOOR_CEILING`] (where
+    /// rounding and saturation may eat the step). The search uses it to steer toward the payer:
+    /// a node `k` hops further from the payer than its neighbours must add `k` floors before it
+    /// reaches it. The default, 0, steers nothing. A debug build checks every scored edge.
+    fn hop_floor(&self) -> u64 {
+        0
+    }
 }
+
+/// Costs from which [`Scorer::hop_floor`] need not hold: 2^50 msat (over 11,000 BTC), where an
+/// f64 still holds every integer to within a quarter.
+pub const FLOOR_CEILING: u64 = 1 << 50;

@@ -9,8 +9,18 @@
 //! LDK's liquidity penalties); a node's directions read as in the base graph are scanned in a
 //! loop with the step inlined. Neither changes a route: a debug build checks every bound against
 //! the cost.
+//!
+//! A scorer whose every hop adds at least some cost ([`Scorer::hop_floor`]: lnd's attempt cost
+//! over a probability below 1, LDK's base penalty, Eclair's hop cost, a hop for the fewest hops)
+//! steers the search toward the payer, A*-style: a node's priority is its cost plus a floor for
+//! each step it is from the payer (0 for the payer's peers, 1 for their peers, 2 beyond), which
+//! never grows faster along an edge than the cost does, so every node is settled with the label
+//! plain Dijkstra gives it; of two equal offers, the one from the node plain Dijkstra settles
+//! first wins, so ties too end as they would. Nodes far from the payer that cannot beat the
+//! route are never settled. Costs above [`FLOOR_CEILING`], where floors need not hold, send the
+//! search back to plain Dijkstra. Routes are the same (the reference search's, by test).
 
-pub use super::scorer::{Edge, Reached, Scorer, Start};
+pub use super::scorer::{Edge, FLOOR_CEILING, Reached, Scorer, Start};
 use super::{Route, RouteHop, RouteRequest};
 use crate::graph::{GraphView, InEdge};
 use crate::ids::{NodeId, Scid};
@@ -47,8 +57,15 @@ struct Mark {
     /// The request's flags for this node (`EXCLUDED_NODE`, ...), kept here so that an edge
     /// costs one scattered read.
     flags: u8,
+    /// Hop floors (up to [`FAR`]) the node is at least from the payer, written with `flags`:
+    /// [`FAR`] when `flag_stamp` is another search's.
+    steps: u8,
     cost: u64,
 }
+
+/// The most hop floors a node's priority adds: nodes two or more hops from each of the payer's
+/// peers (three from the payer). Marking farther would read most of a mainnet graph.
+const FAR: u8 = 2;
 
 /// A label being offered: its mark and the rest.
 #[derive(Clone, Copy, Debug)]
@@ -71,7 +88,16 @@ struct Scratch {
     stamp: u32,
     marks: Vec<Mark>,
     labels: Vec<Label>,
+    heap: Queue,
+}
+
+/// The search's heap, with what a priority needs beyond the cost.
+struct Queue {
     heap: BinaryHeap<Reverse<u128>>,
+    /// The scorer's [`Scorer::hop_floor`] (0: the search is plain Dijkstra).
+    floor: u64,
+    /// A steered search offered a cost of [`FLOOR_CEILING`] or more.
+    ceiling: bool,
 }
 
 thread_local! {
@@ -80,7 +106,7 @@ thread_local! {
             stamp: 0,
             marks: Vec::new(),
             labels: Vec::new(),
-            heap: BinaryHeap::new(),
+            heap: Queue { heap: BinaryHeap::new(), floor: 0, ceiling: false },
         })
     };
 }
@@ -133,7 +159,8 @@ pub fn search_from<S: Scorer>(
         let stamp = scratch.stamp;
         let mut flag = |node: NodeId, bit: u8| {
             if let Some(m) = scratch.marks.get_mut(node.index()) {
-                m.flags = if m.flag_stamp == stamp { m.flags | bit } else { bit };
+                (m.flags, m.steps) =
+                    if m.flag_stamp == stamp { (m.flags | bit, m.steps) } else { (bit, FAR) };
                 m.flag_stamp = stamp;
             }
         };
@@ -142,9 +169,66 @@ pub fn search_from<S: Scorer>(
         req.policy_overrides.keys().for_each(|&(_, n)| flag(n, OVERRIDDEN));
         req.in_flight.keys().for_each(|&(_, n)| flag(n, IN_FLIGHT));
         req.capacity_caps.keys().for_each(|&(_, n)| flag(n, CAPPED));
-        scratch.heap.clear();
-        run(view, req, scorer, scratch, start)
+        let floor = scorer.hop_floor();
+        scratch.heap.heap.clear();
+        if floor == 0 {
+            return run(view, req, scorer, scratch, start, 0).unwrap_or(None);
+        }
+        mark_steps(view, req, &mut scratch.marks, stamp);
+        if let Some(found) = run(view, req, scorer, scratch, start, floor) {
+            return found;
+        }
+        // A cost reached the ceiling above which floors need not hold: search again unsteered,
+        // under a new stamp with the same flags.
+        let old = stamp;
+        scratch.stamp = scratch.stamp.wrapping_add(1).max(1);
+        let stamp = scratch.stamp;
+        for m in scratch.marks.iter_mut().filter(|m| m.flag_stamp == old) {
+            m.flag_stamp = stamp;
+        }
+        scratch.heap.heap.clear();
+        run(view, req, scorer, scratch, start, 0).unwrap_or(None)
     })
+}
+
+/// Marks how many hop floors each node near the payer is at least from it: 0 for the payer and
+/// its peers, 1 for their peers, [`FAR`] (unmarked) for the rest. Every edge the search can
+/// take, from `u` into `v`, has `steps(v) ≤ steps(u) + 1`, and 0 into the payer's peers: peers
+/// are read from the base graph (whatever a view knows of policies), channels announced since,
+/// and route hints.
+fn mark_steps(view: &GraphView, req: &RouteRequest<'_>, marks: &mut [Mark], stamp: u32) {
+    let mut mark = |node: NodeId, steps: u8| {
+        if let Some(m) = marks.get_mut(node.index()) {
+            if m.flag_stamp != stamp {
+                (m.flag_stamp, m.flags, m.steps) = (stamp, 0, steps);
+            } else {
+                m.steps = m.steps.min(steps);
+            }
+        }
+    };
+    let hints = req.hint_edges();
+    let base = view.base();
+    let mut peers = Vec::new();
+    let each_peer = |node: NodeId, f: &mut dyn FnMut(NodeId)| {
+        base.peers_of(node).for_each(&mut *f);
+        view.for_each_added_in_edge(node, |edge| f(edge.from));
+        for &(a, b, ..) in &hints {
+            if a == node {
+                f(b);
+            } else if b == node {
+                f(a);
+            }
+        }
+    };
+    each_peer(req.source, &mut |peer| peers.push(peer));
+    peers.extend(req.first_hops.iter().map(|first| first.peer));
+    mark(req.source, 0);
+    for &peer in &peers {
+        mark(peer, 0);
+    }
+    for &peer in &peers {
+        each_peer(peer, &mut |next| mark(next, 1));
+    }
 }
 
 /// A cheap necessary condition, checked before searching because failed searches cost the
@@ -167,18 +251,22 @@ fn can_leave_and_arrive(view: &GraphView, req: &RouteRequest<'_>, start: &Start)
     arrives
 }
 
+/// The search proper, with node priorities raised by `floor` per step ([`mark_steps`]): `None`
+/// if a steered search (`floor > 0`) reached a cost from which floors need not hold.
 fn run<S: Scorer>(
     view: &GraphView,
     req: &RouteRequest<'_>,
     scorer: &mut S,
     scratch: &mut Scratch,
     start: &Start,
-) -> Option<Route> {
+    floor: u64,
+) -> Option<Option<Route>> {
     let stamp = scratch.stamp;
     let flags_of = |mark: &Mark| if mark.flag_stamp == stamp { mark.flags } else { 0 };
     let marks = &mut scratch.marks;
     let labels = &mut scratch.labels;
     let heap = &mut scratch.heap;
+    (heap.floor, heap.ceiling) = (floor, false);
     let first = &mut marks[start.node.index()];
     let (cost, hops) = (start.reached.cost, start.reached.hops);
     (first.stamp, first.settled, first.hops, first.cost) = (stamp, false, hops, cost);
@@ -189,18 +277,27 @@ fn run<S: Scorer>(
         cltv_delta: start.cltv_delta,
         next: None,
     };
-    heap.push(Reverse(queued(cost, hops, start.node)));
+    if floor > 0 && cost >= FLOOR_CEILING {
+        return None;
+    }
+    heap.heap.push(Reverse(queued(priority(cost, floor, stamp, first), hops, start.node)));
     // Route hint edges lead to nodes the view may not connect; few, so scanned per node.
     let hint_edges = req.hint_edges();
-    while let Some(Reverse(key)) = heap.pop() {
-        let (cost, hops, node) = unqueued(key);
+    while let Some(Reverse(key)) = heap.heap.pop() {
+        if heap.ceiling {
+            return None;
+        }
+        let (at_priority, hops, node) = unqueued(key);
         let mark = marks[node.index()];
-        if mark.stamp != stamp || mark.settled || (mark.cost, mark.hops) != (cost, hops) {
+        if mark.stamp != stamp
+            || mark.settled
+            || (priority(mark.cost, floor, stamp, &mark), mark.hops) != (at_priority, hops)
+        {
             continue;
         }
         marks[node.index()].settled = true;
         if node == req.source {
-            return Some(build_route(marks, labels, stamp, req, start.node));
+            return Some(Some(build_route(marks, labels, stamp, req, start.node)));
         }
         if mark.hops as usize >= req.max_hops
             || (node != start.node && flags_of(&mark) & EXCLUDED_NODE != 0)
@@ -215,7 +312,8 @@ fn run<S: Scorer>(
             hops: mark.hops,
             cltv_delta: label.cltv_delta,
         };
-        let at = Settled { req, stamp, node, hops: mark.hops, label, reached };
+        let by = (mark.cost, mark.hops, node);
+        let at = Settled { req, stamp, node, hops: mark.hops, label, reached, by };
         // Most nodes' directions are read as they are in the base graph: a loop of its own, the
         // step inlined into it.
         match view.in_edges_as_at_start(node) {
@@ -261,10 +359,26 @@ fn run<S: Scorer>(
                 hops: mark.hops + 1,
                 label: Label { weight, probability, next: Some((first.scid, node, 0)), ..label },
             };
-            offer(marks, labels, heap, req, stamp, req.source, candidate);
+            offer(marks, labels, heap, req, stamp, req.source, candidate, by);
         }
     }
-    None
+    Some(None)
+}
+
+/// A node's priority: its cost raised by `floor` for each step it is from the payer.
+#[inline(always)]
+fn priority(cost: u64, floor: u64, stamp: u32, mark: &Mark) -> u64 {
+    let steps = if mark.flag_stamp == stamp { mark.steps } else { FAR };
+    cost.saturating_add(floor * u64::from(steps))
+}
+
+/// The (cost, hops, id) of the node that offered `node` its label, as plain Dijkstra orders
+/// nodes: of two equal offers, the one it would have made first (`None` for the start).
+#[inline(always)]
+fn offerer(marks: &[Mark], labels: &[Label], node: NodeId) -> Option<(u64, u32, NodeId)> {
+    let (_, by, _) = labels[node.index()].next?;
+    let mark = &marks[by.index()];
+    Some((mark.cost, mark.hops, by))
 }
 
 /// A node just settled, whose label the edges into it extend: what relaxing one reads.
@@ -275,6 +389,8 @@ struct Settled<'a, 'r> {
     hops: u32,
     label: Label,
     reached: Reached,
+    /// The node's (cost, hops, id): what it offers by, and where plain Dijkstra settles it.
+    by: (u64, u32, NodeId),
 }
 
 impl Settled<'_, '_> {
@@ -287,7 +403,7 @@ impl Settled<'_, '_> {
         scorer: &mut S,
         marks: &mut [Mark],
         labels: &mut [Label],
-        heap: &mut BinaryHeap<Reverse<u128>>,
+        heap: &mut Queue,
     ) {
         if edge.from != self.req.source {
             let capacity_msat = edge.capacity_sat.saturating_mul(1000);
@@ -310,7 +426,7 @@ impl Settled<'_, '_> {
         scorer: &mut S,
         marks: &mut [Mark],
         labels: &mut [Label],
-        heap: &mut BinaryHeap<Reverse<u128>>,
+        heap: &mut Queue,
     ) {
         let (req, stamp, amount_msat) = (self.req, self.stamp, self.label.amount_msat);
         // The edge's own checks first: most edges fail them (disabled, too small for the
@@ -372,10 +488,22 @@ impl Settled<'_, '_> {
             scorer.score(&edge, &self.reached).is_none_or(|(cost, ..)| bound <= cost),
             "a scorer's lower bound exceeds its cost over {scid}"
         );
-        if at_from.stamp == stamp && (bound, self.hops + 1) >= (at_from.cost, at_from.hops) {
-            return;
+        if at_from.stamp == stamp {
+            let order = (bound, self.hops + 1).cmp(&(at_from.cost, at_from.hops));
+            // An equal offer wins only in a steered search, from a node plain Dijkstra settles
+            // first (`offer`).
+            if order.is_gt()
+                || (order.is_eq()
+                    && (heap.floor == 0 || Some(self.by) >= offerer(marks, labels, from)))
+            {
+                return;
+            }
         }
         let Some((cost, weight, probability)) = scorer.score(&edge, &self.reached) else { return };
+        debug_assert!(
+            cost >= FLOOR_CEILING || cost >= self.reached.cost.saturating_add(scorer.hop_floor()),
+            "a scorer's hop floor exceeds what {scid} adds"
+        );
         let candidate = Candidate {
             cost,
             hops: self.hops + 1,
@@ -387,30 +515,36 @@ impl Settled<'_, '_> {
                 next: Some((scid, self.node, fee_msat)),
             },
         };
-        offer(marks, labels, heap, req, stamp, from, candidate);
+        offer(marks, labels, heap, req, stamp, from, candidate, self.by);
     }
 }
 
-/// A heap key ordered as (cost, hops, node id), in one integer: one comparison where a tuple
-/// takes three.
-fn queued(cost: u64, hops: u32, node: NodeId) -> u128 {
-    u128::from(cost) << 64 | u128::from(hops) << 32 | u128::from(node.0)
+/// A heap key ordered as (priority, hops, node id), in one integer: one comparison where a
+/// tuple takes three.
+fn queued(priority: u64, hops: u32, node: NodeId) -> u128 {
+    u128::from(priority) << 64 | u128::from(hops) << 32 | u128::from(node.0)
 }
 
-/// The (cost, hops, node) of a heap key.
+/// The (priority, hops, node) of a heap key.
 fn unqueued(key: u128) -> (u64, u32, NodeId) {
     ((key >> 64) as u64, (key >> 32) as u32, NodeId(key as u32))
 }
 
+/// Gives `node` the label `candidate`, offered by the settled node `by` (its cost, hops and
+/// id), if it beats the one it holds: a lower (cost, hops), or, in a steered search, an equal
+/// one from a node plain Dijkstra would have settled first (which would have offered first), so
+/// that every label is the one plain Dijkstra gives, whatever order a steered search settles in.
 #[inline(always)]
+#[allow(clippy::too_many_arguments)]
 fn offer(
     marks: &mut [Mark],
     labels: &mut [Label],
-    heap: &mut BinaryHeap<Reverse<u128>>,
+    heap: &mut Queue,
     req: &RouteRequest<'_>,
     stamp: u32,
     node: NodeId,
     candidate: Candidate,
+    by: (u64, u32, NodeId),
 ) {
     if candidate.label.amount_msat - req.amount_msat > req.max_fee_msat
         || candidate.label.cltv_delta > req.max_total_cltv_delta
@@ -418,13 +552,24 @@ fn offer(
     {
         return;
     }
-    let old = &mut marks[node.index()];
-    if old.stamp != stamp || (candidate.cost, candidate.hops) < (old.cost, old.hops) {
-        (old.stamp, old.settled, old.hops, old.cost) =
-            (stamp, false, candidate.hops, candidate.cost);
-        labels[node.index()] = candidate.label;
-        heap.push(Reverse(queued(candidate.cost, candidate.hops, node)));
+    let old = &marks[node.index()];
+    let wins = old.stamp != stamp
+        || match (candidate.cost, candidate.hops).cmp(&(old.cost, old.hops)) {
+            std::cmp::Ordering::Less => true,
+            std::cmp::Ordering::Equal => heap.floor > 0 && Some(by) < offerer(marks, labels, node),
+            std::cmp::Ordering::Greater => false,
+        };
+    if !wins {
+        return;
     }
+    if heap.floor > 0 && candidate.cost >= FLOOR_CEILING {
+        heap.ceiling = true;
+    }
+    let old = &mut marks[node.index()];
+    (old.stamp, old.settled, old.hops, old.cost) = (stamp, false, candidate.hops, candidate.cost);
+    labels[node.index()] = candidate.label;
+    let priority = priority(candidate.cost, heap.floor, stamp, old);
+    heap.heap.push(Reverse(queued(priority, candidate.hops, node)));
 }
 
 fn build_route(
