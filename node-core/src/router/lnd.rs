@@ -449,18 +449,40 @@ impl Scorer for Scoring<'_> {
         self.cost(self.weight(edge, to), to.probability * max_probability)
     }
 
-    /// Each hop multiplies the probability by at most `p` ([`LndRouter::max_hop_probability`])
-    /// and adds a non-negative weight, so the cost `weight + attempt_cost / P` grows by at least
+    /// With the apriori estimator, each hop from a node with no success learnt multiplies the
+    /// probability by at most `p`, the estimate of a pair with nothing learnt at a capacity
+    /// factor of 1.0 ([`LndRouter::max_hop_probability`] before any success), and adds a
+    /// non-negative weight, so the cost `weight + attempt_cost / P` grows by at least
     /// `attempt_cost / P × (1/p − 1) ≥ attempt_cost × (1/p − 1)` (as P ≤ 1); less a relative
     /// 10^-9 and 3 msat for the rounding of costs below [`FLOOR_CEILING`] (each of the four
     /// roundings and truncations of `cost` below it is off by under 1 msat).
     fn hop_floor(&self) -> u64 {
-        let p = self.max_hop_probability;
+        let router = self.router;
+        if router.params.estimator != Estimator::Apriori {
+            return 0;
+        }
+        // What `max_hop_probability` is before any success: a node none of whose pairs has
+        // carried an amount estimates at most that (failures only lower its average).
+        let p = router.apriori_alone.max(router.hop_probability);
         if !(p > 0.0 && p < 1.0) {
             return 0;
         }
         let step = self.attempt_cost * (1.0 / p - 1.0) * (1.0 - 1e-9);
         (step.min(FLOOR_CEILING as f64) as u64).saturating_sub(3)
+    }
+
+    /// The nodes with a success learnt on one of their pairs: their node estimate (a weighted
+    /// average with 0.95 for each success) and the pair's may exceed the apriori value.
+    fn floor_exempt(&self, exempt: &mut dyn FnMut(NodeId)) {
+        if self.router.learnt_success {
+            let mut last = None;
+            for ((from, _), result) in &self.router.pairs {
+                if result.success.is_some() && last != Some(*from) {
+                    exempt(*from);
+                    last = Some(*from);
+                }
+            }
+        }
     }
 }
 

@@ -533,6 +533,27 @@ mod tests {
         );
     }
 
+    /// After a success, lnd's nodes on the route may estimate above the apriori value, so the
+    /// search steers around them with no floor (`floor_exempt`): routes stay the reference
+    /// search's, cold and after successes, at amounts the successes did and did not carry.
+    #[test]
+    fn lnd_steers_to_the_reference_routes_after_successes() {
+        for f in [fixture(), equal_routes_settled_out_of_order()] {
+            let mut router = RouterConfig::Lnd(lnd::LndParams::default()).build();
+            for round in 0..4 {
+                for amount_msat in [100_000, 1_000_000, 3_000_000] {
+                    let req = f.request(amount_msat);
+                    let routes = router.plan(&f.view, &req);
+                    let reference = reference::with_reference_search(|| router.plan(&f.view, &req));
+                    assert_eq!(routes, reference, "round {round}, {amount_msat} msat");
+                    if let Some(route) = routes.first() {
+                        router.learn(&f.view, req.now, f.source, route, Learned::Succeeded);
+                    }
+                }
+            }
+        }
+    }
+
     /// Above [`search::FLOOR_CEILING`] a scorer's cost need not grow by its floor (lnd's cost
     /// saturates): a steered search that reaches it searches again unsteered, and finds the
     /// reference search's route.

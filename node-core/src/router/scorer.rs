@@ -100,12 +100,19 @@ pub trait Scorer {
     }
 
     /// A cost every hop but the payer's own adds at least: `score(edge, to)` is at least
-    /// `to.cost + hop_floor()` for any edge not `first_hop`, or at least [`FLOOR_CEILING`] (where
+    /// `to.cost + hop_floor()` for any edge not `first_hop` whose start is not exempt
+    /// ([`Scorer::floor_exempt`]), or at least [`FLOOR_CEILING`] (where
     /// rounding and saturation may eat the step). The search uses it to steer toward the payer:
     /// a node `k` hops further from the payer than its neighbours must add `k` floors before it
     /// reaches it. The default, 0, steers nothing. A debug build checks every scored edge.
     fn hop_floor(&self) -> u64 {
         0
+    }
+
+    /// Calls `exempt` with each node whose hops may add less than [`Scorer::hop_floor`] (never
+    /// less than nothing): lnd's nodes with a success learnt. The default: none.
+    fn floor_exempt(&self, exempt: &mut dyn FnMut(NodeId)) {
+        let _ = exempt;
     }
 }
 

@@ -58,7 +58,7 @@ struct Mark {
     /// costs one scattered read.
     flags: u8,
     /// Hop floors (up to [`FAR`]) the node is at least from the payer, written with `flags`:
-    /// [`FAR`] when `flag_stamp` is another search's.
+    /// [`FAR`] when `flag_stamp` is another search's; the search reads at most its own far.
     steps: u8,
     cost: u64,
 }
@@ -66,6 +66,10 @@ struct Mark {
 /// The most hop floors a node's priority adds: nodes two or more hops from each of the payer's
 /// peers (three from the payer). Marking farther would read most of a mainnet graph.
 const FAR: u8 = 2;
+
+/// Marking the steps reads at most this share of the graph's channels (in directions), else it
+/// stops at 1 step, or, if even the nodes at 0 steps are more, the search is not steered.
+const MARK_BUDGET_SHARE: usize = 4;
 
 /// A label being offered: its mark and the rest.
 #[derive(Clone, Copy, Debug)]
@@ -83,6 +87,8 @@ const EXCLUDED_CHANNEL: u8 = 2;
 const OVERRIDDEN: u8 = 4;
 const IN_FLIGHT: u8 = 8;
 const CAPPED: u8 = 16;
+/// The node's hops may add less than the scorer's floor ([`Scorer::floor_exempt`]).
+const EXEMPT: u8 = 32;
 
 struct Scratch {
     stamp: u32,
@@ -96,6 +102,8 @@ struct Queue {
     heap: BinaryHeap<Reverse<u128>>,
     /// The scorer's [`Scorer::hop_floor`] (0: the search is plain Dijkstra).
     floor: u64,
+    /// The most floors a priority adds ([`mark_steps`]).
+    far: u8,
     /// A steered search offered a cost of [`FLOOR_CEILING`] or more.
     ceiling: bool,
 }
@@ -106,7 +114,7 @@ thread_local! {
             stamp: 0,
             marks: Vec::new(),
             labels: Vec::new(),
-            heap: Queue { heap: BinaryHeap::new(), floor: 0, ceiling: false },
+            heap: Queue { heap: BinaryHeap::new(), floor: 0, far: FAR, ceiling: false },
         })
     };
 }
@@ -170,11 +178,17 @@ pub fn search_from<S: Scorer>(
         req.in_flight.keys().for_each(|&(_, n)| flag(n, IN_FLIGHT));
         req.capacity_caps.keys().for_each(|&(_, n)| flag(n, CAPPED));
         let floor = scorer.hop_floor();
+        if floor > 0 {
+            scorer.floor_exempt(&mut |n| flag(n, EXEMPT));
+        }
         scratch.heap.heap.clear();
         if floor == 0 {
             return run(view, req, scorer, scratch, start, 0).unwrap_or(None);
         }
-        mark_steps(view, req, &mut scratch.marks, stamp);
+        let Some(far) = mark_steps(view, req, &mut scratch.marks, stamp) else {
+            return run(view, req, scorer, scratch, start, 0).unwrap_or(None);
+        };
+        scratch.heap.far = far;
         if let Some(found) = run(view, req, scorer, scratch, start, floor) {
             return found;
         }
@@ -191,24 +205,21 @@ pub fn search_from<S: Scorer>(
     })
 }
 
-/// Marks how many hop floors each node near the payer is at least from it: 0 for the payer and
-/// its peers, 1 for their peers, [`FAR`] (unmarked) for the rest. Every edge the search can
-/// take, from `u` into `v`, has `steps(v) ≤ steps(u) + 1`, and 0 into the payer's peers: peers
-/// are read from the base graph (whatever a view knows of policies), channels announced since,
-/// and route hints.
-fn mark_steps(view: &GraphView, req: &RouteRequest<'_>, marks: &mut [Mark], stamp: u32) {
-    let mut mark = |node: NodeId, steps: u8| {
-        if let Some(m) = marks.get_mut(node.index()) {
-            if m.flag_stamp != stamp {
-                (m.flag_stamp, m.flags, m.steps) = (stamp, 0, steps);
-            } else {
-                m.steps = m.steps.min(steps);
-            }
-        }
-    };
-    let hints = req.hint_edges();
+/// Marks how many hop floors each node near the payer is at least from it, and returns the
+/// most any node is (`None`: too many nodes are at 0 to mark within the budget). Every edge the
+/// search can take, from `u` into `v`, has `steps(v) ≤ steps(u) + 1`, and `steps(v) ≤ steps(u)`
+/// if `u` is the payer or [`EXEMPT`] (its hop may add nothing): 0 for the payer, its peers and,
+/// through exempt nodes, theirs; 1 for the peers of those and, through exempt nodes, theirs; the
+/// rest at the far value. Peers are read from the base graph (whatever a view knows of
+/// policies), channels announced since, and route hints.
+fn mark_steps(
+    view: &GraphView,
+    req: &RouteRequest<'_>,
+    marks: &mut [Mark],
+    stamp: u32,
+) -> Option<u8> {
     let base = view.base();
-    let mut peers = Vec::new();
+    let hints = req.hint_edges();
     let each_peer = |node: NodeId, f: &mut dyn FnMut(NodeId)| {
         base.peers_of(node).for_each(&mut *f);
         view.for_each_added_in_edge(node, |edge| f(edge.from));
@@ -220,15 +231,74 @@ fn mark_steps(view: &GraphView, req: &RouteRequest<'_>, marks: &mut [Mark], stam
             }
         }
     };
-    each_peer(req.source, &mut |peer| peers.push(peer));
-    peers.extend(req.first_hops.iter().map(|first| first.peer));
-    mark(req.source, 0);
-    for &peer in &peers {
-        mark(peer, 0);
+    // Lowers a node's steps; whether it did.
+    let lower = |marks: &mut [Mark], node: NodeId, steps: u8| {
+        let Some(m) = marks.get_mut(node.index()) else { return false };
+        if m.flag_stamp != stamp {
+            (m.flag_stamp, m.flags, m.steps) = (stamp, 0, steps);
+            true
+        } else if m.steps > steps {
+            m.steps = steps;
+            true
+        } else {
+            false
+        }
+    };
+    let exempt = |marks: &[Mark], node: NodeId| {
+        marks.get(node.index()).is_some_and(|m| m.flag_stamp == stamp && m.flags & EXEMPT != 0)
+    };
+    let budget = base.channels().len() * 2 / MARK_BUDGET_SHARE + 64;
+    let mut read = 0;
+    // Each ring: a node lowered into it, then, for each of its exempt nodes, their peers.
+    let mut ring = vec![req.source];
+    lower(marks, req.source, 0);
+    each_peer(req.source, &mut |peer| {
+        if lower(marks, peer, 0) {
+            ring.push(peer);
+        }
+    });
+    for first in req.first_hops {
+        if lower(marks, first.peer, 0) {
+            ring.push(first.peer);
+        }
     }
-    for &peer in &peers {
-        each_peer(peer, &mut |next| mark(next, 1));
+    let close = |marks: &mut [Mark], ring: &mut Vec<NodeId>, read: &mut usize, steps: u8| {
+        let mut i = 0;
+        while i < ring.len() {
+            let node = ring[i];
+            i += 1;
+            if exempt(marks, node) {
+                each_peer(node, &mut |peer| {
+                    *read += 1;
+                    if lower(marks, peer, steps) {
+                        ring.push(peer);
+                    }
+                });
+                if *read > budget {
+                    return false;
+                }
+            }
+        }
+        true
+    };
+    if !close(marks, &mut ring, &mut read, 0) {
+        return None;
     }
+    let mut next = Vec::new();
+    for &node in &ring[1..] {
+        if !exempt(marks, node) {
+            each_peer(node, &mut |peer| {
+                read += 1;
+                if lower(marks, peer, 1) {
+                    next.push(peer);
+                }
+            });
+            if read > budget {
+                return Some(1);
+            }
+        }
+    }
+    Some(if close(marks, &mut next, &mut read, 1) { FAR } else { 1 })
 }
 
 /// A cheap necessary condition, checked before searching because failed searches cost the
@@ -280,7 +350,7 @@ fn run<S: Scorer>(
     if floor > 0 && cost >= FLOOR_CEILING {
         return None;
     }
-    heap.heap.push(Reverse(queued(priority(cost, floor, stamp, first), hops, start.node)));
+    heap.heap.push(Reverse(queued(priority(cost, heap, stamp, first), hops, start.node)));
     // Route hint edges lead to nodes the view may not connect; few, so scanned per node.
     let hint_edges = req.hint_edges();
     while let Some(Reverse(key)) = heap.heap.pop() {
@@ -291,7 +361,7 @@ fn run<S: Scorer>(
         let mark = marks[node.index()];
         if mark.stamp != stamp
             || mark.settled
-            || (priority(mark.cost, floor, stamp, &mark), mark.hops) != (at_priority, hops)
+            || (priority(mark.cost, heap, stamp, &mark), mark.hops) != (at_priority, hops)
         {
             continue;
         }
@@ -367,9 +437,9 @@ fn run<S: Scorer>(
 
 /// A node's priority: its cost raised by `floor` for each step it is from the payer.
 #[inline(always)]
-fn priority(cost: u64, floor: u64, stamp: u32, mark: &Mark) -> u64 {
-    let steps = if mark.flag_stamp == stamp { mark.steps } else { FAR };
-    cost.saturating_add(floor * u64::from(steps))
+fn priority(cost: u64, queue: &Queue, stamp: u32, mark: &Mark) -> u64 {
+    let steps = if mark.flag_stamp == stamp { mark.steps.min(queue.far) } else { queue.far };
+    cost.saturating_add(queue.floor * u64::from(steps))
 }
 
 /// The (cost, hops, id) of the node that offered `node` its label, as plain Dijkstra orders
@@ -501,7 +571,9 @@ impl Settled<'_, '_> {
         }
         let Some((cost, weight, probability)) = scorer.score(&edge, &self.reached) else { return };
         debug_assert!(
-            cost >= FLOOR_CEILING || cost >= self.reached.cost.saturating_add(scorer.hop_floor()),
+            bits & EXEMPT != 0
+                || cost >= FLOOR_CEILING
+                || cost >= self.reached.cost.saturating_add(scorer.hop_floor()),
             "a scorer's hop floor exceeds what {scid} adds"
         );
         let candidate = Candidate {
@@ -568,7 +640,7 @@ fn offer(
     let old = &mut marks[node.index()];
     (old.stamp, old.settled, old.hops, old.cost) = (stamp, false, candidate.hops, candidate.cost);
     labels[node.index()] = candidate.label;
-    let priority = priority(candidate.cost, heap.floor, stamp, old);
+    let priority = priority(candidate.cost, heap, stamp, old);
     heap.heap.push(Reverse(queued(priority, candidate.hops, node)));
 }
 
