@@ -226,6 +226,11 @@ impl BaseGraph {
         self.in_edges[self.range(node)].iter().map(|edge| edge.from)
     }
 
+    /// How many channels `node` has.
+    pub fn degree(&self, node: NodeId) -> usize {
+        self.range(node).len()
+    }
+
     /// The positions of `node`'s channels in `incident` and `in_edges`.
     fn range(&self, node: NodeId) -> std::ops::Range<usize> {
         match (self.offsets.get(node.index()), self.offsets.get(node.index() + 1)) {

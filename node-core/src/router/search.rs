@@ -67,9 +67,11 @@ struct Mark {
 /// peers (three from the payer). Marking farther would read most of a mainnet graph.
 const FAR: u8 = 2;
 
-/// Marking the steps reads at most this share of the graph's channels (in directions), else it
-/// stops at 1 step, or, if even the nodes at 0 steps are more, the search is not steered.
-const MARK_BUDGET_SHARE: usize = 4;
+/// Marking the steps reads at most 1/16 of the graph's directions (a cold search reads more
+/// than a third on mainnet), else it stops at 1 step, or, if even the nodes at 0 steps have
+/// more channels, the search is not steered: a payer that has paid through hubs would read
+/// most of the graph to mark it (their peers are at the payer's steps).
+const MARK_BUDGET_SHARE: usize = 16;
 
 /// A label being offered: its mark and the rest.
 #[derive(Clone, Copy, Debug)]
@@ -268,6 +270,9 @@ fn mark_steps(
             let node = ring[i];
             i += 1;
             if exempt(marks, node) {
+                if *read + base.degree(node) > budget {
+                    return false;
+                }
                 each_peer(node, &mut |peer| {
                     *read += 1;
                     if lower(marks, peer, steps) {
@@ -285,6 +290,11 @@ fn mark_steps(
         return None;
     }
     let mut next = Vec::new();
+    let ahead: usize =
+        ring[1..].iter().filter(|&&n| !exempt(marks, n)).map(|&n| base.degree(n)).sum();
+    if read + ahead > budget {
+        return Some(1);
+    }
     for &node in &ring[1..] {
         if !exempt(marks, node) {
             each_peer(node, &mut |peer| {
