@@ -394,6 +394,8 @@ impl LndRouter {
 struct Scoring<'a> {
     router: &'a LndRouter,
     now: SimTime,
+    /// What the payee receives, msat: no hop carries less.
+    amount_msat: u64,
     attempt_cost: f64,
     min_probability: f64,
     /// No hop's probability but the payer's own exceeds this (for [`Scorer::lower_bound`]).
@@ -471,13 +473,16 @@ impl Scorer for Scoring<'_> {
         (step.min(FLOOR_CEILING as f64) as u64).saturating_sub(3)
     }
 
-    /// The nodes with a success learnt on one of their pairs: their node estimate (a weighted
-    /// average with 0.95 for each success) and the pair's may exceed the apriori value.
+    /// The nodes with a success learnt on one of their pairs at the payment's amount or more:
+    /// their node estimate (a weighted average with 0.95 for each success at the amount or
+    /// more) and the pair's may exceed the apriori value. A success at less counts for no hop
+    /// of the route, each of which carries the amount or more.
     fn floor_exempt(&self, exempt: &mut dyn FnMut(NodeId)) {
         if self.router.learnt_success {
             let mut last = None;
             for ((from, _), result) in &self.router.pairs {
-                if result.success.is_some() && last != Some(*from) {
+                let counts = result.success.is_some_and(|(s, _)| s >= self.amount_msat);
+                if counts && last != Some(*from) {
                     exempt(*from);
                     last = Some(*from);
                 }
@@ -493,6 +498,7 @@ impl Router for LndRouter {
         let mut scoring = Scoring {
             router: self,
             now: req.now,
+            amount_msat: req.amount_msat,
             attempt_cost,
             min_probability: ppm(self.params.min_probability_ppm),
             max_hop_probability: self.max_hop_probability(),
