@@ -179,7 +179,10 @@ pub fn search_from<S: Scorer>(
         req.policy_overrides.keys().for_each(|&(_, n)| flag(n, OVERRIDDEN));
         req.in_flight.keys().for_each(|&(_, n)| flag(n, IN_FLIGHT));
         req.capacity_caps.keys().for_each(|&(_, n)| flag(n, CAPPED));
-        let floor = scorer.hop_floor();
+        // A floor at the ceiling or more holds as the ceiling: every such hop costs that much.
+        let floor = scorer.hop_floor().min(FLOOR_CEILING);
+        // Floors are per hop amount at least the payee's (lnd's exemption counts on it).
+        debug_assert!(floor == 0 || start.amount_msat >= req.amount_msat);
         if floor > 0 {
             scorer.floor_exempt(&mut |n| flag(n, EXEMPT));
         }
@@ -197,10 +200,18 @@ pub fn search_from<S: Scorer>(
         // A cost reached the ceiling above which floors need not hold: search again unsteered,
         // under a new stamp with the same flags.
         let old = stamp;
-        scratch.stamp = scratch.stamp.wrapping_add(1).max(1);
-        let stamp = scratch.stamp;
-        for m in scratch.marks.iter_mut().filter(|m| m.flag_stamp == old) {
-            m.flag_stamp = stamp;
+        scratch.stamp = old.wrapping_add(1);
+        if scratch.stamp == 0 {
+            // As at the start of a search: no stamp older than the wrap may read as current.
+            scratch.stamp = 1;
+            for m in scratch.marks.iter_mut() {
+                (m.stamp, m.flag_stamp) = (0, if m.flag_stamp == old { 1 } else { 0 });
+            }
+        } else {
+            let new = scratch.stamp;
+            for m in scratch.marks.iter_mut().filter(|m| m.flag_stamp == old) {
+                m.flag_stamp = new;
+            }
         }
         scratch.heap.heap.clear();
         run(view, req, scorer, scratch, start, 0).unwrap_or(None)
