@@ -187,14 +187,16 @@ pub fn search_from<S: Scorer>(
             scorer.floor_exempt(&mut |n| flag(n, EXEMPT));
         }
         scratch.heap.heap.clear();
+        // Route hint edges lead to nodes the view may not connect; few, so scanned per node.
+        let hints = req.hint_edges();
         if floor == 0 {
-            return run(view, req, scorer, scratch, start, 0).unwrap_or(None);
+            return run(view, req, scorer, scratch, start, &hints, 0).unwrap_or(None);
         }
-        let Some(far) = mark_steps(view, req, &mut scratch.marks, stamp) else {
-            return run(view, req, scorer, scratch, start, 0).unwrap_or(None);
+        let Some(far) = mark_steps(view, req, &hints, &mut scratch.marks, stamp) else {
+            return run(view, req, scorer, scratch, start, &hints, 0).unwrap_or(None);
         };
         scratch.heap.far = far;
-        if let Some(found) = run(view, req, scorer, scratch, start, floor) {
+        if let Some(found) = run(view, req, scorer, scratch, start, &hints, floor) {
             return found;
         }
         // A cost reached the ceiling above which floors need not hold: search again unsteered,
@@ -214,7 +216,7 @@ pub fn search_from<S: Scorer>(
             }
         }
         scratch.heap.heap.clear();
-        run(view, req, scorer, scratch, start, 0).unwrap_or(None)
+        run(view, req, scorer, scratch, start, &hints, 0).unwrap_or(None)
     })
 }
 
@@ -228,15 +230,15 @@ pub fn search_from<S: Scorer>(
 fn mark_steps(
     view: &GraphView,
     req: &RouteRequest<'_>,
+    hints: &[HintEdge],
     marks: &mut [Mark],
     stamp: u32,
 ) -> Option<u8> {
     let base = view.base();
-    let hints = req.hint_edges();
     let each_peer = |node: NodeId, f: &mut dyn FnMut(NodeId)| {
         base.peers_of(node).for_each(&mut *f);
         view.for_each_added_in_edge(node, |edge| f(edge.from));
-        for &(a, b, ..) in &hints {
+        for &(a, b, ..) in hints {
             if a == node {
                 f(b);
             } else if b == node {
@@ -342,6 +344,9 @@ fn can_leave_and_arrive(view: &GraphView, req: &RouteRequest<'_>, start: &Start)
     arrives
 }
 
+/// A route hint's edge: (from, to, channel, from's policy), as [`RouteRequest::hint_edges`].
+type HintEdge = (NodeId, NodeId, Scid, ChannelPolicy);
+
 /// The search proper, with node priorities raised by `floor` per step ([`mark_steps`]): `None`
 /// if a steered search (`floor > 0`) reached a cost from which floors need not hold.
 fn run<S: Scorer>(
@@ -350,6 +355,7 @@ fn run<S: Scorer>(
     scorer: &mut S,
     scratch: &mut Scratch,
     start: &Start,
+    hints: &[HintEdge],
     floor: u64,
 ) -> Option<Option<Route>> {
     let stamp = scratch.stamp;
@@ -372,8 +378,6 @@ fn run<S: Scorer>(
         return None;
     }
     heap.heap.push(Reverse(queued(priority(cost, heap, stamp, first), hops, start.node)));
-    // Route hint edges lead to nodes the view may not connect; few, so scanned per node.
-    let hint_edges = req.hint_edges();
     while let Some(Reverse(key)) = heap.heap.pop() {
         if heap.ceiling {
             return None;
@@ -420,7 +424,7 @@ fn run<S: Scorer>(
                 at.relax_in_edge(edge, scorer, marks, labels, heap);
             }),
         }
-        for (from, to, scid, policy) in &hint_edges {
+        for (from, to, scid, policy) in hints {
             if *to == node && *from != req.source {
                 at.relax(*from, *scid, Some(policy), u64::MAX, scorer, marks, labels, heap);
             }
