@@ -196,13 +196,20 @@ impl LndRouter {
         libm::pow(2.0, -(now.micros_since(at) as f64) / half_life_us)
     }
 
+    /// The apriori estimate of a pair with nothing learnt at a capacity factor of 1.0, as
+    /// `apriori_probability` may compute it either way: no hop from a node with no success
+    /// learnt (at the amount) exceeds it.
+    fn cold_hop_probability(&self) -> f64 {
+        self.apriori_alone.max(self.hop_probability)
+    }
+
     /// A probability no hop that is not the payer's own exceeds, for bounding costs: with the
     /// apriori estimator and no success learnt, the estimate of a pair with nothing learnt and
     /// a capacity factor of 1.0 (a smaller factor gives a smaller product and quotient, as
     /// every step rounds monotonically); after a success, 0.95 or that, whichever is larger,
     /// with a margin for rounding; with the bimodal estimator, 1.
     fn max_hop_probability(&self) -> f64 {
-        let cold = self.apriori_alone.max(self.hop_probability);
+        let cold = self.cold_hop_probability();
         match self.params.estimator {
             // Failures only lower a node's weighted average and a pair's estimate.
             Estimator::Apriori if !self.learnt_success => cold,
@@ -463,9 +470,9 @@ impl Scorer for Scoring<'_> {
         if router.params.estimator != Estimator::Apriori {
             return 0;
         }
-        // What `max_hop_probability` is before any success: a node none of whose pairs has
-        // carried an amount estimates at most that (failures only lower its average).
-        let p = router.apriori_alone.max(router.hop_probability);
+        // A node none of whose pairs has carried the amount estimates at most this (failures
+        // only lower its average).
+        let p = router.cold_hop_probability();
         if !(p > 0.0 && p < 1.0) {
             return 0;
         }
