@@ -19,6 +19,11 @@
 //! first wins, so ties too end as they would. Nodes far from the payer that cannot beat the
 //! route are never settled. Costs above [`FLOOR_CEILING`], where floors need not hold, send the
 //! search back to plain Dijkstra. Routes are the same (the reference search's, by test).
+//!
+//! Before searching, two cheap necessary conditions: the payer can send the amount and the
+//! payee can receive it ([`can_leave_and_arrive`]), and the payer reaches the payee over
+//! directions that could carry it, followed forward over a few hundred channels at most
+//! ([`may_reach`]): a search that finds nothing settles all it reaches from the payee's end.
 
 pub use super::scorer::{Edge, FLOOR_CEILING, Reached, Scorer, Start};
 use super::{Route, RouteHop, RouteRequest};
@@ -154,6 +159,28 @@ pub fn search_from<S: Scorer>(
     if !can_leave_and_arrive(view, req, start) {
         return None;
     }
+    // Route hint edges lead to nodes the view may not connect; few, so scanned per node.
+    let hints = req.hint_edges();
+    if !may_reach(view, req, &hints, start) {
+        debug_assert!(
+            search_labels(view, req, scorer, start, &hints).is_none(),
+            "the payer cannot reach {} by its forward check, yet the search found a route",
+            start.node
+        );
+        return None;
+    }
+    search_labels(view, req, scorer, start, &hints)
+}
+
+/// The search proper: the labels, steered or not, the fallback past the ceiling.
+fn search_labels<S: Scorer>(
+    view: &GraphView,
+    req: &RouteRequest<'_>,
+    scorer: &mut S,
+    start: &Start,
+    hints: &[HintEdge],
+) -> Option<Route> {
+    let node_count = view.base().node_count() as usize;
     SCRATCH.with(|cell| {
         let mut scratch = cell.borrow_mut();
         let scratch = &mut *scratch;
@@ -187,16 +214,14 @@ pub fn search_from<S: Scorer>(
             scorer.floor_exempt(&mut |n| flag(n, EXEMPT));
         }
         scratch.heap.heap.clear();
-        // Route hint edges lead to nodes the view may not connect; few, so scanned per node.
-        let hints = req.hint_edges();
         if floor == 0 {
-            return run(view, req, scorer, scratch, start, &hints, 0).unwrap_or(None);
+            return run(view, req, scorer, scratch, start, hints, 0).unwrap_or(None);
         }
-        let Some(far) = mark_steps(view, req, &hints, &mut scratch.marks, stamp) else {
-            return run(view, req, scorer, scratch, start, &hints, 0).unwrap_or(None);
+        let Some(far) = mark_steps(view, req, hints, &mut scratch.marks, stamp) else {
+            return run(view, req, scorer, scratch, start, hints, 0).unwrap_or(None);
         };
         scratch.heap.far = far;
-        if let Some(found) = run(view, req, scorer, scratch, start, &hints, floor) {
+        if let Some(found) = run(view, req, scorer, scratch, start, hints, floor) {
             return found;
         }
         // A cost reached the ceiling above which floors need not hold: search again unsteered,
@@ -216,7 +241,7 @@ pub fn search_from<S: Scorer>(
             }
         }
         scratch.heap.heap.clear();
-        run(view, req, scorer, scratch, start, &hints, 0).unwrap_or(None)
+        run(view, req, scorer, scratch, start, hints, 0).unwrap_or(None)
     })
 }
 
@@ -342,6 +367,58 @@ fn can_leave_and_arrive(view: &GraphView, req: &RouteRequest<'_>, start: &Start)
             && edge.capacity_sat.saturating_mul(1000) >= amount_msat;
     });
     arrives
+}
+
+/// How many channels [`may_reach`] reads at most before it gives up (the payer reaches more than
+/// it can tell apart from the whole network).
+const FORWARD_BUDGET: usize = 256;
+
+/// Whether the payer may reach `start.node` at all: follows, from the payer's channels that can
+/// send the amount, every direction that could carry it (known and enabled, or overridden, with
+/// an `htlc_maximum_msat` and a capacity of at least the amount; route hints), reading at most
+/// [`FORWARD_BUDGET`] channels; `true` when it runs out. A no-route search otherwise settles
+/// everything it reaches from the payee's end: over the first 20,000 payments of
+/// `mainnet_100k` (lnd), searches that found nothing read 2,626 directions each, a sixth of all
+/// directions read, mostly for payers behind a peer whose channels cannot forward the amount;
+/// with this check, 692. Every edge a search takes passes these tests (its amounts only grow
+/// toward the payer, so a minimum HTLC is not one of them), so `false` means the search finds no
+/// route (a debug build checks it).
+fn may_reach(view: &GraphView, req: &RouteRequest<'_>, hints: &[HintEdge], start: &Start) -> bool {
+    let amount_msat = start.amount_msat;
+    let mut reached: Vec<NodeId> = Vec::new();
+    let add = |reached: &mut Vec<NodeId>, node: NodeId| {
+        if !reached.contains(&node) {
+            reached.push(node);
+        }
+    };
+    for first in req.first_hops.iter().filter(|f| f.available_msat >= amount_msat) {
+        add(&mut reached, first.peer);
+    }
+    let mut read = 0;
+    let mut i = 0;
+    while let Some(&node) = reached.get(i) {
+        i += 1;
+        read += view.base().degree(node);
+        if node == start.node || read > FORWARD_BUDGET {
+            return true;
+        }
+        view.for_each_channel_of(node, |info| {
+            let Some((direction, to)) = info.direction_from(node) else { return };
+            let carries = info.directions[direction]
+                .as_ref()
+                .is_some_and(|d| !d.disabled && d.policy.htlc_maximum_msat >= amount_msat)
+                || req.policy_overrides.contains_key(&(info.scid, node));
+            if carries && info.capacity_sat.saturating_mul(1000) >= amount_msat {
+                add(&mut reached, to);
+            }
+        });
+        for &(from, to, ..) in hints {
+            if from == node {
+                add(&mut reached, to);
+            }
+        }
+    }
+    false
 }
 
 /// A route hint's edge: (from, to, channel, from's policy), as [`RouteRequest::hint_edges`].
@@ -693,4 +770,59 @@ fn build_route(
     }
     debug_assert_eq!(node, end);
     Route { hops }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::cheapest_route;
+    use super::super::testing::{Fixture, channel, policy};
+    use super::*;
+
+    /// Node 0 pays node 3 over 0 -> 1 -> 2 -> 3, node 2 taking 1000 msat; 3 also has peers 4
+    /// and 5, which reach nothing else, so a search from 3's end settles them before it fails.
+    fn line(one_to_two: ChannelPolicy, one_to_two_sat: u64) -> Fixture {
+        let c = |scid, a, b, sat, p| channel(scid, a, b, sat, p);
+        let channels = vec![
+            c(1, 0, 1, 1_000_000, policy(0, 0, 40)),
+            c(2, 1, 2, one_to_two_sat, one_to_two),
+            c(3, 2, 3, 1_000_000, policy(1000, 0, 40)),
+            c(4, 3, 4, 1_000_000, policy(0, 0, 40)),
+            c(5, 4, 5, 1_000_000, policy(0, 0, 40)),
+        ];
+        Fixture::new(6, channels, 0, 3, None)
+    }
+
+    #[test]
+    fn a_payer_whose_peer_cannot_forward_the_amount_is_told_so_without_a_search() {
+        // 1 -> 2 is too small for 100,000 msat, by its capacity and then by its maximum HTLC.
+        for (p, sat) in [
+            (policy(0, 0, 40), 99),
+            (ChannelPolicy { htlc_maximum_msat: 99_999, ..policy(0, 0, 40) }, 1_000_000),
+        ] {
+            let f = line(p, sat);
+            let req = f.request(100_000);
+            let hints = req.hint_edges();
+            assert!(!may_reach(&f.view, &req, &hints, &Start::payee(&req)));
+            assert!(cheapest_route(&f.view, &req).is_none());
+            // An override of the policy opens it, unless it is too small.
+            let mut f = f;
+            f.overrides.insert((Scid(2), NodeId(1)), policy(0, 0, 40));
+            let req = f.request(100_000);
+            let opens = sat * 1000 >= 101_000;
+            assert_eq!(may_reach(&f.view, &req, &hints, &Start::payee(&req)), opens);
+            assert_eq!(cheapest_route(&f.view, &req).is_some(), opens);
+        }
+    }
+
+    #[test]
+    fn the_forward_check_counts_the_fees_a_hop_adds_to_the_amount() {
+        // 1 -> 2 admits nothing below 100,500 msat: the payee's 100,000 msat would not pass, but
+        // the HTLC over it carries 101,000 with node 2's fee.
+        let p = ChannelPolicy { htlc_minimum_msat: 100_500, ..policy(0, 0, 40) };
+        let f = line(p, 1_000_000);
+        let req = f.request(100_000);
+        assert!(may_reach(&f.view, &req, &req.hint_edges(), &Start::payee(&req)));
+        let route = cheapest_route(&f.view, &req).expect("a route over 1 -> 2 at 101,000 msat");
+        assert_eq!(route.hops[1].amount_msat, 101_000);
+    }
 }
