@@ -57,41 +57,33 @@ pub fn locate(path: &Path) -> Result<ClothFiles, ImportError> {
     Ok(files)
 }
 
-/// A CSV file being read: its rows as (line number, fields with their columns).
+/// A CSV file being read: its text and its rows, as (line number, the line's byte range), split
+/// into fields only as they are read (a snapshot has hundreds of thousands of fields).
 struct Csv {
     file: String,
     columns: Vec<String>,
-    rows: Vec<(usize, Vec<(usize, String)>)>,
+    text: String,
+    rows: Vec<(usize, std::ops::Range<usize>)>,
 }
 
 impl Csv {
     fn read(path: &Path) -> Result<Csv, ImportError> {
         let file = path.display().to_string();
         let text = super::read_text(path, super::MAX_SNAPSHOT_BYTES, false)?;
-        let mut lines =
-            text.split('\n').enumerate().map(|(i, l)| (i + 1, l.trim_end_matches('\r')));
-        let header = lines.next().map(|(_, l)| l).unwrap_or_default();
+        let mut lines = text.split('\n').enumerate().scan(0, |at, (i, line)| {
+            let start = *at;
+            *at += line.len() + 1;
+            let line = line.trim_end_matches('\r');
+            Some((i + 1, line, start..start + line.len()))
+        });
+        let header = lines.next().map(|(_, l, _)| l).unwrap_or_default();
         // "capacity(millisat)" is CLoTH's template header for "capacity".
         let columns = header
             .split(',')
             .map(|c| c.split('(').next().unwrap_or(c).trim().to_string())
             .collect();
-        let rows = lines
-            .filter(|(_, l)| !l.trim().is_empty())
-            .map(|(n, l)| {
-                let mut col = 1;
-                let fields = l
-                    .split(',')
-                    .map(|f| {
-                        let at = col;
-                        col += f.len() + 1;
-                        (at, f.trim().to_string())
-                    })
-                    .collect();
-                (n, fields)
-            })
-            .collect();
-        Ok(Csv { file, columns, rows })
+        let rows = lines.filter(|(_, l, _)| !l.trim().is_empty()).map(|(n, _, r)| (n, r)).collect();
+        Ok(Csv { file, columns, text, rows })
     }
 
     fn error(&self, position: Option<(usize, usize)>, message: String) -> ImportError {
@@ -112,9 +104,17 @@ impl Csv {
     /// Every row's values in the given columns, as integers.
     fn numbers<const N: usize>(&self, names: [&str; N]) -> Result<Vec<[u64; N]>, ImportError> {
         let indexes = self.indexes(names)?;
+        // A row's fields, with the column each starts at: one buffer for all rows.
+        let mut fields: Vec<(usize, &str)> = Vec::with_capacity(self.columns.len());
         self.rows
             .iter()
-            .map(|(line, fields)| {
+            .map(|(line, range)| {
+                fields.clear();
+                let mut col = 1;
+                for f in self.text[range.clone()].split(',') {
+                    fields.push((col, f.trim()));
+                    col += f.len() + 1;
+                }
                 if fields.len() != self.columns.len() {
                     return Err(self.error(
                         Some((*line, 1)),
@@ -127,10 +127,10 @@ impl Csv {
                 }
                 let mut out = [0; N];
                 for (slot, (&i, name)) in out.iter_mut().zip(indexes.iter().zip(names)) {
-                    let (col, text) = &fields[i];
+                    let (col, text) = fields[i];
                     *slot = text.parse().map_err(|_| {
                         self.error(
-                            Some((*line, *col)),
+                            Some((*line, col)),
                             format!("{name} {text:?} is not a whole number"),
                         )
                     })?;
