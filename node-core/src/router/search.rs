@@ -617,6 +617,14 @@ impl Settled<'_, '_> {
         {
             return;
         }
+        // In a steered search a hop adds at least the floor (or reaches the ceiling): a label
+        // `from` holds below that needs nothing computed, not even the lower bound.
+        if heap.floor > 0 && at_from.stamp == stamp && bits & EXEMPT == 0 {
+            let least = self.reached.cost.saturating_add(heap.floor).min(FLOOR_CEILING);
+            if (least, self.hops + 1) > (at_from.cost, at_from.hops) {
+                return;
+            }
+        }
         let overridden;
         let policy = match bits & OVERRIDDEN {
             0 => policy,
