@@ -112,6 +112,10 @@ const PREV_SUCCESS_PROBABILITY: f64 = 0.95;
 pub struct LndRouter {
     params: LndParams,
     pairs: BTreeMap<(NodeId, NodeId), PairResult>,
+    /// Bit `id mod 1024` set for each node starting a pair in `pairs` (allocated at the first
+    /// result): the estimators skip the map for a node whose bit is clear, as most nodes a
+    /// search scores are (a payer learns of a few dozen).
+    learnt_from: Option<Box<[u64; 16]>>,
     /// Whether any pair has a success recorded ([`LndRouter::max_hop_probability`]).
     learnt_success: bool,
     /// The parameters the apriori estimator reads for every edge, converted once (the same
@@ -155,6 +159,7 @@ impl LndRouter {
         LndRouter {
             params,
             pairs: BTreeMap::new(),
+            learnt_from: None,
             learnt_success: false,
             hop_probability,
             capacity_fraction,
@@ -162,6 +167,12 @@ impl LndRouter {
             apriori_alone,
             certain_share,
         }
+    }
+
+    /// Whether `from` may start a pair with a result (`false`: it starts none).
+    fn may_have_pairs(&self, from: NodeId) -> bool {
+        let bit = from.0 as usize % 1024;
+        self.learnt_from.as_ref().is_some_and(|bits| bits[bit / 64] >> (bit % 64) & 1 != 0)
     }
 
     fn pairs_from(&self, from: NodeId) -> impl Iterator<Item = (&NodeId, &PairResult)> {
@@ -237,9 +248,10 @@ impl LndRouter {
         let apriori = self.hop_probability * capacity_factor;
         let f = self.apriori_factor;
         let (mut numerator, mut denominator) = (apriori * f, f);
-        if self.pairs.is_empty() {
-            // Nothing learnt yet (a payer's first payment): no pair adds to either sum, and the
-            // pair itself has no result. The same arithmetic as below, without the lookups.
+        if !self.may_have_pairs(from) {
+            // Nothing learnt of `from` (nothing at all on a payer's first payment): no pair adds
+            // to either sum, and the pair itself has no result. The same arithmetic as below,
+            // without the lookups.
             return if denominator > 0.0 { numerator / denominator } else { apriori };
         }
         // One pass over what `from`'s pairs taught, which also finds the pair itself.
@@ -288,6 +300,10 @@ impl LndRouter {
             });
             self.bimodal(amount as f64, capacity as f64, a_s, a_f)
         };
+        if !self.may_have_pairs(from) {
+            // No pair result of `from`: the node term adds nothing (p_direct / 1.0).
+            return direct(&PairResult::default());
+        }
         let pair = self.pairs.get(&(from, to)).copied().unwrap_or_default();
         let p_direct = direct(&pair);
         let recent = [pair.success, pair.failure]
@@ -375,6 +391,8 @@ impl LndRouter {
     }
 
     fn record(&mut self, now: SimTime, from: NodeId, to: NodeId, amount: u64, success: bool) {
+        let bit = from.0 as usize % 1024;
+        self.learnt_from.get_or_insert_with(|| Box::new([0; 16]))[bit / 64] |= 1 << (bit % 64);
         let r = self.pairs.entry((from, to)).or_default();
         if success {
             self.learnt_success = true;
@@ -671,6 +689,30 @@ mod tests {
         let node = r.apriori_probability(later, NodeId(1), NodeId(9), 6_000, 1_000_000_000);
         let pair = r.apriori_probability(later, NodeId(1), NodeId(3), 6_000, 1_000_000_000);
         assert!((pair - node * 0.5).abs() < 1e-12, "{pair} vs {node}");
+    }
+
+    #[test]
+    fn nodes_sharing_a_filter_bit_keep_their_own_history() {
+        // Nodes 5 and 1029 share the bit of the map's filter; 1029 learnt nothing, 6 is never
+        // recorded at all.
+        for estimator in [Estimator::Apriori, Estimator::Bimodal] {
+            let mut r = LndRouter::new(LndParams { estimator, ..LndParams::default() });
+            let now = SimTime::from_secs(100);
+            let c = 1_000_000_000;
+            let p = |r: &LndRouter, from: u32, amount| match estimator {
+                Estimator::Apriori => {
+                    r.apriori_probability(now, NodeId(from), NodeId(7), amount, c)
+                }
+                Estimator::Bimodal => {
+                    r.bimodal_probability(now, NodeId(from), NodeId(7), amount, c)
+                }
+            };
+            let cold = p(&r, 5, 6_000);
+            r.record(now, NodeId(5), NodeId(8), 5_000, false);
+            assert_eq!(p(&r, 1029, 6_000), cold, "{estimator:?}: 1029 learnt nothing");
+            assert_eq!(p(&r, 6, 6_000), cold, "{estimator:?}: nor did 6");
+            assert!(p(&r, 5, 6_000) < cold, "{estimator:?}: 5's failure lowers its estimate");
+        }
     }
 
     #[test]
