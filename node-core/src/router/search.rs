@@ -398,11 +398,12 @@ fn may_reach(view: &GraphView, req: &RouteRequest<'_>, hints: &[HintEdge], start
     let mut i = 0;
     while let Some(&node) = reached.get(i) {
         i += 1;
-        read += view.base().degree(node);
-        if node == start.node || read > FORWARD_BUDGET {
+        // A hub's channels are counted before they are read (channels announced since, as read).
+        if node == start.node || read + view.base().degree(node) > FORWARD_BUDGET {
             return true;
         }
         view.for_each_channel_of(node, |info| {
+            read += 1;
             let Some((direction, to)) = info.direction_from(node) else { return };
             let carries = info.directions[direction]
                 .as_ref()
@@ -416,6 +417,9 @@ fn may_reach(view: &GraphView, req: &RouteRequest<'_>, hints: &[HintEdge], start
             if from == node {
                 add(&mut reached, to);
             }
+        }
+        if read > FORWARD_BUDGET {
+            return true;
         }
     }
     false
