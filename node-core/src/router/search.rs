@@ -22,7 +22,7 @@
 //!
 //! Before searching, two cheap necessary conditions: the payer can send the amount and the
 //! payee can receive it ([`can_leave_and_arrive`]), and the payer reaches the payee over
-//! directions that could carry it, followed forward over a few hundred channels at most
+//! directions that could carry it, followed forward over a few dozen channels at most
 //! ([`may_reach`]): a search that finds nothing settles all it reaches from the payee's end.
 
 pub use super::scorer::{Edge, FLOOR_CEILING, Reached, Scorer, Start};
@@ -370,8 +370,10 @@ fn can_leave_and_arrive(view: &GraphView, req: &RouteRequest<'_>, start: &Start)
 }
 
 /// How many channels [`may_reach`] reads at most before it gives up (the payer reaches more than
-/// it can tell apart from the whole network).
-const FORWARD_BUDGET: usize = 256;
+/// it can tell apart from the whole network). Over the first 20,000 payments of `mainnet_100k`
+/// (lnd), 415 of the 448 checks that found no route read at most 64 channels, and every one at
+/// most 252; a budget of 256 read more in the searches that do find a route than it saved.
+const FORWARD_BUDGET: usize = 64;
 
 /// Whether the payer may reach `start.node` at all: follows, from the payer's channels that can
 /// send the amount, every direction that could carry it (known and enabled, or overridden, with
