@@ -115,7 +115,7 @@ pub struct LndRouter {
     /// Bit `id mod 1024` set for each node starting a pair in `pairs` (allocated at the first
     /// result): the estimators skip the map for a node whose bit is clear, as most nodes a
     /// search scores are (a payer learns of a few dozen).
-    learnt_from: Option<Box<[u64; 16]>>,
+    learnt_from: Option<Box<[u64; 1024 / 64]>>,
     /// Whether any pair has a success recorded ([`LndRouter::max_hop_probability`]).
     learnt_success: bool,
     /// The parameters the apriori estimator reads for every edge, converted once (the same
@@ -130,6 +130,12 @@ pub struct LndRouter {
     /// Amounts up to this share of the capacity have a capacity factor of exactly 1.0, known
     /// without the division (`capacity_factor`); -1 when no share is safe.
     certain_share: f64,
+}
+
+/// The word and bit of `node` in [`LndRouter`]'s `learnt_from` filter.
+fn filter_bit(node: NodeId) -> (usize, u64) {
+    let bit = node.0 as usize % 1024;
+    (bit / 64, 1 << (bit % 64))
 }
 
 fn ppm(x: u64) -> f64 {
@@ -171,8 +177,8 @@ impl LndRouter {
 
     /// Whether `from` may start a pair with a result (`false`: it starts none).
     fn may_have_pairs(&self, from: NodeId) -> bool {
-        let bit = from.0 as usize % 1024;
-        self.learnt_from.as_ref().is_some_and(|bits| bits[bit / 64] >> (bit % 64) & 1 != 0)
+        let (word, bit) = filter_bit(from);
+        self.learnt_from.as_ref().is_some_and(|bits| bits[word] & bit != 0)
     }
 
     fn pairs_from(&self, from: NodeId) -> impl Iterator<Item = (&NodeId, &PairResult)> {
@@ -391,8 +397,8 @@ impl LndRouter {
     }
 
     fn record(&mut self, now: SimTime, from: NodeId, to: NodeId, amount: u64, success: bool) {
-        let bit = from.0 as usize % 1024;
-        self.learnt_from.get_or_insert_with(|| Box::new([0; 16]))[bit / 64] |= 1 << (bit % 64);
+        let (word, bit) = filter_bit(from);
+        self.learnt_from.get_or_insert_with(|| Box::new([0; 1024 / 64]))[word] |= bit;
         let r = self.pairs.entry((from, to)).or_default();
         if success {
             self.learnt_success = true;
