@@ -18,7 +18,9 @@
 //! plain Dijkstra gives it; of two equal offers, the one from the node plain Dijkstra settles
 //! first wins, so ties too end as they would. Nodes far from the payer that cannot beat the
 //! route are never settled. Costs above [`FLOOR_CEILING`], where floors need not hold, send the
-//! search back to plain Dijkstra. Routes are the same (the reference search's, by test).
+//! search back to plain Dijkstra. Once the payer holds a label, an edge whose lower bound puts
+//! its start's priority above the payer's is not scored: the search ends before it would be
+//! settled. Routes are the same (the reference search's, by test).
 //!
 //! Before searching, two cheap necessary conditions: the payer can send the amount and the
 //! payee can receive it ([`can_leave_and_arrive`]), and the payer reaches the payee over
@@ -113,6 +115,10 @@ struct Queue {
     far: u8,
     /// A steered search offered a cost of [`FLOOR_CEILING`] or more.
     ceiling: bool,
+    /// The payer's cost once it holds a label (`u64::MAX` before): the search ends when the
+    /// payer is settled, at this priority or less, so a label whose priority exceeds it is
+    /// never settled and need not be offered.
+    best: u64,
 }
 
 thread_local! {
@@ -121,7 +127,7 @@ thread_local! {
             stamp: 0,
             marks: Vec::new(),
             labels: Vec::new(),
-            heap: Queue { heap: BinaryHeap::new(), floor: 0, far: FAR, ceiling: false },
+            heap: Queue { heap: BinaryHeap::new(), floor: 0, far: FAR, ceiling: false, best: u64::MAX },
         })
     };
 }
@@ -446,7 +452,7 @@ fn run<S: Scorer>(
     let marks = &mut scratch.marks;
     let labels = &mut scratch.labels;
     let heap = &mut scratch.heap;
-    (heap.floor, heap.ceiling) = (floor, false);
+    (heap.floor, heap.ceiling, heap.best) = (floor, false, u64::MAX);
     let first = &mut marks[start.node.index()];
     let (cost, hops) = (start.reached.cost, start.reached.hops);
     (first.stamp, first.settled, first.hops, first.cost) = (stamp, false, hops, cost);
@@ -674,6 +680,10 @@ impl Settled<'_, '_> {
             scorer.score(&edge, &self.reached).is_none_or(|(cost, ..)| bound <= cost),
             "a scorer's lower bound exceeds its cost over {scid}"
         );
+        // A route is known at `heap.best`: a label above it at `from` would never be settled.
+        if heap.best != u64::MAX && priority(bound, heap, stamp, at_from) > heap.best {
+            return;
+        }
         if at_from.stamp == stamp {
             let order = (bound, self.hops + 1).cmp(&(at_from.cost, at_from.hops));
             // An equal offer wins only in a steered search, from a node plain Dijkstra settles
@@ -752,6 +762,9 @@ fn offer(
     }
     if heap.floor > 0 && candidate.cost >= FLOOR_CEILING {
         heap.ceiling = true;
+    }
+    if node == req.source {
+        heap.best = candidate.cost;
     }
     let old = &mut marks[node.index()];
     (old.stamp, old.settled, old.hops, old.cost) = (stamp, false, candidate.hops, candidate.cost);
