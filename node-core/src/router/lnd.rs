@@ -112,10 +112,10 @@ const PREV_SUCCESS_PROBABILITY: f64 = 0.95;
 pub struct LndRouter {
     params: LndParams,
     pairs: BTreeMap<(NodeId, NodeId), PairResult>,
-    /// Bit `id mod 1024` set for each node starting a pair in `pairs` (allocated at the first
+    /// Bit `id mod FILTER_BITS` set for each node starting a pair in `pairs` (allocated at the first
     /// result): the estimators skip the map for a node whose bit is clear, as most nodes a
     /// search scores are (a payer learns of a few dozen).
-    learnt_from: Option<Box<[u64; 1024 / 64]>>,
+    learnt_from: Option<Box<[u64; FILTER_BITS / 64]>>,
     /// Whether any pair has a success recorded ([`LndRouter::max_hop_probability`]).
     learnt_success: bool,
     /// The parameters the apriori estimator reads for every edge, converted once (the same
@@ -132,9 +132,12 @@ pub struct LndRouter {
     certain_share: f64,
 }
 
+/// The size of [`LndRouter`]'s `learnt_from` filter, bits.
+const FILTER_BITS: usize = 1024;
+
 /// The word and bit of `node` in [`LndRouter`]'s `learnt_from` filter.
 fn filter_bit(node: NodeId) -> (usize, u64) {
-    let bit = node.0 as usize % 1024;
+    let bit = node.0 as usize % FILTER_BITS;
     (bit / 64, 1 << (bit % 64))
 }
 
@@ -248,7 +251,8 @@ impl LndRouter {
         capacity: u64,
     ) -> f64 {
         let capacity_factor = self.capacity_factor(amount, capacity);
-        if capacity_factor == 1.0 && self.pairs.is_empty() {
+        // Nothing learnt of `from` at a factor of 1.0: the value the next return computes.
+        if capacity_factor == 1.0 && !self.may_have_pairs(from) {
             return self.apriori_alone;
         }
         let apriori = self.hop_probability * capacity_factor;
@@ -398,7 +402,7 @@ impl LndRouter {
 
     fn record(&mut self, now: SimTime, from: NodeId, to: NodeId, amount: u64, success: bool) {
         let (word, bit) = filter_bit(from);
-        self.learnt_from.get_or_insert_with(|| Box::new([0; 1024 / 64]))[word] |= bit;
+        self.learnt_from.get_or_insert_with(|| Box::new([0; FILTER_BITS / 64]))[word] |= bit;
         let r = self.pairs.entry((from, to)).or_default();
         if success {
             self.learnt_success = true;
