@@ -112,9 +112,9 @@ const PREV_SUCCESS_PROBABILITY: f64 = 0.95;
 pub struct LndRouter {
     params: LndParams,
     pairs: BTreeMap<(NodeId, NodeId), PairResult>,
-    /// Bit `id mod FILTER_BITS` set for each node starting a pair in `pairs` (allocated at the first
-    /// result): the estimators skip the map for a node whose bit is clear, as most nodes a
-    /// search scores are (a payer learns of a few dozen).
+    /// Bit `id mod FILTER_BITS` set for each node starting a pair in `pairs` (allocated at the
+    /// first result): the estimators skip the map for a node whose bit is clear, as most nodes
+    /// a search scores are (a payer learns of a few dozen).
     learnt_from: Option<Box<[u64; FILTER_BITS / 64]>>,
     /// Whether any pair has a success recorded ([`LndRouter::max_hop_probability`]).
     learnt_success: bool,

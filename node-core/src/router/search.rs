@@ -127,7 +127,13 @@ thread_local! {
             stamp: 0,
             marks: Vec::new(),
             labels: Vec::new(),
-            heap: Queue { heap: BinaryHeap::new(), floor: 0, far: FAR, ceiling: false, best: u64::MAX },
+            heap: Queue {
+                heap: BinaryHeap::new(),
+                floor: 0,
+                far: FAR,
+                ceiling: false,
+                best: u64::MAX,
+            },
         })
     };
 }
@@ -388,9 +394,9 @@ const FORWARD_BUDGET: usize = 64;
 /// everything it reaches from the payee's end: over the first 20,000 payments of
 /// `mainnet_100k` (lnd), searches that found nothing read 2,626 directions each, a sixth of all
 /// directions read, mostly for payers behind a peer whose channels cannot forward the amount;
-/// with this check (reading up to 256 channels), 692. Every edge a search takes passes these tests (its amounts only grow
-/// toward the payer, so a minimum HTLC is not one of them), so `false` means the search finds no
-/// route (a debug build checks it).
+/// with this check (reading up to 256 channels), 692. Every edge a search takes passes these
+/// tests (its amounts only grow toward the payer, so a minimum HTLC is not one of them), so
+/// `false` means the search finds no route (a debug build checks it).
 fn may_reach(view: &GraphView, req: &RouteRequest<'_>, hints: &[HintEdge], start: &Start) -> bool {
     let amount_msat = start.amount_msat;
     let mut reached: Vec<NodeId> = Vec::new();
