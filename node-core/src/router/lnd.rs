@@ -508,6 +508,19 @@ impl Scorer for Scoring<'_> {
         (step.min(FLOOR_CEILING as f64) as u64).saturating_sub(3)
     }
 
+    /// With the apriori estimator, 1/p for the `p` of [`Scorer::hop_floor`]: while no node is
+    /// exempt, every hop of a label `k` hops from the payee has a probability of at most `p`,
+    /// so its `P` is at most `p^k` and the next hop adds at least
+    /// `attempt_cost / p^k × (1/p − 1)`, the floor times (1/p)^k.
+    fn hop_growth(&self) -> f64 {
+        let router = self.router;
+        let p = router.cold_hop_probability();
+        if router.params.estimator != Estimator::Apriori || !(p > 0.0 && p < 1.0) {
+            return 1.0;
+        }
+        1.0 / p
+    }
+
     /// The nodes with a success learnt on one of their pairs at the payment's amount or more:
     /// their node estimate (a weighted average with 0.95 for each success at the amount or
     /// more) and the pair's may exceed the apriori value. A success at less counts for no hop

@@ -496,6 +496,82 @@ mod tests {
         search::search(&f.view, &f.request(100_000), &mut Overstated);
     }
 
+    /// A cost like lnd's: each hop adds 1,000 msat times 2 to the power of the hops before it
+    /// (`growth`, as it claims, need not be the truth: the tests below overstate it), noting
+    /// the nodes whose edges it scores.
+    struct Doubling {
+        growth: f64,
+        scored: BTreeSet<NodeId>,
+    }
+
+    impl search::Scorer for Doubling {
+        fn score(
+            &mut self,
+            edge: &search::Edge<'_>,
+            to: &search::Reached,
+        ) -> Option<(u64, u64, f64)> {
+            self.scored.insert(edge.from);
+            Some((to.cost + (1_000 << to.hops) + edge.fee_msat, 0, 1.0))
+        }
+        fn hop_floor(&self) -> u64 {
+            1_000
+        }
+        fn hop_growth(&self) -> f64 {
+            self.growth
+        }
+    }
+
+    /// Payer 0 reaches payee 1 over 0-2-3-4-1. Beside the route, 1 has a peer 5 with peers 6
+    /// and 7 (2 hops from the payee), each with a peer (8, 9: 3 hops) that has two more (10 to
+    /// 13), all far from the payer. No fees.
+    fn a_bush_by_the_payee() -> Fixture {
+        let free = policy(0, 0, 40);
+        let links = [(0, 2), (2, 3), (3, 4), (4, 1), (1, 5), (5, 6), (5, 7), (6, 8), (7, 9)];
+        let bush = [(8, 10), (8, 11), (9, 12), (9, 13)];
+        let channels = (links.iter().chain(&bush).enumerate())
+            .map(|(i, &(a, b))| channel(i as u64 + 1, a, b, 1_000, free))
+            .collect();
+        Fixture::new(14, channels, 0, 1, None)
+    }
+
+    /// A cost that grows with each hop steers harder: the nodes 3 hops from the payee that are
+    /// far from the payer (8 and 9) are settled under the floor alone (their 7,000 msat plus two
+    /// floors stay below the payer's 15,000) and not once the growth is counted (two steps of at
+    /// least 8,000 and 1,000 more), so the edges into them, from 10 to 13, go unscored; the
+    /// route is the reference search's either way.
+    #[test]
+    fn a_cost_that_grows_per_hop_steers_past_what_the_floor_alone_settles() {
+        let f = a_bush_by_the_payee();
+        let req = f.request(100_000);
+        let bush: BTreeSet<NodeId> = (10..14).map(NodeId).collect();
+        for growth in [1.0, 2.0] {
+            let mut scorer = Doubling { growth, scored: BTreeSet::new() };
+            let route = search::search(&f.view, &req, &mut scorer).expect("0-2-3-4-1");
+            let reference = reference::with_reference_search(|| {
+                search::search(&f.view, &req, &mut Doubling { growth, scored: BTreeSet::new() })
+            });
+            assert_eq!(Some(route.clone()), reference);
+            let nodes: Vec<NodeId> = route.nodes().collect();
+            assert_eq!(nodes, [2, 3, 4, 1].map(NodeId), "growth {growth}");
+            let unsettled = scorer.scored.intersection(&bush).count();
+            assert_eq!(unsettled, if growth > 1.0 { 0 } else { 4 }, "growth {growth}");
+        }
+    }
+
+    /// A debug build checks every scored edge against the step its hops from the payee give,
+    /// so a growth a scorer overstates fails the tests that search.
+    #[test]
+    #[cfg(debug_assertions)]
+    #[should_panic(expected = "hop growth exceeds what")]
+    fn a_hop_growth_above_what_hops_add_is_caught() {
+        let f = a_bush_by_the_payee();
+        search::search(
+            &f.view,
+            &f.request(100_000),
+            &mut Doubling { growth: 3.0, scored: BTreeSet::new() },
+        );
+    }
+
     /// Payer 0 reaches payee 5 over 0-1-2-3-5 or 0-1-2-4-5, at the same cost and length (no
     /// fees). Node 4 shares a channel with 1 (whose direction from 1 is disabled), so a steered
     /// search settles 4 before 3, the reverse of plain Dijkstra (3 has the lower id), and 4

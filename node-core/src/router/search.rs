@@ -17,7 +17,11 @@
 //! never grows faster along an edge than the cost does, so every node is settled with the label
 //! plain Dijkstra gives it; of two equal offers, the one from the node plain Dijkstra settles
 //! first wins, so ties too end as they would. Nodes far from the payer that cannot beat the
-//! route are never settled. Costs above [`FLOOR_CEILING`], where floors need not hold, send the
+//! route are never settled. Where each hop adds more than the one before ([`Scorer::hop_growth`]:
+//! lnd's probabilities multiply, so a hop far from the payee adds the floor many times over),
+//! the step from a node is raised by its hops from the payee, marked breadth first up to 2
+//! ([`mark_dist`]): a node three hops from the payee and far from the payer is settled only if
+//! the route costs that much more. Costs above [`FLOOR_CEILING`], where floors need not hold, send the
 //! search back to plain Dijkstra. Once the payer holds a label, an edge whose lower bound puts
 //! its start's priority above the payer's is not scored: the search ends before it would be
 //! settled. Routes are the same (the reference search's, by test).
@@ -67,12 +71,19 @@ struct Mark {
     /// Hop floors (up to [`FAR`]) the node is at least from the payer, written with `flags`:
     /// [`FAR`] when `flag_stamp` is another search's; the search reads at most its own far.
     steps: u8,
+    /// Hops the node is at least from the search's start ([`mark_dist`]), written with `flags`:
+    /// `u8::MAX` when not marked; the search reads at most its own `near`.
+    dist: u8,
     cost: u64,
 }
 
 /// The most hop floors a node's priority adds: nodes two or more hops from each of the payer's
 /// peers (three from the payer). Marking farther would read most of a mainnet graph.
 const FAR: u8 = 2;
+
+/// The most hops from the start [`mark_dist`] tells apart: 0, 1 and 2, and 3 for the rest.
+/// Marking farther would read most of a mainnet graph.
+const NEAR: u8 = 3;
 
 /// Marking the steps reads at most 1/16 of the graph's directions (a cold search reads more
 /// than a third on mainnet), else it stops at 1 step, or, if even the nodes at 0 steps have
@@ -113,6 +124,13 @@ struct Queue {
     floor: u64,
     /// The most floors a priority adds ([`mark_steps`]).
     far: u8,
+    /// The most hops from the start a priority tells apart ([`mark_dist`]; 0: none).
+    near: u8,
+    /// What a hop from a node `d` hops from the start adds at least (`d` up to `near`).
+    step: [u64; NEAR as usize + 1],
+    /// What a node's priority adds to its cost, by its steps from the payer and hops from the
+    /// start ([`Queue::lift`]).
+    lift: [[u64; NEAR as usize + 1]; FAR as usize + 1],
     /// A steered search offered a cost of [`FLOOR_CEILING`] or more.
     ceiling: bool,
     /// The payer's cost once it holds a label (`u64::MAX` before): the search ends when the
@@ -131,11 +149,53 @@ thread_local! {
                 heap: BinaryHeap::new(),
                 floor: 0,
                 far: FAR,
+                near: 0,
+                step: [0; NEAR as usize + 1],
+                lift: [[0; NEAR as usize + 1]; FAR as usize + 1],
                 ceiling: false,
                 best: u64::MAX,
             },
         })
     };
+}
+
+impl Queue {
+    /// Sets what priorities add in a search steered by `floor` over `far` steps, whose hops
+    /// grow by `growth` ([`Scorer::hop_growth`]) over the `near` hops from the start that
+    /// [`mark_dist`] told apart (0: none): a hop from a node `d` hops from the start adds at
+    /// least `step[d] = floor × growth^d`, so a node `s ≥ 1` steps from the payer's peers adds
+    /// at least that for its own hop and a floor for each of the others:
+    /// `lift[s][d] = step[d] + (s − 1) × floor`, 0 at `s = 0`. Along an edge the search takes,
+    /// from the settled `u` to `w`, the steps fall by at most one and the cost grows by at least
+    /// `step[d(u)]`, while `lift(w) ≥ (s(u) − 1) × floor` (or `s(u) ≤ 1` if `s(w) = 0`):
+    /// `lift(u) − lift(w) ≤ step[d(u)]`, so priorities never fall along an edge and every node
+    /// is settled with plain Dijkstra's label. Capping at [`FLOOR_CEILING`] keeps that.
+    fn lift(&mut self, floor: u64, growth: f64, far: u8, near: u8) {
+        (self.floor, self.far, self.near) = (floor, far, near);
+        // `floor × growth^d` by repeated products (the same bits everywhere), less a relative
+        // 10^-12 for their rounding (far above it, the floor's own 10^-9 margin).
+        let mut scale = 1.0f64;
+        for d in 0..=NEAR as usize {
+            self.step[d] = match d {
+                0 => floor,
+                _ if d > near as usize => self.step[d - 1],
+                _ => {
+                    scale *= growth;
+                    ((floor as f64 * scale * (1.0 - 1e-12)) as u64).clamp(floor, FLOOR_CEILING)
+                }
+            };
+        }
+        for s in 0..=FAR as usize {
+            for d in 0..=NEAR as usize {
+                self.lift[s][d] = match s {
+                    0 => 0,
+                    _ => self.step[d]
+                        .saturating_add(floor.saturating_mul(s as u64 - 1))
+                        .min(FLOOR_CEILING),
+                };
+            }
+        }
+    }
 }
 
 /// The lowest-cost route satisfying `req` under `scorer`, or `None`.
@@ -208,9 +268,11 @@ fn search_labels<S: Scorer>(
         let stamp = scratch.stamp;
         let mut flag = |node: NodeId, bit: u8| {
             if let Some(m) = scratch.marks.get_mut(node.index()) {
-                (m.flags, m.steps) =
-                    if m.flag_stamp == stamp { (m.flags | bit, m.steps) } else { (bit, FAR) };
-                m.flag_stamp = stamp;
+                if m.flag_stamp == stamp {
+                    m.flags |= bit;
+                } else {
+                    (m.flag_stamp, m.flags, m.steps, m.dist) = (stamp, bit, FAR, u8::MAX);
+                }
             }
         };
         req.excluded_nodes.iter().for_each(|&n| flag(n, EXCLUDED_NODE));
@@ -222,8 +284,12 @@ fn search_labels<S: Scorer>(
         let floor = scorer.hop_floor().min(FLOOR_CEILING);
         // Floors are per hop amount at least the payee's (lnd's exemption counts on it).
         debug_assert!(floor == 0 || start.amount_msat >= req.amount_msat);
+        let mut exempt = false;
         if floor > 0 {
-            scorer.floor_exempt(&mut |n| flag(n, EXEMPT));
+            scorer.floor_exempt(&mut |n| {
+                exempt = true;
+                flag(n, EXEMPT);
+            });
         }
         scratch.heap.heap.clear();
         if floor == 0 {
@@ -232,7 +298,13 @@ fn search_labels<S: Scorer>(
         let Some(far) = mark_steps(view, req, hints, &mut scratch.marks, stamp) else {
             return run(view, req, scorer, scratch, start, hints, 0).unwrap_or(None);
         };
-        scratch.heap.far = far;
+        // Hops grow only while no node is exempt (an exempt hop may keep the probability).
+        let growth = scorer.hop_growth();
+        let near = match growth > 1.0 && !exempt {
+            true => mark_dist(view, hints, &mut scratch.marks, stamp, start.node),
+            false => 0,
+        };
+        scratch.heap.lift(floor, growth, far, near);
         if let Some(found) = run(view, req, scorer, scratch, start, hints, floor) {
             return found;
         }
@@ -287,7 +359,7 @@ fn mark_steps(
     let lower = |marks: &mut [Mark], node: NodeId, steps: u8| {
         let Some(m) = marks.get_mut(node.index()) else { return false };
         if m.flag_stamp != stamp {
-            (m.flag_stamp, m.flags, m.steps) = (stamp, 0, steps);
+            (m.flag_stamp, m.flags, m.steps, m.dist) = (stamp, 0, steps, u8::MAX);
             true
         } else if m.steps > steps {
             m.steps = steps;
@@ -359,6 +431,64 @@ fn mark_steps(
         }
     }
     Some(if close(marks, &mut next, &mut read, 1) { FAR } else { 1 })
+}
+
+/// Marks how many hops each node near `start` (the payee's end of the search) is from it, and
+/// returns the level up to which every node is marked: nodes it did not mark are at least that
+/// many hops away. Breadth first over the peers [`mark_steps`] reads (the base graph, channels
+/// announced since, route hints), which hold every edge the search takes, so a label's hops
+/// from the start are at least its node's mark. Stops before a level whose nodes have more
+/// channels than the budget of [`mark_steps`] leaves, or at [`NEAR`].
+fn mark_dist(
+    view: &GraphView,
+    hints: &[HintEdge],
+    marks: &mut [Mark],
+    stamp: u32,
+    start: NodeId,
+) -> u8 {
+    let base = view.base();
+    let mut set = |node: NodeId, dist: u8| {
+        let Some(m) = marks.get_mut(node.index()) else { return false };
+        if m.flag_stamp != stamp {
+            (m.flag_stamp, m.flags, m.steps, m.dist) = (stamp, 0, FAR, dist);
+            true
+        } else if m.dist > dist {
+            m.dist = dist;
+            true
+        } else {
+            false
+        }
+    };
+    let budget = base.channels().len() * 2 / MARK_BUDGET_SHARE + 64;
+    let mut read = 0;
+    let mut ring = vec![start];
+    set(start, 0);
+    for level in 1..NEAR {
+        let ahead: usize = ring.iter().map(|&n| base.degree(n)).sum();
+        if read + ahead > budget {
+            return level;
+        }
+        let mut next = Vec::new();
+        for &node in &ring {
+            let mut visit = |peer: NodeId| {
+                read += 1;
+                if set(peer, level) {
+                    next.push(peer);
+                }
+            };
+            base.peers_of(node).for_each(&mut visit);
+            view.for_each_added_in_edge(node, |edge| visit(edge.from));
+            for &(a, b, ..) in hints {
+                if a == node {
+                    visit(b);
+                } else if b == node {
+                    visit(a);
+                }
+            }
+        }
+        ring = next;
+    }
+    NEAR
 }
 
 /// A cheap necessary condition, checked before searching because failed searches cost the
@@ -458,7 +588,11 @@ fn run<S: Scorer>(
     let marks = &mut scratch.marks;
     let labels = &mut scratch.labels;
     let heap = &mut scratch.heap;
-    (heap.floor, heap.ceiling, heap.best) = (floor, false, u64::MAX);
+    if floor == 0 {
+        heap.lift(0, 1.0, FAR, 0);
+    }
+    debug_assert_eq!(heap.floor, floor, "a steered search's priorities are set before it runs");
+    (heap.ceiling, heap.best) = (false, u64::MAX);
     let first = &mut marks[start.node.index()];
     let (cost, hops) = (start.reached.cost, start.reached.hops);
     (first.stamp, first.settled, first.hops, first.cost) = (stamp, false, hops, cost);
@@ -503,7 +637,18 @@ fn run<S: Scorer>(
             cltv_delta: label.cltv_delta,
         };
         let by = (mark.cost, mark.hops, node);
-        let at = Settled { req, stamp, node, hops: mark.hops, label, reached, by };
+        let step = step(heap, stamp, &mark);
+        let at = Settled {
+            req,
+            stamp,
+            node,
+            hops: mark.hops,
+            label,
+            reached,
+            by,
+            step,
+            priority: at_priority,
+        };
         // Most nodes' directions are read as they are in the base graph: a loop of its own, the
         // step inlined into it.
         match view.in_edges_as_at_start(node) {
@@ -555,11 +700,23 @@ fn run<S: Scorer>(
     Some(None)
 }
 
-/// A node's priority: its cost raised by `floor` for each step it is from the payer.
+/// A node's priority: its cost raised by what its hops to the payer add at least
+/// ([`Queue::lift`]), by its steps from the payer and hops from the start.
 #[inline(always)]
 fn priority(cost: u64, queue: &Queue, stamp: u32, mark: &Mark) -> u64 {
-    let steps = if mark.flag_stamp == stamp { mark.steps.min(queue.far) } else { queue.far };
-    cost.saturating_add(queue.floor * u64::from(steps))
+    let (steps, dist) = match mark.flag_stamp == stamp {
+        true => (mark.steps.min(queue.far), mark.dist.min(queue.near)),
+        false => (queue.far, queue.near),
+    };
+    cost.saturating_add(queue.lift[steps as usize][dist as usize])
+}
+
+/// What a hop from the node of `mark` adds at least (unless it is exempt): the step of its
+/// hops from the start ([`Queue::lift`]).
+#[inline(always)]
+fn step(queue: &Queue, stamp: u32, mark: &Mark) -> u64 {
+    let dist = if mark.flag_stamp == stamp { mark.dist.min(queue.near) } else { queue.near };
+    queue.step[dist as usize]
 }
 
 /// The (cost, hops, id) of the node that offered `node` its label, as plain Dijkstra orders
@@ -581,6 +738,10 @@ struct Settled<'a, 'r> {
     reached: Reached,
     /// The node's (cost, hops, id): what it offers by, and where plain Dijkstra settles it.
     by: (u64, u32, NodeId),
+    /// What a hop from it adds at least in a steered search, unless exempt ([`step`]).
+    step: u64,
+    /// Its priority, which no label it offers falls below (checked in a debug build).
+    priority: u64,
 }
 
 impl Settled<'_, '_> {
@@ -635,10 +796,10 @@ impl Settled<'_, '_> {
         {
             return;
         }
-        // In a steered search a hop adds at least the floor (or reaches the ceiling): a label
+        // In a steered search a hop adds at least its step (or reaches the ceiling): a label
         // `from` holds below that needs nothing computed, not even the lower bound.
         if heap.floor > 0 && at_from.stamp == stamp && bits & EXEMPT == 0 {
-            let least = self.reached.cost.saturating_add(heap.floor).min(FLOOR_CEILING);
+            let least = self.reached.cost.saturating_add(self.step).min(FLOOR_CEILING);
             if (least, self.hops + 1) > (at_from.cost, at_from.hops) {
                 return;
             }
@@ -707,6 +868,13 @@ impl Settled<'_, '_> {
                 || cost >= FLOOR_CEILING
                 || cost >= self.reached.cost.saturating_add(scorer.hop_floor()),
             "a scorer's hop floor exceeds what {scid} adds"
+        );
+        debug_assert!(
+            bits & EXEMPT != 0
+                || cost >= FLOOR_CEILING
+                || (cost >= self.reached.cost.saturating_add(self.step)
+                    && priority(cost, heap, stamp, at_from) >= self.priority),
+            "a scorer's hop growth exceeds what {scid} adds"
         );
         let candidate = Candidate {
             cost,
