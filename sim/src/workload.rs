@@ -192,6 +192,9 @@ pub struct Workload {
     shop_items: Vec<usize>,
     /// Each shop's node.
     shop_nodes: Vec<NodeId>,
+    /// Senders and receivers are one uniform set (compared once: a draw would compare every
+    /// node of both).
+    one_uniform_set: bool,
     drawn: u64,
 }
 
@@ -206,7 +209,17 @@ impl Workload {
         shops: Vec<(NodeId, usize)>,
     ) -> Workload {
         let (shop_nodes, shop_items) = shops.into_iter().unzip();
-        Workload { spec, stream, senders, receivers, shop_items, shop_nodes, drawn: 0 }
+        let one_uniform_set = senders.cumulative.is_none() && senders == receivers;
+        Workload {
+            spec,
+            stream,
+            senders,
+            receivers,
+            shop_items,
+            shop_nodes,
+            one_uniform_set,
+            drawn: 0,
+        }
     }
 
     /// Whether no distinct payee turned up for `arrival`: the payer drew itself (or a shop's
@@ -275,7 +288,7 @@ impl Workload {
             }
             return arrival.0;
         }
-        let (from, to) = if self.senders.cumulative.is_none() && self.senders == self.receivers {
+        let (from, to) = if self.one_uniform_set {
             // Uniform over one set: the receiver is drawn among the others in one go.
             let n = self.senders.len() as u64;
             let sender = self.stream.below(n);
