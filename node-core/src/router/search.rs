@@ -17,14 +17,15 @@
 //! never grows faster along an edge than the cost does, so every node is settled with the label
 //! plain Dijkstra gives it; of two equal offers, the one from the node plain Dijkstra settles
 //! first wins, so ties too end as they would. Nodes far from the payer that cannot beat the
-//! route are never settled. Where each hop adds more than the one before ([`Scorer::hop_growth`]:
-//! lnd's probabilities multiply, so a hop far from the payee adds the floor many times over),
-//! the step from a node is raised by its hops from the payee, marked breadth first up to 2
-//! ([`mark_dist`]): a node three hops from the payee and far from the payer is settled only if
-//! the route costs that much more. Costs above [`FLOOR_CEILING`], where floors need not hold, send the
-//! search back to plain Dijkstra. Once the payer holds a label, an edge whose lower bound puts
-//! its start's priority above the payer's is not scored: the search ends before it would be
-//! settled. Routes are the same (the reference search's, by test).
+//! route are never settled. Where each hop adds more than the one before
+//! ([`Scorer::hop_growth`]: lnd's probabilities multiply, so a hop far from the payee adds the
+//! floor many times over), the step from a node is raised by its hops from the payee, marked
+//! breadth first up to 2 ([`mark_dist`]): a node three hops from the payee and far from the
+//! payer is settled only if the route costs that much more. Costs above [`FLOOR_CEILING`], where
+//! floors need not hold, send the search back to plain Dijkstra. Once the payer holds a label,
+//! an edge whose lower bound puts its start's priority above the payer's is not scored: the
+//! search ends before it would be settled. Routes are the same (the reference search's, by
+//! test).
 //!
 //! Before searching, two cheap necessary conditions: the payer can send the amount and the
 //! payee can receive it ([`can_leave_and_arrive`]), and the payer reaches the payee over
