@@ -345,17 +345,7 @@ fn mark_steps(
     stamp: u32,
 ) -> Option<u8> {
     let base = view.base();
-    let each_peer = |node: NodeId, f: &mut dyn FnMut(NodeId)| {
-        base.peers_of(node).for_each(&mut *f);
-        view.for_each_added_in_edge(node, |edge| f(edge.from));
-        for &(a, b, ..) in hints {
-            if a == node {
-                f(b);
-            } else if b == node {
-                f(a);
-            }
-        }
-    };
+    let each_peer = |node: NodeId, f: &mut dyn FnMut(NodeId)| for_each_peer(view, hints, node, f);
     // Lowers a node's steps; whether it did.
     let lower = |marks: &mut [Mark], node: NodeId, steps: u8| {
         let Some(m) = marks.get_mut(node.index()) else { return false };
@@ -434,6 +424,21 @@ fn mark_steps(
     Some(if close(marks, &mut next, &mut read, 1) { FAR } else { 1 })
 }
 
+/// Calls `f` with each peer of `node` the marking reads: the base graph's (whatever a view
+/// knows of policies), channels announced since, and route hints' other ends. Symmetric, and a
+/// superset of the edges a search takes.
+fn for_each_peer(view: &GraphView, hints: &[HintEdge], node: NodeId, f: &mut dyn FnMut(NodeId)) {
+    view.base().peers_of(node).for_each(&mut *f);
+    view.for_each_added_in_edge(node, |edge| f(edge.from));
+    for &(a, b, ..) in hints {
+        if a == node {
+            f(b);
+        } else if b == node {
+            f(a);
+        }
+    }
+}
+
 /// Marks how many hops each node near `start` (the payee's end of the search) is from it, and
 /// returns the level up to which every node is marked: nodes it did not mark are at least that
 /// many hops away. Breadth first over the peers [`mark_steps`] reads (the base graph, channels
@@ -471,21 +476,12 @@ fn mark_dist(
         }
         let mut next = Vec::new();
         for &node in &ring {
-            let mut visit = |peer: NodeId| {
+            for_each_peer(view, hints, node, &mut |peer| {
                 read += 1;
                 if set(peer, level) {
                     next.push(peer);
                 }
-            };
-            base.peers_of(node).for_each(&mut visit);
-            view.for_each_added_in_edge(node, |edge| visit(edge.from));
-            for &(a, b, ..) in hints {
-                if a == node {
-                    visit(b);
-                } else if b == node {
-                    visit(a);
-                }
-            }
+            });
         }
         ring = next;
     }
