@@ -223,6 +223,14 @@ impl LndRouter {
         self.apriori_alone.max(self.hop_probability)
     }
 
+    /// The `p` that a hop's cost is steered by ([`Scorer::hop_floor`], [`Scorer::hop_growth`]):
+    /// with the apriori estimator, the most a node none of whose pairs has carried the amount
+    /// estimates (failures only lower its average), if strictly between 0 and 1; else none.
+    fn steering_probability(&self) -> Option<f64> {
+        let p = self.cold_hop_probability();
+        (self.params.estimator == Estimator::Apriori && p > 0.0 && p < 1.0).then_some(p)
+    }
+
     /// A probability no hop that is not the payer's own exceeds, for bounding costs: with the
     /// apriori estimator and no success learnt, the estimate of a pair with nothing learnt and
     /// a capacity factor of 1.0 (a smaller factor gives a smaller product and quotient, as
@@ -494,16 +502,7 @@ impl Scorer for Scoring<'_> {
     /// 10^-9 and 3 msat for the rounding of costs below [`FLOOR_CEILING`] (each of the four
     /// roundings and truncations of `cost` below it is off by under 1 msat).
     fn hop_floor(&self) -> u64 {
-        let router = self.router;
-        if router.params.estimator != Estimator::Apriori {
-            return 0;
-        }
-        // A node none of whose pairs has carried the amount estimates at most this (failures
-        // only lower its average).
-        let p = router.cold_hop_probability();
-        if !(p > 0.0 && p < 1.0) {
-            return 0;
-        }
+        let Some(p) = self.router.steering_probability() else { return 0 };
         let step = self.attempt_cost * (1.0 / p - 1.0) * (1.0 - 1e-9);
         (step.min(FLOOR_CEILING as f64) as u64).saturating_sub(3)
     }
@@ -513,12 +512,7 @@ impl Scorer for Scoring<'_> {
     /// so its `P` is at most `p^k` and the next hop adds at least
     /// `attempt_cost / p^k × (1/p − 1)`, the floor times (1/p)^k.
     fn hop_growth(&self) -> f64 {
-        let router = self.router;
-        let p = router.cold_hop_probability();
-        if router.params.estimator != Estimator::Apriori || !(p > 0.0 && p < 1.0) {
-            return 1.0;
-        }
-        1.0 / p
+        self.router.steering_probability().map_or(1.0, |p| 1.0 / p)
     }
 
     /// The nodes with a success learnt on one of their pairs at the payment's amount or more:
