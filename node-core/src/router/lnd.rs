@@ -507,10 +507,10 @@ impl Scorer for Scoring<'_> {
         (step.min(FLOOR_CEILING as f64) as u64).saturating_sub(3)
     }
 
-    /// With the apriori estimator, 1/p for the `p` of [`Scorer::hop_floor`]: while no node is
-    /// exempt, every hop of a label `k` hops from the payee has a probability of at most `p`,
-    /// so its `P` is at most `p^k` and the next hop adds at least
-    /// `attempt_cost / p^k × (1/p − 1)`, the floor times (1/p)^k.
+    /// With the apriori estimator, 1/p for the `p` of [`Scorer::hop_floor`]: every hop of a
+    /// label from a node not exempt has a probability of at most `p` (an exempt one at most 1),
+    /// so with `k` such hops its `P` is at most `p^k` and the next hop from a node not exempt
+    /// adds at least `attempt_cost / p^k × (1/p − 1)`, the floor times (1/p)^k.
     fn hop_growth(&self) -> f64 {
         self.router.steering_probability().map_or(1.0, |p| 1.0 / p)
     }

@@ -497,11 +497,20 @@ mod tests {
     }
 
     /// A cost like lnd's: each hop adds 1,000 msat times 2 to the power of the hops before it
-    /// (`growth`, as it claims, need not be the truth: the tests below overstate it), noting
-    /// the nodes whose edges it scores.
+    /// that were not from an `exempt` node (counted in the weight), and a hop from an exempt
+    /// node adds nothing (`growth`, as it claims, need not be the truth: the tests below
+    /// overstate it), noting the nodes whose edges it scores.
     struct Doubling {
         growth: f64,
+        exempt: BTreeSet<NodeId>,
         scored: BTreeSet<NodeId>,
+    }
+
+    impl Doubling {
+        fn new(growth: f64, exempt: &[u32]) -> Doubling {
+            let exempt = exempt.iter().map(|&n| NodeId(n)).collect();
+            Doubling { growth, exempt, scored: BTreeSet::new() }
+        }
     }
 
     impl search::Scorer for Doubling {
@@ -511,13 +520,19 @@ mod tests {
             to: &search::Reached,
         ) -> Option<(u64, u64, f64)> {
             self.scored.insert(edge.from);
-            Some((to.cost + (1_000 << to.hops) + edge.fee_msat, 0, 1.0))
+            if self.exempt.contains(&edge.from) {
+                return Some((to.cost, to.weight, 1.0));
+            }
+            Some((to.cost + (1_000 << to.weight) + edge.fee_msat, to.weight + 1, 1.0))
         }
         fn hop_floor(&self) -> u64 {
             1_000
         }
         fn hop_growth(&self) -> f64 {
             self.growth
+        }
+        fn floor_exempt(&self, exempt: &mut dyn FnMut(NodeId)) {
+            self.exempt.iter().for_each(|&n| exempt(n));
         }
     }
 
@@ -544,17 +559,74 @@ mod tests {
         let f = a_bush_by_the_payee();
         let req = f.request(100_000);
         let bush: BTreeSet<NodeId> = (10..14).map(NodeId).collect();
-        for growth in [1.0, 2.0] {
-            let mut scorer = Doubling { growth, scored: BTreeSet::new() };
+        // Growing also with an exempt node at the payer's steps (2, the payer's peer).
+        for (growth, exempt, settled) in [(1.0, &[][..], 4), (2.0, &[], 0), (2.0, &[2], 0)] {
+            let mut scorer = Doubling::new(growth, exempt);
             let route = search::search(&f.view, &req, &mut scorer).expect("0-2-3-4-1");
             let reference = reference::with_reference_search(|| {
-                search::search(&f.view, &req, &mut Doubling { growth, scored: BTreeSet::new() })
+                search::search(&f.view, &req, &mut Doubling::new(growth, exempt))
             });
             assert_eq!(Some(route.clone()), reference);
             let nodes: Vec<NodeId> = route.nodes().collect();
-            assert_eq!(nodes, [2, 3, 4, 1].map(NodeId), "growth {growth}");
+            assert_eq!(nodes, [2, 3, 4, 1].map(NodeId), "growth {growth}, exempt {exempt:?}");
             let unsettled = scorer.scored.intersection(&bush).count();
-            assert_eq!(unsettled, if growth > 1.0 { 0 } else { 4 }, "growth {growth}");
+            assert_eq!(unsettled, settled, "growth {growth}, exempt {exempt:?}");
+        }
+    }
+
+    /// Payer 0 reaches payee 1 over 0-5-4-3-2-1 only: its channel to 2 has nothing to spend.
+    /// 2 is exempt (its hop adds nothing) and the payer's peer, so the search grows; 4 is three
+    /// hops from the payee but two from nodes not exempt, and its label costs 3,000 msat, so
+    /// the hop from 5 adds 4,000, not the 8,000 three hops would say. Marked at three, 4's
+    /// priority (3,000 + 8,000) would exceed 5's (7,000: 5 is the payer's peer), and a debug
+    /// build would fail; marked at two (exempt hops not counted), 6,999. With an exempt node a
+    /// step or more from the payer (3 alone, 4) the search does not grow; with 2 and 3 it does
+    /// (3 is then at the payer's steps).
+    #[test]
+    fn an_exempt_hop_by_the_payer_is_not_counted_in_the_hops_from_the_payee() {
+        let links = [(0, 2), (2, 1), (0, 5), (5, 4), (4, 3), (3, 2)];
+        let channels = (links.iter().enumerate())
+            .map(|(i, &(a, b))| channel(i as u64 + 1, a, b, 1_000, policy(0, 0, 40)))
+            .collect();
+        let mut f = Fixture::new(6, channels, 0, 1, None);
+        f.first_hops.retain(|h| h.peer != NodeId(2));
+        let req = f.request(100_000);
+        for exempt in [&[][..], &[2], &[3], &[2, 3], &[4]] {
+            let mut scorer = Doubling::new(2.0, exempt);
+            let route = search::search(&f.view, &req, &mut scorer).expect("0-5-4-3-2-1");
+            let reference = reference::with_reference_search(|| {
+                search::search(&f.view, &req, &mut Doubling::new(2.0, exempt))
+            });
+            assert_eq!(Some(route.clone()), reference, "exempt {exempt:?}");
+            let nodes: Vec<NodeId> = route.nodes().collect();
+            assert_eq!(nodes, [5, 4, 3, 2, 1].map(NodeId), "exempt {exempt:?}");
+        }
+    }
+
+    /// Payer 0 reaches payee 1 over 0-5-4-3-2-1 only: 4's channel to 1 is too small for the
+    /// amount. 4 is exempt and a step from the payer (a peer of its peer 5): counted from the
+    /// payee, it is 0 hops away (its own hop is not counted), and 3 is 1, so were the search to
+    /// grow, 3's label (3,000 msat) would offer 4 one at the same cost but a priority a step
+    /// lower (a debug build would fail). It does not grow: the reference route.
+    #[test]
+    fn an_exempt_node_beyond_the_payers_steps_keeps_the_search_from_growing() {
+        let links = [(0, 5), (5, 4), (4, 1), (4, 3), (3, 2), (2, 1)];
+        let channels = (links.iter().enumerate())
+            .map(|(i, &(a, b))| {
+                let sat = if (a, b) == (4, 1) { 1 } else { 1_000 };
+                channel(i as u64 + 1, a, b, sat, policy(0, 0, 40))
+            })
+            .collect();
+        let f = Fixture::new(6, channels, 0, 1, None);
+        let req = f.request(100_000);
+        for exempt in [&[][..], &[4]] {
+            let route = search::search(&f.view, &req, &mut Doubling::new(2.0, exempt));
+            let reference = reference::with_reference_search(|| {
+                search::search(&f.view, &req, &mut Doubling::new(2.0, exempt))
+            });
+            assert_eq!(route, reference, "exempt {exempt:?}");
+            let nodes: Vec<NodeId> = route.expect("0-5-4-3-2-1").nodes().collect();
+            assert_eq!(nodes, [5, 4, 3, 2, 1].map(NodeId), "exempt {exempt:?}");
         }
     }
 
@@ -565,11 +637,7 @@ mod tests {
     #[should_panic(expected = "hop growth exceeds what")]
     fn a_hop_growth_above_what_hops_add_is_caught() {
         let f = a_bush_by_the_payee();
-        search::search(
-            &f.view,
-            &f.request(100_000),
-            &mut Doubling { growth: 3.0, scored: BTreeSet::new() },
-        );
+        search::search(&f.view, &f.request(100_000), &mut Doubling::new(3.0, &[]));
     }
 
     /// Payer 0 reaches payee 5 over 0-1-2-3-5 or 0-1-2-4-5, at the same cost and length (no

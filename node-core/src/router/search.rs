@@ -19,9 +19,10 @@
 //! first wins, so ties too end as they would. Nodes far from the payer that cannot beat the
 //! route are never settled. Where each hop adds more than the one before
 //! ([`Scorer::hop_growth`]: lnd's probabilities multiply, so a hop far from the payee adds the
-//! floor many times over), the step from a node is raised by its hops from the payee, marked
-//! breadth first up to 2 ([`mark_dist`]): a node three hops from the payee and far from the
-//! payer is settled only if the route costs that much more. Costs above [`FLOOR_CEILING`], where
+//! floor many times over), the step from a node is raised by its hops from the payee (an exempt
+//! node's hop not counted), marked breadth first up to 2 ([`mark_dist`]) while every exempt
+//! node is at the payer's steps: a node three hops from the payee and far from the payer is
+//! settled only if the route costs that much more. Costs above [`FLOOR_CEILING`], where
 //! floors need not hold, send the search back to plain Dijkstra. Once the payer holds a label,
 //! an edge whose lower bound puts its start's priority above the payer's is not scored: the
 //! search ends before it would be settled. Routes are the same (the reference search's, by
@@ -72,8 +73,8 @@ struct Mark {
     /// Hop floors (up to [`FAR`]) the node is at least from the payer, written with `flags`:
     /// [`FAR`] when `flag_stamp` is another search's; the search reads at most its own far.
     steps: u8,
-    /// Hops the node is at least from the search's start ([`mark_dist`]), written with `flags`:
-    /// `u8::MAX` when not marked; the search reads at most its own `near`.
+    /// Hops from nodes not exempt the node is at least from the search's start ([`mark_dist`]),
+    /// written with `flags`: `u8::MAX` when not marked; the search reads at most its own `near`.
     dist: u8,
     cost: u64,
 }
@@ -285,10 +286,10 @@ fn search_labels<S: Scorer>(
         let floor = scorer.hop_floor().min(FLOOR_CEILING);
         // Floors are per hop amount at least the payee's (lnd's exemption counts on it).
         debug_assert!(floor == 0 || start.amount_msat >= req.amount_msat);
-        let mut exempt = false;
+        let mut exempt = Vec::new();
         if floor > 0 {
             scorer.floor_exempt(&mut |n| {
-                exempt = true;
+                exempt.push(n);
                 flag(n, EXEMPT);
             });
         }
@@ -299,10 +300,11 @@ fn search_labels<S: Scorer>(
         let Some(far) = mark_steps(view, req, hints, &mut scratch.marks, stamp) else {
             return run(view, req, scorer, scratch, start, hints, 0).unwrap_or(None);
         };
-        // Hops grow only while no node is exempt (an exempt hop may keep the probability).
+        // Hops grow only while every exempt node is at the payer's steps ([`mark_dist`]).
         let growth = scorer.hop_growth();
-        let near = match growth > 1.0 && !exempt {
-            true => mark_dist(view, hints, &mut scratch.marks, stamp, start.node),
+        let near_payer = |n: &NodeId| scratch.marks.get(n.index()).is_some_and(|m| m.steps == 0);
+        let near = match growth > 1.0 && exempt.iter().all(near_payer) {
+            true => mark_dist(view, hints, &mut scratch.marks, stamp, start.node, &exempt),
             false => 0,
         };
         scratch.heap.lift(floor, growth, far, near);
@@ -439,53 +441,81 @@ fn for_each_peer(view: &GraphView, hints: &[HintEdge], node: NodeId, f: &mut dyn
     }
 }
 
-/// Marks how many hops each node near `start` (the payee's end of the search) is from it, and
-/// returns the level up to which every node is marked: nodes it did not mark are at least that
-/// many hops away. Breadth first over the peers [`mark_steps`] reads (the base graph, channels
-/// announced since, route hints), which hold every edge the search takes, so a label's hops
-/// from the start are at least its node's mark. Stops before a level whose nodes have more
-/// channels than the budget of [`mark_steps`] leaves, or at [`NEAR`].
+/// Marks how many hops from nodes not [`EXEMPT`] each node near `start` (the payee's end of the
+/// search) is at least from it, and returns the level up to which every node is marked: nodes
+/// it did not mark are at least that far. Breadth first over the peers [`mark_steps`] reads
+/// (the base graph, channels announced since, route hints), which hold every edge the search
+/// takes, an exempt node at the level of the node it was found from; so a label's route to the
+/// start has at least its node's mark of hops from nodes not exempt. Stops before a level whose
+/// nodes have more channels than the budget of [`mark_steps`] leaves, or at [`NEAR`].
+///
+/// A mark only ever needs to be at most that count ([`Queue::lift`] reads nothing else of it):
+/// a hop from a node not exempt adds the step of the settled node's mark whatever its own; an
+/// exempt node's hop adds nothing, and the search marks only while every exempt node is at
+/// the payer's steps, where neither its priority nor its peers' adds anything.
 fn mark_dist(
     view: &GraphView,
     hints: &[HintEdge],
     marks: &mut [Mark],
     stamp: u32,
     start: NodeId,
+    exempt: &[NodeId],
 ) -> u8 {
     let base = view.base();
-    let mut set = |node: NodeId, dist: u8| {
-        let Some(m) = marks.get_mut(node.index()) else { return false };
+    // Sets a node's hops if lower: whether it did, and whether the node is exempt.
+    let set = |marks: &mut [Mark], node: NodeId, dist: u8| {
+        let Some(m) = marks.get_mut(node.index()) else { return (false, false) };
         if m.flag_stamp != stamp {
             (m.flag_stamp, m.flags, m.steps, m.dist) = (stamp, 0, FAR, dist);
-            true
-        } else if m.dist > dist {
-            m.dist = dist;
-            true
-        } else {
-            false
+            return (true, false);
         }
+        let exempt = m.flags & EXEMPT != 0;
+        let dist = if exempt { dist.saturating_sub(1) } else { dist };
+        let lowered = m.dist > dist;
+        m.dist = m.dist.min(dist);
+        (lowered, exempt)
+    };
+    // Stopping before or while the ring at `level` is read: every node not exempt at `level + 1`
+    // is found from a node at `level`, so unmarked ones are at least that far; an exempt one
+    // may be found from a node at `level` not yet read, so it is marked `level`.
+    let stop = |marks: &mut [Mark], level: u8| {
+        for node in exempt {
+            if let Some(m) = marks.get_mut(node.index()) {
+                m.dist = m.dist.min(level);
+            }
+        }
+        level + 1
     };
     let budget = base.channels().len() * 2 / MARK_BUDGET_SHARE + 64;
     let mut read = 0;
     let mut ring = vec![start];
-    set(start, 0);
-    for level in 1..NEAR {
+    set(marks, start, 0);
+    for level in 0..NEAR - 1 {
         let ahead: usize = ring.iter().map(|&n| base.degree(n)).sum();
         if read + ahead > budget {
-            return level;
+            return stop(marks, level);
         }
+        let counted = ring.len();
         let mut next = Vec::new();
-        for &node in &ring {
+        // Exempt peers join this level's ring as they are found.
+        let mut i = 0;
+        while let Some(&node) = ring.get(i) {
+            if i >= counted && read + base.degree(node) > budget {
+                return stop(marks, level);
+            }
+            i += 1;
             for_each_peer(view, hints, node, &mut |peer| {
                 read += 1;
-                if set(peer, level) {
-                    next.push(peer);
+                match set(marks, peer, level + 1) {
+                    (true, true) => ring.push(peer),
+                    (true, false) => next.push(peer),
+                    (false, _) => {}
                 }
             });
         }
         ring = next;
     }
-    NEAR
+    stop(marks, NEAR - 1)
 }
 
 /// A cheap necessary condition, checked before searching because failed searches cost the
@@ -866,10 +896,11 @@ impl Settled<'_, '_> {
                 || cost >= self.reached.cost.saturating_add(scorer.hop_floor()),
             "a scorer's hop floor exceeds what {scid} adds"
         );
+        // Priorities never fall along an edge, exempt or not, below the ceiling.
         debug_assert!(
-            bits & EXEMPT != 0
+            heap.floor == 0
                 || cost >= FLOOR_CEILING
-                || (cost >= self.reached.cost.saturating_add(self.step)
+                || ((bits & EXEMPT != 0 || cost >= self.reached.cost.saturating_add(self.step))
                     && priority(cost, heap, stamp, at_from) >= self.priority),
             "a scorer's hop growth exceeds what {scid} adds"
         );
