@@ -98,14 +98,18 @@ pub struct BaseGraph {
     in_changed: Vec<AtomicBool>,
     /// Per channel: the height of the block that spent its funding, 0 while unspent.
     spent_at: Vec<AtomicU32>,
+    /// Per node, a bit: all its channels lead to one peer (57% of the 2026 mainnet snapshot's
+    /// nodes, 43% of CLoTH's). A bitset: a search reads it from cache.
+    one_peer: Vec<u64>,
 }
 
 /// A channel direction into a node, as a route search reads it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct InEdge {
-    /// `2 × index + direction`: the channel's index in the base graph and the direction (0
-    /// from its `node_1`, 1 from its `node_2`); `u32::MAX` for a channel announced later. One
-    /// word, so an edge stays 64 bytes.
+    /// `2 × index + direction` in the low 31 bits: the channel's index in the base graph and
+    /// the direction (0 from its `node_1`, 1 from its `node_2`), all ones for a channel
+    /// announced later; the top bit: `from` has one peer in the base graph
+    /// ([`BaseGraph::has_one_peer`]). One word, so an edge stays 64 bytes.
     key: u32,
     /// The node the direction starts from.
     pub from: NodeId,
@@ -120,10 +124,13 @@ pub struct InEdge {
 // A search scans these by the thousand: keep one to a cache line.
 const _: () = assert!(std::mem::size_of::<InEdge>() <= 64);
 
+/// The bits of [`InEdge`]'s key that hold the channel and direction.
+const KEY_MASK: u32 = u32::MAX >> 1;
+
 impl InEdge {
     /// The channel's index in the base graph.
     fn index(&self) -> u32 {
-        self.key / 2
+        (self.key & KEY_MASK) / 2
     }
 
     /// The direction, as an index into [`ChannelInfo::directions`].
@@ -131,11 +138,17 @@ impl InEdge {
         (self.key % 2) as usize
     }
 
+    /// Whether `from` has one peer in the base graph ([`BaseGraph::has_one_peer`]); always
+    /// `false` for a channel announced later.
+    pub fn from_has_one_peer(&self) -> bool {
+        self.key & !KEY_MASK != 0
+    }
+
     /// The direction of `info` into `to`, if `to` is one of its ends.
     fn of(info: &ChannelInfo, to: NodeId, index: u32) -> Option<InEdge> {
         let (into, from) = info.direction_from(to)?;
         Some(InEdge {
-            key: index.saturating_mul(2).saturating_add(1 - into as u32),
+            key: index.saturating_mul(2).saturating_add(1 - into as u32).min(KEY_MASK),
             from,
             scid: info.scid,
             capacity_sat: info.capacity_sat,
@@ -151,6 +164,8 @@ impl BaseGraph {
         // Kept for the whole run by every node's view: no room to spare.
         channels.shrink_to_fit();
         let mut degree = vec![0u32; node_count as usize + 1];
+        // An edge's key holds twice a channel's index in 31 bits, all ones meaning none.
+        assert!(channels.len() < 1 << 30, "invariant: fewer than 2^30 channels");
         for channel in &channels {
             assert!(
                 channel.node_1 < channel.node_2 && channel.node_2.0 < node_count,
@@ -182,6 +197,19 @@ impl BaseGraph {
                 in_edges.push(edge.expect("invariant: an incident channel has the node as an end"));
             }
         }
+        let mut one_peer = vec![0u64; (node_count as usize).div_ceil(64)];
+        for node in 0..node_count as usize {
+            let edges = &in_edges[offsets[node] as usize..offsets[node + 1] as usize];
+            if edges.first().is_some_and(|first| edges.iter().all(|e| e.from == first.from)) {
+                one_peer[node / 64] |= 1 << (node % 64);
+            }
+        }
+        for edge in &mut in_edges {
+            let from = edge.from.index();
+            if one_peer[from / 64] >> (from % 64) & 1 != 0 {
+                edge.key |= !KEY_MASK;
+            }
+        }
         let changed = channels.iter().map(|_| AtomicBool::new(false)).collect();
         let node_changed = (0..node_count).map(|_| AtomicBool::new(false)).collect();
         let in_changed = in_edges.iter().map(|_| AtomicBool::new(false)).collect();
@@ -197,6 +225,7 @@ impl BaseGraph {
             node_changed,
             in_changed,
             spent_at,
+            one_peer,
         }
     }
 
@@ -224,6 +253,12 @@ impl BaseGraph {
     /// policies.
     pub fn peers_of(&self, node: NodeId) -> impl Iterator<Item = NodeId> + '_ {
         self.in_edges[self.range(node)].iter().map(|edge| edge.from)
+    }
+
+    /// Whether all of `node`'s channels (one or more) lead to one peer.
+    pub fn has_one_peer(&self, node: NodeId) -> bool {
+        let i = node.index();
+        self.one_peer.get(i / 64).is_some_and(|word| word >> (i % 64) & 1 != 0)
     }
 
     /// How many channels `node` has.

@@ -207,6 +207,14 @@ impl GraphView {
             .then(|| &base.in_edges[base.range(node)])
     }
 
+    /// Whether every channel this view may know of `node` leads to one peer: the base graph
+    /// gives it one, and no channel of it was announced since. A route passes through such a
+    /// node only if it starts there (it would leave by the peer it came from).
+    pub fn has_one_peer(&self, node: NodeId) -> bool {
+        self.base.has_one_peer(node)
+            && (self.added_by_node.is_empty() || !self.added_by_node.contains_key(&node))
+    }
+
     /// Calls `f` with each direction into `node` of the channels announced after the start.
     pub fn for_each_added_in_edge(&self, node: NodeId, mut f: impl FnMut(&InEdge)) {
         for scid in self.added_by_node.get(&node).into_iter().flatten() {
@@ -545,6 +553,36 @@ mod tests {
         let mut other = GraphView::new(base);
         assert!(other.apply_gossip(id));
         assert!(other.channel(Scid(7)).is_some());
+    }
+
+    /// Nodes whose channels all lead to one peer, as the graph and its edges tell them, until
+    /// a view hears of a channel to another.
+    #[test]
+    fn a_node_with_one_peer_has_more_once_a_channel_is_announced() {
+        // 0 and 3 have one peer (3 by two channels), 1 and 2 more, 4 none.
+        let links = [(0, 1), (1, 2), (2, 3), (2, 3)];
+        let channels = (links.iter().enumerate()).map(|(i, &(a, b))| channel(i as u64, a, b));
+        let base = Arc::new(BaseGraph::new(5, channels.collect()));
+        let one_peer = |view: &GraphView| -> Vec<bool> {
+            (0..5).map(|n| view.has_one_peer(NodeId(n))).collect()
+        };
+        let mut view = GraphView::new(base.clone());
+        assert_eq!(one_peer(&view), [true, false, false, true, false]);
+        for node in 0..5 {
+            view.for_each_in_edge(NodeId(node), |edge| {
+                assert_eq!(edge.from_has_one_peer(), [0, 3].contains(&edge.from.0));
+            });
+        }
+        let ann = ChannelAnnouncement {
+            short_channel_id: Scid(9),
+            node_1: NodeId(3),
+            node_2: NodeId(4),
+            capacity_sat: 5,
+        };
+        view.apply_announcement(&ann).expect("new");
+        assert_eq!(one_peer(&view), [true, false, false, false, false]);
+        view.for_each_added_in_edge(NodeId(4), |edge| assert!(!edge.from_has_one_peer()));
+        assert_eq!(one_peer(&GraphView::new(base)), [true, false, false, true, false]);
     }
 
     #[test]

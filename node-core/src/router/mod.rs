@@ -538,11 +538,12 @@ mod tests {
 
     /// Payer 0 reaches payee 1 over 0-2-3-4-1. Beside the route, 1 has a peer 5 with peers 6
     /// and 7 (2 hops from the payee), each with a peer (8, 9: 3 hops) that has two more (10 to
-    /// 13), all far from the payer. No fees.
+    /// 13, paired by channels of their own so that none has one peer), all far from the payer.
+    /// No fees.
     fn a_bush_by_the_payee() -> Fixture {
         let free = policy(0, 0, 40);
         let links = [(0, 2), (2, 3), (3, 4), (4, 1), (1, 5), (5, 6), (5, 7), (6, 8), (7, 9)];
-        let bush = [(8, 10), (8, 11), (9, 12), (9, 13)];
+        let bush = [(8, 10), (8, 11), (9, 12), (9, 13), (10, 11), (12, 13)];
         let channels = (links.iter().chain(&bush).enumerate())
             .map(|(i, &(a, b))| channel(i as u64 + 1, a, b, 1_000, free))
             .collect();
@@ -627,6 +628,74 @@ mod tests {
             assert_eq!(route, reference, "exempt {exempt:?}");
             let nodes: Vec<NodeId> = route.expect("0-5-4-3-2-1").nodes().collect();
             assert_eq!(nodes, [5, 4, 3, 2, 1].map(NodeId), "exempt {exempt:?}");
+        }
+    }
+
+    /// Payer 0 pays 2 over 0-1-2; hub 1 also has peers 3 and 4 with one channel each, and 5
+    /// with two, all to 1. A route can only enter such a node from its peer and leave back to
+    /// it, so the search offers them no label (the scorer is never asked about their edges);
+    /// the route is the reference search's, which labels them.
+    #[test]
+    fn nodes_with_one_peer_are_not_labelled() {
+        let free = policy(0, 0, 40);
+        let links = [(0, 1), (1, 2), (1, 3), (1, 4), (1, 5), (1, 5)];
+        let channels = (links.iter().enumerate())
+            .map(|(i, &(a, b))| channel(i as u64 + 1, a, b, 1_000, free))
+            .collect();
+        let f = Fixture::new(6, channels, 0, 2, None);
+        // The payer and the payee too have one peer.
+        assert!([0, 2, 3, 4, 5].iter().all(|&n| f.view.has_one_peer(NodeId(n))));
+        assert!(!f.view.has_one_peer(NodeId(1)));
+        let req = f.request(100_000);
+        let mut scorer = Doubling::new(1.0, &[]);
+        let route = search::search(&f.view, &req, &mut scorer);
+        let reference = reference::with_reference_search(|| {
+            search::search(&f.view, &req, &mut Doubling::new(1.0, &[]))
+        });
+        assert_eq!(route, reference);
+        assert_eq!(route.expect("0-1-2").nodes().collect::<Vec<_>>(), [1, 2].map(NodeId));
+        assert_eq!(scorer.scored, [0, 1].map(NodeId).into(), "only 1 and the payer's hop");
+    }
+
+    /// A node with one peer in the graph still leads somewhere when the payer has a channel of
+    /// its own to it that the graph lacks, or when a route hint starts or ends at it: payer 0
+    /// reaches payee 2 over 3-1-2, 3's only channel in the graph being to 1, first by a channel
+    /// to 3 only the payer knows, then by a hint 4 -> 3 -> 2 whose last hop is too small, after
+    /// a channel to 4.
+    #[test]
+    fn a_node_with_one_peer_is_labelled_where_a_private_channel_reaches_it() {
+        let free = policy(0, 0, 40);
+        let (amount_msat, small) = (100_000, ChannelPolicy { htlc_maximum_msat: 1, ..free });
+        let base = |links: &[(u32, u32)]| -> Vec<_> {
+            (links.iter().enumerate())
+                .map(|(i, &(a, b))| channel(i as u64 + 1, a, b, 1_000, free))
+                .collect()
+        };
+        let mut own = Fixture::new(5, base(&[(1, 2), (1, 3)]), 0, 2, None);
+        own.first_hops.push(FirstHop {
+            scid: Scid(90),
+            peer: NodeId(3),
+            available_msat: 1_000_000,
+            htlc_minimum_msat: 1,
+        });
+        let hinted = Fixture::new(5, base(&[(1, 2), (1, 3), (0, 4)]), 0, 2, None);
+        let hint = |src, scid, policy| crate::invoice::RouteHintHop {
+            src: NodeId(src),
+            short_channel_id: Scid(scid),
+            policy,
+        };
+        let hints = [RouteHint { hops: vec![hint(4, 91, free), hint(3, 92, small)] }];
+        let expected: [&[u32]; 2] = [&[3, 1, 2], &[4, 3, 1, 2]];
+        for (f, hints, expected) in [(&own, &[][..], expected[0]), (&hinted, &hints, expected[1])] {
+            assert!(f.view.has_one_peer(NodeId(3)));
+            let req = RouteRequest { hints, ..f.request(amount_msat) };
+            let route = search::search(&f.view, &req, &mut Doubling::new(1.0, &[]));
+            let reference = reference::with_reference_search(|| {
+                search::search(&f.view, &req, &mut Doubling::new(1.0, &[]))
+            });
+            assert_eq!(route, reference);
+            let nodes: Vec<NodeId> = route.expect("a route over 3").nodes().collect();
+            assert_eq!(nodes, expected.iter().map(|&n| NodeId(n)).collect::<Vec<_>>());
         }
     }
 

@@ -8,7 +8,10 @@
 //! label the scorer's lower bound for the edge cannot beat is not scored (lnd's probabilities,
 //! LDK's liquidity penalties); a node's directions read as in the base graph are scanned in a
 //! loop with the step inlined. Neither changes a route: a debug build checks every bound against
-//! the cost.
+//! the cost. A node whose channels all lead to one peer (57% of the 2026 mainnet snapshot's
+//! nodes, 43% of CLoTH's) gets no label: it is offered one only from that peer, already
+//! settled, and could offer none in turn; unless the payer's own channels or route hints may
+//! reach it.
 //!
 //! A scorer whose every hop adds at least some cost ([`Scorer::hop_floor`]: lnd's attempt cost
 //! over a probability below 1, LDK's base penalty, Eclair's hop cost, a hop for the fewest hops)
@@ -634,6 +637,10 @@ fn run<S: Scorer>(
         return None;
     }
     heap.heap.push(Reverse(queued(priority(cost, heap, stamp, first), hops, start.node)));
+    // Nodes with one peer are passed over unless a route may start at one other than the payer:
+    // a route hint's or one of the payer's own channels (which the base graph may lack).
+    let one_peer = (hints.is_empty() && !req.first_hops.iter().any(|f| view.has_one_peer(f.peer)))
+        .then_some(view);
     while let Some(Reverse(key)) = heap.heap.pop() {
         if heap.ceiling {
             return None;
@@ -667,6 +674,7 @@ fn run<S: Scorer>(
         let step = step(heap, stamp, &mark);
         let at = Settled {
             req,
+            one_peer,
             stamp,
             node,
             hops: mark.hops,
@@ -758,6 +766,10 @@ fn offerer(marks: &[Mark], labels: &[Label], node: NodeId) -> Option<(u64, u32, 
 /// A node just settled, whose label the edges into it extend: what relaxing one reads.
 struct Settled<'a, 'r> {
     req: &'a RouteRequest<'r>,
+    /// The view whose nodes with one peer ([`GraphView::has_one_peer`]) need no label: one is
+    /// offered a label only from its peer, already settled, so it would offer none in turn
+    /// (`None`: they do, see [`run`]).
+    one_peer: Option<&'a GraphView>,
     stamp: u32,
     node: NodeId,
     hops: u32,
@@ -773,7 +785,7 @@ struct Settled<'a, 'r> {
 
 impl Settled<'_, '_> {
     /// [`Settled::relax`] over a direction of the view, unless it leaves the payer (whose own
-    /// channels come from `first_hops`).
+    /// channels come from `first_hops`) or a node with one peer, which can lead nowhere else.
     #[inline(always)]
     fn relax_in_edge<S: Scorer>(
         &self,
@@ -783,7 +795,10 @@ impl Settled<'_, '_> {
         labels: &mut [Label],
         heap: &mut Queue,
     ) {
-        if edge.from != self.req.source {
+        if edge.from != self.req.source
+            && !(edge.from_has_one_peer()
+                && self.one_peer.is_some_and(|view| view.has_one_peer(edge.from)))
+        {
             let capacity_msat = edge.capacity_sat.saturating_mul(1000);
             let policy = edge.policy.as_ref();
             self.relax(edge.from, edge.scid, policy, capacity_msat, scorer, marks, labels, heap);
