@@ -469,9 +469,14 @@ impl Scoring<'_> {
 
     /// lnd's cost of a path of `weight` and success `probability`: the weight plus the attempt
     /// cost divided by the probability.
+    /// Capped at 2^63. Computed as `(weight as f64 + attempt_cost / probability).min(2^63) as
+    /// u64`, the same bits, through signed conversions (a search makes two for each edge it
+    /// scores, and an unsigned one takes several instructions): a weight above `i64::MAX` gives
+    /// 2^63 either way, a cost below 2^63 fits an i64, and a NaN (0 / 0) is capped.
     fn cost(&self, weight: u64, probability: f64) -> u64 {
-        let cost = weight as f64 + self.attempt_cost / probability;
-        cost.min(u64::MAX as f64 / 2.0) as u64
+        const CAP: f64 = (1u64 << 63) as f64;
+        let cost = weight.min(i64::MAX as u64) as i64 as f64 + self.attempt_cost / probability;
+        if cost < CAP { cost as i64 as u64 } else { 1 << 63 }
     }
 }
 
@@ -646,6 +651,34 @@ mod tests {
     }
 
     use super::*;
+
+    /// A path's cost is the same bits as lnd's formula capped at 2^63, through the signed
+    /// conversions: ordinary and huge weights, probabilities down to 0, no attempt cost.
+    #[test]
+    fn the_cost_is_the_formula_capped() {
+        let router = LndRouter::new(LndParams::default());
+        for attempt_cost in [0.0, 100_100.0, 1e15] {
+            let scoring = Scoring {
+                router: &router,
+                now: SimTime::from_secs(1),
+                amount_msat: 1,
+                attempt_cost,
+                min_probability: 0.0,
+                max_hop_probability: 1.0,
+            };
+            let weights =
+                [0, 1, 12_345, 1 << 52, (1 << 53) + 1, i64::MAX as u64, 1 << 63, u64::MAX];
+            let probabilities = [1.0, 0.95, 0.6, 0.333, 1e-9, 1e-300, 5e-324, 0.0];
+            for weight in weights {
+                for probability in probabilities {
+                    let formula = ((weight as f64 + attempt_cost / probability)
+                        .min(u64::MAX as f64 / 2.0)) as u64;
+                    let got = scoring.cost(weight, probability);
+                    assert_eq!(got, formula, "{weight} at {probability}, cost {attempt_cost}");
+                }
+            }
+        }
+    }
 
     #[test]
     fn no_hop_is_likelier_than_the_bound_the_search_uses() {
