@@ -112,8 +112,8 @@ pub trait Scorer {
     /// How much more than the last each hop adds at least: a hop from a node not exempt
     /// ([`Scorer::floor_exempt`]) into a label whose route to the payee has `k` hops from nodes
     /// not exempt adds at least `hop_floor() × hop_growth()^k` (less a relative 10^-9 and the
-    /// floor's own margins), or reaches [`FLOOR_CEILING`]; an exempt node's hop adds nothing
-    /// less than nothing. lnd's apriori cost, `weight + attempt_cost / P`, has it: each hop
+    /// floor's own margins), or reaches [`FLOOR_CEILING`]; an exempt node's hop may add
+    /// nothing, never less. lnd's apriori cost, `weight + attempt_cost / P`, has it: each hop
     /// from a node not exempt multiplies the route's probability `P` by at most `p`, and an
     /// exempt one by at most 1, so the next hop adds at least `attempt_cost / p^k × (1/p − 1)`.
     /// The search raises the step from a node known to be `k` such hops from the payee by as
