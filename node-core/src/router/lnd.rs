@@ -468,11 +468,12 @@ impl Scoring<'_> {
     }
 
     /// lnd's cost of a path of `weight` and success `probability`: the weight plus the attempt
-    /// cost divided by the probability.
-    /// Capped at 2^63. Computed as `(weight as f64 + attempt_cost / probability).min(2^63) as
-    /// u64`, the same bits, through signed conversions (a search makes two for each edge it
-    /// scores, and an unsigned one takes several instructions): a weight above `i64::MAX` gives
-    /// 2^63 either way, a cost below 2^63 fits an i64, and a NaN (0 / 0) is capped.
+    /// cost divided by the probability, capped at 2^63.
+    ///
+    /// The same bits as `(weight as f64 + attempt_cost / probability).min(2^63) as u64`,
+    /// through signed conversions (a search makes two for each edge it scores, and an unsigned
+    /// one takes several instructions): a weight above `i64::MAX` gives 2^63 either way, a cost
+    /// below 2^63 fits an i64, and a NaN (0 / 0) is capped.
     fn cost(&self, weight: u64, probability: f64) -> u64 {
         const CAP: f64 = (1u64 << 63) as f64;
         let cost = weight.min(i64::MAX as u64) as i64 as f64 + self.attempt_cost / probability;
