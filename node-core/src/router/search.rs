@@ -28,8 +28,14 @@
 //! settled only if the route costs that much more. Costs above [`FLOOR_CEILING`], where
 //! floors need not hold, send the search back to plain Dijkstra. Once the payer holds a label,
 //! an edge whose lower bound puts its start's priority above the payer's is not scored: the
-//! search ends before it would be settled. Routes are the same (the reference search's, by
-//! test).
+//! search ends before it would be settled. Before that, a steered search guesses: a label offered to
+//! one of the payer's peers tells what the payer would pay through it, and an edge that would
+//! put its start above the least such cost is not scored either, the least priority so passed
+//! over noted ([`Queue::cut`]). Everything passed over lies beyond it, so if the payer is
+//! settled below it, every label settled is plain Dijkstra's; if not (the peer's label was
+//! replaced by one the payer's channel cannot carry, or the payer was not reached), the search
+//! runs again without guessing. On CLoTH's snapshot with lnd's scorer, a third as many edges
+//! are scored. Routes are the same (the reference search's, by test).
 //!
 //! Before searching, two cheap necessary conditions: the payer can send the amount and the
 //! payee can receive it ([`can_leave_and_arrive`]), and the payer reaches the payee over
@@ -37,7 +43,7 @@
 //! ([`may_reach`]): a search that finds nothing settles all it reaches from the payee's end.
 
 pub use super::scorer::{Edge, FLOOR_CEILING, Reached, Scorer, Start};
-use super::{Route, RouteHop, RouteRequest};
+use super::{FirstHop, Route, RouteHop, RouteRequest};
 use crate::graph::{GraphView, InEdge};
 use crate::ids::{NodeId, Scid};
 use crate::policy::ChannelPolicy;
@@ -114,6 +120,8 @@ const IN_FLIGHT: u8 = 8;
 const CAPPED: u8 = 16;
 /// The node's hops may add less than the scorer's floor ([`Scorer::floor_exempt`]).
 const EXEMPT: u8 = 32;
+/// The payer has a channel to the node (`first_hops`).
+const PAYER_PEER: u8 = 64;
 
 struct Scratch {
     stamp: u32,
@@ -142,6 +150,13 @@ struct Queue {
     /// payer is settled, at this priority or less, so a label whose priority exceeds it is
     /// never settled and need not be offered.
     best: u64,
+    /// The least cost the payer would have through a label one of its peers was offered
+    /// (`u64::MAX`: none yet): a label whose priority exceeds it is not offered, on the guess
+    /// that the payer ends at this cost or less, checked when it is settled ([`Queue::cut`]).
+    guess: u64,
+    /// The least priority a label not offered on the guess alone had (`u64::MAX`: none): the
+    /// search stands if the payer is settled below it, else it runs again without guessing.
+    cut: u64,
 }
 
 thread_local! {
@@ -159,6 +174,8 @@ thread_local! {
                 lift: [[0; NEAR as usize + 1]; FAR as usize + 1],
                 ceiling: false,
                 best: u64::MAX,
+                guess: u64::MAX,
+                cut: u64::MAX,
             },
         })
     };
@@ -285,6 +302,7 @@ fn search_labels<S: Scorer>(
         req.policy_overrides.keys().for_each(|&(_, n)| flag(n, OVERRIDDEN));
         req.in_flight.keys().for_each(|&(_, n)| flag(n, IN_FLIGHT));
         req.capacity_caps.keys().for_each(|&(_, n)| flag(n, CAPPED));
+        req.first_hops.iter().for_each(|f| flag(f.peer, PAYER_PEER));
         // A floor at the ceiling or more holds as the ceiling: every such hop costs that much.
         let floor = scorer.hop_floor().min(FLOOR_CEILING);
         // Floors are per hop amount at least the payee's (lnd's exemption counts on it).
@@ -297,42 +315,74 @@ fn search_labels<S: Scorer>(
             });
         }
         scratch.heap.heap.clear();
-        if floor == 0 {
-            return run(view, req, scorer, scratch, start, hints, 0).unwrap_or(None);
-        }
-        let Some(far) = mark_steps(view, req, hints, &mut scratch.marks, stamp) else {
-            return run(view, req, scorer, scratch, start, hints, 0).unwrap_or(None);
-        };
-        // Hops grow only while every exempt node is at the payer's steps ([`mark_dist`]).
-        let growth = scorer.hop_growth();
-        let near_payer = |n: &NodeId| scratch.marks.get(n.index()).is_some_and(|m| m.steps == 0);
-        let near = match growth > 1.0 && exempt.iter().all(near_payer) {
-            true => mark_dist(view, hints, &mut scratch.marks, stamp, start.node, &exempt),
-            false => 0,
-        };
-        scratch.heap.lift(floor, growth, far, near);
-        if let Some(found) = run(view, req, scorer, scratch, start, hints, floor) {
-            return found;
-        }
-        // A cost reached the ceiling above which floors need not hold: search again unsteered,
-        // under a new stamp with the same flags.
-        let old = stamp;
-        scratch.stamp = old.wrapping_add(1);
-        if scratch.stamp == 0 {
-            // As at the start of a search: no stamp older than the wrap may read as current.
-            scratch.stamp = 1;
-            for m in scratch.marks.iter_mut() {
-                (m.stamp, m.flag_stamp) = (0, if m.flag_stamp == old { 1 } else { 0 });
-            }
-        } else {
-            let new = scratch.stamp;
-            for m in scratch.marks.iter_mut().filter(|m| m.flag_stamp == old) {
-                m.flag_stamp = new;
+        let mut floor = floor;
+        if floor > 0 {
+            match mark_steps(view, req, hints, &mut scratch.marks, stamp) {
+                Some(far) => {
+                    // Hops grow only while every exempt node is at the payer's steps
+                    // ([`mark_dist`]).
+                    let growth = scorer.hop_growth();
+                    let near_payer =
+                        |n: &NodeId| scratch.marks.get(n.index()).is_some_and(|m| m.steps == 0);
+                    let near = match growth > 1.0 && exempt.iter().all(near_payer) {
+                        true => {
+                            mark_dist(view, hints, &mut scratch.marks, stamp, start.node, &exempt)
+                        }
+                        false => 0,
+                    };
+                    scratch.heap.lift(floor, growth, far, near);
+                }
+                None => floor = 0,
             }
         }
-        scratch.heap.heap.clear();
-        run(view, req, scorer, scratch, start, hints, 0).unwrap_or(None)
+        // Guessing pays where the search is steered: the payer's peers, at no steps from it,
+        // are reached early. In a plain search it saved nothing (Cheapest on mainnet: 3% more
+        // instructions).
+        let mut guessing = floor > 0;
+        loop {
+            let found = match guessing {
+                true => run::<S, true>(view, req, scorer, scratch, start, hints, floor),
+                false => run::<S, false>(view, req, scorer, scratch, start, hints, floor),
+            };
+            match found {
+                Ok(found) => return found,
+                // A cost reached the ceiling above which floors need not hold: search again
+                // unsteered.
+                Err(Again::Unsteered) => floor = 0,
+                // The payer's cost exceeded the guess: search again without one.
+                Err(Again::Unguessed) => guessing = false,
+            }
+            restamp(scratch);
+        }
     })
+}
+
+/// Why [`run`] must search again.
+enum Again {
+    /// A steered search reached [`FLOOR_CEILING`]: search unsteered.
+    Unsteered,
+    /// The payer's cost exceeded the guess ([`Queue::cut`]): search without guessing.
+    Unguessed,
+}
+
+/// Gives the scratch a new stamp for another search of the same request: no label set, the
+/// same flags.
+fn restamp(scratch: &mut Scratch) {
+    let old = scratch.stamp;
+    scratch.stamp = old.wrapping_add(1);
+    if scratch.stamp == 0 {
+        // As at the start of a search: no stamp older than the wrap may read as current.
+        scratch.stamp = 1;
+        for m in scratch.marks.iter_mut() {
+            (m.stamp, m.flag_stamp) = (0, if m.flag_stamp == old { 1 } else { 0 });
+        }
+    } else {
+        let new = scratch.stamp;
+        for m in scratch.marks.iter_mut().filter(|m| m.flag_stamp == old) {
+            m.flag_stamp = new;
+        }
+    }
+    scratch.heap.heap.clear();
 }
 
 /// Marks how many hop floors each node near the payer is at least from it, and returns the
@@ -602,9 +652,11 @@ fn may_reach(view: &GraphView, req: &RouteRequest<'_>, hints: &[HintEdge], start
 /// A route hint's edge: (from, to, channel, from's policy), as [`RouteRequest::hint_edges`].
 type HintEdge = (NodeId, NodeId, Scid, ChannelPolicy);
 
-/// The search proper, with node priorities raised by `floor` per step ([`mark_steps`]): `None`
-/// if a steered search (`floor > 0`) reached a cost from which floors need not hold.
-fn run<S: Scorer>(
+/// The search proper, with node priorities raised by `floor` per step ([`mark_steps`]) and,
+/// with `GUESS`, labels passed over above the payer's guessed cost ([`Queue::guess`]); an
+/// [`Again`] if it must run again: a steered search (`floor > 0`) reached a cost from which
+/// floors need not hold, or the guess passed over a label the payer's route might need.
+fn run<S: Scorer, const GUESS: bool>(
     view: &GraphView,
     req: &RouteRequest<'_>,
     scorer: &mut S,
@@ -612,7 +664,7 @@ fn run<S: Scorer>(
     start: &Start,
     hints: &[HintEdge],
     floor: u64,
-) -> Option<Option<Route>> {
+) -> Result<Option<Route>, Again> {
     let stamp = scratch.stamp;
     let flags_of = |mark: &Mark| if mark.flag_stamp == stamp { mark.flags } else { 0 };
     let marks = &mut scratch.marks;
@@ -623,6 +675,7 @@ fn run<S: Scorer>(
     }
     debug_assert_eq!(heap.floor, floor, "a steered search's priorities are set before it runs");
     (heap.ceiling, heap.best) = (false, u64::MAX);
+    (heap.guess, heap.cut) = (u64::MAX, u64::MAX);
     let first = &mut marks[start.node.index()];
     let (cost, hops) = (start.reached.cost, start.reached.hops);
     (first.stamp, first.settled, first.hops, first.cost) = (stamp, false, hops, cost);
@@ -634,7 +687,7 @@ fn run<S: Scorer>(
         next: None,
     };
     if floor > 0 && cost >= FLOOR_CEILING {
-        return None;
+        return Err(Again::Unsteered);
     }
     heap.heap.push(Reverse(queued(priority(cost, heap, stamp, first), hops, start.node)));
     // Nodes with one peer are passed over unless a route may start at one other than the payer:
@@ -643,7 +696,7 @@ fn run<S: Scorer>(
         .then_some(view);
     while let Some(Reverse(key)) = heap.heap.pop() {
         if heap.ceiling {
-            return None;
+            return Err(Again::Unsteered);
         }
         let (at_priority, hops, node) = unqueued(key);
         let mark = marks[node.index()];
@@ -655,7 +708,10 @@ fn run<S: Scorer>(
         }
         marks[node.index()].settled = true;
         if node == req.source {
-            return Some(Some(build_route(marks, labels, stamp, req, start.node)));
+            if heap.cut <= at_priority {
+                return Err(Again::Unguessed);
+            }
+            return Ok(Some(build_route(marks, labels, stamp, req, start.node)));
         }
         if mark.hops as usize >= req.max_hops
             || (node != start.node && flags_of(&mark) & EXCLUDED_NODE != 0)
@@ -672,7 +728,7 @@ fn run<S: Scorer>(
         };
         let by = (mark.cost, mark.hops, node);
         let step = step(heap, stamp, &mark);
-        let at = Settled {
+        let at = Settled::<GUESS> {
             req,
             one_peer,
             stamp,
@@ -705,24 +761,7 @@ fn run<S: Scorer>(
             }
         }
         for first in req.first_hops.iter().filter(|f| f.peer == node) {
-            if req.excluded_channels.contains(&(first.scid, req.source))
-                || label.amount_msat > first.available_msat
-                || label.amount_msat < first.htlc_minimum_msat
-            {
-                continue;
-            }
-            let edge = Edge {
-                from: req.source,
-                to: node,
-                scid: first.scid,
-                policy: None,
-                capacity_msat: first.available_msat,
-                amount_msat: label.amount_msat,
-                fee_msat: 0,
-                in_flight_msat: 0,
-                cltv_delta: 0,
-                first_hop: true,
-            };
+            let Some(edge) = first_hop_edge(req, first, label.amount_msat) else { continue };
             let Some((cost, weight, probability)) = scorer.score(&edge, &reached) else { continue };
             let candidate = Candidate {
                 cost,
@@ -732,7 +771,10 @@ fn run<S: Scorer>(
             offer(marks, labels, heap, req, stamp, req.source, candidate, by);
         }
     }
-    Some(None)
+    if heap.cut != u64::MAX {
+        return Err(Again::Unguessed);
+    }
+    Ok(None)
 }
 
 /// A node's priority: its cost raised by what its hops to the payer add at least
@@ -763,8 +805,11 @@ fn offerer(marks: &[Mark], labels: &[Label], node: NodeId) -> Option<(u64, u32, 
     Some((mark.cost, mark.hops, by))
 }
 
-/// A node just settled, whose label the edges into it extend: what relaxing one reads.
-struct Settled<'a, 'r> {
+/// A node just settled, whose label the edges into it extend: what relaxing one reads. With
+/// `GUESS`, the search guesses the payer's cost ([`Queue::guess`]); a constant, so that a
+/// search without the guess runs none of its code (`Cheapest`'s, never guessing, ran 5% more
+/// instructions when it was a flag).
+struct Settled<'a, 'r, const GUESS: bool> {
     req: &'a RouteRequest<'r>,
     /// The view whose nodes with one peer ([`GraphView::has_one_peer`]) need no label: one is
     /// offered a label only from its peer, already settled, so it would offer none in turn
@@ -783,7 +828,7 @@ struct Settled<'a, 'r> {
     priority: u64,
 }
 
-impl Settled<'_, '_> {
+impl<const GUESS: bool> Settled<'_, '_, GUESS> {
     /// [`Settled::relax`] over a direction of the view, unless it leaves the payer (whose own
     /// channels come from `first_hops`) or a node with one peer, which can lead nowhere else.
     #[inline(always)]
@@ -846,6 +891,22 @@ impl Settled<'_, '_> {
                 return;
             }
         }
+        // Nor does one whose priority would exceed the route known or guessed, as below (in a
+        // plain search, the hop's least is the settled node's cost, never above it).
+        let limit = heap.best.min(heap.guess);
+        if GUESS && heap.floor > 0 && limit != u64::MAX {
+            let least = match bits & EXEMPT {
+                0 => self.reached.cost.saturating_add(self.step).min(FLOOR_CEILING),
+                _ => self.reached.cost,
+            };
+            let priority = priority(least.max(self.reached.cost), heap, stamp, at_from);
+            if priority > limit {
+                if priority <= heap.best {
+                    heap.cut = heap.cut.min(priority);
+                }
+                return;
+            }
+        }
         let overridden;
         let policy = match bits & OVERRIDDEN {
             0 => policy,
@@ -890,8 +951,16 @@ impl Settled<'_, '_> {
             "a scorer's lower bound exceeds its cost over {scid}"
         );
         // A route is known at `heap.best`: a label above it at `from` would never be settled.
-        if heap.best != u64::MAX && priority(bound, heap, stamp, at_from) > heap.best {
-            return;
+        // Above the guess, it is not offered either, noted in `heap.cut`.
+        let limit = if GUESS { heap.best.min(heap.guess) } else { heap.best };
+        if limit != u64::MAX {
+            let priority = priority(bound, heap, stamp, at_from);
+            if priority > limit {
+                if GUESS && priority <= heap.best {
+                    heap.cut = heap.cut.min(priority);
+                }
+                return;
+            }
         }
         if at_from.stamp == stamp {
             let order = (bound, self.hops + 1).cmp(&(at_from.cost, at_from.hops));
@@ -930,8 +999,70 @@ impl Settled<'_, '_> {
                 next: Some((scid, self.node, fee_msat)),
             },
         };
+        if GUESS && bits & PAYER_PEER != 0 {
+            self.guess(from, &candidate, scorer, heap);
+        }
         offer(marks, labels, heap, req, stamp, from, candidate, self.by);
     }
+
+    /// Lowers [`Queue::guess`] to what the payer would pay through its channels to `peer`,
+    /// were `candidate` the label `peer` ends with.
+    fn guess<S: Scorer>(
+        &self,
+        peer: NodeId,
+        candidate: &Candidate,
+        scorer: &mut S,
+        heap: &mut Queue,
+    ) {
+        let req = self.req;
+        let label = &candidate.label;
+        if label.amount_msat - req.amount_msat > req.max_fee_msat
+            || label.cltv_delta > req.max_total_cltv_delta
+            || candidate.hops as usize >= req.max_hops
+        {
+            return;
+        }
+        let reached = Reached {
+            cost: candidate.cost,
+            weight: label.weight,
+            probability: label.probability,
+            hops: candidate.hops,
+            cltv_delta: label.cltv_delta,
+        };
+        for first in req.first_hops.iter().filter(|f| f.peer == peer) {
+            let Some(edge) = first_hop_edge(req, first, label.amount_msat) else { continue };
+            if let Some((cost, ..)) = scorer.score(&edge, &reached) {
+                heap.guess = heap.guess.min(cost);
+            }
+        }
+    }
+}
+
+/// The payer's channel `first` as the edge over which it sends `amount_msat` to its peer, if
+/// the request does not exclude it and it can carry the amount.
+fn first_hop_edge(
+    req: &RouteRequest<'_>,
+    first: &FirstHop,
+    amount_msat: u64,
+) -> Option<Edge<'static>> {
+    if req.excluded_channels.contains(&(first.scid, req.source))
+        || amount_msat > first.available_msat
+        || amount_msat < first.htlc_minimum_msat
+    {
+        return None;
+    }
+    Some(Edge {
+        from: req.source,
+        to: first.peer,
+        scid: first.scid,
+        policy: None,
+        capacity_msat: first.available_msat,
+        amount_msat,
+        fee_msat: 0,
+        in_flight_msat: 0,
+        cltv_delta: 0,
+        first_hop: true,
+    })
 }
 
 /// A heap key ordered as (priority, hops, node id), in one integer: one comparison where a
@@ -1068,5 +1199,77 @@ mod tests {
         assert!(may_reach(&f.view, &req, &req.hint_edges(), &Start::payee(&req)));
         let route = cheapest_route(&f.view, &req).expect("a route over 1 -> 2 at 101,000 msat");
         assert_eq!(route.hops[1].amount_msat, 101_000);
+    }
+
+    /// The fee an edge's start takes, plus `toll` over the payer's channel `scid`.
+    struct Toll {
+        scid: Scid,
+        toll: u64,
+    }
+
+    impl Scorer for Toll {
+        fn score(&mut self, edge: &Edge<'_>, to: &Reached) -> Option<(u64, u64, f64)> {
+            Some((self.lower_bound(edge, to), 0, 1.0))
+        }
+
+        fn lower_bound(&self, edge: &Edge<'_>, to: &Reached) -> u64 {
+            let toll = if edge.first_hop && edge.scid == self.scid { self.toll } else { 0 };
+            to.cost + edge.fee_msat + toll
+        }
+    }
+
+    /// Payer 0 pays payee 1 through its peers 2 (over 5 at a fee of 100 msat or over 6 at 90),
+    /// 3 (over 7 at 150) and 4 (no fee, but a toll on the payer's channel). The payer's channel
+    /// to 2 admits nothing below 100,095 msat, so only the dearer of 2's routes can start there,
+    /// and 2 ends with the cheaper: offered 2's first label, the search guesses that the payer
+    /// pays 100 and passes 3 over, yet the payer pays 150 over 3.
+    fn guessed_too_low() -> Fixture {
+        let c = |scid, a, b, base| channel(scid, a, b, 1_000_000, policy(base, 0, 40));
+        let channels = vec![
+            c(1, 0, 2, 0),
+            c(2, 0, 3, 0),
+            c(3, 2, 5, 100),
+            c(4, 2, 6, 90),
+            c(5, 5, 1, 0),
+            c(6, 6, 1, 0),
+            c(7, 3, 7, 150),
+            c(8, 7, 1, 0),
+            c(9, 0, 4, 0),
+            c(10, 4, 1, 0),
+        ];
+        let mut f = Fixture::new(8, channels, 0, 1, None);
+        f.first_hops.iter_mut().filter(|h| h.scid == Scid(1)).for_each(|h| {
+            h.htlc_minimum_msat = 100_095;
+        });
+        f
+    }
+
+    #[test]
+    fn a_search_that_guessed_the_payers_cost_too_low_runs_again_without_guessing() {
+        let scids = |r: &Route| r.hops.iter().map(|h| h.scid.0).collect::<Vec<_>>();
+        let toll = || Toll { scid: Scid(9), toll: 1_000 };
+        let reference = |f: &Fixture| {
+            super::super::reference::with_reference_search(|| {
+                search(&f.view, &f.request(100_000), &mut toll()).as_ref().map(scids)
+            })
+        };
+        // Over 4, the payer holds a label at the toll before the guess; it is settled there,
+        // above what the guess passed over. Without 4, the guessed search finds nothing. Either
+        // way the search runs again and pays 150 over 3, as the reference search does.
+        let mut without_4 = guessed_too_low();
+        without_4.excluded.insert((Scid(9), NodeId(0)));
+        for f in [guessed_too_low(), without_4] {
+            let route = search(&f.view, &f.request(100_000), &mut toll()).expect("a route");
+            assert_eq!(scids(&route), [2, 7, 8]);
+            assert_eq!(route.hops[0].amount_msat, 100_150);
+            assert_eq!(reference(&f), Some(scids(&route)));
+        }
+        // Without 3's route, the payer pays the toll over 4: 2's cheaper route still cannot
+        // start at the payer.
+        let mut f = guessed_too_low();
+        f.excluded.insert((Scid(7), NodeId(3)));
+        let route = search(&f.view, &f.request(100_000), &mut toll());
+        assert_eq!(route.as_ref().map(scids), Some(vec![9, 10]));
+        assert_eq!(reference(&f), route.as_ref().map(scids));
     }
 }
