@@ -1,0 +1,127 @@
+//! The fast search's own cases: the pre-checks before a search, and a guess of the payer's cost
+//! that runs the search again (every router's routes against the reference search are in
+//! `super::super`'s tests).
+
+use super::super::cheapest_route;
+use super::super::testing::{Fixture, channel, policy};
+use super::*;
+
+/// Node 0 pays node 3 over 0 -> 1 -> 2 -> 3, node 2 taking 1000 msat; 3 also has peers 4
+/// and 5, which reach nothing else, so a search from 3's end settles them before it fails.
+fn line(one_to_two: ChannelPolicy, one_to_two_sat: u64) -> Fixture {
+    let c = |scid, a, b, sat, p| channel(scid, a, b, sat, p);
+    let channels = vec![
+        c(1, 0, 1, 1_000_000, policy(0, 0, 40)),
+        c(2, 1, 2, one_to_two_sat, one_to_two),
+        c(3, 2, 3, 1_000_000, policy(1000, 0, 40)),
+        c(4, 3, 4, 1_000_000, policy(0, 0, 40)),
+        c(5, 4, 5, 1_000_000, policy(0, 0, 40)),
+    ];
+    Fixture::new(6, channels, 0, 3, None)
+}
+
+#[test]
+fn a_payer_whose_peer_cannot_forward_the_amount_is_told_so_without_a_search() {
+    // 1 -> 2 is too small for 100,000 msat, by its capacity and then by its maximum HTLC.
+    for (p, sat) in [
+        (policy(0, 0, 40), 99),
+        (ChannelPolicy { htlc_maximum_msat: 99_999, ..policy(0, 0, 40) }, 1_000_000),
+    ] {
+        let f = line(p, sat);
+        let req = f.request(100_000);
+        let hints = req.hint_edges();
+        assert!(!may_reach(&f.view, &req, &hints, &Start::payee(&req)));
+        assert!(cheapest_route(&f.view, &req).is_none());
+        // An override of the policy opens it, unless it is too small.
+        let mut f = f;
+        f.overrides.insert((Scid(2), NodeId(1)), policy(0, 0, 40));
+        let req = f.request(100_000);
+        let opens = sat * 1000 >= 101_000;
+        assert_eq!(may_reach(&f.view, &req, &hints, &Start::payee(&req)), opens);
+        assert_eq!(cheapest_route(&f.view, &req).is_some(), opens);
+    }
+}
+
+#[test]
+fn the_forward_check_counts_the_fees_a_hop_adds_to_the_amount() {
+    // 1 -> 2 admits nothing below 100,500 msat: the payee's 100,000 msat would not pass, but
+    // the HTLC over it carries 101,000 with node 2's fee.
+    let p = ChannelPolicy { htlc_minimum_msat: 100_500, ..policy(0, 0, 40) };
+    let f = line(p, 1_000_000);
+    let req = f.request(100_000);
+    assert!(may_reach(&f.view, &req, &req.hint_edges(), &Start::payee(&req)));
+    let route = cheapest_route(&f.view, &req).expect("a route over 1 -> 2 at 101,000 msat");
+    assert_eq!(route.hops[1].amount_msat, 101_000);
+}
+
+/// The fee an edge's start takes, plus `toll` over the payer's channel `scid`.
+struct Toll {
+    scid: Scid,
+    toll: u64,
+}
+
+impl Scorer for Toll {
+    fn score(&mut self, edge: &Edge<'_>, to: &Reached) -> Option<(u64, u64, f64)> {
+        Some((self.lower_bound(edge, to), 0, 1.0))
+    }
+
+    fn lower_bound(&self, edge: &Edge<'_>, to: &Reached) -> u64 {
+        let toll = if edge.first_hop && edge.scid == self.scid { self.toll } else { 0 };
+        to.cost + edge.fee_msat + toll
+    }
+}
+
+/// Payer 0 pays payee 1 through its peers 2 (over 5 at a fee of 100 msat or over 6 at 90),
+/// 3 (over 7 at 150) and 4 (no fee, but a toll on the payer's channel). The payer's channel
+/// to 2 admits nothing below 100,095 msat, so only the dearer of 2's routes can start there,
+/// and 2 ends with the cheaper: offered 2's first label, the search guesses that the payer
+/// pays 100 and passes 3 over, yet the payer pays 150 over 3.
+fn guessed_too_low() -> Fixture {
+    let c = |scid, a, b, base| channel(scid, a, b, 1_000_000, policy(base, 0, 40));
+    let channels = vec![
+        c(1, 0, 2, 0),
+        c(2, 0, 3, 0),
+        c(3, 2, 5, 100),
+        c(4, 2, 6, 90),
+        c(5, 5, 1, 0),
+        c(6, 6, 1, 0),
+        c(7, 3, 7, 150),
+        c(8, 7, 1, 0),
+        c(9, 0, 4, 0),
+        c(10, 4, 1, 0),
+    ];
+    let mut f = Fixture::new(8, channels, 0, 1, None);
+    f.first_hops.iter_mut().filter(|h| h.scid == Scid(1)).for_each(|h| {
+        h.htlc_minimum_msat = 100_095;
+    });
+    f
+}
+
+#[test]
+fn a_search_that_guessed_the_payers_cost_too_low_runs_again_without_guessing() {
+    let scids = |r: &Route| r.hops.iter().map(|h| h.scid.0).collect::<Vec<_>>();
+    let toll = || Toll { scid: Scid(9), toll: 1_000 };
+    let reference = |f: &Fixture| {
+        super::super::reference::with_reference_search(|| {
+            search(&f.view, &f.request(100_000), &mut toll()).as_ref().map(scids)
+        })
+    };
+    // Over 4, the payer holds a label at the toll before the guess; it is settled there,
+    // above what the guess passed over. Without 4, the guessed search finds nothing. Either
+    // way the search runs again and pays 150 over 3, as the reference search does.
+    let mut without_4 = guessed_too_low();
+    without_4.excluded.insert((Scid(9), NodeId(0)));
+    for f in [guessed_too_low(), without_4] {
+        let route = search(&f.view, &f.request(100_000), &mut toll()).expect("a route");
+        assert_eq!(scids(&route), [2, 7, 8]);
+        assert_eq!(route.hops[0].amount_msat, 100_150);
+        assert_eq!(reference(&f), Some(scids(&route)));
+    }
+    // Without 3's route, the payer pays the toll over 4: 2's cheaper route still cannot
+    // start at the payer.
+    let mut f = guessed_too_low();
+    f.excluded.insert((Scid(7), NodeId(3)));
+    let route = search(&f.view, &f.request(100_000), &mut toll());
+    assert_eq!(route.as_ref().map(scids), Some(vec![9, 10]));
+    assert_eq!(reference(&f), route.as_ref().map(scids));
+}
