@@ -28,10 +28,10 @@
 //! settled only if the route costs that much more. Costs above [`FLOOR_CEILING`], where
 //! floors need not hold, send the search back to plain Dijkstra. Once the payer holds a label,
 //! an edge whose lower bound puts its start's priority above the payer's is not scored: the
-//! search ends before it would be settled. Before that, a steered search guesses: a label offered to
-//! one of the payer's peers tells what the payer would pay through it, and an edge that would
-//! put its start above the least such cost is not scored either, the least priority so passed
-//! over noted ([`Queue::cut`]). Everything passed over lies beyond it, so if the payer is
+//! search ends before it would be settled. Before that, a steered search guesses: a label
+//! offered to one of the payer's peers tells what the payer would pay through it, and an edge
+//! that would put its start above the least such cost is not scored either, the least priority
+//! so passed over noted ([`Queue::cut`]). Everything passed over lies beyond it, so if the payer is
 //! settled below it, every label settled is plain Dijkstra's; if not (the peer's label was
 //! replaced by one the payer's channel cannot carry, or the payer was not reached), the search
 //! runs again without guessing. On CLoTH's snapshot with lnd's scorer, a third as many edges
