@@ -120,7 +120,7 @@ const IN_FLIGHT: u8 = 8;
 const CAPPED: u8 = 16;
 /// The node's hops may add less than the scorer's floor ([`Scorer::floor_exempt`]).
 const EXEMPT: u8 = 32;
-/// The payer has a channel to the node (`first_hops`).
+/// The payer has a channel to the node (`first_hops`); flagged only in steered searches.
 const PAYER_PEER: u8 = 64;
 
 struct Scratch {
@@ -302,13 +302,14 @@ fn search_labels<S: Scorer>(
         req.policy_overrides.keys().for_each(|&(_, n)| flag(n, OVERRIDDEN));
         req.in_flight.keys().for_each(|&(_, n)| flag(n, IN_FLIGHT));
         req.capacity_caps.keys().for_each(|&(_, n)| flag(n, CAPPED));
-        req.first_hops.iter().for_each(|f| flag(f.peer, PAYER_PEER));
         // A floor at the ceiling or more holds as the ceiling: every such hop costs that much.
         let floor = scorer.hop_floor().min(FLOOR_CEILING);
         // Floors are per hop amount at least the payee's (lnd's exemption counts on it).
         debug_assert!(floor == 0 || start.amount_msat >= req.amount_msat);
         let mut exempt = Vec::new();
         if floor > 0 {
+            // Only a steered search guesses the payer's cost through its peers (`run`).
+            req.first_hops.iter().for_each(|f| flag(f.peer, PAYER_PEER));
             scorer.floor_exempt(&mut |n| {
                 exempt.push(n);
                 flag(n, EXEMPT);
@@ -883,28 +884,32 @@ impl<const GUESS: bool> Settled<'_, '_, GUESS> {
         {
             return;
         }
-        // In a steered search a hop adds at least its step (or reaches the ceiling): a label
-        // `from` holds below that needs nothing computed, not even the lower bound.
-        if heap.floor > 0 && at_from.stamp == stamp && bits & EXEMPT == 0 {
-            let least = self.reached.cost.saturating_add(self.step).min(FLOOR_CEILING);
-            if (least, self.hops + 1) > (at_from.cost, at_from.hops) {
+        // In a steered search a hop adds at least its step (or reaches the ceiling), an exempt
+        // hop at least nothing; a settled node's cost is below the ceiling (`offer` stops the
+        // search at one that reaches it), so `least` is never below the settled node's cost.
+        if heap.floor > 0 {
+            let exempt = bits & EXEMPT != 0;
+            let least = match exempt {
+                false => self.reached.cost.saturating_add(self.step).min(FLOOR_CEILING),
+                true => self.reached.cost,
+            };
+            // A label `from` holds below that needs nothing computed, not even the lower bound.
+            if !exempt
+                && at_from.stamp == stamp
+                && (least, self.hops + 1) > (at_from.cost, at_from.hops)
+            {
                 return;
             }
-        }
-        // Nor does one whose priority would exceed the route known or guessed, as below (in a
-        // plain search, the hop's least is the settled node's cost, never above it).
-        let limit = heap.best.min(heap.guess);
-        if GUESS && heap.floor > 0 && limit != u64::MAX {
-            let least = match bits & EXEMPT {
-                0 => self.reached.cost.saturating_add(self.step).min(FLOOR_CEILING),
-                _ => self.reached.cost,
-            };
-            let priority = priority(least.max(self.reached.cost), heap, stamp, at_from);
-            if priority > limit {
-                if priority <= heap.best {
-                    heap.cut = heap.cut.min(priority);
+            // Nor does one whose priority would exceed the route known or guessed, as below.
+            let limit = heap.best.min(heap.guess);
+            if GUESS && limit != u64::MAX {
+                let priority = priority(least, heap, stamp, at_from);
+                if priority > limit {
+                    if priority <= heap.best {
+                        heap.cut = heap.cut.min(priority);
+                    }
+                    return;
                 }
-                return;
             }
         }
         let overridden;
