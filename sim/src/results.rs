@@ -777,7 +777,9 @@ pub fn direction_label(scid: node_core::Scid, from: &str) -> impl std::fmt::Disp
 }
 
 /// Writes `channels.csv`: every channel of the start, one row per direction, with its starting
-/// balance (the sending end's) and policy, naming nodes by `labels`.
+/// balance (the sending end's) and policy, naming nodes by `labels`. Each row is put together in
+/// one buffer, integers through `itoa`: through `fmt`, the rows cost as much as building the
+/// network they list.
 pub fn write_channels_csv(
     channels: &[PlacedChannel],
     labels: &NodeLabels,
@@ -787,6 +789,7 @@ pub fn write_channels_csv(
         out,
         "direction,scid,from,to,capacity_sat,opener,announced,start_balance_msat,fee_base_msat,fee_ppm,cltv_expiry_delta,htlc_minimum_msat,htlc_maximum_msat,disabled"
     )?;
+    let mut row = Row::default();
     for placed in channels {
         let c = &placed.def;
         let capacity_msat = c.capacity_sat.saturating_mul(1000);
@@ -796,27 +799,49 @@ pub fn write_channels_csv(
         ];
         for (from, to, opener, balance_msat, policy, disabled) in sides {
             let from_name = &labels.names[from.index()];
-            writeln!(
-                out,
-                "{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
-                direction_label(placed.scid, from_name),
-                placed.scid,
-                from_name,
-                labels.names[to.index()],
-                c.capacity_sat,
-                u8::from(opener),
-                u8::from(c.announce),
-                balance_msat,
-                policy.fee_base_msat,
-                policy.fee_proportional_millionths,
-                policy.cltv_expiry_delta,
-                policy.htlc_minimum_msat,
-                policy.htlc_maximum_msat.min(capacity_msat),
-                u8::from(disabled),
-            )?;
+            row.line.clear();
+            // `direction_label`'s form.
+            row.scid(placed.scid).text("/").text(from_name).text(",");
+            row.scid(placed.scid).text(",").text(from_name).text(",");
+            row.text(&labels.names[to.index()]).text(",");
+            row.int(c.capacity_sat).text(",");
+            row.int(u8::from(opener)).text(",").int(u8::from(c.announce)).text(",");
+            row.int(balance_msat).text(",");
+            row.int(policy.fee_base_msat).text(",");
+            row.int(policy.fee_proportional_millionths).text(",");
+            row.int(policy.cltv_expiry_delta).text(",");
+            row.int(policy.htlc_minimum_msat).text(",");
+            row.int(policy.htlc_maximum_msat.min(capacity_msat)).text(",");
+            row.int(u8::from(disabled)).text("\n");
+            out.write_all(&row.line)?;
         }
     }
     Ok(())
+}
+
+/// One CSV row being put together.
+#[derive(Default)]
+struct Row {
+    line: Vec<u8>,
+    digits: itoa::Buffer,
+}
+
+impl Row {
+    fn text(&mut self, text: &str) -> &mut Row {
+        self.line.extend_from_slice(text.as_bytes());
+        self
+    }
+
+    fn int(&mut self, n: impl itoa::Integer) -> &mut Row {
+        self.line.extend_from_slice(self.digits.format(n).as_bytes());
+        self
+    }
+
+    /// As [`node_core::Scid`]'s `Display`: `block x tx x output`.
+    fn scid(&mut self, scid: node_core::Scid) -> &mut Row {
+        self.int(scid.block_height()).text("x").int(scid.tx_index()).text("x");
+        self.int(scid.output_index())
+    }
 }
 
 #[cfg(test)]
@@ -987,5 +1012,62 @@ mod tests {
         let by_router = results.stats_by_router();
         assert_eq!(by_router["min_cost_flow"].total, 2);
         assert_eq!(by_router["min_cost_flow_2"].total, 1);
+    }
+
+    #[test]
+    fn channels_csv_rows_read_as_their_fields_formatted() {
+        let policy = |base: u32, ppm: u32| node_core::policy::ChannelPolicy {
+            fee_base_msat: base,
+            fee_proportional_millionths: ppm,
+            cltv_expiry_delta: 144,
+            htlc_minimum_msat: 1,
+            htlc_maximum_msat: u64::MAX,
+        };
+        let placed = |scid: u64, capacity_sat: u64, from_balance_msat: u64| PlacedChannel {
+            def: crate::scenario::ChannelDef {
+                from: NodeId(1),
+                to: NodeId(0),
+                capacity_sat,
+                from_balance_msat,
+                announce: scid % 2 == 0,
+                from_policy: policy(1000, 1),
+                to_policy: policy(u32::MAX, 0),
+                from_disabled: false,
+                to_disabled: true,
+            },
+            funding: node_core::chain::OutPoint { txid: node_core::ids::Txid([7; 32]), vout: 0 },
+            scid: node_core::Scid(scid),
+        };
+        let channels =
+            [placed(0, 1, 0), placed((800_000 << 40) | (1234 << 16) | 7, 16_777_215, 9_000_001)];
+        let labels = NodeLabels { names: vec!["shop".into(), "n1".into()], ..Default::default() };
+        let mut written = Vec::new();
+        write_channels_csv(&channels, &labels, &mut written).unwrap();
+        let mut expected = String::from(
+            "direction,scid,from,to,capacity_sat,opener,announced,start_balance_msat,fee_base_msat,fee_ppm,cltv_expiry_delta,htlc_minimum_msat,htlc_maximum_msat,disabled\n",
+        );
+        for c in &channels {
+            let d = &c.def;
+            let capacity_msat = d.capacity_sat * 1000;
+            for (from, to, opener, balance_msat, p, disabled) in [
+                ("n1", "shop", 1, d.from_balance_msat, &d.from_policy, 0),
+                ("shop", "n1", 0, capacity_msat - d.from_balance_msat, &d.to_policy, 1),
+            ] {
+                expected += &format!(
+                    "{}/{from},{},{from},{to},{},{opener},{},{balance_msat},{},{},{},{},{},{disabled}\n",
+                    c.scid,
+                    c.scid,
+                    d.capacity_sat,
+                    u8::from(d.announce),
+                    p.fee_base_msat,
+                    p.fee_proportional_millionths,
+                    p.cltv_expiry_delta,
+                    p.htlc_minimum_msat,
+                    p.htlc_maximum_msat.min(capacity_msat),
+                );
+            }
+        }
+        assert_eq!(String::from_utf8(written).unwrap(), expected);
+        assert!(expected.contains("800000x1234x7/n1,800000x1234x7,n1,shop,16777215,1,0,9000001,"));
     }
 }
