@@ -1029,7 +1029,7 @@ mod tests {
                 to: NodeId(0),
                 capacity_sat,
                 from_balance_msat,
-                announce: scid % 2 == 0,
+                announce: scid.is_multiple_of(2),
                 from_policy: policy(1000, 1),
                 to_policy: policy(u32::MAX, 0),
                 from_disabled: false,
