@@ -345,6 +345,15 @@ impl Channel {
         }
     }
 
+    /// Whether a new height may move the channel on: our commitment to rebroadcast while force
+    /// closing, `channel_ready` not yet sent, or our `announcement_signatures` not yet sent. A
+    /// channel for which this is false gets nothing from [`Channel::ready_to_send`] or
+    /// [`Channel::wants_announcement`] at any height.
+    pub fn moves_with_height(&self) -> bool {
+        matches!(self.state, State::ForceClosing | State::AwaitingReady { ready_sent: false, .. })
+            || matches!(self.announcement, Announcement::Public { sent: false, .. })
+    }
+
     /// The peer's `announcement_signatures`. Returns true when both sides have now signed.
     pub fn on_announcement_signatures(&mut self) -> bool {
         let was = self.is_announced();

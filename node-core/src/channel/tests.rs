@@ -106,6 +106,53 @@ fn establishment_runs_from_open_to_normal() {
     );
 }
 
+/// A channel that says a height cannot move it gets nothing at any height: the node's block pass
+/// asks only the others.
+fn assert_still_unless_moving(channel: &Channel) {
+    if channel.moves_with_height() {
+        return;
+    }
+    for height in [0, 1, 199, 200, 201, 202, 205, 206, 10_000, u32::MAX - 1] {
+        let mut probe = channel.clone();
+        assert!(probe.ready_to_send(height).is_none(), "channel_ready at {height}");
+        assert!(!probe.wants_announcement(height), "announcement_signatures at {height}");
+    }
+}
+
+#[test]
+fn a_channel_moves_with_the_height_until_ready_and_announced_and_again_when_force_closing() {
+    let c = config();
+    let (mut a, open) = Channel::new_outbound(ChannelId(7), A, B, 500_000, 0, true, &c);
+    let (mut b, accept) = Channel::new_inbound(B, A, &open, &c).unwrap();
+    assert_still_unless_moving(&a);
+    a.on_accept(&accept).unwrap();
+    let tx = Tx::new(
+        TxKind::Funding,
+        vec![],
+        vec![TxOut { amount_sat: 500_000, script: Script::funding(A, B) }],
+        1,
+    );
+    let created = a.on_funding_built(tx, 0);
+    b.on_funding_created(&created, 200).unwrap();
+    a.on_funding_signed().unwrap();
+    for ch in [&mut a, &mut b] {
+        ch.on_funding_confirmed(200, 4);
+        assert!(ch.moves_with_height(), "channel_ready not sent yet");
+        assert!(ch.ready_to_send(202).is_some());
+        assert!(ch.moves_with_height(), "announcement_signatures not sent yet");
+        assert_still_unless_moving(ch);
+        ch.on_channel_ready().unwrap();
+        assert!(ch.wants_announcement(205));
+        assert!(!ch.moves_with_height(), "ready and announced: nothing left for a height");
+        assert_still_unless_moving(ch);
+    }
+    let (mut genesis, _) = pair(500_000_000);
+    assert!(!genesis.moves_with_height(), "a genesis channel starts ready and announced");
+    assert_still_unless_moving(&genesis);
+    genesis.force_close().expect("a funded channel closes");
+    assert!(genesis.moves_with_height(), "its commitment is rebroadcast each block");
+}
+
 #[test]
 fn the_acceptor_rejects_a_reserve_below_its_dust_limit() {
     let mut cln = NodeConfig::preset(crate::Implementation::Cln);

@@ -49,10 +49,6 @@ impl Channels {
     }
 
     /// The ids of every channel.
-    pub(super) fn ids(&self) -> Vec<ChannelId> {
-        self.by_id.iter().map(|(id, _)| *id).collect()
-    }
-
     /// The channels with `peer`, by id.
     pub(super) fn of_peer(&self, peer: NodeId) -> impl Iterator<Item = &Channel> {
         let ids = self.by_peer.range((peer, ChannelId(0)), (peer, ChannelId(u64::MAX)));
