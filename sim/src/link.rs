@@ -107,6 +107,49 @@ fn stream<'s>(
     })
 }
 
+/// One latency draw from `model` on the link `key` in `state`, µs, spikes in force added.
+fn draw_us(
+    state: &mut LinkState,
+    model: LatencyModel,
+    kind: LinkKind,
+    seed: u64,
+    names: &[String],
+    key: (NodeId, NodeId),
+) -> u64 {
+    let extra_us = state.extra_us;
+    let slot = &mut state.stream;
+    let drawn_us = match model {
+        LatencyModel::Constant { latency_ms } => latency_ms * 1000,
+        LatencyModel::Uniform { min_ms, max_ms } => {
+            stream(slot, kind, seed, names, key).range_inclusive(min_ms * 1000, max_ms * 1000)
+        }
+        LatencyModel::LogNormal { median_ms, sigma } => stream(slot, kind, seed, names, key)
+            .log_normal(median_ms * 1000, sigma)
+            .min(MAX_LATENCY_MS * 1000),
+    };
+    extra_us.saturating_add(drawn_us)
+}
+
+/// When a message sent at `now` on the link `key` in `state` arrives, from the larger id if
+/// `from_larger`: a latency draw later, never before the direction's previous arrival.
+#[allow(clippy::too_many_arguments)]
+fn arrive(
+    state: &mut LinkState,
+    model: LatencyModel,
+    kind: LinkKind,
+    seed: u64,
+    names: &[String],
+    key: (NodeId, NodeId),
+    from_larger: bool,
+    now: SimTime,
+) -> SimTime {
+    let latency_us = draw_us(state, model, kind, seed, names, key);
+    let direction = usize::from(from_larger);
+    let at = now.plus_micros(latency_us).max(state.last_arrival[direction]);
+    state.last_arrival[direction] = at;
+    at
+}
+
 /// All links of a run (created on first use).
 pub struct Links {
     kind: LinkKind,
@@ -127,6 +170,9 @@ impl Links {
     }
 
     fn model(&self, a: NodeId, b: NodeId) -> LatencyModel {
+        if self.def.overrides.is_empty() {
+            return self.def.latency;
+        }
         self.def.overrides.get(&(a.min(b), a.max(b))).copied().unwrap_or(self.def.latency)
     }
 
@@ -137,29 +183,35 @@ impl Links {
         let key = (a.min(b), a.max(b));
         let (kind, seed, names) = (self.kind, self.seed, &self.names);
         let state = self.states.entry(key).or_insert(LinkState::DOWN);
-        let extra_us = state.extra_us;
-        let slot = &mut state.stream;
-        let drawn_us = match model {
-            LatencyModel::Constant { latency_ms } => latency_ms * 1000,
-            LatencyModel::Uniform { min_ms, max_ms } => {
-                stream(slot, kind, seed, names, key).range_inclusive(min_ms * 1000, max_ms * 1000)
-            }
-            LatencyModel::LogNormal { median_ms, sigma } => stream(slot, kind, seed, names, key)
-                .log_normal(median_ms * 1000, sigma)
-                .min(MAX_LATENCY_MS * 1000),
-        };
-        extra_us.saturating_add(drawn_us)
+        draw_us(state, model, kind, seed, names, key)
     }
 
     /// When a message from `from` to `to` sent at `now` arrives: now plus a latency sample, but
     /// never before an earlier message in the same direction.
     pub fn arrival(&mut self, from: NodeId, to: NodeId, now: SimTime) -> SimTime {
-        let latency_us = self.sample_us(from, to);
-        let direction = usize::from(from > to);
-        let state = self.state(from, to);
-        let at = now.plus_micros(latency_us).max(state.last_arrival[direction]);
-        state.last_arrival[direction] = at;
-        at
+        let model = self.model(from, to);
+        let key = (from.min(to), from.max(to));
+        let (kind, seed, names) = (self.kind, self.seed, &self.names);
+        let state = self.states.entry(key).or_insert(LinkState::DOWN);
+        arrive(state, model, kind, seed, names, key, from > to, now)
+    }
+
+    /// Sends a message from `from` to `to` at `now` if the connection is up: when it arrives (as
+    /// [`Links::arrival`]) and the connection's epoch. One lookup of the link where asking
+    /// [`Links::is_up`], [`Links::arrival`] and [`Links::epoch`] in turn takes three.
+    pub fn send(&mut self, from: NodeId, to: NodeId, now: SimTime) -> Option<(SimTime, u64)> {
+        let model = self.model(from, to);
+        let key = (from.min(to), from.max(to));
+        let (kind, seed, names) = (self.kind, self.seed, &self.names);
+        let state = self.states.get_mut(&key).filter(|s| s.up)?;
+        let at = arrive(state, model, kind, seed, names, key, from > to, now);
+        Some((at, state.epoch))
+    }
+
+    /// Whether a message sent in `epoch` is delivered: the connection is up and has not gone
+    /// down since (as [`Links::is_up`] and [`Links::epoch`]).
+    pub fn delivers(&self, a: NodeId, b: NodeId, epoch: u64) -> bool {
+        self.states.get(&(a.min(b), a.max(b))).is_some_and(|s| s.up && s.epoch == epoch)
     }
 
     /// Marks the connection up, or down (messages in flight on it are then lost).

@@ -545,7 +545,7 @@ impl<'a> World<'a> {
     fn handle(&mut self, event: SimEvent) {
         match event {
             SimEvent::Deliver { from, to, msg, epoch } => {
-                if !self.links.is_up(from, to) || self.links.epoch(from, to) != epoch {
+                if !self.links.delivers(from, to, epoch) {
                     let fields = [u64::from(from.0), u64::from(to.0), u64::from(msg.type_number())];
                     self.trace.record(self.now, Kind::MessageLost, &fields, &[]);
                     return;
@@ -732,7 +732,7 @@ impl<'a> World<'a> {
                 Action::Send { to, msg } => {
                     if let Some(instant) = self.instant.as_mut() {
                         instant.push_back((node, to, msg));
-                    } else if self.links.is_up(node, to) {
+                    } else {
                         // A new channel state is persisted before its commitment_signed or
                         // revoke_and_ack leaves (NodeConfig::persist_us); the link keeps order.
                         let persist_us = match msg {
@@ -742,10 +742,10 @@ impl<'a> World<'a> {
                             _ => 0,
                         };
                         let departs = self.now.plus_micros(persist_us);
-                        let at = self.links.arrival(node, to, departs);
-                        let epoch = self.links.epoch(node, to);
-                        let msg = Box::new(msg);
-                        self.schedule(at, SimEvent::Deliver { from: node, to, msg, epoch });
+                        if let Some((at, epoch)) = self.links.send(node, to, departs) {
+                            let msg = Box::new(msg);
+                            self.schedule(at, SimEvent::Deliver { from: node, to, msg, epoch });
+                        }
                     }
                 }
                 Action::Connect { peer } => {
