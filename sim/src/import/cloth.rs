@@ -300,6 +300,23 @@ mod tests {
         assert!(err.file.ends_with("edges.csv"), "{err}");
         assert_eq!(err.position, Some((2, 24)), "{err}");
         assert_eq!(err.message, "fee_proportional \"x\" is not a whole number");
+        // Two bad fields: the first is reported.
+        let two = edges.replacen(
+            "0,0,1,0,1,4300909,1000,1,1000,144",
+            "0,0,1,0,1,4300909,1000,1,1000,y",
+            1,
+        );
+        std::fs::write(dir.join("edges.csv"), two.replacen("1000,1,1000,y", "z,1,1000,y", 1))
+            .unwrap();
+        let err = read(&dir).unwrap_err();
+        assert_eq!(err.position, Some((2, 19)), "{err}");
+        assert_eq!(err.message, "fee_base \"z\" is not a whole number");
+        // A field short: the count is reported before any value.
+        std::fs::write(dir.join("edges.csv"), edges.replacen("1000,1,1000,144", "x,1,1000", 1))
+            .unwrap();
+        let err = read(&dir).unwrap_err();
+        assert_eq!(err.position, Some((2, 1)), "{err}");
+        assert_eq!(err.message, "9 fields where the header has 10");
         std::fs::write(dir.join("edges.csv"), edges.replacen("4300909", "4300910", 1)).unwrap();
         let err = read(&dir).unwrap_err();
         assert!(
