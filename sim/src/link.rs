@@ -88,124 +88,113 @@ impl LinkState {
     };
 }
 
-/// The stream of the link `key` in `slot`, made at its first use and labelled with both node
-/// names.
-fn stream<'s>(
-    slot: &'s mut Option<Box<Stream>>,
+/// What a latency is drawn with on one link: the link's kind, key and model, the run's seed and
+/// the node names its stream is labelled with.
+struct Draw<'a> {
     kind: LinkKind,
     seed: u64,
-    names: &[String],
+    names: &'a [String],
     key: (NodeId, NodeId),
-) -> &'s mut Stream {
-    slot.get_or_insert_with(|| {
-        let (a, b) = (names[key.0.index()].as_str(), names[key.1.index()].as_str());
-        let id = match kind {
-            LinkKind::Peer => StreamId::Link(a, b),
-            LinkKind::Http => StreamId::Http(a, b),
+    model: LatencyModel,
+}
+
+impl LinkState {
+    /// The link's stream, made at its first use and labelled with both node names.
+    fn stream(&mut self, draw: &Draw<'_>) -> &mut Stream {
+        self.stream.get_or_insert_with(|| {
+            let (a, b) =
+                (draw.names[draw.key.0.index()].as_str(), draw.names[draw.key.1.index()].as_str());
+            let id = match draw.kind {
+                LinkKind::Peer => StreamId::Link(a, b),
+                LinkKind::Http => StreamId::Http(a, b),
+            };
+            Box::new(id.stream(draw.seed))
+        })
+    }
+
+    /// One latency draw, µs, spikes in force added.
+    fn latency_us(&mut self, draw: &Draw<'_>) -> u64 {
+        let drawn_us = match draw.model {
+            LatencyModel::Constant { latency_ms } => latency_ms * 1000,
+            LatencyModel::Uniform { min_ms, max_ms } => {
+                self.stream(draw).range_inclusive(min_ms * 1000, max_ms * 1000)
+            }
+            LatencyModel::LogNormal { median_ms, sigma } => {
+                self.stream(draw).log_normal(median_ms * 1000, sigma).min(MAX_LATENCY_MS * 1000)
+            }
         };
-        Box::new(id.stream(seed))
-    })
-}
+        self.extra_us.saturating_add(drawn_us)
+    }
 
-/// One latency draw from `model` on the link `key` in `state`, µs, spikes in force added.
-fn draw_us(
-    state: &mut LinkState,
-    model: LatencyModel,
-    kind: LinkKind,
-    seed: u64,
-    names: &[String],
-    key: (NodeId, NodeId),
-) -> u64 {
-    let extra_us = state.extra_us;
-    let slot = &mut state.stream;
-    let drawn_us = match model {
-        LatencyModel::Constant { latency_ms } => latency_ms * 1000,
-        LatencyModel::Uniform { min_ms, max_ms } => {
-            stream(slot, kind, seed, names, key).range_inclusive(min_ms * 1000, max_ms * 1000)
-        }
-        LatencyModel::LogNormal { median_ms, sigma } => stream(slot, kind, seed, names, key)
-            .log_normal(median_ms * 1000, sigma)
-            .min(MAX_LATENCY_MS * 1000),
-    };
-    extra_us.saturating_add(drawn_us)
-}
-
-/// When a message sent at `now` on the link `key` in `state` arrives, from the larger id if
-/// `from_larger`: a latency draw later, never before the direction's previous arrival.
-#[allow(clippy::too_many_arguments)]
-fn arrive(
-    state: &mut LinkState,
-    model: LatencyModel,
-    kind: LinkKind,
-    seed: u64,
-    names: &[String],
-    key: (NodeId, NodeId),
-    from_larger: bool,
-    now: SimTime,
-) -> SimTime {
-    let latency_us = draw_us(state, model, kind, seed, names, key);
-    let direction = usize::from(from_larger);
-    let at = now.plus_micros(latency_us).max(state.last_arrival[direction]);
-    state.last_arrival[direction] = at;
-    at
+    /// When a message sent at `now` arrives, from the link's larger id if `from_larger`: a
+    /// latency draw later, never before the direction's previous arrival.
+    fn arrive(&mut self, draw: &Draw<'_>, from_larger: bool, now: SimTime) -> SimTime {
+        let latency_us = self.latency_us(draw);
+        let direction = usize::from(from_larger);
+        let at = now.plus_micros(latency_us).max(self.last_arrival[direction]);
+        self.last_arrival[direction] = at;
+        at
+    }
 }
 
 /// All links of a run (created on first use).
 pub struct Links {
+    latencies: Latencies,
+    states: BTreeMap<(NodeId, NodeId), LinkState>,
+}
+
+/// What the links' latencies are drawn from: apart from their states, so that a draw can read
+/// it while it changes a state.
+struct Latencies {
     kind: LinkKind,
     seed: u64,
     names: Arc<[String]>,
     def: LinksDef,
-    states: BTreeMap<(NodeId, NodeId), LinkState>,
+}
+
+impl Latencies {
+    /// What a latency on the link between `a` and `b` is drawn with.
+    fn draw(&self, a: NodeId, b: NodeId) -> Draw<'_> {
+        let key = (a.min(b), a.max(b));
+        let model = match self.def.overrides.is_empty() {
+            true => self.def.latency,
+            false => self.def.overrides.get(&key).copied().unwrap_or(self.def.latency),
+        };
+        Draw { kind: self.kind, seed: self.seed, names: &self.names, key, model }
+    }
 }
 
 impl Links {
     /// Links of `kind` with the scenario's latency models; `names` are the node names by id.
     pub fn new(kind: LinkKind, seed: u64, names: Arc<[String]>, def: LinksDef) -> Links {
-        Links { kind, seed, names, def, states: BTreeMap::new() }
+        Links { latencies: Latencies { kind, seed, names, def }, states: BTreeMap::new() }
     }
 
     fn state(&mut self, a: NodeId, b: NodeId) -> &mut LinkState {
         self.states.entry((a.min(b), a.max(b))).or_insert(LinkState::DOWN)
     }
 
-    fn model(&self, a: NodeId, b: NodeId) -> LatencyModel {
-        if self.def.overrides.is_empty() {
-            return self.def.latency;
-        }
-        self.def.overrides.get(&(a.min(b), a.max(b))).copied().unwrap_or(self.def.latency)
-    }
-
     /// One latency sample for the link between `a` and `b`, µs.
     /// A log-normal draw above [`MAX_LATENCY_MS`] is that; spikes in force add to it.
     pub fn sample_us(&mut self, a: NodeId, b: NodeId) -> u64 {
-        let model = self.model(a, b);
-        let key = (a.min(b), a.max(b));
-        let (kind, seed, names) = (self.kind, self.seed, &self.names);
-        let state = self.states.entry(key).or_insert(LinkState::DOWN);
-        draw_us(state, model, kind, seed, names, key)
+        let draw = self.latencies.draw(a, b);
+        self.states.entry(draw.key).or_insert(LinkState::DOWN).latency_us(&draw)
     }
 
     /// When a message from `from` to `to` sent at `now` arrives: now plus a latency sample, but
     /// never before an earlier message in the same direction.
     pub fn arrival(&mut self, from: NodeId, to: NodeId, now: SimTime) -> SimTime {
-        let model = self.model(from, to);
-        let key = (from.min(to), from.max(to));
-        let (kind, seed, names) = (self.kind, self.seed, &self.names);
-        let state = self.states.entry(key).or_insert(LinkState::DOWN);
-        arrive(state, model, kind, seed, names, key, from > to, now)
+        let draw = self.latencies.draw(from, to);
+        self.states.entry(draw.key).or_insert(LinkState::DOWN).arrive(&draw, from > to, now)
     }
 
     /// Sends a message from `from` to `to` at `now` if the connection is up: when it arrives (as
     /// [`Links::arrival`]) and the connection's epoch. One lookup of the link where asking
     /// [`Links::is_up`], [`Links::arrival`] and [`Links::epoch`] in turn takes three.
     pub fn send(&mut self, from: NodeId, to: NodeId, now: SimTime) -> Option<(SimTime, u64)> {
-        let model = self.model(from, to);
-        let key = (from.min(to), from.max(to));
-        let (kind, seed, names) = (self.kind, self.seed, &self.names);
-        let state = self.states.get_mut(&key).filter(|s| s.up)?;
-        let at = arrive(state, model, kind, seed, names, key, from > to, now);
-        Some((at, state.epoch))
+        let draw = self.latencies.draw(from, to);
+        let state = self.states.get_mut(&draw.key).filter(|s| s.up)?;
+        Some((state.arrive(&draw, from > to, now), state.epoch))
     }
 
     /// Whether a message sent in `epoch` is delivered: the connection is up and has not gone
