@@ -48,7 +48,6 @@ impl Channels {
         self.by_id.iter().map(|(_, c)| &**c)
     }
 
-    /// The ids of every channel.
     /// The channels with `peer`, by id.
     pub(super) fn of_peer(&self, peer: NodeId) -> impl Iterator<Item = &Channel> {
         let ids = self.by_peer.range((peer, ChannelId(0)), (peer, ChannelId(u64::MAX)));
