@@ -337,8 +337,8 @@ fn search_labels<S: Scorer>(
             }
         }
         // Guessing pays where the search is steered: the payer's peers, at no steps from it,
-        // are reached early. In a plain search it saved nothing (Cheapest on mainnet: 3% more
-        // instructions).
+        // are reached early. In a plain search it saved nothing (the first 5,000 mainnet
+        // payments with Cheapest: 30.98G instructions with it, 30.64G without; benches/README).
         let mut guessing = floor > 0;
         loop {
             let found = match guessing {
@@ -348,8 +348,8 @@ fn search_labels<S: Scorer>(
             match found {
                 Ok(found) => return found,
                 // A cost reached the ceiling above which floors need not hold: search again
-                // unsteered.
-                Err(Again::Unsteered) => floor = 0,
+                // unsteered, and so without guessing.
+                Err(Again::Unsteered) => (floor, guessing) = (0, false),
                 // The payer's cost exceeded the guess: search again without one.
                 Err(Again::Unguessed) => guessing = false,
             }
