@@ -249,6 +249,32 @@ impl LndRouter {
         }
     }
 
+    /// The most the apriori estimator gives any pair from `from` carrying `amount` or more:
+    /// with no success of `from`'s counting at `amount`, its node estimate at a capacity factor
+    /// of 1.0 with the failures at `amount` or less, summed as `apriori_probability` sums them
+    /// (a larger amount counts more failures and a smaller factor lowers the numerator, each
+    /// step rounding monotonically; a pair's own failure multiplies by at most 1); else
+    /// [`LndRouter::max_hop_probability`].
+    fn node_probability_cap(&self, now: SimTime, from: NodeId, amount: u64) -> f64 {
+        if !self.may_have_pairs(from) {
+            return self.cold_hop_probability();
+        }
+        let apriori = self.hop_probability;
+        let f = self.apriori_factor;
+        let (numerator, mut denominator) = (apriori * f, f);
+        for (_, r) in self.pairs_from(from) {
+            if r.success.is_some_and(|(s, _)| amount <= s) {
+                return self.max_hop_probability();
+            }
+            if let Some((fail_amount, at)) = r.failure
+                && amount >= fail_amount
+            {
+                denominator += self.decay(now, at);
+            }
+        }
+        if denominator > 0.0 { numerator / denominator } else { apriori }
+    }
+
     /// The apriori estimator's probability for `from` → `to` carrying `amount`.
     pub fn apriori_probability(
         &self,
@@ -446,6 +472,14 @@ struct Scoring<'a> {
 }
 
 impl Scoring<'_> {
+    /// What a hop of probability at most `p` adds at least to a label's cost (`attempt_cost ×
+    /// (1/p − 1)`), less a relative 10^-9 and 3 msat for the rounding of costs
+    /// ([`Scorer::hop_floor`]); [`FLOOR_CEILING`] at most.
+    fn floor_at(&self, p: f64) -> u64 {
+        let step = self.attempt_cost * (1.0 / p - 1.0) * (1.0 - 1e-9);
+        (step.min(FLOOR_CEILING as f64) as u64).saturating_sub(3)
+    }
+
     /// lnd's additive weight through `edge`: the weight so far, the fee and the time-lock risk
     /// (`amount × cltv_delta × risk_factor`), in u64 when the product fits (nearly always), else
     /// in u128: the same integer either way.
@@ -509,8 +543,21 @@ impl Scorer for Scoring<'_> {
     /// roundings and truncations of `cost` below it is off by under 1 msat).
     fn hop_floor(&self) -> u64 {
         let Some(p) = self.router.steering_probability() else { return 0 };
-        let step = self.attempt_cost * (1.0 / p - 1.0) * (1.0 - 1e-9);
-        (step.min(FLOOR_CEILING as f64) as u64).saturating_sub(3)
+        self.floor_at(p)
+    }
+
+    /// With the apriori estimator, what a hop from `node` adds at least by the same reasoning
+    /// as [`Scorer::hop_floor`], for the `p` of `node`'s own pairs
+    /// ([`LndRouter::node_probability_cap`]): after a failure a node's estimate falls for every
+    /// pair (lnd's node probability is a weighted average over what its pairs taught), so a
+    /// payer whose peer just failed to forward pays more for every route through it.
+    fn node_floor(&self, node: NodeId) -> u64 {
+        let floor = self.hop_floor();
+        if floor == 0 {
+            return 0;
+        }
+        let q = self.router.node_probability_cap(self.now, node, self.amount_msat);
+        floor.max(self.floor_at(q))
     }
 
     /// With the apriori estimator, 1/p for the `p` of [`Scorer::hop_floor`]: every hop of a
@@ -711,6 +758,45 @@ mod tests {
                     assert!(p <= warm, "{p} > {warm}");
                 }
             }
+        }
+    }
+
+    #[test]
+    fn a_node_with_failures_caps_every_pair_it_starts() {
+        let mut r = LndRouter::new(LndParams::default());
+        let t0 = SimTime::from_secs(100);
+        let (a, b) = (NodeId(1), NodeId(2));
+        let cold = r.cold_hop_probability();
+        assert_eq!(r.node_probability_cap(t0, a, 10_000), cold, "nothing learnt");
+        r.record(t0, a, NodeId(3), 10_000, false);
+        r.record(t0.plus_secs(600), a, NodeId(4), 50_000, false);
+        r.record(t0, a, NodeId(5), 5_000, true);
+        r.record(t0, b, NodeId(3), 10_000, false);
+        for (now, amount) in [(t0.plus_secs(600), 10_000), (t0.plus_secs(4_000), 20_000)] {
+            let cap = r.node_probability_cap(now, a, amount);
+            // One failure at the amount or less counts: a's node estimate is below the cold one.
+            assert!(cap < cold * 0.75, "{cap} against {cold}");
+            for to in 2..12 {
+                for more in [amount, amount + 1, 49_999, 50_000, 1_000_000] {
+                    for capacity in [more, 2 * more, 1_000_000_000] {
+                        let p = r.apriori_probability(now, a, NodeId(to), more, capacity);
+                        assert!(p <= cap, "{p} > {cap} for {to} at {more} of {capacity}");
+                    }
+                }
+            }
+            // A success at the amount or more is the exempt nodes' case: the general bound.
+            assert_eq!(r.node_probability_cap(now, a, 5_000), r.max_hop_probability());
+            // The floor of a hop from `a` grows with the cap's fall, never below the scorer's.
+            let scoring = Scoring {
+                router: &r,
+                now,
+                amount_msat: amount,
+                attempt_cost: 100_000.0,
+                min_probability: 0.0,
+                max_hop_probability: r.max_hop_probability(),
+            };
+            assert!(scoring.node_floor(a) > scoring.hop_floor() * 2, "{}", scoring.node_floor(a));
+            assert_eq!(scoring.node_floor(NodeId(9)), scoring.hop_floor(), "9 learnt nothing");
         }
     }
 

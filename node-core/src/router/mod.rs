@@ -767,6 +767,32 @@ mod tests {
         }
     }
 
+    /// After lnd's payer's only peer (node 1 of the second fixture) fails to forward, every
+    /// route leaves the payer's steps through a node whose hops add more than the floor
+    /// ([`search::Scorer::node_floor`]); the search steers by it and still finds the reference
+    /// routes (a debug build checks that no priority falls along an edge).
+    #[test]
+    fn lnd_steers_to_the_reference_routes_after_failures() {
+        for f in [fixture(), equal_routes_settled_out_of_order()] {
+            let mut router = RouterConfig::Lnd(lnd::LndParams::default()).build();
+            for round in 0..6usize {
+                for amount_msat in [100_000, 300_000, 1_000_000] {
+                    let now = SimTime::from_secs(100 + 600 * round as u64);
+                    let req = RouteRequest { now, ..f.request(amount_msat) };
+                    let routes = router.plan(&f.view, &req);
+                    let reference = reference::with_reference_search(|| router.plan(&f.view, &req));
+                    assert_eq!(routes, reference, "round {round}, {amount_msat} msat");
+                    if let Some(route) = routes.first() {
+                        let failing_hop = 1 + round % route.hops.len();
+                        let code = FailureCode::TEMPORARY_CHANNEL_FAILURE;
+                        let learned = Learned::Failed { failing_hop, code };
+                        router.learn(&f.view, req.now, f.source, route, learned);
+                    }
+                }
+            }
+        }
+    }
+
     /// Above [`search::FLOOR_CEILING`] a scorer's cost need not grow by its floor (lnd's cost
     /// saturates): a steered search that reaches it searches again unsteered, and finds the
     /// reference search's route.

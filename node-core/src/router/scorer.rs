@@ -122,6 +122,17 @@ pub trait Scorer {
         1.0
     }
 
+    /// What each hop from `node` adds at least, when `node` is not exempt
+    /// ([`Scorer::floor_exempt`]): as [`Scorer::hop_floor`] (times [`Scorer::hop_growth`]`^k`
+    /// into a label with `k` hops from nodes not exempt), and never less than it. The search
+    /// asks it of the nodes nearest the payer, one of which every route leaves through: lnd's
+    /// node with a failure learnt estimates less for each of its pairs, so its hops add more.
+    /// The default: the floor.
+    fn node_floor(&self, node: NodeId) -> u64 {
+        let _ = node;
+        self.hop_floor()
+    }
+
     /// Calls `exempt` with each node whose hops may add less than [`Scorer::hop_floor`] (never
     /// less than nothing): lnd's nodes with a success learnt. The default: none.
     fn floor_exempt(&self, exempt: &mut dyn FnMut(NodeId)) {

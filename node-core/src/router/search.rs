@@ -20,7 +20,10 @@
 //! never grows faster along an edge than the cost does, so every node is settled with the label
 //! plain Dijkstra gives it; of two equal offers, the one from the node plain Dijkstra settles
 //! first wins, so ties too end as they would. Nodes far from the payer that cannot beat the
-//! route are never settled. Where each hop adds more than the one before
+//! route are never settled. A route leaves the payer's steps through one of the nodes there, so
+//! that hop adds at least the least of their own floors ([`Scorer::node_floor`]: after lnd's
+//! node fails to forward, each of its pairs estimates less; a payer retrying through that peer
+//! pays more on every route). Where each hop adds more than the one before
 //! ([`Scorer::hop_growth`]: lnd's probabilities multiply, so a hop far from the payee adds the
 //! floor many times over), the step from a node is raised by its hops from the payee (an exempt
 //! node's hop not counted), marked breadth first up to 2 ([`mark_dist`]) while every exempt
@@ -184,15 +187,19 @@ thread_local! {
 impl Queue {
     /// Sets what priorities add in a search steered by `floor` over `far` steps, whose hops
     /// grow by `growth` ([`Scorer::hop_growth`]) over the `near` hops from the start that
-    /// [`mark_dist`] told apart (0: none): a hop from a node `d` hops from the start adds at
-    /// least `step[d] = floor × growth^d`, so a node `s ≥ 1` steps from the payer's peers adds
-    /// at least that for its own hop and a floor for each of the others:
-    /// `lift[s][d] = step[d] + (s − 1) × floor`, 0 at `s = 0`. Along an edge the search takes,
-    /// from the settled `u` to `w`, the steps fall by at most one and the cost grows by at least
-    /// `step[d(u)]`, while `lift(w) ≥ (s(u) − 1) × floor` (or `s(u) ≤ 1` if `s(w) = 0`):
-    /// `lift(u) − lift(w) ≤ step[d(u)]`, so priorities never fall along an edge and every node
-    /// is settled with plain Dijkstra's label. Capping at [`FLOOR_CEILING`] keeps that.
-    fn lift(&mut self, floor: u64, growth: f64, far: u8, near: u8) {
+    /// [`mark_dist`] told apart (0: none), and whose route leaves the payer's steps through a
+    /// node whose hop adds at least `first ≥ floor` ([`mark_steps`]): a hop from a node `d`
+    /// hops from the start adds at least `step[d] = floor × growth^d`, so a node `s ≥ 1` steps
+    /// from the payer's peers adds at least that for its own hop, `first` for the hop leaving
+    /// the payer's steps and a floor for each of the others:
+    /// `lift[s][d] = step[d] + (first − floor) + (s − 1) × floor`, 0 at `s = 0`. Along an edge
+    /// the search takes, from the settled `u` to `w`, the steps fall by at most one and the cost
+    /// grows by at least `step[d(u)]` (`first × growth^d(u)` if `w` is at 0 steps, which is at
+    /// least `lift[1][d(u)]`), while `lift(w) ≥ (first − floor) + (s(u) − 1) × floor` if
+    /// `s(w) ≥ 1`: `lift(u) − lift(w)` never exceeds what the edge adds, so priorities never
+    /// fall along an edge and every node is settled with plain Dijkstra's label. Capping at
+    /// [`FLOOR_CEILING`] keeps that.
+    fn lift(&mut self, floor: u64, first: u64, growth: f64, far: u8, near: u8) {
         (self.floor, self.far, self.near) = (floor, far, near);
         // `floor × growth^d` by repeated products (the same bits everywhere), less a relative
         // 10^-12 for their rounding (far above it, the floor's own 10^-9 margin).
@@ -212,6 +219,7 @@ impl Queue {
                 self.lift[s][d] = match s {
                     0 => 0,
                     _ => self.step[d]
+                        .saturating_add(first - floor)
                         .saturating_add(floor.saturating_mul(s as u64 - 1))
                         .min(FLOOR_CEILING),
                 };
@@ -318,8 +326,9 @@ fn search_labels<S: Scorer>(
         scratch.heap.heap.clear();
         let mut floor = floor;
         if floor > 0 {
-            match mark_steps(view, req, hints, &mut scratch.marks, stamp) {
-                Some(far) => {
+            let mut node_floor = |n: NodeId| scorer.node_floor(n);
+            match mark_steps(view, req, hints, &mut scratch.marks, stamp, floor, &mut node_floor) {
+                Some((far, first)) => {
                     // Hops grow only while every exempt node is at the payer's steps
                     // ([`mark_dist`]).
                     let growth = scorer.hop_growth();
@@ -331,7 +340,7 @@ fn search_labels<S: Scorer>(
                         }
                         false => 0,
                     };
-                    scratch.heap.lift(floor, growth, far, near);
+                    scratch.heap.lift(floor, first, growth, far, near);
                 }
                 None => floor = 0,
             }
@@ -387,7 +396,10 @@ fn restamp(scratch: &mut Scratch) {
 }
 
 /// Marks how many hop floors each node near the payer is at least from it, and returns the
-/// most any node is (`None`: too many nodes are at 0 to mark within the budget). Every edge the
+/// most any node is (`None`: too many nodes are at 0 to mark within the budget) and the least
+/// [`Scorer::node_floor`] (given as `node_floor`, at least `floor`) of the nodes at 0 that are
+/// not exempt, other than the payer: a route to a node at 1 step or more leaves through one of
+/// them ([`Queue::lift`]). Every edge the
 /// search can take, from `u` into `v`, has `steps(v) ≤ steps(u) + 1`, and `steps(v) ≤ steps(u)`
 /// if `u` is the payer or [`EXEMPT`] (its hop may add nothing): 0 for the payer, its peers and,
 /// through exempt nodes, theirs; 1 for the peers of those and, through exempt nodes, theirs; the
@@ -399,7 +411,9 @@ fn mark_steps(
     hints: &[HintEdge],
     marks: &mut [Mark],
     stamp: u32,
-) -> Option<u8> {
+    floor: u64,
+    node_floor: &mut dyn FnMut(NodeId) -> u64,
+) -> Option<(u8, u64)> {
     let base = view.base();
     let each_peer = |node: NodeId, f: &mut dyn FnMut(NodeId)| for_each_peer(view, hints, node, f);
     // Lowers a node's steps; whether it did.
@@ -458,11 +472,20 @@ fn mark_steps(
     if !close(marks, &mut ring, &mut read, 0) {
         return None;
     }
+    // Every route leaves the payer's steps through one of the nodes at 0 not exempt: the least
+    // of their floors, stopping at the scorer's own (most nodes have nothing learnt).
+    let mut first = FLOOR_CEILING;
+    for &node in &ring[1..] {
+        if first > floor && !exempt(marks, node) {
+            first = first.min(node_floor(node).clamp(floor, FLOOR_CEILING));
+        }
+    }
+    let first = first.max(floor);
     let mut next = Vec::new();
     let ahead: usize =
         ring[1..].iter().filter(|&&n| !exempt(marks, n)).map(|&n| base.degree(n)).sum();
     if read + ahead > budget {
-        return Some(1);
+        return Some((1, first));
     }
     for &node in &ring[1..] {
         if !exempt(marks, node) {
@@ -473,11 +496,11 @@ fn mark_steps(
                 }
             });
             if read > budget {
-                return Some(1);
+                return Some((1, first));
             }
         }
     }
-    Some(if close(marks, &mut next, &mut read, 1) { FAR } else { 1 })
+    Some((if close(marks, &mut next, &mut read, 1) { FAR } else { 1 }, first))
 }
 
 /// Calls `f` with each peer of `node` the marking reads: the base graph's (whatever a view
@@ -672,7 +695,7 @@ fn run<S: Scorer, const GUESS: bool>(
     let labels = &mut scratch.labels;
     let heap = &mut scratch.heap;
     if floor == 0 {
-        heap.lift(0, 1.0, FAR, 0);
+        heap.lift(0, 0, 1.0, FAR, 0);
     }
     debug_assert_eq!(heap.floor, floor, "a steered search's priorities are set before it runs");
     (heap.ceiling, heap.best) = (false, u64::MAX);
