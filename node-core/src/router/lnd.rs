@@ -275,6 +275,16 @@ impl LndRouter {
         if denominator > 0.0 { numerator / denominator } else { apriori }
     }
 
+    /// A probability no hop from a node that starts no pair in mission control exceeds: with
+    /// the apriori estimator the cold estimate ([`LndRouter::max_hop_probability`] before any
+    /// success), with the bimodal one 1.
+    fn unlearnt_hop_probability(&self) -> f64 {
+        match self.params.estimator {
+            Estimator::Apriori => self.cold_hop_probability(),
+            Estimator::Bimodal => 1.0,
+        }
+    }
+
     /// The apriori estimator's probability for `from` → `to` carrying `amount`.
     pub fn apriori_probability(
         &self,
@@ -469,6 +479,8 @@ struct Scoring<'a> {
     min_probability: f64,
     /// No hop's probability but the payer's own exceeds this (for [`Scorer::lower_bound`]).
     max_hop_probability: f64,
+    /// Nor does a hop's from a node with nothing learnt ([`LndRouter::unlearnt_hop_probability`]).
+    unlearnt_hop_probability: f64,
 }
 
 impl Scoring<'_> {
@@ -525,12 +537,17 @@ impl Scorer for Scoring<'_> {
         Some((self.cost(weight, probability), weight, probability))
     }
 
-    /// The cost were the hop as likely to succeed as any hop can be
-    /// ([`LndRouter::max_hop_probability`], 1 for the payer's own): the cost only grows as the
-    /// probability falls (each step of it rounds monotonically).
+    /// The cost were the hop as likely to succeed as any hop from its node can be
+    /// ([`LndRouter::max_hop_probability`]; [`LndRouter::unlearnt_hop_probability`] for a node
+    /// mission control has nothing of, as most are; 1 for the payer's own): the cost only grows
+    /// as the probability falls (each step of it rounds monotonically).
     fn lower_bound(&self, edge: &Edge<'_>, to: &Reached) -> u64 {
         // The payer's own channels start at 0.95 (apriori) or 1 (bimodal): bounded by 1.
-        let max_probability = if edge.first_hop { 1.0 } else { self.max_hop_probability };
+        let max_probability = match edge.first_hop {
+            true => 1.0,
+            false if self.router.may_have_pairs(edge.from) => self.max_hop_probability,
+            false => self.unlearnt_hop_probability,
+        };
         self.cost(self.weight(edge, to), to.probability * max_probability)
     }
 
@@ -597,6 +614,7 @@ impl Router for LndRouter {
             attempt_cost,
             min_probability: ppm(self.params.min_probability_ppm),
             max_hop_probability: self.max_hop_probability(),
+            unlearnt_hop_probability: self.unlearnt_hop_probability(),
         };
         search(view, req, &mut scoring).into_iter().collect()
     }
@@ -713,6 +731,7 @@ mod tests {
                 attempt_cost,
                 min_probability: 0.0,
                 max_hop_probability: 1.0,
+                unlearnt_hop_probability: 1.0,
             };
             let weights =
                 [0, 1, 12_345, 1 << 52, (1 << 53) + 1, i64::MAX as u64, 1 << 63, u64::MAX];
@@ -752,6 +771,17 @@ mod tests {
             }
             let warm = r.max_hop_probability();
             assert!(warm > 0.95 && warm < 0.95 + 1e-6, "{warm}");
+            // A node mission control has nothing of keeps the cold bound (node 7 shares no
+            // filter bit with 1 and 2).
+            assert_eq!(r.unlearnt_hop_probability(), cold);
+            assert!(!r.may_have_pairs(NodeId(7)));
+            for capacity in [1_000u64, 1_000_000, 123_456_789] {
+                for step in 0..=1_000u64 {
+                    let amount = capacity * step / 1_000;
+                    let p = r.apriori_probability(now, NodeId(7), a, amount, capacity);
+                    assert!(p <= cold, "{p} > {cold} at {step}/1000 of {capacity}");
+                }
+            }
             for to in 2..250 {
                 for amount in [1_000, 999_999, 1_000_001, 50_000_000] {
                     let p = r.apriori_probability(now, a, NodeId(to), amount, 100_000_000);
@@ -794,6 +824,7 @@ mod tests {
                 attempt_cost: 100_000.0,
                 min_probability: 0.0,
                 max_hop_probability: r.max_hop_probability(),
+                unlearnt_hop_probability: r.unlearnt_hop_probability(),
             };
             assert!(scoring.node_floor(a) > scoring.hop_floor() * 2, "{}", scoring.node_floor(a));
             assert_eq!(scoring.node_floor(NodeId(9)), scoring.hop_floor(), "9 learnt nothing");
