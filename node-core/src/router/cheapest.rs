@@ -20,6 +20,11 @@ impl Scorer for Cheapest {
     fn lower_bound(&self, edge: &Edge<'_>, to: &Reached) -> u64 {
         to.cost.saturating_add(edge.fee_msat)
     }
+
+    /// The cost is the fees.
+    fn covers_fees(&self) -> bool {
+        true
+    }
 }
 
 impl Router for Cheapest {

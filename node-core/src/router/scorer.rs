@@ -122,6 +122,13 @@ pub trait Scorer {
         1.0
     }
 
+    /// Whether every hop adds at least the fee it pays ([`Edge::fee_msat`]; the payer's own
+    /// nothing), exactly: the search then raises a node's priority by the fees a route from the
+    /// payer to it pays at least (its `mark_forward`). The default: `false`.
+    fn covers_fees(&self) -> bool {
+        false
+    }
+
     /// What each hop from `node` adds at least, when `node` is not exempt
     /// ([`Scorer::floor_exempt`]): as [`Scorer::hop_floor`] (times [`Scorer::hop_growth`]`^k`
     /// into a label with `k` hops from nodes not exempt), and never less than it. The search

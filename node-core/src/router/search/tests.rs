@@ -125,3 +125,47 @@ fn a_search_that_guessed_the_payers_cost_too_low_runs_again_without_guessing() {
     assert_eq!(route.as_ref().map(scids), Some(vec![9, 10]));
     assert_eq!(reference(&f), route.as_ref().map(scids));
 }
+
+/// A small seeded network where fees of 1 to 3 msat make many routes cost the same: the
+/// lowest-fee search, steered by the fees from the payer ([`mark_forward`]), finds the
+/// reference search's route (ties and all) for every pair, with and without the payer's view
+/// of some channels disabled; a debug build checks that no priority falls along an edge.
+#[test]
+fn fees_from_the_payer_steer_the_lowest_fee_search_to_the_reference_routes() {
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = move |n: u64| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state % n
+    };
+    let mut steered = 0;
+    for _ in 0..40 {
+        let nodes = 60;
+        let mut channels = Vec::new();
+        for scid in 1..=150 {
+            let (a, b) = (next(nodes) as u32, next(nodes) as u32);
+            if a != b {
+                let p = policy(1 + next(3) as u32, 0, 40);
+                let mut c = channel(scid, a, b, 1_000_000, p);
+                if next(5) == 0 {
+                    c.directions[next(2) as usize].as_mut().unwrap().disabled = true;
+                }
+                channels.push(c);
+            }
+        }
+        for (source, target) in [(0, 1), (2, 3), (4, 5), (6, 7)] {
+            let f = Fixture::new(nodes as u32, channels.clone(), source, target, None);
+            let req = f.request(100_000);
+            let route = search(&f.view, &req, &mut super::super::cheapest::Cheapest);
+            let reference = super::super::reference::with_reference_search(|| {
+                search(&f.view, &req, &mut super::super::cheapest::Cheapest)
+            });
+            assert_eq!(route, reference, "{source} -> {target}");
+            let rest = SCRATCH.with(|s| s.borrow().heap.rest);
+            steered += usize::from(route.is_some() && rest > 0 && rest < u64::from(u32::MAX));
+        }
+    }
+    // Most searches are steered by a fee short of the whole network.
+    assert!(steered > 80, "the fees from the payer steered {steered} of 160 searches");
+}
