@@ -95,8 +95,8 @@ struct Mark {
     /// Hops from nodes not exempt the node is at least from the search's start ([`mark_dist`]),
     /// written with `flags`: `u8::MAX` when not marked; the search reads at most its own `near`.
     dist: u8,
-    /// With [`POTENTIAL`] flagged, the least fee found from the payer to the node so far
-    /// ([`mark_forward`]), capped at `u32::MAX`.
+    /// The least fee found from the payer to the node so far ([`mark_forward`]), capped at
+    /// `u32::MAX`; written `u32::MAX` (none) with `flags`.
     potential: u32,
     cost: u64,
 }
@@ -135,14 +135,18 @@ const CAPPED: u8 = 16;
 const EXEMPT: u8 = 32;
 /// The payer has a channel to the node (`first_hops`); flagged only in steered searches.
 const PAYER_PEER: u8 = 64;
-/// [`mark_forward`] reached the node: [`Mark::potential`] holds a fee it found to it.
-const POTENTIAL: u8 = 128;
 
-/// Nodes (of more than one peer) [`mark_forward`] settles before it stops. On the first 5,000
-/// payments of `mainnet_100k` with `Cheapest` (callgrind, whole run): 29.19G instructions
-/// without; with 3, 20.90G; 5, 20.29G; 7, 20.34G; 10, 21.03G; 20, 23.35G (each forward node
-/// reads all its channels, and a hub has thousands).
+/// Nodes of more than one peer, at a fee above 0, that [`mark_forward`] settles before it
+/// stops. On the first 5,000 payments of `mainnet_100k` with `Cheapest` (callgrind, whole run):
+/// 29.19G instructions without; counting every node of more than one peer, the payer's peers
+/// too: with 3, 20.90G; 5, 20.29G; 7, 20.34G; 10, 21.03G; 20, 23.35G (each forward node reads
+/// all its channels, and a hub has thousands); counting those at a fee with
+/// [`FEES_BUDGET`]: 5, 19.85G.
 const FORWARD_SETTLED: usize = 5;
+
+/// Channels [`mark_forward`] reads at most before it stops: counting only nodes at a fee, it
+/// would otherwise read every channel of a payer's many peers, and of theirs, at no fee.
+const FEES_BUDGET: usize = 4096;
 
 struct Scratch {
     stamp: u32,
@@ -335,6 +339,7 @@ fn search_labels<S: Scorer>(
                     m.flags |= bit;
                 } else {
                     (m.flag_stamp, m.flags, m.steps, m.dist) = (stamp, bit, FAR, u8::MAX);
+                    m.potential = u32::MAX;
                 }
             }
         };
@@ -461,6 +466,7 @@ fn mark_steps(
         let Some(m) = marks.get_mut(node.index()) else { return false };
         if m.flag_stamp != stamp {
             (m.flag_stamp, m.flags, m.steps, m.dist) = (stamp, 0, steps, u8::MAX);
+            m.potential = u32::MAX;
             true
         } else if m.steps > steps {
             m.steps = steps;
@@ -584,6 +590,7 @@ fn mark_dist(
         let Some(m) = marks.get_mut(node.index()) else { return (false, false) };
         if m.flag_stamp != stamp {
             (m.flag_stamp, m.flags, m.steps, m.dist) = (stamp, 0, FAR, dist);
+            m.potential = u32::MAX;
             return (true, false);
         }
         let exempt = m.flags & EXEMPT != 0;
@@ -638,18 +645,19 @@ fn mark_dist(
 /// Settles the nodes nearest the payer by the fees a route to them pays, forward: Dijkstra from
 /// the payer over every direction of its view that could carry `amount_msat` (known and
 /// enabled, with an `htlc_maximum_msat` and a capacity of at least it), each costing its fee at
-/// `amount_msat`, the payer's own channels that can send it nothing; until it settles
-/// [`FORWARD_SETTLED`] nodes of more than one peer. Flags each node reached with the fee found
-/// ([`POTENTIAL`]) and returns the least fee of those it did not settle (`u32::MAX` at most; 0
-/// when it settled nothing beyond the payer's peers). Every edge the search takes is among
-/// these (its amounts only grow toward the payer, and a fee with them), so a route from the
-/// payer to a settled node pays at least its fee, and one to any other node at least the value
-/// returned: with the fee of a node capped at that value, the difference between two nodes'
-/// potentials never exceeds the fee of an edge between them, and a search whose scorer adds at
-/// least the fee per hop ([`Scorer::covers_fees`]) settles every node with plain Dijkstra's
-/// label in the order of cost plus potential. On the 2026 mainnet snapshot at 10,000 sat (a
-/// probe in Python, 120 pairs, 10 nodes forward), it settled a fifth of the nodes plain
-/// Dijkstra does (192 against 1,033, the forward ones counted) and read half the edges.
+/// `amount_msat`, the payer's own channels that can send it nothing; until it has settled
+/// [`FORWARD_SETTLED`] nodes of more than one peer at a fee above 0, or read
+/// [`FEES_BUDGET`] channels. Writes the fee found to each node reached ([`Mark::potential`])
+/// and returns the least fee of those it did not settle (`u32::MAX` at most). Every edge the
+/// search takes is among these (its amounts only grow toward the payer, and a fee with them),
+/// so a route from the payer to a settled node pays at least its fee, and one to any other
+/// node at least the value returned: with the fee of a node capped at that value, the
+/// difference between two nodes' potentials never exceeds the fee of an edge between them, and
+/// a search whose scorer adds at least the fee per hop ([`Scorer::covers_fees`]) settles every
+/// node with plain Dijkstra's label in the order of cost plus potential. On the 2026 mainnet
+/// snapshot at 10,000 sat (a probe in Python, 120 pairs, 10 nodes forward), it settled a fifth
+/// of the nodes plain Dijkstra does (192 against 1,033, the forward ones counted) and read half
+/// the edges.
 fn mark_forward(
     view: &GraphView,
     req: &RouteRequest<'_>,
@@ -665,9 +673,7 @@ fn mark_forward(
         let Some(m) = marks.get_mut(node.index()) else { return false };
         let fee = fee.min(CAP) as u32;
         if m.flag_stamp != stamp {
-            (m.flag_stamp, m.flags, m.steps, m.dist) = (stamp, POTENTIAL, FAR, u8::MAX);
-        } else if m.flags & POTENTIAL == 0 {
-            m.flags |= POTENTIAL;
+            (m.flag_stamp, m.flags, m.steps, m.dist) = (stamp, 0, FAR, u8::MAX);
         } else if m.potential <= fee {
             return false;
         }
@@ -676,10 +682,10 @@ fn mark_forward(
     };
     reach(marks, req.source, 0);
     queue.push(Reverse((0, req.source.0)));
-    let mut settled = 0;
+    let (mut settled, mut read) = (0, 0);
     while let Some(&Reverse((fee, node))) = queue.peek() {
         let node = NodeId(node);
-        if settled >= FORWARD_SETTLED || fee >= CAP {
+        if settled >= FORWARD_SETTLED || read > FEES_BUDGET || fee >= CAP {
             return fee.min(CAP);
         }
         queue.pop();
@@ -694,10 +700,11 @@ fn mark_forward(
             }
             continue;
         }
-        if !view.has_one_peer(node) {
+        if fee > 0 && !view.has_one_peer(node) {
             settled += 1;
         }
         view.for_each_channel_of(node, |info| {
+            read += 1;
             let Some((direction, to)) = info.direction_from(node) else { return };
             let Some(known) = info.directions[direction].as_ref() else { return };
             let policy = &known.policy;
@@ -928,17 +935,18 @@ fn run<S: Scorer, const GUESS: bool>(
 /// route from the payer to it pays at least ([`mark_forward`]).
 #[inline(always)]
 fn priority(cost: u64, queue: &Queue, stamp: u32, mark: &Mark) -> u64 {
-    let (steps, dist, potential) = match mark.flag_stamp == stamp {
-        true => {
-            let potential = match mark.flags & POTENTIAL {
-                0 => queue.rest,
-                _ => u64::from(mark.potential).min(queue.rest),
-            };
-            (mark.steps.min(queue.far), mark.dist.min(queue.near), potential)
-        }
-        false => (queue.far, queue.near, queue.rest),
+    let flagged = mark.flag_stamp == stamp;
+    let (steps, dist) = match flagged {
+        true => (mark.steps.min(queue.far), mark.dist.min(queue.near)),
+        false => (queue.far, queue.near),
     };
-    cost.saturating_add(queue.lift[steps as usize][dist as usize]).saturating_add(potential)
+    let lifted = cost.saturating_add(queue.lift[steps as usize][dist as usize]);
+    // Apart, so that a search without fees from the payer reads nothing more.
+    if queue.rest == 0 {
+        return lifted;
+    }
+    let potential = if flagged { mark.potential } else { u32::MAX };
+    lifted.saturating_add(u64::from(potential).min(queue.rest))
 }
 
 /// What a hop from the node of `mark` adds at least (unless it is exempt): the step of its
