@@ -102,6 +102,16 @@ struct Mark {
     cost: u64,
 }
 
+impl Mark {
+    /// Gives the mark `stamp`'s flags, steps and hops from the start, and no fee from the
+    /// payer: what every marking writes when it first reaches a node in a search.
+    #[inline(always)]
+    fn restart(&mut self, stamp: u32, flags: u8, steps: u8, dist: u8) {
+        (self.flag_stamp, self.flags, self.steps, self.dist) = (stamp, flags, steps, dist);
+        self.potential = u32::MAX;
+    }
+}
+
 /// The most hop floors a node's priority adds: nodes two or more hops from each of the payer's
 /// peers (three from the payer). Marking farther would read most of a mainnet graph.
 const FAR: u8 = 2;
@@ -321,8 +331,7 @@ fn search_labels<S: Scorer>(
                 if m.flag_stamp == stamp {
                     m.flags |= bit;
                 } else {
-                    (m.flag_stamp, m.flags, m.steps, m.dist) = (stamp, bit, FAR, u8::MAX);
-                    m.potential = u32::MAX;
+                    m.restart(stamp, bit, FAR, u8::MAX);
                 }
             }
         };

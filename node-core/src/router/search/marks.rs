@@ -31,14 +31,14 @@ const FEES_BUDGET: usize = 4096;
 
 /// Marks how many hop floors each node near the payer is at least from it, and returns the
 /// most any node is (`None`: too many nodes are at 0 to mark within the budget) and the least
-/// [`super::Scorer::node_floor`] (given as `node_floor`, at least `floor`) of the nodes at 0 that are
-/// not exempt, other than the payer: a route to a node at 1 step or more leaves through one of
-/// them ([`super::Queue::lift`]). Every edge the
-/// search can take, from `u` into `v`, has `steps(v) ≤ steps(u) + 1`, and `steps(v) ≤ steps(u)`
-/// if `u` is the payer or [`EXEMPT`] (its hop may add nothing): 0 for the payer, its peers and,
-/// through exempt nodes, theirs; 1 for the peers of those and, through exempt nodes, theirs; the
-/// rest at the far value. Peers are read from the base graph (whatever a view knows of
-/// policies), channels announced since, and route hints.
+/// [`super::Scorer::node_floor`] (given as `node_floor`, at least `floor`) of the nodes at 0
+/// that are not exempt, other than the payer: a route to a node at 1 step or more leaves
+/// through one of them ([`super::Queue::lift`]). Every edge the search can take, from `u` into
+/// `v`, has `steps(v) ≤ steps(u) + 1`, and `steps(v) ≤ steps(u)` if `u` is the payer or
+/// [`EXEMPT`] (its hop may add nothing): 0 for the payer, its peers and, through exempt nodes,
+/// theirs; 1 for the peers of those and, through exempt nodes, theirs; the rest at the far
+/// value. Peers are read from the base graph (whatever a view knows of policies), channels
+/// announced since, and route hints.
 pub(super) fn mark_steps(
     view: &GraphView,
     req: &RouteRequest<'_>,
@@ -54,8 +54,7 @@ pub(super) fn mark_steps(
     let lower = |marks: &mut [Mark], node: NodeId, steps: u8| {
         let Some(m) = marks.get_mut(node.index()) else { return false };
         if m.flag_stamp != stamp {
-            (m.flag_stamp, m.flags, m.steps, m.dist) = (stamp, 0, steps, u8::MAX);
-            m.potential = u32::MAX;
+            m.restart(stamp, 0, steps, u8::MAX);
             true
         } else if m.steps > steps {
             m.steps = steps;
@@ -110,9 +109,10 @@ pub(super) fn mark_steps(
     // Every route leaves the payer's steps through one of the nodes at 0 not exempt: the least
     // of their floors, stopping at the scorer's own (most nodes have nothing learnt).
     let mut first = FLOOR_CEILING;
-    for &node in &ring[1..] {
-        if first > floor && !exempt(marks, node) {
-            first = first.min(node_floor(node).clamp(floor, FLOOR_CEILING));
+    for &node in ring[1..].iter().filter(|&&n| !exempt(marks, n)) {
+        first = first.min(node_floor(node).clamp(floor, FLOOR_CEILING));
+        if first == floor {
+            break;
         }
     }
     let first = first.max(floor);
@@ -161,10 +161,10 @@ fn for_each_peer(view: &GraphView, hints: &[HintEdge], node: NodeId, f: &mut dyn
 /// start has at least its node's mark of hops from nodes not exempt. Stops before a level whose
 /// nodes have more channels than the budget of [`mark_steps`] leaves, or at [`NEAR`].
 ///
-/// A mark only ever needs to be at most that count ([`super::Queue::lift`] reads nothing else of it):
-/// a hop from a node not exempt adds the step of the settled node's mark whatever its own; an
-/// exempt node's hop adds nothing, and the search marks only while every exempt node is at
-/// the payer's steps, where neither its priority nor its peers' adds anything.
+/// A mark only ever needs to be at most that count ([`super::Queue::lift`] reads nothing else
+/// of it): a hop from a node not exempt adds the step of the settled node's mark whatever its
+/// own; an exempt node's hop adds nothing, and the search marks only while every exempt node is
+/// at the payer's steps, where neither its priority nor its peers' adds anything.
 pub(super) fn mark_dist(
     view: &GraphView,
     hints: &[HintEdge],
@@ -178,8 +178,7 @@ pub(super) fn mark_dist(
     let set = |marks: &mut [Mark], node: NodeId, dist: u8| {
         let Some(m) = marks.get_mut(node.index()) else { return (false, false) };
         if m.flag_stamp != stamp {
-            (m.flag_stamp, m.flags, m.steps, m.dist) = (stamp, 0, FAR, dist);
-            m.potential = u32::MAX;
+            m.restart(stamp, 0, FAR, dist);
             return (true, false);
         }
         let exempt = m.flags & EXEMPT != 0;
@@ -242,9 +241,9 @@ pub(super) fn mark_dist(
 /// so a route from the payer to a settled node pays at least its fee, and one to any other
 /// node at least the value returned: with the fee of a node capped at that value, the
 /// difference between two nodes' potentials never exceeds the fee of an edge between them, and
-/// a search whose scorer adds at least the fee per hop ([`super::Scorer::covers_fees`]) settles every
-/// node with plain Dijkstra's label in the order of cost plus potential ([`FORWARD_SETTLED`]
-/// has what it saves).
+/// a search whose scorer adds at least the fee per hop ([`super::Scorer::covers_fees`])
+/// settles every node with plain Dijkstra's label in the order of cost plus potential
+/// ([`FORWARD_SETTLED`] has what it saves).
 pub(super) fn mark_forward(
     view: &GraphView,
     req: &RouteRequest<'_>,
@@ -260,7 +259,7 @@ pub(super) fn mark_forward(
         let Some(m) = marks.get_mut(node.index()) else { return false };
         let fee = fee.min(CAP) as u32;
         if m.flag_stamp != stamp {
-            (m.flag_stamp, m.flags, m.steps, m.dist) = (stamp, 0, FAR, u8::MAX);
+            m.restart(stamp, 0, FAR, u8::MAX);
         } else if m.potential <= fee {
             return false;
         }
