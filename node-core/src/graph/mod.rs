@@ -83,6 +83,10 @@ pub struct BaseGraph {
     /// For each entry of `incident`, the direction into the node: what a route search scans,
     /// laid out contiguously per node so the scan stays in cache.
     in_edges: Vec<InEdge>,
+    /// For each entry of `in_edges`, the position of its channel's other direction (into the
+    /// other end): a node's entries, read through this, are the directions out of it, so a
+    /// forward scan reads them as they are instead of whole channels.
+    mate: Vec<u32>,
     /// Every announcement and update made during the run, once, with the index of its channel in
     /// the base graph (`u32::MAX` for a channel announced during the run).
     log: AppendLog<(GossipMessage, u32)>,
@@ -210,6 +214,18 @@ impl BaseGraph {
                 edge.key |= !KEY_MASK;
             }
         }
+        // `incident` lists a node's channels by increasing index: the other direction's place
+        // among the other end's is found by bisection.
+        let mut mate = Vec::with_capacity(in_edges.len());
+        for (slot, edge) in in_edges.iter().enumerate() {
+            let index = incident[slot];
+            let peer = edge.from.index();
+            let range = offsets[peer] as usize..offsets[peer + 1] as usize;
+            let rank = incident[range.clone()]
+                .binary_search(&index)
+                .expect("invariant: a channel is incident to both its ends");
+            mate.push((range.start + rank) as u32);
+        }
         let changed = channels.iter().map(|_| AtomicBool::new(false)).collect();
         let node_changed = (0..node_count).map(|_| AtomicBool::new(false)).collect();
         let in_changed = in_edges.iter().map(|_| AtomicBool::new(false)).collect();
@@ -220,6 +236,7 @@ impl BaseGraph {
             offsets,
             incident,
             in_edges,
+            mate,
             log: AppendLog::default(),
             changed,
             node_changed,

@@ -171,29 +171,58 @@ impl GraphView {
             return;
         }
         for (edge, changed) in edges.iter().zip(&base.in_changed[range]) {
-            let hides = |view: &GraphView| {
-                view.unknown.is_some_and(|u| u.hides(edge.scid, edge.from, node))
-            };
-            if !changed.load(Ordering::Relaxed) {
-                if !hides(self) {
-                    f(edge);
-                }
-                continue;
-            }
-            if self.forgot(edge.index()) {
-                continue;
-            }
-            match self.held(edge.index(), edge.direction()) {
-                Some(AS_AT_START) => f(edge),
-                Some(id) => {
-                    let known = base.directed(id);
-                    f(&InEdge { policy: (!known.disabled).then_some(known.policy), ..*edge });
-                }
-                None if hides(self) && !self.has_entry(edge.index()) => {}
-                None => f(edge),
-            }
+            self.read_edge(edge, changed.load(Ordering::Relaxed), node, &mut f);
         }
         self.for_each_added_in_edge(node, f);
+    }
+
+    /// Calls `f` with the base graph's direction `edge` into `to` as this view knows it, unless
+    /// it does not know the channel; `changed`: the channel's flag, read by the caller in the
+    /// order it scans them.
+    #[inline(always)]
+    fn read_edge(&self, edge: &InEdge, changed: bool, to: NodeId, f: &mut impl FnMut(&InEdge)) {
+        let hides =
+            |view: &GraphView| view.unknown.is_some_and(|u| u.hides(edge.scid, edge.from, to));
+        if !changed {
+            if !hides(self) {
+                f(edge);
+            }
+            return;
+        }
+        if self.forgot(edge.index()) {
+            return;
+        }
+        match self.held(edge.index(), edge.direction()) {
+            Some(AS_AT_START) => f(edge),
+            Some(id) => {
+                let known = self.base.directed(id);
+                f(&InEdge { policy: (!known.disabled).then_some(known.policy), ..*edge });
+            }
+            None if hides(self) && !self.has_entry(edge.index()) => {}
+            None => f(edge),
+        }
+    }
+
+    /// Calls `f` with each direction out of `node` this view knows and the node it leads to, in
+    /// the order of [`GraphView::for_each_channel_of`] (a direction it knows nothing of, or
+    /// disabled, without a policy): what a forward scan reads, without copying whole channels.
+    pub fn for_each_out_edge(&self, node: NodeId, mut f: impl FnMut(NodeId, &InEdge)) {
+        let base = &*self.base;
+        for slot in base.range(node) {
+            let to = base.in_edges[slot].from;
+            let back = base.mate[slot] as usize;
+            let changed = base.in_changed[back].load(Ordering::Relaxed);
+            self.read_edge(&base.in_edges[back], changed, to, &mut |edge| f(to, edge));
+        }
+        for scid in self.added_by_node.get(&node).into_iter().flatten() {
+            let added = &self.added[scid];
+            if !added.forgotten
+                && let Some((_, to)) = added.info.direction_from(node)
+                && let Some(edge) = InEdge::of(&added.info, to, u32::MAX)
+            {
+                f(to, &edge);
+            }
+        }
     }
 
     /// The directions into `node` of the base graph's channels, as one slice, when this view
@@ -583,6 +612,67 @@ mod tests {
         assert_eq!(one_peer(&view), [true, false, false, false, false]);
         view.for_each_added_in_edge(NodeId(4), |edge| assert!(!edge.from_has_one_peer()));
         assert_eq!(one_peer(&GraphView::new(base)), [true, false, false, true, false]);
+    }
+
+    /// The directions out of each node, as [`GraphView::for_each_out_edge`] reads them: the
+    /// same as each channel the view knows read from that node, through updates, a disabled
+    /// direction, channels announced, spent and forgotten, and channels it started without.
+    #[test]
+    fn directions_out_of_a_node_are_its_channels_read_from_it() {
+        let links = [(0, 1), (1, 2), (1, 2), (2, 3), (0, 3), (1, 3), (0, 2)];
+        let channels =
+            (links.iter().enumerate()).map(|(i, &(a, b))| channel(20 - i as u64, a, b)).collect();
+        let base = Arc::new(BaseGraph::new(5, channels));
+        let mut view = GraphView::new(base.clone());
+        view.start_incomplete(NodeId(4), 3, 300_000);
+        let learnt = (14..=20).find(|&scid| view.channel(Scid(scid)).is_none());
+        view.apply_update(&update(19, 1, 5, 7)).expect("newer");
+        view.apply_update(&ChannelUpdate { disabled: true, ..update(18, 0, 5, 1000) });
+        if let Some(scid) = learnt {
+            view.apply_update(&update(scid, 0, 9, 3)).expect("learnt");
+        }
+        for (scid, (a, b)) in [(30, (3, 4)), (31, (2, 4)), (32, (0, 4))] {
+            let ann = ChannelAnnouncement {
+                short_channel_id: Scid(scid),
+                node_1: NodeId(a),
+                node_2: NodeId(b),
+                capacity_sat: 7,
+            };
+            view.apply_announcement(&ann).expect("new");
+            view.apply_update(&update(scid, 0, 2, 11)).expect("new");
+        }
+        view.mark_spent(Scid(31), 100);
+        view.mark_spent(Scid(15), 100);
+        view.forget_spent(200, 12);
+        let mut read = 0;
+        for node in (0..5).map(NodeId) {
+            let mut channels = Vec::new();
+            view.for_each_channel_of(node, |info| {
+                let (_, to) = info.direction_from(node).expect("an end");
+                channels.push((to, info.scid, info.capacity_sat, info.policy_from(node).copied()));
+            });
+            let mut out = Vec::new();
+            view.for_each_out_edge(node, |to, edge| {
+                assert_eq!(edge.from, node);
+                out.push((to, edge.scid, edge.capacity_sat, edge.policy));
+            });
+            assert_eq!(out, channels, "out of {node}");
+            read += out.len();
+        }
+        // With this seed the view starts without channels 17 (learnt from an update) and 20;
+        // 15 and 31 are forgotten; 18 is disabled from 1.
+        assert_eq!(learnt, Some(17));
+        let scids = |node| {
+            let mut read = Vec::new();
+            view.for_each_out_edge(node, |_, e| {
+                read.push((e.scid.0, e.policy.map(|p| p.fee_base_msat)))
+            });
+            read
+        };
+        assert_eq!(scids(NodeId(1)), [(18, None), (19, Some(1000))]);
+        assert_eq!(scids(NodeId(2))[1..], [(17, Some(3)), (18, Some(1000)), (19, Some(7))]);
+        assert_eq!(scids(NodeId(4)), [(30, None), (32, None)]);
+        assert_eq!(read, 2 * (links.len() + 3 - 3));
     }
 
     #[test]

@@ -487,14 +487,11 @@ fn may_reach(view: &GraphView, req: &RouteRequest<'_>, hints: &[HintEdge], start
         if node == start.node || read + view.base().degree(node) > FORWARD_BUDGET {
             return true;
         }
-        view.for_each_channel_of(node, |info| {
+        view.for_each_out_edge(node, |to, edge| {
             read += 1;
-            let Some((direction, to)) = info.direction_from(node) else { return };
-            let carries = info.directions[direction]
-                .as_ref()
-                .is_some_and(|d| !d.disabled && d.policy.htlc_maximum_msat >= amount_msat)
-                || req.policy_overrides.contains_key(&(info.scid, node));
-            if carries && info.capacity_sat.saturating_mul(1000) >= amount_msat {
+            let carries = edge.policy.is_some_and(|p| p.htlc_maximum_msat >= amount_msat)
+                || req.policy_overrides.contains_key(&(edge.scid, node));
+            if carries && edge.capacity_sat.saturating_mul(1000) >= amount_msat {
                 add(&mut reached, to);
             }
         });

@@ -289,14 +289,11 @@ pub(super) fn mark_forward(
         if fee > 0 && !view.has_one_peer(node) {
             settled += 1;
         }
-        view.for_each_channel_of(node, |info| {
+        view.for_each_out_edge(node, |to, edge| {
             read += 1;
-            let Some((direction, to)) = info.direction_from(node) else { return };
-            let Some(known) = info.directions[direction].as_ref() else { return };
-            let policy = &known.policy;
-            if known.disabled
-                || policy.htlc_maximum_msat < amount_msat
-                || info.capacity_sat.saturating_mul(1000) < amount_msat
+            let Some(policy) = edge.policy.as_ref() else { return };
+            if policy.htlc_maximum_msat < amount_msat
+                || edge.capacity_sat.saturating_mul(1000) < amount_msat
             {
                 return;
             }
