@@ -170,8 +170,30 @@ impl GraphView {
             self.for_each_added_in_edge(node, f);
             return;
         }
+        // The rules of `read_edge`, written out: calling it here ran 7% more instructions on
+        // CLoTH's workload (the scan is inlined into the search loop).
         for (edge, changed) in edges.iter().zip(&base.in_changed[range]) {
-            self.read_edge(edge, changed.load(Ordering::Relaxed), node, &mut f);
+            let hides = |view: &GraphView| {
+                view.unknown.is_some_and(|u| u.hides(edge.scid, edge.from, node))
+            };
+            if !changed.load(Ordering::Relaxed) {
+                if !hides(self) {
+                    f(edge);
+                }
+                continue;
+            }
+            if self.forgot(edge.index()) {
+                continue;
+            }
+            match self.held(edge.index(), edge.direction()) {
+                Some(AS_AT_START) => f(edge),
+                Some(id) => {
+                    let known = base.directed(id);
+                    f(&InEdge { policy: (!known.disabled).then_some(known.policy), ..*edge });
+                }
+                None if hides(self) && !self.has_entry(edge.index()) => {}
+                None => f(edge),
+            }
         }
         self.for_each_added_in_edge(node, f);
     }
