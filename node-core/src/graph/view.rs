@@ -231,7 +231,7 @@ impl GraphView {
     pub fn for_each_out_edge(&self, node: NodeId, mut f: impl FnMut(NodeId, &InEdge)) {
         let base = &*self.base;
         for slot in base.range(node) {
-            let to = base.in_edges[slot].from;
+            let to = base.peers[slot];
             let back = base.mate[slot] as usize;
             let changed = base.in_changed[back].load(Ordering::Relaxed);
             self.read_edge(&base.in_edges[back], changed, to, &mut |edge| f(to, edge));
