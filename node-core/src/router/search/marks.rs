@@ -20,10 +20,13 @@ const MARK_BUDGET_SHARE: usize = 16;
 /// Nodes of more than one peer, at a fee above 0, that [`mark_forward`] settles before it
 /// stops. On the first 5,000 payments of `mainnet_100k` with `Cheapest` (callgrind, whole run):
 /// 29.19G instructions without; counting every node of more than one peer, the payer's peers
-/// too: with 3, 20.90G; 5, 20.29G; 7, 20.34G; 10, 21.03G; 20, 23.35G (each forward node reads
-/// all its channels, and a hub has thousands); counting those at a fee with
-/// [`FEES_BUDGET`]: 5, 19.85G.
-const FORWARD_SETTLED: usize = 5;
+/// too, and reading whole channels: with 3, 20.90G; 5, 20.29G; 7, 20.34G; 10, 21.03G; 20,
+/// 23.35G (each forward node reads all its channels, and a hub has thousands); counting those at
+/// a fee with [`FEES_BUDGET`]: 5, 19.85G. Reading directions as they are
+/// ([`GraphView::for_each_out_edge`]), at 353fd22: 5, 18.35G; 8, 18.32G; 12, 18.07G; 20,
+/// 17.65G; 24, 17.59G; 32, 17.58G (with a budget of 3,072 channels, 24: 17.59G; of 6,144, 20:
+/// 18.40G; of 8,192, 32: 19.35G): past about 20, the budget stops most forward searches first.
+const FORWARD_SETTLED: usize = 24;
 
 /// Channels [`mark_forward`] reads at most before it stops: counting only nodes at a fee, it
 /// would otherwise read every channel of a payer's many peers, and of theirs, at no fee.
