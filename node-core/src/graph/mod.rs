@@ -83,10 +83,11 @@ pub struct BaseGraph {
     /// For each entry of `incident`, the direction into the node: what a route search scans,
     /// laid out contiguously per node so the scan stays in cache.
     in_edges: Vec<InEdge>,
-    /// For each entry of `in_edges`, the position of its channel's other direction (into the
-    /// other end): a node's entries, read through this, are the directions out of it, so a
-    /// forward scan reads them as they are instead of whole channels.
-    mate: Vec<u32>,
+    /// For each entry of `in_edges`, its channel's other direction as it was at the start: a
+    /// node's entries are the directions out of it, laid out contiguously as `in_edges` are, so
+    /// a forward scan of a node no view changed reads them in order instead of one cache line
+    /// elsewhere per channel (64 bytes a direction; 6.5 MB on the 2026 mainnet snapshot).
+    out_edges: Vec<InEdge>,
     /// For each entry of `in_edges`, the node it comes from: what a breadth-first marking reads,
     /// 4 bytes a direction instead of a 64-byte edge.
     peers: Vec<NodeId>,
@@ -219,7 +220,7 @@ impl BaseGraph {
         }
         // `incident` lists a node's channels by increasing index: the other direction's place
         // among the other end's is found by bisection.
-        let mut mate = Vec::with_capacity(in_edges.len());
+        let mut out_edges = Vec::with_capacity(in_edges.len());
         for (slot, edge) in in_edges.iter().enumerate() {
             let index = incident[slot];
             let peer = edge.from.index();
@@ -227,7 +228,7 @@ impl BaseGraph {
             let rank = incident[range.clone()]
                 .binary_search(&index)
                 .expect("invariant: a channel is incident to both its ends");
-            mate.push((range.start + rank) as u32);
+            out_edges.push(in_edges[range.start + rank]);
         }
         let peers = in_edges.iter().map(|edge| edge.from).collect();
         let changed = channels.iter().map(|_| AtomicBool::new(false)).collect();
@@ -240,7 +241,7 @@ impl BaseGraph {
             offsets,
             incident,
             in_edges,
-            mate,
+            out_edges,
             peers,
             log: AppendLog::default(),
             changed,

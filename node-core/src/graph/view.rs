@@ -230,11 +230,18 @@ impl GraphView {
     /// disabled, without a policy): what a forward scan reads, without copying whole channels.
     pub fn for_each_out_edge(&self, node: NodeId, mut f: impl FnMut(NodeId, &InEdge)) {
         let base = &*self.base;
-        for slot in base.range(node) {
-            let to = base.peers[slot];
-            let back = base.mate[slot] as usize;
-            let changed = base.in_changed[back].load(Ordering::Relaxed);
-            self.read_edge(&base.in_edges[back], changed, to, &mut |edge| f(to, edge));
+        let range = base.range(node);
+        let (edges, peers) = (&base.out_edges[range.clone()], &base.peers[range.clone()]);
+        if self.unknown.is_none() && !base.is_node_changed(node) {
+            for (edge, &to) in edges.iter().zip(peers) {
+                f(to, edge);
+            }
+        } else {
+            // A channel's flag is the same for both its directions.
+            for ((edge, &to), changed) in edges.iter().zip(peers).zip(&base.in_changed[range]) {
+                let changed = changed.load(Ordering::Relaxed);
+                self.read_edge(edge, changed, to, &mut |edge| f(to, edge));
+            }
         }
         for scid in self.added_by_node.get(&node).into_iter().flatten() {
             let added = &self.added[scid];
