@@ -168,22 +168,22 @@ impl Problem<'_> {
                 + u128::from(policy.fee_base_msat) * 1_000_000 / u128::from(req.amount_msat.max(1));
             (u128::from(self.params.mu) * ppm * u128::from(self.q)).min(i64::MAX as u128 / 4) as i64
         };
-        self.view.for_each_channel_of(u, |info| {
-            let Some((_, to)) = info.direction_from(u) else { return };
+        // The directions out of `u` as the view knows them, without copying whole channels.
+        self.view.for_each_out_edge(u, |to, edge| {
+            let scid = edge.scid;
             if to == req.source
                 || req.excluded_nodes.contains(&to)
-                || req.excluded_channels.contains(&(info.scid, u))
+                || req.excluded_channels.contains(&(scid, u))
             {
                 return;
             }
-            let policy =
-                req.policy_overrides.get(&(info.scid, u)).copied().or(info.policy_from(u).copied());
+            let policy = req.policy_overrides.get(&(scid, u)).copied().or(edge.policy);
             let Some(policy) = policy else { return };
             let capacity_msat =
-                info.capacity_sat.saturating_mul(1000).min(policy.htlc_maximum_msat);
-            let (min, max) = self.liquidity.bounds(info.scid, u, info.capacity_sat * 1000, req.now);
+                edge.capacity_sat.saturating_mul(1000).min(policy.htlc_maximum_msat);
+            let (min, max) = self.liquidity.bounds(scid, u, edge.capacity_sat * 1000, req.now);
             // The payer's HTLCs in flight use liquidity it would otherwise count on.
-            let used = req.in_flight.get(&(info.scid, u)).copied().unwrap_or(0);
+            let used = req.in_flight.get(&(scid, u)).copied().unwrap_or(0);
             let (min, max) =
                 (min.saturating_sub(used), max.min(capacity_msat).saturating_sub(used));
             let capacity = max / 1000 / self.q;
@@ -193,7 +193,7 @@ impl Problem<'_> {
             let slope = (u128::from(self.params.uncertainty_scale_sat) * u128::from(self.q)
                 / u128::from(spread_sat))
             .min(i64::MAX as u128 / 64) as i64;
-            let key = ArcKey { from: u, scid: info.scid, to };
+            let key = ArcKey { from: u, scid, to };
             f(key, ArcCost { capacity, free, slice, slope, fee: fee_cost(&policy) });
         });
         for &(from, to, scid, policy) in &self.hint_arcs {
