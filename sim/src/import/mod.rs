@@ -258,17 +258,82 @@ fn read_graph_uncached(
     }
     let text = read_text(path, MAX_SNAPSHOT_BYTES, true)?;
     let json = text.as_bytes();
-    let format = match format {
-        Some(f) => f,
-        None => detect_json(json).map_err(|(position, message)| fail(position, message))?,
-    };
-    let parsed = match format {
+    let parse = |format| match format {
         GraphFormat::ClnListchannels => cln::parse_listchannels(json),
         GraphFormat::LndDescribegraph => lnd::parse_describegraph(json),
         GraphFormat::Simln => simln::parse_sim_network(json),
         GraphFormat::Cloth => unreachable!("handled above"),
     };
-    parsed.map_err(|(position, message)| fail(position, message))
+    let format = match format {
+        Some(f) => f,
+        // A file whose top-level keys tell its format is parsed once; should that fail, the
+        // full probe runs as it would have first, so errors stay what they were.
+        None => match top_level_format(json) {
+            Some(f) => match parse(f) {
+                Ok(graph) => return Ok(graph),
+                Err(e) => match detect_json(json) {
+                    Ok(probed) if probed == f => return Err(fail(e.0, e.1)),
+                    probed => probed.map_err(|(position, message)| fail(position, message))?,
+                },
+            },
+            None => detect_json(json).map_err(|(position, message)| fail(position, message))?,
+        },
+    };
+    parse(format).map_err(|(position, message)| fail(position, message))
+}
+
+/// [`detect_json`]'s answer for a JSON object, from its top-level keys read without parsing
+/// the values (only strings and the nesting of brackets are followed): parsing the whole
+/// mainnet snapshot once more, to ignore it, was a tenth of a short run. `None` when the text
+/// is not laid out as one object, a key has an escape, or no key tells the format: the full
+/// probe then decides (and says what is wrong).
+fn top_level_format(json: &[u8]) -> Option<GraphFormat> {
+    let mut keys: Vec<&[u8]> = Vec::new();
+    let (mut depth, mut expect_key, mut i) = (0usize, false, 0);
+    while let Some(&byte) = json.get(i) {
+        match byte {
+            b'"' => {
+                let start = i + 1;
+                let mut end = start;
+                loop {
+                    end += memchr::memchr2(b'"', b'\\', json.get(end..)?)?;
+                    if json[end] == b'"' {
+                        break;
+                    }
+                    end += 2; // an escape and the character it escapes
+                }
+                if depth == 1 && expect_key {
+                    keys.push(&json[start..end]);
+                }
+                expect_key = false;
+                i = end;
+            }
+            b'{' | b'[' => {
+                if depth == 0 && (byte != b'{' || !keys.is_empty()) {
+                    return None;
+                }
+                depth += 1;
+                expect_key = depth == 1;
+            }
+            b'}' | b']' => depth = depth.checked_sub(1)?,
+            b',' => expect_key = depth == 1,
+            _ => {}
+        }
+        i += 1;
+    }
+    if depth != 0 || keys.iter().any(|k| k.contains(&b'\\')) {
+        return None;
+    }
+    let has = |name: &str| keys.contains(&name.as_bytes());
+    if has("sim_network") {
+        Some(GraphFormat::Simln)
+    } else if has("edges") {
+        Some(GraphFormat::LndDescribegraph)
+    } else if has("channels") {
+        Some(GraphFormat::ClnListchannels)
+    } else {
+        None
+    }
 }
 
 /// Reads a Core Lightning `listchannels` file, gzip-packed or not.
@@ -365,6 +430,38 @@ mod tests {
         ] {
             let graph = read_graph(&fixture(name), None).unwrap_or_else(|e| panic!("{e}"));
             assert_eq!((graph.node_ids.len(), graph.channels.len()), (nodes, channels), "{name}");
+        }
+    }
+
+    #[test]
+    fn the_top_level_keys_tell_what_the_full_probe_tells_or_nothing() {
+        for name in ["listchannels.json", "describegraph.json", "sim_network.json"] {
+            let json = std::fs::read(fixture(name)).unwrap();
+            assert_eq!(top_level_format(&json), Some(detect_json(&json).unwrap()), "{name}");
+        }
+        let cases: [(&str, Option<GraphFormat>); 10] = [
+            // Only top-level keys count, not values or nested keys, and the SimLN key wins.
+            (
+                r#"{"a": {"channels": []}, "b": ["edges"], "channels": [1]}"#,
+                Some(GraphFormat::ClnListchannels),
+            ),
+            (
+                r#"{"channels": [], "x": "}{\"edges\"", "edges": []}"#,
+                Some(GraphFormat::LndDescribegraph),
+            ),
+            (r#"{"channels": [], "sim_network": []}"#, Some(GraphFormat::Simln)),
+            (r#"{"nodes": {"edges": 1}}"#, None),
+            (r#"{"channels": [], "x": "\", \"edges\": ["}"#, Some(GraphFormat::ClnListchannels)),
+            // An escaped key, an array, two objects, an unclosed string or object: the probe's
+            // to tell.
+            (r#"{"chan\u006eels": []}"#, None),
+            (r#"[{"channels": []}]"#, None),
+            (r#"{"channels": []} {"edges": []}"#, None),
+            (r#"{"channels": [], "x": "abc"#, None),
+            (r#"{"channels": [{}]"#, None),
+        ];
+        for (json, format) in cases {
+            assert_eq!(top_level_format(json.as_bytes()), format, "{json}");
         }
     }
 
