@@ -89,8 +89,8 @@ fn parse_scid(text: &str) -> Option<Scid> {
 /// Parses `listchannels` JSON; errors carry the JSON position where there is one, also for
 /// checks made after parsing (public keys, directions that disagree, channels to themselves).
 pub fn parse_listchannels(json: &[u8]) -> Result<ImportedGraph, Positioned> {
-    let mut raw: ListChannels = serde_json::from_slice(json)
-        .map_err(|e| super::json_error(json, &e, "not listchannels JSON"))?;
+    let mut raw: ListChannels =
+        super::from_json(json).map_err(|e| super::json_error(json, &e, "not listchannels JSON"))?;
     let at = |path: &[Step], message: String| (super::locate::position(json, path), message);
     for (i, node) in raw.nodes.iter_mut().enumerate() {
         super::check_pubkey("nodeid", &mut node.nodeid)

@@ -61,7 +61,7 @@ struct DescribeGraph {
 /// Parses `describegraph` JSON; errors carry the JSON position where there is one, also for
 /// checks made after parsing (public keys, channels listed twice, channels to themselves).
 pub fn parse_describegraph(json: &[u8]) -> Result<ImportedGraph, Positioned> {
-    let mut raw: DescribeGraph = serde_json::from_slice(json)
+    let mut raw: DescribeGraph = super::from_json(json)
         .map_err(|e| super::json_error(json, &e, "not describegraph JSON"))?;
     let at = |path: &[Step], message: String| (super::locate::position(json, path), message);
     for (i, node) in raw.nodes.iter_mut().enumerate() {

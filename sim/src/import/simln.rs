@@ -48,7 +48,7 @@ struct SimNetwork {
 /// Parses a SimLN simulation file's `sim_network`; errors carry the JSON position where there is
 /// one, also for checks made after parsing (public keys, scids listed twice).
 pub fn parse_sim_network(json: &[u8]) -> Result<ImportedGraph, Positioned> {
-    let mut raw: SimNetwork = serde_json::from_slice(json)
+    let mut raw: SimNetwork = super::from_json(json)
         .map_err(|e| super::json_error(json, &e, "not SimLN sim_network JSON"))?;
     let at = |path: &[Step], message: String| (super::locate::position(json, path), message);
     for (i, channel) in raw.sim_network.iter_mut().enumerate() {
