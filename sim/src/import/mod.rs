@@ -282,11 +282,14 @@ fn read_graph_uncached(
     parse(format).map_err(|(position, message)| fail(position, message))
 }
 
-/// [`detect_json`]'s answer for a JSON object, from its top-level keys read without parsing
-/// the values (only strings and the nesting of brackets are followed): parsing the whole
-/// mainnet snapshot once more, to ignore it, was a tenth of a short run. `None` when the text
-/// is not laid out as one object, a key has an escape, or no key tells the format: the full
-/// probe then decides (and says what is wrong).
+/// A guess at [`detect_json`]'s answer, from the keys of the object the text starts with, read
+/// without parsing the values (only strings and the nesting of brackets are followed): parsing
+/// the whole mainnet snapshot once more, to ignore it, was a tenth of a short run. `None` when
+/// the text does not start with an object, a key has an escape, a telling key is repeated (the
+/// probe refuses that) or none is there: the probe then decides, and says what is wrong. The
+/// guess may differ from the probe's answer only where the parse of the guessed format fails
+/// (a telling key whose value is `null`, which the probe reads as absent, or text after the
+/// object), and then the caller asks the probe.
 fn top_level_format(json: &[u8]) -> Option<GraphFormat> {
     let mut keys: Vec<&[u8]> = Vec::new();
     let (mut depth, mut expect_key, mut i) = (0usize, false, 0);
@@ -324,12 +327,17 @@ fn top_level_format(json: &[u8]) -> Option<GraphFormat> {
     if depth != 0 || keys.iter().any(|k| k.contains(&b'\\')) {
         return None;
     }
-    let has = |name: &str| keys.contains(&name.as_bytes());
-    if has("sim_network") {
+    let count = |name: &str| keys.iter().filter(|k| **k == name.as_bytes()).count();
+    let (sim_network, edges, channels) = (count("sim_network"), count("edges"), count("channels"));
+    if sim_network.max(edges).max(channels) > 1 {
+        return None;
+    }
+    let has = |n: usize| n == 1;
+    if has(sim_network) {
         Some(GraphFormat::Simln)
-    } else if has("edges") {
+    } else if has(edges) {
         Some(GraphFormat::LndDescribegraph)
-    } else if has("channels") {
+    } else if has(channels) {
         Some(GraphFormat::ClnListchannels)
     } else {
         None
@@ -444,12 +452,12 @@ mod tests {
     }
 
     #[test]
-    fn the_top_level_keys_tell_what_the_full_probe_tells_or_nothing() {
+    fn the_top_level_keys_guess_what_the_full_probe_tells_or_nothing() {
         for name in ["listchannels.json", "describegraph.json", "sim_network.json"] {
             let json = std::fs::read(fixture(name)).unwrap();
             assert_eq!(top_level_format(&json), Some(detect_json(&json).unwrap()), "{name}");
         }
-        let cases: [(&str, Option<GraphFormat>); 10] = [
+        let cases: [(&str, Option<GraphFormat>); 11] = [
             // Only top-level keys count, not values or nested keys, and the SimLN key wins.
             (
                 r#"{"a": {"channels": []}, "b": ["edges"], "channels": [1]}"#,
@@ -461,6 +469,8 @@ mod tests {
             ),
             (r#"{"channels": [], "sim_network": []}"#, Some(GraphFormat::Simln)),
             (r#"{"nodes": {"edges": 1}}"#, None),
+            // A telling key twice, which the probe refuses.
+            (r#"{"sim_network": [], "edges": 0, "edges": 0}"#, None),
             (r#"{"channels": [], "x": "\", \"edges\": ["}"#, Some(GraphFormat::ClnListchannels)),
             // An escaped key, an array, two objects, an unclosed string or object: the probe's
             // to tell.
@@ -488,6 +498,10 @@ mod tests {
         std::fs::write(&path, "{\"nodes\": [\n  1,, 2]}").unwrap();
         let err = read_graph(&path, None).unwrap_err();
         assert_eq!(err.position.map(|p| p.0), Some(2), "{err}");
+        // A telling key twice is refused, though the format it would tell ignores that key.
+        std::fs::write(&path, r#"{"sim_network": [], "edges": 0, "edges": 0}"#).unwrap();
+        let err = read_graph(&path, None).unwrap_err();
+        assert!(err.message.starts_with("not a JSON snapshot: duplicate field `edges`"), "{err}");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
