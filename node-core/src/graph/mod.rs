@@ -83,11 +83,8 @@ pub struct BaseGraph {
     /// For each entry of `incident`, the direction into the node: what a route search scans,
     /// laid out contiguously per node so the scan stays in cache.
     in_edges: Vec<InEdge>,
-    /// For each entry of `in_edges`, its channel's other direction as it was at the start: a
-    /// node's entries are the directions out of it, laid out contiguously as `in_edges` are, so
-    /// a forward scan of a node no view changed reads them in order instead of one cache line
-    /// elsewhere per channel (64 bytes a direction; 6.5 MB on the 2026 mainnet snapshot).
-    out_edges: Vec<InEdge>,
+    /// The directions out of each node, laid out as `in_edges` ([`OutEdges`]).
+    out_edges: OutEdges,
     /// For each entry of `in_edges`, the node it comes from: what a breadth-first marking reads,
     /// 4 bytes a direction instead of a 64-byte edge.
     peers: Vec<NodeId>,
@@ -165,9 +162,46 @@ impl InEdge {
     }
 }
 
+/// The most directions (both of each channel) whose copy [`OutEdges::Copied`] keeps: 2^21,
+/// 128 MiB of copies (the 2026 mainnet snapshot has 101,616 directions, 6.5 MB). A larger
+/// network keeps [`OutEdges::Mates`]: at the generated networks' limit of 3,000,000 channels
+/// the copies would add 343 MiB to a run that fits 8 GiB without them.
+pub(crate) const COPIED_OUT_EDGES_MAX: usize = 1 << 21;
+
+/// The directions out of each node, for the scans that follow channels forward (the fees from
+/// the payer before a search, the check that the payer reaches the payee, the min-cost-flow
+/// router's arcs): entry `i` is the other direction of the channel of `in_edges[i]`.
+#[derive(Debug)]
+enum OutEdges {
+    /// Copied as the start had them, 64 bytes a direction: a scan reads a node's in order
+    /// (reading them through `Mates` was a cache miss per channel on mainnet, a third of the
+    /// samples of the scan; the copies made the first 5,000 `Cheapest` payments 0.89 as dear).
+    Copied(Vec<InEdge>),
+    /// Their positions in `in_edges`, 4 bytes a direction, in networks past
+    /// [`COPIED_OUT_EDGES_MAX`] directions.
+    Mates(Vec<u32>),
+}
+
+impl Default for OutEdges {
+    fn default() -> OutEdges {
+        OutEdges::Mates(Vec::new())
+    }
+}
+
 impl BaseGraph {
     /// A graph of `node_count` nodes (ids `0..node_count`) and `channels`.
-    pub fn new(node_count: u32, mut channels: Vec<ChannelInfo>) -> BaseGraph {
+    pub fn new(node_count: u32, channels: Vec<ChannelInfo>) -> BaseGraph {
+        let copy = 2 * channels.len() <= COPIED_OUT_EDGES_MAX;
+        BaseGraph::with_out_edges(node_count, channels, copy)
+    }
+
+    /// [`BaseGraph::new`], keeping the directions out of each node copied or as positions
+    /// ([`OutEdges`]) as told.
+    pub(crate) fn with_out_edges(
+        node_count: u32,
+        mut channels: Vec<ChannelInfo>,
+        copy_out_edges: bool,
+    ) -> BaseGraph {
         channels.sort_by_key(|c| c.scid);
         // Kept for the whole run by every node's view: no room to spare.
         channels.shrink_to_fit();
@@ -220,7 +254,7 @@ impl BaseGraph {
         }
         // `incident` lists a node's channels by increasing index: the other direction's place
         // among the other end's is found by bisection.
-        let mut out_edges = Vec::with_capacity(in_edges.len());
+        let mut mates = Vec::with_capacity(in_edges.len());
         for (slot, edge) in in_edges.iter().enumerate() {
             let index = incident[slot];
             let peer = edge.from.index();
@@ -228,8 +262,12 @@ impl BaseGraph {
             let rank = incident[range.clone()]
                 .binary_search(&index)
                 .expect("invariant: a channel is incident to both its ends");
-            out_edges.push(in_edges[range.start + rank]);
+            mates.push((range.start + rank) as u32);
         }
+        let out_edges = match copy_out_edges {
+            true => OutEdges::Copied(mates.iter().map(|&m| in_edges[m as usize]).collect()),
+            false => OutEdges::Mates(mates),
+        };
         let peers = in_edges.iter().map(|edge| edge.from).collect();
         let changed = channels.iter().map(|_| AtomicBool::new(false)).collect();
         let node_changed = (0..node_count).map(|_| AtomicBool::new(false)).collect();
@@ -289,7 +327,8 @@ impl BaseGraph {
         self.range(node).len()
     }
 
-    /// The positions of `node`'s channels in `incident` and `in_edges`.
+    /// The positions of `node`'s channels in `incident`, `in_edges`, `out_edges`, `peers` and
+    /// `in_changed`.
     fn range(&self, node: NodeId) -> std::ops::Range<usize> {
         match (self.offsets.get(node.index()), self.offsets.get(node.index() + 1)) {
             (Some(&start), Some(&end)) => start as usize..end as usize,

@@ -10,7 +10,7 @@
 //! reached it (flags only turn on, heights are only set once). Plans made ahead on other
 //! threads rely on this (`crate::node::ahead`): keep it so for anything added to the base.
 
-use super::{BaseGraph, ChannelInfo, DirectedPolicy, InEdge};
+use super::{BaseGraph, ChannelInfo, DirectedPolicy, InEdge, OutEdges};
 use crate::gossip::{ChannelAnnouncement, ChannelUpdate, GossipId, GossipMessage};
 use crate::ids::{NodeId, Scid, mix};
 use std::collections::BTreeMap;
@@ -231,16 +231,29 @@ impl GraphView {
     pub fn for_each_out_edge(&self, node: NodeId, mut f: impl FnMut(NodeId, &InEdge)) {
         let base = &*self.base;
         let range = base.range(node);
-        let (edges, peers) = (&base.out_edges[range.clone()], &base.peers[range.clone()]);
-        if self.unknown.is_none() && !base.is_node_changed(node) {
-            for (edge, &to) in edges.iter().zip(peers) {
-                f(to, edge);
+        let peers = &base.peers[range.clone()];
+        match &base.out_edges {
+            OutEdges::Copied(copies) => {
+                let edges = &copies[range.clone()];
+                if self.unknown.is_none() && !base.is_node_changed(node) {
+                    for (edge, &to) in edges.iter().zip(peers) {
+                        f(to, edge);
+                    }
+                } else {
+                    // A channel's flag is the same for both its directions.
+                    let flags = &base.in_changed[range];
+                    for ((edge, &to), changed) in edges.iter().zip(peers).zip(flags) {
+                        let changed = changed.load(Ordering::Relaxed);
+                        self.read_edge(edge, changed, to, &mut |edge| f(to, edge));
+                    }
+                }
             }
-        } else {
-            // A channel's flag is the same for both its directions.
-            for ((edge, &to), changed) in edges.iter().zip(peers).zip(&base.in_changed[range]) {
-                let changed = changed.load(Ordering::Relaxed);
-                self.read_edge(edge, changed, to, &mut |edge| f(to, edge));
+            OutEdges::Mates(mates) => {
+                for (&back, &to) in mates[range].iter().zip(peers) {
+                    let back = back as usize;
+                    let changed = base.in_changed[back].load(Ordering::Relaxed);
+                    self.read_edge(&base.in_edges[back], changed, to, &mut |edge| f(to, edge));
+                }
             }
         }
         for scid in self.added_by_node.get(&node).into_iter().flatten() {
@@ -648,10 +661,17 @@ mod tests {
     /// direction, channels announced, spent and forgotten, and channels it started without.
     #[test]
     fn directions_out_of_a_node_are_its_channels_read_from_it() {
+        for copied in [true, false] {
+            directions_out_of_a_node_of_an_incomplete_view(copied);
+        }
+    }
+
+    fn directions_out_of_a_node_of_an_incomplete_view(copied: bool) {
         let links = [(0, 1), (1, 2), (1, 2), (2, 3), (0, 3), (1, 3), (0, 2)];
         let channels =
             (links.iter().enumerate()).map(|(i, &(a, b))| channel(20 - i as u64, a, b)).collect();
-        let base = Arc::new(BaseGraph::new(5, channels));
+        let base = Arc::new(BaseGraph::with_out_edges(5, channels, copied));
+        assert_eq!(matches!(base.out_edges, OutEdges::Copied(_)), copied);
         let mut view = GraphView::new(base.clone());
         view.start_incomplete(NodeId(4), 3, 300_000);
         // With this seed the view starts without channels 17, 18 and 20.
@@ -704,6 +724,63 @@ mod tests {
         assert_eq!(scids(NodeId(4)), [(30, None), (32, None)]);
         // The 7 base channels and 3 announced, less 20, 15 and 31, each read from both ends.
         assert_eq!(read, 2 * (links.len() + 3 - 3));
+    }
+
+    /// The same on views that start with every channel: a node none of whose channels any view
+    /// changed is read as one slice, the others direction by direction, whether this view or
+    /// only another one heard the change.
+    #[test]
+    fn directions_out_of_a_node_of_a_complete_view_are_its_channels_read_from_it() {
+        for copied in [true, false] {
+            directions_out_of_a_node_of_a_complete_view(copied);
+        }
+    }
+
+    fn directions_out_of_a_node_of_a_complete_view(copied: bool) {
+        let links = [(0, 1), (1, 2), (1, 2), (2, 3), (0, 3), (1, 3), (0, 2), (3, 4)];
+        let channels =
+            (links.iter().enumerate()).map(|(i, &(a, b))| channel(20 - i as u64, a, b)).collect();
+        let base = Arc::new(BaseGraph::with_out_edges(5, channels, copied));
+        assert_eq!(matches!(base.out_edges, OutEdges::Copied(_)), copied);
+        let mut heard = GraphView::new(base.clone());
+        heard.apply_update(&update(19, 1, 5, 7)).expect("newer");
+        heard
+            .apply_update(&ChannelUpdate { disabled: true, ..update(16, 0, 5, 1000) })
+            .expect("newer");
+        let unheard = GraphView::new(base.clone());
+        let changed: Vec<bool> = (0..5).map(|n| base.is_node_changed(NodeId(n))).collect();
+        assert_eq!(changed, [true, true, true, true, false], "node 4's one channel is 13");
+        for view in [&heard, &unheard] {
+            let mut read = 0;
+            for node in (0..5).map(NodeId) {
+                let mut channels = Vec::new();
+                view.for_each_channel_of(node, |info| {
+                    let (_, to) = info.direction_from(node).expect("an end");
+                    let policy = info.policy_from(node).copied();
+                    channels.push((to, info.scid, info.capacity_sat, policy));
+                });
+                let mut out = Vec::new();
+                view.for_each_out_edge(node, |to, edge| {
+                    assert_eq!(edge.from, node);
+                    out.push((to, edge.scid, edge.capacity_sat, edge.policy));
+                });
+                assert_eq!(out, channels, "out of {node}");
+                read += out.len();
+            }
+            assert_eq!(read, 2 * links.len());
+        }
+        let fees = |view: &GraphView, node| {
+            let mut fees = Vec::new();
+            view.for_each_out_edge(node, |_, e| fees.push(e.policy.map(|p| p.fee_base_msat)));
+            fees
+        };
+        // Node 0's channels 14, 16 (disabled from 0 in `heard`) and 20; node 2's 14, 17, 18 and
+        // 19 (7 msat from 2 in `heard`).
+        let start = policy().fee_base_msat;
+        assert_eq!(fees(&heard, NodeId(0)), [Some(start), None, Some(start)]);
+        assert_eq!(fees(&unheard, NodeId(0)), [Some(start); 3]);
+        assert_eq!(fees(&heard, NodeId(2)), [Some(start), Some(start), Some(start), Some(7)]);
+        assert_eq!(fees(&unheard, NodeId(2)), [Some(start); 4]);
     }
 
     #[test]
