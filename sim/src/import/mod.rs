@@ -282,14 +282,15 @@ fn read_graph_uncached(
     parse(format).map_err(|(position, message)| fail(position, message))
 }
 
-/// A guess at [`detect_json`]'s answer, from the keys at the top level of the first object in
-/// the text, read without parsing the values (only strings and the nesting of brackets are
-/// followed): parsing the whole mainnet snapshot once more, to ignore it, was a tenth of a short
-/// run. `None` when the text holds an array or a second value at the top, is not closed, a key
-/// has an escape, a telling key is repeated (the probe refuses that) or none is there: the
-/// probe then decides, and says what is wrong. The guess may differ from the probe's answer
-/// only where the parse of the guessed format fails (a telling key whose value is `null`, which
-/// the probe reads as absent, or text outside the object), and then the caller asks the probe.
+/// A guess at [`detect_json`]'s answer, from the keys at the top level of the text's objects,
+/// read without parsing the values (only strings and the nesting of brackets are followed):
+/// parsing the whole mainnet snapshot once more, to ignore it, was a tenth of a short run.
+/// `None` when it meets an array at the top, an object after one with keys, an unclosed string
+/// or bracket, a key with an escape, a telling key twice (the probe refuses that) or no telling
+/// key: the probe then decides, and says what is wrong. Anything else (stray text or an empty
+/// object beside the object, a telling key whose value is `null`, which the probe reads as
+/// absent) is left to the guessed format's parse, which fails on it, and the caller then asks
+/// the probe.
 fn top_level_format(json: &[u8]) -> Option<GraphFormat> {
     let mut keys: Vec<&[u8]> = Vec::new();
     let (mut depth, mut expect_key, mut i) = (0usize, false, 0);
