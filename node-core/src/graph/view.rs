@@ -656,6 +656,28 @@ mod tests {
         assert_eq!(one_peer(&GraphView::new(base)), [true, false, false, true, false]);
     }
 
+    /// Asserts that [`GraphView::for_each_out_edge`] gives, for each of the first `nodes`
+    /// nodes, each channel `view` knows of it read from it (peer, channel, capacity, the node's
+    /// policy), in order; returns how many directions it gave in all.
+    fn out_edges_are_channels_read_from_their_nodes(view: &GraphView, nodes: u32) -> usize {
+        let mut read = 0;
+        for node in (0..nodes).map(NodeId) {
+            let mut channels = Vec::new();
+            view.for_each_channel_of(node, |info| {
+                let (_, to) = info.direction_from(node).expect("an end");
+                channels.push((to, info.scid, info.capacity_sat, info.policy_from(node).copied()));
+            });
+            let mut out = Vec::new();
+            view.for_each_out_edge(node, |to, edge| {
+                assert_eq!(edge.from, node);
+                out.push((to, edge.scid, edge.capacity_sat, edge.policy));
+            });
+            assert_eq!(out, channels, "out of {node}");
+            read += out.len();
+        }
+        read
+    }
+
     /// The directions out of each node, as [`GraphView::for_each_out_edge`] reads them: the
     /// same as each channel the view knows read from that node, through updates, a disabled
     /// direction, channels announced, spent and forgotten, and channels it started without.
@@ -695,21 +717,7 @@ mod tests {
         view.mark_spent(Scid(31), 100);
         view.mark_spent(Scid(15), 100);
         view.forget_spent(200, 12);
-        let mut read = 0;
-        for node in (0..5).map(NodeId) {
-            let mut channels = Vec::new();
-            view.for_each_channel_of(node, |info| {
-                let (_, to) = info.direction_from(node).expect("an end");
-                channels.push((to, info.scid, info.capacity_sat, info.policy_from(node).copied()));
-            });
-            let mut out = Vec::new();
-            view.for_each_out_edge(node, |to, edge| {
-                assert_eq!(edge.from, node);
-                out.push((to, edge.scid, edge.capacity_sat, edge.policy));
-            });
-            assert_eq!(out, channels, "out of {node}");
-            read += out.len();
-        }
+        let read = out_edges_are_channels_read_from_their_nodes(&view, 5);
         // 17 learnt from an update, 18 from the one disabling it from 1, 20 still unknown; 15
         // and 31 forgotten.
         let scids = |node| {
@@ -751,23 +759,7 @@ mod tests {
         let changed: Vec<bool> = (0..5).map(|n| base.is_node_changed(NodeId(n))).collect();
         assert_eq!(changed, [true, true, true, true, false], "node 4's one channel is 13");
         for view in [&heard, &unheard] {
-            let mut read = 0;
-            for node in (0..5).map(NodeId) {
-                let mut channels = Vec::new();
-                view.for_each_channel_of(node, |info| {
-                    let (_, to) = info.direction_from(node).expect("an end");
-                    let policy = info.policy_from(node).copied();
-                    channels.push((to, info.scid, info.capacity_sat, policy));
-                });
-                let mut out = Vec::new();
-                view.for_each_out_edge(node, |to, edge| {
-                    assert_eq!(edge.from, node);
-                    out.push((to, edge.scid, edge.capacity_sat, edge.policy));
-                });
-                assert_eq!(out, channels, "out of {node}");
-                read += out.len();
-            }
-            assert_eq!(read, 2 * links.len());
+            assert_eq!(out_edges_are_channels_read_from_their_nodes(view, 5), 2 * links.len());
         }
         let fees = |view: &GraphView, node| {
             let mut fees = Vec::new();
