@@ -72,7 +72,7 @@ pub enum Timer {
 }
 
 /// The actions a node has queued, in order.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub(crate) struct Outbox(Vec<Action>);
 
 impl Outbox {

@@ -72,7 +72,7 @@ pub enum Hold {
 }
 
 /// Sources of offered HTLCs and held parts.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct HtlcSwitch {
     sources: BTreeMap<HtlcKey, HtlcSource>,
     /// Parts of incomplete multi-part payments to us, by payment hash.
@@ -83,6 +83,11 @@ impl HtlcSwitch {
     /// We offered HTLC `offered`, on behalf of `source`.
     pub fn add(&mut self, offered: HtlcKey, source: HtlcSource) {
         self.sources.insert(offered, source);
+    }
+
+    /// Whether we offered HTLC `offered` for a payment of our own.
+    pub fn is_local(&self, offered: HtlcKey) -> bool {
+        matches!(self.sources.get(&offered), Some(HtlcSource::Local { .. }))
     }
 
     /// The source of HTLC `offered`, now that it is resolved (`None` once taken).

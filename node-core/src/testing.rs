@@ -14,7 +14,7 @@ use crate::graph::BaseGraph;
 use crate::htlc::View;
 use crate::invoice::Invoice;
 use crate::msg::Message;
-use crate::node::{Action, Command, CommandOutput, PlannedPayment, Timer};
+use crate::node::{Action, Command, CommandOutput, PlannedPayment, Speculation, Timer};
 use crate::payment::PaymentId;
 use crate::snapshot::ChannelSnapshot;
 use crate::{Event, Node, NodeConfig, NodeId, PaymentHash, Scid, SimTime};
@@ -115,6 +115,34 @@ impl TestNet {
         self.nodes[to.index()].handle_message(self.now, from, msg);
         self.collect(to);
         true
+    }
+
+    /// Delivers like [`TestNet::deliver_all`], but hands each message that may make `node`
+    /// plan ([`Node::may_plan_on`]) to it with what a copy of it planned for that message
+    /// ([`Node::speculate`]), passed through `edit` first (which may also act on the net, as
+    /// another input to `node` would); returns how many were handed so.
+    pub fn deliver_all_speculated(
+        &mut self,
+        node: u32,
+        mut edit: impl FnMut(&mut TestNet, Speculation) -> Speculation,
+    ) -> usize {
+        let mut handed = 0;
+        loop {
+            for i in 0..self.nodes.len() {
+                self.collect(NodeId(i as u32));
+            }
+            let Some((from, to, msg)) = self.queue.pop_front() else { return handed };
+            self.delivered += 1;
+            let speculation =
+                match to == NodeId(node) && self.nodes[to.index()].may_plan_on(from, &msg) {
+                    true => self.nodes[to.index()].speculate(self.now, from, &msg),
+                    false => None,
+                };
+            let speculation = speculation.map(|s| edit(self, s));
+            handed += usize::from(speculation.is_some());
+            self.nodes[to.index()].handle_message_speculated(self.now, from, msg, speculation);
+            self.collect(to);
+        }
     }
 
     /// The messages queued for delivery, oldest first, as (from, to, message).

@@ -2,7 +2,10 @@
 //! hands it and each read it makes (so do the oracle and the time series it drives); a planner
 //! (`world::ahead`: a planner thread, or the loop itself
 //! while it waits for a plan) locks a payee while it reads its invoice terms, then the payer
-//! for as long as the plan takes, while the loop goes on with other nodes. A planner holds one
+//! for as long as the plan takes, or the node a message goes to for as long as copying it and
+//! handling the message on the copy takes, while the loop goes on with other nodes. The loop
+//! also locks a message's receiver, alone, to ask whether handling it ahead is worth a copy
+//! before it posts that job. A planner holds one
 //! node at a time and the loop never waits for a plan holding one, so no cycle can form.
 //!
 //! A planner only reads a node, so a planner that panicked (and poisoned the lock) left it

@@ -1,6 +1,8 @@
 //! Threads change how long a run takes, never what it writes: payments' first route searches
-//! planned ahead on other threads (`world::ahead`) are taken only where they are exactly the
-//! search the payer would make, so every output file is the same bytes on 1, 2 or 3 threads.
+//! planned ahead on other threads, and retries planned by copies of their payers handling the
+//! message that fails an attempt (`world::ahead`), are taken only where they are exactly the
+//! search the payer would make (a debug build checks each retry's), so every output file is the
+//! same bytes on 1, 2 or 3 threads.
 
 use sim::scenario::Scenario;
 use sim::trace::TraceLevel;

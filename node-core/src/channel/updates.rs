@@ -435,6 +435,16 @@ impl Channel {
         Ok(revoke)
     }
 
+    /// The ids of our offered HTLCs that the peer failed and that its next `revoke_and_ack`
+    /// would remove for good (what [`Channel::on_revoke_and_ack`] would return as failed).
+    pub fn failed_on_revocation(&self) -> impl Iterator<Item = u64> + '_ {
+        self.offered
+            .values()
+            .filter(|h| self.awaiting_revocation && matches!(h.removal, Some(Removal::Fail(_))))
+            .filter(|h| h.state.after_receiving_revocation(true) == HtlcState::Removed)
+            .map(|h| h.id)
+    }
+
     /// The peer revoked its previous commitment.
     pub fn on_revoke_and_ack(
         &mut self,

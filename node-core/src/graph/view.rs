@@ -71,6 +71,10 @@ pub struct GraphView {
     height: u32,
     /// Blocks after a spend that a spent channel is forgotten (`u32::MAX` until told).
     forget_after_blocks: u32,
+    /// A copy that must not write to the shared base graph ([`GraphView::detach`]).
+    detached: bool,
+    /// Detached, it was given something new to learn, which it ignored.
+    tainted: bool,
 }
 
 impl GraphView {
@@ -84,7 +88,22 @@ impl GraphView {
             unknown: None,
             height: 0,
             forget_after_blocks: u32::MAX,
+            detached: false,
+            tainted: false,
         }
+    }
+
+    /// Makes this view (a copy) write nothing to the graph the nodes share: gossip new to it, a
+    /// spend, is ignored and taints it instead ([`GraphView::is_tainted`]). What it answers
+    /// stays what the view it was copied from answers, as long as it is not tainted.
+    pub fn detach(&mut self) {
+        self.detached = true;
+    }
+
+    /// Whether, detached, it ignored something new: it may then answer otherwise than the view
+    /// it was copied from would have after the same inputs.
+    pub fn is_tainted(&self) -> bool {
+        self.tainted
     }
 
     /// Makes `me`'s view start without each base channel that is not its own with probability
@@ -354,6 +373,9 @@ impl GraphView {
                 self.learn_update(&u, index, || *logged.insert(base.log(msg, index)))
             }
         };
+        if self.detached {
+            return None; // nothing was logged: see `detach`
+        }
         new.then(|| logged.expect("invariant: what is new was logged"))
     }
 
@@ -372,6 +394,10 @@ impl GraphView {
             if self.has_entry(index) || !self.hidden(info) {
                 return false;
             }
+            if self.detached {
+                self.tainted = true;
+                return true;
+            }
             id();
             self.base.mark_changed(index);
             self.changed.insert(index * 2, AS_AT_START);
@@ -379,6 +405,10 @@ impl GraphView {
         }
         if self.added.contains_key(&scid) {
             return false;
+        }
+        if self.detached {
+            self.tainted = true;
+            return true;
         }
         let info = ChannelInfo {
             scid,
@@ -413,8 +443,13 @@ impl GraphView {
         let older =
             |known: Option<DirectedPolicy>| known.is_some_and(|d| d.timestamp >= msg.timestamp);
         let Some(index) = index else {
+            let detached = self.detached;
             return match self.added.get_mut(&msg.short_channel_id) {
                 Some(added) if !added.forgotten && !older(added.info.directions[direction]) => {
+                    if detached {
+                        self.tainted = true;
+                        return true;
+                    }
                     added.info.directions[direction] = Some(DirectedPolicy {
                         policy: msg.policy,
                         disabled: msg.disabled,
@@ -441,6 +476,10 @@ impl GraphView {
         if older(known) {
             return false;
         }
+        if self.detached {
+            self.tainted = true;
+            return true;
+        }
         let id = id();
         self.base.mark_changed(index);
         self.changed.insert(index * 2 + direction as u32, id);
@@ -449,6 +488,10 @@ impl GraphView {
 
     /// Records that the funding of `scid` was spent in the block at `height`.
     pub fn mark_spent(&mut self, scid: Scid, height: u32) {
+        if self.detached {
+            self.tainted = true;
+            return;
+        }
         self.height = self.height.max(height);
         match self.base.index_of(scid) {
             Some(index) => self.base.record_spent(index, height),
@@ -563,6 +606,31 @@ mod tests {
         assert!(
             matches!(sync[1], GossipMessage::Update(u) if u.direction == 1 && u.timestamp == 1)
         );
+    }
+
+    #[test]
+    fn a_detached_copy_writes_nothing_shared_and_is_tainted_by_what_is_new() {
+        let base = Arc::new(BaseGraph::new(3, vec![channel(1, 0, 1), channel(2, 1, 2)]));
+        let mut mine = GraphView::new(base.clone());
+        let id = mine.apply_update(&update(1, 0, 2, 5)).expect("newer");
+        let mut copy = mine.clone();
+        copy.detach();
+        // What the view knew already taints nothing.
+        assert_eq!(copy.apply_update(&update(1, 0, 2, 5)), None);
+        assert!(!copy.apply_gossip(id));
+        assert!(!copy.is_tainted());
+        assert_eq!(fee_from(&copy, 1, 0), 5);
+        // Something new is ignored: nothing logged, no channel marked, the spend not recorded.
+        assert_eq!(copy.apply_update(&update(2, 1, 3, 7)), None);
+        assert!(copy.is_tainted());
+        copy.mark_spent(Scid(2), 10);
+        assert_eq!(base.logged(), 1);
+        assert!(!base.is_changed(1), "only channel 1 (index 0) was updated, by `mine`");
+        assert_eq!(base.spent_at(1), 0);
+        assert_eq!(fee_from(&copy, 2, 2), 1000);
+        // The view it was copied from learns as before.
+        assert!(mine.apply_update(&update(2, 1, 3, 7)).is_some());
+        assert_eq!(fee_from(&mine, 2, 2), 7);
     }
 
     #[test]

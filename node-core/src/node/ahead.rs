@@ -7,16 +7,27 @@
 //! channels, routers, height). Otherwise it searches as usual. Results never depend on whether
 //! a plan was offered.
 //!
+//! Retries are planned ahead too, another way: a retry is searched while the payer handles the
+//! `revoke_and_ack` that fails an attempt for good, so a driver that knows such a message is
+//! coming (it is sent before it arrives) can have a copy of the payer handle it first
+//! ([`Node::speculate`]: the node cloned, its view detached from the graph the nodes share) and
+//! record the plans the copy makes. The payer takes them, in order, only if it took no input
+//! since it was copied and handles that very message at that instant: then it is in the copy's
+//! state and plans what the copy planned (a debug build checks each one). A copy that would
+//! have written to the shared graph (gossip new to it in the failure) offers nothing.
+//!
 //! This does not precompute routes across payments: each plan is made for one payment, in the
 //! payer's own view, and used by that payment only. Routers whose answer depends on the
-//! payment's random value (which the payee's invoice fixes) are not planned ahead
-//! ([`RouterConfig::uses_payment_seed`]).
+//! payment's random value (which the payee's invoice fixes) are not planned ahead for a
+//! payment's start ([`RouterConfig::uses_payment_seed`]); a copy of the payer draws what the
+//! payer would.
 
 use super::Node;
 use crate::command::{Command, CommandError, CommandOutput};
 use crate::ids::{NodeId, PaymentHash, SimTime};
 use crate::invoice::RouteHint;
-use crate::payment::{AheadKey, PayerView};
+use crate::msg::Message;
+use crate::payment::{AheadKey, PayerView, PaymentId};
 use crate::router::{Route, RouterConfig};
 
 /// What an invoice tells the payer's router beyond payee and amount.
@@ -122,6 +133,73 @@ impl Node {
     }
 }
 
+/// The plans a payer would make while handling one input, found ahead by a copy of it
+/// ([`Node::speculate`]), for [`Node::handle_message_speculated`].
+#[derive(Clone, Debug)]
+pub struct Speculation {
+    payer: NodeId,
+    /// The payer's input count when it was copied.
+    inputs: u64,
+    from: NodeId,
+    at: SimTime,
+    msg: Message,
+    plans: Vec<(PaymentId, Vec<Route>)>,
+}
+
+impl Node {
+    /// Handles, on a copy of this node, `msg` from `from` as if it arrived at `at` with no input
+    /// before: the plans the copy made, if the message is a `revoke_and_ack` that fails an HTLC
+    /// of one of our payments for good (its retry is then planned while handling it), the copy
+    /// planned something, and it learnt nothing it would have had to write to the graph the
+    /// nodes share (it does not: [`crate::graph::GraphView::detach`]). Changes nothing.
+    pub fn speculate(&self, at: SimTime, from: NodeId, msg: &Message) -> Option<Speculation> {
+        if at < self.now || !self.may_plan_on(from, msg) {
+            return None;
+        }
+        let mut copy = self.clone();
+        copy.graph.detach();
+        copy.payments.record_plans();
+        copy.handle_message(at, from, msg.clone());
+        let plans = copy.payments.recorded_plans();
+        if copy.graph.is_tainted() || plans.is_empty() {
+            return None;
+        }
+        Some(Speculation { payer: self.id, inputs: self.inputs, from, at, msg: msg.clone(), plans })
+    }
+
+    /// Whether `msg` from `from`, handled now, may make the node plan: a `revoke_and_ack` that
+    /// fails an HTLC of one of our payments for good, whose retry is planned while handling it
+    /// (what [`Node::speculate`] checks first; cheap).
+    pub fn may_plan_on(&self, from: NodeId, msg: &Message) -> bool {
+        let Message::RevokeAndAck(revoke) = msg else { return false };
+        let id = revoke.channel_id;
+        let Some(channel) = self.channels.get(id).filter(|c| c.peer() == from) else {
+            return false;
+        };
+        channel.failed_on_revocation().any(|h| self.switch.is_local((id, h)))
+    }
+
+    /// [`Node::handle_message`], offering the plans of `speculation`: taken if this node made
+    /// it, took no input since, and it was made for this message from this sender at this
+    /// instant; ignored otherwise. The outcome is the same either way.
+    pub fn handle_message_speculated(
+        &mut self,
+        now: SimTime,
+        from: NodeId,
+        msg: Message,
+        speculation: Option<Speculation>,
+    ) {
+        if let Some(s) = speculation
+            && (s.payer, s.inputs, s.from, s.at) == (self.id, self.inputs, from, now)
+            && s.msg == msg
+        {
+            self.payments.offer_copied(s.plans);
+        }
+        self.handle_message(now, from, msg);
+        self.payments.withdraw_copied();
+    }
+}
+
 // Plans are made on other threads, from shared references to the nodes.
 const _: fn() = || {
     fn shared<T: Sync>() {}
@@ -220,5 +298,123 @@ mod tests {
             net.pay_planned(0, invoice, Some(wrong));
             assert_eq!(outcome(&mut net), (None, 1), "not taken for {key:?}");
         }
+    }
+
+    /// Nodes 0 - 1 - 2 and 1 - 3 - 2, gossip spread, where node 1 cannot forward to 2 (node 2
+    /// funded their channel): node 0's payment to 2 tries 0 - 1 - 2 first, fails at 1 and
+    /// retries over 3 when the failure is irrevocable, on the `revoke_and_ack` from 1.
+    fn set_up_retry() -> (TestNet, Invoice) {
+        let mut net = TestNet::new(4);
+        net.open_channel(0, 1, 1_000_000, 0, true);
+        net.open_channel(2, 1, 1_000_000, 0, true);
+        net.open_channel(1, 3, 1_000_000, 0, true);
+        net.open_channel(3, 2, 1_000_000, 0, true);
+        net.mine(6);
+        net.advance(180);
+        net.discard_routine_events();
+        let invoice = net.invoice(2, AMOUNT_MSAT);
+        (net, invoice)
+    }
+
+    /// Node 0 pays `invoice`, and the messages are delivered, each that may make it plan handed
+    /// to it with what a copy of it planned, through `edit`; returns how many were.
+    fn pay_speculated(
+        net: &mut TestNet,
+        invoice: Invoice,
+        edit: impl FnMut(&mut TestNet, Speculation) -> Speculation,
+    ) -> usize {
+        let command = Command::Pay { invoice, amount_msat: None, router: None };
+        net.command(0, command);
+        net.deliver_all_speculated(0, edit)
+    }
+
+    /// [`outcome`] of a payment whose first attempt failed: the refusal at node 1 and the
+    /// failed attempt read too.
+    fn retried(net: &mut TestNet) -> (Option<FailureReason>, u32) {
+        let outcome = outcome(net);
+        let failed = net.take_events_where(|e| {
+            matches!(e, Event::HtlcRefused { .. } | Event::PaymentAttemptFailed { .. })
+        });
+        assert_eq!(failed.len(), 2, "node 1 refuses the first attempt: {failed:?}");
+        outcome
+    }
+
+    /// A speculation whose plans were taken away: "no route" for the retry if it is taken.
+    fn emptied_plans(mut speculation: Speculation) -> Speculation {
+        speculation.plans.iter_mut().for_each(|(_, routes)| routes.clear());
+        speculation
+    }
+
+    #[test]
+    fn a_copy_plans_the_retry_the_payer_makes() {
+        let (mut net, invoice) = set_up_retry();
+        let mut plans = Vec::new();
+        let handed = pay_speculated(&mut net, invoice, |_, s| {
+            plans.push(s.plans.clone());
+            s
+        });
+        assert_eq!(handed, 1, "one revoke_and_ack fails the first attempt for good");
+        let [(_, routes)] = &plans[0][..] else { panic!("one plan: {plans:?}") };
+        let nodes: Vec<NodeId> = routes[0].nodes().collect();
+        assert_eq!(nodes, vec![NodeId(1), NodeId(3), NodeId(2)], "the retry goes around");
+        // Taken (a debug build checks it is the payer's own plan), the outcome is the one
+        // without it.
+        assert_eq!(retried(&mut net), (None, 2));
+        let (mut net, invoice) = set_up_retry();
+        net.pay_planned(0, invoice, None);
+        assert_eq!(retried(&mut net), (None, 2));
+    }
+
+    /// The payer takes the copy's plans instead of planning: emptied by hand, they would fail
+    /// the payment, and a debug build stops on them.
+    #[test]
+    #[cfg_attr(debug_assertions, should_panic(expected = "a copy of the payer planned otherwise"))]
+    fn the_payer_takes_the_copy_s_plans() {
+        let (mut net, invoice) = set_up_retry();
+        pay_speculated(&mut net, invoice, |_, s| emptied_plans(s));
+        assert_eq!(retried(&mut net), (Some(FailureReason::NoRoute), 1));
+    }
+
+    #[test]
+    fn a_copy_is_not_taken_after_another_input_or_for_another_message() {
+        // Another input to the payer between the copy and the message.
+        let (mut net, invoice) = set_up_retry();
+        let handed = pay_speculated(&mut net, invoice, |net, s| {
+            net.command(0, Command::ListPeers);
+            emptied_plans(s)
+        });
+        assert_eq!(handed, 1);
+        assert_eq!(retried(&mut net), (None, 2), "planned anew");
+        // Made for another instant, another sender, or another node.
+        type Edit = fn(Speculation) -> Speculation;
+        let edits: [Edit; 3] = [
+            |s| Speculation { at: s.at.plus_micros(1), ..s },
+            |s| Speculation { from: NodeId(3), ..s },
+            |s| Speculation { payer: NodeId(1), ..s },
+        ];
+        for edit in edits {
+            let (mut net, invoice) = set_up_retry();
+            pay_speculated(&mut net, invoice, |_, s| edit(emptied_plans(s)));
+            assert_eq!(retried(&mut net), (None, 2), "not taken");
+        }
+    }
+
+    #[test]
+    fn only_a_revocation_that_fails_a_payment_of_ours_is_worth_a_copy() {
+        let (mut net, invoice) = set_up_retry();
+        let command = Command::Pay { invoice, amount_msat: None, router: None };
+        net.command(0, command);
+        let mut worth = Vec::new();
+        while net.deliver(1) == 1 {
+            for (from, to, msg) in net.queued() {
+                if net.nodes[to.index()].may_plan_on(*from, msg) {
+                    worth.push((*from, *to, msg.type_number()));
+                }
+            }
+        }
+        worth.dedup();
+        // The revoke_and_ack from 1 that removes the failed HTLC; node 1 forwards nothing.
+        assert_eq!(worth, vec![(NodeId(1), NodeId(0), 133)]);
+        assert_eq!(retried(&mut net), (None, 2));
     }
 }

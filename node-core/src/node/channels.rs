@@ -9,7 +9,7 @@ use crate::channel::Channel;
 use crate::ids::{ChannelId, NodeId, Scid};
 
 /// Every channel of a node.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub(super) struct Channels {
     /// Boxed: an entry moves when another is inserted before it.
     by_id: Index<ChannelId, Box<Channel>>,

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 /// past that. Most nodes have a channel or two: a B-tree's first leaf has room for eleven
 /// entries, some 900 bytes across the indexes of a node with one channel, while a hub's thousands
 /// of channels need the tree's logarithmic inserts.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub(super) enum Index<K, V> {
     Few(Vec<(K, V)>),
     Many(BTreeMap<K, V>),

@@ -30,7 +30,7 @@ pub use crate::action::{Action, Timer};
 pub use crate::command::{
     ChannelSummary, Command, CommandError, CommandOutput, InvoiceSummary, PaymentSummary,
 };
-pub use ahead::{InvoiceTerms, PlannedPayment};
+pub use ahead::{InvoiceTerms, PlannedPayment, Speculation};
 pub use commands::MAX_ROUTE_HINTS;
 pub use peers::{RECONNECT_FIRST_S, RECONNECT_MAX_S};
 
@@ -54,6 +54,7 @@ use rand_chacha::rand_core::{Rng, SeedableRng};
 use std::sync::Arc;
 
 /// One Lightning node.
+#[derive(Clone)]
 pub struct Node {
     id: NodeId,
     /// Shared by the nodes the driver gives the same settings (a network holds few presets).

@@ -26,7 +26,7 @@ struct Peer {
 }
 
 /// Every peer the node has known, by id.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub(super) struct Peers(Index<NodeId, Peer>);
 
 impl Peers {

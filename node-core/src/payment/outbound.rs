@@ -45,7 +45,7 @@ pub(crate) struct Attempt {
 }
 
 /// A payer's outbound payments.
-#[derive(Default)]
+#[derive(Clone, Default)]
 pub(crate) struct OutboundPayments {
     payments: BTreeMap<PaymentId, OutboundPayment>,
     by_hash: BTreeMap<PaymentHash, PaymentId>,
@@ -57,6 +57,22 @@ pub(crate) struct OutboundPayments {
     routers: Vec<(RouterConfig, Box<dyn Router>)>,
     /// A plan made ahead for the payment about to start, offered for its first plan.
     ahead: Option<Ahead>,
+    /// The plans of an input handled ahead on a copy of the payer, being recorded or taken.
+    copied: Copied,
+}
+
+/// What [`OutboundPayments::plan`] does with the plans of an input handled on a copy of the
+/// payer ([`crate::node::Speculation`]).
+#[derive(Clone, Debug, Default)]
+enum Copied {
+    /// Nothing: it plans.
+    #[default]
+    Off,
+    /// It plans, and records each plan in order (on the copy).
+    Record(Vec<(PaymentId, Vec<Route>)>),
+    /// It takes the recorded plans in order, while each is for the payment it plans (on the
+    /// payer, handling the same input in the same state); then it plans again.
+    Take(std::collections::VecDeque<(PaymentId, Vec<Route>)>),
 }
 
 /// What a plan made ahead assumed of its payment: everything its first route request is built
@@ -79,6 +95,7 @@ pub struct AheadKey {
 }
 
 /// A plan made ahead, with what it assumed.
+#[derive(Clone)]
 struct Ahead {
     key: AheadKey,
     routes: Vec<Route>,
@@ -194,8 +211,50 @@ impl OutboundPayments {
         {
             return ahead.routes;
         }
+        if let Copied::Take(plans) = &mut self.copied {
+            match plans.pop_front() {
+                Some((planned, routes)) if planned == id => {
+                    #[cfg(debug_assertions)]
+                    {
+                        let router = router_for(&mut self.routers, payment.router);
+                        let own = plan_with(router, payment, &self.in_flight_by_channel, view);
+                        debug_assert_eq!(own, routes, "a copy of the payer planned otherwise");
+                    }
+                    return routes;
+                }
+                _ => self.copied = Copied::Off,
+            }
+        }
         let router = router_for(&mut self.routers, payment.router);
-        plan_with(router, payment, &self.in_flight_by_channel, view)
+        let routes = plan_with(router, payment, &self.in_flight_by_channel, view);
+        if let Copied::Record(plans) = &mut self.copied {
+            plans.push((id, routes.clone()));
+        }
+        routes
+    }
+
+    /// Records every plan from now on, in order (on a copy of the payer).
+    pub fn record_plans(&mut self) {
+        self.copied = Copied::Record(Vec::new());
+    }
+
+    /// The plans recorded since [`OutboundPayments::record_plans`].
+    pub fn recorded_plans(&mut self) -> Vec<(PaymentId, Vec<Route>)> {
+        match std::mem::take(&mut self.copied) {
+            Copied::Record(plans) => plans,
+            _ => Vec::new(),
+        }
+    }
+
+    /// Offers `plans`, recorded by a copy of the payer that handled the input about to be
+    /// handled in the same state, to be taken in order.
+    pub fn offer_copied(&mut self, plans: Vec<(PaymentId, Vec<Route>)>) {
+        self.copied = Copied::Take(plans.into());
+    }
+
+    /// Withdraws what is left of offered plans.
+    pub fn withdraw_copied(&mut self) {
+        self.copied = Copied::Off;
     }
 
     /// What [`OutboundPayments::plan`] would answer for `payment` (not taken on yet) as its

@@ -178,8 +178,27 @@ pub enum FailureMemory {
     CapacityBelow,
 }
 
+/// A copy of a boxed router, with what it learnt: every router is `Clone`, so a payer can be
+/// copied whole ([`crate::Node::speculate`]).
+pub trait BoxedClone {
+    /// The router, copied.
+    fn boxed_clone(&self) -> Box<dyn Router>;
+}
+
+impl<T: Router + Clone + 'static> BoxedClone for T {
+    fn boxed_clone(&self) -> Box<dyn Router> {
+        Box::new(self.clone())
+    }
+}
+
+impl Clone for Box<dyn Router> {
+    fn clone(&self) -> Box<dyn Router> {
+        self.boxed_clone()
+    }
+}
+
 /// A way of finding routes for the payer that owns it.
-pub trait Router: std::fmt::Debug + Send + Sync {
+pub trait Router: std::fmt::Debug + Send + Sync + BoxedClone {
     /// Routes delivering `req.amount_msat` in total: at most one for a single-path router, at
     /// most `req.max_parts` parts of a split for a multi-part one; none if there is no way. A
     /// multi-part router may deliver less (parts it could not fit are left out): the payer

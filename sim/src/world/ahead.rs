@@ -1,27 +1,32 @@
-//! The first route searches of the payments about to start (the workload's and the scenario's
-//! payment list's), run ahead on planner threads while the world's loop goes on.
+//! Route searches run ahead on planner threads while the world's loop goes on: the first
+//! searches of the payments about to start (the workload's and the scenario's payment list's),
+//! and the retries planned while a payer handles a `revoke_and_ack` that fails one of its
+//! attempts for good.
 //!
-//! The route search is the simulator's inner loop, and most searches are a payment's first. With
-//! more than one thread, the world keeps the workload's next arrivals drawn ahead (in the order
-//! and with the calls the one-at-a-time loop makes, so the workload's stream is drawn alike) and
-//! the payment list's next entries in view, and posts a job for each: plan this payment, due
-//! then. Planner threads take the jobs oldest first and have the payer plan its payment,
-//! read-only, with the node locked ([`Node::plan_ahead`], [`Nodes`]), while the loop
-//! handles other nodes. When a payment is due, the world takes its plan if it is made, waits for
-//! it if a planner is making it, or withdraws the job and lets the payer search itself if no
-//! planner took it yet. The payer takes a plan only if it is exactly the answer it would compute
-//! then: the same payment at the same instant, and no input taken by the payer since (see
-//! `node_core::node::ahead`). So results, trace and every output are the same bytes whatever
-//! the thread count and however the threads are scheduled; threads only change how long a run
-//! takes. With one thread nothing is drawn or planned ahead.
+//! The route search is the simulator's inner loop. With more than one thread, the world keeps
+//! the workload's next arrivals drawn ahead (in the order and with the calls the one-at-a-time
+//! loop makes, so the workload's stream is drawn alike) and the payment list's next entries in
+//! view, and posts a job for each: plan this payment, due then. When a node sends a
+//! `revoke_and_ack` that fails one of its peer's payments' HTLCs for good (asked of the peer,
+//! [`Node::may_plan_on`]), it posts a job too: handle it on a copy of the peer, due when it
+//! arrives ([`Node::speculate`]). Planner threads take the jobs due soonest first, with the
+//! node locked ([`Nodes`]), while the loop handles other nodes. When a payment or the message
+//! is due, the world takes what its job gave if it is done, waits for it if a planner is on it
+//! (doing the waiting jobs due soonest meanwhile), or withdraws the job and lets the node plan
+//! itself if no planner took it yet. A node takes a plan only if it is exactly the answer it
+//! would compute then: for the same payment or message at the same instant, and no input taken
+//! by the node since (see `node_core::node::ahead`). So results, trace and every output are the
+//! same bytes whatever the thread count and however the threads are scheduled; threads only
+//! change how long a run takes. With one thread nothing is drawn, copied or planned ahead.
 //!
-//! Nothing else runs in parallel: deliveries, timers, retries and the commitment dance stay on
-//! the world's one loop.
+//! Nothing else runs in parallel: deliveries, timers and the commitment dance stay on the
+//! world's one loop.
 
 use crate::nodes::Nodes;
 use crate::scenario::PaymentListDef;
 use crate::workload::{Arrival, Workload};
-use node_core::node::PlannedPayment;
+use node_core::msg::Message;
+use node_core::node::{PlannedPayment, Speculation};
 use node_core::router::RouterConfig;
 use node_core::{NodeId, SimTime};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -48,23 +53,61 @@ struct Job {
     router: Option<RouterConfig>,
 }
 
+/// A job of either kind: a payment's first plan, or a message handled ahead on a copy of the
+/// node it goes to, for the plans that handling it makes ([`Node::speculate`]).
+#[derive(Clone, Debug)]
+enum Work {
+    Pay(Job),
+    Handle { node: NodeId, from: NodeId, at: SimTime, msg: Message },
+}
+
+/// What a job gave.
+enum Done {
+    Pay(Option<PlannedPayment>),
+    Handle(Option<Speculation>),
+}
+
 /// The jobs, shared by the world and the planners.
 #[derive(Default)]
 struct Jobs {
     /// Posted, not taken yet, oldest first.
-    waiting: VecDeque<(u64, Job)>,
+    waiting: VecDeque<(u64, Work)>,
     /// Being planned.
     running: BTreeSet<u64>,
     /// Planned, not collected yet.
-    done: BTreeMap<u64, Option<PlannedPayment>>,
+    done: BTreeMap<u64, Done>,
     /// The world is done: planners stop.
     stop: bool,
 }
 
-/// The job board: the jobs, a signal for their changes, and the nodes to plan on.
+impl Work {
+    /// When what it plans for is due.
+    fn due(&self) -> SimTime {
+        match self {
+            Work::Pay(job) => job.at,
+            Work::Handle { at, .. } => *at,
+        }
+    }
+}
+
+impl Jobs {
+    /// Takes the waiting job due soonest (the oldest of those due alike): a message handled
+    /// ahead is due within a link's latency, payments in view up to seconds later.
+    fn take_soonest(&mut self) -> Option<(u64, Work)> {
+        let soonest = (0..self.waiting.len()).min_by_key(|&i| {
+            let (id, work) = &self.waiting[i];
+            (work.due(), *id)
+        })?;
+        self.waiting.remove(soonest)
+    }
+}
+
+/// The job board: the jobs, a signal to the planners (a job posted, or stop) and one to the
+/// world (a job done), and the nodes to plan on.
 struct Board {
     jobs: Mutex<Jobs>,
-    changed: Condvar,
+    posted: Condvar,
+    finished: Condvar,
     nodes: Nodes,
 }
 
@@ -73,19 +116,38 @@ impl Board {
         self.jobs.lock().expect("invariant: no thread panics holding the job board")
     }
 
-    /// Job `job`'s plan, made now.
-    fn plan(&self, job: &Job) -> Option<PlannedPayment> {
-        let terms = self.nodes.get(job.to).invoice_terms(job.amount_msat);
-        let payer = self.nodes.get(job.from);
-        payer.plan_ahead(job.at, job.to, job.amount_msat, terms, job.router)
+    /// What `work` gives, made now.
+    fn plan(&self, work: &Work) -> Done {
+        match work {
+            Work::Pay(job) => {
+                let terms = self.nodes.get(job.to).invoice_terms(job.amount_msat);
+                let payer = self.nodes.get(job.from);
+                Done::Pay(payer.plan_ahead(job.at, job.to, job.amount_msat, terms, job.router))
+            }
+            Work::Handle { node, from, at, msg } => {
+                Done::Handle(self.nodes.get(*node).speculate(*at, *from, msg))
+            }
+        }
+    }
+
+    /// What `work` gives, or nothing if it panics: the panic may come from a state the node
+    /// never reaches (it takes an input first), so it must not end a run that one thread would
+    /// finish; if the node does reach it, its own search or handling panics on the loop (the
+    /// message is on stderr either way).
+    fn plan_caught(&self, work: &Work) -> Done {
+        let done = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.plan(work)));
+        done.unwrap_or(match work {
+            Work::Pay(_) => Done::Pay(None),
+            Work::Handle { .. } => Done::Handle(None),
+        })
     }
 
     /// Posts the plan of running job `id`.
-    fn finish(&self, id: u64, planned: Option<PlannedPayment>) {
+    fn finish(&self, id: u64, planned: Done) {
         let mut jobs = self.jobs();
         jobs.running.remove(&id);
         jobs.done.insert(id, planned);
-        self.changed.notify_all();
+        self.finished.notify_all();
     }
 
     /// A planner: takes the oldest waiting job, plans it, posts the plan; until told to stop.
@@ -97,20 +159,14 @@ impl Board {
                     if jobs.stop {
                         return;
                     }
-                    if let Some((id, job)) = jobs.waiting.pop_front() {
+                    if let Some((id, job)) = jobs.take_soonest() {
                         jobs.running.insert(id);
                         break (id, job);
                     }
-                    jobs = self.changed.wait(jobs).expect("invariant: the board is not poisoned");
+                    jobs = self.posted.wait(jobs).expect("invariant: the board is not poisoned");
                 }
             };
-            // A search that panics posts no plan and the planner goes on: the panic may come
-            // from a state the payer never searches in (it takes an input first), so it must
-            // not end a run that one thread would finish; if the payer does search in that
-            // state, its own search panics on the loop (the message is on stderr either way).
-            let planned =
-                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.plan(&job)));
-            self.finish(id, planned.unwrap_or(None));
+            self.finish(id, self.plan_caught(&job));
         }
     }
 }
@@ -137,6 +193,8 @@ pub(super) struct Ahead {
     listed: VecDeque<(usize, Option<u64>)>,
     /// The next entry of the list to bring into view, and when it is due.
     list_next: (usize, SimTime),
+    /// Messages handled ahead: their jobs, by (receiver, due, sender).
+    handled: BTreeMap<(NodeId, SimTime, NodeId), Option<u64>>,
     board: Option<Arc<Board>>,
     planners: Vec<JoinHandle<()>>,
     next_id: u64,
@@ -153,6 +211,7 @@ impl Ahead {
             draw_at: None,
             listed: VecDeque::new(),
             list_next: (0, SimTime::ZERO),
+            handled: BTreeMap::new(),
             board: None,
             planners: Vec::new(),
             next_id: 0,
@@ -160,7 +219,8 @@ impl Ahead {
         if threads > 1 {
             let board = Arc::new(Board {
                 jobs: Mutex::new(Jobs::default()),
-                changed: Condvar::new(),
+                posted: Condvar::new(),
+                finished: Condvar::new(),
                 nodes: nodes.clone(),
             });
             ahead.planners = (1..threads)
@@ -180,38 +240,38 @@ impl Ahead {
     }
 
     /// Posts a job, if there are planners; returns its id.
-    fn post(&mut self, job: Job) -> Option<u64> {
+    fn post(&mut self, job: Work) -> Option<u64> {
         let board = self.board.as_ref()?;
         let id = self.next_id;
         self.next_id += 1;
         board.jobs().waiting.push_back((id, job));
-        board.changed.notify_one();
+        board.posted.notify_one();
         Some(id)
     }
 
-    /// The plan of job `id`: made, or waited for if a planner is making it (planning the
-    /// oldest waiting jobs meanwhile); `None` if no planner took it yet (it is withdrawn: the
-    /// payer searches itself).
-    fn collect(&mut self, id: Option<u64>) -> Option<PlannedPayment> {
+    /// What job `id` gave: made, or waited for if a planner is making it (doing the waiting
+    /// jobs due soonest meanwhile); `None` if no planner took it yet (it is withdrawn: the node
+    /// plans itself).
+    fn collect(&mut self, id: Option<u64>) -> Option<Done> {
         let (board, id) = (self.board.as_ref()?, id?);
         let mut jobs = board.jobs();
         loop {
             if let Some(planned) = jobs.done.remove(&id) {
-                return planned;
+                return Some(planned);
             }
             if !jobs.running.contains(&id) {
                 jobs.waiting.retain(|&(waiting, _)| waiting != id);
                 return None;
             }
-            match jobs.waiting.pop_front() {
+            match jobs.take_soonest() {
                 Some((other, job)) => {
                     jobs.running.insert(other);
                     drop(jobs);
-                    board.finish(other, board.plan(&job));
+                    board.finish(other, board.plan_caught(&job));
                     jobs = board.jobs();
                 }
                 None => {
-                    jobs = board.changed.wait(jobs).expect("invariant: the board is not poisoned");
+                    jobs = board.finished.wait(jobs).expect("invariant: the board is not poisoned");
                 }
             }
         }
@@ -235,7 +295,7 @@ impl Ahead {
             let next_at = workload.next_arrival(at);
             let job = match arrival {
                 Arrival::Pay { from, to, amount_msat, router } if from != to => {
-                    self.post(Job { at, from, to, amount_msat, router })
+                    self.post(Work::Pay(Job { at, from, to, amount_msat, router }))
                 }
                 _ => None,
             };
@@ -243,7 +303,7 @@ impl Ahead {
             self.draw_at = next_at;
         }
         let upcoming = self.upcoming.pop_front().expect("invariant: an arrival is due");
-        let planned = self.collect(upcoming.job);
+        let planned = self.collect_plan(upcoming.job);
         (upcoming, planned)
     }
 
@@ -274,13 +334,49 @@ impl Ahead {
                 0 => None,
                 n => Some(list.routers[i % n]),
             };
-            let job = self.post(Job { at, from, to, amount_msat, router });
+            let job = self.post(Work::Pay(Job { at, from, to, amount_msat, router }));
             self.listed.push_back((i, job));
             self.list_next = (i + 1, at);
         }
         match self.listed.pop_front() {
-            Some((i, job)) if i == index => self.collect(job),
+            Some((i, job)) if i == index => self.collect_plan(job),
             _ => None,
+        }
+    }
+
+    /// [`Ahead::collect`] for a payment's plan.
+    fn collect_plan(&mut self, id: Option<u64>) -> Option<PlannedPayment> {
+        match self.collect(id)? {
+            Done::Pay(planned) => planned,
+            Done::Handle(_) => None,
+        }
+    }
+
+    /// Posts, if there are planners, a job handling `msg` from `from` to `to`, due `at`, ahead
+    /// on a copy of `to` ([`Node::speculate`]); only a `revoke_and_ack` is worth it (it may fail
+    /// one of the node's payments' HTLCs for good, whose retry it then plans).
+    pub fn handle_ahead(&mut self, to: NodeId, from: NodeId, at: SimTime, msg: &Message) {
+        let Some(board) = self.board.as_ref() else { return };
+        // Most are not worth it (half a million `revoke_and_ack`s on `mainnet_100k`, 14,000
+        // failing a payment's HTLC): asked here, before a job is posted.
+        if !matches!(msg, Message::RevokeAndAck(_)) || !board.nodes.get(to).may_plan_on(from, msg) {
+            return;
+        }
+        let key = (to, at, from);
+        if self.handled.contains_key(&key) {
+            return; // two messages due alike: neither is handled ahead
+        }
+        let job = self.post(Work::Handle { node: to, from, at, msg: msg.clone() });
+        self.handled.insert(key, job);
+    }
+
+    /// What handling the message from `from` to `to` due `at` ahead gave, if it was posted (a
+    /// planner is waited for, one not taken yet is withdrawn).
+    pub fn handled(&mut self, to: NodeId, from: NodeId, at: SimTime) -> Option<Speculation> {
+        let job = self.handled.remove(&(to, at, from))?;
+        match self.collect(job)? {
+            Done::Handle(speculation) => speculation,
+            Done::Pay(_) => None,
         }
     }
 }
@@ -289,7 +385,7 @@ impl Drop for Ahead {
     fn drop(&mut self) {
         if let Some(board) = self.board.take() {
             board.jobs().stop = true;
-            board.changed.notify_all();
+            board.posted.notify_all();
         }
         for planner in self.planners.drain(..) {
             // A planner that panicked has said so on stderr; the run's outputs do not depend on it.

@@ -545,13 +545,20 @@ impl<'a> World<'a> {
     fn handle(&mut self, event: SimEvent) {
         match event {
             SimEvent::Deliver { from, to, msg, epoch } => {
+                // Handled ahead on a copy of `to` if it was worth it (`ahead`).
+                let speculation = match *msg {
+                    Message::RevokeAndAck(_) => self.ahead.handled(to, from, self.now),
+                    _ => None,
+                };
                 if !self.links.delivers(from, to, epoch) {
                     let fields = [u64::from(from.0), u64::from(to.0), u64::from(msg.type_number())];
                     self.trace.record(self.now, Kind::MessageLost, &fields, &[]);
                     return;
                 }
                 self.trace.message(self.now, u64::from(from.0), u64::from(to.0), &msg);
-                self.nodes.get(to).handle_message(self.now, from, *msg);
+                let mut node = self.nodes.get(to);
+                node.handle_message_speculated(self.now, from, *msg, speculation);
+                drop(node);
                 self.collect(to);
             }
             SimEvent::Connect { from, to } => self.connection_attempted(from, to),
@@ -743,6 +750,7 @@ impl<'a> World<'a> {
                         };
                         let departs = self.now.plus_micros(persist_us);
                         if let Some((at, epoch)) = self.links.send(node, to, departs) {
+                            self.ahead.handle_ahead(to, node, at, &msg);
                             let msg = Box::new(msg);
                             self.schedule(at, SimEvent::Deliver { from: node, to, msg, epoch });
                         }
