@@ -159,8 +159,8 @@ pub struct RunArgs {
     /// and failed, no HTLC left past its expiry. A broken one stops the run with exit 3.
     #[arg(long)]
     pub check: bool,
-    /// Threads that search the routes of payments about to start, ahead [default: the machine's
-    /// cores]. Every output is the same bytes whatever the number.
+    /// Threads that search the routes of payments about to start and of retries, ahead
+    /// [default: the machine's cores]. Every output is the same bytes whatever the number.
     #[arg(long)]
     pub threads: Option<usize>,
 }
