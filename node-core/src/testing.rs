@@ -140,7 +140,8 @@ impl TestNet {
                 };
             let speculation = speculation.map(|s| edit(self, s));
             handed += usize::from(speculation.is_some());
-            self.nodes[to.index()].handle_message_speculated(self.now, from, msg, speculation);
+            let _ =
+                self.nodes[to.index()].handle_message_speculated(self.now, from, msg, speculation);
             self.collect(to);
         }
     }

@@ -181,22 +181,29 @@ impl Node {
 
     /// [`Node::handle_message`], offering the plans of `speculation`: taken if this node made
     /// it, took no input since, and it was made for this message from this sender at this
-    /// instant; ignored otherwise. The outcome is the same either way.
+    /// instant; ignored otherwise. The outcome is the same either way; returns whether they
+    /// were offered (for a driver's own count, which must reach no output: it depends on
+    /// timing).
     pub fn handle_message_speculated(
         &mut self,
         now: SimTime,
         from: NodeId,
         msg: Message,
         speculation: Option<Speculation>,
-    ) {
-        if let Some(s) = speculation
-            && (s.payer, s.inputs, s.from, s.at) == (self.id, self.inputs, from, now)
-            && s.msg == msg
-        {
-            self.payments.offer_copied(s.plans);
-        }
+    ) -> bool {
+        let offered = match speculation {
+            Some(s)
+                if (s.payer, s.inputs, s.from, s.at) == (self.id, self.inputs, from, now)
+                    && s.msg == msg =>
+            {
+                self.payments.offer_copied(s.plans);
+                true
+            }
+            _ => false,
+        };
         self.handle_message(now, from, msg);
         self.payments.withdraw_copied();
+        offered
     }
 }
 

@@ -19,8 +19,8 @@
 //! same bytes whatever the thread count and however the threads are scheduled; threads only
 //! change how long a run takes. With one thread nothing is drawn, copied or planned ahead.
 //!
-//! Nothing else runs in parallel: deliveries, timers and the commitment dance stay on the
-//! world's one loop.
+//! Nothing else runs in parallel: deliveries (but for the copies' handling of a message, whose
+//! only use is their plans), timers and the commitment dance stay on the world's one loop.
 
 use crate::nodes::Nodes;
 use crate::scenario::PaymentListDef;
@@ -76,6 +76,8 @@ struct Jobs {
     running: BTreeSet<u64>,
     /// Planned, not collected yet.
     done: BTreeMap<u64, Done>,
+    /// Running, but what they give is no longer wanted.
+    unwanted: BTreeSet<u64>,
     /// The world is done: planners stop.
     stop: bool,
 }
@@ -146,11 +148,14 @@ impl Board {
     fn finish(&self, id: u64, planned: Done) {
         let mut jobs = self.jobs();
         jobs.running.remove(&id);
-        jobs.done.insert(id, planned);
+        if !jobs.unwanted.remove(&id) {
+            jobs.done.insert(id, planned);
+        }
         self.finished.notify_all();
     }
 
-    /// A planner: takes the oldest waiting job, plans it, posts the plan; until told to stop.
+    /// A planner: takes the waiting job due soonest, does it, posts what it gave; until told to
+    /// stop.
     fn plan_until_stopped(&self) {
         loop {
             let (id, job) = {
@@ -195,6 +200,12 @@ pub(super) struct Ahead {
     list_next: (usize, SimTime),
     /// Messages handled ahead: their jobs, by (receiver, due, sender).
     handled: BTreeMap<(NodeId, SimTime, NodeId), Option<u64>>,
+    /// How many messages were handed over with the plans of a copy that handled them ahead:
+    /// it depends on the threads' timing, so it must reach no output.
+    pub offered: u64,
+    /// A job not taken yet when it is wanted is waited for (done by the world itself)
+    /// instead of withdrawn: for a test that every job gives what it would.
+    patient: bool,
     board: Option<Arc<Board>>,
     planners: Vec<JoinHandle<()>>,
     next_id: u64,
@@ -212,6 +223,8 @@ impl Ahead {
             listed: VecDeque::new(),
             list_next: (0, SimTime::ZERO),
             handled: BTreeMap::new(),
+            offered: 0,
+            patient: false,
             board: None,
             planners: Vec::new(),
             next_id: 0,
@@ -259,7 +272,8 @@ impl Ahead {
             if let Some(planned) = jobs.done.remove(&id) {
                 return Some(planned);
             }
-            if !jobs.running.contains(&id) {
+            let waiting = !jobs.running.contains(&id);
+            if waiting && !self.patient {
                 jobs.waiting.retain(|&(waiting, _)| waiting != id);
                 return None;
             }
@@ -364,10 +378,25 @@ impl Ahead {
         }
         let key = (to, at, from);
         if self.handled.contains_key(&key) {
-            return; // two messages due alike: neither is handled ahead
+            return; // two messages due alike: only the first is handled ahead
         }
         let job = self.post(Work::Handle { node: to, from, at, msg: msg.clone() });
         self.handled.insert(key, job);
+    }
+
+    /// Forgets the message from `from` to `to` due `at` (it was lost): its job, if it was
+    /// posted, is withdrawn or, if running, its result dropped when done.
+    pub fn forget(&mut self, to: NodeId, from: NodeId, at: SimTime) {
+        let (Some(board), Some(Some(id))) =
+            (self.board.as_ref(), self.handled.remove(&(to, at, from)))
+        else {
+            return;
+        };
+        let mut jobs = board.jobs();
+        jobs.waiting.retain(|&(waiting, _)| waiting != id);
+        if jobs.done.remove(&id).is_none() && jobs.running.contains(&id) {
+            jobs.unwanted.insert(id);
+        }
     }
 
     /// What handling the message from `from` to `to` due `at` ahead gave, if it was posted (a
@@ -391,5 +420,45 @@ impl Drop for Ahead {
             // A planner that panicked has said so on stderr; the run's outputs do not depend on it.
             let _ = planner.join();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::scenario::Scenario;
+    use crate::trace::{TraceHeader, TraceLevel, TraceWriter};
+    use crate::world::World;
+
+    /// `scenarios/routers.ron` (eight routers taking turns, payments failing on the way) on two
+    /// threads with every job waited for: copies of payers plan retries, and the payers take
+    /// their plans (a debug build checks each), with the same outcome as on one thread.
+    #[test]
+    fn retries_are_planned_on_copies_and_taken() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../scenarios/routers.ron");
+        let scenario = Scenario::load(std::path::Path::new(path)).expect("a bundled scenario");
+        let run = |threads: usize, patient: bool| {
+            let header = TraceHeader {
+                scenario: scenario.name.clone(),
+                scenario_sha256: scenario.file_sha256,
+                seed: scenario.seed,
+                level: TraceLevel::Off,
+                nodes: scenario.nodes.iter().map(|n| n.name.clone()).collect(),
+            };
+            let trace = TraceWriter::new(Box::new(std::io::sink()), &header);
+            let mut world = World::new(&scenario, trace, false, threads);
+            world.ahead.patient = patient;
+            world.run(None);
+            let offered = world.ahead.offered;
+            let (record, _) = world.finish();
+            let labels = crate::results::NodeLabels::of(&scenario);
+            let mut csv = Vec::new();
+            record.results.write_attempts_csv(&labels, &mut csv).expect("written to memory");
+            (offered, csv)
+        };
+        let (none, alone) = run(1, false);
+        assert_eq!(none, 0, "one thread copies nothing");
+        let (offered, together) = run(2, true);
+        assert!(offered > 10, "retries planned on copies and offered: {offered}");
+        assert!(alone == together, "the same attempts on one thread and two");
     }
 }

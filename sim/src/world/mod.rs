@@ -546,19 +546,24 @@ impl<'a> World<'a> {
         match event {
             SimEvent::Deliver { from, to, msg, epoch } => {
                 // Handled ahead on a copy of `to` if it was worth it (`ahead`).
-                let speculation = match *msg {
-                    Message::RevokeAndAck(_) => self.ahead.handled(to, from, self.now),
-                    _ => None,
-                };
+                let ahead = matches!(*msg, Message::RevokeAndAck(_));
                 if !self.links.delivers(from, to, epoch) {
+                    if ahead {
+                        self.ahead.forget(to, from, self.now);
+                    }
                     let fields = [u64::from(from.0), u64::from(to.0), u64::from(msg.type_number())];
                     self.trace.record(self.now, Kind::MessageLost, &fields, &[]);
                     return;
                 }
+                let speculation = match ahead {
+                    true => self.ahead.handled(to, from, self.now),
+                    false => None,
+                };
                 self.trace.message(self.now, u64::from(from.0), u64::from(to.0), &msg);
                 let mut node = self.nodes.get(to);
-                node.handle_message_speculated(self.now, from, *msg, speculation);
+                let offered = node.handle_message_speculated(self.now, from, *msg, speculation);
                 drop(node);
+                self.ahead.offered += u64::from(offered);
                 self.collect(to);
             }
             SimEvent::Connect { from, to } => self.connection_attempted(from, to),
