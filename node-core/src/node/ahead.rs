@@ -223,15 +223,23 @@ mod tests {
 
     const AMOUNT_MSAT: u64 = 50_000_000;
 
-    /// A line 0 - 1 - 2 of announced channels, gossip spread, and an invoice of node 2 with
-    /// the plan node 0 makes now for paying it `in_s` seconds later.
-    fn set_up(in_s: u64) -> (TestNet, Invoice, PlannedPayment) {
-        let mut net = TestNet::new(3);
-        net.open_channel(0, 1, 1_000_000, 0, true);
-        net.open_channel(1, 2, 1_000_000, 0, true);
+    /// `n` nodes with announced channels of 1,000,000 sat, each (funder, peer) all on the
+    /// funder's side, and gossip spread.
+    fn announced(n: usize, channels: &[(u32, u32)]) -> TestNet {
+        let mut net = TestNet::new(n);
+        for &(funder, peer) in channels {
+            net.open_channel(funder, peer, 1_000_000, 0, true);
+        }
         net.mine(6);
         net.advance(180);
         net.discard_routine_events();
+        net
+    }
+
+    /// A line 0 - 1 - 2 of announced channels, gossip spread, and an invoice of node 2 with
+    /// the plan node 0 makes now for paying it `in_s` seconds later.
+    fn set_up(in_s: u64) -> (TestNet, Invoice, PlannedPayment) {
+        let mut net = announced(3, &[(0, 1), (1, 2)]);
         let invoice = net.invoice(2, AMOUNT_MSAT);
         let terms = net.nodes[2].invoice_terms(AMOUNT_MSAT);
         assert_eq!(terms.min_final_cltv_expiry_delta, invoice.min_final_cltv_expiry_delta);
@@ -311,14 +319,7 @@ mod tests {
     /// funded their channel): node 0's payment to 2 tries 0 - 1 - 2 first, fails at 1 and
     /// retries over 3 when the failure is irrevocable, on the `revoke_and_ack` from 1.
     fn set_up_retry() -> (TestNet, Invoice) {
-        let mut net = TestNet::new(4);
-        net.open_channel(0, 1, 1_000_000, 0, true);
-        net.open_channel(2, 1, 1_000_000, 0, true);
-        net.open_channel(1, 3, 1_000_000, 0, true);
-        net.open_channel(3, 2, 1_000_000, 0, true);
-        net.mine(6);
-        net.advance(180);
-        net.discard_routine_events();
+        let mut net = announced(4, &[(0, 1), (2, 1), (1, 3), (3, 2)]);
         let invoice = net.invoice(2, AMOUNT_MSAT);
         (net, invoice)
     }
