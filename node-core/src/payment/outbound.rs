@@ -211,21 +211,20 @@ impl OutboundPayments {
         {
             return ahead.routes;
         }
+        let router = router_for(&mut self.routers, payment.router);
         if let Copied::Take(plans) = &mut self.copied {
             match plans.pop_front() {
                 Some((planned, routes)) if planned == id => {
-                    #[cfg(debug_assertions)]
-                    {
-                        let router = router_for(&mut self.routers, payment.router);
-                        let own = plan_with(router, payment, &self.in_flight_by_channel, view);
-                        debug_assert_eq!(own, routes, "a copy of the payer planned otherwise");
-                    }
+                    debug_assert_eq!(
+                        plan_with(router, payment, &self.in_flight_by_channel, view),
+                        routes,
+                        "a copy of the payer planned otherwise"
+                    );
                     return routes;
                 }
                 _ => self.copied = Copied::Off,
             }
         }
-        let router = router_for(&mut self.routers, payment.router);
         let routes = plan_with(router, payment, &self.in_flight_by_channel, view);
         if let Copied::Record(plans) = &mut self.copied {
             plans.push((id, routes.clone()));
