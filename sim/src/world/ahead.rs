@@ -199,7 +199,7 @@ pub(super) struct Ahead {
     /// The next entry of the list to bring into view, and when it is due.
     list_next: (usize, SimTime),
     /// Messages handled ahead: their jobs, by (receiver, due, sender).
-    handled: BTreeMap<(NodeId, SimTime, NodeId), Option<u64>>,
+    handled: BTreeMap<(NodeId, SimTime, NodeId), u64>,
     /// How many messages were handed over with the plans of a copy that handled them ahead:
     /// it depends on the threads' timing, so it must reach no output.
     pub offered: u64,
@@ -380,15 +380,15 @@ impl Ahead {
         if self.handled.contains_key(&key) {
             return; // two messages due alike: only the first is handled ahead
         }
-        let job = self.post(Work::Handle { node: to, from, at, msg: msg.clone() });
-        self.handled.insert(key, job);
+        if let Some(job) = self.post(Work::Handle { node: to, from, at, msg: msg.clone() }) {
+            self.handled.insert(key, job);
+        }
     }
 
     /// Forgets the message from `from` to `to` due `at` (it was lost): its job, if it was
     /// posted, is withdrawn or, if running, its result dropped when done.
     pub fn forget(&mut self, to: NodeId, from: NodeId, at: SimTime) {
-        let (Some(board), Some(Some(id))) =
-            (self.board.as_ref(), self.handled.remove(&(to, at, from)))
+        let (Some(board), Some(id)) = (self.board.as_ref(), self.handled.remove(&(to, at, from)))
         else {
             return;
         };
@@ -402,7 +402,7 @@ impl Ahead {
     /// What handling the message from `from` to `to` due `at` ahead gave, if it was posted (a
     /// planner is waited for, one not taken yet is withdrawn).
     pub fn handled(&mut self, to: NodeId, from: NodeId, at: SimTime) -> Option<Speculation> {
-        let job = self.handled.remove(&(to, at, from))?;
+        let job = self.handled.remove(&(to, at, from));
         match self.collect(job)? {
             Done::Handle(speculation) => speculation,
             Done::Pay(_) => None,
