@@ -5,7 +5,10 @@
 //! starts — the same payment (payee, amount, invoice terms, router), at the same instant, and
 //! the payer has taken no input since the plan was made (nothing it routes on changed: view,
 //! channels, routers, height). Otherwise it searches as usual. Results never depend on whether
-//! a plan was offered.
+//! a plan was offered. Where the first plan covers only part of the amount (no one route
+//! carries it), the payment plans its next parts while it starts, each once those before are
+//! sent: a copy of the payer starts the payment ahead and records those plans, taken with the
+//! first as a copy's are below ([`Node::plan_rest`]).
 //!
 //! Retries are planned ahead too, another way: a retry is searched while the payer handles the
 //! `revoke_and_ack` that fails an attempt for good, so a driver that knows such a message is
@@ -27,7 +30,7 @@ use crate::command::{Command, CommandError, CommandOutput};
 use crate::ids::{NodeId, PaymentHash, SimTime};
 use crate::invoice::RouteHint;
 use crate::msg::Message;
-use crate::payment::{AheadKey, PayerView, PaymentId};
+use crate::payment::{AheadKey, OutboundPayment, PayerView, PaymentId};
 use crate::router::{Route, RouterConfig};
 
 /// What an invoice tells the payer's router beyond payee and amount.
@@ -49,6 +52,10 @@ pub struct PlannedPayment {
     inputs: u64,
     key: AheadKey,
     routes: Vec<Route>,
+    /// Where `routes` cover only part of the amount: the plans a copy of the payer made for
+    /// the rest while starting the payment (its next parts are planned once the first are
+    /// sent), in order ([`Node::plan_rest`]).
+    rest: Vec<(PaymentId, Vec<Route>)>,
 }
 
 impl PlannedPayment {
@@ -109,7 +116,38 @@ impl Node {
             first_hops: &first_hops,
         };
         let routes = self.payments.plan_ahead(&payment, &view);
-        Some(PlannedPayment { payer: self.id, inputs: self.inputs, key, routes })
+        let covered_msat: u64 = routes.iter().map(Route::delivered_msat).sum();
+        let rest = match routes.is_empty() || covered_msat >= amount_msat {
+            true => Vec::new(),
+            false => self.plan_rest(now, payment, &key, &routes),
+        };
+        Some(PlannedPayment { payer: self.id, inputs: self.inputs, key, routes, rest })
+    }
+
+    /// The plans a payment whose first plan is `routes` makes next while it starts at `now`
+    /// (its parts are planned one after another: each once those before are sent), made on a
+    /// copy of this node that starts it as `Pay` would, with no input before: empty if the copy
+    /// made none, or learnt something it would have had to write to the shared graph. The
+    /// payment's hash and secret, which the copy does not know, decide no plan (routers drawing
+    /// on the payment's random value are not planned ahead).
+    fn plan_rest(
+        &self,
+        now: SimTime,
+        payment: OutboundPayment,
+        key: &AheadKey,
+        routes: &[Route],
+    ) -> Vec<(PaymentId, Vec<Route>)> {
+        let mut copy = self.clone();
+        copy.graph.detach();
+        copy.tick(now);
+        copy.payments.offer_ahead(key.clone(), routes.to_vec(), Vec::new());
+        copy.payments.record_plans();
+        copy.start_payment(payment);
+        let plans = copy.payments.recorded_plans();
+        match copy.graph.is_tainted() {
+            true => Vec::new(),
+            false => plans,
+        }
     }
 
     /// [`Node::command`], offering `planned` to the payment a `Pay` command starts: taken if
@@ -125,10 +163,11 @@ impl Node {
             && planned.payer == self.id
             && planned.inputs == self.inputs
         {
-            self.payments.offer_ahead(planned.key, planned.routes);
+            self.payments.offer_ahead(planned.key, planned.routes, planned.rest);
         }
         let result = self.command(now, command);
         self.payments.withdraw_ahead();
+        self.payments.withdraw_copied();
         result
     }
 }
@@ -313,6 +352,68 @@ mod tests {
             net.pay_planned(0, invoice, Some(wrong));
             assert_eq!(outcome(&mut net), (None, 1), "not taken for {key:?}");
         }
+    }
+
+    /// More than one channel of [`announced`] carries: paid in two parts.
+    const PARTS_MSAT: u64 = 1_500_000_000;
+
+    /// Nodes 0 - 1 - 2 and 0 - 3 - 2, gossip spread, an invoice of node 2 for [`PARTS_MSAT`],
+    /// and the plan node 0 makes now for paying it: no one route carries the amount, so the
+    /// payment sends half, then plans the other half (on a copy of node 0, ahead).
+    fn set_up_parts() -> (TestNet, Invoice, PlannedPayment) {
+        let mut net = announced(4, &[(0, 1), (1, 2), (0, 3), (3, 2)]);
+        let invoice = net.invoice(2, PARTS_MSAT);
+        let terms = net.nodes[2].invoice_terms(PARTS_MSAT);
+        let planned = net.nodes[0].plan_ahead(net.now, NodeId(2), PARTS_MSAT, terms, None);
+        (net, invoice, planned.expect("lnd's router plans ahead"))
+    }
+
+    /// The payments' parts sent (and then settled, or failed), read.
+    fn parts_sent(net: &mut TestNet) -> usize {
+        net.take_events_where(|e| matches!(e, Event::PaymentAttempted { .. })).len()
+    }
+
+    #[test]
+    fn a_copy_plans_the_parts_a_payment_sends_after_its_first() {
+        let (mut net, invoice, planned) = set_up_parts();
+        let [first] = &planned.routes[..] else { panic!("one route first: {planned:?}") };
+        let [(id, rest)] = &planned.rest[..] else { panic!("one plan next: {planned:?}") };
+        let [second] = &rest[..] else { panic!("one route next: {rest:?}") };
+        assert_eq!(first.delivered_msat() + second.delivered_msat(), PARTS_MSAT);
+        let peers = [first.hops[0].node_id, second.hops[0].node_id];
+        assert!(peers == [NodeId(1), NodeId(3)] || peers == [NodeId(3), NodeId(1)], "{peers:?}");
+        // Taken (a debug build checks each is the payer's own plan), with the outcome of the
+        // payment planned on the spot.
+        let expected_id = *id;
+        assert_eq!(net.pay_planned(0, invoice, Some(planned)), expected_id);
+        assert_eq!(parts_sent(&mut net), 2);
+        assert_eq!(outcome(&mut net), (None, 2));
+        let (mut net, invoice, _) = set_up_parts();
+        net.pay_planned(0, invoice, None);
+        assert_eq!(parts_sent(&mut net), 2);
+        assert_eq!(outcome(&mut net), (None, 2));
+    }
+
+    /// The payer takes the copy's plan for its second part: emptied by hand, it sends one part
+    /// only, and a debug build stops on it.
+    #[test]
+    #[cfg_attr(debug_assertions, should_panic(expected = "a copy of the payer planned otherwise"))]
+    fn the_payer_takes_the_plans_of_its_next_parts() {
+        let (mut net, invoice, mut planned) = set_up_parts();
+        planned.rest.iter_mut().for_each(|(_, routes)| routes.clear());
+        net.pay_planned(0, invoice, Some(planned));
+        assert_eq!(parts_sent(&mut net), 1);
+    }
+
+    /// The plans of the next parts come with the first: offered only if it is taken.
+    #[test]
+    fn the_plans_of_the_next_parts_are_not_taken_without_the_first() {
+        let (mut net, invoice, mut planned) = set_up_parts();
+        planned.rest.iter_mut().for_each(|(_, routes)| routes.clear());
+        planned.key.now = planned.key.now.plus_micros(1);
+        net.pay_planned(0, invoice, Some(planned));
+        assert_eq!(parts_sent(&mut net), 2, "planned anew");
+        assert_eq!(outcome(&mut net), (None, 2));
     }
 
     /// Nodes 0 - 1 - 2 and 1 - 3 - 2, gossip spread, where node 1 cannot forward to 2 (node 2

@@ -99,6 +99,10 @@ pub struct AheadKey {
 struct Ahead {
     key: AheadKey,
     routes: Vec<Route>,
+    /// The plans the payment makes next while it starts, found by a copy of the payer that
+    /// started it ahead: offered, as a copy's plans are ([`Copied::Take`]), once `routes` are
+    /// taken.
+    rest: Vec<(PaymentId, Vec<Route>)>,
 }
 
 impl Ahead {
@@ -209,6 +213,9 @@ impl OutboundPayments {
         if let Some(ahead) = self.ahead.take()
             && ahead.fits(payment, view.now)
         {
+            if !ahead.rest.is_empty() {
+                self.copied = Copied::Take(ahead.rest.into());
+            }
             return ahead.routes;
         }
         let router = router_for(&mut self.routers, payment.router);
@@ -272,9 +279,16 @@ impl OutboundPayments {
     }
 
     /// Offers the routes a plan made ahead found, for the next payment's first plan only if it
-    /// is the payment `key` describes.
-    pub fn offer_ahead(&mut self, key: AheadKey, routes: Vec<Route>) {
-        self.ahead = Some(Ahead { key, routes });
+    /// is the payment `key` describes, and with them `rest`, the plans a copy of the payer made
+    /// next while starting that payment (see [`OutboundPayments::offer_copied`]; withdrawn with
+    /// [`OutboundPayments::withdraw_copied`]).
+    pub fn offer_ahead(
+        &mut self,
+        key: AheadKey,
+        routes: Vec<Route>,
+        rest: Vec<(PaymentId, Vec<Route>)>,
+    ) {
+        self.ahead = Some(Ahead { key, routes, rest });
     }
 
     /// Withdraws an offered plan that was not taken.

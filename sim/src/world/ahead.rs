@@ -1,5 +1,6 @@
-//! Route searches run ahead on planner threads while the world's loop goes on: the first
-//! searches of the payments about to start (the workload's and the scenario's payment list's),
+//! Route searches run ahead on planner threads while the world's loop goes on: the searches a
+//! payment about to start makes as it starts (the workload's and the scenario's payment
+//! list's: its first plan and, where that covers only part of the amount, its next parts'),
 //! and the retries planned while a payer handles a `revoke_and_ack` that fails one of its
 //! attempts for good.
 //!
