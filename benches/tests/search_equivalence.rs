@@ -2,8 +2,9 @@
 //! `node_core::router::reference`), on the mainnet graph, for every router that searches: each
 //! seeded request must get the same routes from both. Requests vary the amount (10 sat to 5M
 //! sat, so that many find no route), exclude channels and nodes, override policies, cap
-//! capacities and put HTLCs in flight as retries do, and the routers learn from a failure after
-//! every request, so learnt state is compared too.
+//! capacities and put HTLCs in flight as retries do, expect fees from none to far too many
+//! (which only the lowest-fee search reads), and the routers learn from a failure after every
+//! request, so learnt state is compared too.
 //!
 //! The graph is `../shared/data/mainnet` when present, else a generated mainnet-sized network
 //! (the test says which). Requests per router: `BOLTSIM_EQUIVALENCE_REQUESTS` (default 300, as CI
@@ -27,6 +28,11 @@ use std::sync::Arc;
 
 /// The amounts requests cycle through, msat.
 const AMOUNTS_MSAT: [u64; 5] = [10_000, 1_000_000_000, 50_000_000, 500_000_000, 5_000_000_000];
+
+/// The fees requests are told to expect, msat ([`RouteRequest::expected_fee_msat`]: only a
+/// guess, which changes no route): none, far too low, and up to far too high.
+const EXPECTED_FEES_MSAT: [Option<u64>; 5] =
+    [None, Some(0), Some(1_000), Some(100_000), Some(10_000_000)];
 
 /// What a retry knows beyond the first attempt.
 #[derive(Default)]
@@ -112,6 +118,7 @@ fn plan_and_learn(
         now: SimTime::from_secs(60 + k as u64),
         fuzz_seed: k as u64,
         max_parts: 16,
+        expected_fee_msat: EXPECTED_FEES_MSAT[k / AMOUNTS_MSAT.len() % EXPECTED_FEES_MSAT.len()],
     };
     let routes = router.plan(view, &req);
     let now = SimTime::from_secs(60 + k as u64);

@@ -88,6 +88,9 @@ pub struct BaseGraph {
     /// For each entry of `in_edges`, the node it comes from: what a breadth-first marking reads,
     /// 4 bytes a direction instead of a 64-byte edge.
     peers: Vec<NodeId>,
+    /// Each node's incoming directions again, ordered by what they charge ([`ByFee`]); kept
+    /// where `out_edges` are copied.
+    by_fee: Option<ByFee>,
     /// Every announcement and update made during the run, once, with the index of its channel in
     /// the base graph (`u32::MAX` for a channel announced during the run).
     log: AppendLog<(GossipMessage, u32)>,
@@ -167,6 +170,111 @@ impl InEdge {
 /// network keeps [`OutEdges::Mates`]: at the generated networks' limit of 3,000,000 channels
 /// the copies would add 343 MiB to a run that fits 8 GiB without them.
 pub(crate) const COPIED_OUT_EDGES_MAX: usize = 1 << 21;
+
+/// Each node's incoming directions as the start had them, laid out as `in_edges` but ordered
+/// by what they charge, with the least fee every direction from each one on charges: a search
+/// that knows a route of some cost stops reading a node's directions once the rest would cost
+/// more ([`BaseGraph::in_edges_by_fee`]).
+#[derive(Debug)]
+struct ByFee {
+    /// Per node, the directions from each peer together, in the order `in_edges` has them
+    /// (two channels from one peer offer it labels in that order, so that equal offers end
+    /// alike), peers ordered by the least proportional fee, then the least base fee, of their
+    /// directions, then by id.
+    edges: Vec<InEdge>,
+    /// Per entry of `edges`: the least base fee and the least proportional fee of the node's
+    /// directions from that entry on ([`FeeFloor`]).
+    floors: Vec<FeeFloor>,
+}
+
+/// What each of a node's directions from some place on in [`ByFee`] charges at least: the least
+/// base fee and the least proportional fee among them (of those with a policy; `u32::MAX` for
+/// none).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FeeFloor {
+    /// The least base fee, msat.
+    pub fee_base_msat: u32,
+    /// The least proportional fee, millionths.
+    pub fee_proportional_millionths: u32,
+}
+
+impl FeeFloor {
+    /// None at all: no direction with a policy.
+    const NONE: FeeFloor =
+        FeeFloor { fee_base_msat: u32::MAX, fee_proportional_millionths: u32::MAX };
+
+    /// The least of `self` and `policy`, part by part.
+    fn lower(self, policy: Option<&ChannelPolicy>) -> FeeFloor {
+        let Some(p) = policy else { return self };
+        FeeFloor {
+            fee_base_msat: self.fee_base_msat.min(p.fee_base_msat),
+            fee_proportional_millionths: self
+                .fee_proportional_millionths
+                .min(p.fee_proportional_millionths),
+        }
+    }
+
+    /// What forwarding `amount_msat` costs at least over each direction it bounds: as
+    /// [`ChannelPolicy::fee_msat`] with the least base and proportional fees, which a fee never
+    /// falls below.
+    #[inline(always)]
+    pub fn fee_msat(&self, amount_msat: u64) -> u64 {
+        let least = ChannelPolicy {
+            fee_base_msat: self.fee_base_msat,
+            fee_proportional_millionths: self.fee_proportional_millionths,
+            cltv_expiry_delta: 0,
+            htlc_minimum_msat: 0,
+            htlc_maximum_msat: u64::MAX,
+        };
+        least.fee_msat(amount_msat)
+    }
+}
+
+impl ByFee {
+    /// [`ByFee`] of `in_edges`, each node's at `offsets`.
+    fn new(offsets: &[u32], in_edges: &[InEdge]) -> ByFee {
+        let mut edges = Vec::with_capacity(in_edges.len());
+        let mut floors = vec![FeeFloor::NONE; in_edges.len()];
+        let mut least: Vec<(NodeId, FeeFloor)> = Vec::new();
+        for window in offsets.windows(2) {
+            let range = window[0] as usize..window[1] as usize;
+            let node_edges = &in_edges[range.clone()];
+            // Each peer's least fees (by peer), then the directions by their peer's.
+            least.clear();
+            least.extend(
+                node_edges.iter().map(|e| (e.from, FeeFloor::NONE.lower(e.policy.as_ref()))),
+            );
+            least.sort_by_key(|&(from, _)| from);
+            least.dedup_by(|(from, floor), (kept_from, kept)| {
+                let same = from == kept_from;
+                if same {
+                    *kept = FeeFloor {
+                        fee_base_msat: kept.fee_base_msat.min(floor.fee_base_msat),
+                        fee_proportional_millionths: kept
+                            .fee_proportional_millionths
+                            .min(floor.fee_proportional_millionths),
+                    };
+                }
+                same
+            });
+            let key = |edge: &InEdge| {
+                let at = least.binary_search_by_key(&edge.from, |&(from, _)| from);
+                let (_, floor) = least[at.expect("every peer is listed")];
+                (floor.fee_proportional_millionths, floor.fee_base_msat, edge.from)
+            };
+            let start = edges.len();
+            edges.extend_from_slice(node_edges);
+            // Stable: a peer's directions keep their order.
+            edges[start..].sort_by_key(key);
+            let mut floor = FeeFloor::NONE;
+            for i in range.rev() {
+                floor = floor.lower(edges[i].policy.as_ref());
+                floors[i] = floor;
+            }
+        }
+        ByFee { edges, floors }
+    }
+}
 
 /// The directions out of each node, for the scans that follow channels forward (the fees from
 /// the payer before a search, the check that the payer reaches the payee, the min-cost-flow
@@ -268,6 +376,7 @@ impl BaseGraph {
             true => OutEdges::Copied(mates.iter().map(|&m| in_edges[m as usize]).collect()),
             false => OutEdges::Mates(mates),
         };
+        let by_fee = copy_out_edges.then(|| ByFee::new(&offsets, &in_edges));
         let peers = in_edges.iter().map(|edge| edge.from).collect();
         let changed = channels.iter().map(|_| AtomicBool::new(false)).collect();
         let node_changed = (0..node_count).map(|_| AtomicBool::new(false)).collect();
@@ -281,6 +390,7 @@ impl BaseGraph {
             in_edges,
             out_edges,
             peers,
+            by_fee,
             log: AppendLog::default(),
             changed,
             node_changed,
@@ -490,5 +600,60 @@ pub(super) mod tests {
         assert_eq!(graph.channels_of(NodeId(0)).count(), 1);
         assert!(graph.channel(Scid(2)).is_some());
         assert!(graph.channel(Scid(9)).is_none());
+    }
+
+    /// Node 0's channels from 1 (two, the first dearer), 2, 3 and 4 (disabled toward 0), with
+    /// `(base, ppm)` fees toward node 0.
+    fn by_fee_graph() -> BaseGraph {
+        let toward_0 = |scid, peer, fees: Option<(u32, u32)>| {
+            let mut c = channel(scid, 0, peer);
+            match fees {
+                Some((base, ppm)) => {
+                    let d = c.directions[1].as_mut().expect("set");
+                    (d.policy.fee_base_msat, d.policy.fee_proportional_millionths) = (base, ppm);
+                }
+                None => c.directions[1].as_mut().expect("set").disabled = true,
+            }
+            c
+        };
+        BaseGraph::new(
+            5,
+            vec![
+                toward_0(1, 1, Some((900, 50))),
+                toward_0(2, 2, Some((0, 100))),
+                toward_0(3, 1, Some((10, 5))),
+                toward_0(4, 3, Some((2_000, 1))),
+                toward_0(5, 4, None),
+            ],
+        )
+    }
+
+    #[test]
+    fn a_nodes_directions_by_fee_keep_each_peers_order_over_floors_of_the_rest() {
+        let graph = by_fee_graph();
+        let ByFee { edges, floors } = graph.by_fee.as_ref().expect("a small network keeps it");
+        let range = graph.range(NodeId(0));
+        let scids: Vec<u64> = edges[range.clone()].iter().map(|e| e.scid.0).collect();
+        // Peers by their least proportional fee: 3 (1), 1 (5, both its channels in scid
+        // order), 2 (100), and 4, whose direction has no policy.
+        assert_eq!(scids, vec![4, 1, 3, 2, 5]);
+        let floor = |base, ppm| FeeFloor { fee_base_msat: base, fee_proportional_millionths: ppm };
+        let expected = [floor(0, 1), floor(0, 5), floor(0, 5), floor(0, 100), FeeFloor::NONE];
+        assert_eq!(&floors[range.clone()], &expected);
+        // Every direction from one on charges at least its floor, at every amount.
+        for (i, edge) in edges[range.clone()].iter().enumerate() {
+            for amount_msat in [1, 1_000, 10_000_000, u64::MAX] {
+                let least = floors[range.start + i].fee_msat(amount_msat);
+                for later in &edges[range.start + i..range.end] {
+                    let fee = later.policy.map_or(u64::MAX, |p| p.fee_msat(amount_msat));
+                    assert!(least <= fee, "{} at {amount_msat}", edge.scid.0);
+                }
+            }
+        }
+        // The other nodes' directions, each from node 0 alone: as they are.
+        for node in 1..5 {
+            let range = graph.range(NodeId(node));
+            assert_eq!(edges[range.clone()], graph.in_edges[range]);
+        }
     }
 }

@@ -10,7 +10,7 @@
 //! reached it (flags only turn on, heights are only set once). Plans made ahead on other
 //! threads rely on this (`crate::node::ahead`): keep it so for anything added to the base.
 
-use super::{BaseGraph, ChannelInfo, DirectedPolicy, InEdge, OutEdges};
+use super::{BaseGraph, ChannelInfo, DirectedPolicy, FeeFloor, InEdge, OutEdges};
 use crate::gossip::{ChannelAnnouncement, ChannelUpdate, GossipId, GossipMessage};
 use crate::ids::{NodeId, Scid, mix};
 use std::collections::BTreeMap;
@@ -295,6 +295,20 @@ impl GraphView {
         let base = &*self.base;
         (self.unknown.is_none() && !base.is_node_changed(node))
             .then(|| &base.in_edges[base.range(node)])
+    }
+
+    /// [`GraphView::in_edges_as_at_start`] again, ordered by what the directions charge, each
+    /// with the least fees charged by it and those after it ([`FeeFloor`]): a search that only
+    /// wants directions charging at most some fee stops at the first floor above it. `None`
+    /// where the slice is not read as it is, or the graph keeps no ordered copy (networks of
+    /// more than `COPIED_OUT_EDGES_MAX` directions).
+    pub fn in_edges_by_fee_as_at_start(&self, node: NodeId) -> Option<(&[InEdge], &[FeeFloor])> {
+        let base = &*self.base;
+        let by_fee = base.by_fee.as_ref()?;
+        (self.unknown.is_none() && !base.is_node_changed(node)).then(|| {
+            let range = base.range(node);
+            (&by_fee.edges[range.clone()], &by_fee.floors[range])
+        })
     }
 
     /// Whether every channel this view may know of `node` leads to one peer: the base graph

@@ -169,3 +169,67 @@ fn fees_from_the_payer_steer_the_lowest_fee_search_to_the_reference_routes() {
     // Most searches are steered by a fee short of the whole network.
     assert!(steered > 80, "the fees from the payer steered {steered} of 160 searches");
 }
+
+/// A small seeded network of diverse fees (base 0 to 3 sat, 0 to 2,000 millionths) with
+/// parallel channels: the lowest-fee search gives the reference search's route for every pair
+/// whatever fee it is told to expect (the directions it reads by fee end at a floor above the
+/// guess, and a guess below the route's fee, or with no route, is searched again without it),
+/// and with a guess at the route's fee it reads fewer directions.
+#[test]
+fn a_fee_guessed_changes_no_route_and_spares_directions() {
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    let mut next = move |n: u64| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state % n
+    };
+    let (mut spared, mut found) = (0, 0);
+    for _ in 0..30 {
+        let nodes = 40;
+        let mut channels = Vec::new();
+        for scid in 1..=160 {
+            let (a, b) = (next(nodes) as u32, next(nodes) as u32);
+            if a != b {
+                let p = policy(next(3_001) as u32, next(2_001) as u32, 40);
+                let mut c = channel(scid, a, b, 1_000_000, p);
+                let q = policy(next(3_001) as u32, next(2_001) as u32, 40);
+                c.directions[next(2) as usize].as_mut().unwrap().policy = q;
+                channels.push(c);
+                // A parallel channel now and then, of the same fees one way.
+                if next(6) == 0 {
+                    channels.push(channel(1_000 + scid, a, b, 1_000_000, p));
+                }
+            }
+        }
+        for (source, target) in [(0, 1), (2, 3), (4, 5)] {
+            let f = Fixture::new(nodes as u32, channels.clone(), source, target, None);
+            let req = f.request(5_000_000);
+            let cheapest = &mut super::super::cheapest::Cheapest;
+            let reference =
+                super::super::reference::with_reference_search(|| search(&f.view, &req, cheapest));
+            let plain = search(&f.view, &req, cheapest);
+            assert_eq!(plain, reference, "{source} -> {target}");
+            let fee = plain.as_ref().map_or(1_000, Route::fee_msat);
+            found += usize::from(plain.is_some());
+            for guess in [0, fee.saturating_sub(1), fee, fee + 1, 2 * fee, u64::MAX - 1] {
+                let req = RouteRequest { expected_fee_msat: Some(guess), ..req.clone() };
+                let guessed = search(&f.view, &req, cheapest);
+                assert_eq!(guessed, plain, "{source} -> {target} expecting {guess} msat");
+            }
+            let read = |expected_fee_msat| {
+                let req = RouteRequest { expected_fee_msat, ..req.clone() };
+                READ.with(|r| r.set(0));
+                search(&f.view, &req, &mut super::super::cheapest::Cheapest);
+                READ.with(|r| r.get())
+            };
+            if plain.is_some() {
+                let (without, with) = (read(None), read(Some(fee)));
+                assert!(with <= without, "{with} directions read expecting the fee, {without} not");
+                spared += usize::from(with < without);
+            }
+        }
+    }
+    assert!(found > 60, "routes found for {found} of 90 pairs");
+    assert!(spared > found / 2, "a guess spared directions in {spared} of {found} searches");
+}
