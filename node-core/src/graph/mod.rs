@@ -165,16 +165,17 @@ impl InEdge {
     }
 }
 
-/// The most directions (both of each channel) whose copy [`OutEdges::Copied`] keeps: 2^21,
-/// 128 MiB of copies (the 2026 mainnet snapshot has 101,616 directions, 6.5 MB). A larger
-/// network keeps [`OutEdges::Mates`]: at the generated networks' limit of 3,000,000 channels
-/// the copies would add 343 MiB to a run that fits 8 GiB without them.
+/// The most directions (both of each channel) whose copy [`OutEdges::Copied`] keeps, and
+/// whose copy ordered by fee [`ByFee`] keeps: 2^21, 128 MiB of copies each, and 16 MiB of fee
+/// floors (the 2026 mainnet snapshot has 101,616 directions: 6.5 MB each). A larger network
+/// keeps [`OutEdges::Mates`] and no [`ByFee`]: at the generated networks' limit of 3,000,000
+/// channels the copies would add 343 MiB each to a run that fits 8 GiB without them.
 pub(crate) const COPIED_OUT_EDGES_MAX: usize = 1 << 21;
 
 /// Each node's incoming directions as the start had them, laid out as `in_edges` but ordered
 /// by what they charge, with the least fee every direction from each one on charges: a search
 /// that knows a route of some cost stops reading a node's directions once the rest would cost
-/// more ([`BaseGraph::in_edges_by_fee`]).
+/// more ([`GraphView::in_edges_by_fee_as_at_start`]).
 #[derive(Debug)]
 struct ByFee {
     /// Per node, the directions from each peer together, in the order `in_edges` has them
@@ -187,9 +188,9 @@ struct ByFee {
     floors: Vec<FeeFloor>,
 }
 
-/// What each of a node's directions from some place on in [`ByFee`] charges at least: the least
-/// base fee and the least proportional fee among them (of those with a policy; `u32::MAX` for
-/// none).
+/// What each of a node's directions from some place on in the copy ordered by fee (`ByFee`)
+/// charges at least: the least base fee and the least proportional fee among them (of those
+/// with a policy; `u32::MAX` for none).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FeeFloor {
     /// The least base fee, msat.

@@ -127,7 +127,8 @@ impl Node {
     /// The plans a payment whose first plan is `routes` makes next while it starts at `now`
     /// (its parts are planned one after another: each once those before are sent), made on a
     /// copy of this node that starts it as `Pay` would, with no input before: empty if the copy
-    /// made none, or learnt something it would have had to write to the shared graph. The
+    /// made none (or, a guard: starting a payment writes nothing to the graph, if the copy
+    /// would have had to write to the graph the nodes share). The
     /// payment's hash and secret, which the copy does not know, decide no plan (routers drawing
     /// on the payment's random value are not planned ahead).
     fn plan_rest(

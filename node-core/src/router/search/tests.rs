@@ -173,8 +173,9 @@ fn fees_from_the_payer_steer_the_lowest_fee_search_to_the_reference_routes() {
 /// A small seeded network of diverse fees (base 0 to 3 sat, 0 to 2,000 millionths) with
 /// parallel channels: the lowest-fee search gives the reference search's route for every pair
 /// whatever fee it is told to expect (the directions it reads by fee end at a floor above the
-/// guess, and a guess below the route's fee, or with no route, is searched again without it),
-/// and with a guess at the route's fee it reads fewer directions.
+/// guess; a guess below the route's fee is searched again, bounded by the route found, or
+/// without a bound where none was), and with a guess at the route's fee it reads fewer
+/// directions.
 #[test]
 fn a_fee_guessed_changes_no_route_and_spares_directions() {
     let mut state = 0x2545_f491_4f6c_dd1du64;
