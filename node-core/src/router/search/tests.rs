@@ -126,19 +126,24 @@ fn a_search_that_guessed_the_payers_cost_too_low_runs_again_without_guessing() {
     assert_eq!(reference(&f), route.as_ref().map(scids));
 }
 
+/// A seeded xorshift draw of a number below its argument, for the seeded networks below.
+fn below(seed: u64) -> impl FnMut(u64) -> u64 {
+    let mut state = seed;
+    move |n| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state % n
+    }
+}
+
 /// A small seeded network where fees of 1 to 3 msat make many routes cost the same: the
 /// lowest-fee search, steered by the fees from the payer ([`mark_forward`]), finds the
 /// reference search's route (ties and all) for every pair, with and without the payer's view
 /// of some channels disabled; a debug build checks that no priority falls along an edge.
 #[test]
 fn fees_from_the_payer_steer_the_lowest_fee_search_to_the_reference_routes() {
-    let mut state = 0x9e37_79b9_7f4a_7c15u64;
-    let mut next = move |n: u64| {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        state % n
-    };
+    let mut next = below(0x9e37_79b9_7f4a_7c15u64);
     let mut steered = 0;
     for _ in 0..40 {
         let nodes = 60;
@@ -178,13 +183,7 @@ fn fees_from_the_payer_steer_the_lowest_fee_search_to_the_reference_routes() {
 /// directions.
 #[test]
 fn a_fee_guessed_changes_no_route_and_spares_directions() {
-    let mut state = 0x2545_f491_4f6c_dd1du64;
-    let mut next = move |n: u64| {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        state % n
-    };
+    let mut next = below(0x2545_f491_4f6c_dd1du64);
     let (mut spared, mut found) = (0, 0);
     for _ in 0..30 {
         let nodes = 40;
