@@ -520,8 +520,9 @@ fn plan_with(
     };
     // A retry of the amount the last part sent carried (or the next part of a payment halved
     // into equal parts) most often pays what that part did, or a little more: the guess spares
-    // a search work where the router's cost is the fees, and changes no route. (Over the first 20,000 payments of `mainnet_100k` with `Cheapest`, 90% of the
-    // retries paid at most a tenth more than the attempt before.)
+    // a search work where the router's cost is the fees, and changes no route. (Over the first
+    // 20,000 payments of `mainnet_100k` with `Cheapest`, 90% of the retries paid at most a
+    // tenth more than the attempt before.)
     req.expected_fee_msat = payment
         .last_route
         .as_ref()
