@@ -204,15 +204,24 @@ impl FeeFloor {
     const NONE: FeeFloor =
         FeeFloor { fee_base_msat: u32::MAX, fee_proportional_millionths: u32::MAX };
 
-    /// The least of `self` and `policy`, part by part.
-    fn lower(self, policy: Option<&ChannelPolicy>) -> FeeFloor {
-        let Some(p) = policy else { return self };
+    /// The least of `self` and `other`, part by part.
+    fn least(self, other: FeeFloor) -> FeeFloor {
         FeeFloor {
-            fee_base_msat: self.fee_base_msat.min(p.fee_base_msat),
+            fee_base_msat: self.fee_base_msat.min(other.fee_base_msat),
             fee_proportional_millionths: self
                 .fee_proportional_millionths
-                .min(p.fee_proportional_millionths),
+                .min(other.fee_proportional_millionths),
         }
+    }
+
+    /// The least of `self` and `policy`'s fees, part by part.
+    fn lower(self, policy: Option<&ChannelPolicy>) -> FeeFloor {
+        let Some(p) = policy else { return self };
+        let fees = FeeFloor {
+            fee_base_msat: p.fee_base_msat,
+            fee_proportional_millionths: p.fee_proportional_millionths,
+        };
+        self.least(fees)
     }
 
     /// What forwarding `amount_msat` costs at least over each direction it bounds: as
@@ -249,12 +258,7 @@ impl ByFee {
             least.dedup_by(|(from, floor), (kept_from, kept)| {
                 let same = from == kept_from;
                 if same {
-                    *kept = FeeFloor {
-                        fee_base_msat: kept.fee_base_msat.min(floor.fee_base_msat),
-                        fee_proportional_millionths: kept
-                            .fee_proportional_millionths
-                            .min(floor.fee_proportional_millionths),
-                    };
+                    *kept = kept.least(*floor);
                 }
                 same
             });

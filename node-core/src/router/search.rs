@@ -660,30 +660,29 @@ fn run<S: Scorer, const GUESS: bool>(
             false => u64::MAX,
         };
         let by_fee = view.in_edges_by_fee_as_at_start(node);
-        let as_at_start =
-            by_fee.map(|(edges, _)| edges).or_else(|| view.in_edges_as_at_start(node));
-        match (by_fee, as_at_start) {
-            (Some((edges, floors)), _) if limit != u64::MAX => {
-                let room_msat = limit.saturating_sub(mark.cost);
-                for (edge, floor) in edges.iter().zip(floors) {
-                    if floor.fee_msat(label.amount_msat) > room_msat {
-                        break;
+        match by_fee.map(|(edges, _)| edges).or_else(|| view.in_edges_as_at_start(node)) {
+            Some(edges) => {
+                match by_fee {
+                    Some((_, floors)) if limit != u64::MAX => {
+                        let room_msat = limit.saturating_sub(mark.cost);
+                        for (edge, floor) in edges.iter().zip(floors) {
+                            if floor.fee_msat(label.amount_msat) > room_msat {
+                                break;
+                            }
+                            at.relax_in_edge(edge, scorer, marks, labels, heap);
+                        }
                     }
-                    at.relax_in_edge(edge, scorer, marks, labels, heap);
+                    _ => {
+                        for edge in edges {
+                            at.relax_in_edge(edge, scorer, marks, labels, heap);
+                        }
+                    }
                 }
                 view.for_each_added_in_edge(node, |edge| {
                     at.relax_in_edge(edge, scorer, marks, labels, heap);
                 });
             }
-            (_, Some(edges)) => {
-                for edge in edges {
-                    at.relax_in_edge(edge, scorer, marks, labels, heap);
-                }
-                view.for_each_added_in_edge(node, |edge| {
-                    at.relax_in_edge(edge, scorer, marks, labels, heap);
-                });
-            }
-            (_, None) => view.for_each_in_edge(node, |edge| {
+            None => view.for_each_in_edge(node, |edge| {
                 at.relax_in_edge(edge, scorer, marks, labels, heap);
             }),
         }
