@@ -52,7 +52,6 @@ pub(super) fn mark_steps(
     node_floor: &mut dyn FnMut(NodeId) -> u64,
 ) -> Option<(u8, u64)> {
     let base = view.base();
-    let each_peer = |node: NodeId, f: &mut dyn FnMut(NodeId)| for_each_peer(view, hints, node, f);
     // Lowers a node's steps; whether it did.
     let lower = |marks: &mut [Mark], node: NodeId, steps: u8| {
         let Some(m) = marks.get_mut(node.index()) else { return false };
@@ -74,7 +73,7 @@ pub(super) fn mark_steps(
     // Each ring: a node lowered into it, then, for each of its exempt nodes, their peers.
     let mut ring = vec![req.source];
     lower(marks, req.source, 0);
-    each_peer(req.source, &mut |peer| {
+    for_each_peer(view, hints, req.source, |peer| {
         if lower(marks, peer, 0) {
             ring.push(peer);
         }
@@ -93,7 +92,7 @@ pub(super) fn mark_steps(
                 if *read + base.degree(node) > budget {
                     return false;
                 }
-                each_peer(node, &mut |peer| {
+                for_each_peer(view, hints, node, |peer| {
                     *read += 1;
                     if lower(marks, peer, steps) {
                         ring.push(peer);
@@ -127,7 +126,7 @@ pub(super) fn mark_steps(
     }
     for &node in &ring[1..] {
         if !exempt(marks, node) {
-            each_peer(node, &mut |peer| {
+            for_each_peer(view, hints, node, |peer| {
                 read += 1;
                 if lower(marks, peer, 1) {
                     next.push(peer);
@@ -144,8 +143,10 @@ pub(super) fn mark_steps(
 /// Calls `f` with each peer of `node` the marking reads: the base graph's (whatever a view
 /// knows of policies), channels announced since, and route hints' other ends. Symmetric, and a
 /// superset of the edges a search takes.
-fn for_each_peer(view: &GraphView, hints: &[HintEdge], node: NodeId, f: &mut dyn FnMut(NodeId)) {
-    view.base().peers_of(node).for_each(&mut *f);
+/// Generic, so that the caller's step is inlined into the loop over a hub's peers.
+#[inline(always)]
+fn for_each_peer(view: &GraphView, hints: &[HintEdge], node: NodeId, mut f: impl FnMut(NodeId)) {
+    view.base().peers_of(node).for_each(&mut f);
     view.for_each_added_in_edge(node, |edge| f(edge.from));
     for &(a, b, ..) in hints {
         if a == node {
@@ -219,7 +220,7 @@ pub(super) fn mark_dist(
                 return stop(marks, level);
             }
             i += 1;
-            for_each_peer(view, hints, node, &mut |peer| {
+            for_each_peer(view, hints, node, |peer| {
                 read += 1;
                 match set(marks, peer, level + 1) {
                     (true, true) => ring.push(peer),
