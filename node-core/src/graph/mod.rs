@@ -91,6 +91,9 @@ pub struct BaseGraph {
     /// Each node's incoming directions again, ordered by what they charge ([`ByFee`]); kept
     /// where `out_edges` are copied.
     by_fee: Option<ByFee>,
+    /// Each node's outgoing directions again, ordered by what the node charges over them
+    /// ([`OutByFee`]); kept where `out_edges` are copied.
+    out_by_fee: Option<OutByFee>,
     /// Every announcement and update made during the run, once, with the index of its channel in
     /// the base graph (`u32::MAX` for a channel announced during the run).
     log: AppendLog<(GossipMessage, u32)>,
@@ -166,10 +169,11 @@ impl InEdge {
 }
 
 /// The most directions (both of each channel) whose copy [`OutEdges::Copied`] keeps, and
-/// whose copy ordered by fee [`ByFee`] keeps: 2^21, 128 MiB of copies each, and 16 MiB of fee
-/// floors (the 2026 mainnet snapshot has 101,616 directions: 6.5 MB each). A larger network
-/// keeps [`OutEdges::Mates`] and no [`ByFee`]: at the generated networks' limit of 3,000,000
-/// channels the copies would add 343 MiB each to a run that fits 8 GiB without them.
+/// whose copies ordered by fee [`ByFee`] and [`OutByFee`] keep: 2^21, 128 MiB of copies each,
+/// 16 MiB of fee floors each and 8 MiB of peers (the 2026 mainnet snapshot has 101,616
+/// directions: 6.5 MB a copy). A larger network keeps [`OutEdges::Mates`] and neither ordered
+/// copy: at the generated networks' limit of 3,000,000 channels the copies would add 343 MiB
+/// each to a run that fits 8 GiB without them.
 pub(crate) const COPIED_OUT_EDGES_MAX: usize = 1 << 21;
 
 /// Each node's incoming directions as the start had them, laid out as `in_edges` but ordered
@@ -183,6 +187,21 @@ struct ByFee {
     /// alike), peers ordered by the least proportional fee, then the least base fee, of their
     /// directions, then by id.
     edges: Vec<InEdge>,
+    /// Per entry of `edges`: the least base fee and the least proportional fee of the node's
+    /// directions from that entry on ([`FeeFloor`]).
+    floors: Vec<FeeFloor>,
+}
+
+/// Each node's outgoing directions as the start had them, laid out as `in_edges` but ordered by
+/// the fees the node charges over them, with the least fee every direction from each one on
+/// charges: the fees from the payer before a search read a node's directions only as far as
+/// they can still matter ([`GraphView::out_edges_by_fee_as_at_start`]).
+#[derive(Debug)]
+struct OutByFee {
+    /// Per node, its directions ordered by proportional fee, then base fee, then as `out_edges`.
+    edges: Vec<InEdge>,
+    /// Per entry of `edges`, the peer it leads to.
+    to: Vec<NodeId>,
     /// Per entry of `edges`: the least base fee and the least proportional fee of the node's
     /// directions from that entry on ([`FeeFloor`]).
     floors: Vec<FeeFloor>,
@@ -278,6 +297,32 @@ impl ByFee {
             }
         }
         ByFee { edges, floors }
+    }
+}
+
+impl OutByFee {
+    /// [`OutByFee`] of `out_edges` (each leading to the node of `peers` at the same place), each
+    /// node's at `offsets`.
+    fn new(offsets: &[u32], out_edges: &[InEdge], peers: &[NodeId]) -> OutByFee {
+        let mut order: Vec<u32> = (0..out_edges.len() as u32).collect();
+        let mut floors = vec![FeeFloor::NONE; out_edges.len()];
+        let fees = |i: &u32| {
+            let floor = FeeFloor::NONE.lower(out_edges[*i as usize].policy.as_ref());
+            (floor.fee_proportional_millionths, floor.fee_base_msat)
+        };
+        for window in offsets.windows(2) {
+            let range = window[0] as usize..window[1] as usize;
+            // Stable: equal fees keep their order.
+            order[range.clone()].sort_by_key(fees);
+            let mut floor = FeeFloor::NONE;
+            for i in range.rev() {
+                floor = floor.lower(out_edges[order[i] as usize].policy.as_ref());
+                floors[i] = floor;
+            }
+        }
+        let edges = order.iter().map(|&i| out_edges[i as usize]).collect();
+        let to = order.iter().map(|&i| peers[i as usize]).collect();
+        OutByFee { edges, to, floors }
     }
 }
 
@@ -382,7 +427,11 @@ impl BaseGraph {
             false => OutEdges::Mates(mates),
         };
         let by_fee = copy_out_edges.then(|| ByFee::new(&offsets, &in_edges));
-        let peers = in_edges.iter().map(|edge| edge.from).collect();
+        let peers: Vec<NodeId> = in_edges.iter().map(|edge| edge.from).collect();
+        let out_by_fee = match &out_edges {
+            OutEdges::Copied(copies) => Some(OutByFee::new(&offsets, copies, &peers)),
+            OutEdges::Mates(_) => None,
+        };
         let changed = channels.iter().map(|_| AtomicBool::new(false)).collect();
         let node_changed = (0..node_count).map(|_| AtomicBool::new(false)).collect();
         let in_changed = in_edges.iter().map(|_| AtomicBool::new(false)).collect();
@@ -396,6 +445,7 @@ impl BaseGraph {
             out_edges,
             peers,
             by_fee,
+            out_by_fee,
             log: AppendLog::default(),
             changed,
             node_changed,
@@ -660,5 +710,47 @@ pub(super) mod tests {
             let range = graph.range(NodeId(node));
             assert_eq!(edges[range.clone()], graph.in_edges[range]);
         }
+    }
+
+    #[test]
+    fn a_nodes_directions_out_by_fee_come_with_their_peers_over_floors_of_the_rest() {
+        let from_0 = |scid, peer, fees: Option<(u32, u32)>| {
+            let mut c = channel(scid, 0, peer);
+            let d = c.directions[0].as_mut().expect("set");
+            match fees {
+                Some((base, ppm)) => {
+                    (d.policy.fee_base_msat, d.policy.fee_proportional_millionths) = (base, ppm)
+                }
+                None => d.disabled = true,
+            }
+            c
+        };
+        let graph = BaseGraph::new(
+            5,
+            vec![
+                from_0(1, 1, Some((900, 50))),
+                from_0(2, 2, Some((0, 100))),
+                from_0(3, 1, Some((10, 5))),
+                from_0(4, 3, None),
+                from_0(5, 4, Some((2_000, 5))),
+            ],
+        );
+        let OutByFee { edges, to, floors } = graph.out_by_fee.as_ref().expect("kept");
+        let range = graph.range(NodeId(0));
+        let out: Vec<(u64, u32)> = edges[range.clone()]
+            .iter()
+            .zip(&to[range.clone()])
+            .map(|(e, t)| (e.scid.0, t.0))
+            .collect();
+        // By proportional fee, then base fee; the direction without a policy last.
+        assert_eq!(out, vec![(3, 1), (5, 4), (1, 1), (2, 2), (4, 3)]);
+        assert!(edges[range.clone()].iter().all(|e| e.from == NodeId(0)));
+        let floor = |base, ppm| FeeFloor { fee_base_msat: base, fee_proportional_millionths: ppm };
+        let expected = [floor(0, 5), floor(0, 5), floor(0, 50), floor(0, 100), FeeFloor::NONE];
+        assert_eq!(&floors[range], &expected);
+        // A peer's one direction out, toward node 0.
+        let range = graph.range(NodeId(4));
+        assert_eq!(to[range.clone()], [NodeId(0)]);
+        assert_eq!(edges[range].iter().map(|e| e.scid.0).collect::<Vec<_>>(), vec![5]);
     }
 }

@@ -275,15 +275,7 @@ impl GraphView {
                 }
             }
         }
-        for scid in self.added_by_node.get(&node).into_iter().flatten() {
-            let added = &self.added[scid];
-            if !added.forgotten
-                && let Some((_, to)) = added.info.direction_from(node)
-                && let Some(edge) = InEdge::of(&added.info, to, u32::MAX)
-            {
-                f(to, &edge);
-            }
-        }
+        self.for_each_added_out_edge(node, f);
     }
 
     /// The directions into `node` of the base graph's channels, as one slice, when this view
@@ -309,6 +301,39 @@ impl GraphView {
             let range = base.range(node);
             (&by_fee.edges[range.clone()], &by_fee.floors[range])
         })
+    }
+
+    /// The directions out of `node` as the start had them, ordered by the fees `node` charges
+    /// over them, each with the peer it leads to and the least fees charged by it and those
+    /// after it ([`FeeFloor`]): what [`GraphView::for_each_out_edge`] gives before the
+    /// directions of channels announced later ([`GraphView::for_each_added_out_edge`]), in
+    /// another order. `None` where this view does not read them as they are, or the graph
+    /// keeps no ordered copy (networks of more than `COPIED_OUT_EDGES_MAX` directions).
+    pub fn out_edges_by_fee_as_at_start(
+        &self,
+        node: NodeId,
+    ) -> Option<(&[InEdge], &[NodeId], &[FeeFloor])> {
+        let base = &*self.base;
+        let by_fee = base.out_by_fee.as_ref()?;
+        (self.unknown.is_none() && !base.is_node_changed(node)).then(|| {
+            let range = base.range(node);
+            let to = &by_fee.to[range.clone()];
+            (&by_fee.edges[range.clone()], to, &by_fee.floors[range])
+        })
+    }
+
+    /// Calls `f` with each direction out of `node` of the channels announced after the start,
+    /// and the peer it leads to.
+    pub fn for_each_added_out_edge(&self, node: NodeId, mut f: impl FnMut(NodeId, &InEdge)) {
+        for scid in self.added_by_node.get(&node).into_iter().flatten() {
+            let added = &self.added[scid];
+            if !added.forgotten
+                && let Some((_, to)) = added.info.direction_from(node)
+                && let Some(edge) = InEdge::of(&added.info, to, u32::MAX)
+            {
+                f(to, &edge);
+            }
+        }
     }
 
     /// Whether every channel this view may know of `node` leads to one peer: the base graph

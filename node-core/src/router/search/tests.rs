@@ -233,3 +233,80 @@ fn a_fee_guessed_changes_no_route_and_spares_directions() {
     assert!(found > 60, "routes found for {found} of 90 pairs");
     assert!(spared > found / 2, "a guess spared directions in {spared} of {found} searches");
 }
+
+/// Seeded networks of diverse fees with a few hubs: the fees from the payer that
+/// [`mark_forward`] marks, reading each node's directions by fee only as far as they can matter,
+/// are a plain forward Dijkstra's for every node it settles, and never above it for the rest
+/// (capped at what it returns); it reads fewer directions than the nodes it settles have.
+#[test]
+fn fees_from_the_payer_read_by_fee_are_a_plain_forward_searchs() {
+    let mut next = below(0x5851_f42d_4c95_7f2du64);
+    let (mut read, mut settled_degrees, mut exact) = (0, 0, 0);
+    for round in 0..30 {
+        let nodes = 50u64;
+        let mut channels = Vec::new();
+        for scid in 1..=200 {
+            // Half the channels have one of three hubs at one end.
+            let a = if next(2) == 0 { next(3) } else { next(nodes) } as u32;
+            let b = next(nodes) as u32;
+            if a != b {
+                let p = policy(next(3_001) as u32, next(2_001) as u32, 40);
+                let mut c = channel(scid, a, b, 1_000_000, p);
+                let q = policy(next(3_001) as u32, next(2_001) as u32, 40);
+                c.directions[next(2) as usize].as_mut().unwrap().policy = q;
+                if next(8) == 0 {
+                    c.directions[next(2) as usize].as_mut().unwrap().disabled = true;
+                }
+                channels.push(c);
+            }
+        }
+        let source = 3 + round % 7;
+        let f = Fixture::new(nodes as u32, channels, source, 1, None);
+        let amount_msat = 2_000_000;
+        let req = f.request(amount_msat);
+        // The reference: every direction that could carry the amount, read in full.
+        let mut fees = vec![u64::MAX; nodes as usize];
+        let mut queue = BinaryHeap::new();
+        fees[source as usize] = 0;
+        for first in req.first_hops.iter().filter(|f| f.available_msat >= amount_msat) {
+            fees[first.peer.index()] = 0;
+            queue.push(Reverse((0, first.peer.0)));
+        }
+        while let Some(Reverse((fee, node))) = queue.pop() {
+            if fee > fees[node as usize] {
+                continue;
+            }
+            f.view.for_each_out_edge(NodeId(node), |to, edge| {
+                let Some(p) = edge.policy.filter(|p| p.htlc_maximum_msat >= amount_msat) else {
+                    return;
+                };
+                let next = fee + p.fee_msat(amount_msat);
+                if next < fees[to.index()] {
+                    fees[to.index()] = next;
+                    queue.push(Reverse((next, to.0)));
+                }
+            });
+        }
+        let mut marks = vec![Mark::default(); nodes as usize];
+        let mut forward = BinaryHeap::new();
+        FORWARD_READ.with(|r| r.set(0));
+        let rest = mark_forward(&f.view, &req, &mut marks, &mut forward, 1, amount_msat);
+        read += FORWARD_READ.with(|r| r.get());
+        for (node, mark) in marks.iter().enumerate() {
+            let potential = match mark.flag_stamp == 1 {
+                true => u64::from(mark.potential),
+                false => u64::from(u32::MAX),
+            };
+            assert!(potential.min(rest) <= fees[node], "round {round}: node {node} marked above");
+            if potential < rest {
+                assert_eq!(potential, fees[node], "round {round}: node {node} settled off");
+                exact += 1;
+                if node != source as usize {
+                    settled_degrees += f.view.base().degree(NodeId(node as u32)) as u64;
+                }
+            }
+        }
+    }
+    assert!(exact > 300, "{exact} nodes settled in 30 rounds");
+    assert!(read < settled_degrees / 2, "{read} directions read, {settled_degrees} out of those");
+}
