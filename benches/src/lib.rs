@@ -136,7 +136,6 @@ pub fn plan(
         now: node_core::SimTime::from_secs(1),
         fuzz_seed: k as u64,
         max_parts: 16,
-        expected_fee_msat: None,
     };
     router.plan(view, &req)
 }

@@ -29,11 +29,6 @@ use std::sync::Arc;
 /// The amounts requests cycle through, msat.
 const AMOUNTS_MSAT: [u64; 5] = [10_000, 1_000_000_000, 50_000_000, 500_000_000, 5_000_000_000];
 
-/// The fees requests are told to expect, msat ([`RouteRequest::expected_fee_msat`]: only a
-/// guess, which changes no route): none, far too low, and up to far too high.
-const EXPECTED_FEES_MSAT: [Option<u64>; 5] =
-    [None, Some(0), Some(1_000), Some(100_000), Some(10_000_000)];
-
 /// What a retry knows beyond the first attempt.
 #[derive(Default)]
 struct Extras {
@@ -118,7 +113,6 @@ fn plan_and_learn(
         now: SimTime::from_secs(60 + k as u64),
         fuzz_seed: k as u64,
         max_parts: 16,
-        expected_fee_msat: EXPECTED_FEES_MSAT[k / AMOUNTS_MSAT.len() % EXPECTED_FEES_MSAT.len()],
     };
     let routes = router.plan(view, &req);
     let now = SimTime::from_secs(60 + k as u64);

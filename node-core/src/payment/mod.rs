@@ -163,8 +163,6 @@ pub struct OutboundPayment {
     pub in_flight: BTreeMap<u32, Route>,
     /// The parts the payee settled, by attempt.
     pub settled: BTreeMap<u32, Route>,
-    /// The route of the last attempt.
-    pub last_route: Option<Route>,
     /// No new part is sent; the payment fails with this once no part is in flight.
     pub give_up: Option<FailureReason>,
     /// The last failed attempt.
@@ -220,7 +218,6 @@ impl OutboundPayment {
             attempts: 0,
             in_flight: BTreeMap::new(),
             settled: BTreeMap::new(),
-            last_route: None,
             give_up: None,
             last_failure: None,
             excluded_channels: BTreeSet::new(),

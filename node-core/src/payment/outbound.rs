@@ -301,7 +301,6 @@ impl OutboundPayments {
         let payment = self.payments.get_mut(&id).expect("invariant: sending a known payment");
         let onion = payment.onion_for(route);
         payment.attempts += 1;
-        payment.last_route = Some(route.clone());
         let number = payment.attempts;
         out.emit(Event::PaymentAttempted { payment_id: id, attempt: number, route: route.clone() });
         Attempt { number, payment_hash: payment.payment_hash, onion }
@@ -516,18 +515,7 @@ fn plan_with(
         now: view.now,
         fuzz_seed: u64::from_be_bytes(seed),
         max_parts: parts_left,
-        expected_fee_msat: None,
     };
-    // A retry of the amount the last part sent carried (or the next part of a payment halved
-    // into equal parts) most often pays what that part did, or a little more: the guess spares
-    // a search work where the router's cost is the fees, and changes no route. (Over the first
-    // 20,000 payments of `mainnet_100k` with `Cheapest`, 90% of the retries paid at most a
-    // tenth more than the attempt before.)
-    req.expected_fee_msat = payment
-        .last_route
-        .as_ref()
-        .filter(|route| route.delivered_msat() == req.amount_msat)
-        .map(|route| route.fee_msat().saturating_add(route.fee_msat() / 8));
     loop {
         let routes = router.plan(view.graph, &req);
         if !routes.is_empty() {
@@ -538,7 +526,6 @@ fn plan_with(
             return routes;
         }
         req.amount_msat = half_msat;
-        req.expected_fee_msat = None;
     }
 }
 

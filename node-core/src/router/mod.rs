@@ -82,12 +82,6 @@ pub struct RouteRequest<'a> {
     pub fuzz_seed: u64,
     /// Most routes a multi-part router may return (1: the payment may not be split).
     pub max_parts: usize,
-    /// What the route is expected to pay in fees at most, msat: what this payment's last part
-    /// sent paid for this amount, and a margin. Only a guess that spares work: a search whose
-    /// cost is the fees ([`search::Scorer::covers_fees`]) first reads no direction that would
-    /// take more, and searches again if the route it finds costs more (bounded by that route's
-    /// cost) or it finds none (without a bound). No route depends on it.
-    pub expected_fee_msat: Option<u64>,
 }
 
 impl RouteRequest<'_> {

@@ -108,7 +108,6 @@ impl Fixture {
             now: SimTime::from_secs(1_000),
             fuzz_seed: 0,
             max_parts: 16,
-            expected_fee_msat: None,
         }
     }
 }

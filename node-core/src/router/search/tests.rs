@@ -5,6 +5,7 @@
 use super::super::cheapest_route;
 use super::super::testing::{Fixture, channel, policy};
 use super::*;
+use crate::invoice::{RouteHint, RouteHintHop};
 
 /// Node 0 pays node 3 over 0 -> 1 -> 2 -> 3, node 2 taking 1000 msat; 3 also has peers 4
 /// and 5, which reach nothing else, so a search from 3's end settles them before it fails.
@@ -176,15 +177,14 @@ fn fees_from_the_payer_steer_the_lowest_fee_search_to_the_reference_routes() {
 }
 
 /// A small seeded network of diverse fees (base 0 to 3 sat, 0 to 2,000 millionths) with
-/// parallel channels: the lowest-fee search gives the reference search's route for every pair
-/// whatever fee it is told to expect (the directions it reads by fee end at a floor above the
-/// guess; a guess below the route's fee is searched again, bounded by the route found, or
-/// without a bound where none was), and with a guess at the route's fee it reads fewer
-/// directions.
+/// parallel channels: the lowest-fee search, reading each settled node's directions by fee
+/// only as far as they can matter ([`resumed`]), gives the reference search's route for every
+/// pair, at amounts where base and proportional fees each decide, and reads fewer directions
+/// than the nodes it settles have.
 #[test]
-fn a_fee_guessed_changes_no_route_and_spares_directions() {
+fn a_lowest_fee_search_reading_by_fee_lazily_finds_the_reference_routes() {
     let mut next = below(0x2545_f491_4f6c_dd1du64);
-    let (mut spared, mut found) = (0, 0);
+    let (mut read, mut settled_degrees, mut found) = (0, 0, 0);
     for _ in 0..30 {
         let nodes = 40;
         let mut channels = Vec::new();
@@ -204,34 +204,43 @@ fn a_fee_guessed_changes_no_route_and_spares_directions() {
         }
         for (source, target) in [(0, 1), (2, 3), (4, 5)] {
             let f = Fixture::new(nodes as u32, channels.clone(), source, target, None);
-            let req = f.request(5_000_000);
-            let cheapest = &mut super::super::cheapest::Cheapest;
-            let reference =
-                super::super::reference::with_reference_search(|| search(&f.view, &req, cheapest));
-            let plain = search(&f.view, &req, cheapest);
-            assert_eq!(plain, reference, "{source} -> {target}");
-            let fee = plain.as_ref().map_or(1_000, Route::fee_msat);
-            found += usize::from(plain.is_some());
-            for guess in [0, fee.saturating_sub(1), fee, fee + 1, 2 * fee, u64::MAX - 1] {
-                let req = RouteRequest { expected_fee_msat: Some(guess), ..req.clone() };
-                let guessed = search(&f.view, &req, cheapest);
-                assert_eq!(guessed, plain, "{source} -> {target} expecting {guess} msat");
-            }
-            let read = |expected_fee_msat| {
-                let req = RouteRequest { expected_fee_msat, ..req.clone() };
-                READ.with(|r| r.set(0));
-                search(&f.view, &req, &mut super::super::cheapest::Cheapest);
-                READ.with(|r| r.get())
+            // A route hint (a direction the view does not price) turns the fees from the payer
+            // off: then priorities are the costs alone, and a direction read late would show.
+            let hop = |src| RouteHintHop {
+                src: NodeId(src),
+                short_channel_id: Scid(99_999),
+                policy: policy(2_000, 1_000, 40),
             };
-            if plain.is_some() {
-                let (without, with) = (read(None), read(Some(fee)));
-                assert!(with <= without, "{with} directions read expecting the fee, {without} not");
-                spared += usize::from(with < without);
+            let hints = [RouteHint { hops: vec![hop((target + 7) % nodes as u32)] }];
+            for (amount_msat, hints) in [1_000, 5_000_000, 500_000_000]
+                .into_iter()
+                .flat_map(|amount_msat| [(amount_msat, &[][..]), (amount_msat, &hints[..])])
+            {
+                let req = RouteRequest { hints, ..f.request(amount_msat) };
+                let cheapest = &mut super::super::cheapest::Cheapest;
+                let reference = super::super::reference::with_reference_search(|| {
+                    search(&f.view, &req, cheapest)
+                });
+                READ.with(|r| r.set(0));
+                let route = search(&f.view, &req, cheapest);
+                assert_eq!(route, reference, "{source} -> {target} at {amount_msat} msat");
+                found += usize::from(route.is_some());
+                read += READ.with(|r| r.get());
+                SCRATCH.with(|s| {
+                    let s = s.borrow();
+                    assert!(s.heap.lazy, "the lowest-fee search reads by fee lazily");
+                    let settled = s.marks.iter().enumerate().filter(|(_, m)| {
+                        m.stamp == s.stamp && m.settled && m.hops < req.max_hops as u32
+                    });
+                    settled_degrees += settled
+                        .map(|(n, _)| f.view.base().degree(NodeId(n as u32)) as u64)
+                        .sum::<u64>();
+                });
             }
         }
     }
-    assert!(found > 60, "routes found for {found} of 90 pairs");
-    assert!(spared > found / 2, "a guess spared directions in {spared} of {found} searches");
+    assert!(found > 360, "routes found for {found} of 540 requests");
+    assert!(read < settled_degrees / 2, "{read} directions read of {settled_degrees}");
 }
 
 /// Seeded networks of diverse fees with a few hubs: the fees from the payer that
