@@ -904,19 +904,8 @@ impl<const GUESS: bool> Settled<'_, '_, GUESS> {
         {
             return;
         }
-        let fee_msat = policy.fee_msat(amount_msat);
-        let edge = Edge {
-            from,
-            to: self.node,
-            scid,
-            policy: Some(policy),
-            capacity_msat,
-            amount_msat,
-            fee_msat,
-            in_flight_msat,
-            cltv_delta: policy.cltv_expiry_delta,
-            first_hop: false,
-        };
+        let edge = self.edge(from, scid, policy, capacity_msat, in_flight_msat);
+        let fee_msat = edge.fee_msat;
         // A label `from` already holds and the candidate cannot beat needs no scoring.
         let bound = scorer.lower_bound(&edge, &self.reached);
         debug_assert!(
@@ -984,6 +973,32 @@ impl<const GUESS: bool> Settled<'_, '_, GUESS> {
         offer(marks, labels, heap, req, stamp, from, candidate, self.by);
     }
 
+    /// The direction `scid` from `from` into this node as the scorer reads it, carrying this
+    /// node's amount.
+    #[inline(always)]
+    fn edge<'p>(
+        &self,
+        from: NodeId,
+        scid: Scid,
+        policy: &'p ChannelPolicy,
+        capacity_msat: u64,
+        in_flight_msat: u64,
+    ) -> Edge<'p> {
+        let amount_msat = self.label.amount_msat;
+        Edge {
+            from,
+            to: self.node,
+            scid,
+            policy: Some(policy),
+            capacity_msat,
+            amount_msat,
+            fee_msat: policy.fee_msat(amount_msat),
+            in_flight_msat,
+            cltv_delta: policy.cltv_expiry_delta,
+            first_hop: false,
+        }
+    }
+
     /// Checks that a direction read by fee lazily ([`Settled::read_by_fee`]) into this node
     /// from `from`, already settled, offers it no label that would have won: it was read in
     /// time (a debug build's check of [`resumed`]'s priority).
@@ -1000,20 +1015,7 @@ impl<const GUESS: bool> Settled<'_, '_, GUESS> {
         labels: &[Label],
     ) {
         let Some(policy) = policy else { return };
-        let amount_msat = self.label.amount_msat;
-        let fee_msat = policy.fee_msat(amount_msat);
-        let edge = Edge {
-            from,
-            to: self.node,
-            scid,
-            policy: Some(policy),
-            capacity_msat,
-            amount_msat,
-            fee_msat,
-            in_flight_msat: 0,
-            cltv_delta: policy.cltv_expiry_delta,
-            first_hop: false,
-        };
+        let edge = self.edge(from, scid, policy, capacity_msat, 0);
         let Some((cost, ..)) = scorer.score(&edge, &self.reached) else { return };
         let settled = &marks[from.index()];
         let offer = (cost, self.hops + 1, Some(self.by));
