@@ -646,7 +646,8 @@ fn run<S: Scorer, const GUESS: bool>(
             priority: priority(mark.cost, heap, stamp, &mark),
         };
         if let Some(from) = resume_at {
-            let (edges, floors) = view.in_edges_by_fee_as_at_start(node).expect("read by fee");
+            let read_on = view.in_edges_by_fee_as_at_start(node);
+            let (edges, floors) = read_on.expect("invariant: a node read on was read by fee");
             at.read_by_fee(edges, floors, from, resume, scorer, marks, labels, heap);
             continue;
         }

@@ -280,20 +280,28 @@ pub(super) fn mark_forward(
         m.potential = fee;
         true
     };
-    // Follows the direction from a node at `fee` to `to`, if it could carry the amount.
-    let follow =
-        |marks: &mut [Mark], queue: &mut BinaryHeap<_>, fee: u64, to: NodeId, edge: &InEdge| {
-            let Some(policy) = edge.policy.as_ref() else { return };
-            if policy.htlc_maximum_msat < amount_msat
-                || edge.capacity_sat.saturating_mul(1000) < amount_msat
-            {
-                return;
-            }
-            let next = fee.saturating_add(policy.fee_msat(amount_msat));
-            if reach(marks, to, next) {
-                queue.push(Reverse((next.min(CAP), to.0, 0)));
-            }
-        };
+    // Reads the direction from a node at `fee` to `to` (counted in `read`), and follows it if
+    // it could carry the amount.
+    let follow = |marks: &mut [Mark],
+                  queue: &mut BinaryHeap<_>,
+                  read: &mut usize,
+                  fee: u64,
+                  to: NodeId,
+                  edge: &InEdge| {
+        *read += 1;
+        #[cfg(test)]
+        super::FORWARD_READ.with(|r| r.set(r.get() + 1));
+        let Some(policy) = edge.policy.as_ref() else { return };
+        if policy.htlc_maximum_msat < amount_msat
+            || edge.capacity_sat.saturating_mul(1000) < amount_msat
+        {
+            return;
+        }
+        let next = fee.saturating_add(policy.fee_msat(amount_msat));
+        if reach(marks, to, next) {
+            queue.push(Reverse((next.min(CAP), to.0, 0)));
+        }
+    };
     reach(marks, req.source, 0);
     queue.push(Reverse((0, req.source.0, 0)));
     let (mut settled, mut read) = (0, 0);
@@ -323,20 +331,12 @@ pub(super) fn mark_forward(
             }
         }
         let Some((edges, to, floors)) = view.out_edges_by_fee_as_at_start(node) else {
-            view.for_each_out_edge(node, |to, edge| {
-                read += 1;
-                #[cfg(test)]
-                super::FORWARD_READ.with(|r| r.set(r.get() + 1));
-                follow(marks, queue, fee, to, edge);
-            });
+            view.for_each_out_edge(node, |to, edge| follow(marks, queue, &mut read, fee, to, edge));
             continue;
         };
         if next == 0 {
             view.for_each_added_out_edge(node, |to, edge| {
-                read += 1;
-                #[cfg(test)]
-                super::FORWARD_READ.with(|r| r.set(r.get() + 1));
-                follow(marks, queue, fee, to, edge);
+                follow(marks, queue, &mut read, fee, to, edge)
             });
         }
         // A direction is read only once no entry of the queue comes before its floor: those
@@ -350,10 +350,7 @@ pub(super) fn mark_forward(
                 queue.push(Reverse((least, node.0, i as u32 + 1)));
                 break;
             }
-            read += 1;
-            #[cfg(test)]
-            super::FORWARD_READ.with(|r| r.set(r.get() + 1));
-            follow(marks, queue, fee, to[i], &edges[i]);
+            follow(marks, queue, &mut read, fee, to[i], &edges[i]);
         }
     }
     // Everything the payer reaches is settled: the rest it does not reach at all.
