@@ -296,11 +296,26 @@ impl GraphView {
     /// more than `COPIED_OUT_EDGES_MAX` directions).
     pub fn in_edges_by_fee_as_at_start(&self, node: NodeId) -> Option<(&[InEdge], &[FeeFloor])> {
         let base = &*self.base;
+        (self.unknown.is_none() && !base.is_node_changed(node))
+            .then(|| self.in_edges_by_fee_read_before(node))
+            .flatten()
+    }
+
+    /// [`GraphView::in_edges_by_fee_as_at_start`] for a node whose directions a search of this
+    /// view already read so, without asking again whether they are as at the start: another
+    /// node's view may mark them changed on the shared graph meanwhile (a planner thread searches
+    /// while the world's loop takes gossip), and this view, which has not changed, reads them as
+    /// it did.
+    pub fn in_edges_by_fee_read_before(&self, node: NodeId) -> Option<(&[InEdge], &[FeeFloor])> {
+        let base = &*self.base;
         let by_fee = base.by_fee.as_ref()?;
-        (self.unknown.is_none() && !base.is_node_changed(node)).then(|| {
-            let range = base.range(node);
-            (&by_fee.edges[range.clone()], &by_fee.floors[range])
-        })
+        let range = base.range(node);
+        Some((&by_fee.edges[range.clone()], &by_fee.floors[range]))
+    }
+
+    /// Whether this view knows channels into `node` announced after the start.
+    pub fn has_added_in_edges(&self, node: NodeId) -> bool {
+        !self.added_by_node.is_empty() && self.added_by_node.contains_key(&node)
     }
 
     /// The directions out of `node` as the start had them, ordered by the fees `node` charges

@@ -58,11 +58,12 @@
 //! behind the heap's next entry; an entry at that cost reads on when it comes first
 //! ([`resumed`]), and none at all once it exceeds the payer's cost. Dijkstra over sorted
 //! adjacency expanded lazily: a direction is read before any label it could offer would be
-//! settled, equal offers end as plain Dijkstra's ([`offerer`]), and the directions the route's
-//! cost makes useless are never read, with no guess of that cost and no second search. On the
-//! first 5,000 payments of `mainnet_100k` with `Cheapest`, 12.37G instructions against 13.50G
-//! for scans that stopped only at a route known or guessed (a retry's previous fee and an
-//! eighth, run again when the guess was too low).
+//! settled, equal offers end as plain Dijkstra's ([`offerer`]; a node with channels announced
+//! later or route hints into it, read after the base graph's, is read in full), and the
+//! directions the route's cost makes useless are never read, with no guess of that cost and
+//! no second search. On the first 5,000 payments of `mainnet_100k` with `Cheapest`, 12.37G
+//! instructions against 13.50G for scans that stopped only at a route known or guessed (a
+//! retry's previous fee and an eighth, run again when the guess was too low).
 //!
 //! Before searching, two cheap necessary conditions: the payer can send the amount and the
 //! payee can receive it ([`can_leave_and_arrive`]), and the payer reaches the payee over
@@ -646,7 +647,7 @@ fn run<S: Scorer, const GUESS: bool>(
             priority: priority(mark.cost, heap, stamp, &mark),
         };
         if let Some(from) = resume_at {
-            let read_on = view.in_edges_by_fee_as_at_start(node);
+            let read_on = view.in_edges_by_fee_read_before(node);
             let (edges, floors) = read_on.expect("invariant: a node read on was read by fee");
             at.read_by_fee(edges, floors, from, resume, scorer, marks, labels, heap);
             continue;
@@ -660,7 +661,14 @@ fn run<S: Scorer, const GUESS: bool>(
         match by_fee.map(|(edges, _)| edges).or_else(|| view.in_edges_as_at_start(node)) {
             Some(edges) => {
                 match by_fee {
-                    Some((edges, floors)) if heap.lazy => {
+                    // Two directions from one peer offer equal labels in the order plain Dijkstra
+                    // reads them, channels announced later and route hints after the base
+                    // graph's: a node with either is read in full.
+                    Some((edges, floors))
+                        if heap.lazy
+                            && !view.has_added_in_edges(node)
+                            && !hints.iter().any(|&(_, to, ..)| to == node) =>
+                    {
                         at.read_by_fee(edges, floors, 0, resume, scorer, marks, labels, heap);
                     }
                     _ => {
@@ -763,7 +771,8 @@ impl<const GUESS: bool> Settled<'_, '_, GUESS> {
     /// one can offer at least (its floor over the node's cost) comes no later than the heap's
     /// next entry; then queues an entry at that floor that reads on when it comes first
     /// ([`resumed`]): every label read later would be settled no sooner, and ties end as plain
-    /// Dijkstra's ([`Queue::lazy`] makes them steered). Where the floor exceeds the payer's cost
+    /// Dijkstra's ([`Queue::lazy`] makes them steered; `run` reads a node with directions that
+    /// plain Dijkstra reads after these, announced later or route hints, in full). Where the floor exceeds the payer's cost
     /// ([`Queue::best`]), nothing from there on can matter.
     #[inline(always)]
     #[allow(clippy::too_many_arguments)]

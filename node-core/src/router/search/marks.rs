@@ -250,7 +250,8 @@ pub(super) fn mark_dist(
 /// `mainnet_100k` with `Cheapest` ran 13.50G instructions instead of 15.23G). The fees settled
 /// are plain Dijkstra's all the same, and everything not settled is at least the queue's next
 /// entry. Writes the fee found to each node reached ([`Mark::potential`])
-/// and returns the least fee of those it did not settle (`u32::MAX` at most). Every edge the
+/// and returns a fee every node it did not settle is at least (the queue's next key, which may
+/// be the floor of directions not read yet; `u32::MAX` at most). Every edge the
 /// search takes is among these (its amounts only grow toward the payer, and a fee with them),
 /// so a route from the payer to a settled node pays at least its fee, and one to any other
 /// node at least the value returned: with the fee of a node capped at that value, the

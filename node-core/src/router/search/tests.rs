@@ -205,7 +205,8 @@ fn a_lowest_fee_search_reading_by_fee_lazily_finds_the_reference_routes() {
         for (source, target) in [(0, 1), (2, 3), (4, 5)] {
             let f = Fixture::new(nodes as u32, channels.clone(), source, target, None);
             // A route hint (a direction the view does not price) turns the fees from the payer
-            // off: then priorities are the costs alone, and a direction read late would show.
+            // off: then priorities are the costs alone, and a direction read late elsewhere
+            // would show (the payee, which the hint leads into, is read in full).
             let hop = |src| RouteHintHop {
                 src: NodeId(src),
                 short_channel_id: Scid(99_999),
@@ -318,4 +319,31 @@ fn fees_from_the_payer_read_by_fee_are_a_plain_forward_searchs() {
     }
     assert!(exact > 300, "{exact} nodes settled in 30 rounds");
     assert!(read < settled_degrees / 2, "{read} directions read, {settled_degrees} out of those");
+}
+
+/// A route hint parallel to a public channel, at the same fee: plain Dijkstra reads the base
+/// graph's directions into a node before route hints, so of two equal labels the public
+/// channel's wins. Payer 0 reaches payee 1 only through 3 -> 2 -> 1; node 3 reaches 2 over the
+/// public channel 3 and the hint's channel 900, both at 1,000 msat, and 2's cheaper peer 4 (a
+/// dead end) sits at the head of the heap when 2 is settled: a node read by fee lazily would
+/// have put channel 3 off and taken the hint's.
+#[test]
+fn of_a_public_channel_and_a_hint_at_one_fee_the_public_one_wins_as_in_plain_dijkstra() {
+    let c = |scid, a, b, base| channel(scid, a, b, 1_000_000, policy(base, 0, 40));
+    let channels =
+        vec![c(1, 1, 2, 0), c(2, 2, 4, 0), c(3, 2, 3, 1_000), c(4, 0, 3, 0), c(5, 4, 5, 0)];
+    let f = Fixture::new(6, channels, 0, 1, None);
+    let hop = |src, scid, base| RouteHintHop {
+        src: NodeId(src),
+        short_channel_id: Scid(scid),
+        policy: policy(base, 0, 40),
+    };
+    let hints = [RouteHint { hops: vec![hop(3, 900, 1_000), hop(2, 901, 0)] }];
+    let req = RouteRequest { hints: &hints, ..f.request(100_000) };
+    let cheapest = &mut super::super::cheapest::Cheapest;
+    let route = search(&f.view, &req, cheapest).expect("a route");
+    let reference =
+        super::super::reference::with_reference_search(|| search(&f.view, &req, cheapest));
+    assert_eq!(route.hops.iter().map(|h| h.scid.0).collect::<Vec<_>>(), [4, 3, 1]);
+    assert_eq!(Some(route), reference);
 }
