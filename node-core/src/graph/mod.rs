@@ -290,13 +290,19 @@ impl ByFee {
             edges.extend_from_slice(node_edges);
             // Stable: a peer's directions keep their order.
             edges[start..].sort_by_key(key);
-            let mut floor = FeeFloor::NONE;
-            for i in range.rev() {
-                floor = floor.lower(edges[i].policy.as_ref());
-                floors[i] = floor;
-            }
+            write_floors(&edges[range.clone()], &mut floors[range]);
         }
         ByFee { edges, floors }
+    }
+}
+
+/// Writes each of one node's `edges` ordered by fee the least base and proportional fee of it
+/// and those after it ([`FeeFloor`]).
+fn write_floors(edges: &[InEdge], floors: &mut [FeeFloor]) {
+    let mut floor = FeeFloor::NONE;
+    for (edge, slot) in edges.iter().zip(floors).rev() {
+        floor = floor.lower(edge.policy.as_ref());
+        *slot = floor;
     }
 }
 
@@ -311,17 +317,15 @@ impl OutByFee {
             (floor.fee_proportional_millionths, floor.fee_base_msat)
         };
         for window in offsets.windows(2) {
-            let range = window[0] as usize..window[1] as usize;
             // Stable: equal fees keep their order.
-            order[range.clone()].sort_by_key(fees);
-            let mut floor = FeeFloor::NONE;
-            for i in range.rev() {
-                floor = floor.lower(out_edges[order[i] as usize].policy.as_ref());
-                floors[i] = floor;
-            }
+            order[window[0] as usize..window[1] as usize].sort_by_key(fees);
         }
-        let edges = order.iter().map(|&i| out_edges[i as usize]).collect();
+        let edges: Vec<InEdge> = order.iter().map(|&i| out_edges[i as usize]).collect();
         let to = order.iter().map(|&i| peers[i as usize]).collect();
+        for window in offsets.windows(2) {
+            let range = window[0] as usize..window[1] as usize;
+            write_floors(&edges[range.clone()], &mut floors[range]);
+        }
         OutByFee { edges, to, floors }
     }
 }

@@ -313,7 +313,8 @@ impl GraphView {
         Some((&by_fee.edges[range.clone()], &by_fee.floors[range]))
     }
 
-    /// Whether this view knows channels into `node` announced after the start.
+    /// Whether this view knows channels of `node` announced after the start (forgotten ones
+    /// too: a cheap, conservative answer).
     pub fn has_added_in_edges(&self, node: NodeId) -> bool {
         !self.added_by_node.is_empty() && self.added_by_node.contains_key(&node)
     }
@@ -355,8 +356,7 @@ impl GraphView {
     /// gives it one, and no channel of it was announced since. A route passes through such a
     /// node only if it starts there (it would leave by the peer it came from).
     pub fn has_one_peer(&self, node: NodeId) -> bool {
-        self.base.has_one_peer(node)
-            && (self.added_by_node.is_empty() || !self.added_by_node.contains_key(&node))
+        self.base.has_one_peer(node) && !self.has_added_in_edges(node)
     }
 
     /// Calls `f` with each direction into `node` of the channels announced after the start.
