@@ -29,6 +29,7 @@ pub mod genesis;
 pub mod import;
 pub mod input;
 pub mod inspect;
+pub mod keyhash;
 pub mod link;
 pub mod nodes;
 pub mod oracle;

@@ -6,11 +6,11 @@
 //! gone down are recognised and lost. The world decides what to do with a message; this module
 //! only times it.
 
+use crate::keyhash::KeyMap;
 use crate::rng::{Stream, StreamId};
 use node_core::{NodeId, SimTime};
 use serde::Deserialize;
-use std::collections::{BTreeMap, HashMap};
-use std::hash::{BuildHasherDefault, Hasher};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// The largest one-way latency a model may give, ms (a day): a scenario's models are checked
@@ -145,36 +145,12 @@ pub struct Links {
     /// order of the map reaches an output): hashed instead of a `BTreeMap` of node pairs,
     /// CLoTH's 5,000 payments of 100 sat ran 2.6% fewer instructions (its lookups among some
     /// 30,000 links cost about 1,000 instructions each).
-    states: HashMap<u64, LinkState, BuildHasherDefault<LinkHasher>>,
+    states: KeyMap<u64, LinkState>,
 }
 
 /// The link between `a` and `b`, whichever sends: the smaller id in the high half.
 fn link_key(a: NodeId, b: NodeId) -> u64 {
     u64::from(a.min(b).0) << 32 | u64::from(a.max(b).0)
-}
-
-/// Hashes a [`link_key`]: one multiply and a fold, with no seed (the same hash in every run and
-/// process).
-#[derive(Default)]
-struct LinkHasher(u64);
-
-impl Hasher for LinkHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.write_u64(u64::from(b));
-        }
-    }
-
-    fn write_u64(&mut self, n: u64) {
-        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-    }
-
-    fn finish(&self) -> u64 {
-        // A product's low bits depend only on the key's low bits (the larger id), which all
-        // links of a hub with a large id share; the map picks buckets by the low bits, so the
-        // high half, which depends on every bit, is folded into them.
-        self.0 ^ (self.0 >> 32)
-    }
 }
 
 /// What the links' latencies are drawn from: apart from their states, so that a draw can read
@@ -201,7 +177,7 @@ impl Latencies {
 impl Links {
     /// Links of `kind` with the scenario's latency models; `names` are the node names by id.
     pub fn new(kind: LinkKind, seed: u64, names: Arc<[String]>, def: LinksDef) -> Links {
-        Links { latencies: Latencies { kind, seed, names, def }, states: HashMap::default() }
+        Links { latencies: Latencies { kind, seed, names, def }, states: KeyMap::default() }
     }
 
     fn state(&mut self, a: NodeId, b: NodeId) -> &mut LinkState {
@@ -283,13 +259,14 @@ impl Links {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::keyhash::KeyHasher;
     use std::collections::BTreeSet;
-    use std::hash::BuildHasher;
+    use std::hash::{BuildHasher, BuildHasherDefault};
 
     /// The links of one node to many others spread over the buckets, whichever id is larger.
     #[test]
     fn a_hubs_links_hash_to_many_buckets() {
-        let hash = |a, b| BuildHasherDefault::<LinkHasher>::default().hash_one(link_key(a, b));
+        let hash = |a, b| BuildHasherDefault::<KeyHasher>::default().hash_one(link_key(a, b));
         for hub in [NodeId(0), NodeId(1_000_000)] {
             let buckets: BTreeSet<u64> =
                 (1..=1000).map(|peer| hash(hub, NodeId(peer)) & 1023).collect();

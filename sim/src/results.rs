@@ -6,6 +6,7 @@
 //! live here too; charts are the reports crate's job.
 
 use crate::genesis::PlacedChannel;
+use crate::keyhash::KeyMap;
 use crate::oracle::Feasibility;
 use crate::scenario::Scenario;
 use node_core::event::Event;
@@ -289,9 +290,12 @@ pub struct AttemptRecord {
 #[derive(Default)]
 pub struct Results {
     payments: Vec<PaymentRecord>,
-    by_node: BTreeMap<(NodeId, PaymentId), usize>,
+    /// Looked up for every event of a payment, never iterated (so no order of it reaches an
+    /// output): hashed instead of ordered, as the event's payment is any of the run's.
+    by_node: KeyMap<(NodeId, PaymentId), usize>,
     attempts: Vec<AttemptRecord>,
-    attempt_index: BTreeMap<(NodeId, PaymentId, u32), usize>,
+    /// As `by_node`, for attempts by their payment and number.
+    attempt_index: KeyMap<(NodeId, PaymentId, u32), usize>,
     /// Every router configuration seen, in order of first use, with its label.
     router_labels: Vec<(RouterConfig, String)>,
     /// The oracle's class for the next payment recorded (the world classifies a payment just
