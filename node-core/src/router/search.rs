@@ -772,8 +772,8 @@ impl<const GUESS: bool> Settled<'_, '_, GUESS> {
     /// next entry; then queues an entry at that floor that reads on when it comes first
     /// ([`resumed`]): every label read later would be settled no sooner, and ties end as plain
     /// Dijkstra's ([`Queue::lazy`] makes them steered; `run` reads a node with directions that
-    /// plain Dijkstra reads after these, announced later or route hints, in full). Where the floor exceeds the payer's cost
-    /// ([`Queue::best`]), nothing from there on can matter.
+    /// plain Dijkstra reads after these, announced later or route hints, in full). Where the
+    /// floor exceeds the payer's cost ([`Queue::best`]), nothing from there on can matter.
     #[inline(always)]
     #[allow(clippy::too_many_arguments)]
     fn read_by_fee<S: Scorer>(
